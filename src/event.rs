@@ -1,0 +1,265 @@
+//! Events: the only facts ork records about a trak.
+//!
+//! Each event is one JSON file under `.orkestra/traks/<id>/events/`, named
+//! `<time>-<machine>-<random>.json`. Files never change once written, so two machines' events
+//! join in a git merge as a plain union of files. Everything else (current stage, status) is a
+//! fold of the events, see [`crate::state`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The schema version written into every new event.
+pub const EVENT_VERSION: u32 = 1;
+
+/// One recorded fact about a trak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version of this event.
+    pub v: u32,
+    /// Unique id, also the file's stem: sorts by time first.
+    pub id: String,
+    /// When it happened (UTC).
+    pub at: DateTime<Utc>,
+    /// The machine that recorded it.
+    pub machine: String,
+    /// The newest event the writer had seen: two events with the same `prev` were made from the
+    /// same state, which is how diverged histories are told apart from sequential ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The trak was created; it waits at the first of `stages`.
+    Created {
+        title: String,
+        flow: String,
+        base: String,
+        stages: Vec<String>,
+    },
+    /// An agent started on a stage.
+    StageStarted {
+        stage: String,
+        attempt: u32,
+        agent: String,
+    },
+    /// An agent finished a stage with an artifact (or a failure).
+    StageFinished {
+        stage: String,
+        attempt: u32,
+        outcome: Outcome,
+    },
+    /// The stage's gate script passed.
+    GatePassed { stage: String, attempt: u32 },
+    /// The stage's gate script failed; `output` goes back to the agent.
+    GateFailed {
+        stage: String,
+        attempt: u32,
+        output: String,
+    },
+    /// A human (or a verdict) approved the stage: the trak moves to the next one.
+    Approved { stage: String },
+    /// The stage was rejected: the trak goes back to `route_to` with `feedback`.
+    Rejected {
+        stage: String,
+        feedback: String,
+        route_to: String,
+    },
+    /// The trak's branch was merged into its base.
+    Integrated { base: String },
+    /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
+    #[serde(other)]
+    Unknown,
+}
+
+/// How an agent's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It produced the stage's artifact.
+    Artifact,
+    /// It asked questions that wait for a human answer.
+    Questions,
+    /// It failed.
+    Failed,
+}
+
+impl EventKind {
+    /// The event's type as written in its file and its commit's `Ork-Event:` trailer.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Created { .. } => "created",
+            EventKind::StageStarted { .. } => "stage_started",
+            EventKind::StageFinished { .. } => "stage_finished",
+            EventKind::GatePassed { .. } => "gate_passed",
+            EventKind::GateFailed { .. } => "gate_failed",
+            EventKind::Approved { .. } => "approved",
+            EventKind::Rejected { .. } => "rejected",
+            EventKind::Integrated { .. } => "integrated",
+            EventKind::Unknown => "unknown",
+        }
+    }
+
+    /// The stage the event concerns, if any.
+    pub fn stage(&self) -> Option<&str> {
+        match self {
+            EventKind::StageStarted { stage, .. }
+            | EventKind::StageFinished { stage, .. }
+            | EventKind::GatePassed { stage, .. }
+            | EventKind::GateFailed { stage, .. }
+            | EventKind::Approved { stage }
+            | EventKind::Rejected { stage, .. } => Some(stage),
+            EventKind::Created { .. } | EventKind::Integrated { .. } | EventKind::Unknown => None,
+        }
+    }
+
+    /// A one-line, human description: the subject of the event's commit.
+    pub fn summary(&self) -> String {
+        match self {
+            EventKind::Created { title, flow, .. } => format!("Create trak \"{title}\" ({flow})"),
+            EventKind::StageStarted {
+                stage,
+                attempt,
+                agent,
+            } => format!("Start {stage} (attempt {attempt}, {agent})"),
+            EventKind::StageFinished {
+                stage,
+                attempt,
+                outcome,
+            } => {
+                let what = match outcome {
+                    Outcome::Artifact => "finished",
+                    Outcome::Questions => "asked questions",
+                    Outcome::Failed => "failed",
+                };
+                format!("{stage} {what} (attempt {attempt})")
+            }
+            EventKind::GatePassed { stage, attempt } => {
+                format!("Gate passed for {stage} (attempt {attempt})")
+            }
+            EventKind::GateFailed { stage, attempt, .. } => {
+                format!("Gate failed for {stage} (attempt {attempt})")
+            }
+            EventKind::Approved { stage } => format!("Approve {stage}"),
+            EventKind::Rejected {
+                stage, route_to, ..
+            } => format!("Reject {stage}, back to {route_to}"),
+            EventKind::Integrated { base } => format!("Integrate into {base}"),
+            EventKind::Unknown => "Unknown event".to_string(),
+        }
+    }
+}
+
+impl Event {
+    /// A new event recorded now on `machine`, after `prev`.
+    pub fn new(kind: EventKind, machine: &str, prev: Option<String>) -> Event {
+        let at = Utc::now();
+        let id = format!(
+            "{}-{}-{}",
+            at.format("%Y%m%dT%H%M%S%.6fZ"),
+            machine,
+            crate::trak_id::random_suffix(6)
+        );
+        Event {
+            v: EVENT_VERSION,
+            id,
+            at,
+            machine: machine.to_string(),
+            prev,
+            kind,
+        }
+    }
+
+    /// The file name the event is stored under.
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.id)
+    }
+
+    /// Pretty JSON, newline-terminated, as stored in git.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("events always serialize");
+        text.push('\n');
+        text
+    }
+
+    /// Parses a stored event; `file` names it in the error.
+    pub fn from_json(file: &str, bytes: &[u8]) -> anyhow::Result<Event> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| anyhow::anyhow!("event file {file} is not a valid ork event: {e}"))
+    }
+}
+
+/// The name this machine signs its events with: `ORK_MACHINE`, else the host name, made safe
+/// for a file name.
+pub fn machine_name() -> String {
+    let raw = std::env::var("ORK_MACHINE")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let cleaned: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".to_string()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let event = Event::new(
+            EventKind::Rejected {
+                stage: "work".into(),
+                feedback: "use PKCE".into(),
+                route_to: "work".into(),
+            },
+            "laptop",
+            Some("prev-id".into()),
+        );
+        let back = Event::from_json("x.json", event.to_json().as_bytes()).unwrap();
+        assert_eq!(back, event);
+        assert!(event.to_json().contains("\"type\": \"rejected\""));
+    }
+
+    #[test]
+    fn unknown_event_types_still_parse() {
+        let json = r#"{"v":2,"id":"a","at":"2026-01-01T00:00:00Z","machine":"m","type":"teleported","where":"mars"}"#;
+        let event = Event::from_json("a.json", json.as_bytes()).unwrap();
+        assert_eq!(event.kind, EventKind::Unknown);
+        assert_eq!(event.v, 2);
+    }
+
+    #[test]
+    fn ids_sort_by_time_and_are_unique() {
+        let a = Event::new(EventKind::Approved { stage: "s".into() }, "m", None);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = Event::new(EventKind::Approved { stage: "s".into() }, "m", None);
+        assert!(a.id < b.id, "{} < {}", a.id, b.id);
+        assert!(a.file_name().ends_with(".json"));
+    }
+
+    #[test]
+    fn machine_names_are_file_safe() {
+        let name = machine_name();
+        assert!(!name.is_empty());
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    }
+}

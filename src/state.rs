@@ -1,0 +1,512 @@
+//! A trak's current state: a pure fold of its events.
+//!
+//! The store keeps the fold's result as `state.json` beside the events so that reading a trak
+//! costs a constant number of object reads, but that file is only ever a cache of this fold: it
+//! is recomputed from the events whenever they were merged from elsewhere, never text-merged.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventKind, Outcome};
+
+/// The schema version of `state.json`; a snapshot with another version is recomputed.
+pub const STATE_VERSION: u32 = 1;
+
+/// Where a trak stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for its current stage to run.
+    Queued,
+    /// An agent is working on the current stage.
+    Running,
+    /// The current stage's result waits for `ork approve` or `ork reject`.
+    AwaitingReview,
+    /// The agent asked questions that wait for `ork answer`.
+    AwaitingAnswer,
+    /// The stage failed or ran out of attempts; it waits for a human.
+    Failed,
+    /// Every stage passed; the branch waits to merge into its base.
+    Integrating,
+    /// Merged into the base branch.
+    Done,
+    /// Two machines made different transitions from the same state; a human must settle it.
+    Conflict,
+}
+
+impl Status {
+    /// The status as shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::AwaitingReview => "awaiting review",
+            Status::AwaitingAnswer => "awaiting answer",
+            Status::Failed => "failed",
+            Status::Integrating => "integrating",
+            Status::Done => "done",
+            Status::Conflict => "conflict",
+        }
+    }
+
+    /// Whether the trak is finished (hidden from `ork status` without `--all`).
+    pub fn is_finished(self) -> bool {
+        self == Status::Done
+    }
+}
+
+/// The fold of a trak's events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrakState {
+    pub v: u32,
+    pub id: String,
+    pub title: String,
+    pub flow: String,
+    /// The branch the trak started from and merges into.
+    pub base: String,
+    /// The flow's stages when the trak was created.
+    pub stages: Vec<String>,
+    /// The stage the trak is at; the last stage once done.
+    pub stage: String,
+    pub status: Status,
+    /// The current stage's attempt number (0 before its first run).
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Number of events folded.
+    pub events: usize,
+    /// The newest event: what the next event's `prev` names.
+    pub head_event: String,
+    /// Events made from the same state on different machines, when they disagree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_events: Vec<String>,
+}
+
+impl TrakState {
+    /// Folds `events` (in any order) into the trak's state. Fails if there is no `created` event.
+    pub fn fold(trak_id: &str, events: &[Event]) -> anyhow::Result<TrakState> {
+        let sorted = causal_order(events);
+        let created = sorted
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Created { .. }))
+            .ok_or_else(|| anyhow::anyhow!("trak {trak_id} has no `created` event"))?;
+        let EventKind::Created {
+            title,
+            flow,
+            base,
+            stages,
+        } = &created.kind
+        else {
+            unreachable!("found by the match above")
+        };
+        let mut state = TrakState {
+            v: STATE_VERSION,
+            id: trak_id.to_string(),
+            title: title.clone(),
+            flow: flow.clone(),
+            base: base.clone(),
+            stages: stages.clone(),
+            stage: stages.first().cloned().unwrap_or_default(),
+            status: Status::Queued,
+            attempt: 0,
+            created_at: created.at,
+            updated_at: created.at,
+            events: 0,
+            head_event: created.id.clone(),
+            conflicting_events: Vec::new(),
+        };
+        for event in &sorted {
+            state.apply(event);
+        }
+        state.conflicting_events = forks(&sorted);
+        if !state.conflicting_events.is_empty() {
+            state.status = Status::Conflict;
+        }
+        Ok(state)
+    }
+
+    /// The state after one more event, made on top of this state (its `prev` is our
+    /// `head_event`). Equal to folding all events again, without reading them.
+    pub fn advance(&self, event: &Event) -> TrakState {
+        let mut next = self.clone();
+        next.apply(event);
+        if !next.conflicting_events.is_empty() {
+            next.status = Status::Conflict;
+        }
+        next
+    }
+
+    fn apply(&mut self, event: &Event) {
+        self.events += 1;
+        self.updated_at = self.updated_at.max(event.at);
+        self.head_event = event.id.clone();
+        match &event.kind {
+            EventKind::Created { .. } | EventKind::Unknown => {}
+            EventKind::StageStarted { stage, attempt, .. } => {
+                self.stage = stage.clone();
+                self.attempt = *attempt;
+                self.status = Status::Running;
+            }
+            EventKind::StageFinished { outcome, .. } => {
+                self.status = match outcome {
+                    Outcome::Artifact => Status::AwaitingReview,
+                    Outcome::Questions => Status::AwaitingAnswer,
+                    Outcome::Failed => Status::Failed,
+                };
+            }
+            EventKind::GatePassed { .. } => self.status = Status::AwaitingReview,
+            EventKind::GateFailed { .. } => self.status = Status::Queued,
+            EventKind::Approved { stage } => self.advance_past(stage),
+            EventKind::Rejected { route_to, .. } => {
+                self.stage = route_to.clone();
+                self.attempt = 0;
+                self.status = Status::Queued;
+            }
+            EventKind::Integrated { .. } => self.status = Status::Done,
+        }
+    }
+
+    fn advance_past(&mut self, stage: &str) {
+        let next = self
+            .stages
+            .iter()
+            .position(|s| s == stage)
+            .and_then(|i| self.stages.get(i + 1));
+        match next {
+            Some(next) => {
+                self.stage = next.clone();
+                self.status = Status::Queued;
+            }
+            None => self.status = Status::Integrating,
+        }
+        self.attempt = 0;
+    }
+
+    /// The snapshot as stored in `state.json`.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("state always serializes");
+        text.push('\n');
+        text
+    }
+}
+
+/// The events in an order that respects causality: every event after the one it names as
+/// `prev`, whatever order a merge delivered the files in and however the machines' clocks
+/// disagree. Among events that are ready at the same time, the smaller id (the earlier time)
+/// goes first, so the order is the same on every machine.
+fn causal_order(events: &[Event]) -> Vec<&Event> {
+    let known: BTreeMap<&str, &Event> = events.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut children: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    let mut ready: BTreeMap<&str, &Event> = BTreeMap::new();
+    for event in known.values() {
+        match event.prev.as_deref().filter(|p| known.contains_key(p)) {
+            Some(prev) => children.entry(prev).or_default().push(event),
+            None => {
+                ready.insert(&event.id, event);
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(known.len());
+    while let Some((_, event)) = ready.pop_first() {
+        order.push(event);
+        for child in children.remove(event.id.as_str()).unwrap_or_default() {
+            ready.insert(&child.id, child);
+        }
+    }
+    order
+}
+
+/// Ids of events that share a `prev` with another event: two transitions made from the same
+/// state, typically on two machines before they synced.
+fn forks(events: &[&Event]) -> Vec<String> {
+    let mut by_prev: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for event in events {
+        if let Some(prev) = &event.prev {
+            by_prev.entry(prev).or_default().push(&event.id);
+        }
+    }
+    by_prev
+        .into_values()
+        .filter(|ids| ids.len() > 1)
+        .flatten()
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn event(secs: i64, machine: &str, prev: Option<&str>, kind: EventKind) -> Event {
+        let at = Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap();
+        Event {
+            v: 1,
+            id: format!("{}-{machine}-x", at.format("%Y%m%dT%H%M%S%.6fZ")),
+            at,
+            machine: machine.into(),
+            prev: prev.map(str::to_string),
+            kind,
+        }
+    }
+
+    fn created() -> Event {
+        event(
+            0,
+            "a",
+            None,
+            EventKind::Created {
+                title: "T".into(),
+                flow: "feature".into(),
+                base: "main".into(),
+                stages: vec!["planning".into(), "work".into(), "review".into()],
+            },
+        )
+    }
+
+    /// A chain of events, each naming the previous one.
+    fn chain(kinds: Vec<EventKind>) -> Vec<Event> {
+        let mut events = vec![created()];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let prev = events.last().unwrap().id.clone();
+            events.push(event(i as i64 + 1, "a", Some(&prev), kind));
+        }
+        events
+    }
+
+    #[test]
+    fn a_new_trak_is_queued_at_its_first_stage() {
+        let state = TrakState::fold("t", &[created()]).unwrap();
+        assert_eq!(state.stage, "planning");
+        assert_eq!(state.status, Status::Queued);
+        assert_eq!(state.events, 1);
+        assert_eq!(state.head_event, created().id);
+    }
+
+    #[test]
+    fn stages_advance_on_approval_and_return_on_rejection() {
+        let events = chain(vec![
+            EventKind::StageStarted {
+                stage: "planning".into(),
+                attempt: 1,
+                agent: "claude".into(),
+            },
+            EventKind::StageFinished {
+                stage: "planning".into(),
+                attempt: 1,
+                outcome: Outcome::Artifact,
+            },
+            EventKind::Approved {
+                stage: "planning".into(),
+            },
+        ]);
+        let state = TrakState::fold("t", &events).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status),
+            ("work", Status::Queued)
+        );
+
+        let mut more = events.clone();
+        let prev = more.last().unwrap().id.clone();
+        more.push(event(
+            10,
+            "a",
+            Some(&prev),
+            EventKind::Rejected {
+                stage: "work".into(),
+                feedback: "no".into(),
+                route_to: "planning".into(),
+            },
+        ));
+        let state = TrakState::fold("t", &more).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status),
+            ("planning", Status::Queued)
+        );
+    }
+
+    #[test]
+    fn approving_the_last_stage_then_integrating_finishes() {
+        let events = chain(vec![
+            EventKind::Approved {
+                stage: "planning".into(),
+            },
+            EventKind::Approved {
+                stage: "work".into(),
+            },
+            EventKind::Approved {
+                stage: "review".into(),
+            },
+        ]);
+        let state = TrakState::fold("t", &events).unwrap();
+        assert_eq!(state.status, Status::Integrating);
+        assert_eq!(state.stage, "review");
+        let mut done = events.clone();
+        let prev = done.last().unwrap().id.clone();
+        done.push(event(
+            9,
+            "a",
+            Some(&prev),
+            EventKind::Integrated {
+                base: "main".into(),
+            },
+        ));
+        let state = TrakState::fold("t", &done).unwrap();
+        assert!(state.status.is_finished());
+    }
+
+    #[test]
+    fn the_fold_ignores_the_order_events_arrive_in() {
+        let events = chain(vec![
+            EventKind::StageStarted {
+                stage: "planning".into(),
+                attempt: 1,
+                agent: "x".into(),
+            },
+            EventKind::GateFailed {
+                stage: "planning".into(),
+                attempt: 1,
+                output: "boom".into(),
+            },
+            EventKind::StageStarted {
+                stage: "planning".into(),
+                attempt: 2,
+                agent: "x".into(),
+            },
+            EventKind::GatePassed {
+                stage: "planning".into(),
+                attempt: 2,
+            },
+        ]);
+        let in_order = TrakState::fold("t", &events).unwrap();
+        let mut shuffled = events.clone();
+        shuffled.reverse();
+        shuffled.swap(0, 2);
+        assert_eq!(TrakState::fold("t", &shuffled).unwrap(), in_order);
+        assert_eq!(in_order.attempt, 2);
+        assert_eq!(in_order.status, Status::AwaitingReview);
+    }
+
+    #[test]
+    fn a_machine_with_a_slow_clock_cannot_reorder_history() {
+        // b's clock is an hour behind: its event sorts first by time, yet it was made after
+        // a's approval, which it names as `prev`.
+        let base = created();
+        let approve = event(
+            7200,
+            "a",
+            Some(&base.id),
+            EventKind::Approved {
+                stage: "planning".into(),
+            },
+        );
+        let reject = event(
+            3600,
+            "b",
+            Some(&approve.id),
+            EventKind::Rejected {
+                stage: "work".into(),
+                feedback: "again".into(),
+                route_to: "planning".into(),
+            },
+        );
+        let state = TrakState::fold("t", &[reject.clone(), approve, base]).unwrap();
+        assert_eq!(state.stage, "planning");
+        assert_eq!(state.head_event, reject.id);
+    }
+
+    #[test]
+    fn advancing_equals_folding_again() {
+        let events = chain(vec![EventKind::StageStarted {
+            stage: "planning".into(),
+            attempt: 1,
+            agent: "x".into(),
+        }]);
+        let before = TrakState::fold("t", &events[..1]).unwrap();
+        assert_eq!(
+            before.advance(&events[1]),
+            TrakState::fold("t", &events).unwrap()
+        );
+    }
+
+    #[test]
+    fn merged_sequential_histories_are_not_conflicts() {
+        // Machine a approved planning, then b (after syncing) started work: a merge delivers
+        // b's files before a's, but the chain of `prev` is linear, so there is no conflict.
+        let base = created();
+        let approve = event(
+            1,
+            "a",
+            Some(&base.id),
+            EventKind::Approved {
+                stage: "planning".into(),
+            },
+        );
+        let start = event(
+            2,
+            "b",
+            Some(&approve.id),
+            EventKind::StageStarted {
+                stage: "work".into(),
+                attempt: 1,
+                agent: "x".into(),
+            },
+        );
+        let state = TrakState::fold("t", &[start, base, approve]).unwrap();
+        assert_eq!(state.status, Status::Running);
+        assert!(state.conflicting_events.is_empty());
+    }
+
+    #[test]
+    fn two_transitions_from_one_state_are_a_conflict() {
+        let base = created();
+        let approve = event(
+            5,
+            "a",
+            Some(&base.id),
+            EventKind::Approved {
+                stage: "planning".into(),
+            },
+        );
+        let reject = event(
+            3,
+            "b",
+            Some(&base.id),
+            EventKind::Rejected {
+                stage: "planning".into(),
+                feedback: "redo".into(),
+                route_to: "planning".into(),
+            },
+        );
+        let state = TrakState::fold("t", &[approve.clone(), base, reject.clone()]).unwrap();
+        assert_eq!(state.status, Status::Conflict);
+        let mut expected = vec![approve.id, reject.id];
+        expected.sort();
+        let mut got = state.conflicting_events.clone();
+        got.sort();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn unknown_events_are_counted_but_change_nothing() {
+        let events = chain(vec![EventKind::Unknown]);
+        let state = TrakState::fold("t", &events).unwrap();
+        assert_eq!(state.status, Status::Queued);
+        assert_eq!(state.events, 2);
+    }
+
+    #[test]
+    fn a_trak_without_a_created_event_is_an_error() {
+        let err = TrakState::fold("t", &[]).unwrap_err();
+        assert!(err.to_string().contains("no `created` event"));
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let state = TrakState::fold("t", &[created()]).unwrap();
+        let back: TrakState = serde_json::from_str(&state.to_json()).unwrap();
+        assert_eq!(back, state);
+    }
+}

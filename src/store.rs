@@ -1,0 +1,427 @@
+//! The trak store: traks and their events, kept in git and nowhere else.
+//!
+//! A trak `<id>` is the branch `ork/<id>`. Its record lives on that branch under
+//! `.orkestra/traks/<id>/`:
+//!
+//! - `description.md`: what the trak is for;
+//! - `events/<time>-<machine>-<random>.json`: one file per event, never rewritten;
+//! - `state.json`: the fold of the events (a cache, recomputed whenever it disagrees with them).
+//!
+//! Every change is one commit with a readable subject and `Ork-*` trailers, moved onto the
+//! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::event::{Event, EventKind};
+use crate::git::{FileWrite, Git, Oid};
+use crate::state::{STATE_VERSION, TrakState};
+
+/// Local trak branches live under this prefix.
+pub const BRANCH_PREFIX: &str = "refs/heads/ork/";
+const REMOTES_PREFIX: &str = "refs/remotes/";
+
+/// The folder of a trak's record on its branch.
+pub fn record_dir(id: &str) -> String {
+    format!(".orkestra/traks/{id}")
+}
+
+/// Where a trak's branch was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local branch `ork/<id>`.
+    Local,
+    /// Only a remote-tracking branch `<remote>/ork/<id>`, brought by `git fetch`.
+    Remote(String),
+}
+
+/// A trak as read from the tip of its branch.
+#[derive(Debug, Clone)]
+pub struct Trak {
+    pub id: String,
+    pub state: TrakState,
+    pub location: Location,
+    /// The full name of the branch it was read from.
+    pub branch: String,
+    /// The commit it was read from: what the next write must compare-and-swap against.
+    pub tip: Oid,
+}
+
+/// What `ork trak new` asks for.
+pub struct NewTrak<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub flow: &'a str,
+    pub stages: Vec<String>,
+    /// The local branch to start from and merge into.
+    pub base: &'a str,
+}
+
+/// The store, over one open repository.
+pub struct Store {
+    git: Git,
+    machine: String,
+}
+
+impl Store {
+    pub fn new(git: Git) -> Store {
+        Store {
+            git,
+            machine: crate::event::machine_name(),
+        }
+    }
+
+    pub fn git(&self) -> &Git {
+        &self.git
+    }
+
+    /// Where trak `id`'s worktree lives.
+    pub fn worktree_path(&self, id: &str) -> PathBuf {
+        self.git.main_workdir().join(".orkestra/worktrees").join(id)
+    }
+
+    /// Every trak: local branches, then those known only from remote-tracking branches.
+    /// One ref listing and a constant number of object reads per trak.
+    pub fn list(&self) -> Result<Vec<Trak>> {
+        let mut traks: BTreeMap<String, Trak> = BTreeMap::new();
+        for tip in self.git.refs_with_prefix(BRANCH_PREFIX)? {
+            let id = tip.name[BRANCH_PREFIX.len()..].to_string();
+            let trak = self.read(&id, &tip.name, tip.tip, Location::Local)?;
+            traks.insert(id, trak);
+        }
+        for (remote, id, name, tip) in self.remote_trak_refs()? {
+            if traks.contains_key(&id) {
+                continue;
+            }
+            let trak = self.read(&id, &name, tip, Location::Remote(remote))?;
+            traks.insert(id, trak);
+        }
+        Ok(traks.into_values().collect())
+    }
+
+    /// (remote, id, ref name, tip) for every `refs/remotes/<remote>/ork/<id>`.
+    fn remote_trak_refs(&self) -> Result<Vec<(String, String, String, Oid)>> {
+        let mut found = Vec::new();
+        for tip in self.git.refs_with_prefix(REMOTES_PREFIX)? {
+            let rest = &tip.name[REMOTES_PREFIX.len()..];
+            if let Some((remote, id)) = rest.split_once("/ork/") {
+                if !id.is_empty() {
+                    found.push((
+                        remote.to_string(),
+                        id.to_string(),
+                        tip.name.clone(),
+                        tip.tip,
+                    ));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// All trak ids, local and remote, for resolving prefixes.
+    fn ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .git
+            .refs_with_prefix(BRANCH_PREFIX)?
+            .into_iter()
+            .map(|t| t.name[BRANCH_PREFIX.len()..].to_string())
+            .chain(self.remote_trak_refs()?.into_iter().map(|(_, id, _, _)| id))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The trak named by `query` (an id or a unique prefix of one), or, with no query, the trak
+    /// whose worktree the process runs in.
+    pub fn resolve(&self, query: Option<&str>) -> Result<Trak> {
+        let ids = self.ids()?;
+        let id = match query {
+            Some(query) => pick_id(query, &ids)?,
+            None => self.current_trak_id().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "which trak? Pass an id, or run this inside a trak's worktree.\n  Traks: {}",
+                    list_or_none(&ids)
+                )
+            })?,
+        };
+        self.load(&id)
+    }
+
+    /// The trak whose worktree the process runs in.
+    fn current_trak_id(&self) -> Option<String> {
+        self.git
+            .current_branch()
+            .and_then(|b| b.strip_prefix(BRANCH_PREFIX).map(str::to_string))
+    }
+
+    /// Reads trak `id` from its local branch, else from a remote-tracking branch.
+    pub fn load(&self, id: &str) -> Result<Trak> {
+        let local = format!("{BRANCH_PREFIX}{id}");
+        if let Some(tip) = self.git.ref_tip(&local)? {
+            return self.read(id, &local, tip, Location::Local);
+        }
+        let remote = self
+            .remote_trak_refs()?
+            .into_iter()
+            .find(|(_, rid, _, _)| rid == id);
+        match remote {
+            Some((remote, _, name, tip)) => self.read(id, &name, tip, Location::Remote(remote)),
+            None => bail!("there is no trak {id}"),
+        }
+    }
+
+    /// Reads a trak's state at `tip`: the `state.json` snapshot when it agrees with the events
+    /// folder, else a fresh fold of the events (after a merge, or from another ork version).
+    fn read(&self, id: &str, branch: &str, tip: Oid, location: Location) -> Result<Trak> {
+        let dir_path = record_dir(id);
+        let dir = self
+            .git
+            .dir_at(tip, &dir_path)?
+            .with_context(|| format!("{branch} has no {dir_path}: it is not an ork trak branch"))?;
+        let event_names = match dir.dir("events")? {
+            Some(events) => events.file_names()?,
+            None => Vec::new(),
+        };
+        let snapshot = dir
+            .file("state.json")?
+            .and_then(|bytes| serde_json::from_slice::<TrakState>(&bytes).ok())
+            .filter(|s| {
+                s.v == STATE_VERSION
+                    && s.events == event_names.len()
+                    && event_names
+                        .binary_search(&format!("{}.json", s.head_event))
+                        .is_ok()
+            });
+        let state = match snapshot {
+            Some(state) => state,
+            None => TrakState::fold(id, &self.events_at(id, tip)?)
+                .with_context(|| format!("reading trak {id} from {branch}"))?,
+        };
+        Ok(Trak {
+            id: id.to_string(),
+            state,
+            location,
+            branch: branch.to_string(),
+            tip,
+        })
+    }
+
+    fn events_at(&self, id: &str, tip: Oid) -> Result<Vec<Event>> {
+        let Some(dir) = self
+            .git
+            .dir_at(tip, &format!("{}/events", record_dir(id)))?
+        else {
+            return Ok(Vec::new());
+        };
+        dir.files()?
+            .into_iter()
+            .map(|(name, bytes)| Event::from_json(&name, &bytes))
+            .collect()
+    }
+
+    /// A trak's events, oldest first.
+    pub fn events(&self, trak: &Trak) -> Result<Vec<Event>> {
+        let mut events = self.events_at(&trak.id, trak.tip)?;
+        events.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(events)
+    }
+
+    /// A trak's description.
+    pub fn description(&self, trak: &Trak) -> Result<String> {
+        let path = format!("{}/description.md", record_dir(&trak.id));
+        let bytes = self.git.read_file(trak.tip, &path)?.unwrap_or_default();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Creates a trak: one commit on top of `base`'s tip holding its record, and the branch
+    /// `ork/<id>` pointing at it. Either both exist afterwards, or neither is visible.
+    pub fn create(&self, new: &NewTrak<'_>) -> Result<Trak> {
+        let base_ref = format!("refs/heads/{}", new.base);
+        let base_tip = self.git.ref_tip(&base_ref)?.with_context(|| {
+            format!(
+                "the base branch \"{}\" does not exist.\n  Pass --base with an existing local branch (see `git branch`).",
+                new.base
+            )
+        })?;
+        let id = self.unused_id(new.title)?;
+        let event = Event::new(
+            EventKind::Created {
+                title: new.title.to_string(),
+                flow: new.flow.to_string(),
+                base: new.base.to_string(),
+                stages: new.stages.clone(),
+            },
+            &self.machine,
+            None,
+        );
+        let state = TrakState::fold(&id, std::slice::from_ref(&event))?;
+        let dir = record_dir(&id);
+        let mut description = new.description.trim_end().to_string();
+        description.push('\n');
+        let files = [
+            FileWrite {
+                path: format!("{dir}/description.md"),
+                contents: description.into_bytes(),
+            },
+            FileWrite {
+                path: format!("{dir}/events/{}", event.file_name()),
+                contents: event.to_json().into_bytes(),
+            },
+            FileWrite {
+                path: format!("{dir}/state.json"),
+                contents: state.to_json().into_bytes(),
+            },
+        ];
+        let message = commit_message(&id, &event, &state);
+        let commit = self.git.write_commit(base_tip, &files, &message)?;
+        let branch = format!("{BRANCH_PREFIX}{id}");
+        self.git
+            .create_ref(&branch, commit, &format!("ork: create trak {id}"))?;
+        Ok(Trak {
+            id,
+            state,
+            location: Location::Local,
+            branch,
+            tip: commit,
+        })
+    }
+
+    /// A fresh id for `title` that no local or remote-tracking branch uses.
+    fn unused_id(&self, title: &str) -> Result<String> {
+        let taken = self.ids()?;
+        for _ in 0..100 {
+            let id = crate::trak_id::new_id(title);
+            if !taken.contains(&id) {
+                return Ok(id);
+            }
+        }
+        bail!("could not find an unused trak id for \"{title}\" after 100 tries")
+    }
+
+    /// Records `kind` on a local trak as one commit, compare-and-swap against the tip it was
+    /// read at. If another process or machine moved the branch first, fails with
+    /// [`crate::git::RefMoved`] and records nothing.
+    pub fn record(&self, trak: &Trak, kind: EventKind) -> Result<Trak> {
+        if trak.location != Location::Local {
+            bail!(
+                "trak {} is only on a remote; ork records on local branches (created on first change)",
+                trak.id
+            );
+        }
+        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let state = trak.state.advance(&event);
+        let dir = record_dir(&trak.id);
+        let files = [
+            FileWrite {
+                path: format!("{dir}/events/{}", event.file_name()),
+                contents: event.to_json().into_bytes(),
+            },
+            FileWrite {
+                path: format!("{dir}/state.json"),
+                contents: state.to_json().into_bytes(),
+            },
+        ];
+        let message = commit_message(&trak.id, &event, &state);
+        let commit = self.git.write_commit(trak.tip, &files, &message)?;
+        self.git.update_ref(
+            &trak.branch,
+            commit,
+            trak.tip,
+            &format!("ork: {}", event.kind.name()),
+        )?;
+        if let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? {
+            // The branch is checked out there: bring its index and files up to the new tip.
+            self.git
+                .fast_forward_worktree(&worktree, trak.tip, commit)?;
+        }
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+}
+
+/// The commit message for `event`: a readable subject, then `Ork-*` trailers.
+fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
+    let mut message = format!("ork: {}\n\n", event.kind.summary());
+    message.push_str(&format!("Ork-Trak: {id}\n"));
+    message.push_str(&format!("Ork-Event: {}\n", event.kind.name()));
+    message.push_str(&format!("Ork-Event-Id: {}\n", event.id));
+    message.push_str(&format!("Ork-Flow: {}\n", state.flow));
+    let stage = event.kind.stage().unwrap_or(&state.stage);
+    message.push_str(&format!("Ork-Stage: {stage}\n"));
+    message.push_str(&format!("Ork-Status: {}\n", state.status.as_str()));
+    message.push_str(&format!("Ork-Machine: {}\n", event.machine));
+    message
+}
+
+/// Resolves `query` against `ids`: an exact id, or a prefix of exactly one.
+fn pick_id(query: &str, ids: &[String]) -> Result<String> {
+    if ids.iter().any(|id| id == query) {
+        return Ok(query.to_string());
+    }
+    let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "no trak matches \"{query}\".\n  Traks: {}",
+            list_or_none(ids)
+        ),
+        many => bail!(
+            "\"{query}\" matches {} traks; use more of the id:\n  {}",
+            many.len(),
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ),
+    }
+}
+
+fn list_or_none(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none yet (create one with `ork trak new`)".to_string()
+    } else {
+        ids.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn unique_prefixes_resolve() {
+        let all = ids(&["add-login-k3f9", "add-logout-aaaa", "fix-bug-0000"]);
+        assert_eq!(pick_id("fix", &all).unwrap(), "fix-bug-0000");
+        assert_eq!(pick_id("add-login", &all).unwrap(), "add-login-k3f9");
+    }
+
+    #[test]
+    fn ambiguous_and_unknown_prefixes_list_candidates() {
+        let all = ids(&["add-login-k3f9", "add-logout-aaaa", "fix-bug-0000"]);
+        let err = pick_id("add", &all).unwrap_err().to_string();
+        assert!(err.contains("matches 2 traks"), "{err}");
+        assert!(
+            err.contains("add-login-k3f9") && err.contains("add-logout-aaaa"),
+            "{err}"
+        );
+        let err = pick_id("zzz", &all).unwrap_err().to_string();
+        assert!(err.contains("no trak matches \"zzz\""), "{err}");
+        assert!(err.contains("fix-bug-0000"), "{err}");
+    }
+
+    #[test]
+    fn an_exact_id_wins_over_longer_ones() {
+        let all = ids(&["a-1", "a-1x"]);
+        assert_eq!(pick_id("a-1", &all).unwrap(), "a-1");
+    }
+}

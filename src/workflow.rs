@@ -1,0 +1,674 @@
+//! `.orkestra/workflow.toml`: agents, flows and their stages, parsed and validated.
+//!
+//! Every error names the file, line and column, and says how to fix it. The file is read from
+//! the main worktree only, never from a trak branch (DESIGN.md rule 8).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::duration;
+
+/// The workflow file, relative to the repository root.
+pub const WORKFLOW_PATH: &str = ".orkestra/workflow.toml";
+/// The folder of prompt templates, relative to the repository root.
+pub const PROMPTS_DIR: &str = ".orkestra/agents";
+
+const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
+const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(1800);
+const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Which CLI an agent is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKind {
+    Claude,
+    Codex,
+    Opencode,
+    Command,
+}
+
+/// What happens when a stage's agent is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Review {
+    /// Wait for `ork approve` or `ork reject`.
+    #[default]
+    Human,
+    /// Go straight on once the gate (if any) passes.
+    Auto,
+}
+
+/// How a finished trak's branch joins its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    Merge,
+    Squash,
+}
+
+/// A configured agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub name: String,
+    pub kind: AgentKind,
+    pub model: Option<String>,
+    pub timeout: Duration,
+    /// argv: required for `command` agents; for the others, overrides the CLI's executable.
+    pub command: Vec<String>,
+}
+
+/// A stage's gate script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub command: String,
+    pub timeout: Duration,
+}
+
+/// One stage of a flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub agent: String,
+    pub prompt: String,
+    pub artifact: String,
+    pub review: Review,
+    pub gate: Option<Gate>,
+    pub max_attempts: u32,
+    pub verdict: bool,
+    pub on_reject: Option<String>,
+}
+
+/// A named pipeline of stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub name: String,
+    pub description: String,
+    pub stages: Vec<Stage>,
+    pub strategy: Strategy,
+    pub on_conflict: String,
+}
+
+/// What prepares a new trak's worktree.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorktreeSetup {
+    /// A command run in the new worktree (through `sh -c`); failure fails `ork trak new`.
+    pub setup: Option<String>,
+    pub timeout: Duration,
+}
+
+/// The validated workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    pub agents: BTreeMap<String, Agent>,
+    pub flows: BTreeMap<String, Flow>,
+    pub default_flow: Option<String>,
+    pub worktree: WorktreeSetup,
+}
+
+impl Workflow {
+    /// Loads `.orkestra/workflow.toml` under `root`, checking prompt files under `root` too.
+    pub fn load(root: &Path) -> Result<Workflow> {
+        let path = root.join(WORKFLOW_PATH);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "{} does not exist.\n  Run `ork init` to write a default workflow.",
+                path.display()
+            ),
+            Err(e) => bail!("cannot read {}: {e}", path.display()),
+        };
+        Workflow::parse(&text, &path, &root.join(PROMPTS_DIR))
+    }
+
+    /// Parses and validates workflow `text` read from `path`; prompt names resolve in `prompts`.
+    pub fn parse(text: &str, path: &Path, prompts: &Path) -> Result<Workflow> {
+        let source = Source { text, path };
+        let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
+            let hint = hint_for(e.message());
+            source.error(e.span(), e.message().trim(), &hint)
+        })?;
+        let mut errors = Vec::new();
+        let workflow = raw.validate(&source, prompts, &mut errors);
+        if errors.is_empty() {
+            Ok(workflow)
+        } else {
+            bail!("{}", errors.join("\n"))
+        }
+    }
+
+    /// The flow named `name`, or an error listing the flows there are.
+    pub fn flow(&self, name: Option<&str>) -> Result<&Flow> {
+        let name = match name.or(self.default_flow.as_deref()) {
+            Some(name) => name,
+            None if self.flows.len() == 1 => self.flows.keys().next().expect("one flow"),
+            None => bail!(
+                "which flow? {} has no `default_flow`; pass --flow with one of: {}",
+                WORKFLOW_PATH,
+                self.flow_names()
+            ),
+        };
+        self.flows.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "there is no flow named \"{name}\" in {WORKFLOW_PATH}.\n  Flows: {}",
+                self.flow_names()
+            )
+        })
+    }
+
+    fn flow_names(&self) -> String {
+        self.flows.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Extra advice for toml's own errors.
+fn hint_for(message: &str) -> String {
+    if message.contains("unknown field") {
+        "remove or rename the key; docs/workflow.md lists every key".into()
+    } else if message.contains("unknown variant") {
+        "use one of the values listed above".into()
+    } else if message.contains("missing field") {
+        "add the key; docs/workflow.md says what it means".into()
+    } else {
+        "fix the TOML syntax at that place".into()
+    }
+}
+
+/// The workflow text, for turning byte spans into `file:line:column`.
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    fn location(&self, span: Option<std::ops::Range<usize>>) -> String {
+        let Some(span) = span else {
+            return self.path.display().to_string();
+        };
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{column}", self.path.display())
+    }
+
+    fn error(&self, span: Option<std::ops::Range<usize>>, what: &str, fix: &str) -> anyhow::Error {
+        anyhow::anyhow!("{}: {what}\n  fix: {fix}", self.location(span))
+    }
+
+    fn message(&self, span: std::ops::Range<usize>, what: &str, fix: &str) -> String {
+        self.error(Some(span), what, fix).to_string()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    #[serde(default)]
+    default_flow: Option<Spanned<String>>,
+    #[serde(default)]
+    agents: BTreeMap<String, Spanned<RawAgent>>,
+    #[serde(default)]
+    flows: BTreeMap<String, Spanned<RawFlow>>,
+    #[serde(default)]
+    worktree: Option<RawWorktree>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    kind: AgentKind,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    stages: Vec<RawStage>,
+    #[serde(default)]
+    integration: Option<RawIntegration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    name: Spanned<String>,
+    agent: Spanned<String>,
+    prompt: Spanned<String>,
+    artifact: Spanned<String>,
+    #[serde(default)]
+    review: Review,
+    #[serde(default)]
+    gate: Option<RawGate>,
+    #[serde(default)]
+    max_attempts: Option<Spanned<u32>>,
+    #[serde(default)]
+    verdict: bool,
+    #[serde(default)]
+    on_reject: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    command: Spanned<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntegration {
+    #[serde(default)]
+    strategy: Strategy,
+    #[serde(default)]
+    on_conflict: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorktree {
+    #[serde(default)]
+    setup: Option<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+}
+
+impl RawWorkflow {
+    fn validate(self, src: &Source, prompts: &Path, errors: &mut Vec<String>) -> Workflow {
+        let agents: BTreeMap<String, Agent> = self
+            .agents
+            .into_iter()
+            .map(|(name, raw)| {
+                let agent = validate_agent(&name, raw, src, errors);
+                (name, agent)
+            })
+            .collect();
+        let flows: BTreeMap<String, Flow> = self
+            .flows
+            .into_iter()
+            .map(|(name, raw)| {
+                let flow = validate_flow(&name, raw, &agents, src, prompts, errors);
+                (name, flow)
+            })
+            .collect();
+        if flows.is_empty() {
+            errors.push(format!(
+                "{}: no flows are defined\n  fix: add a [flows.<name>] table with [[flows.<name>.stages]] (or run `ork init --force` for the defaults)",
+                src.path.display()
+            ));
+        }
+        let default_flow = self.default_flow.map(|spanned| {
+            if !flows.contains_key(spanned.get_ref()) {
+                errors.push(src.message(
+                    spanned.span(),
+                    &format!(
+                        "default_flow names a flow \"{}\" that does not exist",
+                        spanned.get_ref()
+                    ),
+                    &format!(
+                        "use one of: {}",
+                        flows.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            spanned.into_inner()
+        });
+        let worktree = self.worktree.map_or(
+            WorktreeSetup {
+                setup: None,
+                timeout: DEFAULT_SETUP_TIMEOUT,
+            },
+            |raw| WorktreeSetup {
+                setup: raw.setup.filter(|s| !s.trim().is_empty()),
+                timeout: parse_timeout(raw.timeout, DEFAULT_SETUP_TIMEOUT, src, errors),
+            },
+        );
+        Workflow {
+            agents,
+            flows,
+            default_flow,
+            worktree,
+        }
+    }
+}
+
+fn parse_timeout(
+    raw: Option<Spanned<String>>,
+    default: Duration,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> Duration {
+    let Some(raw) = raw else { return default };
+    duration::parse(raw.get_ref()).unwrap_or_else(|e| {
+        errors.push(src.message(
+            raw.span(),
+            &format!("bad timeout: {e}"),
+            "write a duration like \"30m\"",
+        ));
+        default
+    })
+}
+
+fn validate_agent(
+    name: &str,
+    raw: Spanned<RawAgent>,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> Agent {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let command = raw.command.map(|c| (c.span(), c.into_inner()));
+    if raw.kind == AgentKind::Command && command.as_ref().is_none_or(|(_, argv)| argv.is_empty()) {
+        let at = command.as_ref().map_or(span, |(s, _)| s.clone());
+        errors.push(src.message(
+            at,
+            &format!("agent \"{name}\" is a command agent without a command"),
+            "add `command = [\"path/to/program\", \"--flag\"]` (relative paths start at the repository root)",
+        ));
+    }
+    Agent {
+        name: name.to_string(),
+        kind: raw.kind,
+        model: raw.model,
+        timeout: parse_timeout(raw.timeout, DEFAULT_AGENT_TIMEOUT, src, errors),
+        command: command.map(|(_, argv)| argv).unwrap_or_default(),
+    }
+}
+
+/// Stage and artifact names end up in file names, trailers and branch paths.
+fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_flow(
+    flow_name: &str,
+    raw: Spanned<RawFlow>,
+    agents: &BTreeMap<String, Agent>,
+    src: &Source,
+    prompts: &Path,
+    errors: &mut Vec<String>,
+) -> Flow {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if raw.stages.is_empty() {
+        errors.push(src.message(
+            span.clone(),
+            &format!("flow \"{flow_name}\" has no stages"),
+            &format!("add at least one [[flows.{flow_name}.stages]] table"),
+        ));
+    }
+    let stage_names: Vec<String> = raw
+        .stages
+        .iter()
+        .map(|s| s.name.get_ref().clone())
+        .collect();
+    let mut seen_stages = BTreeSet::new();
+    let mut seen_artifacts = BTreeSet::new();
+    let mut stages = Vec::new();
+    for (index, stage) in raw.stages.into_iter().enumerate() {
+        let name = stage.name.get_ref();
+        if !is_simple_name(name) {
+            errors.push(src.message(
+                stage.name.span(),
+                &format!("stage name \"{name}\" may only use letters, digits, '-' and '_'"),
+                "rename the stage",
+            ));
+        }
+        if !seen_stages.insert(name.clone()) {
+            errors.push(src.message(
+                stage.name.span(),
+                &format!("flow \"{flow_name}\" has two stages named \"{name}\""),
+                "give each stage of a flow its own name",
+            ));
+        }
+        let artifact = stage.artifact.get_ref();
+        if !is_simple_name(artifact) {
+            errors.push(src.message(
+                stage.artifact.span(),
+                &format!("artifact name \"{artifact}\" may only use letters, digits, '-' and '_'"),
+                "rename the artifact",
+            ));
+        }
+        if !seen_artifacts.insert(artifact.clone()) {
+            errors.push(src.message(
+                stage.artifact.span(),
+                &format!(
+                    "flow \"{flow_name}\" has two stages producing the artifact \"{artifact}\""
+                ),
+                "give each stage's artifact its own name, so later stages can tell them apart",
+            ));
+        }
+        if !agents.contains_key(stage.agent.get_ref()) {
+            let known: Vec<_> = agents.keys().cloned().collect();
+            errors.push(src.message(
+                stage.agent.span(),
+                &format!(
+                    "stage \"{name}\" uses agent \"{}\", which is not defined",
+                    stage.agent.get_ref()
+                ),
+                &if known.is_empty() {
+                    format!("add an [agents.{}] table", stage.agent.get_ref())
+                } else {
+                    format!(
+                        "use one of: {}, or add an [agents.{}] table",
+                        known.join(", "),
+                        stage.agent.get_ref()
+                    )
+                },
+            ));
+        }
+        let prompt_path = prompts.join(stage.prompt.get_ref());
+        if !prompt_path.is_file() {
+            errors.push(src.message(
+                stage.prompt.span(),
+                &format!("prompt template {} does not exist", prompt_path.display()),
+                &format!("create it, or name a file that exists in {PROMPTS_DIR}/"),
+            ));
+        }
+        let on_reject = stage.on_reject.map(|target| {
+            check_stage_ref(&target, "on_reject", &stage_names, src, errors);
+            target.into_inner()
+        });
+        let max_attempts = stage.max_attempts.map_or(DEFAULT_MAX_ATTEMPTS, |m| {
+            if *m.get_ref() == 0 {
+                errors.push(src.message(
+                    m.span(),
+                    "max_attempts must be at least 1",
+                    "set max_attempts = 1 or more",
+                ));
+            }
+            *m.get_ref()
+        });
+        let gate = stage.gate.map(|g| Gate {
+            command: g.command.into_inner(),
+            timeout: parse_timeout(g.timeout, DEFAULT_GATE_TIMEOUT, src, errors),
+        });
+        // A verdict stage that names no target sends the work back one stage.
+        let on_reject = on_reject.or_else(|| {
+            stage
+                .verdict
+                .then(|| stage_names[index.saturating_sub(1)].clone())
+        });
+        stages.push(Stage {
+            name: stage.name.into_inner(),
+            agent: stage.agent.into_inner(),
+            prompt: stage.prompt.into_inner(),
+            artifact: stage.artifact.into_inner(),
+            review: stage.review,
+            gate,
+            max_attempts,
+            verdict: stage.verdict,
+            on_reject,
+        });
+    }
+    let (strategy, on_conflict) = match raw.integration {
+        Some(integration) => {
+            let on_conflict = integration.on_conflict.map(|target| {
+                check_stage_ref(&target, "on_conflict", &stage_names, src, errors);
+                target.into_inner()
+            });
+            (integration.strategy, on_conflict)
+        }
+        None => (Strategy::Merge, None),
+    };
+    // A conflict goes back to the last stage that is not a verdict by default: the one that writes code.
+    let on_conflict = on_conflict.unwrap_or_else(|| {
+        stages
+            .iter()
+            .rev()
+            .find(|s| !s.verdict)
+            .or(stages.last())
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    });
+    Flow {
+        name: flow_name.to_string(),
+        description: raw.description,
+        stages,
+        strategy,
+        on_conflict,
+    }
+}
+
+fn check_stage_ref(
+    target: &Spanned<String>,
+    key: &str,
+    stage_names: &[String],
+    src: &Source,
+    errors: &mut Vec<String>,
+) {
+    if !stage_names.contains(target.get_ref()) {
+        errors.push(src.message(
+            target.span(),
+            &format!(
+                "{key} names a stage \"{}\" that is not in this flow",
+                target.get_ref()
+            ),
+            &format!("use one of: {}", stage_names.join(", ")),
+        ));
+    }
+}
+
+/// The prompt template of `stage`, read from the main worktree.
+pub fn prompt_path(root: &Path, stage: &Stage) -> PathBuf {
+    root.join(PROMPTS_DIR).join(&stage.prompt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompts_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["planner.md", "worker.md", "reviewer.md"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        dir
+    }
+
+    fn parse(text: &str) -> Result<Workflow> {
+        let prompts = prompts_dir();
+        Workflow::parse(text, Path::new("wf.toml"), prompts.path())
+    }
+
+    const AGENT: &str = "[agents.a]\nkind = \"command\"\ncommand = [\"x\"]\n";
+
+    #[test]
+    fn the_default_workflow_parses() {
+        let wf = parse(crate::init::DEFAULT_WORKFLOW).unwrap();
+        let names: Vec<_> = wf.flows.keys().cloned().collect();
+        assert_eq!(names, ["feature", "fix", "quick"]);
+        let feature = wf.flow(Some("feature")).unwrap();
+        let stages: Vec<_> = feature.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(stages, ["planning", "work", "review"]);
+        assert_eq!(
+            feature.stages[1].gate.as_ref().unwrap().timeout,
+            Duration::from_secs(600)
+        );
+        assert_eq!(feature.stages[2].on_reject.as_deref(), Some("work"));
+        assert_eq!(wf.flow(None).unwrap().name, "feature");
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = parse("[agents.a]\nkind = = \"command\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("wf.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_where_they_are() {
+        let text = format!("{AGENT}colour = \"red\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("wf.toml:4:1"), "{err}");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        assert!(err.contains("fix:"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_places() {
+        let text = format!(
+            "{AGENT}[flows.f]\n\
+             [[flows.f.stages]]\nname = \"s\"\nagent = \"ghost\"\nprompt = \"missing.md\"\nartifact = \"a\"\non_reject = \"nowhere\"\n\
+             [[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"a\"\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:7:9: stage \"s\" uses agent \"ghost\""),
+            "{err}"
+        );
+        assert!(err.contains("use one of: a"), "{err}");
+        assert!(err.contains("missing.md does not exist"), "{err}");
+        assert!(err.contains("on_reject names a stage \"nowhere\""), "{err}");
+        assert!(err.contains("two stages named \"s\""), "{err}");
+        assert!(err.contains("producing the artifact \"a\""), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_and_empty_commands_are_errors() {
+        let text = "[agents.a]\nkind = \"command\"\ntimeout = \"ten minutes\"\n[flows.f]\n[[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("wf.toml:3:11: bad timeout"), "{err}");
+        assert!(err.contains("without a command"), "{err}");
+    }
+
+    #[test]
+    fn unknown_flows_list_the_known_ones() {
+        let wf = parse(crate::init::DEFAULT_WORKFLOW).unwrap();
+        let err = wf.flow(Some("nope")).unwrap_err().to_string();
+        assert!(err.contains("no flow named \"nope\""), "{err}");
+        assert!(err.contains("feature, fix, quick"), "{err}");
+    }
+
+    #[test]
+    fn verdict_stages_default_to_sending_work_back_one_stage() {
+        let text = format!(
+            "{AGENT}[flows.f]\n\
+             [[flows.f.stages]]\nname = \"w\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n\
+             [[flows.f.stages]]\nname = \"r\"\nagent = \"a\"\nprompt = \"reviewer.md\"\nartifact = \"y\"\nverdict = true\n"
+        );
+        let wf = parse(&text).unwrap();
+        let flow = wf.flow(None).unwrap();
+        assert_eq!(flow.stages[1].on_reject.as_deref(), Some("w"));
+        assert_eq!(flow.on_conflict, "w");
+        assert_eq!(flow.stages[0].max_attempts, DEFAULT_MAX_ATTEMPTS);
+    }
+}

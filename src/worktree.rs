@@ -1,0 +1,164 @@
+//! Making a trak's worktree ready to work in.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use crate::process::run_with_timeout;
+use crate::store::{Store, Trak};
+use crate::workflow::WorktreeSetup;
+
+/// The file listing untracked files to copy into new worktrees, relative to the repository root.
+pub const INCLUDE_PATH: &str = ".orkestra/worktree.include";
+
+/// Checks out `trak`'s branch in its worktree, copies the files `worktree.include` lists, and
+/// runs the setup command. On any failure the worktree is removed again and the error returned.
+pub fn create(store: &Store, trak: &Trak, setup: &WorktreeSetup) -> Result<PathBuf> {
+    let path = store.worktree_path(&trak.id);
+    store.git().add_worktree(&path, &trak.branch)?;
+    let prepared =
+        copy_includes(store.git().main_workdir(), &path).and_then(|_| run_setup(&path, setup));
+    if let Err(err) = prepared {
+        // Best effort: the caller reports `err`, which matters more than a cleanup failure.
+        let _ = store.git().remove_worktree(&path);
+        return Err(err);
+    }
+    Ok(path)
+}
+
+fn run_setup(worktree: &Path, setup: &WorktreeSetup) -> Result<()> {
+    let Some(script) = &setup.setup else {
+        return Ok(());
+    };
+    let done = run_with_timeout(
+        Command::new("sh")
+            .args(["-c", script])
+            .current_dir(worktree),
+        setup.timeout,
+    )?;
+    if !done.success() {
+        bail!(
+            "the worktree setup command `{script}` failed ({}):\n{}\n  Fix it in the [worktree] table of .orkestra/workflow.toml, then run `ork trak new` again.",
+            done.describe(),
+            indent(done.output.trim_end())
+        );
+    }
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Copies the files under `root` that `.orkestra/worktree.include` matches into `dest`, keeping
+/// their relative paths; files the checkout already has are left as checked out.
+fn copy_includes(root: &Path, dest: &Path) -> Result<usize> {
+    let Some(matcher) = include_matcher(root)? else {
+        return Ok(0);
+    };
+    let worktrees = root.join(".orkestra/worktrees");
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(false)
+        .filter_entry(move |entry| {
+            let path = entry.path();
+            path.file_name() != Some(std::ffi::OsStr::new(".git")) && path != worktrees
+        })
+        .build();
+    let mut copied = 0;
+    for entry in walker {
+        let entry = entry.context("listing files for worktree.include")?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walk stays under root");
+        if !matcher.matched_path_or_any_parents(rel, false).is_ignore() {
+            continue;
+        }
+        let target = dest.join(rel);
+        if target.exists() {
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::copy(entry.path(), &target)
+            .with_context(|| format!("copying {} into the worktree", rel.display()))?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// The patterns of `worktree.include`, or `None` when it is missing or lists nothing.
+fn include_matcher(root: &Path) -> Result<Option<Gitignore>> {
+    let path = root.join(INCLUDE_PATH);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let mut builder = GitignoreBuilder::new(root);
+    let mut any = false;
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        builder
+            .add_line(Some(path.clone()), line)
+            .with_context(|| format!("{}:{}: bad pattern {line:?}", path.display(), number + 1))?;
+        any = true;
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(builder.build().with_context(|| {
+        format!("{}: bad patterns", path.display())
+    })?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_only_listed_untracked_files() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join(".orkestra")).unwrap();
+        std::fs::create_dir_all(r.join("config")).unwrap();
+        std::fs::write(r.join(INCLUDE_PATH), "# secrets\n.env\nconfig/*.local\n").unwrap();
+        std::fs::write(r.join(".env"), "KEY=1").unwrap();
+        std::fs::write(r.join("config/app.local"), "x").unwrap();
+        std::fs::write(r.join("config/app.toml"), "y").unwrap();
+        std::fs::write(dest.path().join(".env"), "checked out").unwrap();
+        std::fs::create_dir_all(r.join(".orkestra/worktrees/other")).unwrap();
+        std::fs::write(r.join(".orkestra/worktrees/other/.env"), "no").unwrap();
+
+        let copied = copy_includes(r, dest.path()).unwrap();
+        assert_eq!(copied, 1);
+        assert_eq!(
+            std::fs::read_to_string(dest.path().join(".env")).unwrap(),
+            "checked out"
+        );
+        assert!(dest.path().join("config/app.local").exists());
+        assert!(!dest.path().join("config/app.toml").exists());
+        assert!(!dest.path().join(".orkestra/worktrees").exists());
+    }
+
+    #[test]
+    fn no_include_file_copies_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(".env"), "x").unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        assert_eq!(copy_includes(root.path(), dest.path()).unwrap(), 0);
+    }
+}
