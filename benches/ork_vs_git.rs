@@ -1,0 +1,454 @@
+//! ork's own cost against git's: `cargo bench --bench ork_vs_git`.
+//!
+//! Builds synthetic repositories through ork's store (N traks of E events each), times ork
+//! commands and the least git must do for the same facts, in the same run, and prints every
+//! figure as a ratio to its git baseline. With `--write` (or `ORK_BENCH_WRITE=1`) it rewrites
+//! the results table in `docs/performance.md`. `ORK_BENCH_QUICK=1` runs the small sizes only.
+//!
+//! This is a benchmark, not a test: nothing here fails on a slow machine.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ork::event::{EventKind, Outcome};
+use ork::git::Git;
+use ork::store::{NewTrak, Store};
+
+const ORK: &str = env!("CARGO_BIN_EXE_ork");
+const RUNS: usize = 7;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let write =
+        args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
+    let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();
+    let mut rows: Vec<Row> = Vec::new();
+
+    let status_sizes: &[(usize, usize)] = if quick {
+        &[(100, 5), (100, 100)]
+    } else {
+        &[(100, 5), (1_000, 5), (10_000, 5), (100, 100), (1_000, 100)]
+    };
+    let mut status_medians = Vec::new();
+    for &(n, e) in status_sizes {
+        let repo = Repo::new();
+        let start = Instant::now();
+        synthesize(&repo.path, n, e);
+        eprintln!("built {n} traks x {e} events in {:.1?}", start.elapsed());
+        for remote in [false, true] {
+            if remote {
+                repo.move_traks_to_remote_tracking();
+            }
+            let where_ = if remote { "remote-tracking" } else { "local" };
+            let ork = time(RUNS, || repo.run(ORK, &["status", "--json", "--all"]));
+            let git = time(RUNS, || repo.git_read_baseline(remote));
+            status_medians.push(((n, e, remote), ork.median));
+            rows.push(Row::new(
+                format!("status --json, N={n} E={e}, {where_}"),
+                "for-each-ref + cat-file --batch",
+                ork,
+                git,
+            ));
+        }
+    }
+    for &(n, _, remote) in status_medians
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|(_, e, _)| *e == 100)
+    {
+        let at = |e| {
+            status_medians
+                .iter()
+                .find(|((n2, e2, r2), _)| *n2 == n && *e2 == e && *r2 == remote)
+                .map(|(_, m)| *m)
+        };
+        if let (Some(deep), Some(shallow)) = (at(100), at(5)) {
+            let where_ = if remote { "remote-tracking" } else { "local" };
+            rows.push(Row::history(
+                format!("status, N={n}, {where_}: E=100 vs E=5"),
+                deep,
+                shallow,
+            ));
+        }
+    }
+
+    let ork = time(RUNS * 3, || run(Path::new("."), ORK, &["--version"]));
+    let git = time(RUNS * 3, || run(Path::new("."), "git", &["--version"]));
+    rows.push(transition_row(ork.median));
+    rows.push(trak_new_row());
+    rows.push(Row::new("ork --version".into(), "git --version", ork, git));
+
+    let table = render(&rows);
+    println!("{table}");
+    if write {
+        write_doc(&table);
+    }
+}
+
+/// One measured figure and its baseline.
+struct Row {
+    what: String,
+    baseline: String,
+    ork: Stats,
+    git: Stats,
+}
+
+impl Row {
+    fn new(what: String, baseline: &str, ork: Stats, git: Stats) -> Row {
+        Row {
+            what,
+            baseline: baseline.into(),
+            ork,
+            git,
+        }
+    }
+
+    /// The same ork command at two history lengths: the baseline is the shorter history.
+    fn history(what: String, deep: Duration, shallow: Duration) -> Row {
+        let one = |d| Stats {
+            median: d,
+            min: d,
+            max: d,
+        };
+        Row {
+            what,
+            baseline: "same, E=5".into(),
+            ork: one(deep),
+            git: one(shallow),
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        self.ork.median.as_secs_f64() / self.git.median.as_secs_f64()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Stats {
+    fn show(&self) -> String {
+        format!("{} ({}–{})", ms(self.median), ms(self.min), ms(self.max))
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs `f` `runs` times after one warm-up run.
+fn time(runs: usize, f: impl FnMut()) -> Stats {
+    time_with_setup(runs, || {}, f)
+}
+
+/// Like [`time`], running the untimed `setup` before each run of `f`.
+fn time_with_setup(runs: usize, mut setup: impl FnMut(), mut f: impl FnMut()) -> Stats {
+    setup();
+    f();
+    let mut samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            setup();
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    Stats {
+        median: samples[samples.len() / 2],
+        min: samples[0],
+        max: samples[samples.len() - 1],
+    }
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A scratch repository with one commit on `main`, removed on drop.
+struct Repo {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        run(&path, "git", &["init", "-q", "-b", "main"]);
+        std::fs::write(path.join("README"), "bench\n").unwrap();
+        run(&path, "git", &["add", "README"]);
+        run(&path, "git", &["commit", "-q", "-m", "init"]);
+        ork::init::write_defaults(&path, false).unwrap();
+        Repo { _dir: dir, path }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        run(&self.path, program, args);
+    }
+
+    /// The least git must do to read what `ork status` shows: list the trak refs, then read
+    /// each tip's state record, in two processes.
+    fn git_read_baseline(&self, remote: bool) {
+        let prefix = if remote {
+            "refs/remotes/origin/ork/"
+        } else {
+            "refs/heads/ork/"
+        };
+        let refs = Command::new("git")
+            .args(["for-each-ref", "--format=%(refname)", prefix])
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        let mut input = String::new();
+        for name in String::from_utf8_lossy(&refs.stdout).lines() {
+            let id = &name[prefix.len()..];
+            input.push_str(&format!("{name}:.orkestra/traks/{id}/state.json\n"));
+        }
+        let mut cat = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .current_dir(&self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        cat.stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        assert!(cat.wait().unwrap().success());
+    }
+
+    /// Turns every local trak branch into a remote-tracking one, as a fetch would bring it.
+    fn move_traks_to_remote_tracking(&self) {
+        let refs = Command::new("git")
+            .args([
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads/ork/",
+            ])
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        let mut script = String::new();
+        for line in String::from_utf8_lossy(&refs.stdout).lines() {
+            let (name, oid) = line.split_once(' ').unwrap();
+            let id = &name["refs/heads/ork/".len()..];
+            script.push_str(&format!(
+                "create refs/remotes/origin/ork/{id} {oid}\ndelete {name} {oid}\n"
+            ));
+        }
+        let mut update = Command::new("git")
+            .args(["update-ref", "--stdin"])
+            .current_dir(&self.path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        update
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(update.wait().unwrap().success());
+    }
+}
+
+/// The events a synthetic trak goes through after its creation, cycling.
+fn synthetic_event(i: usize) -> EventKind {
+    let stage = "planning".to_string();
+    let attempt = (i / 3 + 1) as u32;
+    match i % 3 {
+        0 => EventKind::StageStarted {
+            stage,
+            attempt,
+            agent: "bench".into(),
+        },
+        1 => EventKind::StageFinished {
+            stage,
+            attempt,
+            outcome: Outcome::Artifact,
+        },
+        _ => EventKind::GateFailed {
+            stage,
+            attempt,
+            output: "synthetic gate failure\n".repeat(4),
+        },
+    }
+}
+
+/// Creates `n` traks of `e` events each through ork's store, on two threads.
+fn synthesize(path: &Path, n: usize, e: usize) {
+    let threads = 2;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            scope.spawn(move || {
+                let store = Store::new(Git::discover(path).unwrap());
+                for i in (t..n).step_by(threads) {
+                    let title = format!("Synthetic trak {i}");
+                    let mut trak = store
+                        .create(&NewTrak {
+                            title: &title,
+                            description: "A trak made by the benchmark.",
+                            flow: "feature",
+                            stages: vec!["planning".into(), "work".into(), "review".into()],
+                            base: "main",
+                        })
+                        .unwrap();
+                    for k in 0..e.saturating_sub(1) {
+                        trak = store.record(&trak, synthetic_event(k)).unwrap();
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One event commit through the store, plus ork's start-up, against `git commit` of one
+/// changed, staged file. No ork command records a bare transition yet (`ork approve` will), so
+/// the start-up is measured apart (`ork --version`) and added to the in-process median.
+fn transition_row(startup: Duration) -> Row {
+    let repo = Repo::new();
+    let store = Store::new(Git::discover(&repo.path).unwrap());
+    synthesize(&repo.path, 1, 5);
+    let mut trak = store.list().unwrap().remove(0);
+    let mut k = 0;
+    let mut ork = time(RUNS * 3, || {
+        trak = store.record(&trak, synthetic_event(k)).unwrap();
+        k += 1;
+    });
+    ork.median += startup;
+    ork.min += startup;
+    ork.max += startup;
+    let mut n = 0;
+    let git = time_with_setup(
+        RUNS * 3,
+        || {
+            n += 1;
+            std::fs::write(repo.path.join("file"), format!("{n}\n")).unwrap();
+            repo.run("git", &["add", "file"]);
+        },
+        || repo.run("git", &["commit", "-q", "-m", "one file"]),
+    );
+    Row::new(
+        "one transition (store.record + ork start-up)".into(),
+        "git commit of one staged file",
+        ork,
+        git,
+    )
+}
+
+/// `ork trak new --no-run` against `git worktree add` of an existing branch.
+fn trak_new_row() -> Row {
+    let repo = Repo::new();
+    // A checkout of some size, so both sides pay for writing files.
+    for i in 0..200 {
+        let dir = repo.path.join(format!("src/m{}", i % 10));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("f{i}.rs")),
+            format!("// file {i}\n").repeat(50),
+        )
+        .unwrap();
+    }
+    repo.run("git", &["add", "-A"]);
+    repo.run("git", &["commit", "-q", "-m", "files"]);
+    let mut i = 0;
+    let ork = time(RUNS, || {
+        i += 1;
+        repo.run(
+            ORK,
+            &["trak", "new", "--no-run", &format!("Bench trak {i}")],
+        );
+    });
+    let mut j = 0;
+    let git = time(RUNS, || {
+        j += 1;
+        let branch = format!("bench-{j}");
+        let dest = format!(".orkestra/worktrees/{branch}");
+        repo.run("git", &["branch", &branch, "main"]);
+        repo.run("git", &["worktree", "add", "-q", &dest, &branch]);
+    });
+    Row::new(
+        "trak new --no-run (200-file checkout)".into(),
+        "git branch + git worktree add",
+        ork,
+        git,
+    )
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| measurement | ork median (min–max) | git baseline | baseline median (min–max) | ratio |\n");
+    out.push_str("|---|---|---|---|---|\n");
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.2}× |\n",
+            row.what,
+            row.ork.show(),
+            row.baseline,
+            row.git.show(),
+            row.ratio()
+        ));
+    }
+    out.push_str(&format!("\n{}\n", machine()));
+    out
+}
+
+/// What the figures were measured on.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let git = Command::new("git")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "Measured {} on {cores} cores ({cpu}), {git}, {RUNS} runs per figure after one warm-up, release build.",
+        chrono::Utc::now().format("%Y-%m-%d")
+    )
+}
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Replaces the table between the markers in docs/performance.md.
+fn write_doc(table: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let (Some(begin), Some(end)) = (doc.find(BEGIN), doc.find(END)) else {
+        eprintln!(
+            "{} has no {BEGIN} … {END} markers; not written",
+            path.display()
+        );
+        return;
+    };
+    let updated = format!("{}{BEGIN}\n{table}{}", &doc[..begin], &doc[end..]);
+    std::fs::write(&path, updated).unwrap();
+    eprintln!("wrote {}", path.display());
+}
