@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ork::engine::{self, TrakRequest};
 use ork::git::Git;
-use ork::init::{self, FileAction};
+use ork::init;
 use ork::store::Store;
 use ork::workflow::Workflow;
 
@@ -111,8 +111,7 @@ pub fn run() -> Result<()> {
                     base: base.as_deref(),
                 },
             )?;
-            print::created(&store, &trak);
-            Ok(())
+            print::created(&store, &trak)
         }
         Command::Status { json, all } => {
             let store = Store::new(git);
@@ -141,32 +140,7 @@ fn init(git: &Git, force: bool) -> Result<()> {
     // Refuse an unborn repository before writing anything.
     git.main_branch()?;
     let report = init::write_defaults(git.main_workdir(), force)?;
-    let changed = report
-        .iter()
-        .filter(|(_, a)| matches!(a, FileAction::Created | FileAction::Rewritten))
-        .count();
-    for (path, action) in &report {
-        let what = match action {
-            FileAction::Created => "created  ",
-            FileAction::Rewritten => "rewrote  ",
-            FileAction::Unchanged => "unchanged",
-            FileAction::Kept => "kept     ",
-        };
-        let note = if *action == FileAction::Kept {
-            "  (differs from the default; --force rewrites it)"
-        } else {
-            ""
-        };
-        println!("{what} {path}{note}");
-    }
-    if changed == 0 {
-        println!("Nothing to do: .orkestra/ is already set up.");
-    } else {
-        println!(
-            "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
-        );
-    }
-    Ok(())
+    print::init_report(&report)
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.

@@ -1,35 +1,76 @@
 //! Human and JSON output.
 
+use std::io::Write;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use ork::event::Event;
+use ork::init::FileAction;
 use ork::store::{Location, Store, Trak};
 
-pub fn created(store: &Store, trak: &Trak) {
+/// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
+/// panicking; `main` exits quietly on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
+    let changed = report
+        .iter()
+        .filter(|(_, a)| matches!(a, FileAction::Created | FileAction::Rewritten))
+        .count();
+    for (path, action) in report {
+        let what = match action {
+            FileAction::Created => "created  ",
+            FileAction::Rewritten => "rewrote  ",
+            FileAction::Unchanged => "unchanged",
+            FileAction::Kept => "kept     ",
+        };
+        let note = if *action == FileAction::Kept {
+            "  (differs from the default; --force rewrites it)"
+        } else {
+            ""
+        };
+        outln!("{what} {path}{note}");
+    }
+    if changed == 0 {
+        outln!("Nothing to do: .orkestra/ is already set up.");
+    } else {
+        outln!(
+            "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
+        );
+    }
+    Ok(())
+}
+
+pub fn created(store: &Store, trak: &Trak) -> Result<()> {
     let worktree = store.worktree_path(&trak.id);
-    println!("Created trak {} ({})", trak.id, trak.state.flow);
-    println!("  branch    {}", short_branch(&trak.branch));
-    println!("  worktree  {}", worktree.display());
-    println!(
+    outln!("Created trak {} ({})", trak.id, trak.state.flow);
+    outln!("  branch    {}", short_branch(&trak.branch));
+    outln!("  worktree  {}", worktree.display());
+    outln!(
         "  queued at {} (stages: {})",
         trak.state.stage,
         trak.state.stages.join(" → ")
     );
+    Ok(())
 }
 
 pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if json {
         let list: Vec<_> = traks.iter().map(|t| trak_json(store, t)).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "traks": list }))?
         );
         return Ok(());
     }
     if traks.is_empty() {
-        println!("No traks. Create one with: ork trak new \"What to do\"");
+        outln!("No traks. Create one with: ork trak new \"What to do\"");
         return Ok(());
     }
     let any_remote = traks.iter().any(|t| t.location != Location::Local);
@@ -63,8 +104,7 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
         }
         rows.push(row);
     }
-    print_table(&rows);
-    Ok(())
+    print_table(&rows)
 }
 
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
@@ -75,7 +115,7 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let s = &trak.state;
@@ -90,45 +130,45 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
             }
         })
         .collect();
-    println!("{}  {}", trak.id, s.title);
-    println!("  flow      {}: {}", s.flow, stages.join(" → "));
+    outln!("{}  {}", trak.id, s.title);
+    outln!("  flow      {}: {}", s.flow, stages.join(" → "));
     let attempt = if s.attempt > 0 {
         format!(", attempt {}", s.attempt)
     } else {
         String::new()
     };
-    println!("  status    {} at {}{attempt}", s.status.as_str(), s.stage);
-    println!("  base      {}", s.base);
-    println!("  branch    {}", short_branch(&trak.branch));
+    outln!("  status    {} at {}{attempt}", s.status.as_str(), s.stage);
+    outln!("  base      {}", s.base);
+    outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
-        println!("  worktree  {path}");
+        outln!("  worktree  {path}");
     }
-    println!(
+    outln!(
         "  created   {} ({} ago)",
         s.created_at.format("%Y-%m-%d %H:%M UTC"),
         age(s.created_at, Utc::now())
     );
-    println!("  events    {} (ork log {})", s.events, trak.id);
+    outln!("  events    {} (ork log {})", s.events, trak.id);
     if !s.conflicting_events.is_empty() {
-        println!(
+        outln!(
             "  conflict  events made from the same state: {}",
             s.conflicting_events.join(", ")
         );
     }
     if !description.trim().is_empty() {
-        println!("\n{}", description.trim_end());
+        outln!("\n{}", description.trim_end());
     }
     Ok(())
 }
 
 pub fn log(events: &[Event], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(events)?);
+        outln!("{}", serde_json::to_string_pretty(events)?);
         return Ok(());
     }
     for event in events {
         let stage = event.kind.stage().unwrap_or("-");
-        println!(
+        outln!(
             "{}  {:<14} {:<10} {:<16} {}",
             event.at.format("%Y-%m-%d %H:%M:%S"),
             event.kind.name(),
@@ -195,7 +235,7 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-fn print_table(rows: &[Vec<String>]) {
+fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let columns = rows[0].len();
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -206,6 +246,7 @@ fn print_table(rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        outln!("{}", line.join("  ").trim_end());
     }
+    Ok(())
 }
