@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use ork::engine::{self, TrakRequest};
@@ -61,7 +61,8 @@ enum TrakCommand {
         /// The flow to run (see .orkestra/workflow.toml); default: the workflow's default_flow.
         #[arg(long)]
         flow: Option<String>,
-        /// The branch to start from and merge into; default: the current branch.
+        /// The branch to start from and merge into; default: the branch checked out in the
+        /// main worktree.
         #[arg(long)]
         base: Option<String>,
         /// A longer description; `-` reads it from standard input.
@@ -99,6 +100,8 @@ pub fn run() -> Result<()> {
             no_run: _,
         }) => {
             let description = read_description(description)?;
+            // Refuse a repository with no commit before complaining about a missing workflow.
+            git.main_branch()?;
             let workflow = Workflow::load(git.main_workdir())?;
             let store = Store::new(git);
             let trak = engine::new_trak(
@@ -154,11 +157,6 @@ fn read_description(arg: Option<String>) -> Result<String> {
                 .context("reading the description from standard input")?;
             Ok(text)
         }
-        Some(text) => {
-            if text.trim().is_empty() {
-                bail!("the description is empty; leave out -d, or give it some text");
-            }
-            Ok(text.to_string())
-        }
+        Some(text) => Ok(text.to_string()),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Parses a duration made of `<number><unit>` parts, with units `s`, `m`, `h` or `d`.
+/// Parses a non-zero duration made of `<number><unit>` parts, with units `s`, `m`, `h` or `d`.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -35,6 +35,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !number.is_empty() {
         return Err(format!(
             "\"{text}\" needs a unit after {number}: \"{number}s\" or \"{number}m\""
+        ));
+    }
+    if total == 0 {
+        return Err(format!(
+            "\"{text}\" is zero; a timeout must be at least one second"
         ));
     }
     Ok(Duration::from_secs(total))
@@ -79,6 +84,7 @@ mod tests {
         assert!(parse("10").unwrap_err().contains("needs a unit"));
         assert!(parse("10x").unwrap_err().contains("unknown unit 'x'"));
         assert!(parse("m").unwrap_err().contains("needs a number"));
+        assert!(parse("0s").unwrap_err().contains("zero"));
     }
 
     #[test]

@@ -19,7 +19,12 @@ pub struct TrakRequest<'a> {
 /// removed and the branch deleted again. A crash half-way leaves the branch (the whole trak);
 /// its worktree is made again when it is next needed.
 pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
-    let title = request.title.trim();
+    // A title is one line: newlines and runs of spaces would break commit subjects and tables.
+    let title = request
+        .title
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if title.is_empty() {
         bail!(
             "the trak's title is empty.\n  Give it a short title: ork trak new \"Add OAuth login\""
@@ -36,7 +41,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         })?,
     };
     let trak = store.create(&NewTrak {
-        title,
+        title: &title,
         description: request.description,
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),

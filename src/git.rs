@@ -64,7 +64,7 @@ pub struct Git {
 impl Git {
     /// Finds the repository that contains `cwd`, refusing bare repositories.
     pub fn discover(cwd: &Path) -> Result<Git> {
-        let mut repo = gix::discover(cwd).map_err(|_| {
+        let repo = open_with_identity_fallback(cwd).map_err(|_| {
             anyhow!(
                 "{} is not inside a git repository.\n  ork keeps all its state in git: run it inside a \
                  repository, or create one with `git init`.",
@@ -79,9 +79,6 @@ impl Git {
                 repo.git_dir().display()
             );
         };
-        // Author and committer are required for commits; a machine with no identity still works.
-        repo.committer_or_set_fallback("ork", "ork@localhost")
-            .context("setting a fallback committer identity")?;
         let main_workdir = match repo.main_repo() {
             Ok(main) => main
                 .workdir()
@@ -302,6 +299,9 @@ impl Git {
     pub fn add_worktree(&self, path: &Path, full_name: &str) -> Result<()> {
         let name: gix::refs::FullName = full_name.try_into()?;
         let interrupt = AtomicBool::new(false);
+        // gix reads every registered worktree while adding one, and fails on another process's
+        // half-written registration: take turns. The OS drops the lock if the process dies.
+        let _lock = self.runtime_lock("worktrees.lock")?;
         self.repo
             .add_worktree(
                 path,
@@ -311,6 +311,32 @@ impl Git {
             )
             .with_context(|| format!("adding a worktree for {full_name} at {}", path.display()))?;
         Ok(())
+    }
+
+    /// An exclusive lock on `.git/ork/<name>`, held until the returned file is dropped.
+    /// Runtime only: nothing in it is state (DESIGN.md rule 4).
+    fn runtime_lock(&self, name: &str) -> Result<std::fs::File> {
+        let dir = self.repo.common_dir().join("ork");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    }
+
+    /// The names of the configured remotes.
+    pub fn remote_names(&self) -> Vec<String> {
+        self.repo
+            .remote_names()
+            .into_iter()
+            .map(|name| name.to_string())
+            .collect()
     }
 
     /// The linked worktree that has `full_name` checked out, if any.
@@ -424,6 +450,29 @@ impl TreeDir<'_> {
         }
         Ok(files)
     }
+}
+
+/// Discovers the repository containing `cwd`. Commits and reflogs need an author and a
+/// committer; on a machine with no git identity configured, ork signs as `ork <ork@localhost>`
+/// rather than failing (the user's configured identity always wins).
+fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
+    use gix::sec::trust::DefaultForLevel;
+    let fallbacks = [
+        "gitoxide.committer.nameFallback=ork",
+        "gitoxide.committer.emailFallback=ork@localhost",
+        "gitoxide.author.nameFallback=ork",
+        "gitoxide.author.emailFallback=ork@localhost",
+    ];
+    let options = |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks);
+    let repo = gix::ThreadSafeRepository::discover_opts(
+        cwd,
+        Default::default(),
+        gix::sec::trust::Mapping {
+            full: options(gix::sec::Trust::Full),
+            reduced: options(gix::sec::Trust::Reduced),
+        },
+    )?;
+    Ok(repo.into())
 }
 
 /// Whether `name` is a valid branch name, as git would accept it after `refs/heads/`.

@@ -169,12 +169,11 @@ impl TrakState {
     }
 
     fn advance_past(&mut self, stage: &str) {
-        let next = self
-            .stages
-            .iter()
-            .position(|s| s == stage)
-            .and_then(|i| self.stages.get(i + 1));
-        match next {
+        // An approval of a stage this trak does not have (a newer flow's) changes nothing.
+        let Some(index) = self.stages.iter().position(|s| s == stage) else {
+            return;
+        };
+        match self.stages.get(index + 1) {
             Some(next) => {
                 self.stage = next.clone();
                 self.status = Status::Queued;
@@ -196,7 +195,7 @@ impl TrakState {
 /// `prev`, whatever order a merge delivered the files in and however the machines' clocks
 /// disagree. Among events that are ready at the same time, the smaller id (the earlier time)
 /// goes first, so the order is the same on every machine.
-fn causal_order(events: &[Event]) -> Vec<&Event> {
+pub fn causal_order(events: &[Event]) -> Vec<&Event> {
     let known: BTreeMap<&str, &Event> = events.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut children: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
     let mut ready: BTreeMap<&str, &Event> = BTreeMap::new();

@@ -88,33 +88,45 @@ impl Store {
         let mut traks: BTreeMap<String, Trak> = BTreeMap::new();
         for tip in self.git.refs_with_prefix(BRANCH_PREFIX)? {
             let id = tip.name[BRANCH_PREFIX.len()..].to_string();
-            let trak = self.read(&id, &tip.name, tip.tip, Location::Local)?;
-            traks.insert(id, trak);
+            if let Some(trak) = self.read_if_trak(&id, &tip.name, tip.tip, Location::Local)? {
+                traks.insert(id, trak);
+            }
         }
         for (remote, id, name, tip) in self.remote_trak_refs()? {
             if traks.contains_key(&id) {
                 continue;
             }
-            let trak = self.read(&id, &name, tip, Location::Remote(remote))?;
-            traks.insert(id, trak);
+            if let Some(trak) = self.read_if_trak(&id, &name, tip, Location::Remote(remote))? {
+                traks.insert(id, trak);
+            }
         }
         Ok(traks.into_values().collect())
     }
 
-    /// (remote, id, ref name, tip) for every `refs/remotes/<remote>/ork/<id>`.
+    /// Like [`Store::read`], but `None` for a branch under `ork/` that holds no trak record
+    /// (someone's own `ork/notes` branch): listing must not fail because of it.
+    fn read_if_trak(
+        &self,
+        id: &str,
+        branch: &str,
+        tip: Oid,
+        location: Location,
+    ) -> Result<Option<Trak>> {
+        if self.git.dir_at(tip, &record_dir(id))?.is_none() {
+            return Ok(None);
+        }
+        self.read(id, branch, tip, location).map(Some)
+    }
+
+    /// (remote, id, ref name, tip) for every `refs/remotes/<remote>/ork/<id>` of a configured
+    /// remote; `origin/team/ork/notes` is remote `origin`'s branch `team/ork/notes`, not a trak.
     fn remote_trak_refs(&self) -> Result<Vec<(String, String, String, Oid)>> {
         let mut found = Vec::new();
-        for tip in self.git.refs_with_prefix(REMOTES_PREFIX)? {
-            let rest = &tip.name[REMOTES_PREFIX.len()..];
-            if let Some((remote, id)) = rest.split_once("/ork/") {
-                if !id.is_empty() {
-                    found.push((
-                        remote.to_string(),
-                        id.to_string(),
-                        tip.name.clone(),
-                        tip.tip,
-                    ));
-                }
+        for remote in self.git.remote_names() {
+            let prefix = format!("{REMOTES_PREFIX}{remote}/ork/");
+            for tip in self.git.refs_with_prefix(&prefix)? {
+                let id = tip.name[prefix.len()..].to_string();
+                found.push((remote.clone(), id, tip.name, tip.tip));
             }
         }
         Ok(found)
@@ -224,9 +236,11 @@ impl Store {
 
     /// A trak's events, oldest first.
     pub fn events(&self, trak: &Trak) -> Result<Vec<Event>> {
-        let mut events = self.events_at(&trak.id, trak.tip)?;
-        events.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(events)
+        let events = self.events_at(&trak.id, trak.tip)?;
+        Ok(crate::state::causal_order(&events)
+            .into_iter()
+            .cloned()
+            .collect())
     }
 
     /// A trak's description.
@@ -334,8 +348,16 @@ impl Store {
         )?;
         if let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? {
             // The branch is checked out there: bring its index and files up to the new tip.
-            self.git
-                .fast_forward_worktree(&worktree, trak.tip, commit)?;
+            // The event is recorded whatever happens here, so a failure is only a warning.
+            if let Err(err) = self.git.fast_forward_worktree(&worktree, trak.tip, commit) {
+                eprintln!(
+                    "warning: recorded {}, but could not update the worktree {}: {err:#}\n  \
+                     Run `git -C {} reset --keep HEAD` after checking its changes.",
+                    event.kind.name(),
+                    worktree.display(),
+                    worktree.display()
+                );
+            }
         }
         Ok(Trak {
             state,

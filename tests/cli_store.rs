@@ -680,3 +680,48 @@ fn remote_branches_that_only_contain_ork_in_their_name_are_not_traks() {
     let status = a.ork_ok(&["status"]);
     assert!(status_row(&status, &id).contains("Real trak"), "{status}");
 }
+
+#[test]
+fn a_local_ork_branch_that_is_not_a_trak_is_ignored() {
+    let repo = Repo::initialized();
+    let id = repo.new_trak(&["Real trak"]);
+    repo.git(&["branch", "ork/manual", "main"]);
+    let status = repo.ork_ok(&["status"]);
+    assert!(status_row(&status, &id).contains("Real trak"), "{status}");
+    assert!(!status.contains("manual"), "{status}");
+    let err = repo.ork_err(&["show", "manual"]);
+    assert!(
+        err.contains("no trak matches") || err.contains("not an ork trak"),
+        "{err}"
+    );
+}
+
+#[test]
+fn titles_are_one_line() {
+    let repo = Repo::initialized();
+    let id = repo.new_trak(&["Fix   the\nlogin  page"]);
+    let shown = json(&repo.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(shown["title"], "Fix the login page");
+    let subject = repo.git(&["log", "-1", "--format=%s", &format!("ork/{id}")]);
+    assert_eq!(
+        subject.trim(),
+        "ork: Create trak \"Fix the login page\" (feature)"
+    );
+}
+
+#[test]
+fn a_machine_without_a_git_identity_can_create_traks() {
+    let repo = Repo::initialized();
+    let output = repo
+        .ork_command(&repo.root, &["trak", "new", "No identity"])
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .output()
+        .unwrap();
+    let out = success(&output, "trak new without identity");
+    let id = created_id(&out);
+    let author = repo.git(&["log", "-1", "--format=%an <%ae>", &format!("ork/{id}")]);
+    assert_eq!(author.trim(), "ork <ork@localhost>");
+}
