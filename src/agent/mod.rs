@@ -1,0 +1,559 @@
+//! Agents: how a stage's agent is launched, and how its run becomes one [`AgentResult`].
+//!
+//! Every adapter maps its CLI's output onto the same result: an artifact, a verdict, questions
+//! for the human, or a failure, with the session id (to resume) and the usage (to add up cost).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub mod claude;
+pub mod codex;
+pub mod opencode;
+
+/// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentOutput {
+    /// The stage's artifact (markdown).
+    Artifact { content: String },
+    /// A reviewer's decision; `route_to` names the stage a rejection sends the work back to.
+    Verdict {
+        decision: Decision,
+        #[serde(default)]
+        content: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route_to: Option<String>,
+    },
+    /// Questions that wait for `ork answer`.
+    Questions { questions: Vec<Question> },
+    /// The agent could not do the work.
+    Failed { error: String },
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// One question for the human, with the options the agent sees (may be empty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    pub question: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// Tokens and cost of one run, as the agent reported them (zero when it reports nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    /// Adds `other` to this usage.
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// One agent run, mapped onto ork's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentResult {
+    pub output: AgentOutput,
+    /// The session to resume on the next attempt of the same stage, if the agent has one.
+    pub session_id: Option<String>,
+    pub usage: Usage,
+}
+
+/// How ork should launch an agent CLI for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Whether the prompt goes to the program's standard input (else it is in `argv`).
+    pub prompt_on_stdin: bool,
+}
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub prompt: &'a str,
+    /// The model, if the workflow names one.
+    pub model: Option<&'a str>,
+    /// The session to resume, from an earlier attempt of this stage.
+    pub resume: Option<&'a str>,
+    /// A verdict stage: the answer must be an approve/reject decision.
+    pub verdict: bool,
+    /// Overrides the CLI's executable (the workflow's `command`), if set.
+    pub executable: Option<&'a str>,
+    /// A file holding [`strict_answer_schema`]`(verdict)`, for CLIs that read the answer's schema
+    /// from a file (codex `--output-schema`): `launch` cannot write files, so the caller writes it.
+    /// Without it such a CLI answers in free text, which [`output_from_text`] reads.
+    pub schema_file: Option<&'a Path>,
+}
+
+/// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",
+/// "questions" or (for verdict stages) "verdict".
+pub fn answer_schema(verdict: bool) -> serde_json::Value {
+    let kinds: Vec<&str> = if verdict {
+        vec!["verdict", "questions"]
+    } else {
+        vec!["artifact", "questions"]
+    };
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "kind": { "type": "string", "enum": kinds },
+            "content": { "type": "string", "description": "The artifact or review, in markdown." },
+            "decision": { "type": "string", "enum": ["approve", "reject"] },
+            "route_to": { "type": "string", "description": "For a rejection: the stage to send the work back to." },
+            "questions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "question": { "type": "string" },
+                        "options": { "type": "array", "items": { "type": "string" } }
+                    },
+                    "required": ["question"]
+                }
+            }
+        },
+        "required": ["kind", "content"]
+    })
+}
+
+/// Turns a structured answer that follows [`answer_schema`] into an [`AgentOutput`].
+pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> {
+    let content = value
+        .get("content")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string();
+    match value.get("kind").and_then(|k| k.as_str())? {
+        "artifact" => Some(AgentOutput::Artifact { content }),
+        "verdict" => {
+            let decision = match value.get("decision").and_then(|d| d.as_str())? {
+                "approve" => Decision::Approve,
+                "reject" => Decision::Reject,
+                _ => return None,
+            };
+            let route_to = value
+                .get("route_to")
+                .and_then(|r| r.as_str())
+                .map(str::to_string);
+            Some(AgentOutput::Verdict {
+                decision,
+                content,
+                route_to,
+            })
+        }
+        "questions" => {
+            let questions = serde_json::from_value(value.get("questions")?.clone()).ok()?;
+            Some(AgentOutput::Questions { questions })
+        }
+        _ => None,
+    }
+}
+
+/// [`answer_schema`] in the form OpenAI's strict structured outputs accept (codex
+/// `--output-schema` is sent with `strict: true`): every object closed, every property required,
+/// the optional ones nullable. [`output_from_structured`] reads both forms.
+pub fn strict_answer_schema(verdict: bool) -> Value {
+    let mut schema = answer_schema(verdict);
+    let nullable = |property: &mut Value| {
+        let kind = property["type"].take();
+        property["type"] = serde_json::json!([kind, "null"]);
+    };
+    let properties = &mut schema["properties"];
+    nullable(&mut properties["route_to"]);
+    nullable(&mut properties["questions"]);
+    nullable(&mut properties["decision"]);
+    properties["decision"]["enum"] = serde_json::json!(["approve", "reject", null]);
+    let question = &mut properties["questions"]["items"];
+    question["additionalProperties"] = false.into();
+    question["required"] = serde_json::json!(["question", "options"]);
+    schema["additionalProperties"] = false.into();
+    schema["required"] =
+        serde_json::json!(["kind", "content", "decision", "route_to", "questions"]);
+    schema
+}
+
+/// A JSON answer: the [`answer_schema`] form, or an [`AgentOutput`] itself (tagged by `type`, the
+/// form a `command` agent writes to `$ORK_OUTPUT`, which agents sometimes copy).
+pub fn output_from_answer(value: &Value) -> Option<AgentOutput> {
+    output_from_structured(value).or_else(|| serde_json::from_value(value.clone()).ok())
+}
+
+/// An agent's final text as an output: the answer it holds when it is a JSON answer (bare or in one
+/// fenced code block), else the text itself as the artifact. No text at all is a failure: a stage
+/// that produced nothing has nothing to review.
+pub fn output_from_text(text: &str) -> AgentOutput {
+    let text = text.trim();
+    if text.is_empty() {
+        return AgentOutput::Failed {
+            error: "the agent finished without an answer".into(),
+        };
+    }
+    serde_json::from_str::<Value>(unfenced(text))
+        .ok()
+        .and_then(|value| output_from_answer(&value))
+        .unwrap_or_else(|| AgentOutput::Artifact {
+            content: text.to_string(),
+        })
+}
+
+/// The inside of a text that is exactly one fenced code block (```` ```json … ``` ````), else the text.
+fn unfenced(text: &str) -> &str {
+    let Some(inner) = text.strip_prefix("```").and_then(|t| t.strip_suffix("```")) else {
+        return text;
+    };
+    // The opening fence's line may name a language.
+    inner
+        .split_once('\n')
+        .map_or(inner, |(_, body)| body)
+        .trim()
+}
+
+/// The decision a reviewer's text states, only when it is unambiguous: the first non-empty line,
+/// once markdown and an optional `Verdict:`/`Decision:` label are left aside, must start with
+/// APPROVE(D) or REJECT(ED) (any case), and must not name the other decision too. "**APPROVE** —
+/// looks good" and "Verdict: rejected" decide; "Not approved", "LGTM" or "Approve? No, reject" do not.
+pub fn verdict_from_text(text: &str) -> Option<Decision> {
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    let words: Vec<String> = line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut leading = words.iter().map(String::as_str);
+    let first = match leading.next()? {
+        "verdict" | "decision" => leading.next()?,
+        word => word,
+    };
+    let decision = decision_word(first)?;
+    let ambiguous = words
+        .iter()
+        .filter_map(|word| decision_word(word))
+        .any(|d| d != decision);
+    (!ambiguous).then_some(decision)
+}
+
+fn decision_word(word: &str) -> Option<Decision> {
+    match word {
+        "approve" | "approved" => Some(Decision::Approve),
+        "reject" | "rejected" => Some(Decision::Reject),
+        _ => None,
+    }
+}
+
+impl AgentResult {
+    /// Fits a parsed run to what its stage asked for. An adapter's `parse` cannot know whether the
+    /// stage wants a verdict, so the caller applies this to every result:
+    ///
+    /// - a verdict stage answered with text (no structured verdict) gets the decision that text
+    ///   states unambiguously ([`verdict_from_text`]), else fails with "the reviewer gave no
+    ///   decision" — guessing a decision from prose could merge unreviewed work;
+    /// - an artifact stage answered with a verdict keeps its content as the artifact.
+    pub fn for_stage(self, verdict: bool) -> Self {
+        let output = match self.output {
+            AgentOutput::Artifact { content } if verdict => match verdict_from_text(&content) {
+                Some(decision) => AgentOutput::Verdict {
+                    decision,
+                    content,
+                    route_to: None,
+                },
+                None => AgentOutput::Failed {
+                    error: "the reviewer gave no decision".into(),
+                },
+            },
+            AgentOutput::Verdict { content, .. } if !verdict => AgentOutput::Artifact { content },
+            output => output,
+        };
+        Self { output, ..self }
+    }
+}
+
+/// The JSON objects among a CLI's output lines; anything else (blank lines, garbage, a truncated
+/// last line of a killed run) is skipped.
+pub(crate) fn json_lines(stdout: &str) -> impl Iterator<Item = Value> + '_ {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+        .filter(Value::is_object)
+}
+
+/// How wide a progress line may get: about one terminal line.
+const PROGRESS_WIDTH: usize = 120;
+/// How many of stderr's last lines a failure quotes.
+const STDERR_LINES: usize = 5;
+
+/// The first non-empty line of `text`, shortened to one progress line.
+pub(crate) fn first_line(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    Some(shorten(line))
+}
+
+/// `text` cut to one progress line, on a character boundary.
+pub(crate) fn shorten(text: &str) -> String {
+    if text.chars().count() <= PROGRESS_WIDTH {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(PROGRESS_WIDTH - 1).collect();
+    short.push('…');
+    short
+}
+
+/// Why a CLI produced no result, for a failure message: how it ended, what it was doing (`detail`),
+/// and the last lines of its stderr.
+pub(crate) fn no_result(
+    cli: &str,
+    exit_code: Option<i32>,
+    detail: Option<&str>,
+    stderr: &str,
+) -> String {
+    let mut reason = match exit_code {
+        None => format!("{cli} was stopped (killed or timed out) before it gave a result"),
+        Some(code) => format!("{cli} exited with code {code} without a result"),
+    };
+    if let Some(detail) = detail {
+        reason.push_str(&format!("; {detail}"));
+    }
+    let tail = stderr_tail(stderr);
+    if !tail.is_empty() {
+        reason.push_str(&format!(": {tail}"));
+    }
+    reason
+}
+
+/// The last non-empty lines of a CLI's stderr, without terminal colour codes.
+pub(crate) fn stderr_tail(stderr: &str) -> String {
+    let clean = strip_ansi(stderr);
+    let lines: Vec<&str> = clean
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n")
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`), which CLIs print even into pipes.
+fn strip_ansi(text: &str) -> String {
+    let mut clean = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            clean.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            // Parameters and intermediates, up to the final byte (@ to ~).
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(content: &str) -> AgentResult {
+        AgentResult {
+            output: AgentOutput::Artifact {
+                content: content.into(),
+            },
+            session_id: Some("s".into()),
+            usage: Usage::default(),
+        }
+    }
+
+    #[test]
+    fn strict_schema_closes_objects_and_requires_every_property() {
+        let schema = strict_answer_schema(true);
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["kind", "content", "decision", "route_to", "questions"])
+        );
+        assert_eq!(
+            schema["properties"]["kind"]["enum"],
+            serde_json::json!(["verdict", "questions"])
+        );
+        assert_eq!(
+            schema["properties"]["route_to"]["type"],
+            serde_json::json!(["string", "null"])
+        );
+        assert_eq!(
+            schema["properties"]["decision"]["enum"],
+            serde_json::json!(["approve", "reject", null])
+        );
+        let question = &schema["properties"]["questions"]["items"];
+        assert_eq!(question["additionalProperties"], false);
+        assert_eq!(
+            question["required"],
+            serde_json::json!(["question", "options"])
+        );
+    }
+
+    #[test]
+    fn a_strict_answer_with_nulls_reads_like_a_lax_one() {
+        let answer = serde_json::json!({
+            "kind": "verdict", "content": "ok", "decision": "reject", "route_to": null, "questions": null
+        });
+        assert_eq!(
+            output_from_answer(&answer),
+            Some(AgentOutput::Verdict {
+                decision: Decision::Reject,
+                content: "ok".into(),
+                route_to: None
+            })
+        );
+    }
+
+    #[test]
+    fn text_that_is_a_json_answer_is_read_as_one() {
+        let fenced = "```json\n{\"kind\":\"questions\",\"content\":\"\",\"questions\":[{\"question\":\"Which DB?\",\"options\":[\"pg\",\"sqlite\"]}]}\n```";
+        assert_eq!(
+            output_from_text(fenced),
+            AgentOutput::Questions {
+                questions: vec![Question {
+                    question: "Which DB?".into(),
+                    options: vec!["pg".into(), "sqlite".into()]
+                }]
+            }
+        );
+        assert_eq!(
+            output_from_text(r##"{"type":"artifact","content":"# Plan"}"##),
+            AgentOutput::Artifact {
+                content: "# Plan".into()
+            }
+        );
+    }
+
+    #[test]
+    fn other_text_is_the_artifact_and_no_text_is_a_failure() {
+        assert_eq!(
+            output_from_text("  {\"name\": \"not an answer\"}\n"),
+            AgentOutput::Artifact {
+                content: "{\"name\": \"not an answer\"}".into()
+            }
+        );
+        assert_eq!(
+            output_from_text(" \n"),
+            AgentOutput::Failed {
+                error: "the agent finished without an answer".into()
+            }
+        );
+    }
+
+    #[test]
+    fn only_an_unambiguous_first_line_decides() {
+        assert_eq!(
+            verdict_from_text("\n**APPROVE** — looks good\nbut see nits"),
+            Some(Decision::Approve)
+        );
+        assert_eq!(
+            verdict_from_text("Verdict: rejected. Tests fail."),
+            Some(Decision::Reject)
+        );
+        assert_eq!(
+            verdict_from_text("## Decision: Approved"),
+            Some(Decision::Approve)
+        );
+        assert_eq!(
+            verdict_from_text("## Review\nAPPROVE"),
+            None,
+            "only the first line counts"
+        );
+        assert_eq!(verdict_from_text("Not approved"), None);
+        assert_eq!(verdict_from_text("Approve? No, reject."), None);
+        assert_eq!(verdict_from_text("LGTM\nAPPROVE"), None);
+        assert_eq!(verdict_from_text(""), None);
+    }
+
+    #[test]
+    fn a_verdict_stage_needs_a_decision() {
+        let decided = artifact("REJECT\nThe tests fail.").for_stage(true);
+        assert_eq!(
+            decided.output,
+            AgentOutput::Verdict {
+                decision: Decision::Reject,
+                content: "REJECT\nThe tests fail.".into(),
+                route_to: None
+            }
+        );
+        assert_eq!(decided.session_id.as_deref(), Some("s"));
+        assert_eq!(
+            artifact("Looks fine to me.").for_stage(true).output,
+            AgentOutput::Failed {
+                error: "the reviewer gave no decision".into()
+            }
+        );
+        assert_eq!(
+            artifact("plan").for_stage(false).output,
+            AgentOutput::Artifact {
+                content: "plan".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_artifact_stage_keeps_a_verdicts_content() {
+        let result = AgentResult {
+            output: AgentOutput::Verdict {
+                decision: Decision::Approve,
+                content: "fine".into(),
+                route_to: None,
+            },
+            ..artifact("")
+        };
+        assert_eq!(
+            result.for_stage(false).output,
+            AgentOutput::Artifact {
+                content: "fine".into()
+            }
+        );
+    }
+
+    #[test]
+    fn failure_reasons_quote_the_end_of_stderr_without_colours() {
+        let stderr = "\u{1b}[91m\u{1b}[1mError: \u{1b}[0mSession not found\n\n";
+        assert_eq!(stderr_tail(stderr), "Error: Session not found");
+        let long: String = (1..=8).map(|n| format!("line {n}\n")).collect();
+        assert_eq!(stderr_tail(&long), "line 4\nline 5\nline 6\nline 7\nline 8");
+        assert_eq!(
+            no_result("x", Some(2), Some("it was busy"), "boom"),
+            "x exited with code 2 without a result; it was busy: boom"
+        );
+        assert_eq!(
+            no_result("x", None, None, ""),
+            "x was stopped (killed or timed out) before it gave a result"
+        );
+    }
+
+    #[test]
+    fn progress_lines_are_cut_on_character_boundaries() {
+        let long = "é".repeat(300);
+        let line = first_line(&format!("\n  {long}\nsecond")).unwrap();
+        assert_eq!(line.chars().count(), PROGRESS_WIDTH);
+        assert!(line.ends_with('…'));
+        assert_eq!(first_line(" \n "), None);
+    }
+}

@@ -1,0 +1,410 @@
+//! OpenCode, run as `opencode run --format json`.
+//!
+//! Checked against: the OpenCode docs page "Commands" (`run`, `--model provider/model`,
+//! `--format json`, `--continue`), the source of `packages/opencode/src/cli/cmd/run.ts`
+//! (`--session`/`-s` to continue a session, "Session not found" when it does not exist, a piped
+//! stdin read as the message, `--format json` emitting each part with its `sessionID`, `error`
+//! events for session errors, and in newer versions a final `done` event listing the permissions
+//! it auto-rejected), and the output of OpenCode 1.18.33 recorded in `fixtures/opencode`.
+//! Not verified: the prompt on stdin (the recordings pass it as an argument); the `done` event
+//! (not in 1.18.33's recordings); `--auto` (auto-approve permissions), which recent versions
+//! document but 1.18.33 may lack — OpenCode rejects unknown options, so it is not passed, and
+//! edits work without it under OpenCode's default permissions (recorded).
+
+use serde_json::Value;
+
+use super::{
+    AgentOutput, AgentResult, Launch, Request, Usage, first_line, json_lines, no_result,
+    output_from_text, shorten,
+};
+
+const PROGRAM: &str = "opencode";
+
+/// What OpenCode says when `--session` names a session it does not have.
+const UNKNOWN_SESSION: &str = "Session not found";
+
+/// `opencode run --format json [--model provider/model] [--session ID]`, the prompt on stdin.
+///
+/// The prompt goes on stdin, which `opencode run` reads as the message when it is piped: as
+/// arguments, OpenCode re-joins the message's words and wraps any with a space in quotes, and a
+/// prompt can outgrow the 128 KiB Linux allows one argument.
+pub fn launch(request: &Request<'_>) -> Launch {
+    let mut argv: Vec<String> = [
+        request.executable.unwrap_or(PROGRAM),
+        "run",
+        "--format",
+        "json",
+    ]
+    .map(String::from)
+    .into();
+    if let Some(model) = request.model {
+        argv.extend(["--model".into(), model.into()]);
+    }
+    if let Some(session) = request.resume {
+        argv.extend(["--session".into(), session.into()]);
+    }
+    Launch {
+        argv,
+        prompt_on_stdin: true,
+    }
+}
+
+/// Reads the run from its events: the text of its last message is the answer, every step's
+/// tokens and cost add up. There is no final result event: the run succeeded if the process
+/// exited with 0, reported no error and had no permission rejected (which would leave the work
+/// undone).
+pub fn parse(stdout: &str, stderr: &str, exit_code: Option<i32>) -> AgentResult {
+    let run = json_lines(stdout).fold(Run::default(), Run::read);
+    let output = run.outcome(stderr, exit_code);
+    AgentResult {
+        output,
+        session_id: run.session,
+        usage: run.usage,
+    }
+}
+
+/// One line for an event: a tool call ("Write hello.txt", or its failure), a text's first line,
+/// an error.
+pub fn progress(line: &str) -> Option<String> {
+    let event: Value = serde_json::from_str(line.trim()).ok()?;
+    let part = &event["part"];
+    match text(&event, "type")? {
+        "tool_use" => tool_line(part),
+        "text" => first_line(text(part, "text")?),
+        "error" => first_line(&format!("Error: {}", error_message(&event["error"]))),
+        _ => None,
+    }
+}
+
+/// What the events of one run add up to.
+#[derive(Default)]
+struct Run {
+    session: Option<String>,
+    /// The text parts, with the message each belongs to.
+    texts: Vec<(String, String)>,
+    usage: Usage,
+    errors: Vec<String>,
+    rejected: Vec<String>,
+}
+
+impl Run {
+    fn read(mut self, event: Value) -> Self {
+        if self.session.is_none() {
+            self.session = text(&event, "sessionID").map(str::to_string);
+        }
+        let part = &event["part"];
+        match text(&event, "type").unwrap_or_default() {
+            "text" => {
+                let message = text(part, "messageID").unwrap_or_default().to_string();
+                self.texts
+                    .push((message, text(part, "text").unwrap_or_default().to_string()));
+            }
+            "step_finish" => self.add_step(part),
+            "error" => self.errors.push(error_message(&event["error"])),
+            "done" => {
+                let rejected = event["rejected"].as_array().into_iter().flatten();
+                self.rejected
+                    .extend(rejected.filter_map(Value::as_str).map(str::to_string));
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// Input counts cache reads and writes (OpenCode keeps them apart from `input`), output counts
+    /// reasoning (billed as output, kept apart from `output`).
+    fn add_step(&mut self, part: &Value) {
+        let tokens = &part["tokens"];
+        let count = |value: &Value| value.as_u64().unwrap_or(0);
+        self.usage.input_tokens += count(&tokens["input"])
+            + count(&tokens["cache"]["read"])
+            + count(&tokens["cache"]["write"]);
+        self.usage.output_tokens += count(&tokens["output"]) + count(&tokens["reasoning"]);
+        self.usage.cost_usd += part["cost"].as_f64().unwrap_or(0.0);
+    }
+
+    fn outcome(&self, stderr: &str, exit_code: Option<i32>) -> AgentOutput {
+        if !self.errors.is_empty() {
+            return AgentOutput::Failed {
+                error: format!("opencode failed: {}", self.errors.join("; ")),
+            };
+        }
+        if !self.rejected.is_empty() {
+            return AgentOutput::Failed {
+                error: format!(
+                    "opencode was refused permission for {}, so that work was never done",
+                    self.rejected.join(", ")
+                ),
+            };
+        }
+        match exit_code {
+            Some(0) => output_from_text(&self.answer()),
+            _ if stderr.contains(UNKNOWN_SESSION) => AgentOutput::Failed {
+                error: format!("the opencode session could not be resumed: {UNKNOWN_SESSION}"),
+            },
+            _ => AgentOutput::Failed {
+                error: no_result(PROGRAM, exit_code, None, stderr),
+            },
+        }
+    }
+
+    /// The text of the last message that has any: earlier messages are the steps on the way
+    /// (each tool call ends one).
+    fn answer(&self) -> String {
+        let Some((last, _)) = self.texts.last() else {
+            return String::new();
+        };
+        let texts: Vec<&str> = self
+            .texts
+            .iter()
+            .filter(|(message, _)| message == last)
+            .map(|(_, text)| text.as_str())
+            .collect();
+        texts.join("\n")
+    }
+}
+
+/// `APIError: Cannot connect to API: …`: the error's name and its message.
+fn error_message(error: &Value) -> String {
+    let message = error["data"]["message"]
+        .as_str()
+        .or_else(|| text(error, "message"));
+    match (text(error, "name"), message) {
+        (Some(name), Some(message)) => format!("{name}: {message}"),
+        (None, Some(message)) => message.to_string(),
+        (Some(name), None) => name.to_string(),
+        (None, None) => "unknown error".to_string(),
+    }
+}
+
+/// "Write hello.txt", or "Bash cargo test failed: …" for a tool that failed.
+fn tool_line(part: &Value) -> Option<String> {
+    let state = &part["state"];
+    let tool = capitalized(text(part, "tool")?);
+    let target = ["title", "filePath", "command", "pattern", "url"]
+        .iter()
+        .find_map(|key| text(state, key).or_else(|| text(&state["input"], key)))
+        .and_then(first_line);
+    let line = match target {
+        Some(target) => format!("{tool} {target}"),
+        None => tool,
+    };
+    Some(shorten(&match text(state, "status") {
+        Some("error") => format!(
+            "{line} failed: {}",
+            text(state, "error").unwrap_or("unknown error")
+        ),
+        _ => line,
+    }))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value.get(key)?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Decision;
+
+    const WRITE_AND_TEXT: &str =
+        include_str!("../../fixtures/opencode/run-json-write-and-text.jsonl");
+    const RESUMED: &str = include_str!("../../fixtures/opencode/run-json-resumed-session.jsonl");
+    const UNREACHABLE: &str =
+        include_str!("../../fixtures/opencode/run-json-api-unreachable.jsonl");
+    const UNKNOWN_STDERR: &str =
+        include_str!("../../fixtures/opencode/run-unknown-session.stderr.txt");
+
+    fn request(prompt: &str) -> Request<'_> {
+        Request {
+            prompt,
+            ..Request::default()
+        }
+    }
+
+    fn failure(result: &AgentResult) -> &str {
+        match &result.output {
+            AgentOutput::Failed { error } => error,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fresh_run_emits_json_and_reads_the_prompt_from_stdin() {
+        let launch = launch(&request("Do it"));
+        assert_eq!(launch.argv, ["opencode", "run", "--format", "json"]);
+        assert!(launch.prompt_on_stdin);
+    }
+
+    #[test]
+    fn model_session_and_executable_show_in_argv() {
+        let launch = launch(&Request {
+            model: Some("anthropic/claude-sonnet-5-5"),
+            resume: Some("ses_e02c59894ffeG416qCaATVBfal"),
+            verdict: true,
+            executable: Some("/opt/opencode"),
+            ..request("Review it")
+        });
+        assert_eq!(
+            launch.argv,
+            [
+                "/opt/opencode",
+                "run",
+                "--format",
+                "json",
+                "--model",
+                "anthropic/claude-sonnet-5-5",
+                "--session",
+                "ses_e02c59894ffeG416qCaATVBfal",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_text_is_the_artifact_and_steps_add_up() {
+        let result = parse(WRITE_AND_TEXT, "", Some(0));
+        assert_eq!(
+            result.output,
+            AgentOutput::Artifact {
+                content: "OPENCODE-ARTIFACT".into()
+            }
+        );
+        assert_eq!(
+            result.session_id.as_deref(),
+            Some("ses_e02c59894ffeG416qCaATVBfal")
+        );
+        assert_eq!(
+            result.usage,
+            Usage {
+                input_tokens: 20,
+                output_tokens: 10,
+                cost_usd: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn a_resumed_session_keeps_its_id() {
+        let result = parse(RESUMED, "", Some(0));
+        assert_eq!(
+            result.output,
+            AgentOutput::Artifact {
+                content: "OPENCODE-ARTIFACT".into()
+            }
+        );
+        assert_eq!(
+            result.session_id.as_deref(),
+            Some("ses_e02c59894ffeG416qCaATVBfal")
+        );
+        assert_eq!(
+            result.usage,
+            Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cost_usd: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn an_unreachable_api_fails_with_the_error() {
+        let result = parse(UNREACHABLE, "", Some(1));
+        assert_eq!(
+            failure(&result),
+            "opencode failed: APIError: Cannot connect to API: Unable to connect. \
+             Is the computer able to access the url?"
+        );
+        assert_eq!(
+            result.session_id.as_deref(),
+            Some("ses_e02c568c2ffeDLSamY67Mjm0K2")
+        );
+    }
+
+    #[test]
+    fn an_unknown_session_fails_and_has_no_session() {
+        let result = parse("", UNKNOWN_STDERR, Some(1));
+        assert_eq!(
+            failure(&result),
+            "the opencode session could not be resumed: Session not found"
+        );
+        assert_eq!(result.session_id, None);
+    }
+
+    #[test]
+    fn a_killed_run_a_rejected_permission_or_no_text_fails() {
+        let killed = parse(WRITE_AND_TEXT, "", None);
+        assert_eq!(
+            failure(&killed),
+            "opencode was stopped (killed or timed out) before it gave a result"
+        );
+        assert_eq!(
+            killed.session_id.as_deref(),
+            Some("ses_e02c59894ffeG416qCaATVBfal")
+        );
+
+        let rejected = format!(
+            "{WRITE_AND_TEXT}{}\n",
+            r#"{"type":"done","sessionID":"s","reason":"idle","rejected":["external_directory"]}"#
+        );
+        assert_eq!(
+            failure(&parse(&rejected, "", Some(0))),
+            "opencode was refused permission for external_directory, so that work was never done"
+        );
+
+        let no_text = WRITE_AND_TEXT
+            .lines()
+            .filter(|line| !line.contains("\"type\":\"text\""))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            failure(&parse(&no_text.join("\n"), "", Some(0))),
+            "the agent finished without an answer"
+        );
+        assert_eq!(
+            failure(&parse("garbage\n{", "", Some(0))),
+            "the agent finished without an answer"
+        );
+    }
+
+    #[test]
+    fn a_text_verdict_is_decided_by_the_stage() {
+        let verdict = r#"{"type":"text","sessionID":"s","part":{"messageID":"m1","type":"text","text":"Thinking about it"}}
+{"type":"text","sessionID":"s","part":{"messageID":"m2","type":"text","text":"REJECT"}}
+{"type":"text","sessionID":"s","part":{"messageID":"m2","type":"text","text":"Missing tests."}}"#;
+        let result = parse(verdict, "", Some(0)).for_stage(true);
+        assert_eq!(
+            result.output,
+            AgentOutput::Verdict {
+                decision: Decision::Reject,
+                content: "REJECT\nMissing tests.".into(),
+                route_to: None
+            }
+        );
+    }
+
+    #[test]
+    fn progress_shows_tool_calls_text_and_errors() {
+        let lines: Vec<String> = WRITE_AND_TEXT.lines().filter_map(progress).collect();
+        assert_eq!(lines, ["Write hello.txt", "OPENCODE-ARTIFACT"]);
+        assert_eq!(
+            progress(UNREACHABLE.trim()).as_deref(),
+            Some(
+                "Error: APIError: Cannot connect to API: Unable to connect. Is the computer able to access the url?"
+            )
+        );
+        let failed = r#"{"type":"tool_use","part":{"tool":"bash","state":{"status":"error","input":{"command":"cargo test"},"error":"exit 101"}}}"#;
+        assert_eq!(
+            progress(failed).as_deref(),
+            Some("Bash cargo test failed: exit 101")
+        );
+        assert_eq!(progress(r#"{"type":"step_start"}"#), None);
+        assert_eq!(progress("]["), None);
+    }
+}
