@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ork::event::{EventKind, Outcome};
+use ork::event::{EventKind, Outcome, Usage};
 use ork::git::Git;
 use ork::store::{NewTrak, Store};
 
@@ -285,11 +285,23 @@ fn synthetic_event(i: usize) -> EventKind {
             stage,
             attempt,
             outcome: Outcome::Artifact,
+            error: None,
+            retry: false,
+            decision: None,
+            route_to: None,
+            questions: Vec::new(),
+            session_id: Some(format!("session-{attempt}")),
+            usage: Usage {
+                input_tokens: 1200,
+                output_tokens: 300,
+                cost_usd: 0.02,
+            },
         },
         _ => EventKind::GateFailed {
             stage,
             attempt,
             output: "synthetic gate failure\n".repeat(4),
+            retry: true,
         },
     }
 }

@@ -4,16 +4,17 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ork::engine::{self, TrakRequest};
+use ork::engine::{self, Engine, HumanDecision, TrakRequest};
 use ork::git::Git;
 use ork::init;
-use ork::store::Store;
+use ork::state::Status;
+use ork::store::{Store, Trak};
 use ork::workflow::Workflow;
 
-use crate::print;
+use crate::print::{self, Terminal};
 
 /// Drive coding agents through flows of stages, with git as the only database.
 #[derive(Parser)]
@@ -50,11 +51,69 @@ enum Command {
     Show(IdArgs),
     /// A trak's events, oldest first.
     Log(IdArgs),
+    /// Approve the stage waiting for review; the next stage runs.
+    Approve(DecisionArgs),
+    /// Reject the stage waiting for review; it runs again with your feedback.
+    Reject {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// The feedback for the agent.
+        #[arg(short = 'm', long = "message", conflicts_with = "file")]
+        message: Option<String>,
+        /// Read the feedback from a file (`-` for standard input).
+        #[arg(short = 'F', long = "file")]
+        file: Option<PathBuf>,
+        /// Send the work back to this stage instead of the current one.
+        #[arg(long = "to", value_name = "STAGE")]
+        route_to: Option<String>,
+    },
+    /// Answer the questions an agent asked; the stage runs again with your answer.
+    Answer {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// The answer.
+        #[arg(short = 'm', long = "message")]
+        message: String,
+    },
+    /// Run a failed stage again.
+    Retry(DecisionArgs),
+    /// Carry on with a trak: run what is due (after a crash, or on another machine).
+    Resume(DecisionArgs),
+    /// Merge a trak whose stages all passed into its base branch (again, after it waited).
+    Integrate(DecisionArgs),
+    /// Run every trak that has work due, in the background of this command, a few at a time.
+    Run {
+        /// How many traks run at once.
+        #[arg(long, short = 'j', default_value_t = 2)]
+        jobs: usize,
+        /// Keep watching for new work until interrupted.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Show the agents' output of a trak: kept logs, or follow the running one.
+    Logs {
+        /// The trak's id or a unique prefix of it.
+        id: Option<String>,
+        /// Only this stage's runs.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Follow the running agent's output.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// What changed: a stage's artifact across attempts, or the trak's code against its base.
+    Diff {
+        /// The trak's id or a unique prefix of it.
+        id: Option<String>,
+        /// Show how this stage's artifact changed between attempts.
+        #[arg(long)]
+        stage: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum TrakCommand {
-    /// Create a trak: a branch ork/<id> and a worktree, queued at its flow's first stage.
+    /// Create a trak (a branch ork/<id> and a worktree) and run its first stage.
     New {
         /// The trak's title; its id is made from it.
         title: String,
@@ -68,9 +127,8 @@ enum TrakCommand {
         /// A longer description; `-` reads it from standard input.
         #[arg(short = 'd', long = "description", value_name = "TEXT")]
         description: Option<String>,
-        /// Create the trak without running its first stage.
-        #[arg(long)]
-        no_run: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -83,6 +141,25 @@ struct IdArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct DecisionArgs {
+    /// The trak's id or a unique prefix; default: the trak whose worktree you are in, or the
+    /// only one waiting for you.
+    id: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Clone, Copy)]
+struct RunArgs {
+    /// Record only; do not run what comes next.
+    #[arg(long, conflicts_with = "detach")]
+    no_run: bool,
+    /// Run what comes next in the background (see `ork logs -f`).
+    #[arg(long)]
+    detach: bool,
+}
+
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     let cwd = match cli.directory {
@@ -91,13 +168,18 @@ pub fn run() -> Result<()> {
     };
     let git = Git::discover(&cwd)?;
     match cli.command {
-        Command::Init { force } => init(&git, force),
+        Command::Init { force } => {
+            // Refuse an unborn repository before writing anything.
+            git.main_branch()?;
+            let report = init::write_defaults(git.main_workdir(), force)?;
+            print::init_report(&report)
+        }
         Command::Trak(TrakCommand::New {
             title,
             flow,
             base,
             description,
-            no_run: _,
+            run,
         }) => {
             let description = read_description(description)?;
             // Refuse a repository with no commit before complaining about a missing workflow.
@@ -114,7 +196,8 @@ pub fn run() -> Result<()> {
                     base: base.as_deref(),
                 },
             )?;
-            print::created(&store, &trak)
+            print::created(&store, &trak)?;
+            carry_on(&store, &workflow, trak, run)
         }
         Command::Status { json, all } => {
             let store = Store::new(git);
@@ -136,27 +219,167 @@ pub fn run() -> Result<()> {
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
+        Command::Approve(args) => decide(
+            git,
+            args,
+            HumanDecision::Approve,
+            &[Status::AwaitingReview, Status::Failed],
+        ),
+        Command::Reject {
+            args,
+            message,
+            file,
+            route_to,
+        } => {
+            let feedback = read_feedback(message, file)?;
+            let decision = HumanDecision::Reject { feedback, route_to };
+            decide(
+                git,
+                args,
+                decision,
+                &[
+                    Status::AwaitingReview,
+                    Status::Failed,
+                    Status::AwaitingAnswer,
+                ],
+            )
+        }
+        Command::Answer { args, message } => {
+            if message.trim().is_empty() {
+                bail!("the answer is empty; say what the agent should do: ork answer -m \"…\"");
+            }
+            decide(
+                git,
+                args,
+                HumanDecision::Answer(message),
+                &[Status::AwaitingAnswer],
+            )
+        }
+        Command::Retry(args) => decide(git, args, HumanDecision::Retry, &[Status::Failed]),
+        Command::Resume(args) | Command::Integrate(args) => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = Store::new(git);
+            let trak = pick(&store, args.id.as_deref(), &engine::RUNNABLE)?;
+            carry_on(&store, &workflow, trak, args.run)
+        }
+        Command::Run { jobs, watch } => {
+            let store = Store::new(git);
+            crate::background::run_all(&store, jobs.max(1), watch)
+        }
+        Command::Logs { id, stage, follow } => {
+            let store = Store::new(git);
+            let trak = store.resolve(id.as_deref())?;
+            print::logs(&store, &trak, stage.as_deref(), follow)
+        }
+        Command::Diff { id, stage } => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = Store::new(git);
+            let trak = store.resolve(id.as_deref())?;
+            let Some(stage) = stage else {
+                return print::diff(&store, &trak, None);
+            };
+            let artifact = workflow
+                .flows
+                .get(&trak.state.flow)
+                .and_then(|f| f.stages.iter().find(|s| s.name == stage))
+                .map(|s| s.artifact.clone())
+                .with_context(|| {
+                    format!(
+                        "trak {} has no stage \"{stage}\"; its stages are {}",
+                        trak.id,
+                        trak.state.stages.join(", ")
+                    )
+                })?;
+            print::diff(&store, &trak, Some((&stage, &artifact)))
+        }
     }
 }
 
-fn init(git: &Git, force: bool) -> Result<()> {
-    // Refuse an unborn repository before writing anything.
-    git.main_branch()?;
-    let report = init::write_defaults(git.main_workdir(), force)?;
-    print::init_report(&report)
+/// Records a human decision on the chosen trak, then carries on with it.
+fn decide(git: Git, args: DecisionArgs, decision: HumanDecision, waiting: &[Status]) -> Result<()> {
+    let workflow = Workflow::load(git.main_workdir())?;
+    let store = Store::new(git);
+    let trak = pick(&store, args.id.as_deref(), waiting)?;
+    let trak = engine::decide(&store, &trak, decision)?;
+    print::decided(&trak)?;
+    carry_on(&store, &workflow, trak, args.run)
+}
+
+/// The trak a command is about: the one named, else the one whose worktree we are in, else the
+/// only one in one of the `waiting` states.
+fn pick(store: &Store, query: Option<&str>, waiting: &[Status]) -> Result<Trak> {
+    if query.is_some() {
+        return store.resolve(query);
+    }
+    if let Ok(trak) = store.resolve(None) {
+        return Ok(trak);
+    }
+    let candidates: Vec<Trak> = store
+        .list()?
+        .into_iter()
+        .filter(|t| waiting.contains(&t.state.status) || engine::is_interrupted(store, t))
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("no trak is waiting for that; see `ork status`"),
+        many => bail!(
+            "{} traks could be meant; name one:\n  {}",
+            many.len(),
+            many.iter()
+                .map(|t| format!("{}  {} at {}", t.id, t.state.status.as_str(), t.state.stage))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ),
+    }
+}
+
+/// Runs what is due next for `trak`: here, in the background, or not at all.
+fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
+    if run.no_run {
+        return print::next(&trak);
+    }
+    if run.detach {
+        let log = crate::background::spawn_resume(store, &trak)?;
+        return print::detached(&trak, &log);
+    }
+    let mut terminal = Terminal::new();
+    let mut engine = Engine {
+        store,
+        workflow,
+        reporter: &mut terminal,
+    };
+    let trak = engine.drive(trak)?;
+    print::next(&trak)
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.
 fn read_description(arg: Option<String>) -> Result<String> {
     match arg.as_deref() {
         None => Ok(String::new()),
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading the description from standard input")?;
-            Ok(text)
-        }
+        Some("-") => read_stdin("the description"),
         Some(text) => Ok(text.to_string()),
     }
+}
+
+/// Rejection feedback from `-m` or `-F`; it must say something.
+fn read_feedback(message: Option<String>, file: Option<PathBuf>) -> Result<String> {
+    let text = match (message, file) {
+        (Some(text), _) => text,
+        (None, Some(path)) if path.as_os_str() == "-" => read_stdin("the feedback")?,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the feedback from {}", path.display()))?,
+        (None, None) => bail!("say what must change: ork reject -m \"…\" (or -F FILE)"),
+    };
+    if text.trim().is_empty() {
+        bail!("the feedback is empty; say what must change: ork reject -m \"…\"");
+    }
+    Ok(text)
+}
+
+fn read_stdin(what: &str) -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {what} from standard input"))?;
+    Ok(text)
 }

@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::agent::{Decision, Question, Usage};
+
 /// The schema version written into every new event.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -47,33 +49,86 @@ pub enum EventKind {
         attempt: u32,
         agent: String,
     },
-    /// An agent finished a stage with an artifact (or a failure).
+    /// An agent's run ended. Its commit also holds the agent's file changes and the artifact.
     StageFinished {
         stage: String,
         attempt: u32,
         outcome: Outcome,
+        /// For a failed run: why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// For a failed run: whether the stage runs again (attempts remain).
+        #[serde(default)]
+        retry: bool,
+        /// For a verdict: the reviewer's decision and where a rejection sends the work.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<Decision>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route_to: Option<String>,
+        /// For questions: what the agent asks.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        questions: Vec<Question>,
+        /// The agent's session, to resume on the next attempt of this stage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        #[serde(default)]
+        usage: Usage,
     },
     /// The stage's gate script passed.
     GatePassed { stage: String, attempt: u32 },
-    /// The stage's gate script failed; `output` goes back to the agent.
+    /// The stage's gate script failed; `output` goes back to the agent if `retry`.
     GateFailed {
         stage: String,
         attempt: u32,
         output: String,
+        retry: bool,
     },
-    /// A human (or a verdict) approved the stage: the trak moves to the next one.
-    Approved { stage: String },
+    /// The stage's result waits for `ork approve` or `ork reject`.
+    ReviewRequested { stage: String },
+    /// The stage was approved (by a human, a reviewer agent, or automatically): the trak moves
+    /// to the next stage, or to integration after the last.
+    Approved {
+        stage: String,
+        #[serde(default)]
+        by: Actor,
+    },
     /// The stage was rejected: the trak goes back to `route_to` with `feedback`.
     Rejected {
         stage: String,
         feedback: String,
         route_to: String,
+        #[serde(default)]
+        by: Actor,
     },
-    /// The trak's branch was merged into its base.
-    Integrated { base: String },
+    /// A human answered the agent's questions; the stage runs again with the answer.
+    Answered { stage: String, answer: String },
+    /// A human asked for a failed stage to run again.
+    Retried { stage: String },
+    /// The merge into the base branch could not be done safely; `ork integrate` retries.
+    IntegrationBlocked { reason: String },
+    /// The trak's branch was merged into its base as `commit`.
+    Integrated {
+        base: String,
+        #[serde(default)]
+        commit: String,
+    },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
+}
+
+/// Who made a decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    #[default]
+    Human,
+    /// A verdict stage's agent.
+    Reviewer,
+    /// The flow itself: `review = "auto"`.
+    Auto,
+    /// Integration, sending a conflicting merge back.
+    Integration,
 }
 
 /// How an agent's run ended.
@@ -82,9 +137,11 @@ pub enum EventKind {
 pub enum Outcome {
     /// It produced the stage's artifact.
     Artifact,
+    /// It produced a verdict (approve or reject).
+    Verdict,
     /// It asked questions that wait for a human answer.
     Questions,
-    /// It failed.
+    /// It failed (non-zero exit, timeout, invalid output, or its own failure report).
     Failed,
 }
 
@@ -97,8 +154,12 @@ impl EventKind {
             EventKind::StageFinished { .. } => "stage_finished",
             EventKind::GatePassed { .. } => "gate_passed",
             EventKind::GateFailed { .. } => "gate_failed",
+            EventKind::ReviewRequested { .. } => "review_requested",
             EventKind::Approved { .. } => "approved",
             EventKind::Rejected { .. } => "rejected",
+            EventKind::Answered { .. } => "answered",
+            EventKind::Retried { .. } => "retried",
+            EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::Integrated { .. } => "integrated",
             EventKind::Unknown => "unknown",
         }
@@ -111,9 +172,15 @@ impl EventKind {
             | EventKind::StageFinished { stage, .. }
             | EventKind::GatePassed { stage, .. }
             | EventKind::GateFailed { stage, .. }
-            | EventKind::Approved { stage }
-            | EventKind::Rejected { stage, .. } => Some(stage),
-            EventKind::Created { .. } | EventKind::Integrated { .. } | EventKind::Unknown => None,
+            | EventKind::ReviewRequested { stage }
+            | EventKind::Approved { stage, .. }
+            | EventKind::Rejected { stage, .. }
+            | EventKind::Answered { stage, .. }
+            | EventKind::Retried { stage } => Some(stage),
+            EventKind::Created { .. }
+            | EventKind::IntegrationBlocked { .. }
+            | EventKind::Integrated { .. }
+            | EventKind::Unknown => None,
         }
     }
 
@@ -130,11 +197,15 @@ impl EventKind {
                 stage,
                 attempt,
                 outcome,
+                decision,
+                ..
             } => {
-                let what = match outcome {
-                    Outcome::Artifact => "finished",
-                    Outcome::Questions => "asked questions",
-                    Outcome::Failed => "failed",
+                let what = match (outcome, decision) {
+                    (Outcome::Artifact, _) => "finished",
+                    (Outcome::Verdict, Some(Decision::Approve)) => "approves",
+                    (Outcome::Verdict, _) => "rejects",
+                    (Outcome::Questions, _) => "asks questions",
+                    (Outcome::Failed, _) => "failed",
                 };
                 format!("{stage} {what} (attempt {attempt})")
             }
@@ -144,11 +215,26 @@ impl EventKind {
             EventKind::GateFailed { stage, attempt, .. } => {
                 format!("Gate failed for {stage} (attempt {attempt})")
             }
-            EventKind::Approved { stage } => format!("Approve {stage}"),
+            EventKind::ReviewRequested { stage } => format!("{stage} waits for review"),
+            EventKind::Approved { stage, by } => match by {
+                Actor::Human => format!("Approve {stage}"),
+                Actor::Reviewer => format!("Reviewer approves {stage}"),
+                Actor::Auto | Actor::Integration => format!("{stage} passes"),
+            },
             EventKind::Rejected {
-                stage, route_to, ..
-            } => format!("Reject {stage}, back to {route_to}"),
-            EventKind::Integrated { base } => format!("Integrate into {base}"),
+                stage,
+                route_to,
+                by,
+                ..
+            } => match by {
+                Actor::Integration => format!("Merge conflict, back to {route_to}"),
+                Actor::Reviewer => format!("Reviewer rejects {stage}, back to {route_to}"),
+                _ => format!("Reject {stage}, back to {route_to}"),
+            },
+            EventKind::Answered { stage, .. } => format!("Answer {stage}'s questions"),
+            EventKind::Retried { stage } => format!("Retry {stage}"),
+            EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
+            EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }
@@ -230,6 +316,7 @@ mod tests {
                 stage: "work".into(),
                 feedback: "use PKCE".into(),
                 route_to: "work".into(),
+                by: Actor::Human,
             },
             "laptop",
             Some("prev-id".into()),
@@ -249,9 +336,9 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_are_unique() {
-        let a = Event::new(EventKind::Approved { stage: "s".into() }, "m", None);
+        let a = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = Event::new(EventKind::Approved { stage: "s".into() }, "m", None);
+        let b = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
         assert!(a.id < b.id, "{} < {}", a.id, b.id);
         assert!(a.file_name().ends_with(".json"));
     }

@@ -215,7 +215,13 @@ impl Git {
     /// touching any index, worktree or ref. Returns the new commit.
     pub fn write_commit(&self, parent: Oid, files: &[FileWrite], message: &str) -> Result<Oid> {
         let tree_id = self.commit_tree(parent)?.id;
-        let mut editor = self.repo.edit_tree(tree_id).context("editing a tree")?;
+        let tree = self.tree_with(tree_id, files)?;
+        self.new_commit(message, tree, &[parent])
+    }
+
+    /// `tree` with `files` added or replaced.
+    fn tree_with(&self, tree: Oid, files: &[FileWrite]) -> Result<Oid> {
+        let mut editor = self.repo.edit_tree(tree).context("editing a tree")?;
         for file in files {
             let blob = self
                 .repo
@@ -225,22 +231,7 @@ impl Git {
                 .upsert(file.path.as_str(), EntryKind::Blob, blob)
                 .with_context(|| format!("adding {} to the tree", file.path))?;
         }
-        let tree = editor.write().context("writing a tree")?;
-        let committer = self
-            .repo
-            .committer()
-            .context("no committer identity")?
-            .context("reading the committer identity")?;
-        // With no author configured, the committer (or its fallback) signs as author too.
-        let author = match self.repo.author() {
-            Some(author) => author.context("reading the author identity")?,
-            None => committer,
-        };
-        let commit = self
-            .repo
-            .new_commit_as(committer, author, message, tree, [parent])
-            .context("writing a commit")?;
-        Ok(commit.id)
+        Ok(editor.write().context("writing a tree")?.detach())
     }
 
     /// Creates `full_name` at `target`; fails if it already exists.
@@ -313,21 +304,82 @@ impl Git {
         Ok(())
     }
 
-    /// An exclusive lock on `.git/ork/<name>`, held until the returned file is dropped.
-    /// Runtime only: nothing in it is state (DESIGN.md rule 4).
-    fn runtime_lock(&self, name: &str) -> Result<std::fs::File> {
-        let dir = self.repo.common_dir().join("ork");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(name);
-        let file = std::fs::OpenOptions::new()
+    /// `.git/ork/`: runtime files (locks, live logs of running agents). Nothing in it is state
+    /// (DESIGN.md rule 4); deleting it loses nothing.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.repo.common_dir().join("ork")
+    }
+
+    fn lock_file(&self, name: &str) -> Result<std::fs::File> {
+        let path = self.runtime_dir().join(name);
+        let dir = path.parent().expect("lock files live in a folder");
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
+    /// An exclusive lock on `.git/ork/<name>`, waited for and held until the returned file is
+    /// dropped. The OS releases it when the process dies, so a crash never leaves it stuck.
+    fn runtime_lock(&self, name: &str) -> Result<std::fs::File> {
+        let file = self.lock_file(name)?;
         file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
+            .with_context(|| format!("locking .git/ork/{name}"))?;
         Ok(file)
+    }
+
+    /// Like [`Git::runtime_lock`], but `None` at once if another process holds it.
+    pub fn try_runtime_lock(&self, name: &str) -> Result<Option<std::fs::File>> {
+        let file = self.lock_file(name)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking .git/ork/{name}"))
+            }
+        }
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        match self.repo.merge_base(ancestor, descendant) {
+            Ok(base) => Ok(base.is_some_and(|b| b.detach() == ancestor)),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Walks first parents from `tip`, newest first, handing each commit's id and message to
+    /// `visit` until it returns `false`.
+    pub fn walk_first_parents(
+        &self,
+        tip: Oid,
+        mut visit: impl FnMut(Oid, &str) -> bool,
+    ) -> Result<()> {
+        let mut next = Some(tip);
+        while let Some(id) = next {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .with_context(|| format!("reading commit {id}"))?;
+            let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+            if !visit(id, &message) {
+                break;
+            }
+            next = commit.parent_ids().next().map(|p| p.detach());
+        }
+        Ok(())
+    }
+
+    /// Forgets worktree registrations whose folders are gone (`git worktree prune`).
+    pub fn prune_worktrees(&self) -> Result<()> {
+        self.run(&self.main_workdir, &["worktree", "prune"])?;
+        Ok(())
     }
 
     /// The names of the configured remotes.
@@ -376,6 +428,186 @@ impl Git {
         Ok(())
     }
 
+    /// Commits everything in the worktree at `path` (its branch moves, as with `git commit`),
+    /// skipping the user's commit hooks: ork's gate is the check. Returns the new commit.
+    pub fn commit_worktree(&self, path: &Path, message: &str) -> Result<Oid> {
+        self.run(path, &["add", "-A"])?;
+        self.run_with_input(
+            path,
+            &["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"],
+            message,
+        )?;
+        let head = self.run(path, &["rev-parse", "HEAD"])?;
+        let text = String::from_utf8_lossy(&head.stdout);
+        Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
+    }
+
+    /// Appends `line` (one JSON object) to the note on `commit` in `notes_ref`, so that
+    /// `git notes merge -s cat_sort_uniq` can join two machines' notes line by line.
+    pub fn append_note(&self, notes_ref: &str, commit: Oid, line: &str) -> Result<()> {
+        let mut notes = self
+            .repo
+            .notes()?
+            .with_refs([notes_ref])?
+            .with_commit_message(format!("ork: note on {commit}"));
+        let mut text = notes
+            .get(commit)?
+            .first()
+            .map(|note| note.blob.data.clone())
+            .unwrap_or_default();
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(line.trim_end().as_bytes());
+        text.push(b'\n');
+        let name: gix::refs::FullName = notes_ref.try_into()?;
+        notes
+            .replace_at_ref(name.as_ref(), commit, text)
+            .with_context(|| format!("writing a note on {commit}"))?;
+        Ok(())
+    }
+
+    /// The note on `commit` in `notes_ref`, if any.
+    pub fn note(&self, notes_ref: &str, commit: Oid) -> Result<Option<String>> {
+        let mut notes = self.repo.notes()?.with_refs([notes_ref])?;
+        let found = notes.get(commit)?;
+        Ok(found
+            .first()
+            .map(|note| String::from_utf8_lossy(&note.blob.data).into_owned()))
+    }
+
+    /// Adds `files` to the tree at the tip of `full_name` (or to an empty tree when it does not
+    /// exist yet) and moves it there by compare-and-swap: for side records such as agent logs.
+    pub fn commit_on_ref(
+        &self,
+        full_name: &str,
+        files: &[FileWrite],
+        message: &str,
+    ) -> Result<Oid> {
+        match self.ref_tip(full_name)? {
+            Some(tip) => {
+                let commit = self.write_commit(tip, files, message)?;
+                self.update_ref(full_name, commit, tip, message)?;
+                Ok(commit)
+            }
+            None => {
+                let empty = self.repo.empty_tree().id;
+                let tree = self.tree_with(empty, files)?;
+                let commit = self.new_commit(message, tree, &[])?;
+                self.create_ref(full_name, commit, message)?;
+                Ok(commit)
+            }
+        }
+    }
+
+    /// Merges `theirs` into `ours` in memory, without touching any worktree: the merged tree
+    /// with `drop_path` (a folder) left out, or the conflicted paths.
+    pub fn merge_tree(&self, ours: Oid, theirs: Oid, drop_path: &str) -> Result<MergeResult> {
+        use gix::merge::tree::TreatAsUnresolved;
+        let options = self.repo.tree_merge_options()?;
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("merge base".into()),
+            current: Some("base".into()),
+            other: Some("trak".into()),
+        };
+        let mut outcome = self
+            .repo
+            .merge_commits(ours, theirs, labels, options.into())
+            .context("merging the trak into its base")?;
+        let how = TreatAsUnresolved::git();
+        if outcome.tree_merge.has_unresolved_conflicts(how) {
+            let mut paths: Vec<String> = outcome
+                .tree_merge
+                .conflicts
+                .iter()
+                .filter(|c| c.is_unresolved(how))
+                .map(|c| c.ours.location().to_string())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            return Ok(MergeResult::Conflicts(paths));
+        }
+        let merged = outcome
+            .tree_merge
+            .tree
+            .write()
+            .context("writing the merged tree")?;
+        let mut editor = self.repo.edit_tree(merged)?;
+        editor.remove(drop_path)?;
+        Ok(MergeResult::Clean(editor.write()?.detach()))
+    }
+
+    /// Writes a commit of `tree` with `parents`, moving no ref.
+    pub fn new_commit(&self, message: &str, tree: Oid, parents: &[Oid]) -> Result<Oid> {
+        let committer = self
+            .repo
+            .committer()
+            .context("no committer identity")?
+            .context("reading the committer identity")?;
+        let author = self
+            .repo
+            .author()
+            .context("no author identity")?
+            .context("reading the author identity")?;
+        let commit = self
+            .repo
+            .new_commit_as(committer, author, message, tree, parents.iter().copied())
+            .context("writing a commit")?;
+        Ok(commit.id)
+    }
+
+    /// The worktree (main or linked) that has the local branch `full_name` checked out.
+    pub fn checkout_of(&self, full_name: &str) -> Result<Option<PathBuf>> {
+        let main = self.repo.main_repo().unwrap_or_else(|_| self.repo.clone());
+        if main
+            .head_name()
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.as_bstr() == full_name.as_bytes())
+        {
+            return Ok(main.workdir().map(Path::to_path_buf));
+        }
+        self.worktree_of_branch(full_name)
+    }
+
+    /// Moves the branch checked out in `worktree` to `target`, a descendant of its tip, the way
+    /// `git merge --ff-only` does: the user's uncommitted changes are kept, and git refuses
+    /// (changing nothing) if they would be overwritten.
+    pub fn fast_forward_checkout(&self, worktree: &Path, target: Oid) -> Result<()> {
+        self.run(worktree, &["merge", "--ff-only", "-q", &target.to_string()])?;
+        Ok(())
+    }
+
+    /// Runs the `git` binary in `dir` with `input` on its standard input.
+    pub fn run_with_input(&self, dir: &Path, args: &[&str], input: &str) -> Result<Output> {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running git {}", args.join(" ")))?;
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input.as_bytes())
+            .context("writing to git")?;
+        let output = child.wait_with_output().context("waiting for git")?;
+        if !output.status.success() {
+            bail!(
+                "git {} failed in {}: {}",
+                args.join(" "),
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(output)
+    }
+
     /// Runs the `git` binary in `dir` for the operations gix must not do (see the module docs).
     pub fn run(&self, dir: &Path, args: &[&str]) -> Result<Output> {
         let output = Command::new("git")
@@ -394,6 +626,15 @@ impl Git {
         }
         Ok(output)
     }
+}
+
+/// The result of merging a trak into its base in memory.
+#[derive(Debug)]
+pub enum MergeResult {
+    /// The merged tree, with the trak's record folder left out.
+    Clean(Oid),
+    /// The paths git could not merge.
+    Conflicts(Vec<String>),
 }
 
 /// A folder of a commit's tree, for reading a few files from it without repeating the lookup.

@@ -11,12 +11,17 @@
 //! - [`engine`] drives traks through their flows;
 //! - the `ork` binary parses arguments and prints.
 
+pub mod agent;
 pub mod duration;
 pub mod engine;
 pub mod event;
 pub mod git;
+pub mod history;
 pub mod init;
 pub mod process;
+pub mod prompt;
+pub mod redact;
+pub mod runner;
 pub mod state;
 pub mod store;
 pub mod trak_id;

@@ -1,5 +1,6 @@
 //! The `ork` command line: parses arguments, calls the library, prints.
 
+mod background;
 mod cli;
 mod print;
 

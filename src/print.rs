@@ -93,7 +93,7 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
             truncate(&s.title, 40),
             s.flow.clone(),
             s.stage.clone(),
-            s.status.as_str().to_string(),
+            status_word(store, trak),
             age(s.created_at, now),
         ];
         if any_remote {
@@ -149,6 +149,22 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, usage) in &s.usage {
+        outln!("  cost      {stage}: {}", usage_text(usage));
+    }
+    if s.usage.len() > 1 {
+        outln!("  cost      total: {}", usage_text(&s.total_usage()));
+    }
+    if let Some(verdict) = &s.verdict {
+        outln!("  verdict   {:?}", verdict.decision);
+    }
+    if let Some(note) = &s.note {
+        outln!(
+            "  note      {}",
+            first_lines(note, 20).replace('\n', "\n            ")
+        );
+    }
+    outln!("  next      {}", ork::engine::next_step(trak));
     if !s.conflicting_events.is_empty() {
         outln!(
             "  conflict  events made from the same state: {}",
@@ -192,6 +208,9 @@ fn trak_json(store: &Store, trak: &Trak) -> serde_json::Value {
         "flow": s.flow,
         "stage": s.stage,
         "status": s.status,
+        "interrupted": ork::engine::is_interrupted(store, trak),
+        "note": s.note,
+        "usage": s.total_usage(),
         "attempt": s.attempt,
         "base": s.base,
         "branch": short_branch(&trak.branch),
@@ -249,4 +268,216 @@ fn print_table(rows: &[Vec<String>]) -> Result<()> {
         outln!("{}", line.join("  ").trim_end());
     }
     Ok(())
+}
+
+/// Prints the engine's progress: steps in bold-ish arrows, agent and gate output indented.
+pub struct Terminal {
+    start: std::time::Instant,
+}
+
+impl Terminal {
+    pub fn new() -> Terminal {
+        Terminal {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn elapsed(&self) -> String {
+        let secs = self.start.elapsed().as_secs();
+        format!("{:02}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+impl ork::engine::Reporter for Terminal {
+    fn step(&mut self, text: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "[{}] ▸ {text}", self.elapsed());
+    }
+
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "        │ {text}");
+    }
+}
+
+/// After a human decision was recorded.
+pub fn decided(trak: &Trak) -> Result<()> {
+    outln!(
+        "Recorded on {}: {} is now {} at {}.",
+        short_branch(&trak.branch),
+        trak.id,
+        trak.state.status.as_str(),
+        trak.state.stage
+    );
+    Ok(())
+}
+
+/// Where the trak stands and what comes next.
+pub fn next(trak: &Trak) -> Result<()> {
+    let s = &trak.state;
+    outln!("{}: {} at {}.", trak.id, s.status.as_str(), s.stage);
+    if let Some(note) = &s.note {
+        outln!("  {}", first_lines(note, 12).replace('\n', "\n  "));
+    }
+    if !s.questions.is_empty() {
+        for q in &s.questions {
+            let options = if q.options.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", q.options.join(" / "))
+            };
+            outln!("  ? {}{options}", q.question);
+        }
+    }
+    outln!("Next: {}", ork::engine::next_step(trak));
+    Ok(())
+}
+
+pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
+    outln!(
+        "{} runs in the background (output: {}).\nFollow the agent: ork logs {} -f",
+        trak.id,
+        log.display(),
+        trak.id
+    );
+    Ok(())
+}
+
+/// The stored logs of a trak's runs, or the live one with `follow`.
+pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Result<()> {
+    if follow {
+        return follow_live(store, trak);
+    }
+    let reference = format!("{}{}", ork::engine::LOGS_PREFIX, trak.id);
+    let Some(tip) = store.git().ref_tip(&reference)? else {
+        outln!(
+            "No agent has run for {} yet (on this machine or synced).",
+            trak.id
+        );
+        return Ok(());
+    };
+    let stages: Vec<String> = match stage {
+        Some(stage) => vec![stage.to_string()],
+        None => trak.state.stages.clone(),
+    };
+    for stage in stages {
+        let Some(dir) = store.git().dir_at(tip, &stage)? else {
+            continue;
+        };
+        for (name, contents) in dir.files()? {
+            outln!("=== {stage} {} ===", name.trim_end_matches(".log"));
+            outln!("{}", String::from_utf8_lossy(&contents).trim_end());
+        }
+    }
+    Ok(())
+}
+
+/// Prints the live log of the trak's newest run and follows it until the run ends.
+fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
+    use std::io::{Read, Seek};
+    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let newest = std::fs::read_dir(&dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("log"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
+    let Some(path) = newest else {
+        outln!(
+            "No run of {} on this machine to follow. Stored logs: ork logs {}",
+            trak.id,
+            trak.id
+        );
+        return Ok(());
+    };
+    let mut file = std::fs::File::open(&path)?;
+    let mut offset = 0u64;
+    loop {
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        let mut chunk = String::new();
+        offset += file.read_to_string(&mut chunk)? as u64;
+        write!(std::io::stdout().lock(), "{chunk}")?;
+        let running = store
+            .git()
+            .try_runtime_lock(&format!("run/{}.lock", trak.id))?
+            .is_none();
+        if !running && chunk.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// `ork diff`: a stage's artifact across attempts, or the code against the base.
+pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>) -> Result<()> {
+    let Some((stage, artifact)) = stage else {
+        let git = store.git();
+        let range = format!("{}...{}", trak.state.base, short_branch(&trak.branch));
+        let exclude = format!(":(exclude){}", ork::store::record_dir(&trak.id));
+        let out = git.run(
+            git.main_workdir(),
+            &["diff", "--stat", "-p", &range, "--", ".", &exclude],
+        )?;
+        write!(
+            std::io::stdout().lock(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        )?;
+        return Ok(());
+    };
+    let versions = ork::history::artifact_versions(store, trak, stage, artifact)?;
+    if versions.is_empty() {
+        outln!("Stage {stage} of {} has produced no artifact yet.", trak.id);
+        return Ok(());
+    }
+    for pair in versions.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        outln!(
+            "=== {stage}: attempt {} → attempt {} ===",
+            old.label,
+            new.label
+        );
+        let diff = similar::TextDiff::from_lines(&old.content, &new.content);
+        write!(
+            std::io::stdout().lock(),
+            "{}",
+            diff.unified_diff().context_radius(3).header(
+                &format!("attempt {}", old.label),
+                &format!("attempt {}", new.label)
+            )
+        )?;
+    }
+    if versions.len() == 1 {
+        outln!(
+            "Stage {stage} has one version so far (attempt {}):\n",
+            versions[0].label
+        );
+        outln!("{}", versions[0].content.trim_end());
+    }
+    Ok(())
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.len() <= n {
+        return lines.join("\n");
+    }
+    format!("{}\n… (ork show for more)", lines[..n].join("\n"))
+}
+
+/// "1200 in / 300 out tokens, $0.0200".
+fn usage_text(usage: &ork::event::Usage) -> String {
+    format!(
+        "{} in / {} out tokens, ${:.4}",
+        usage.input_tokens, usage.output_tokens, usage.cost_usd
+    )
+}
+
+/// The status as the table shows it: a run killed on this machine shows as interrupted.
+fn status_word(store: &Store, trak: &Trak) -> String {
+    if ork::engine::is_interrupted(store, trak) {
+        "interrupted".to_string()
+    } else {
+        trak.state.status.as_str().to_string()
+    }
 }

@@ -1,18 +1,28 @@
-//! Running child processes under a timeout, in their own process group.
+//! Running child processes under a timeout, in their own process group, line by line.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+
+/// Which output a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
 
 /// How a child process ended.
 #[derive(Debug)]
 pub struct Finished {
     /// `None` when it was killed for running past its timeout.
     pub status: Option<ExitStatus>,
-    /// Its stdout and stderr, interleaved as they were read.
+    pub stdout: String,
+    pub stderr: String,
+    /// Both streams, interleaved as they were read.
     pub output: String,
     pub elapsed: Duration,
 }
@@ -22,7 +32,12 @@ impl Finished {
         self.status.is_some_and(|s| s.success())
     }
 
-    /// "exit code 2", "killed by signal 9" or "timed out".
+    /// The exit code, or `None` if it was killed (by the timeout or a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// "exit code 2", "killed by signal 9" or "timed out after 10m".
     pub fn describe(&self) -> String {
         use std::os::unix::process::ExitStatusExt;
         match self.status {
@@ -39,69 +54,135 @@ impl Finished {
 /// Runs `command` to completion, capturing its output, and kills its whole process group if it
 /// runs longer than `timeout`: grandchildren that a script started die with it.
 pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Finished> {
+    run_streaming(command, None, timeout, &mut |_, _| {})
+}
+
+/// Like [`run_with_timeout`], feeding `input` to its standard input and calling `on_line` for
+/// every line of output as it arrives.
+pub fn run_streaming(
+    command: &mut Command,
+    input: Option<&str>,
+    timeout: Duration,
+    on_line: &mut dyn FnMut(Stream, &str),
+) -> Result<Finished> {
     let program = format!("{:?}", command.get_program());
     let start = Instant::now();
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {program}"))?;
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let readers: Vec<_> = [
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_string();
+        // A writer thread: a child that never reads its input must not block us.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
+    let (tx, rx) = channel::<(Stream, String)>();
+    let readers = [
         child
             .stdout
             .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            .map(|s| (Stream::Stdout, Box::new(s) as Box<dyn Read + Send>)),
         child
             .stderr
             .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            .map(|s| (Stream::Stderr, Box::new(s) as Box<dyn Read + Send>)),
     ]
     .into_iter()
     .flatten()
-    .map(|mut pipe| {
+    .map(|(stream, pipe)| {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+            for line in BufReader::new(pipe).split(b'\n') {
+                let Ok(line) = line else { break };
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if tx.send((stream, text)).is_err() {
                     break;
                 }
             }
         })
     })
-    .collect();
+    .collect::<Vec<_>>();
     drop(tx);
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for a child process")? {
-            break Some(status);
-        }
-        if start.elapsed() >= timeout {
-            kill_group(child.id());
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let mut finished = Finished {
+        status: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        output: String::new(),
+        elapsed: Duration::ZERO,
     };
+    let deadline = start + timeout;
+    let status = pump(&rx, &mut child, deadline, &mut finished, on_line)?;
     // A grandchild may still hold the pipes open; once the group is gone they close.
-    if status.is_some() {
-        kill_group(child.id());
+    kill_group(child.id());
+    if status.is_none() {
+        let _ = child.wait();
     }
     for reader in readers {
         let _ = reader.join();
     }
-    let output: Vec<u8> = rx.into_iter().flatten().collect();
-    Ok(Finished {
-        status,
-        output: String::from_utf8_lossy(&output).into_owned(),
-        elapsed: start.elapsed(),
-    })
+    for (stream, line) in rx.try_iter() {
+        finished.take_line(stream, &line, on_line);
+    }
+    finished.status = status;
+    finished.elapsed = start.elapsed();
+    Ok(finished)
+}
+
+/// Delivers lines until the child exits (its status) or the deadline passes (`None`).
+fn pump(
+    rx: &Receiver<(Stream, String)>,
+    child: &mut std::process::Child,
+    deadline: Instant,
+    finished: &mut Finished,
+    on_line: &mut dyn FnMut(Stream, &str),
+) -> Result<Option<ExitStatus>> {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            kill_group(child.id());
+            return Ok(None);
+        }
+        let wait = (deadline - now).min(Duration::from_millis(50));
+        match rx.recv_timeout(wait) {
+            Ok((stream, line)) => finished.take_line(stream, &line, on_line),
+            Err(error) => {
+                if let Some(status) = child.try_wait().context("waiting for a child process")? {
+                    return Ok(Some(status));
+                }
+                // Both pipes are closed but the child lives on: poll instead of spinning.
+                if error == RecvTimeoutError::Disconnected {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+impl Finished {
+    fn take_line(&mut self, stream: Stream, line: &str, on_line: &mut dyn FnMut(Stream, &str)) {
+        let target = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        target.push_str(line);
+        target.push('\n');
+        self.output.push_str(line);
+        self.output.push('\n');
+        on_line(stream, line);
+    }
 }
 
 /// Sends SIGKILL to the process group `pgid` (the child was made its leader).
-fn kill_group(pgid: u32) {
+pub fn kill_group(pgid: u32) {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{pgid}")])
         .stdout(Stdio::null())
@@ -120,9 +201,31 @@ mod tests {
             Duration::from_secs(10),
         )
         .unwrap();
-        assert_eq!(done.status.unwrap().code(), Some(3));
+        assert_eq!(done.code(), Some(3));
+        assert_eq!(done.stdout, "out\n");
+        assert_eq!(done.stderr, "err\n");
         assert!(done.output.contains("out") && done.output.contains("err"));
         assert_eq!(done.describe(), "exit code 3");
+    }
+
+    #[test]
+    fn streams_lines_and_feeds_stdin() {
+        let mut seen = Vec::new();
+        let done = run_streaming(
+            Command::new("sh").args(["-c", "while read l; do echo \"got $l\"; done"]),
+            Some("a\nb\n"),
+            Duration::from_secs(10),
+            &mut |stream, line| seen.push((stream, line.to_string())),
+        )
+        .unwrap();
+        assert!(done.success());
+        assert_eq!(
+            seen,
+            vec![
+                (Stream::Stdout, "got a".to_string()),
+                (Stream::Stdout, "got b".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind, Outcome};
+use crate::event::{Decision, Event, EventKind, Outcome, Question, Usage};
+
+/// A reviewer's verdict, kept while a human looks at it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_to: Option<String>,
+}
 
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
 pub const STATE_VERSION: u32 = 1;
@@ -22,6 +30,8 @@ pub enum Status {
     Queued,
     /// An agent is working on the current stage.
     Running,
+    /// The agent's result is recorded; its gate and review come next.
+    Checking,
     /// The current stage's result waits for `ork approve` or `ork reject`.
     AwaitingReview,
     /// The agent asked questions that wait for `ork answer`.
@@ -42,6 +52,7 @@ impl Status {
         match self {
             Status::Queued => "queued",
             Status::Running => "running",
+            Status::Checking => "checking",
             Status::AwaitingReview => "awaiting review",
             Status::AwaitingAnswer => "awaiting answer",
             Status::Failed => "failed",
@@ -79,6 +90,33 @@ pub struct TrakState {
     pub events: usize,
     /// The newest event: what the next event's `prev` names.
     pub head_event: String,
+    /// What the next attempt of the current stage is told: gate output, a rejection, answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<String>,
+    /// A line for the human: why the trak waits or stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The last verdict of the current stage, while it waits for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Open questions of the current stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<Question>,
+    /// The latest agent session per stage, to resume.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sessions: BTreeMap<String, String>,
+    /// Tokens and cost per stage, over every run on every machine.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub usage: BTreeMap<String, Usage>,
+    /// The machine that started the current stage's latest run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_on: Option<String>,
+    /// Whether the current attempt's gate passed (its review comes next).
+    #[serde(default)]
+    pub gate_passed: bool,
+    /// The merge commit on the base branch, once integrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_as: Option<String>,
     /// Events made from the same state on different machines, when they disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_events: Vec<String>,
@@ -115,6 +153,15 @@ impl TrakState {
             updated_at: created.at,
             events: 0,
             head_event: created.id.clone(),
+            feedback: None,
+            note: None,
+            verdict: None,
+            questions: Vec::new(),
+            sessions: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            integrated_as: None,
+            running_on: None,
+            gate_passed: false,
             conflicting_events: Vec::new(),
         };
         for event in &sorted {
@@ -148,24 +195,106 @@ impl TrakState {
                 self.stage = stage.clone();
                 self.attempt = *attempt;
                 self.status = Status::Running;
+                self.running_on = Some(event.machine.clone());
+                self.gate_passed = false;
+                self.feedback = None;
+                self.note = None;
+                self.verdict = None;
+                self.questions.clear();
             }
-            EventKind::StageFinished { outcome, .. } => {
-                self.status = match outcome {
-                    Outcome::Artifact => Status::AwaitingReview,
-                    Outcome::Questions => Status::AwaitingAnswer,
-                    Outcome::Failed => Status::Failed,
-                };
+            EventKind::StageFinished {
+                stage,
+                outcome,
+                error,
+                retry,
+                decision,
+                route_to,
+                questions,
+                session_id,
+                usage,
+                ..
+            } => {
+                if let Some(session) = session_id {
+                    self.sessions.insert(stage.clone(), session.clone());
+                }
+                self.usage.entry(stage.clone()).or_default().add(usage);
+                match outcome {
+                    Outcome::Artifact => self.status = Status::Checking,
+                    Outcome::Verdict => {
+                        self.status = Status::Checking;
+                        self.verdict = decision.map(|decision| Verdict {
+                            decision,
+                            route_to: route_to.clone(),
+                        });
+                    }
+                    Outcome::Questions => {
+                        self.status = Status::AwaitingAnswer;
+                        self.questions = questions.clone();
+                    }
+                    Outcome::Failed => {
+                        let error = error.clone().unwrap_or_default();
+                        self.fail_or_retry(*retry, error);
+                    }
+                }
             }
-            EventKind::GatePassed { .. } => self.status = Status::AwaitingReview,
-            EventKind::GateFailed { .. } => self.status = Status::Queued,
-            EventKind::Approved { stage } => self.advance_past(stage),
-            EventKind::Rejected { route_to, .. } => {
+            EventKind::GatePassed { .. } => {
+                self.status = Status::Checking;
+                self.gate_passed = true;
+            }
+            EventKind::GateFailed { output, retry, .. } => {
+                self.fail_or_retry(*retry, output.clone())
+            }
+            EventKind::ReviewRequested { .. } => self.status = Status::AwaitingReview,
+            EventKind::Approved { stage, .. } => self.advance_past(stage),
+            EventKind::Rejected {
+                feedback, route_to, ..
+            } => {
                 self.stage = route_to.clone();
                 self.attempt = 0;
                 self.status = Status::Queued;
+                self.feedback = Some(feedback.clone());
+                self.note = None;
+                self.verdict = None;
             }
-            EventKind::Integrated { .. } => self.status = Status::Done,
+            EventKind::Answered { answer, .. } => {
+                self.status = Status::Queued;
+                self.feedback = Some(answer.clone());
+                self.questions.clear();
+            }
+            EventKind::Retried { .. } => {
+                self.status = Status::Queued;
+                self.note = None;
+            }
+            EventKind::IntegrationBlocked { reason } => {
+                self.status = Status::Integrating;
+                self.note = Some(reason.clone());
+            }
+            EventKind::Integrated { commit, .. } => {
+                self.status = Status::Done;
+                self.note = None;
+                self.integrated_as = Some(commit.clone()).filter(|c| !c.is_empty());
+            }
         }
+    }
+
+    /// A failed attempt: the stage runs again with `why` as feedback, or the trak stops.
+    fn fail_or_retry(&mut self, retry: bool, why: String) {
+        self.status = if retry {
+            Status::Queued
+        } else {
+            Status::Failed
+        };
+        self.note = Some(why.clone());
+        self.feedback = Some(why);
+    }
+
+    /// Every stage's usage added up.
+    pub fn total_usage(&self) -> Usage {
+        let mut total = Usage::default();
+        for usage in self.usage.values() {
+            total.add(usage);
+        }
+        total
     }
 
     fn advance_past(&mut self, stage: &str) {
@@ -181,6 +310,9 @@ impl TrakState {
             None => self.status = Status::Integrating,
         }
         self.attempt = 0;
+        self.feedback = None;
+        self.note = None;
+        self.verdict = None;
     }
 
     /// The snapshot as stored in `state.json`.
@@ -237,6 +369,7 @@ fn forks(events: &[&Event]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Actor;
     use chrono::TimeZone;
 
     fn event(secs: i64, machine: &str, prev: Option<&str>, kind: EventKind) -> Event {
@@ -248,6 +381,32 @@ mod tests {
             machine: machine.into(),
             prev: prev.map(str::to_string),
             kind,
+        }
+    }
+
+    fn approved(stage: &str) -> EventKind {
+        EventKind::Approved {
+            stage: stage.into(),
+            by: Actor::Human,
+        }
+    }
+
+    fn finished(stage: &str, attempt: u32) -> EventKind {
+        EventKind::StageFinished {
+            stage: stage.into(),
+            attempt,
+            outcome: Outcome::Artifact,
+            error: None,
+            retry: false,
+            decision: None,
+            route_to: None,
+            questions: Vec::new(),
+            session_id: Some(format!("session-{attempt}")),
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cost_usd: 0.5,
+            },
         }
     }
 
@@ -292,20 +451,16 @@ mod tests {
                 attempt: 1,
                 agent: "claude".into(),
             },
-            EventKind::StageFinished {
-                stage: "planning".into(),
-                attempt: 1,
-                outcome: Outcome::Artifact,
-            },
-            EventKind::Approved {
-                stage: "planning".into(),
-            },
+            finished("planning", 1),
+            approved("planning"),
         ]);
         let state = TrakState::fold("t", &events).unwrap();
         assert_eq!(
             (state.stage.as_str(), state.status),
             ("work", Status::Queued)
         );
+        assert_eq!(state.sessions["planning"], "session-1");
+        assert_eq!(state.usage["planning"].output_tokens, 5);
 
         let mut more = events.clone();
         let prev = more.last().unwrap().id.clone();
@@ -317,6 +472,7 @@ mod tests {
                 stage: "work".into(),
                 feedback: "no".into(),
                 route_to: "planning".into(),
+                by: Actor::Human,
             },
         ));
         let state = TrakState::fold("t", &more).unwrap();
@@ -329,15 +485,9 @@ mod tests {
     #[test]
     fn approving_the_last_stage_then_integrating_finishes() {
         let events = chain(vec![
-            EventKind::Approved {
-                stage: "planning".into(),
-            },
-            EventKind::Approved {
-                stage: "work".into(),
-            },
-            EventKind::Approved {
-                stage: "review".into(),
-            },
+            approved("planning"),
+            approved("work"),
+            approved("review"),
         ]);
         let state = TrakState::fold("t", &events).unwrap();
         assert_eq!(state.status, Status::Integrating);
@@ -350,10 +500,12 @@ mod tests {
             Some(&prev),
             EventKind::Integrated {
                 base: "main".into(),
+                commit: "abc".into(),
             },
         ));
         let state = TrakState::fold("t", &done).unwrap();
         assert!(state.status.is_finished());
+        assert_eq!(state.integrated_as.as_deref(), Some("abc"));
     }
 
     #[test]
@@ -368,6 +520,7 @@ mod tests {
                 stage: "planning".into(),
                 attempt: 1,
                 output: "boom".into(),
+                retry: true,
             },
             EventKind::StageStarted {
                 stage: "planning".into(),
@@ -385,7 +538,7 @@ mod tests {
         shuffled.swap(0, 2);
         assert_eq!(TrakState::fold("t", &shuffled).unwrap(), in_order);
         assert_eq!(in_order.attempt, 2);
-        assert_eq!(in_order.status, Status::AwaitingReview);
+        assert_eq!(in_order.status, Status::Checking);
     }
 
     #[test]
@@ -393,14 +546,7 @@ mod tests {
         // b's clock is an hour behind: its event sorts first by time, yet it was made after
         // a's approval, which it names as `prev`.
         let base = created();
-        let approve = event(
-            7200,
-            "a",
-            Some(&base.id),
-            EventKind::Approved {
-                stage: "planning".into(),
-            },
-        );
+        let approve = event(7200, "a", Some(&base.id), approved("planning"));
         let reject = event(
             3600,
             "b",
@@ -409,6 +555,7 @@ mod tests {
                 stage: "work".into(),
                 feedback: "again".into(),
                 route_to: "planning".into(),
+                by: Actor::Human,
             },
         );
         let state = TrakState::fold("t", &[reject.clone(), approve, base]).unwrap();
@@ -435,14 +582,7 @@ mod tests {
         // Machine a approved planning, then b (after syncing) started work: a merge delivers
         // b's files before a's, but the chain of `prev` is linear, so there is no conflict.
         let base = created();
-        let approve = event(
-            1,
-            "a",
-            Some(&base.id),
-            EventKind::Approved {
-                stage: "planning".into(),
-            },
-        );
+        let approve = event(1, "a", Some(&base.id), approved("planning"));
         let start = event(
             2,
             "b",
@@ -461,14 +601,7 @@ mod tests {
     #[test]
     fn two_transitions_from_one_state_are_a_conflict() {
         let base = created();
-        let approve = event(
-            5,
-            "a",
-            Some(&base.id),
-            EventKind::Approved {
-                stage: "planning".into(),
-            },
-        );
+        let approve = event(5, "a", Some(&base.id), approved("planning"));
         let reject = event(
             3,
             "b",
@@ -477,6 +610,7 @@ mod tests {
                 stage: "planning".into(),
                 feedback: "redo".into(),
                 route_to: "planning".into(),
+                by: Actor::Human,
             },
         );
         let state = TrakState::fold("t", &[approve.clone(), base, reject.clone()]).unwrap();
@@ -507,5 +641,75 @@ mod tests {
         let state = TrakState::fold("t", &[created()]).unwrap();
         let back: TrakState = serde_json::from_str(&state.to_json()).unwrap();
         assert_eq!(back, state);
+    }
+
+    #[test]
+    fn gate_failures_retry_with_feedback_until_attempts_run_out() {
+        let gate_failed = |retry| EventKind::GateFailed {
+            stage: "planning".into(),
+            attempt: 1,
+            output: "test x failed".into(),
+            retry,
+        };
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![finished("planning", 1), gate_failed(true)]),
+        )
+        .unwrap();
+        assert_eq!(state.status, Status::Queued);
+        assert_eq!(state.feedback.as_deref(), Some("test x failed"));
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![finished("planning", 1), gate_failed(false)]),
+        )
+        .unwrap();
+        assert_eq!(state.status, Status::Failed);
+        assert_eq!(state.note.as_deref(), Some("test x failed"));
+    }
+
+    #[test]
+    fn usage_adds_up_across_runs() {
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                finished("planning", 1),
+                approved("planning"),
+                finished("work", 1),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(state.total_usage().input_tokens, 20);
+        assert!((state.total_usage().cost_usd - 1.0).abs() < 1e-9);
+        assert_eq!(state.status, Status::Checking);
+    }
+
+    #[test]
+    fn questions_wait_for_an_answer_which_becomes_feedback() {
+        let asked = EventKind::StageFinished {
+            stage: "planning".into(),
+            attempt: 1,
+            outcome: Outcome::Questions,
+            error: None,
+            retry: false,
+            decision: None,
+            route_to: None,
+            questions: vec![Question {
+                question: "Which provider?".into(),
+                options: vec!["GitHub".into(), "Google".into()],
+            }],
+            session_id: None,
+            usage: Usage::default(),
+        };
+        let state = TrakState::fold("t", &chain(vec![asked.clone()])).unwrap();
+        assert_eq!(state.status, Status::AwaitingAnswer);
+        assert_eq!(state.questions.len(), 1);
+        let answered = EventKind::Answered {
+            stage: "planning".into(),
+            answer: "GitHub".into(),
+        };
+        let state = TrakState::fold("t", &chain(vec![asked, answered])).unwrap();
+        assert_eq!(state.status, Status::Queued);
+        assert_eq!(state.feedback.as_deref(), Some("GitHub"));
+        assert!(state.questions.is_empty());
     }
 }

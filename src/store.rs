@@ -367,6 +367,97 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records `kind` in one commit together with everything the agent changed in the trak's
+    /// `worktree` and `files` (name, contents) under the trak's record folder, such as the
+    /// artifact. The worktree's branch must still be at the tip the trak was read at.
+    pub fn record_with_worktree(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+        kind: EventKind,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Trak> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current != Some(trak.tip) {
+            return Err(crate::git::RefMoved {
+                name: trak.branch.clone(),
+                expected: trak.tip,
+            }
+            .into());
+        }
+        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let state = trak.state.advance(&event);
+        let dir = worktree.join(record_dir(&trak.id));
+        let mut writes = vec![
+            (
+                format!("events/{}", event.file_name()),
+                event.to_json().into_bytes(),
+            ),
+            ("state.json".to_string(), state.to_json().into_bytes()),
+        ];
+        writes.extend(files.iter().cloned());
+        for (name, contents) in &writes {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, contents)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        let message = commit_message(&trak.id, &event, &state);
+        let commit = self.git.commit_worktree(worktree, &message)?;
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+
+    /// The latest artifact of each stage that has one, as (artifact name, content).
+    pub fn artifacts(&self, trak: &Trak) -> Result<Vec<(String, String)>> {
+        let Some(dir) = self
+            .git
+            .dir_at(trak.tip, &format!("{}/artifacts", record_dir(&trak.id)))?
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(dir
+            .files()?
+            .into_iter()
+            .map(|(name, bytes)| {
+                let name = name.strip_suffix(".md").unwrap_or(&name).to_string();
+                (name, String::from_utf8_lossy(&bytes).into_owned())
+            })
+            .collect())
+    }
+
+    /// Makes a trak known only from a remote-tracking branch a local one, at the same commit,
+    /// so that it can be recorded on.
+    pub fn adopt(&self, trak: &Trak) -> Result<Trak> {
+        if trak.location == Location::Local {
+            return Ok(trak.clone());
+        }
+        let branch = format!("{BRANCH_PREFIX}{}", trak.id);
+        self.git.create_ref(
+            &branch,
+            trak.tip,
+            &format!("ork: adopt trak {} from {}", trak.id, trak.branch),
+        )?;
+        Ok(Trak {
+            location: Location::Local,
+            branch,
+            ..trak.clone()
+        })
+    }
+
+    /// The machine name events are signed with.
+    pub fn machine(&self) -> &str {
+        &self.machine
+    }
+}
+
 /// The commit message for `event`: a readable subject, then `Ork-*` trailers.
 fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
     let mut message = format!("ork: {}\n\n", event.kind.summary());
@@ -376,6 +467,11 @@ fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
     message.push_str(&format!("Ork-Flow: {}\n", state.flow));
     let stage = event.kind.stage().unwrap_or(&state.stage);
     message.push_str(&format!("Ork-Stage: {stage}\n"));
+    if let EventKind::StageStarted { attempt, .. } | EventKind::StageFinished { attempt, .. } =
+        &event.kind
+    {
+        message.push_str(&format!("Ork-Attempt: {attempt}\n"));
+    }
     message.push_str(&format!("Ork-Status: {}\n", state.status.as_str()));
     message.push_str(&format!("Ork-Machine: {}\n", event.machine));
     message

@@ -34,7 +34,7 @@ fn outside_a_repository_ork_refuses_and_writes_nothing() {
     for args in [
         &["init"][..],
         &["status"],
-        &["trak", "new", "Anything"],
+        &["trak", "new", "--no-run", "Anything"],
         &["show", "x"],
         &["log"],
     ] {
@@ -58,7 +58,11 @@ fn a_bare_repository_is_refused() {
     let bare = Repo::plain_dir();
     bare.git(&["init", "-q", "--bare", "-b", "main"]);
     let before = dir_entries(&bare.root);
-    for args in [&["init"][..], &["status"], &["trak", "new", "Anything"]] {
+    for args in [
+        &["init"][..],
+        &["status"],
+        &["trak", "new", "--no-run", "Anything"],
+    ] {
         let err = bare.ork_err(args);
         assert!(err.contains("is a bare repository"), "{err}");
         assert!(err.contains("git clone"), "{err}");
@@ -82,7 +86,7 @@ fn a_repository_without_commits_is_refused() {
     assert!(err.contains("git commit --allow-empty"), "{err}");
     assert_eq!(dir_entries(&repo.root), vec![".git".to_string()]);
 
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(
         err.contains("has no commit yet") || err.contains("ork init"),
         "{err}"
@@ -98,7 +102,7 @@ fn a_repository_without_commits_is_refused() {
         let text = donor.read(&format!(".orkestra/{file}"));
         repo.write(&format!(".orkestra/{file}"), &text);
     }
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains("has no commit yet"), "{err}");
     assert_eq!(
         repo.git(&["for-each-ref", "--format=%(refname)"]),
@@ -116,7 +120,7 @@ fn a_repository_without_commits_is_refused() {
 fn a_workflow_syntax_error_shows_line_and_column() {
     let repo =
         repo_with_workflow("default_flow = \"feature\"\n\n[agents.claude]\nkind = = \"claude\"\n");
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains(".orkestra/workflow.toml:"), "{err}");
     let (line, column) = workflow_location(&err);
     assert_eq!(line, 4, "{err}");
@@ -142,7 +146,7 @@ fn an_unknown_workflow_key_is_named_with_its_line() {
     lines.insert(model + 1, "temperature = \"hot\"");
     repo.write(".orkestra/workflow.toml", &(lines.join("\n") + "\n"));
 
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains("temperature"), "{err}");
     assert!(err.contains("unknown field"), "{err}");
     assert_eq!(workflow_location(&err), (model + 2, 1), "{err}");
@@ -153,7 +157,7 @@ fn an_unknown_workflow_key_is_named_with_its_line() {
         ".orkestra/workflow.toml",
         &format!("colour = \"red\"\n{default}"),
     );
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains("colour"), "{err}");
     assert_eq!(workflow_location(&err), (1, 1), "{err}");
     repo.assert_no_trak_left();
@@ -162,7 +166,7 @@ fn an_unknown_workflow_key_is_named_with_its_line() {
 #[test]
 fn an_unknown_flow_lists_the_flows() {
     let repo = Repo::initialized();
-    let err = repo.ork_err(&["trak", "new", "--flow", "nope", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "--flow", "nope", "Anything"]);
     assert!(err.contains("no flow named \"nope\""), "{err}");
     assert!(err.contains("feature, fix, quick"), "{err}");
     repo.assert_no_trak_left();
@@ -172,7 +176,7 @@ fn an_unknown_flow_lists_the_flows() {
 fn an_empty_title_is_refused() {
     let repo = Repo::initialized();
     for title in ["", "   "] {
-        let err = repo.ork_err(&["trak", "new", title]);
+        let err = repo.ork_err(&["trak", "new", "--no-run", title]);
         assert!(err.contains("title is empty"), "{title:?}: {err}");
         assert!(err.contains("ork trak new \""), "{title:?}: {err}");
         repo.assert_no_trak_left();
@@ -182,7 +186,7 @@ fn an_empty_title_is_refused() {
 #[test]
 fn a_missing_base_branch_is_refused() {
     let repo = Repo::initialized();
-    let err = repo.ork_err(&["trak", "new", "--base", "nope", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "--base", "nope", "Anything"]);
     assert!(
         err.contains("the base branch \"nope\" does not exist"),
         "{err}"
@@ -229,7 +233,7 @@ fn an_ambiguous_prefix_lists_the_candidates() {
 #[test]
 fn trak_new_before_init_says_to_run_init() {
     let repo = Repo::new();
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains("workflow.toml does not exist"), "{err}");
     assert!(err.contains("ork init"), "{err}");
     repo.assert_no_trak_left();
@@ -240,7 +244,7 @@ fn trak_new_before_init_says_to_run_init() {
 #[test]
 fn usage_errors_exit_with_code_2() {
     let repo = Repo::initialized();
-    let err = usage_error(&repo.ork(&["trak", "new"]), "ork trak new");
+    let err = usage_error(&repo.ork(&["trak", "new", "--no-run"]), "ork trak new");
     assert!(err.contains("<TITLE>"), "{err}");
     let err = usage_error(&repo.ork(&["status", "--bogus"]), "ork status --bogus");
     assert!(err.contains("--bogus"), "{err}");
@@ -253,7 +257,7 @@ fn usage_errors_exit_with_code_2() {
 fn a_detached_head_needs_base() {
     let repo = Repo::initialized();
     repo.git(&["checkout", "-q", "--detach"]);
-    let err = repo.ork_err(&["trak", "new", "Anything"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Anything"]);
     assert!(err.contains("HEAD is detached"), "{err}");
     assert!(err.contains("--base"), "{err}");
     repo.assert_no_trak_left();

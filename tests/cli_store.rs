@@ -109,6 +109,7 @@ fn the_user_sequence_creates_a_trak_in_git() {
     let out = repo.ork_ok(&[
         "trak",
         "new",
+        "--no-run",
         "--flow",
         "feature",
         "Add OAuth login",
@@ -241,7 +242,7 @@ fn the_user_sequence_creates_a_trak_in_git() {
 fn the_description_can_come_from_stdin() {
     let repo = Repo::initialized();
     let text = "Line one\n\nLine three with `code`\n";
-    let out = repo.ork_with_stdin(&["trak", "new", "From stdin", "-d", "-"], text);
+    let out = repo.ork_with_stdin(&["trak", "new", "--no-run", "From stdin", "-d", "-"], text);
     let id = created_id(&success(&out, "ork trak new -d -"));
     let show = repo.ork_ok(&["show", &id]);
     assert!(
@@ -293,7 +294,7 @@ fn show_and_log_default_to_the_worktrees_trak() {
 
     // A trak made from inside a worktree still starts from main and lives in the main checkout.
     let out = success(
-        &repo.ork_in(&worktree, &["trak", "new", "Nested"]),
+        &repo.ork_in(&worktree, &["trak", "new", "--no-run", "Nested"]),
         "ork trak new",
     );
     let nested = created_id(&out);
@@ -311,7 +312,7 @@ fn show_and_log_default_to_the_worktrees_trak() {
 fn concurrent_trak_new_with_one_title_makes_two_traks() {
     let repo = Repo::initialized();
     let spawn = || {
-        repo.ork_command(&repo.root, &["trak", "new", "Same title"])
+        repo.ork_command(&repo.root, &["trak", "new", "--no-run", "Same title"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -353,7 +354,7 @@ fn many_concurrent_trak_new_all_succeed() {
     let repo = Repo::initialized();
     let children: Vec<_> = (0..N)
         .map(|_| {
-            repo.ork_command(&repo.root, &["trak", "new", "Same title"])
+            repo.ork_command(&repo.root, &["trak", "new", "--no-run", "Same title"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -593,7 +594,7 @@ fn a_failing_setup_command_leaves_nothing_behind() {
     repo.commit_all("Add .orkestra");
     let main_tip = repo.git(&["rev-parse", "main"]);
 
-    let err = repo.ork_err(&["trak", "new", "Broken setup"]);
+    let err = repo.ork_err(&["trak", "new", "--no-run", "Broken setup"]);
     assert!(err.contains("echo broken >&2; exit 3"), "{err}");
     assert!(err.contains("broken\n"), "{err}");
     assert!(err.contains("exit code 3"), "{err}");
@@ -713,7 +714,7 @@ fn titles_are_one_line() {
 fn a_machine_without_a_git_identity_can_create_traks() {
     let repo = Repo::initialized();
     let output = repo
-        .ork_command(&repo.root, &["trak", "new", "No identity"])
+        .ork_command(&repo.root, &["trak", "new", "--no-run", "No identity"])
         .env_remove("GIT_AUTHOR_NAME")
         .env_remove("GIT_AUTHOR_EMAIL")
         .env_remove("GIT_COMMITTER_NAME")

@@ -162,7 +162,7 @@ impl Repo {
 
     /// `ork trak new args`: asserts it succeeded and returns the new trak's id.
     pub fn new_trak(&self, args: &[&str]) -> String {
-        let mut full = vec!["trak", "new"];
+        let mut full = vec!["trak", "new", "--no-run"];
         full.extend_from_slice(args);
         created_id(&self.ork_ok(&full))
     }

@@ -1,0 +1,56 @@
+//! Reading a trak's past from its branch's history (for `ork diff`; never for listing).
+
+use anyhow::Result;
+
+use crate::store::{Store, Trak, record_dir};
+
+/// One version of a stage's artifact.
+pub struct Version {
+    /// "2", or "2 (other-machine)".
+    pub label: String,
+    pub content: String,
+}
+
+/// Every version of `artifact` that `stage` produced, oldest first.
+pub fn artifact_versions(
+    store: &Store,
+    trak: &Trak,
+    stage: &str,
+    artifact: &str,
+) -> Result<Vec<Version>> {
+    let git = store.git();
+    let path = format!("{}/artifacts/{artifact}.md", record_dir(&trak.id));
+    let mut commits = Vec::new();
+    git.walk_first_parents(trak.tip, |id, message| {
+        let trailer = |key: &str| {
+            message
+                .lines()
+                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        };
+        if trailer("Ork-Event:").as_deref() == Some("stage_finished")
+            && trailer("Ork-Stage:").as_deref() == Some(stage)
+        {
+            commits.push((id, trailer("Ork-Attempt:").unwrap_or_default()));
+        }
+        trailer("Ork-Event:").as_deref() != Some("created")
+    })?;
+    let mut versions = Vec::new();
+    let mut previous: Option<String> = None;
+    for (number, (id, attempt)) in commits.into_iter().rev().enumerate() {
+        let Some(bytes) = git.read_file(id, &path)? else {
+            continue;
+        };
+        let content = String::from_utf8_lossy(&bytes).into_owned();
+        if previous.as_deref() == Some(content.as_str()) {
+            continue;
+        }
+        let label = if attempt.is_empty() {
+            (number + 1).to_string()
+        } else {
+            attempt
+        };
+        previous = Some(content.clone());
+        versions.push(Version { label, content });
+    }
+    Ok(versions)
+}

@@ -1,0 +1,322 @@
+//! Running one agent: launch it in the trak's worktree under its timeout, stream its output,
+//! keep the whole stream, and map its run onto one [`AgentResult`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
+use crate::process::{Finished, Stream, run_streaming};
+use crate::workflow::{Agent, AgentKind};
+
+/// Everything one run needs.
+pub struct RunSpec<'a> {
+    pub agent: &'a Agent,
+    /// The main worktree: relative `command` paths start here.
+    pub repo_root: &'a Path,
+    pub worktree: &'a Path,
+    pub prompt: &'a str,
+    /// `ORK_*` variables for the agent.
+    pub env: Vec<(String, String)>,
+    /// The session of an earlier attempt of this stage, to resume.
+    pub resume: Option<&'a str>,
+    pub verdict: bool,
+    /// Where this run's runtime files go (prompt, output, full log).
+    pub run_dir: &'a Path,
+}
+
+/// A finished run: its result and its full output stream.
+pub struct Run {
+    pub result: AgentResult,
+    pub log: String,
+}
+
+/// Runs the agent, calling `on_line` with each line worth showing live.
+pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
+    std::fs::create_dir_all(spec.run_dir)
+        .with_context(|| format!("creating {}", spec.run_dir.display()))?;
+    match spec.agent.kind {
+        AgentKind::Command => run_command(spec, on_line),
+        kind => run_cli(spec, kind, on_line),
+    }
+}
+
+/// The `command` contract: prompt on stdin and in `$ORK_PROMPT_FILE`, result JSON in
+/// `$ORK_OUTPUT` (or stdout as the artifact), non-zero exit = failed attempt.
+fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
+    let prompt_file = spec.run_dir.join("prompt.md");
+    let output_file = spec.run_dir.join("output.json");
+    std::fs::write(&prompt_file, spec.prompt)
+        .with_context(|| format!("writing {}", prompt_file.display()))?;
+    let _ = std::fs::remove_file(&output_file);
+    let argv = &spec.agent.command;
+    let mut command = Command::new(resolve_program(&argv[0], spec.repo_root));
+    command
+        .args(&argv[1..])
+        .current_dir(spec.worktree)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("ORK_PROMPT_FILE", &prompt_file)
+        .env("ORK_OUTPUT", &output_file);
+    if let Some(session) = spec.resume {
+        command.env("ORK_SESSION", session);
+    }
+    let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
+        Some(line.to_string())
+    })?;
+    let written = std::fs::read_to_string(&output_file).ok();
+    let result = command_result(&finished, written.as_deref()).for_stage(spec.verdict);
+    Ok(Run {
+        result,
+        log: finished.output,
+    })
+}
+
+/// The JSON a command agent writes: an [`AgentOutput`] plus optional session and usage.
+#[derive(Deserialize)]
+struct CommandOutput {
+    #[serde(flatten)]
+    output: AgentOutput,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    usage: Usage,
+}
+
+/// Maps a command agent's run onto a result.
+pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult {
+    let failed = |error: String| AgentResult {
+        output: AgentOutput::Failed { error },
+        session_id: None,
+        usage: Usage::default(),
+    };
+    if !finished.success() {
+        return failed(format!(
+            "the agent {}{}",
+            finished.describe(),
+            last_lines(&finished.output, 20)
+        ));
+    }
+    match written {
+        Some(text) => match serde_json::from_str::<CommandOutput>(text) {
+            Ok(parsed) => AgentResult {
+                output: parsed.output,
+                session_id: parsed.session_id,
+                usage: parsed.usage,
+            },
+            Err(e) => failed(format!(
+                "the agent wrote invalid JSON to $ORK_OUTPUT ({e}); expected {{\"type\":\"artifact\",\"content\":\"…\"}} or another result from docs/workflow.md{}",
+                last_lines(text, 5)
+            )),
+        },
+        None if finished.stdout.trim().is_empty() => {
+            failed("the agent wrote no $ORK_OUTPUT file and printed nothing".to_string())
+        }
+        None => AgentResult {
+            output: AgentOutput::Artifact {
+                content: finished.stdout.clone(),
+            },
+            session_id: None,
+            usage: Usage::default(),
+        },
+    }
+}
+
+/// Claude Code, Codex and OpenCode, through their adapters.
+fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
+    // Codex reads the answer's schema from a file.
+    let schema_file = spec.run_dir.join("answer-schema.json");
+    let schema = agent::strict_answer_schema(spec.verdict).to_string();
+    std::fs::write(&schema_file, schema)
+        .with_context(|| format!("writing {}", schema_file.display()))?;
+    let request = Request {
+        prompt: spec.prompt,
+        model: spec.agent.model.as_deref(),
+        resume: spec.resume,
+        verdict: spec.verdict,
+        executable: spec.agent.command.first().map(String::as_str),
+        schema_file: Some(&schema_file),
+    };
+    let adapter = Adapter::for_kind(kind);
+    let launch = (adapter.launch)(&request);
+    let mut command = Command::new(resolve_program(&launch.argv[0], spec.repo_root));
+    command
+        .args(&launch.argv[1..])
+        .current_dir(spec.worktree)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let input = launch.prompt_on_stdin.then_some(spec.prompt);
+    let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
+    let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
+        .for_stage(spec.verdict);
+    if finished.status.is_none() {
+        result.output = AgentOutput::Failed {
+            error: format!("the agent {}", finished.describe()),
+        };
+    }
+    Ok(Run {
+        result,
+        log: finished.output,
+    })
+}
+
+/// One agent CLI's adapter functions (see [`crate::agent`]).
+struct Adapter {
+    launch: fn(&Request<'_>) -> agent::Launch,
+    parse: fn(&str, &str, Option<i32>) -> AgentResult,
+    progress: fn(&str) -> Option<String>,
+}
+
+impl Adapter {
+    fn for_kind(kind: AgentKind) -> Adapter {
+        match kind {
+            AgentKind::Claude => Adapter {
+                launch: agent::claude::launch,
+                parse: agent::claude::parse,
+                progress: agent::claude::progress,
+            },
+            AgentKind::Codex => Adapter {
+                launch: agent::codex::launch,
+                parse: agent::codex::parse,
+                progress: agent::codex::progress,
+            },
+            AgentKind::Opencode => Adapter {
+                launch: agent::opencode::launch,
+                parse: agent::opencode::parse,
+                progress: agent::opencode::progress,
+            },
+            AgentKind::Command => unreachable!("command agents run through run_command"),
+        }
+    }
+}
+
+/// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
+/// every stderr line.
+fn run_showing(
+    command: &mut Command,
+    input: Option<&str>,
+    spec: &RunSpec<'_>,
+    on_line: &mut dyn FnMut(&str),
+    show: impl Fn(&str) -> Option<String>,
+) -> Result<Finished> {
+    // The live log, for `ork logs -f`: every line as it arrives, before any condensing.
+    let log_path = spec.run_dir.join("log");
+    let mut live = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut forward = |stream: Stream, line: &str| {
+        use std::io::Write;
+        let _ = writeln!(live, "{line}");
+        match stream {
+            Stream::Stdout => {
+                if let Some(text) = show(line) {
+                    on_line(&text);
+                }
+            }
+            Stream::Stderr => on_line(line),
+        }
+    };
+    let program = command.get_program().to_string_lossy().into_owned();
+    run_streaming(command, input, spec.agent.timeout, &mut forward).with_context(|| {
+        format!(
+            "starting agent \"{}\" ({program}); check its `command` in .orkestra/workflow.toml",
+            spec.agent.name
+        )
+    })
+}
+
+/// A program path relative to the repository root when it names a file (`scripts/agent`),
+/// else a name looked up on `PATH` (`claude`).
+fn resolve_program(program: &str, root: &Path) -> PathBuf {
+    let path = Path::new(program);
+    if path.is_relative() && program.contains('/') {
+        root.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The last `n` lines of `text`, indented, after a colon; empty when there are none.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(n)..];
+    format!(":\n    {}", tail.join("\n    "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Decision;
+
+    fn finished(code: i32, stdout: &str) -> Finished {
+        use std::os::unix::process::ExitStatusExt;
+        Finished {
+            status: Some(std::process::ExitStatus::from_raw(code << 8)),
+            stdout: stdout.to_string(),
+            stderr: String::new(),
+            output: stdout.to_string(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_written_result_wins() {
+        let json = r#"{"type":"verdict","decision":"reject","content":"no tests","route_to":"work","session_id":"s1","usage":{"input_tokens":3,"output_tokens":4,"cost_usd":0.5}}"#;
+        let result = command_result(&finished(0, "chatter"), Some(json));
+        assert_eq!(
+            result.output,
+            AgentOutput::Verdict {
+                decision: Decision::Reject,
+                content: "no tests".into(),
+                route_to: Some("work".into())
+            }
+        );
+        assert_eq!(result.session_id.as_deref(), Some("s1"));
+        assert_eq!(result.usage.output_tokens, 4);
+    }
+
+    #[test]
+    fn stdout_is_the_artifact_without_a_file() {
+        let result = command_result(&finished(0, "# Plan\n"), None);
+        assert_eq!(
+            result.output,
+            AgentOutput::Artifact {
+                content: "# Plan\n".into()
+            }
+        );
+    }
+
+    #[test]
+    fn failures_say_why() {
+        let nonzero = command_result(&finished(3, "boom\n"), None);
+        let AgentOutput::Failed { error } = nonzero.output else {
+            panic!("not a failure")
+        };
+        assert!(
+            error.contains("exit code 3") && error.contains("boom"),
+            "{error}"
+        );
+
+        let garbage = command_result(&finished(0, ""), Some("{not json"));
+        let AgentOutput::Failed { error } = garbage.output else {
+            panic!("not a failure")
+        };
+        assert!(error.contains("invalid JSON"), "{error}");
+
+        let silent = command_result(&finished(0, "  \n"), None);
+        assert!(matches!(silent.output, AgentOutput::Failed { .. }));
+    }
+
+    #[test]
+    fn relative_programs_start_at_the_repository_root() {
+        let root = Path::new("/repo");
+        assert_eq!(
+            resolve_program("fixtures/agent", root),
+            Path::new("/repo/fixtures/agent")
+        );
+        assert_eq!(resolve_program("claude", root), Path::new("claude"));
+        assert_eq!(resolve_program("/bin/x", root), Path::new("/bin/x"));
+    }
+}
