@@ -7,6 +7,7 @@ mod print;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    ork::process::kill_children_on_interrupt();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

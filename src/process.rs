@@ -8,6 +8,43 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+/// Process groups of the children running now, so an interrupt can take them down too.
+static LIVE_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// On Ctrl-C (or SIGTERM), kills every agent and gate process group this process started,
+/// then exits with status 130. The trak stays recorded as running; the next `ork` command shows
+/// it as interrupted and `ork resume` carries on.
+pub fn kill_children_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+        for pgid in groups {
+            kill_group(pgid);
+        }
+        eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
+        std::process::exit(130);
+    });
+}
+
+/// Keeps a child's process group in [`LIVE_GROUPS`] while it lives.
+struct Registered(u32);
+
+impl Registered {
+    fn new(pgid: u32) -> Registered {
+        if let Ok(mut groups) = LIVE_GROUPS.lock() {
+            groups.push(pgid);
+        }
+        Registered(pgid)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut groups) = LIVE_GROUPS.lock() {
+            groups.retain(|&g| g != self.0);
+        }
+    }
+}
+
 /// Which output a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -78,6 +115,7 @@ pub fn run_streaming(
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {program}"))?;
+    let _registered = Registered::new(child.id());
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         let text = text.to_string();
         // A writer thread: a child that never reads its input must not block us.

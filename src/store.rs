@@ -304,11 +304,22 @@ impl Store {
     }
 
     /// A fresh id for `title` that no local or remote-tracking branch uses.
+    /// Looks up only the candidate's own refs: creating a trak must not cost O(traks).
     fn unused_id(&self, title: &str) -> Result<String> {
-        let taken = self.ids()?;
+        let remotes = self.git.remote_names();
         for _ in 0..100 {
             let id = crate::trak_id::new_id(title);
-            if !taken.contains(&id) {
+            let mut names = vec![format!("{BRANCH_PREFIX}{id}")];
+            names.extend(
+                remotes
+                    .iter()
+                    .map(|r| format!("{REMOTES_PREFIX}{r}/ork/{id}")),
+            );
+            let mut taken = false;
+            for name in &names {
+                taken |= self.git.ref_tip(name)?.is_some();
+            }
+            if !taken {
                 return Ok(id);
             }
         }
