@@ -101,6 +101,11 @@ enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Try ork in one command: a whole flow in a new temporary repository, no model needed.
+    Demo,
+    /// The demo's scripted agent (used by `ork demo`).
+    #[command(hide = true)]
+    DemoAgent,
     /// What changed: a stage's artifact across attempts, or the trak's code against its base.
     Diff {
         /// The trak's id or a unique prefix of it.
@@ -162,6 +167,12 @@ struct RunArgs {
 
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
+    // The demo makes its own repository; its agent runs inside one.
+    match cli.command {
+        Command::Demo => return crate::demo::run(),
+        Command::DemoAgent => return crate::demo::agent(),
+        _ => {}
+    }
     let cwd = match cli.directory {
         Some(dir) => dir,
         None => std::env::current_dir().context("reading the current directory")?,
@@ -271,6 +282,7 @@ pub fn run() -> Result<()> {
             let trak = store.resolve(id.as_deref())?;
             print::logs(&store, &trak, stage.as_deref(), follow)
         }
+        Command::Demo | Command::DemoAgent => unreachable!("handled before opening a repository"),
         Command::Diff { id, stage } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = Store::new(git);

@@ -580,51 +580,12 @@ impl Git {
 
     /// Runs the `git` binary in `dir` with `input` on its standard input.
     pub fn run_with_input(&self, dir: &Path, args: &[&str], input: &str) -> Result<Output> {
-        use std::io::Write;
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running git {}", args.join(" ")))?;
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(input.as_bytes())
-            .context("writing to git")?;
-        let output = child.wait_with_output().context("waiting for git")?;
-        if !output.status.success() {
-            bail!(
-                "git {} failed in {}: {}",
-                args.join(" "),
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(output)
+        run_git(dir, args, Some(input))
     }
 
     /// Runs the `git` binary in `dir` for the operations gix must not do (see the module docs).
     pub fn run(&self, dir: &Path, args: &[&str]) -> Result<Output> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .with_context(|| format!("running git {}", args.join(" ")))?;
-        if !output.status.success() {
-            bail!(
-                "git {} failed in {}: {}",
-                args.join(" "),
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(output)
+        run_git(dir, args, None)
     }
 }
 
@@ -691,6 +652,52 @@ impl TreeDir<'_> {
         }
         Ok(files)
     }
+}
+
+/// Creates a repository in `dir` with `main` as its first branch (`git init`).
+pub fn init_repository(dir: &Path) -> Result<()> {
+    run_git(dir, &["init", "-q", "-b", "main"], None).map(drop)
+}
+
+/// Sets `key` in the repository's own config (`git config key value`).
+pub fn set_config(dir: &Path, key: &str, value: &str) -> Result<()> {
+    run_git(dir, &["config", key, value], None).map(drop)
+}
+
+/// Commits everything in the worktree `dir` (`git add -A && git commit`).
+pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
+    run_git(dir, &["add", "-A"], None)?;
+    run_git(dir, &["commit", "-q", "-F", "-"], Some(message)).map(drop)
+}
+
+/// Runs the `git` binary in `dir`, feeding `input` to its standard input; fails with git's
+/// own message when it fails.
+fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running git {}", args.join(" ")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    if let Some(text) = input {
+        stdin.write_all(text.as_bytes()).context("writing to git")?;
+    }
+    drop(stdin);
+    let output = child.wait_with_output().context("waiting for git")?;
+    if !output.status.success() {
+        bail!(
+            "git {} failed in {}: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output)
 }
 
 /// Discovers the repository containing `cwd`. Commits and reflogs need an author and a

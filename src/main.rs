@@ -2,6 +2,7 @@
 
 mod background;
 mod cli;
+mod demo;
 mod print;
 
 use std::process::ExitCode;
