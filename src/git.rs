@@ -430,8 +430,15 @@ impl Git {
 
     /// Commits everything in the worktree at `path` (its branch moves, as with `git commit`),
     /// skipping the user's commit hooks: ork's gate is the check. Returns the new commit.
-    pub fn commit_worktree(&self, path: &Path, message: &str) -> Result<Oid> {
-        self.run(path, &["add", "-A"])?;
+    /// Paths in `keep_out` (relative to the worktree) are left out: the user's local files.
+    pub fn commit_worktree(&self, path: &Path, message: &str, keep_out: &[PathBuf]) -> Result<Oid> {
+        let excludes: Vec<String> = keep_out
+            .iter()
+            .map(|p| format!(":(exclude,literal){}", p.display()))
+            .collect();
+        let mut add = vec!["add", "-A", "--", "."];
+        add.extend(excludes.iter().map(String::as_str));
+        self.run(path, &add)?;
         self.run_with_input(
             path,
             &["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"],

@@ -418,7 +418,8 @@ impl Store {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let message = commit_message(&trak.id, &event, &state);
-        let commit = self.git.commit_worktree(worktree, &message)?;
+        let local_files = crate::worktree::included_files(self.git.main_workdir(), worktree)?;
+        let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
             state,
             tip: commit,

@@ -58,32 +58,9 @@ fn indent(text: &str) -> String {
 /// Copies the files under `root` that `.orkestra/worktree.include` matches into `dest`, keeping
 /// their relative paths; files the checkout already has are left as checked out.
 fn copy_includes(root: &Path, dest: &Path) -> Result<usize> {
-    let Some(matcher) = include_matcher(root)? else {
-        return Ok(0);
-    };
-    let worktrees = root.join(".orkestra/worktrees");
-    let walker = ignore::WalkBuilder::new(root)
-        .standard_filters(false)
-        .hidden(false)
-        .filter_entry(move |entry| {
-            let path = entry.path();
-            path.file_name() != Some(std::ffi::OsStr::new(".git")) && path != worktrees
-        })
-        .build();
     let mut copied = 0;
-    for entry in walker {
-        let entry = entry.context("listing files for worktree.include")?;
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walk stays under root");
-        if !matcher.matched_path_or_any_parents(rel, false).is_ignore() {
-            continue;
-        }
-        let target = dest.join(rel);
+    for rel in included_files(root, root)? {
+        let target = dest.join(&rel);
         if target.exists() {
             continue;
         }
@@ -91,11 +68,44 @@ fn copy_includes(root: &Path, dest: &Path) -> Result<usize> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::copy(entry.path(), &target)
+        std::fs::copy(root.join(&rel), &target)
             .with_context(|| format!("copying {} into the worktree", rel.display()))?;
         copied += 1;
     }
     Ok(copied)
+}
+
+/// The files under `dir` (the main worktree or a trak's) that the repository's
+/// `.orkestra/worktree.include` matches, relative to `dir`. They are the user's local files
+/// (secrets, settings): ork copies them into worktrees and never commits them.
+pub fn included_files(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(matcher) = include_matcher(root)? else {
+        return Ok(Vec::new());
+    };
+    let worktrees = dir.join(".orkestra/worktrees");
+    let walker = ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .hidden(false)
+        .filter_entry(move |entry| {
+            let path = entry.path();
+            path.file_name() != Some(std::ffi::OsStr::new(".git")) && path != worktrees
+        })
+        .build();
+    let mut found = Vec::new();
+    for entry in walker {
+        let entry = entry.context("listing files for worktree.include")?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .expect("walk stays under dir");
+        if matcher.matched_path_or_any_parents(rel, false).is_ignore() {
+            found.push(rel.to_path_buf());
+        }
+    }
+    Ok(found)
 }
 
 /// The patterns of `worktree.include`, or `None` when it is missing or lists nothing.
