@@ -42,6 +42,11 @@ fn main() {
                 repo.move_traks_to_remote_tracking();
             }
             let where_ = if remote { "remote-tracking" } else { "local" };
+            assert_eq!(
+                repo.listed_traks(),
+                n,
+                "ork status must list every trak ({where_})"
+            );
             let ork = time(RUNS, || repo.run(ORK, &["status", "--json", "--all"]));
             let git = time(RUNS, || repo.git_read_baseline(remote));
             status_medians.push(((n, e, remote), ork.median));
@@ -203,6 +208,17 @@ impl Repo {
         run(&self.path, program, args);
     }
 
+    /// How many traks `ork status --json --all` lists.
+    fn listed_traks(&self) -> usize {
+        let out = Command::new(ORK)
+            .args(["status", "--json", "--all"])
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value["traks"].as_array().map_or(0, Vec::len)
+    }
+
     /// The least git must do to read what `ork status` shows: list the trak refs, then read
     /// each tip's state record, in two processes.
     fn git_read_baseline(&self, remote: bool) {
@@ -255,6 +271,17 @@ impl Repo {
                 "create refs/remotes/origin/ork/{id} {oid}\ndelete {name} {oid}\n"
             ));
         }
+        // ork reads remote-tracking traks of configured remotes only.
+        run(
+            &self.path,
+            "git",
+            &[
+                "remote",
+                "add",
+                "origin",
+                "https://example.invalid/repo.git",
+            ],
+        );
         let mut update = Command::new("git")
             .args(["update-ref", "--stdin"])
             .current_dir(&self.path)

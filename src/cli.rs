@@ -75,6 +75,14 @@ enum Command {
         #[arg(short = 'm', long = "message")]
         message: String,
     },
+    /// Settle a conflict between two machines' decisions: keep one, set the other aside.
+    Resolve {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// The decision that stands: an event type (approved, rejected, …) or an event id.
+        #[arg(long)]
+        keep: String,
+    },
     /// Run a failed stage again.
     Retry(DecisionArgs),
     /// Carry on with a trak: run what is due (after a crash, or on another machine).
@@ -100,6 +108,11 @@ enum Command {
         /// Follow the running agent's output.
         #[arg(short = 'f', long)]
         follow: bool,
+    },
+    /// Exchange traks, gate notes and agent logs with a remote: fetch, join, push.
+    Sync {
+        /// The remote; default: origin, or the only remote.
+        remote: Option<String>,
     },
     /// Try ork in one command: a whole flow in a new temporary repository, no model needed.
     Demo,
@@ -183,6 +196,10 @@ pub fn run() -> Result<()> {
             // Refuse an unborn repository before writing anything.
             git.main_branch()?;
             let report = init::write_defaults(git.main_workdir(), force)?;
+            // A plain `git fetch` then brings other machines' notes and logs too.
+            for remote in git.remote_names() {
+                ork::sync::configure_remote(&git, &remote)?;
+            }
             print::init_report(&report)
         }
         Command::Trak(TrakCommand::New {
@@ -267,10 +284,31 @@ pub fn run() -> Result<()> {
             )
         }
         Command::Retry(args) => decide(git, args, HumanDecision::Retry, &[Status::Failed]),
-        Command::Resume(args) | Command::Integrate(args) => {
+        Command::Resolve { args, keep } => decide(
+            git,
+            args,
+            HumanDecision::Resolve { keep },
+            &[Status::Conflict],
+        ),
+        Command::Resume(args) => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = Store::new(git);
             let trak = pick(&store, args.id.as_deref(), &engine::RUNNABLE)?;
+            carry_on(&store, &workflow, trak, args.run)
+        }
+        Command::Integrate(args) => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = Store::new(git);
+            let trak = pick(&store, args.id.as_deref(), &[Status::Integrating])?;
+            if trak.state.status != Status::Integrating {
+                bail!(
+                    "trak {} is {} at {}, not waiting to be merged.\n  {}",
+                    trak.id,
+                    trak.state.status.as_str(),
+                    trak.state.stage,
+                    engine::next_step(&trak)
+                );
+            }
             carry_on(&store, &workflow, trak, args.run)
         }
         Command::Run { jobs, watch } => {
@@ -281,6 +319,12 @@ pub fn run() -> Result<()> {
             let store = Store::new(git);
             let trak = store.resolve(id.as_deref())?;
             print::logs(&store, &trak, stage.as_deref(), follow)
+        }
+        Command::Sync { remote } => {
+            let store = Store::new(git);
+            let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
+            let report = ork::sync::sync(&store, &remote)?;
+            print::synced(&remote, &report)
         }
         Command::Demo | Command::DemoAgent => unreachable!("handled before opening a repository"),
         Command::Diff { id, stage } => {
@@ -312,7 +356,7 @@ fn decide(git: Git, args: DecisionArgs, decision: HumanDecision, waiting: &[Stat
     let workflow = Workflow::load(git.main_workdir())?;
     let store = Store::new(git);
     let trak = pick(&store, args.id.as_deref(), waiting)?;
-    let trak = engine::decide(&store, &trak, decision)?;
+    let trak = engine::decide(&store, &workflow, &trak, decision)?;
     print::decided(&trak)?;
     carry_on(&store, &workflow, trak, args.run)
 }
@@ -329,7 +373,10 @@ fn pick(store: &Store, query: Option<&str>, waiting: &[Status]) -> Result<Trak> 
     let candidates: Vec<Trak> = store
         .list()?
         .into_iter()
-        .filter(|t| waiting.contains(&t.state.status) || engine::is_interrupted(store, t))
+        .filter(|t| {
+            waiting.contains(&t.state.status)
+                && (t.state.status != Status::Running || engine::is_interrupted(store, t))
+        })
         .collect();
     match candidates.as_slice() {
         [one] => Ok(one.clone()),

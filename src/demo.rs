@@ -68,7 +68,9 @@ pub fn run() -> Result<()> {
     let workflow = Workflow::load(git.main_workdir())?;
     let store = Store::new(git);
 
-    command("ork trak new \"Add a greeting script\" -d \"A script that greets the world.\"");
+    command(
+        "ork trak new \"Add a greeting script\" -d \"A shell script, greet.sh, that greets the world.\"",
+    );
     let trak = engine::new_trak(
         &store,
         &workflow,
@@ -83,13 +85,14 @@ pub fn run() -> Result<()> {
     let trak = drive(&store, &workflow, trak)?;
 
     command(&format!("ork approve {}", trak.id));
-    let trak = engine::decide(&store, &trak, HumanDecision::Approve)?;
+    let trak = engine::decide(&store, &workflow, &trak, HumanDecision::Approve)?;
     let trak = drive(&store, &workflow, trak)?;
 
     let feedback = "Also greet someone by name: sh greet.sh Ada prints Hello, Ada!";
     command(&format!("ork reject {} -m \"{feedback}\"", trak.id));
     let trak = engine::decide(
         &store,
+        &workflow,
         &trak,
         HumanDecision::Reject {
             feedback: feedback.to_string(),
@@ -99,7 +102,7 @@ pub fn run() -> Result<()> {
     let trak = drive(&store, &workflow, trak)?;
 
     command(&format!("ork approve {}", trak.id));
-    let trak = engine::decide(&store, &trak, HumanDecision::Approve)?;
+    let trak = engine::decide(&store, &workflow, &trak, HumanDecision::Approve)?;
     let trak = drive(&store, &workflow, trak)?;
 
     command("git log --graph --oneline main");

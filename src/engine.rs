@@ -126,7 +126,14 @@ impl Engine<'_> {
                     self.run_stage(trak)?
                 }
                 Status::Checking => self.check(trak)?,
-                Status::Integrating => self.integrate(trak)?,
+                Status::Integrating => {
+                    let trak = self.integrate(trak)?;
+                    // Still integrating: the merge waits for the user (it said why).
+                    if trak.state.status == Status::Integrating {
+                        return Ok(trak);
+                    }
+                    trak
+                }
                 Status::AwaitingReview
                 | Status::AwaitingAnswer
                 | Status::Failed
@@ -217,8 +224,15 @@ impl Engine<'_> {
             run_dir: &run_dir,
         };
         let reporter = &mut *self.reporter;
-        let finished = run(&spec, &mut |line| reporter.line(line))?;
+        let mut finished = run(&spec, &mut |line| reporter.line(line))?;
         self.keep_log(&trak, &stage.name, attempt, &finished.log);
+        if resume.is_some()
+            && finished.result.session_id.is_none()
+            && matches!(finished.result.output, AgentOutput::Failed { .. })
+        {
+            // The session could not be resumed here: start afresh next time.
+            finished.result.session_id = Some(String::new());
+        }
         let (kind, files) = finished_event(&stage, attempt, finished.result);
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
@@ -289,7 +303,7 @@ impl Engine<'_> {
         let path = format!(
             "{stage}/{attempt}-{}-{}.log",
             self.store.machine(),
-            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")
         );
         let file = FileWrite {
             path,
@@ -391,6 +405,7 @@ impl Engine<'_> {
         )
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
+        let output = crate::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
         let note = serde_json::json!({
             "kind": "gate",
             "trak": trak.id,
@@ -401,7 +416,7 @@ impl Engine<'_> {
             "result": finished.describe(),
             "machine": self.store.machine(),
             "at": chrono::Utc::now(),
-            "output": tail(&finished.output, FEEDBACK_LIMIT),
+            "output": output,
         });
         self.store
             .git()
@@ -438,9 +453,8 @@ impl Engine<'_> {
                 stage: stage.name.clone(),
                 attempt,
                 output: format!(
-                    "The gate `{command}` failed ({}):\n\n{}",
+                    "The gate `{command}` failed ({}):\n\n{output}",
                     finished.describe(),
-                    tail(&finished.output, FEEDBACK_LIMIT)
                 ),
                 retry,
             },
@@ -629,7 +643,7 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(why),
+        AgentOutput::Failed { error: why } => fail(crate::redact::redact(&why)),
     };
     (event, files)
 }
@@ -678,7 +692,12 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
 }
 
 /// Records a human decision at a trak that waits for one.
-pub fn decide(store: &Store, trak: &Trak, decision: HumanDecision) -> Result<Trak> {
+pub fn decide(
+    store: &Store,
+    workflow: &Workflow,
+    trak: &Trak,
+    decision: HumanDecision,
+) -> Result<Trak> {
     let trak = store.adopt(trak)?;
     let state = &trak.state;
     let stage = state.stage.clone();
@@ -700,7 +719,16 @@ pub fn decide(store: &Store, trak: &Trak, decision: HumanDecision) -> Result<Tra
                 ],
                 "reject",
             )?;
-            let route_to = route_to.unwrap_or_else(|| stage.clone());
+            // By default a rejection goes where the stage's `on_reject` says, else back to it.
+            let route_to = route_to
+                .or_else(|| {
+                    workflow
+                        .flows
+                        .get(&state.flow)
+                        .and_then(|f| f.stages.iter().find(|s| s.name == stage))
+                        .and_then(|s| s.on_reject.clone())
+                })
+                .unwrap_or_else(|| stage.clone());
             if !state.stages.contains(&route_to) {
                 bail!(
                     "trak {} has no stage \"{route_to}\"; its stages are {}",
@@ -723,8 +751,50 @@ pub fn decide(store: &Store, trak: &Trak, decision: HumanDecision) -> Result<Tra
             require(&trak, &[Status::Failed], "retry")?;
             EventKind::Retried { stage }
         }
+        HumanDecision::Resolve { keep } => {
+            require(&trak, &[Status::Conflict], "resolve")?;
+            resolution(store, &trak, &keep)?
+        }
     };
     store.record(&trak, event)
+}
+
+/// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or
+/// an event type such as `approved`) and sets the others aside.
+fn resolution(store: &Store, trak: &Trak, keep: &str) -> Result<EventKind> {
+    let events = store.events(trak)?;
+    let conflicting: Vec<_> = events
+        .iter()
+        .filter(|e| trak.state.conflicting_events.contains(&e.id))
+        .collect();
+    let matches: Vec<_> = conflicting
+        .iter()
+        .filter(|e| e.id.starts_with(keep) || e.kind.name() == keep)
+        .collect();
+    let [chosen] = matches.as_slice() else {
+        bail!(
+            "say which of the conflicting events stands (by type or id):\n  {}",
+            conflicting
+                .iter()
+                .map(|e| format!(
+                    "{}  {} on {}: {}",
+                    e.id,
+                    e.kind.name(),
+                    e.machine,
+                    e.kind.summary()
+                ))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    };
+    Ok(EventKind::Resolved {
+        chosen: chosen.id.clone(),
+        dropped: conflicting
+            .iter()
+            .filter(|e| e.id != chosen.id)
+            .map(|e| e.id.clone())
+            .collect(),
+    })
 }
 
 /// What a human decided.
@@ -737,6 +807,10 @@ pub enum HumanDecision {
     },
     Answer(String),
     Retry,
+    /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
+    Resolve {
+        keep: String,
+    },
 }
 
 fn require(trak: &Trak, allowed: &[Status], what: &str) -> Result<()> {
@@ -771,7 +845,18 @@ pub fn next_step(trak: &Trak) -> String {
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
         Status::Done => "Nothing: it is merged.".to_string(),
-        Status::Conflict => "Two machines disagree about it; see ork show".to_string(),
+        Status::Conflict => format!(
+            "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
+        ),
+    }
+}
+
+/// Like [`next_step`], knowing what only this machine can tell: whether a run was killed.
+pub fn next_step_here(store: &Store, trak: &Trak) -> String {
+    if is_interrupted(store, trak) {
+        format!("Its run was interrupted; carry on: ork resume {}", trak.id)
+    } else {
+        next_step(trak)
     }
 }
 

@@ -104,6 +104,13 @@ pub enum EventKind {
     Answered { stage: String, answer: String },
     /// A human asked for a failed stage to run again.
     Retried { stage: String },
+    /// A human settled a conflict: `chosen` stands, `dropped` (made from the same state on
+    /// another machine) and everything that followed them no longer count. They stay in the
+    /// history.
+    Resolved {
+        chosen: String,
+        dropped: Vec<String>,
+    },
     /// The merge into the base branch could not be done safely; `ork integrate` retries.
     IntegrationBlocked { reason: String },
     /// The trak's branch was merged into its base as `commit`.
@@ -159,6 +166,7 @@ impl EventKind {
             EventKind::Rejected { .. } => "rejected",
             EventKind::Answered { .. } => "answered",
             EventKind::Retried { .. } => "retried",
+            EventKind::Resolved { .. } => "resolved",
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::Integrated { .. } => "integrated",
             EventKind::Unknown => "unknown",
@@ -178,6 +186,7 @@ impl EventKind {
             | EventKind::Answered { stage, .. }
             | EventKind::Retried { stage } => Some(stage),
             EventKind::Created { .. }
+            | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
             | EventKind::Integrated { .. }
             | EventKind::Unknown => None,
@@ -233,6 +242,12 @@ impl EventKind {
             },
             EventKind::Answered { stage, .. } => format!("Answer {stage}'s questions"),
             EventKind::Retried { stage } => format!("Retry {stage}"),
+            EventKind::Resolved { dropped, .. } => {
+                format!(
+                    "Settle a conflict, setting aside {} event(s)",
+                    dropped.len()
+                )
+            }
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
             EventKind::Unknown => "Unknown event".to_string(),

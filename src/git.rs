@@ -376,6 +376,82 @@ impl Git {
         Ok(())
     }
 
+    /// Adds `refspec` to `remote`'s fetch refspecs unless it is there already.
+    pub fn ensure_fetch_refspec(&self, remote: &str, refspec: &str) -> Result<bool> {
+        let key = format!("remote.{remote}.fetch");
+        let current = Command::new("git")
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .args(["config", "--get-all", &key])
+            .output()
+            .context("reading the remote's fetch refspecs")?;
+        if String::from_utf8_lossy(&current.stdout)
+            .lines()
+            .any(|l| l.trim() == refspec)
+        {
+            return Ok(false);
+        }
+        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
+        Ok(true)
+    }
+
+    /// `git fetch <remote>` with its configured refspecs and the user's credentials.
+    pub fn fetch(&self, remote: &str) -> Result<()> {
+        self.run(&self.main_workdir, &["fetch", "--quiet", remote])
+            .map(drop)
+            .with_context(|| format!("fetching from {remote} failed; nothing local was changed"))
+    }
+
+    /// `git push --atomic` of `refspecs` (never forced). `Ok(false)` when the remote refused
+    /// because it moved on (fetch and integrate, then try again).
+    pub fn push(&self, remote: &str, refspecs: &[String]) -> Result<bool> {
+        let mut args = vec!["push", "--porcelain", "--atomic", remote];
+        args.extend(refspecs.iter().map(String::as_str));
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .args(&args)
+            .output()
+            .context("running git push")?;
+        if output.status.success() {
+            return Ok(true);
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let rejected = stdout.lines().any(|l| {
+            l.starts_with('!')
+                && (l.contains("non-fast-forward")
+                    || l.contains("fetch first")
+                    || l.contains("atomic"))
+        });
+        if rejected {
+            return Ok(false);
+        }
+        bail!(
+            "pushing to {remote} failed: {}{}",
+            String::from_utf8_lossy(&output.stderr).trim(),
+            stdout.trim()
+        )
+    }
+
+    /// Joins another machine's gate notes into ours, line by line
+    /// (`git notes merge -s cat_sort_uniq`).
+    pub fn merge_notes(&self, notes_ref: &str, theirs: &str) -> Result<()> {
+        let short = notes_ref.trim_start_matches("refs/notes/");
+        self.run(
+            &self.main_workdir,
+            &[
+                "notes",
+                &format!("--ref={short}"),
+                "merge",
+                "-q",
+                "-s",
+                "cat_sort_uniq",
+                theirs,
+            ],
+        )
+        .map(drop)
+    }
+
     /// Forgets worktree registrations whose folders are gone (`git worktree prune`).
     pub fn prune_worktrees(&self) -> Result<()> {
         self.run(&self.main_workdir, &["worktree", "prune"])?;
@@ -542,6 +618,67 @@ impl Git {
         let mut editor = self.repo.edit_tree(merged)?;
         editor.remove(drop_path)?;
         Ok(MergeResult::Clean(editor.write()?.detach()))
+    }
+
+    /// Joins two diverged histories: a commit with parents `ours` and `theirs` whose tree is
+    /// both sides' changes merged as git merges them, except the folder `dir`, which is
+    /// replaced by `dir_files` (computed by the caller, never text-merged). Conflicts outside
+    /// `dir` are returned instead.
+    pub fn join(
+        &self,
+        ours: Oid,
+        theirs: Oid,
+        dir: &str,
+        dir_files: &[FileWrite],
+        message: &str,
+    ) -> Result<MergeResult> {
+        use gix::merge::tree::TreatAsUnresolved;
+        let base = self
+            .repo
+            .merge_base(ours, theirs)
+            .with_context(|| format!("finding where {ours} and {theirs} diverged"))?
+            .with_context(|| format!("{ours} and {theirs} share no history"))?;
+        let base_tree = self.commit_tree(base.detach())?.id;
+        let our_tree = self.commit_tree(ours)?.id;
+        let their_tree = self.commit_tree(theirs)?.id;
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("merge base".into()),
+            current: Some("local".into()),
+            other: Some("remote".into()),
+        };
+        let options = self.repo.tree_merge_options()?;
+        let mut outcome = self
+            .repo
+            .merge_trees(base_tree, our_tree, their_tree, labels, options)
+            .context("joining two histories")?;
+        let how = TreatAsUnresolved::git();
+        let prefix = format!("{dir}/");
+        let mut conflicts: Vec<String> = outcome
+            .conflicts
+            .iter()
+            .filter(|c| c.is_unresolved(how))
+            .map(|c| c.ours.location().to_string())
+            .filter(|path| !path.starts_with(&prefix))
+            .collect();
+        if !conflicts.is_empty() {
+            conflicts.sort();
+            conflicts.dedup();
+            return Ok(MergeResult::Conflicts(conflicts));
+        }
+        let merged = outcome
+            .tree
+            .write()
+            .context("writing the joined tree")?
+            .detach();
+        let mut editor = self.repo.edit_tree(merged)?;
+        editor.remove(dir)?;
+        let without_record = editor.write()?.detach();
+        let tree = self.tree_with(without_record, dir_files)?;
+        Ok(MergeResult::Clean(self.new_commit(
+            message,
+            tree,
+            &[ours, theirs],
+        )?))
     }
 
     /// Writes a commit of `tree` with `parents`, moving no ref.

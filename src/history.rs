@@ -6,7 +6,7 @@ use crate::store::{Store, Trak, record_dir};
 
 /// One version of a stage's artifact.
 pub struct Version {
-    /// "2", or "2 (other-machine)".
+    /// "run 3 (attempt 1)".
     pub label: String,
     pub content: String,
 }
@@ -44,10 +44,11 @@ pub fn artifact_versions(
         if previous.as_deref() == Some(content.as_str()) {
             continue;
         }
+        // Attempts count from 1 again after a rejection: number the runs, name the attempt.
         let label = if attempt.is_empty() {
-            (number + 1).to_string()
+            format!("run {}", number + 1)
         } else {
-            attempt
+            format!("run {} (attempt {attempt})", number + 1)
         };
         previous = Some(content.clone());
         versions.push(Version { label, content });

@@ -24,6 +24,7 @@ pub mod redact;
 pub mod runner;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod trak_id;
 pub mod workflow;
 pub mod worktree;

@@ -164,7 +164,10 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
             first_lines(note, 20).replace('\n', "\n            ")
         );
     }
-    outln!("  next      {}", ork::engine::next_step(trak));
+    for q in &s.questions {
+        outln!("  question  {}", question_text(q));
+    }
+    outln!("  next      {}", ork::engine::next_step_here(store, trak));
     if !s.conflicting_events.is_empty() {
         outln!(
             "  conflict  events made from the same state: {}",
@@ -317,15 +320,8 @@ pub fn next(trak: &Trak) -> Result<()> {
     if let Some(note) = &s.note {
         outln!("  {}", first_lines(note, 12).replace('\n', "\n  "));
     }
-    if !s.questions.is_empty() {
-        for q in &s.questions {
-            let options = if q.options.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", q.options.join(" / "))
-            };
-            outln!("  ? {}{options}", q.question);
-        }
+    for q in &s.questions {
+        outln!("  ? {}", question_text(q));
     }
     outln!("Next: {}", ork::engine::next_step(trak));
     Ok(())
@@ -479,5 +475,54 @@ fn status_word(store: &Store, trak: &Trak) -> String {
         "interrupted".to_string()
     } else {
         trak.state.status.as_str().to_string()
+    }
+}
+
+/// What `ork sync` moved, in both directions.
+pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
+    let list = |ids: &[String]| ids.join(", ");
+    if !report.fast_forwarded.is_empty() {
+        outln!("← updated from {remote}: {}", list(&report.fast_forwarded));
+    }
+    if !report.joined.is_empty() {
+        outln!("⇄ joined with {remote}'s work: {}", list(&report.joined));
+    }
+    if report.notes_merged {
+        outln!("← gate notes merged from {remote}");
+    }
+    for (id, why) in &report.not_joined {
+        outln!("✗ {id}: {why}");
+    }
+    if !report.pushed.is_empty() {
+        let refs: Vec<&str> = report
+            .pushed
+            .iter()
+            .map(|spec| spec.split(':').next().unwrap_or(spec))
+            .collect();
+        outln!("→ pushed to {remote}: {}", refs.join(", "));
+    }
+    if !report.remote_only.is_empty() {
+        outln!(
+            "  on {remote} only (ork status shows them): {}",
+            list(&report.remote_only)
+        );
+    }
+    if report.fast_forwarded.is_empty()
+        && report.joined.is_empty()
+        && report.pushed.is_empty()
+        && !report.notes_merged
+        && report.not_joined.is_empty()
+    {
+        outln!("Up to date with {remote}.");
+    }
+    Ok(())
+}
+
+/// "Which provider? (GitHub / Google)".
+fn question_text(q: &ork::event::Question) -> String {
+    if q.options.is_empty() {
+        q.question.clone()
+    } else {
+        format!("{} ({})", q.question, q.options.join(" / "))
     }
 }

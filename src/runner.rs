@@ -92,9 +92,12 @@ pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult
         usage: Usage::default(),
     };
     if !finished.success() {
+        let how = match finished.status {
+            None => finished.describe(),
+            Some(_) => format!("ended with {}", finished.describe()),
+        };
         return failed(format!(
-            "the agent {}{}",
-            finished.describe(),
+            "the agent {how}{}",
             last_lines(&finished.output, 20)
         ));
     }

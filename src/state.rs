@@ -164,10 +164,13 @@ impl TrakState {
             gate_passed: false,
             conflicting_events: Vec::new(),
         };
-        for event in &sorted {
+        let counted: Vec<&Event> = without_dropped(&sorted);
+        for event in &counted {
             state.apply(event);
         }
-        state.conflicting_events = forks(&sorted);
+        // Dropped events still count as events: the snapshot check compares with the files.
+        state.events = sorted.len();
+        state.conflicting_events = forks(&counted);
         if !state.conflicting_events.is_empty() {
             state.status = Status::Conflict;
         }
@@ -197,7 +200,8 @@ impl TrakState {
                 self.status = Status::Running;
                 self.running_on = Some(event.machine.clone());
                 self.gate_passed = false;
-                self.feedback = None;
+                // The feedback stays until the run finishes: a run that was interrupted is run
+                // again with it.
                 self.note = None;
                 self.verdict = None;
                 self.questions.clear();
@@ -214,9 +218,17 @@ impl TrakState {
                 usage,
                 ..
             } => {
-                if let Some(session) = session_id {
-                    self.sessions.insert(stage.clone(), session.clone());
+                match session_id.as_deref() {
+                    // An empty id: the session could not be resumed; forget it.
+                    Some("") => {
+                        self.sessions.remove(stage);
+                    }
+                    Some(session) => {
+                        self.sessions.insert(stage.clone(), session.to_string());
+                    }
+                    None => {}
                 }
+                self.feedback = None;
                 self.usage.entry(stage.clone()).or_default().add(usage);
                 match outcome {
                     Outcome::Artifact => self.status = Status::Checking,
@@ -258,8 +270,24 @@ impl TrakState {
             }
             EventKind::Answered { answer, .. } => {
                 self.status = Status::Queued;
-                self.feedback = Some(answer.clone());
+                // The agent may not remember what it asked: give it the questions too.
+                let asked: Vec<String> = self
+                    .questions
+                    .iter()
+                    .map(|q| format!("- {}", q.question))
+                    .collect();
+                self.feedback = Some(if asked.is_empty() {
+                    answer.clone()
+                } else {
+                    format!("You asked:\n{}\n\nThe answer:\n{answer}", asked.join("\n"))
+                });
                 self.questions.clear();
+            }
+            EventKind::Resolved { .. } => {
+                self.conflicting_events.clear();
+                if self.status == Status::Conflict {
+                    self.status = Status::Queued;
+                }
             }
             EventKind::Retried { .. } => {
                 self.status = Status::Queued;
@@ -347,6 +375,33 @@ pub fn causal_order(events: &[Event]) -> Vec<&Event> {
         }
     }
     order
+}
+
+/// The events without those a `resolved` event set aside, and without everything made on top
+/// of them.
+fn without_dropped<'a>(events: &[&'a Event]) -> Vec<&'a Event> {
+    let mut skipped: std::collections::HashSet<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Resolved { dropped, .. } => Some(dropped.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut kept = Vec::with_capacity(events.len());
+    // `events` is in causal order, so a dropped event comes before what was made on it.
+    for event in events {
+        // A resolution is made on top of whatever was newest, possibly a dropped event.
+        let resolution = matches!(event.kind, EventKind::Resolved { .. });
+        if skipped.contains(event.id.as_str())
+            || (!resolution && event.prev.as_deref().is_some_and(|p| skipped.contains(p)))
+        {
+            skipped.insert(&event.id);
+            continue;
+        }
+        kept.push(*event);
+    }
+    kept
 }
 
 /// Ids of events that share a `prev` with another event: two transitions made from the same
@@ -709,7 +764,9 @@ mod tests {
         };
         let state = TrakState::fold("t", &chain(vec![asked, answered])).unwrap();
         assert_eq!(state.status, Status::Queued);
-        assert_eq!(state.feedback.as_deref(), Some("GitHub"));
+        let feedback = state.feedback.unwrap();
+        assert!(feedback.contains("Which provider?"), "{feedback}");
+        assert!(feedback.ends_with("GitHub"), "{feedback}");
         assert!(state.questions.is_empty());
     }
 }

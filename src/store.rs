@@ -93,7 +93,9 @@ impl Store {
             }
         }
         for (remote, id, name, tip) in self.remote_trak_refs()? {
-            if traks.contains_key(&id) {
+            if let Some(local) = traks.get(&id)
+                && !self.remote_is_ahead(local.tip, tip)?
+            {
                 continue;
             }
             if let Some(trak) = self.read_if_trak(&id, &name, tip, Location::Remote(remote))? {
@@ -101,6 +103,13 @@ impl Store {
             }
         }
         Ok(traks.into_values().collect())
+    }
+
+    /// Whether a fetched copy at `remote` holds everything the local branch at `local` has and
+    /// more: then it is the trak's current state, and a plain `git fetch` shows another
+    /// machine's progress. Costs a history walk only when the tips differ.
+    fn remote_is_ahead(&self, local: Oid, remote: Oid) -> Result<bool> {
+        Ok(local != remote && self.git.is_ancestor(local, remote)?)
     }
 
     /// Like [`Store::read`], but `None` for a branch under `ork/` that holds no trak record
@@ -172,16 +181,22 @@ impl Store {
     /// Reads trak `id` from its local branch, else from a remote-tracking branch.
     pub fn load(&self, id: &str) -> Result<Trak> {
         let local = format!("{BRANCH_PREFIX}{id}");
-        if let Some(tip) = self.git.ref_tip(&local)? {
-            return self.read(id, &local, tip, Location::Local);
-        }
+        let local_tip = self.git.ref_tip(&local)?;
         let remote = self
             .remote_trak_refs()?
             .into_iter()
             .find(|(_, rid, _, _)| rid == id);
-        match remote {
-            Some((remote, _, name, tip)) => self.read(id, &name, tip, Location::Remote(remote)),
-            None => bail!("there is no trak {id}"),
+        match (local_tip, remote) {
+            (Some(tip), Some((remote, _, name, theirs)))
+                if self.remote_is_ahead(tip, theirs)? =>
+            {
+                self.read(id, &name, theirs, Location::Remote(remote))
+            }
+            (Some(tip), _) => self.read(id, &local, tip, Location::Local),
+            (None, Some((remote, _, name, tip))) => {
+                self.read(id, &name, tip, Location::Remote(remote))
+            }
+            (None, None) => bail!("there is no trak {id}"),
         }
     }
 
@@ -337,7 +352,14 @@ impl Store {
             );
         }
         let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
-        let state = trak.state.advance(&event);
+        let state = if matches!(event.kind, EventKind::Resolved { .. }) {
+            // Setting events aside changes the past: fold everything again.
+            let mut events = self.events_at(&trak.id, trak.tip)?;
+            events.push(event.clone());
+            TrakState::fold(&trak.id, &events)?
+        } else {
+            trak.state.advance(&event)
+        };
         let dir = record_dir(&trak.id);
         let files = [
             FileWrite {
@@ -390,7 +412,7 @@ impl Store {
         files: &[(String, Vec<u8>)],
     ) -> Result<Trak> {
         let current = self.git.ref_tip(&trak.branch)?;
-        if current != Some(trak.tip) {
+        if current != Some(trak.tip) && !self.only_agent_commits(trak, current)? {
             return Err(crate::git::RefMoved {
                 name: trak.branch.clone(),
                 expected: trak.tip,
@@ -427,6 +449,26 @@ impl Store {
         })
     }
 
+    /// Whether the branch moved from the trak's tip to `current` only through commits the agent
+    /// made itself in the worktree (no ork event among them): its work, to be recorded on top.
+    fn only_agent_commits(&self, trak: &Trak, current: Option<Oid>) -> Result<bool> {
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        if !self.git.is_ancestor(trak.tip, current)? {
+            return Ok(false);
+        }
+        let mut clean = true;
+        self.git.walk_first_parents(current, |id, message| {
+            if id == trak.tip {
+                return false;
+            }
+            clean &= !message.contains("\nOrk-Event: ");
+            clean
+        })?;
+        Ok(clean)
+    }
+
     /// The latest artifact of each stage that has one, as (artifact name, content).
     pub fn artifacts(&self, trak: &Trak) -> Result<Vec<(String, String)>> {
         let Some(dir) = self
@@ -452,16 +494,108 @@ impl Store {
             return Ok(trak.clone());
         }
         let branch = format!("{BRANCH_PREFIX}{}", trak.id);
-        self.git.create_ref(
-            &branch,
-            trak.tip,
-            &format!("ork: adopt trak {} from {}", trak.id, trak.branch),
-        )?;
+        match self.git.ref_tip(&branch)? {
+            // The local branch is behind the fetched copy: fast-forward it (and its worktree).
+            Some(local) => {
+                let behind = Trak {
+                    tip: local,
+                    branch: branch.clone(),
+                    location: Location::Local,
+                    ..trak.clone()
+                };
+                self.move_to(&behind, trak.tip)?;
+            }
+            None => self.git.create_ref(
+                &branch,
+                trak.tip,
+                &format!("ork: adopt trak {} from {}", trak.id, trak.branch),
+            )?,
+        }
         Ok(Trak {
             location: Location::Local,
             branch,
             ..trak.clone()
         })
+    }
+
+    /// Joins a local trak with `theirs`, the tip of its copy from another machine, when both
+    /// moved on: events as a union of files, state folded again from them, code merged as git
+    /// merges it. Fails, changing nothing, if the code conflicts.
+    pub fn join(&self, trak: &Trak, theirs: Oid, from: &str) -> Result<Trak> {
+        let mut events = self.events_at(&trak.id, trak.tip)?;
+        let ours_ids: std::collections::HashSet<String> =
+            events.iter().map(|e| e.id.clone()).collect();
+        events.extend(
+            self.events_at(&trak.id, theirs)?
+                .into_iter()
+                .filter(|e| !ours_ids.contains(&e.id)),
+        );
+        let state = TrakState::fold(&trak.id, &events)?;
+        let their_trak = self.read(&trak.id, from, theirs, Location::Remote(from.to_string()))?;
+        // The newer side's artifacts win where both have one; each side's own are kept.
+        let (newer, older) = if their_trak.state.updated_at > trak.state.updated_at {
+            (&their_trak, trak)
+        } else {
+            (trak, &their_trak)
+        };
+        let mut artifacts: std::collections::BTreeMap<String, String> =
+            self.artifacts(older)?.into_iter().collect();
+        artifacts.extend(self.artifacts(newer)?);
+        let dir = record_dir(&trak.id);
+        let mut files: Vec<FileWrite> = events
+            .iter()
+            .map(|e| FileWrite {
+                path: format!("{dir}/events/{}", e.file_name()),
+                contents: e.to_json().into_bytes(),
+            })
+            .collect();
+        files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
+            path: format!("{dir}/artifacts/{name}.md"),
+            contents: content.into_bytes(),
+        }));
+        files.push(FileWrite {
+            path: format!("{dir}/description.md"),
+            contents: self.description(trak)?.into_bytes(),
+        });
+        files.push(FileWrite {
+            path: format!("{dir}/state.json"),
+            contents: state.to_json().into_bytes(),
+        });
+        let message = format!(
+            "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
+            trak.id,
+            state.flow,
+            state.stage,
+            state.status.as_str(),
+            self.machine
+        );
+        let commit = match self.git.join(trak.tip, theirs, &dir, &files, &message)? {
+            crate::git::MergeResult::Clean(commit) => commit,
+            crate::git::MergeResult::Conflicts(paths) => bail!(
+                "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
+                 Merge it by hand in the trak's worktree (git merge {from}), commit, then run ork sync again.",
+                trak.id,
+                paths.join(", ")
+            ),
+        };
+        self.move_to(trak, commit)?;
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+
+    /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,
+    /// bringing its worktree along if it has one.
+    pub fn move_to(&self, trak: &Trak, commit: Oid) -> Result<()> {
+        self.git
+            .update_ref(&trak.branch, commit, trak.tip, "ork: sync")?;
+        if let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? {
+            self.git
+                .fast_forward_worktree(&worktree, trak.tip, commit)?;
+        }
+        Ok(())
     }
 
     /// The machine name events are signed with.

@@ -1,0 +1,185 @@
+//! `ork sync`: traks, gate notes and agent logs between this repository and a remote, through
+//! plain git fetch and push — no server, no database.
+//!
+//! Fetch brings the remote's `ork/*` branches to `refs/remotes/<remote>/ork/*` (git's default
+//! refspec), its notes to `refs/notes/remotes/<remote>/orkestra` and its logs to
+//! `refs/ork/remotes/<remote>/logs/*`: remote-tracking names only, so a fetch never overwrites
+//! anything local. Then each trak is brought together: fast-forwarded when only the remote
+//! moved, joined (events as a union, state folded again, code merged) when both did. Notes
+//! merge with `cat_sort_uniq`. Last, what is new here is pushed, never forced, atomically; a
+//! push the remote refuses because it moved on starts the round again.
+
+use anyhow::{Result, bail};
+
+use crate::engine::{LOGS_PREFIX, NOTES_REF};
+use crate::git::Git;
+use crate::store::{BRANCH_PREFIX, Location, Store};
+
+/// How many fetch-integrate-push rounds to try before giving up on a remote that keeps moving.
+const ROUNDS: usize = 3;
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Traks that only moved on the remote, brought here.
+    pub fast_forwarded: Vec<String>,
+    /// Traks that moved on both sides, joined.
+    pub joined: Vec<String>,
+    /// Traks that could not be joined, with why.
+    pub not_joined: Vec<(String, String)>,
+    /// Whether the remote's gate notes were merged into ours.
+    pub notes_merged: bool,
+    /// Refs pushed to the remote.
+    pub pushed: Vec<String>,
+    /// Traks only on the remote (shown by `ork status`; adopted when acted on).
+    pub remote_only: Vec<String>,
+}
+
+/// The fetch refspecs ork needs beyond git's default, for `remote`. Both are patterns: a
+/// pattern that matches nothing is fine, while a plain refspec for a ref the remote lacks would
+/// make every `git fetch` fail.
+fn refspecs(remote: &str) -> [String; 2] {
+    [
+        format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
+        format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
+    ]
+}
+
+/// Makes a plain `git fetch` of `remote` bring ork's notes and logs too, into remote-tracking
+/// names. Returns whether anything was added.
+pub fn configure_remote(git: &Git, remote: &str) -> Result<bool> {
+    let mut added = false;
+    for spec in refspecs(remote) {
+        added |= git.ensure_fetch_refspec(remote, &spec)?;
+    }
+    Ok(added)
+}
+
+/// The remote to sync with: the one named, else `origin`, else the only one.
+pub fn pick_remote(git: &Git, named: Option<&str>) -> Result<String> {
+    let remotes = git.remote_names();
+    match named {
+        Some(name) if remotes.iter().any(|r| r == name) => Ok(name.to_string()),
+        Some(name) => bail!(
+            "there is no remote \"{name}\"; remotes: {}",
+            if remotes.is_empty() {
+                "none".to_string()
+            } else {
+                remotes.join(", ")
+            }
+        ),
+        None if remotes.iter().any(|r| r == "origin") => Ok("origin".to_string()),
+        None if remotes.len() == 1 => Ok(remotes[0].clone()),
+        None if remotes.is_empty() => bail!(
+            "this repository has no remote to sync with; add one: git remote add origin <url>"
+        ),
+        None => bail!(
+            "which remote? ork sync <remote>, one of: {}",
+            remotes.join(", ")
+        ),
+    }
+}
+
+/// Fetches, integrates and pushes until the remote and this repository agree.
+pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
+    let git = store.git();
+    configure_remote(git, remote)?;
+    let mut report = SyncReport::default();
+    for _ in 0..ROUNDS {
+        git.fetch(remote)?;
+        integrate_traks(store, remote, &mut report)?;
+        report.notes_merged |= integrate_notes(git, remote)?;
+        let specs = to_push(store, remote)?;
+        if specs.is_empty() || git.push(remote, &specs)? {
+            report.pushed.extend(specs);
+            report.remote_only = store
+                .list()?
+                .into_iter()
+                .filter(|t| t.location == Location::Remote(remote.to_string()))
+                .map(|t| t.id)
+                .collect();
+            return Ok(report);
+        }
+    }
+    bail!("{remote} kept moving while ork pushed; run ork sync again")
+}
+
+/// Brings every local trak that also exists on the remote up to date with it.
+fn integrate_traks(store: &Store, remote: &str, report: &mut SyncReport) -> Result<()> {
+    let git = store.git();
+    for trak in store.list()? {
+        if trak.location != Location::Local {
+            continue;
+        }
+        let remote_ref = format!("refs/remotes/{remote}/ork/{}", trak.id);
+        let Some(theirs) = git.ref_tip(&remote_ref)? else {
+            continue;
+        };
+        if theirs == trak.tip || git.is_ancestor(theirs, trak.tip)? {
+            continue;
+        }
+        if git.is_ancestor(trak.tip, theirs)? {
+            store.move_to(&trak, theirs)?;
+            report.fast_forwarded.push(trak.id);
+            continue;
+        }
+        match store.join(&trak, theirs, &format!("{remote}/ork/{}", trak.id)) {
+            Ok(_) => report.joined.push(trak.id),
+            Err(err) => report.not_joined.push((trak.id, format!("{err:#}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Merges the remote's gate notes into ours. Returns whether anything changed.
+fn integrate_notes(git: &Git, remote: &str) -> Result<bool> {
+    let theirs_ref = format!("refs/notes/remotes/{remote}/orkestra");
+    let Some(theirs) = git.ref_tip(&theirs_ref)? else {
+        return Ok(false);
+    };
+    match git.ref_tip(NOTES_REF)? {
+        None => git.create_ref(NOTES_REF, theirs, "ork: notes from sync")?,
+        Some(ours) if ours == theirs || git.is_ancestor(theirs, ours)? => return Ok(false),
+        Some(ours) if git.is_ancestor(ours, theirs)? => {
+            git.update_ref(NOTES_REF, theirs, ours, "ork: notes from sync")?
+        }
+        Some(_) => git.merge_notes(NOTES_REF, &theirs_ref)?,
+    }
+    Ok(true)
+}
+
+/// Refspecs for every local ork ref the remote lacks or is behind on. Refs that diverged
+/// (not joined) are left out: pushing them would be refused.
+fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
+    let git = store.git();
+    let mut pairs: Vec<(String, String)> = git
+        .refs_with_prefix(BRANCH_PREFIX)?
+        .into_iter()
+        .map(|r| {
+            let id = r.name[BRANCH_PREFIX.len()..].to_string();
+            (r.name, format!("refs/remotes/{remote}/ork/{id}"))
+        })
+        .collect();
+    pairs.extend(git.refs_with_prefix(LOGS_PREFIX)?.into_iter().map(|r| {
+        let id = r.name[LOGS_PREFIX.len()..].to_string();
+        (r.name, format!("refs/ork/remotes/{remote}/logs/{id}"))
+    }));
+    pairs.push((
+        NOTES_REF.to_string(),
+        format!("refs/notes/remotes/{remote}/orkestra"),
+    ));
+    let mut specs = Vec::new();
+    for (local, tracking) in pairs {
+        let Some(ours) = git.ref_tip(&local)? else {
+            continue;
+        };
+        let ahead = match git.ref_tip(&tracking)? {
+            None => true,
+            Some(theirs) => theirs != ours && git.is_ancestor(theirs, ours)?,
+        };
+        if ahead {
+            specs.push(format!("{local}:{local}"));
+        }
+    }
+    Ok(specs)
+}
