@@ -176,6 +176,9 @@ struct RunArgs {
     /// Run what comes next in the background (see `ork logs -f`).
     #[arg(long)]
     detach: bool,
+    /// Run a stage another machine started, before its claim's lease runs out.
+    #[arg(long)]
+    take_over: bool,
 }
 
 pub fn run() -> Result<()> {
@@ -394,6 +397,27 @@ fn pick(store: &Store, query: Option<&str>, waiting: &[Status]) -> Result<Trak> 
 
 /// Runs what is due next for `trak`: here, in the background, or not at all.
 fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
+    let result = drive_or_hand_off(store, workflow, trak, run);
+    if workflow.sync.auto {
+        auto_sync(store);
+    }
+    result
+}
+
+/// With `[sync] auto = true`: share what this command recorded. A failure is only a warning:
+/// the work is recorded locally and the next sync carries it.
+fn auto_sync(store: &Store) {
+    let synced = ork::sync::pick_remote(store.git(), None)
+        .and_then(|remote| ork::sync::sync(store, &remote).map(|report| (remote, report)));
+    match synced {
+        Ok((remote, report)) => {
+            let _ = print::synced(&remote, &report);
+        }
+        Err(err) => eprintln!("warning: auto-sync failed: {err:#}\n  run `ork sync` later"),
+    }
+}
+
+fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
     if run.no_run {
         return print::next(&trak);
     }
@@ -406,6 +430,7 @@ fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Res
         store,
         workflow,
         reporter: &mut terminal,
+        take_over: run.take_over,
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)

@@ -128,6 +128,7 @@ fn drive(store: &Store, workflow: &Workflow, trak: ork::store::Trak) -> Result<o
         store,
         workflow,
         reporter: &mut terminal,
+        take_over: false,
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)?;

@@ -107,6 +107,8 @@ pub struct Engine<'a> {
     pub store: &'a Store,
     pub workflow: &'a Workflow,
     pub reporter: &'a mut dyn Reporter,
+    /// Run a stage that another machine claimed, before its lease ran out.
+    pub take_over: bool,
 }
 
 impl Engine<'_> {
@@ -119,6 +121,7 @@ impl Engine<'_> {
             trak = match trak.state.status {
                 Status::Queued => self.run_stage(trak)?,
                 Status::Running => {
+                    self.check_claim(&trak)?;
                     self.reporter.step(&format!(
                         "{}: the last run was interrupted; running it again",
                         trak.state.stage
@@ -141,6 +144,31 @@ impl Engine<'_> {
                 | Status::Conflict => return Ok(trak),
             };
         }
+    }
+
+    /// A stage that runs on another machine is theirs until its lease runs out, unless the user
+    /// takes it over.
+    fn check_claim(&self, trak: &Trak) -> Result<()> {
+        let Some(machine) = trak.state.running_on.as_deref() else {
+            return Ok(());
+        };
+        if machine == self.store.machine() || self.take_over {
+            return Ok(());
+        }
+        let lease = chrono::Duration::from_std(self.workflow.sync.lease).unwrap_or_default();
+        let until = trak.state.updated_at + lease;
+        if chrono::Utc::now() >= until {
+            return Ok(());
+        }
+        bail!(
+            "{} of trak {} is running on {machine} since {} (its claim holds until {}).\n  \
+             If that machine is gone, take it over: ork resume {} --take-over",
+            trak.state.stage,
+            trak.id,
+            trak.state.updated_at.format("%Y-%m-%d %H:%M UTC"),
+            until.format("%Y-%m-%d %H:%M UTC"),
+            trak.id
+        )
     }
 
     /// Takes the trak's run lock, or says who holds it.

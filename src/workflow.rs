@@ -22,6 +22,7 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(1800);
 const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(600);
+const DEFAULT_LEASE: Duration = Duration::from_secs(2 * 3600);
 
 /// Which CLI an agent is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -103,6 +104,25 @@ pub struct WorktreeSetup {
     pub timeout: Duration,
 }
 
+/// Working with other machines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncSettings {
+    /// How long a stage started on another machine stays theirs: after that, this machine may
+    /// run it without `--take-over`.
+    pub lease: Duration,
+    /// Run `ork sync` after every command that records something.
+    pub auto: bool,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            lease: DEFAULT_LEASE,
+            auto: false,
+        }
+    }
+}
+
 /// The validated workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -110,6 +130,7 @@ pub struct Workflow {
     pub flows: BTreeMap<String, Flow>,
     pub default_flow: Option<String>,
     pub worktree: WorktreeSetup,
+    pub sync: SyncSettings,
 }
 
 impl Workflow {
@@ -217,6 +238,17 @@ struct RawWorkflow {
     flows: BTreeMap<String, Spanned<RawFlow>>,
     #[serde(default)]
     worktree: Option<RawWorktree>,
+    #[serde(default)]
+    sync: Option<RawSync>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    #[serde(default)]
+    lease: Option<Spanned<String>>,
+    #[serde(default)]
+    auto: bool,
 }
 
 #[derive(Deserialize)]
@@ -337,11 +369,18 @@ impl RawWorkflow {
                 timeout: parse_timeout(raw.timeout, DEFAULT_SETUP_TIMEOUT, src, errors),
             },
         );
+        let sync = self
+            .sync
+            .map_or_else(SyncSettings::default, |raw| SyncSettings {
+                lease: parse_timeout(raw.lease, DEFAULT_LEASE, src, errors),
+                auto: raw.auto,
+            });
         Workflow {
             agents,
             flows,
             default_flow,
             worktree,
+            sync,
         }
     }
 }
