@@ -549,12 +549,9 @@ impl Engine<'_> {
                 base_tip,
                 &format!("ork: integrate {}", trak.id),
             ),
-            Some(checkout) => git.fast_forward_checkout(&checkout, merge).map_err(|err| {
-                anyhow::anyhow!(
-                    "{base} is checked out in {} and git would not update it safely: {err:#}",
-                    checkout.display()
-                )
-            }),
+            Some(checkout) => git
+                .fast_forward_checkout(&checkout, merge)
+                .map_err(|err| in_the_way(&base, &checkout, &format!("{err:#}"))),
         };
         if let Err(err) = moved {
             return self.block(
@@ -605,6 +602,29 @@ impl Engine<'_> {
             .store
             .record(&trak, EventKind::IntegrationBlocked { reason })?;
         Ok(trak)
+    }
+}
+
+/// Why a checked-out base could not be moved, in words that stay the same while the cause
+/// does (git's own message names a new merge commit every time).
+fn in_the_way(base: &str, checkout: &Path, git_error: &str) -> anyhow::Error {
+    let files: Vec<&str> = git_error
+        .lines()
+        .filter(|l| l.starts_with('\t'))
+        .map(str::trim)
+        .collect();
+    if files.is_empty() {
+        anyhow::anyhow!(
+            "{base} is checked out in {} and git would not move it: {}",
+            checkout.display(),
+            git_error.lines().last().unwrap_or_default().trim()
+        )
+    } else {
+        anyhow::anyhow!(
+            "{base} is checked out in {}, and uncommitted changes to {} are in the way of the merge",
+            checkout.display(),
+            files.join(", ")
+        )
     }
 }
 
