@@ -109,6 +109,9 @@ enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Git hooks that make plain git commands carry ork's data too.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     /// Exchange traks, gate notes and agent logs with a remote: fetch, join, push.
     Sync {
         /// The remote; default: origin, or the only remote.
@@ -147,6 +150,16 @@ enum TrakCommand {
         description: Option<String>,
         #[command(flatten)]
         run: RunArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HooksCommand {
+    /// Install a pre-push hook: pushing ork branches pushes their notes and logs too.
+    Install {
+        /// Replace a hook of the same name that is not ork's.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -322,6 +335,10 @@ pub fn run() -> Result<()> {
             let store = Store::new(git);
             let trak = store.resolve(id.as_deref())?;
             print::logs(&store, &trak, stage.as_deref(), follow)
+        }
+        Command::Hooks(HooksCommand::Install { force }) => {
+            let done = ork::hooks::install(&git, force)?;
+            print::hooks_installed(&done)
         }
         Command::Sync { remote } => {
             let store = Store::new(git);

@@ -376,6 +376,17 @@ impl Git {
         Ok(())
     }
 
+    /// Where git looks for hooks (`git rev-parse --git-path hooks`: honours `core.hooksPath`).
+    pub fn hooks_dir(&self) -> Result<PathBuf> {
+        let out = self.run(&self.main_workdir, &["rev-parse", "--git-path", "hooks"])?;
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        Ok(if path.is_relative() {
+            self.main_workdir.join(path)
+        } else {
+            path
+        })
+    }
+
     /// Adds `refspec` to `remote`'s fetch refspecs unless it is there already.
     pub fn ensure_fetch_refspec(&self, remote: &str, refspec: &str) -> Result<bool> {
         let key = format!("remote.{remote}.fetch");

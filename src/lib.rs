@@ -17,6 +17,7 @@ pub mod engine;
 pub mod event;
 pub mod git;
 pub mod history;
+pub mod hooks;
 pub mod init;
 pub mod process;
 pub mod prompt;

@@ -526,3 +526,15 @@ fn question_text(q: &ork::event::Question) -> String {
         format!("{} ({})", q.question, q.options.join(" / "))
     }
 }
+
+pub fn hooks_installed(done: &[ork::hooks::Installed]) -> Result<()> {
+    use ork::hooks::Installed;
+    for outcome in done {
+        match outcome {
+            Installed::Created(path) => outln!("installed {}", path.display()),
+            Installed::Replaced(path) => outln!("replaced  {}", path.display()),
+            Installed::Unchanged(path) => outln!("unchanged {} (already ork's)", path.display()),
+        }
+    }
+    Ok(())
+}

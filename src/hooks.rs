@@ -1,0 +1,53 @@
+//! Git hooks ork ships (`hooks/` in its source) and `ork hooks install`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::git::Git;
+
+/// Every hook: its name and its script.
+const HOOKS: &[(&str, &str)] = &[("pre-push", include_str!("../hooks/pre-push"))];
+
+/// What installing one hook did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Installed {
+    Created(PathBuf),
+    Unchanged(PathBuf),
+    Replaced(PathBuf),
+}
+
+/// Installs ork's hooks where git looks for them (honouring `core.hooksPath`). A different hook
+/// of the same name is the user's: it is kept unless `force`.
+pub fn install(git: &Git, force: bool) -> Result<Vec<Installed>> {
+    let dir = git.hooks_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut done = Vec::new();
+    for (name, script) in HOOKS {
+        let path = dir.join(name);
+        let outcome = match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == *script => Installed::Unchanged(path),
+            Ok(_) if !force => bail!(
+                "{} already exists and is not ork's.\n  Add ork's lines to it by hand (see hooks/{name} in ork's source), or replace it: ork hooks install --force",
+                path.display()
+            ),
+            Ok(_) => {
+                write_executable(&path, script)?;
+                Installed::Replaced(path)
+            }
+            Err(_) => {
+                write_executable(&path, script)?;
+                Installed::Created(path)
+            }
+        };
+        done.push(outcome);
+    }
+    Ok(done)
+}
+
+fn write_executable(path: &std::path::Path, script: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, script).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))
+}
