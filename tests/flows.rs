@@ -1,0 +1,1214 @@
+//! End to end: flows of stages run by the built `ork` binary against real temporary
+//! repositories, with `fixtures/agents/fake-agent` as a `command` agent scripted per test:
+//! human gates, gate scripts and their notes, reviewer verdicts, questions, retries, timeouts,
+//! crashes of `ork` itself, integration (clean, conflicting, into a dirty checkout), logs,
+//! diffs, usage, and background runs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::{Repo, created_id, lines, output_within, stdout, success};
+
+/// How long one `ork` command may take before the test fails (and kills it).
+const ORK_LIMIT: Duration = Duration::from_secs(20);
+
+/// The fake agent, by absolute path.
+const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+
+// ---------------------------------------------------------------------------------------------
+// Workflow and plan builders
+// ---------------------------------------------------------------------------------------------
+
+/// A workflow with one agent, `fake` (the fake agent, under `agent_timeout`), and one flow,
+/// `feature`, made of `stages`; merge conflicts go back to its `work` stage.
+fn workflow(agent_timeout: &str, stages: &[String]) -> String {
+    format!(
+        "default_flow = \"feature\"\n\n\
+         [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"{agent_timeout}\"\n\n\
+         [flows.feature]\ndescription = \"A test flow\"\n\n\
+         {}\n\
+         [flows.feature.integration]\nstrategy = \"merge\"\non_conflict = \"work\"\n",
+        stages.concat()
+    )
+}
+
+/// One `[[flows.feature.stages]]` table run by the fake agent; `extra` holds more keys (TOML).
+fn stage(name: &str, prompt: &str, artifact: &str, extra: &str) -> String {
+    format!(
+        "[[flows.feature.stages]]\nname = \"{name}\"\nagent = \"fake\"\nprompt = \"{prompt}\"\nartifact = \"{artifact}\"\n{extra}\n"
+    )
+}
+
+/// A run of the fake agent that writes `content` as an artifact result.
+fn artifact(content: &str) -> Value {
+    json!({"result": {"type": "artifact", "content": content}})
+}
+
+/// The `feature` flow: a human-reviewed plan, gated and human-reviewed work,
+/// and a reviewer agent whose rejection goes back to work.
+fn feature_flow(gate: &str) -> String {
+    workflow(
+        "20s",
+        &[
+            stage("planning", "planner.md", "plan", "review = \"human\""),
+            stage(
+                "work",
+                "worker.md",
+                "summary",
+                &format!("gate = {{ command = {gate:?}, timeout = \"20s\" }}\nmax_attempts = 3"),
+            ),
+            stage(
+                "review",
+                "reviewer.md",
+                "verdict",
+                "verdict = true\non_reject = \"work\"\nreview = \"auto\"",
+            ),
+        ],
+    )
+}
+
+/// A flow with one `work` stage with the given extra keys.
+fn work_flow(agent_timeout: &str, extra: &str) -> String {
+    workflow(
+        agent_timeout,
+        &[stage("work", "worker.md", "summary", extra)],
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox
+// ---------------------------------------------------------------------------------------------
+
+/// A repository set up for ork with a given workflow, and the fake agent's plan beside it.
+struct Sandbox {
+    repo: Repo,
+    /// The sandbox folder holding the repository, the plan and the agent's records.
+    base: PathBuf,
+    plan: PathBuf,
+    agent_dir: PathBuf,
+}
+
+impl Sandbox {
+    /// `ork init`'s files with `workflow` as the workflow, committed on `main`, and the fake
+    /// agent following `stages` (the plan's `"stages"` object).
+    fn new(workflow: &str, stages: Value) -> Sandbox {
+        Sandbox::with_files(workflow, &[], stages)
+    }
+
+    /// Like [`Sandbox::new`], with `files` committed on `main` too.
+    fn with_files(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
+        let repo = Repo::initialized();
+        repo.write(".orkestra/workflow.toml", workflow);
+        for (path, contents) in files {
+            repo.write(path, contents);
+        }
+        repo.commit_all("Set up ork");
+        let base = repo.root.parent().unwrap().to_path_buf();
+        let sandbox = Sandbox {
+            plan: base.join("plan.json"),
+            agent_dir: base.join("agent"),
+            base,
+            repo,
+        };
+        sandbox.set_plan(stages);
+        sandbox
+    }
+
+    /// Replaces the fake agent's plan (its run counters are kept).
+    fn set_plan(&self, stages: Value) {
+        let plan = json!({"dir": self.agent_dir, "stages": stages});
+        std::fs::write(&self.plan, plan.to_string()).unwrap();
+    }
+
+    /// A path in the sandbox, outside the repository.
+    fn path(&self, name: &str) -> PathBuf {
+        self.base.join(name)
+    }
+
+    /// `ork args` in the repository, with the fake agent's plan in its environment.
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command.env("FAKE_AGENT_PLAN", &self.plan);
+        command
+    }
+
+    /// Runs `ork args`; fails the test if it does not finish within [`ORK_LIMIT`].
+    fn ork(&self, args: &[&str]) -> Output {
+        output_within(
+            &mut self.ork_command(args),
+            ORK_LIMIT,
+            &format!("ork {}", args.join(" ")),
+        )
+    }
+
+    /// Runs `ork args`, asserts it succeeded, and returns its stdout.
+    fn ork_ok(&self, args: &[&str]) -> String {
+        success(&self.ork(args), &format!("ork {}", args.join(" ")))
+    }
+
+    /// `ork trak new TITLE args…`: the new trak's id and the command's stdout.
+    fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
+        let mut full = vec!["trak", "new", title];
+        full.extend_from_slice(args);
+        let out = self.ork_ok(&full);
+        (created_id(&out), out)
+    }
+
+    /// The trak's entry in `ork status --all --json`.
+    fn trak(&self, id: &str) -> Value {
+        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
+        status["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("no trak {id} in:\n{status:#}"))
+            .clone()
+    }
+
+    /// The trak's status as `ork status --json` spells it (`awaiting_review`).
+    fn status(&self, id: &str) -> String {
+        self.trak(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// Asserts the trak is `status` at `stage`.
+    fn assert_at(&self, id: &str, status: &str, stage: &str) {
+        let trak = self.trak(id);
+        assert_eq!(
+            (trak["status"].as_str(), trak["stage"].as_str()),
+            (Some(status), Some(stage)),
+            "{trak:#}\n{}",
+            self.ork_ok(&["log", id])
+        );
+    }
+
+    /// The trak's events (`ork log --json`), oldest first.
+    fn events(&self, id: &str) -> Vec<Value> {
+        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
+        log.as_array().unwrap().clone()
+    }
+
+    /// The trak's events of type `kind`, oldest first.
+    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
+        self.events(id)
+            .into_iter()
+            .filter(|e| e["type"] == kind)
+            .collect()
+    }
+
+    /// How many times the fake agent ran `stage`.
+    fn runs(&self, stage: &str) -> u32 {
+        std::fs::read_to_string(self.agent_dir.join(format!("{stage}.count")))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    }
+
+    /// The prompt of the `n`-th run of `stage`.
+    fn prompt(&self, stage: &str, n: u32) -> String {
+        let path = self.agent_dir.join(format!("{stage}-{n}.prompt"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The `ORK_*` environment of the `n`-th run of `stage`.
+    fn agent_env(&self, stage: &str, n: u32) -> BTreeMap<String, String> {
+        let path = self.agent_dir.join(format!("{stage}-{n}.env"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The commits on `ork/<id>` whose `Ork-Event` trailer is `event`, oldest first.
+    fn event_commits(&self, id: &str, event: &str) -> Vec<String> {
+        let log = self.repo.git(&[
+            "log",
+            "--reverse",
+            "--format=%H %(trailers:key=Ork-Event,valueonly,separator=)",
+            &format!("ork/{id}"),
+        ]);
+        log.lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, e)| e.trim() == event)
+            .map(|(h, _)| h.to_string())
+            .collect()
+    }
+
+    /// The repository's `git status --porcelain` lines, sorted.
+    fn porcelain(&self) -> Vec<String> {
+        let out = self.repo.git_output(&["status", "--porcelain"]);
+        let mut list = lines(&stdout(&out));
+        list.sort();
+        list
+    }
+}
+
+/// Waits up to `timeout` for `ready`, panicking with `what` if it never is.
+fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+/// A number of seconds for an agent to hang, from `base`, that no concurrently running test
+/// process uses (its `sleep` is told apart by its command line).
+fn unique_seconds(base: u32) -> u32 {
+    base + std::process::id() % 1000
+}
+
+/// The ids of processes whose whole command line is `cmdline`.
+fn pids(cmdline: &str) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", "-x", cmdline])
+        .output()
+        .expect("running pgrep");
+    lines(&stdout(&out))
+        .iter()
+        .map(|p| p.trim().parse().unwrap())
+        .collect()
+}
+
+/// The process group of process `pid`, if it still exists.
+fn pgid(pid: u32) -> Option<u32> {
+    let out = Command::new("ps")
+        .args(["-o", "pgid=", "-p", &pid.to_string()])
+        .output()
+        .expect("running ps");
+    stdout(&out).trim().parse().ok()
+}
+
+/// Whether process `pid` still runs (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|s| !s.trim().starts_with('Z'))
+    })
+}
+
+/// SIGKILLs the process groups of the processes whose command line is `cmdline` (never this
+/// test's own group).
+fn kill_groups(cmdline: &str) {
+    let own = pgid(std::process::id());
+    for pid in pids(cmdline) {
+        if let Some(group) = pgid(pid).filter(|g| *g > 1 && Some(*g) != own) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
+    }
+}
+
+/// Kills what a test may leave running, even when it fails: the process groups of processes
+/// with a command line, and child processes.
+struct Cleanup {
+    cmdlines: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for cmdline in &self.cmdlines {
+            kill_groups(cmdline);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The whole feature flow
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_feature_flow_runs_from_plan_to_integration() {
+    let gate = "test -f ok.txt || { echo 'gate says: ok.txt is missing'; exit 1; }";
+    let s = Sandbox::new(
+        &feature_flow(gate),
+        json!({
+            "planning": [{"stdout": "# Plan\n1. add a login page"}],
+            "work": [
+                {"write": {"login.rs": "fn login() {}\n"},
+                 "result": {"type": "artifact", "content": "Added login.rs", "session_id": "sess-w1"}},
+                {"write": {"ok.txt": "ok\n"}, "result": {"type": "artifact", "content": "Added ok.txt"}},
+                {"write": {"cookie.rs": "// httpOnly\n"}, "result": {"type": "artifact", "content": "Cookie is httpOnly"}},
+                {"write": {"logout_test.rs": "#[test] fn logout() {}\n"},
+                 "result": {"type": "artifact", "content": "Tested logout"}},
+            ],
+            "review": [
+                {"result": {"type": "verdict", "decision": "reject", "content": "Add a test for logout"}},
+                {"result": {"type": "verdict", "decision": "approve", "content": "Looks good"}},
+            ],
+        }),
+    );
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+
+    // Planning runs and waits for a human.
+    let (id, out) = s.new_trak("Add login", &["-d", "Users sign in with GitHub"]);
+    s.assert_at(&id, "awaiting_review", "planning");
+    assert_eq!(s.runs("planning"), 1);
+    assert_eq!(s.runs("work"), 0, "work must wait for the plan's approval");
+    assert!(out.contains(&format!("ork approve {id}")), "{out}");
+    let planning_prompt = s.prompt("planning", 1);
+    assert!(planning_prompt.contains("Add login"), "{planning_prompt}");
+    assert!(
+        planning_prompt.contains("Users sign in with GitHub"),
+        "{planning_prompt}"
+    );
+
+    // Approving the plan runs work: the gate fails once, its output goes back to the agent.
+    let out = s.ork_ok(&["approve", &id]);
+    assert_eq!(s.runs("work"), 2, "{out}");
+    s.assert_at(&id, "awaiting_review", "work");
+    let first = s.prompt("work", 1);
+    assert!(first.contains("1. add a login page"), "the plan: {first}");
+    assert!(!first.contains("gate says"), "{first}");
+    let second = s.prompt("work", 2);
+    assert!(
+        second.contains("gate says: ok.txt is missing"),
+        "gate output in the retry's prompt:\n{second}"
+    );
+    assert!(second.contains("1. add a login page"), "{second}");
+
+    // The run's environment is the documented one.
+    let worktree = s.repo.worktree_path(&id);
+    let env1 = s.agent_env("work", 1);
+    let env2 = s.agent_env("work", 2);
+    assert_eq!(env1["ORK_ATTEMPT"], "1");
+    assert_eq!(env2["ORK_ATTEMPT"], "2");
+    for env in [&env1, &env2] {
+        assert_eq!(env["ORK_TRAK"], id);
+        assert_eq!(env["ORK_STAGE"], "work");
+        assert_eq!(env["ORK_ARTIFACT"], "summary");
+        assert_eq!(env["ORK_BASE_BRANCH"], "main");
+        assert_eq!(Path::new(&env["ORK_WORKTREE"]), worktree);
+        assert!(env.contains_key("ORK_OUTPUT"), "{env:?}");
+        let prompt_file = Path::new(&env["ORK_PROMPT_FILE"]);
+        assert!(prompt_file.is_absolute(), "{env:?}");
+    }
+    assert!(!env1.contains_key("ORK_SESSION"), "{env1:?}");
+    assert_eq!(
+        env2.get("ORK_SESSION").map(String::as_str),
+        Some("sess-w1"),
+        "the retry resumes the first run's session: {env2:?}"
+    );
+    let planning_env = s.agent_env("planning", 1);
+    assert_eq!(planning_env["ORK_ARTIFACT"], "plan");
+    assert_eq!(planning_env["ORK_ATTEMPT"], "1");
+
+    // A human rejection runs work again with the feedback.
+    s.ork_ok(&["reject", &id, "-m", "keep the session cookie httpOnly"]);
+    assert_eq!(s.runs("work"), 3);
+    let third = s.prompt("work", 3);
+    assert!(
+        third.contains("keep the session cookie httpOnly"),
+        "rejection feedback in the prompt:\n{third}"
+    );
+    assert!(
+        !third.contains("gate says"),
+        "old feedback is gone:\n{third}"
+    );
+    s.assert_at(&id, "awaiting_review", "work");
+
+    // Approving work runs the reviewer, who rejects: back to work with the review.
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(s.runs("review"), 1);
+    assert_eq!(s.runs("work"), 4);
+    let fourth = s.prompt("work", 4);
+    assert!(
+        fourth.contains("Add a test for logout"),
+        "the review in the prompt:\n{fourth}"
+    );
+    s.assert_at(&id, "awaiting_review", "work");
+    let review_env = s.agent_env("review", 1);
+    assert_eq!(review_env["ORK_STAGE"], "review");
+    assert_eq!(review_env["ORK_ARTIFACT"], "verdict");
+    let review_prompt = s.prompt("review", 1);
+    assert!(
+        review_prompt.contains("Cookie is httpOnly"),
+        "{review_prompt}"
+    );
+
+    // The reviewer approves and the trak is integrated.
+    let tip_before = s.repo.git(&["rev-parse", &format!("ork/{id}")]);
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(s.runs("review"), 2);
+    assert_eq!(s.runs("work"), 4);
+    s.assert_at(&id, "done", "review");
+
+    let files = s.repo.tree_files("main");
+    for file in [
+        "login.rs",
+        "ok.txt",
+        "cookie.rs",
+        "logout_test.rs",
+        "README.md",
+        ".orkestra/workflow.toml",
+    ] {
+        assert!(files.contains(&file.to_string()), "{file} in {files:?}");
+    }
+    assert!(
+        files.iter().all(|f| !f.starts_with(".orkestra/traks/")),
+        "the record stays out of main: {files:?}"
+    );
+    // main is checked out: its files are there.
+    assert_eq!(s.repo.read("cookie.rs"), "// httpOnly\n");
+    assert!(
+        !s.repo.root.join(".orkestra/traks").exists(),
+        "no record folder in the main checkout"
+    );
+
+    // Every trak commit is reachable from main; the merge has the trak as second parent.
+    let ancestor = s
+        .repo
+        .git_output(&["merge-base", "--is-ancestor", &tip_before, "main"]);
+    assert!(ancestor.status.success(), "{tip_before} is not in main");
+    let parents = s.repo.git(&["log", "-1", "--format=%P", "main"]);
+    let parents: Vec<&str> = parents.split(' ').collect();
+    assert_eq!(parents.len(), 2, "a merge commit: {parents:?}");
+    assert_eq!(parents[0], main_before);
+    let trak_tip = s.repo.git(&["rev-parse", &format!("ork/{id}")]);
+    let integrated_event = s.repo.git(&["rev-parse", &format!("ork/{id}^")]);
+    assert_eq!(
+        parents[1], integrated_event,
+        "the trak's tip before the `integrated` event"
+    );
+    assert_eq!(s.repo.trailer(&trak_tip, "Ork-Event"), "integrated");
+    assert_eq!(s.repo.trailer("main", "Ork-Trak"), id);
+    assert_eq!(s.repo.trailer("main", "Ork-Trak-Tip"), parents[1]);
+    for commit in s.event_commits(&id, "stage_finished") {
+        let reached = s
+            .repo
+            .git_output(&["merge-base", "--is-ancestor", &commit, "main"]);
+        assert!(reached.status.success(), "{commit} is not in main");
+    }
+
+    // The worktree is gone.
+    assert_eq!(s.repo.worktrees().len(), 1, "{:?}", s.repo.worktrees());
+    assert!(!worktree.exists(), "{}", worktree.display());
+    assert!(s.porcelain().is_empty(), "{:?}", s.porcelain());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Gate results as notes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn gate_results_are_notes_on_the_commits_they_checked() {
+    let gate = "test -f ok.txt || { echo 'no ok.txt yet'; exit 1; }";
+    let s = Sandbox::new(
+        &work_flow(
+            "20s",
+            &format!("gate = {{ command = {gate:?}, timeout = \"20s\" }}\nmax_attempts = 3"),
+        ),
+        json!({"work": [
+            artifact("first try"),
+            {"write": {"ok.txt": "ok\n"}, "result": {"type": "artifact", "content": "second try"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Gated work", &[]);
+    s.assert_at(&id, "awaiting_review", "work");
+
+    let finished = s.event_commits(&id, "stage_finished");
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    let note = |commit: &str| -> Vec<Value> {
+        s.repo
+            .git(&["notes", "--ref=orkestra", "show", commit])
+            .lines()
+            .map(common::json)
+            .collect()
+    };
+    let failed = note(&finished[0]);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["passed"], false, "{failed:?}");
+    assert_eq!(failed[0]["kind"], "gate");
+    assert_eq!(failed[0]["stage"], "work");
+    assert_eq!(failed[0]["attempt"], 1);
+    assert_eq!(failed[0]["command"], gate);
+    assert!(
+        failed[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("no ok.txt yet"),
+        "{failed:?}"
+    );
+    let passed = note(&finished[1]);
+    assert_eq!(passed.len(), 1, "{passed:?}");
+    assert_eq!(passed[0]["passed"], true, "{passed:?}");
+    assert_eq!(passed[0]["attempt"], 2);
+    // The commit the gate passed holds the file it checked.
+    let files = s.repo.tree_files(&finished[1]);
+    assert!(files.contains(&"ok.txt".to_string()), "{files:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Questions
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn questions_wait_for_an_answer_that_reaches_the_next_run() {
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[
+                stage("planning", "planner.md", "plan", ""),
+                stage("work", "worker.md", "summary", ""),
+            ],
+        ),
+        json!({"planning": [
+            {"result": {"type": "questions", "questions": [
+                {"question": "Which OAuth provider?", "options": ["GitHub", "Google"]}]}},
+            artifact("# Plan\nUse GitHub OAuth"),
+        ]}),
+    );
+    let (id, out) = s.new_trak("Add OAuth login", &[]);
+    assert!(out.contains("Which OAuth provider?"), "{out}");
+    s.assert_at(&id, "awaiting_answer", "planning");
+
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("Which OAuth provider?"),
+        "`ork show` lists the open question:\n{show}"
+    );
+    assert!(show.contains("GitHub"), "{show}");
+
+    s.ork_ok(&["answer", &id, "-m", "Use GitHub"]);
+    assert_eq!(s.runs("planning"), 2);
+    let prompt = s.prompt("planning", 2);
+    assert!(
+        prompt.contains("Use GitHub"),
+        "the answer in the prompt:\n{prompt}"
+    );
+    s.assert_at(&id, "awaiting_review", "planning");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Retries exhausted, then `ork retry`
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_gate_that_keeps_failing_stops_the_trak_until_retry() {
+    let gate = "echo 'lint: 3 errors in login.rs'; exit 1";
+    let s = Sandbox::new(
+        &work_flow(
+            "20s",
+            &format!("gate = {{ command = {gate:?}, timeout = \"20s\" }}\nmax_attempts = 2"),
+        ),
+        json!({"work": [artifact("tried")]}),
+    );
+    let (id, out) = s.new_trak("Lint everything", &[]);
+    assert_eq!(s.runs("work"), 2, "{out}");
+    s.assert_at(&id, "failed", "work");
+    assert!(out.contains("lint: 3 errors in login.rs"), "{out}");
+    assert!(out.contains(&format!("ork retry {id}")), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("lint: 3 errors in login.rs"), "{show}");
+    assert!(
+        show.contains("status    failed at work, attempt 2"),
+        "{show}"
+    );
+    let failures = s.events_of(&id, "gate_failed");
+    assert_eq!(failures.len(), 2);
+    assert_eq!(failures[0]["retry"], true);
+    assert_eq!(failures[1]["retry"], false);
+
+    let out = s.ork_ok(&["retry", &id]);
+    assert_eq!(s.runs("work"), 3, "a third run after `ork retry`:\n{out}");
+    assert_eq!(s.agent_env("work", 3)["ORK_ATTEMPT"], "3");
+    let prompt = s.prompt("work", 3);
+    assert!(prompt.contains("lint: 3 errors in login.rs"), "{prompt}");
+    // Its gate fails again, with no attempts left.
+    s.assert_at(&id, "failed", "work");
+    assert_eq!(s.events_of(&id, "gate_failed").len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. A hanging agent
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_agent_past_its_timeout_is_killed_with_its_process_group() {
+    let hang = unique_seconds(1000);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = Sandbox::new(&work_flow("2s", "max_attempts = 1"), json!({}));
+    // The agent records its process id (the shell's parent) outside the repository.
+    let pid_file = s.path("agent.pid");
+    s.set_plan(json!({"work": [{
+        "run": format!("echo $PPID > '{}'", pid_file.display()),
+        "hang": hang,
+    }]}));
+
+    let start = Instant::now();
+    let mut command = s.ork_command(&["trak", "new", "Hang forever"]);
+    let run = std::thread::spawn(move || output_within(&mut command, ORK_LIMIT, "ork trak new"));
+    wait_until(Duration::from_secs(10), "the agent's sleep", || {
+        !pids(&sleep).is_empty()
+    });
+    let agent_pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let output = run.join().unwrap();
+    let elapsed = start.elapsed();
+    let out = success(&output, "ork trak new");
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "the run took {elapsed:?}:\n{out}"
+    );
+    assert!(out.contains("timed out"), "{out}");
+
+    assert_eq!(
+        pids(&sleep),
+        Vec::<u32>::new(),
+        "the agent's child lives on"
+    );
+    assert!(!alive(agent_pid), "the agent {agent_pid} lives on");
+
+    let id = created_id(&out);
+    s.assert_at(&id, "failed", "work");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("timed out"), "{show}");
+    let finished = s.events_of(&id, "stage_finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["outcome"], "failed");
+    assert!(
+        finished[0]["error"].as_str().unwrap().contains("timed out"),
+        "{finished:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Failing agents
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn failed_runs_say_why_and_retry_up_to_max_attempts() {
+    let s = Sandbox::new(
+        &work_flow("20s", "max_attempts = 2"),
+        json!({"work": [
+            {"stdout": "boom: cannot reach the model", "exit": 3},
+            {"garbage": true},
+            artifact("never reached"),
+        ]}),
+    );
+    let (id, out) = s.new_trak("Fail twice", &[]);
+    assert_eq!(s.runs("work"), 2, "max_attempts stops the retries:\n{out}");
+    s.assert_at(&id, "failed", "work");
+    assert!(out.contains("exit code 3"), "{out}");
+    assert!(out.contains("invalid JSON"), "{out}");
+
+    let finished = s.events_of(&id, "stage_finished");
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    assert!(finished.iter().all(|e| e["outcome"] == "failed"));
+    let first = finished[0]["error"].as_str().unwrap();
+    assert!(first.contains("exit code 3"), "{first}");
+    assert!(first.contains("boom: cannot reach the model"), "{first}");
+    assert_eq!(finished[0]["retry"], true);
+    let second = finished[1]["error"].as_str().unwrap();
+    assert!(second.contains("invalid JSON"), "{second}");
+    assert!(second.contains("$ORK_OUTPUT"), "{second}");
+    assert_eq!(finished[1]["retry"], false);
+
+    // The retry was told why the first run failed.
+    let prompt = s.prompt("work", 2);
+    assert!(prompt.contains("exit code 3"), "{prompt}");
+    assert_eq!(s.agent_env("work", 2)["ORK_ATTEMPT"], "2");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("invalid JSON"), "{show}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. kill -9 of ork mid-stage
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_killed_ork_leaves_an_interrupted_trak_that_resume_finishes() {
+    let hang = unique_seconds(2000);
+    let sleep = format!("sleep {hang}");
+    let mut cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = Sandbox::new(
+        &work_flow("30s", ""),
+        json!({"work": [
+            {"write": {"partial.txt": "half done\n"}, "hang": hang},
+            {"write": {"done.txt": "all done\n"}, "result": {"type": "artifact", "content": "Finished"}},
+        ]}),
+    );
+    let log = std::fs::File::create(s.path("ork.log")).unwrap();
+    let child = s
+        .ork_command(&["trak", "new", "Crash me"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    cleanup.children.push(child);
+    let worktrees = s.repo.root.join(".orkestra/worktrees");
+    let mut id = String::new();
+    wait_until(
+        Duration::from_secs(10),
+        "partial.txt in the worktree",
+        || {
+            for name in common::dir_entries(&worktrees) {
+                if worktrees.join(&name).join("partial.txt").exists() {
+                    id = name;
+                    return true;
+                }
+            }
+            false
+        },
+    );
+    wait_until(Duration::from_secs(10), "the agent's sleep", || {
+        !pids(&sleep).is_empty()
+    });
+
+    // kill -9 ork, not the agent.
+    let mut child = cleanup.children.pop().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let table = s.ork_ok(&["status"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{table}"));
+    assert!(row.contains("interrupted"), "{table}");
+    let trak = s.trak(&id);
+    assert_eq!(trak["interrupted"], true, "{trak:#}");
+    assert_eq!(trak["status"], "running", "{trak:#}");
+    let worktree = s.repo.worktree_path(&id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("partial.txt")).unwrap(),
+        "half done\n"
+    );
+
+    let out = s.ork_ok(&["resume", &id]);
+    assert!(out.contains("interrupted"), "{out}");
+    assert_eq!(s.runs("work"), 2);
+    s.assert_at(&id, "awaiting_review", "work");
+    assert_eq!(s.trak(&id)["interrupted"], false);
+    // The interrupted run's changes are committed with the resumed run's.
+    let finished = s.event_commits(&id, "stage_finished");
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    let changed = lines(&s.repo.git(&[
+        "diff-tree",
+        "--no-commit-id",
+        "--name-only",
+        "-r",
+        &finished[0],
+    ]));
+    assert!(changed.contains(&"partial.txt".to_string()), "{changed:?}");
+    assert!(changed.contains(&"done.txt".to_string()), "{changed:?}");
+    // The same attempt ran again.
+    assert_eq!(s.agent_env("work", 2)["ORK_ATTEMPT"], "1");
+    let status = s.repo.git_in(&worktree, &["status", "--porcelain"]);
+    assert_eq!(status, "", "the worktree is clean");
+    drop(cleanup);
+    assert_eq!(pids(&sleep), Vec::<u32>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. A merge conflict during integration
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
+    let s = Sandbox::with_files(
+        &work_flow("20s", "review = \"auto\""),
+        &[("config.txt", "name = app\ntimeout = 10\n")],
+        json!({"work": [
+            {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
+            // As the feedback says: merge the base, resolve, `git add`; ork commits.
+            {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
+             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
+    // main moves on after the trak was created, changing the same line.
+    s.repo.write("config.txt", "name = app\ntimeout = 20\n");
+    s.repo.commit_all("Timeout 20");
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+
+    let out = s.ork_ok(&["resume", &id]);
+    assert_eq!(s.runs("work"), 2, "{out}");
+    let rejected = s.events_of(&id, "rejected");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["by"], "integration");
+    assert_eq!(rejected[0]["route_to"], "work");
+    let prompt = s.prompt("work", 2);
+    assert!(
+        prompt.contains("config.txt"),
+        "the conflicted file in the feedback:\n{prompt}"
+    );
+    assert!(prompt.contains("conflict"), "{prompt}");
+
+    s.assert_at(&id, "done", "work");
+    assert_eq!(
+        s.repo.git(&["show", "main:config.txt"]),
+        "name = app\ntimeout = 25"
+    );
+    assert_eq!(s.repo.read("config.txt"), "name = app\ntimeout = 25\n");
+    let parents = s.repo.git(&["log", "-1", "--format=%P", "main"]);
+    assert!(parents.starts_with(&main_before), "{parents}");
+    assert!(s.porcelain().is_empty(), "{:?}", s.porcelain());
+}
+
+#[test]
+fn an_agent_that_commits_its_own_merge_resolution_integrates() {
+    let s = Sandbox::with_files(
+        &work_flow("20s", "review = \"auto\""),
+        &[("config.txt", "name = app\ntimeout = 10\n")],
+        json!({"work": [
+            {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
+            // Commits the merge itself (keeping its side), then edits the result.
+            {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
+             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
+    s.repo.write("config.txt", "name = app\ntimeout = 20\n");
+    s.repo.commit_all("Timeout 20");
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+
+    let out = s.ork_ok(&["resume", &id]);
+    assert_eq!(s.runs("work"), 2, "{out}");
+    s.assert_at(&id, "done", "work");
+    assert_eq!(
+        s.repo.git(&["show", "main:config.txt"]),
+        "name = app\ntimeout = 25"
+    );
+    let merge = s.repo.git(&["log", "-1", "--format=%P", "main"]);
+    assert!(merge.starts_with(&main_before), "{merge}");
+    // The agent's own commit is part of the trak's history on main.
+    let agent_merge = s
+        .repo
+        .git(&["log", "--format=%H", "--grep=^Merge main$", "main"]);
+    assert_eq!(lines(&agent_merge).len(), 1, "{agent_merge}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Integrating into a checkout with uncommitted changes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn integration_keeps_unrelated_uncommitted_changes_of_the_base_checkout() {
+    let s = Sandbox::with_files(
+        &work_flow("20s", "review = \"auto\""),
+        &[("app.txt", "app v1\n")],
+        json!({"work": [{"write": {"feature.txt": "the feature\n"},
+                         "result": {"type": "artifact", "content": "Added the feature"}}]}),
+    );
+    let (id, _) = s.new_trak("Add the feature", &["--no-run"]);
+    // The user's work in progress in the main checkout.
+    s.repo.write("app.txt", "app v1\nmy edit\n");
+    s.repo.write("notes.txt", "untracked notes\n");
+    s.repo.write("staged.txt", "staged, not committed\n");
+    s.repo.git(&["add", "staged.txt"]);
+    let before = s.porcelain();
+    assert_eq!(before, [" M app.txt", "?? notes.txt", "A  staged.txt"]);
+
+    s.ork_ok(&["resume", &id]);
+    s.assert_at(&id, "done", "work");
+    assert_eq!(s.repo.read("feature.txt"), "the feature\n");
+    assert!(
+        s.repo
+            .tree_files("main")
+            .contains(&"feature.txt".to_string())
+    );
+    // Everything of the user's is still there, as it was.
+    assert_eq!(s.porcelain(), before);
+    assert_eq!(s.repo.read("app.txt"), "app v1\nmy edit\n");
+    assert_eq!(s.repo.read("notes.txt"), "untracked notes\n");
+    assert_eq!(s.repo.read("staged.txt"), "staged, not committed\n");
+    assert_eq!(
+        s.repo.git(&["diff", "--cached", "--name-only"]),
+        "staged.txt"
+    );
+    assert_eq!(
+        s.repo.git(&["show", ":staged.txt"]),
+        "staged, not committed"
+    );
+    assert_eq!(s.repo.git(&["show", "main:app.txt"]), "app v1");
+}
+
+#[test]
+fn integration_waits_for_uncommitted_changes_in_its_way() {
+    let s = Sandbox::with_files(
+        &work_flow("20s", "review = \"auto\""),
+        &[("shared.txt", "line 1\n")],
+        json!({"work": [{"write": {"shared.txt": "line 1\ntrak line\n"},
+                         "result": {"type": "artifact", "content": "Changed shared.txt"}}]}),
+    );
+    let (id, _) = s.new_trak("Change shared", &["--no-run"]);
+    s.repo.write("shared.txt", "line 1\nuser line\n");
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+
+    let out = s.ork_ok(&["resume", &id]);
+    s.assert_at(&id, "integrating", "work");
+    let note = s.trak(&id)["note"].as_str().unwrap_or_default().to_string();
+    assert!(note.contains("shared.txt"), "the note says why:\n{note}");
+    assert!(note.contains("ork integrate"), "{note}");
+    assert!(out.contains("shared.txt"), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("shared.txt"), "{show}");
+    // Nothing of the user's moved.
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+    assert_eq!(s.repo.read("shared.txt"), "line 1\nuser line\n");
+    assert_eq!(s.porcelain(), [" M shared.txt"]);
+
+    assert_eq!(s.events_of(&id, "integration_blocked").len(), 1);
+
+    // Asking again while the change is still there changes nothing (a second later, too).
+    std::thread::sleep(Duration::from_millis(1100));
+    s.ork_ok(&["integrate", &id]);
+    s.assert_at(&id, "integrating", "work");
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+    assert_eq!(
+        s.events_of(&id, "integration_blocked").len(),
+        1,
+        "the same reason is recorded once"
+    );
+
+    // Once the change is stashed, `ork integrate` finishes.
+    s.repo.git(&["stash", "-q"]);
+    s.ork_ok(&["integrate", &id]);
+    s.assert_at(&id, "done", "work");
+    assert_eq!(s.repo.read("shared.txt"), "line 1\ntrak line\n");
+    assert_eq!(
+        s.repo.git(&["show", "main:shared.txt"]),
+        "line 1\ntrak line"
+    );
+    let parents = s.repo.git(&["log", "-1", "--format=%P", "main"]);
+    assert!(parents.starts_with(&main_before), "{parents}");
+    assert_eq!(s.trak(&id)["note"], Value::Null);
+    // The user's change is in the stash, untouched.
+    assert_eq!(
+        s.repo.git(&["show", "stash@{0}:shared.txt"]),
+        "line 1\nuser line"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Logs, redaction, artifact diffs, usage
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn logs_show_the_agent_output_with_secrets_redacted() {
+    let token = format!("sk-ant-api03-{}", "abcdefghijklmnopqrstuvwxyzABCD");
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [
+            {"stdout": "building the login page", "result": {"type": "artifact", "content": "first"}},
+            {"stdout": format!("second run output\nusing key {token} now"),
+             "result": {"type": "artifact", "content": "second"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Log things", &[]);
+    s.ork_ok(&["reject", &id, "-m", "again"]);
+    assert_eq!(s.runs("work"), 2);
+    s.assert_at(&id, "awaiting_review", "work");
+
+    let logs = s.ork_ok(&["logs", &id]);
+    assert!(logs.contains("second run output"), "{logs}");
+    assert!(logs.contains("using key [REDACTED] now"), "{logs}");
+    assert!(!logs.contains("sk-ant-"), "{logs}");
+
+    let reference = format!("refs/ork/logs/{id}");
+    let shown = s.repo.git(&["show", &reference]);
+    assert!(shown.contains("using key [REDACTED] now"), "{shown}");
+    assert!(!shown.contains("sk-ant-"), "{shown}");
+    let history = s.repo.git(&["log", "-p", &reference]);
+    assert!(history.contains("building the login page"), "{history}");
+    assert!(!history.contains("sk-ant-"), "{history}");
+    let grep = s.repo.git_output(&["grep", "-c", "sk-ant-", &reference]);
+    assert_eq!(
+        grep.status.code(),
+        Some(1),
+        "no stored log holds the token:\n{}",
+        stdout(&grep)
+    );
+}
+
+#[test]
+fn logs_of_a_stage_that_runs_again_as_attempt_1_are_all_kept() {
+    // A reviewing stage that sends the work back to itself: it runs twice as attempt 1, at
+    // once, in one `ork` command. Several traks, each started as a second begins, so that
+    // the two runs of one of them end within the same second.
+    const TRAKS: usize = 4;
+    let runs: Vec<Value> = (1..=TRAKS * 2)
+        .map(|n| {
+            let decision = if n % 2 == 1 { "reject" } else { "approve" };
+            json!({"stdout": format!("work run {n}"),
+                   "result": {"type": "verdict", "decision": decision, "content": decision}})
+        })
+        .collect();
+    let s = Sandbox::new(
+        &work_flow("20s", "verdict = true\nreview = \"auto\""),
+        json!({ "work": runs }),
+    );
+    for k in 0..TRAKS {
+        let (id, _) = s.new_trak(&format!("Log twice {k}"), &["--no-run"]);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(
+            Duration::from_millis(1010)
+                - Duration::from_nanos(now.subsec_nanos().into()).min(Duration::from_millis(1000)),
+        );
+        let out = s.ork_ok(&["resume", &id]);
+        s.assert_at(&id, "done", "work");
+        assert_eq!(s.runs("work"), 2 * k as u32 + 2, "{out}");
+        let finished: Vec<String> = s
+            .events_of(&id, "stage_finished")
+            .iter()
+            .map(|e| format!("attempt {} at {}", e["attempt"], e["at"]))
+            .collect();
+        let files = s.repo.git(&[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            &format!("refs/ork/logs/{id}"),
+        ]);
+        let logs = s.ork_ok(&["logs", &id, "--stage", "work"]);
+        for n in [2 * k + 1, 2 * k + 2] {
+            assert!(
+                logs.contains(&format!("work run {n}\n"))
+                    || logs.ends_with(&format!("work run {n}")),
+                "both runs ({finished:?}) keep their log; stored: {files:?}\n{logs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn artifact_diffs_and_usage_add_up_across_runs() {
+    let usage = json!({"input_tokens": 100, "output_tokens": 20, "cost_usd": 0.25});
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [
+            {"result": {"type": "artifact", "content": "Summary\n\nfirst version\n", "usage": usage}},
+            {"result": {"type": "artifact", "content": "Summary\n\nsecond version\n", "usage": usage}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Diff things", &[]);
+    let diff = s.ork_ok(&["diff", &id, "--stage", "work"]);
+    assert!(
+        diff.contains("first version"),
+        "one version so far:\n{diff}"
+    );
+    s.ork_ok(&["reject", &id, "-m", "again"]);
+    assert_eq!(s.runs("work"), 2);
+
+    let diff = s.ork_ok(&["diff", &id, "--stage", "work"]);
+    assert!(diff.contains("-first version"), "{diff}");
+    assert!(diff.contains("+second version"), "{diff}");
+    assert!(diff.contains(" Summary"), "{diff}");
+
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("200 in / 40 out tokens, $0.5000"), "{show}");
+    let trak = s.trak(&id);
+    assert_eq!(trak["usage"]["input_tokens"], 200, "{trak:#}");
+    assert_eq!(trak["usage"]["output_tokens"], 40, "{trak:#}");
+    assert!(
+        (trak["usage"]["cost_usd"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "{trak:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. --detach
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_detached_trak_runs_in_the_background() {
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [{"hang": 4, "write": {"bg.txt": "background\n"},
+                         "result": {"type": "artifact", "content": "done in the background"}}]}),
+    );
+    let start = Instant::now();
+    let (id, out) = s.new_trak("In the background", &["--detach"]);
+    let returned = start.elapsed();
+    assert!(
+        returned < Duration::from_secs(3),
+        "`--detach` waited for the agent ({returned:?}):\n{out}"
+    );
+    assert!(out.contains("runs in the background"), "{out}");
+    assert!(out.contains(&format!("ork logs {id} -f")), "{out}");
+
+    wait_until(Duration::from_secs(20), "awaiting review", || {
+        s.status(&id) == "awaiting_review"
+    });
+    assert_eq!(s.runs("work"), 1);
+    let files = s.repo.tree_files(&format!("ork/{id}"));
+    assert!(files.contains(&"bg.txt".to_string()), "{files:?}");
+    let drive_log = s.repo.root.join(format!(".git/ork/runs/{id}/drive.log"));
+    wait_until(Duration::from_secs(5), "the background log", || {
+        std::fs::read_to_string(&drive_log).is_ok_and(|l| l.contains("awaiting review"))
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. ork run --jobs
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn run_jobs_runs_every_queued_trak_a_few_at_a_time() {
+    let s = Sandbox::new(&work_flow("20s", ""), json!({}));
+    // Each run notes how many runs are under way at its start.
+    let running = s.path("running");
+    let counts = s.path("counts");
+    std::fs::create_dir_all(&running).unwrap();
+    s.set_plan(json!({"work": [{
+        "run": format!(
+            "touch '{r}/'\"$ORK_TRAK\"; ls '{r}' | wc -l >> '{c}'; sleep 1.5; rm '{r}/'\"$ORK_TRAK\"",
+            r = running.display(),
+            c = counts.display()
+        ),
+        "result": {"type": "artifact", "content": "done"},
+    }]}));
+    let ids: Vec<String> = ["First", "Second", "Third"]
+        .iter()
+        .map(|title| s.new_trak(title, &["--no-run"]).0)
+        .collect();
+    for id in &ids {
+        s.assert_at(id, "queued", "work");
+    }
+
+    let out = s.ork_ok(&["run", "--jobs", "2"]);
+    for id in &ids {
+        s.assert_at(id, "awaiting_review", "work");
+        assert!(out.contains(&format!("{id}: running work")), "{out}");
+    }
+    assert!(out.contains("Nothing more to run."), "{out}");
+    let counts: Vec<u32> = lines(&std::fs::read_to_string(&counts).unwrap())
+        .iter()
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert_eq!(
+        counts.iter().max(),
+        Some(&2),
+        "two at a time, never more: {counts:?}"
+    );
+}
