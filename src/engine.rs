@@ -239,6 +239,21 @@ impl Engine<'_> {
             agent.name,
             crate::duration::format(agent.timeout)
         ));
+        let log_ref = format!("{LOGS_PREFIX}{}", trak.id);
+        if agent.kind == crate::workflow::AgentKind::Claude
+            && let Some(session) = &resume
+        {
+            // The session may have run on another machine: bring its transcript here.
+            let mut refs = vec![log_ref.clone()];
+            refs.extend(
+                self.store
+                    .git()
+                    .remote_names()
+                    .iter()
+                    .map(|r| format!("refs/ork/remotes/{r}/logs/{}", trak.id)),
+            );
+            crate::transcript::restore(self.store.git(), &refs, &worktree, session)?;
+        }
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
         let spec = RunSpec {
@@ -254,6 +269,19 @@ impl Engine<'_> {
         let reporter = &mut *self.reporter;
         let mut finished = run(&spec, &mut |line| reporter.line(line))?;
         self.keep_log(&trak, &stage.name, attempt, &finished.log);
+        if agent.kind == crate::workflow::AgentKind::Claude
+            && let Some(session) = finished
+                .result
+                .session_id
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            && let Err(err) =
+                crate::transcript::keep(self.store.git(), &log_ref, &worktree, session)
+        {
+            self.reporter.step(&format!(
+                "warning: could not keep the session's transcript: {err:#}"
+            ));
+        }
         if resume.is_some()
             && finished.result.session_id.is_none()
             && matches!(finished.result.output, AgentOutput::Failed { .. })

@@ -27,5 +27,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod trak_id;
+pub mod transcript;
 pub mod workflow;
 pub mod worktree;

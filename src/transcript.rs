@@ -1,0 +1,90 @@
+//! Claude Code session transcripts, carried with the trak so a session can be resumed on
+//! another machine.
+//!
+//! Claude Code keeps a session under `~/.claude/projects/<slug of the cwd>/<session>.jsonl`
+//! and `claude --resume` finds it only there. ork keeps a redacted copy on the trak's log ref
+//! (`sessions/<session>.jsonl`) after each run, and puts it back where `claude` looks for the
+//! worktree's path before a run resumes that session.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::git::{FileWrite, Git};
+
+/// Claude Code's folder for sessions started in `cwd`: every character that is not a letter or
+/// a digit becomes `-`.
+pub fn project_dir(home: &Path, cwd: &Path) -> PathBuf {
+    let slug: String = cwd
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    home.join(".claude/projects").join(slug)
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+fn stored_path(session: &str) -> String {
+    format!("sessions/{session}.jsonl")
+}
+
+/// Keeps the transcript of `session` (run in `worktree`) on `log_ref`, redacted.
+pub fn keep(git: &Git, log_ref: &str, worktree: &Path, session: &str) -> Result<bool> {
+    let Some(home) = home() else { return Ok(false) };
+    let file = project_dir(&home, worktree).join(format!("{session}.jsonl"));
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(false);
+    };
+    let write = FileWrite {
+        path: stored_path(session),
+        contents: crate::redact::redact(&text).into_bytes(),
+    };
+    git.commit_on_ref(
+        log_ref,
+        &[write],
+        &format!("ork: transcript of session {session}"),
+    )?;
+    Ok(true)
+}
+
+/// Puts the transcript of `session` back where `claude --resume` looks for it from `worktree`,
+/// from the first of `log_refs` that has it. Does nothing if it is already there.
+pub fn restore(git: &Git, log_refs: &[String], worktree: &Path, session: &str) -> Result<bool> {
+    let Some(home) = home() else { return Ok(false) };
+    let dir = project_dir(&home, worktree);
+    let file = dir.join(format!("{session}.jsonl"));
+    if file.exists() {
+        return Ok(false);
+    }
+    for log_ref in log_refs {
+        let Some(tip) = git.ref_tip(log_ref)? else {
+            continue;
+        };
+        if let Some(bytes) = git.read_file(tip, &stored_path(session))? {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_folder_follows_claudes_naming() {
+        let dir = project_dir(
+            Path::new("/home/dev"),
+            Path::new("/home/dev/project/.orkestra/worktrees/a-1"),
+        );
+        assert_eq!(
+            dir,
+            Path::new("/home/dev/.claude/projects/-home-dev-project--orkestra-worktrees-a-1")
+        );
+    }
+}
