@@ -90,6 +90,20 @@ impl Repo {
         }
     }
 
+    /// Another folder `name` in the same sandbox, like [`Repo::sibling`], whose commands run
+    /// with a home folder of their own, `<name>-home`: another user, or another machine.
+    pub fn sibling_with_home(&self, name: &str) -> Repo {
+        let mut repo = self.sibling(name);
+        repo.home = self.root.parent().unwrap().join(format!("{name}-home"));
+        std::fs::create_dir_all(&repo.home).unwrap();
+        repo
+    }
+
+    /// The home folder the commands of this folder run with.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
     /// A command for `program` running in `dir`, with the test environment.
     pub fn command(&self, program: impl AsRef<OsStr>, dir: &Path) -> Command {
         let mut command = Command::new(program);
