@@ -643,13 +643,52 @@ impl Git {
         dir_files: &[FileWrite],
         message: &str,
     ) -> Result<MergeResult> {
+        let prefix = format!("{dir}/");
+        let merged = match self.merge_histories(ours, theirs, |path| !path.starts_with(&prefix))? {
+            MergeResult::Clean(tree) => tree,
+            conflicts => return Ok(conflicts),
+        };
+        let mut editor = self.repo.edit_tree(merged)?;
+        editor.remove(dir)?;
+        let without_record = editor.write()?.detach();
+        let tree = self.tree_with(without_record, dir_files)?;
+        Ok(MergeResult::Clean(self.new_commit(
+            message,
+            tree,
+            &[ours, theirs],
+        )?))
+    }
+
+    /// Joins two histories of files that never change once written (agent logs): the union of
+    /// both trees, as a commit with both parents. Histories started apart join too.
+    pub fn union(&self, ours: Oid, theirs: Oid, message: &str) -> Result<Oid> {
+        match self.merge_histories(ours, theirs, |_| true)? {
+            MergeResult::Clean(tree) => self.new_commit(message, tree, &[ours, theirs]),
+            MergeResult::Conflicts(paths) => bail!(
+                "{ours} and {theirs} hold different files at {}",
+                paths.join(", ")
+            ),
+        }
+    }
+
+    /// Merges the trees of two commits as git would (from their merge base, or from nothing
+    /// when they share no history); conflicts at paths where `counts` is false are ignored
+    /// (the caller replaces those paths).
+    fn merge_histories(
+        &self,
+        ours: Oid,
+        theirs: Oid,
+        counts: impl Fn(&str) -> bool,
+    ) -> Result<MergeResult> {
         use gix::merge::tree::TreatAsUnresolved;
-        let base = self
+        let base_tree = match self
             .repo
             .merge_base(ours, theirs)
             .with_context(|| format!("finding where {ours} and {theirs} diverged"))?
-            .with_context(|| format!("{ours} and {theirs} share no history"))?;
-        let base_tree = self.commit_tree(base.detach())?.id;
+        {
+            Some(base) => self.commit_tree(base.detach())?.id,
+            None => self.repo.empty_tree().id,
+        };
         let our_tree = self.commit_tree(ours)?.id;
         let their_tree = self.commit_tree(theirs)?.id;
         let labels = gix::merge::blob::builtin_driver::text::Labels {
@@ -663,33 +702,25 @@ impl Git {
             .merge_trees(base_tree, our_tree, their_tree, labels, options)
             .context("joining two histories")?;
         let how = TreatAsUnresolved::git();
-        let prefix = format!("{dir}/");
         let mut conflicts: Vec<String> = outcome
             .conflicts
             .iter()
             .filter(|c| c.is_unresolved(how))
             .map(|c| c.ours.location().to_string())
-            .filter(|path| !path.starts_with(&prefix))
+            .filter(|path| counts(path))
             .collect();
         if !conflicts.is_empty() {
             conflicts.sort();
             conflicts.dedup();
             return Ok(MergeResult::Conflicts(conflicts));
         }
-        let merged = outcome
-            .tree
-            .write()
-            .context("writing the joined tree")?
-            .detach();
-        let mut editor = self.repo.edit_tree(merged)?;
-        editor.remove(dir)?;
-        let without_record = editor.write()?.detach();
-        let tree = self.tree_with(without_record, dir_files)?;
-        Ok(MergeResult::Clean(self.new_commit(
-            message,
-            tree,
-            &[ours, theirs],
-        )?))
+        Ok(MergeResult::Clean(
+            outcome
+                .tree
+                .write()
+                .context("writing the merged tree")?
+                .detach(),
+        ))
     }
 
     /// Writes a commit of `tree` with `parents`, moving no ref.

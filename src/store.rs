@@ -178,6 +178,16 @@ impl Store {
             .and_then(|b| b.strip_prefix(BRANCH_PREFIX).map(str::to_string))
     }
 
+    /// Every trak with a local branch, read from that branch (whatever remotes hold).
+    pub fn list_local(&self) -> Result<Vec<Trak>> {
+        let mut traks = Vec::new();
+        for tip in self.git.refs_with_prefix(BRANCH_PREFIX)? {
+            let id = &tip.name[BRANCH_PREFIX.len()..];
+            traks.extend(self.read_if_trak(id, &tip.name, tip.tip, Location::Local)?);
+        }
+        Ok(traks)
+    }
+
     /// Reads trak `id` from its local branch, else from a remote-tracking branch.
     pub fn load(&self, id: &str) -> Result<Trak> {
         let local = format!("{BRANCH_PREFIX}{id}");

@@ -88,6 +88,7 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
     for _ in 0..ROUNDS {
         git.fetch(remote)?;
         integrate_traks(store, remote, &mut report)?;
+        integrate_logs(git, remote)?;
         report.notes_merged |= integrate_notes(git, remote)?;
         let specs = to_push(store, remote)?;
         if specs.is_empty() || git.push(remote, &specs)? {
@@ -107,10 +108,7 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
 /// Brings every local trak that also exists on the remote up to date with it.
 fn integrate_traks(store: &Store, remote: &str, report: &mut SyncReport) -> Result<()> {
     let git = store.git();
-    for trak in store.list()? {
-        if trak.location != Location::Local {
-            continue;
-        }
+    for trak in store.list_local()? {
         let remote_ref = format!("refs/remotes/{remote}/ork/{}", trak.id);
         let Some(theirs) = git.ref_tip(&remote_ref)? else {
             continue;
@@ -126,6 +124,27 @@ fn integrate_traks(store: &Store, remote: &str, report: &mut SyncReport) -> Resu
         match store.join(&trak, theirs, &format!("{remote}/ork/{}", trak.id)) {
             Ok(_) => report.joined.push(trak.id),
             Err(err) => report.not_joined.push((trak.id, format!("{err:#}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Brings the remote's agent logs here: files are never rewritten, so two machines' logs of one
+/// trak join as a union.
+fn integrate_logs(git: &Git, remote: &str) -> Result<()> {
+    let prefix = format!("refs/ork/remotes/{remote}/logs/");
+    for theirs in git.refs_with_prefix(&prefix)? {
+        let local = format!("{LOGS_PREFIX}{}", &theirs.name[prefix.len()..]);
+        match git.ref_tip(&local)? {
+            None => git.create_ref(&local, theirs.tip, "ork: logs from sync")?,
+            Some(ours) if ours == theirs.tip || git.is_ancestor(theirs.tip, ours)? => {}
+            Some(ours) if git.is_ancestor(ours, theirs.tip)? => {
+                git.update_ref(&local, theirs.tip, ours, "ork: logs from sync")?
+            }
+            Some(ours) => {
+                let joined = git.union(ours, theirs.tip, "ork: join agent logs")?;
+                git.update_ref(&local, joined, ours, "ork: logs from sync")?;
+            }
         }
     }
     Ok(())
