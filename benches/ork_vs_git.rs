@@ -21,6 +21,19 @@ const RUNS: usize = 7;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `-- --make DIR N E`: build one synthetic repository and keep it, for profiling.
+    if let Some(at) = args.iter().position(|a| a == "--make") {
+        let dir = PathBuf::from(&args[at + 1]);
+        let (n, e) = (args[at + 2].parse().unwrap(), args[at + 3].parse().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        run(&dir, "git", &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README"), "bench\n").unwrap();
+        run(&dir, "git", &["add", "README"]);
+        run(&dir, "git", &["commit", "-q", "-m", "init"]);
+        synthesize(&dir, n, e);
+        eprintln!("made {n} traks x {e} events in {}", dir.display());
+        return;
+    }
     let write =
         args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
     let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();
@@ -351,8 +364,15 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             base: "main",
                         })
                         .unwrap();
-                    for k in 0..e.saturating_sub(1) {
+                    for k in 0..e.saturating_sub(2) {
                         trak = store.record(&trak, synthetic_event(k)).unwrap();
+                    }
+                    // Most traks, most of the time, wait for a human.
+                    if e >= 2 {
+                        let stage = "planning".to_string();
+                        trak = store
+                            .record(&trak, EventKind::ReviewRequested { stage })
+                            .unwrap();
                     }
                 }
             });

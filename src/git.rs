@@ -134,7 +134,7 @@ impl Git {
         self.main_branch().is_ok()
     }
 
-    /// The commit a reference points to, peeled, or `None` when it does not exist.
+    /// The object a reference points to, or `None` when it does not exist.
     pub fn ref_tip(&self, full_name: &str) -> Result<Option<Oid>> {
         let Some(mut reference) = self
             .repo
@@ -143,13 +143,10 @@ impl Git {
         else {
             return Ok(None);
         };
-        let id = reference
-            .peel_to_id()
-            .with_context(|| format!("resolving {full_name}"))?;
-        Ok(Some(id.detach()))
+        Ok(Some(target_of(&mut reference)?))
     }
 
-    /// All references under `prefix` (for example `refs/heads/ork/`), peeled to their commits.
+    /// All references under `prefix` (for example `refs/heads/ork/`) and what they point to.
     pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<RefTip>> {
         let platform = self
             .repo
@@ -162,10 +159,7 @@ impl Git {
         for reference in iter {
             let mut reference = reference.map_err(|e| anyhow!("listing {prefix}: {e}"))?;
             let name = reference.name().as_bstr().to_string();
-            let tip = reference
-                .peel_to_id()
-                .with_context(|| format!("resolving {name}"))?
-                .detach();
+            let tip = target_of(&mut reference)?;
             out.push(RefTip { name, tip });
         }
         Ok(out)
@@ -184,6 +178,34 @@ impl Git {
             .object()
             .with_context(|| format!("reading {path} in {commit}"))?;
         Ok(Some(object.detach().data))
+    }
+
+    /// `commit`'s message and the folder `path` of its tree, or `None` when there is no such
+    /// folder: one commit read and one tree read per path component.
+    pub fn commit_dir(&self, commit: Oid, path: &str) -> Result<Option<(String, TreeDir<'_>)>> {
+        let commit_object = self
+            .repo
+            .find_commit(commit)
+            .with_context(|| format!("reading commit {commit}"))?;
+        let message = commit_object
+            .message_raw_sloppy()
+            .to_str_lossy()
+            .into_owned();
+        let tree = commit_object
+            .tree()
+            .with_context(|| format!("reading the tree of {commit}"))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("looking up {path} in {commit}"))?
+        else {
+            return Ok(None);
+        };
+        let tree = entry
+            .object()
+            .with_context(|| format!("reading {path} in {commit}"))?
+            .try_into_tree()
+            .map_err(|_| anyhow!("{path} in {commit} is not a folder"))?;
+        Ok(Some((message, TreeDir { tree })))
     }
 
     /// The folder `path` in `commit`'s tree, or `None` when there is none.
@@ -213,10 +235,16 @@ impl Git {
 
     /// Writes a commit whose tree is `parent`'s tree with `files` added or replaced, without
     /// touching any index, worktree or ref. Returns the new commit.
-    pub fn write_commit(&self, parent: Oid, files: &[FileWrite], message: &str) -> Result<Oid> {
+    pub fn write_commit(
+        &self,
+        parent: Oid,
+        files: &[FileWrite],
+        message: &str,
+        header: Option<(&str, &str)>,
+    ) -> Result<Oid> {
         let tree_id = self.commit_tree(parent)?.id;
         let tree = self.tree_with(tree_id, files)?;
-        self.new_commit(message, tree, &[parent])
+        self.new_commit_with_header(message, tree, &[parent], header)
     }
 
     /// `tree` with `files` added or replaced.
@@ -580,7 +608,7 @@ impl Git {
     ) -> Result<Oid> {
         match self.ref_tip(full_name)? {
             Some(tip) => {
-                let commit = self.write_commit(tip, files, message)?;
+                let commit = self.write_commit(tip, files, message, None)?;
                 self.update_ref(full_name, commit, tip, message)?;
                 Ok(commit)
             }
@@ -642,6 +670,7 @@ impl Git {
         dir: &str,
         dir_files: &[FileWrite],
         message: &str,
+        header: Option<(&str, &str)>,
     ) -> Result<MergeResult> {
         let prefix = format!("{dir}/");
         let merged = match self.merge_histories(ours, theirs, |path| !path.starts_with(&prefix))? {
@@ -652,10 +681,11 @@ impl Git {
         editor.remove(dir)?;
         let without_record = editor.write()?.detach();
         let tree = self.tree_with(without_record, dir_files)?;
-        Ok(MergeResult::Clean(self.new_commit(
+        Ok(MergeResult::Clean(self.new_commit_with_header(
             message,
             tree,
             &[ours, theirs],
+            header,
         )?))
     }
 
@@ -725,6 +755,18 @@ impl Git {
 
     /// Writes a commit of `tree` with `parents`, moving no ref.
     pub fn new_commit(&self, message: &str, tree: Oid, parents: &[Oid]) -> Result<Oid> {
+        self.new_commit_with_header(message, tree, parents, None)
+    }
+
+    /// Like [`Git::new_commit`], with an extra commit header `(name, value)`: data that git
+    /// keeps with the commit (through fetch and push) but `git log` does not show.
+    pub fn new_commit_with_header(
+        &self,
+        message: &str,
+        tree: Oid,
+        parents: &[Oid],
+        header: Option<(&str, &str)>,
+    ) -> Result<Oid> {
         let committer = self
             .repo
             .committer()
@@ -735,11 +777,40 @@ impl Git {
             .author()
             .context("no author identity")?
             .context("reading the author identity")?;
-        let commit = self
+        let commit = gix::objs::Commit {
+            message: message.into(),
+            tree,
+            author: author.into(),
+            committer: committer.into(),
+            encoding: None,
+            parents: parents.iter().copied().collect(),
+            extra_headers: header
+                .map(|(name, value)| (name.into(), value.into()))
+                .into_iter()
+                .collect(),
+        };
+        Ok(self
             .repo
-            .new_commit_as(committer, author, message, tree, parents.iter().copied())
-            .context("writing a commit")?;
-        Ok(commit.id)
+            .write_object(commit)
+            .context("writing a commit")?
+            .detach())
+    }
+
+    /// `commit`'s message and the value of its extra header `name`, if it has one.
+    pub fn commit_header(&self, commit: Oid, name: &str) -> Result<(String, Option<String>)> {
+        let object = self
+            .repo
+            .find_commit(commit)
+            .with_context(|| format!("reading commit {commit}"))?;
+        let decoded = object
+            .decode()
+            .with_context(|| format!("decoding commit {commit}"))?;
+        let message = decoded.message.to_str_lossy().into_owned();
+        let header = decoded
+            .extra_headers()
+            .find(name)
+            .map(|value| value.to_str_lossy().into_owned());
+        Ok((message, header))
     }
 
     /// The worktree (main or linked) that has the local branch `full_name` checked out.
@@ -838,6 +909,20 @@ impl TreeDir<'_> {
         }
         Ok(files)
     }
+}
+
+/// The object a reference points to. Branch refs point straight at commits, so the target is
+/// taken as it is; peeling (which reads the object to see whether it is a tag) is only for
+/// symbolic refs. Listing N traks then reads no object for the refs themselves.
+fn target_of(reference: &mut gix::Reference<'_>) -> Result<Oid> {
+    if let Some(id) = reference.target().try_id() {
+        return Ok(id.to_owned());
+    }
+    let name = reference.name().as_bstr().to_string();
+    Ok(reference
+        .peel_to_id()
+        .with_context(|| format!("resolving {name}"))?
+        .detach())
 }
 
 /// Creates a repository in `dir` with `main` as its first branch (`git init`).

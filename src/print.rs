@@ -62,7 +62,12 @@ pub fn created(store: &Store, trak: &Trak) -> Result<()> {
 
 pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if json {
-        let list: Vec<_> = traks.iter().map(|t| trak_json(store, t)).collect();
+        // One directory listing for all traks, rather than a stat per trak.
+        let present = store.worktree_ids();
+        let list: Vec<_> = traks
+            .iter()
+            .map(|t| trak_json(store, t, present.contains(&t.id)))
+            .collect();
         outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "traks": list }))?
@@ -110,7 +115,8 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     let description = store.description(trak)?;
     if json {
-        let mut value = trak_json(store, trak);
+        let present = worktree(store, trak).is_some();
+        let mut value = serde_json::to_value(trak_json(store, trak, present))?;
         value["description"] = json!(description);
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
@@ -199,30 +205,50 @@ pub fn log(events: &[Event], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn trak_json(store: &Store, trak: &Trak) -> serde_json::Value {
+/// One trak in `ork status --json` (and the base of `ork show --json`).
+#[derive(serde::Serialize)]
+struct TrakJson<'a> {
+    id: &'a str,
+    title: &'a str,
+    flow: &'a str,
+    stage: &'a str,
+    status: ork::state::Status,
+    interrupted: bool,
+    note: Option<&'a str>,
+    usage: ork::event::Usage,
+    attempt: u32,
+    base: &'a str,
+    branch: &'a str,
+    remote: Option<&'a str>,
+    worktree: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tip: String,
+}
+
+fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
     let s = &trak.state;
-    let remote = match &trak.location {
-        Location::Local => None,
-        Location::Remote(remote) => Some(remote.clone()),
-    };
-    json!({
-        "id": trak.id,
-        "title": s.title,
-        "flow": s.flow,
-        "stage": s.stage,
-        "status": s.status,
-        "interrupted": ork::engine::is_interrupted(store, trak),
-        "note": s.note,
-        "usage": s.total_usage(),
-        "attempt": s.attempt,
-        "base": s.base,
-        "branch": short_branch(&trak.branch),
-        "remote": remote,
-        "worktree": worktree(store, trak),
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-        "tip": trak.tip.to_string(),
-    })
+    TrakJson {
+        id: &trak.id,
+        title: &s.title,
+        flow: &s.flow,
+        stage: &s.stage,
+        status: s.status,
+        interrupted: ork::engine::is_interrupted(store, trak),
+        note: s.note.as_deref(),
+        usage: s.total_usage(),
+        attempt: s.attempt,
+        base: &s.base,
+        branch: short_branch(&trak.branch),
+        remote: match &trak.location {
+            Location::Local => None,
+            Location::Remote(remote) => Some(remote),
+        },
+        worktree: has_worktree.then(|| store.worktree_path(&trak.id).display().to_string()),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        tip: trak.tip.to_string(),
+    }
 }
 
 /// The trak's worktree, if it has one on this machine.

@@ -343,6 +343,11 @@ impl TrakState {
         self.verdict = None;
     }
 
+    /// The snapshot as one line of JSON, for the commit header that carries it.
+    pub fn to_header(&self) -> String {
+        serde_json::to_string(self).expect("state always serializes")
+    }
+
     /// The snapshot as stored in `state.json`.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("state always serializes");

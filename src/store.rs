@@ -19,6 +19,10 @@ use crate::event::{Event, EventKind};
 use crate::git::{FileWrite, Git, Oid};
 use crate::state::{STATE_VERSION, TrakState};
 
+/// The extra commit header that carries the trak's state (compact JSON) on the commits ork
+/// writes itself: listing then reads one object per trak. Invisible in `git log`.
+pub const STATE_HEADER: &str = "ork-state";
+
 /// Local trak branches live under this prefix.
 pub const BRANCH_PREFIX: &str = "refs/heads/ork/";
 const REMOTES_PREFIX: &str = "refs/remotes/";
@@ -82,6 +86,18 @@ impl Store {
         self.git.main_workdir().join(".orkestra/worktrees").join(id)
     }
 
+    /// The ids of the traks that have a worktree folder on this machine.
+    pub fn worktree_ids(&self) -> std::collections::HashSet<String> {
+        let dir = self.git.main_workdir().join(".orkestra/worktrees");
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// Every trak: local branches, then those known only from remote-tracking branches.
     /// One ref listing and a constant number of object reads per trak.
     pub fn list(&self) -> Result<Vec<Trak>> {
@@ -121,10 +137,66 @@ impl Store {
         tip: Oid,
         location: Location,
     ) -> Result<Option<Trak>> {
-        if self.git.dir_at(tip, &record_dir(id))?.is_none() {
-            return Ok(None);
+        // The commit's own header, when ork wrote the commit: one object read.
+        let (_, header) = self.git.commit_header(tip, STATE_HEADER)?;
+        if let Some(state) = header
+            .and_then(|json| serde_json::from_str::<TrakState>(&json).ok())
+            .filter(|s| s.v == STATE_VERSION && s.id == id)
+        {
+            return Ok(Some(Trak {
+                id: id.to_string(),
+                state,
+                location,
+                branch: branch.to_string(),
+                tip,
+            }));
         }
-        self.read(id, branch, tip, location).map(Some)
+        let Some((message, dir)) = self.git.commit_dir(tip, &record_dir(id))? else {
+            return Ok(None);
+        };
+        let state = self
+            .snapshot(&message, &dir)?
+            .map(Ok)
+            .unwrap_or_else(|| TrakState::fold(id, &self.events_at(id, tip)?))
+            .with_context(|| format!("reading trak {id} from {branch}"))?;
+        Ok(Some(Trak {
+            id: id.to_string(),
+            state,
+            location,
+            branch: branch.to_string(),
+            tip,
+        }))
+    }
+
+    /// The `state.json` snapshot of a trak's record folder `dir` at a commit with `message`,
+    /// if it is the fold of the events there. The commit's `Ork-Event-Id` trailer vouches for
+    /// it at no extra cost (ork wrote both in one commit); otherwise (a merge made by plain git,
+    /// a commit on top) the events folder is compared with it.
+    fn snapshot(&self, message: &str, dir: &crate::git::TreeDir<'_>) -> Result<Option<TrakState>> {
+        let Some(state) = dir
+            .file("state.json")?
+            .and_then(|bytes| serde_json::from_slice::<TrakState>(&bytes).ok())
+            .filter(|s| s.v == STATE_VERSION)
+        else {
+            return Ok(None);
+        };
+        let vouched = message
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("Ork-Event-Id: "))
+            .is_some_and(|id| id.trim() == state.head_event);
+        if vouched {
+            return Ok(Some(state));
+        }
+        let event_names = match dir.dir("events")? {
+            Some(events) => events.file_names()?,
+            None => Vec::new(),
+        };
+        let agrees = state.events == event_names.len()
+            && event_names
+                .binary_search(&format!("{}.json", state.head_event))
+                .is_ok();
+        Ok(agrees.then_some(state))
     }
 
     /// (remote, id, ref name, tip) for every `refs/remotes/<remote>/ork/<id>` of a configured
@@ -213,37 +285,13 @@ impl Store {
     /// Reads a trak's state at `tip`: the `state.json` snapshot when it agrees with the events
     /// folder, else a fresh fold of the events (after a merge, or from another ork version).
     fn read(&self, id: &str, branch: &str, tip: Oid, location: Location) -> Result<Trak> {
-        let dir_path = record_dir(id);
-        let dir = self
-            .git
-            .dir_at(tip, &dir_path)?
-            .with_context(|| format!("{branch} has no {dir_path}: it is not an ork trak branch"))?;
-        let event_names = match dir.dir("events")? {
-            Some(events) => events.file_names()?,
-            None => Vec::new(),
-        };
-        let snapshot = dir
-            .file("state.json")?
-            .and_then(|bytes| serde_json::from_slice::<TrakState>(&bytes).ok())
-            .filter(|s| {
-                s.v == STATE_VERSION
-                    && s.events == event_names.len()
-                    && event_names
-                        .binary_search(&format!("{}.json", s.head_event))
-                        .is_ok()
-            });
-        let state = match snapshot {
-            Some(state) => state,
-            None => TrakState::fold(id, &self.events_at(id, tip)?)
-                .with_context(|| format!("reading trak {id} from {branch}"))?,
-        };
-        Ok(Trak {
-            id: id.to_string(),
-            state,
-            location,
-            branch: branch.to_string(),
-            tip,
-        })
+        self.read_if_trak(id, branch, tip, location)?
+            .with_context(|| {
+                format!(
+                    "{branch} has no {}: it is not an ork trak branch",
+                    record_dir(id)
+                )
+            })
     }
 
     fn events_at(&self, id: &str, tip: Oid) -> Result<Vec<Event>> {
@@ -315,7 +363,10 @@ impl Store {
             },
         ];
         let message = commit_message(&id, &event, &state);
-        let commit = self.git.write_commit(base_tip, &files, &message)?;
+        let header = state.to_header();
+        let commit =
+            self.git
+                .write_commit(base_tip, &files, &message, Some((STATE_HEADER, &header)))?;
         let branch = format!("{BRANCH_PREFIX}{id}");
         self.git
             .create_ref(&branch, commit, &format!("ork: create trak {id}"))?;
@@ -382,7 +433,10 @@ impl Store {
             },
         ];
         let message = commit_message(&trak.id, &event, &state);
-        let commit = self.git.write_commit(trak.tip, &files, &message)?;
+        let header = state.to_header();
+        let commit =
+            self.git
+                .write_commit(trak.tip, &files, &message, Some((STATE_HEADER, &header)))?;
         self.git.update_ref(
             &trak.branch,
             commit,
@@ -572,14 +626,23 @@ impl Store {
             contents: state.to_json().into_bytes(),
         });
         let message = format!(
-            "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
+            "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Event-Id: {}\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
             trak.id,
+            state.head_event,
             state.flow,
             state.stage,
             state.status.as_str(),
             self.machine
         );
-        let commit = match self.git.join(trak.tip, theirs, &dir, &files, &message)? {
+        let header = state.to_header();
+        let commit = match self.git.join(
+            trak.tip,
+            theirs,
+            &dir,
+            &files,
+            &message,
+            Some((STATE_HEADER, &header)),
+        )? {
             crate::git::MergeResult::Clean(commit) => commit,
             crate::git::MergeResult::Conflicts(paths) => bail!(
                 "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
