@@ -11,11 +11,11 @@ use ork::engine;
 use ork::store::{Location, Store, Trak};
 
 /// Starts `ork resume <id>` detached from this terminal; returns its log file.
-pub fn spawn_resume(store: &Store, trak: &Trak) -> Result<PathBuf> {
-    Ok(start(store, trak)?.1)
+pub fn spawn_resume(store: &Store, trak: &Trak, take_over: bool) -> Result<PathBuf> {
+    Ok(start(store, trak, take_over)?.1)
 }
 
-fn start(store: &Store, trak: &Trak) -> Result<(Child, PathBuf)> {
+fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, PathBuf)> {
     use std::os::unix::process::CommandExt;
     let dir = store.git().runtime_dir().join("runs").join(&trak.id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -27,6 +27,7 @@ fn start(store: &Store, trak: &Trak) -> Result<(Child, PathBuf)> {
         .arg("-C")
         .arg(store.git().main_workdir())
         .args(["resume", &trak.id])
+        .args(take_over.then_some("--take-over"))
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
         .stderr(file)
@@ -62,7 +63,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
                 continue;
             }
             started.insert(trak.id.clone(), trak.tip);
-            let (child, log) = start(store, &trak)?;
+            let (child, log) = start(store, &trak, false)?;
             println!(
                 "{}: running {} (log: {})",
                 trak.id,

@@ -344,7 +344,14 @@ pub fn run() -> Result<()> {
             let store = Store::new(git);
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
-            print::synced(&remote, &report)
+            print::synced(&remote, &report)?;
+            if !report.not_joined.is_empty() {
+                bail!(
+                    "{} trak(s) could not be joined; see above",
+                    report.not_joined.len()
+                );
+            }
+            Ok(())
         }
         Command::Demo | Command::DemoAgent => unreachable!("handled before opening a repository"),
         Command::Diff { id, stage } => {
@@ -439,7 +446,7 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         return print::next(&trak);
     }
     if run.detach {
-        let log = crate::background::spawn_resume(store, &trak)?;
+        let log = crate::background::spawn_resume(store, &trak, run.take_over)?;
         return print::detached(&trak, &log);
     }
     let mut terminal = Terminal::new();

@@ -275,8 +275,13 @@ impl Engine<'_> {
                 .session_id
                 .as_deref()
                 .filter(|s| !s.is_empty())
-            && let Err(err) =
-                crate::transcript::keep(self.store.git(), &log_ref, &worktree, session)
+            && let Err(err) = crate::transcript::keep(
+                self.store.git(),
+                &log_ref,
+                &worktree,
+                session,
+                self.store.machine(),
+            )
         {
             self.reporter.step(&format!(
                 "warning: could not keep the session's transcript: {err:#}"
@@ -908,7 +913,7 @@ pub fn next_step(trak: &Trak) -> String {
     match trak.state.status {
         Status::Queued => format!("Run it: ork resume {id}"),
         Status::Running => format!(
-            "It is running on {}; follow it: ork logs {id} -f",
+            "It is running on {}; its progress arrives with git fetch (ork logs {id} -f follows a run on this machine)",
             trak.state.running_on.as_deref().unwrap_or("some machine")
         ),
         Status::Checking => format!("Its gate and review come next: ork resume {id}"),

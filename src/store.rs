@@ -295,16 +295,21 @@ impl Store {
     }
 
     fn events_at(&self, id: &str, tip: Oid) -> Result<Vec<Event>> {
-        let Some(dir) = self
-            .git
-            .dir_at(tip, &format!("{}/events", record_dir(id)))?
-        else {
-            return Ok(Vec::new());
-        };
-        dir.files()?
+        self.event_files_at(id, tip)?
             .into_iter()
             .map(|(name, bytes)| Event::from_json(&name, &bytes))
             .collect()
+    }
+
+    /// The event files of trak `id` at `tip`, as stored: (file name, contents).
+    fn event_files_at(&self, id: &str, tip: Oid) -> Result<Vec<(String, Vec<u8>)>> {
+        match self
+            .git
+            .dir_at(tip, &format!("{}/events", record_dir(id)))?
+        {
+            Some(dir) => dir.files(),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// A trak's events, oldest first.
@@ -443,19 +448,8 @@ impl Store {
             trak.tip,
             &format!("ork: {}", event.kind.name()),
         )?;
-        if let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? {
-            // The branch is checked out there: bring its index and files up to the new tip.
-            // The event is recorded whatever happens here, so a failure is only a warning.
-            if let Err(err) = self.git.fast_forward_worktree(&worktree, trak.tip, commit) {
-                eprintln!(
-                    "warning: recorded {}, but could not update the worktree {}: {err:#}\n  \
-                     Run `git -C {} reset --keep HEAD` after checking its changes.",
-                    event.kind.name(),
-                    worktree.display(),
-                    worktree.display()
-                );
-            }
-        }
+        // The branch may be checked out: bring its index and files up to the new tip.
+        self.refresh_worktree(trak, trak.tip, commit)?;
         Ok(Trak {
             state,
             tip: commit,
@@ -586,14 +580,15 @@ impl Store {
     /// moved on: events as a union of files, state folded again from them, code merged as git
     /// merges it. Fails, changing nothing, if the code conflicts.
     pub fn join(&self, trak: &Trak, theirs: Oid, from: &str) -> Result<Trak> {
-        let mut events = self.events_at(&trak.id, trak.tip)?;
-        let ours_ids: std::collections::HashSet<String> =
-            events.iter().map(|e| e.id.clone()).collect();
-        events.extend(
-            self.events_at(&trak.id, theirs)?
-                .into_iter()
-                .filter(|e| !ours_ids.contains(&e.id)),
-        );
+        // Event files are copied byte for byte (a newer ork's events keep every field); they
+        // are parsed only to fold the state.
+        let mut event_files: BTreeMap<String, Vec<u8>> =
+            self.event_files_at(&trak.id, theirs)?.into_iter().collect();
+        event_files.extend(self.event_files_at(&trak.id, trak.tip)?);
+        let events = event_files
+            .iter()
+            .map(|(name, bytes)| Event::from_json(name, bytes))
+            .collect::<Result<Vec<_>>>()?;
         let state = TrakState::fold(&trak.id, &events)?;
         let their_trak = self.read(&trak.id, from, theirs, Location::Remote(from.to_string()))?;
         // The newer side's artifacts win where both have one; each side's own are kept.
@@ -606,11 +601,11 @@ impl Store {
             self.artifacts(older)?.into_iter().collect();
         artifacts.extend(self.artifacts(newer)?);
         let dir = record_dir(&trak.id);
-        let mut files: Vec<FileWrite> = events
-            .iter()
-            .map(|e| FileWrite {
-                path: format!("{dir}/events/{}", e.file_name()),
-                contents: e.to_json().into_bytes(),
+        let mut files: Vec<FileWrite> = event_files
+            .into_iter()
+            .map(|(name, contents)| FileWrite {
+                path: format!("{dir}/events/{name}"),
+                contents,
             })
             .collect();
         files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
@@ -664,9 +659,24 @@ impl Store {
     pub fn move_to(&self, trak: &Trak, commit: Oid) -> Result<()> {
         self.git
             .update_ref(&trak.branch, commit, trak.tip, "ork: sync")?;
-        if let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? {
-            self.git
-                .fast_forward_worktree(&worktree, trak.tip, commit)?;
+        self.refresh_worktree(trak, trak.tip, commit)
+    }
+
+    /// After the trak's branch moved from `old` to `new` without its worktree, brings the
+    /// worktree along. The move stands whatever happens here, so a failure is a warning with
+    /// the way out, not an error.
+    fn refresh_worktree(&self, trak: &Trak, old: Oid, new: Oid) -> Result<()> {
+        let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? else {
+            return Ok(());
+        };
+        if let Err(err) = self.git.fast_forward_worktree(&worktree, old, new) {
+            eprintln!(
+                "warning: trak {} moved on, but its worktree {} could not follow: {err:#}\n  \
+                 Check its changes, then run `git -C {} reset --keep HEAD`.",
+                trak.id,
+                worktree.display(),
+                worktree.display()
+            );
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //!
 //! Claude Code keeps a session under `~/.claude/projects/<slug of the cwd>/<session>.jsonl`
 //! and `claude --resume` finds it only there. ork keeps a redacted copy on the trak's log ref
-//! (`sessions/<session>.jsonl`) after each run, and puts it back where `claude` looks for the
-//! worktree's path before a run resumes that session.
+//! (`sessions/<session>/<time>-<machine>.jsonl`) after each run, and puts the newest copy back
+//! where `claude` looks for the worktree's path before a run resumes that session.
 
 use std::path::{Path, PathBuf};
 
@@ -27,19 +27,35 @@ fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
-fn stored_path(session: &str) -> String {
-    format!("sessions/{session}.jsonl")
+/// Each copy gets a file of its own (time first, then machine): the log ref only ever gains
+/// files, so two machines' copies join as a union; the newest copy is the one restored.
+fn stored_path(session: &str, machine: &str) -> String {
+    format!(
+        "{}/{}-{machine}.jsonl",
+        stored_dir(session),
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    )
+}
+
+fn stored_dir(session: &str) -> String {
+    format!("sessions/{session}")
 }
 
 /// Keeps the transcript of `session` (run in `worktree`) on `log_ref`, redacted.
-pub fn keep(git: &Git, log_ref: &str, worktree: &Path, session: &str) -> Result<bool> {
+pub fn keep(
+    git: &Git,
+    log_ref: &str,
+    worktree: &Path,
+    session: &str,
+    machine: &str,
+) -> Result<bool> {
     let Some(home) = home() else { return Ok(false) };
     let file = project_dir(&home, worktree).join(format!("{session}.jsonl"));
     let Ok(text) = std::fs::read_to_string(&file) else {
         return Ok(false);
     };
     let write = FileWrite {
-        path: stored_path(session),
+        path: stored_path(session, machine),
         contents: crate::redact::redact(&text).into_bytes(),
     };
     git.commit_on_ref(
@@ -59,17 +75,26 @@ pub fn restore(git: &Git, log_refs: &[String], worktree: &Path, session: &str) -
     if file.exists() {
         return Ok(false);
     }
+    let mut newest: Option<(String, Vec<u8>)> = None;
     for log_ref in log_refs {
         let Some(tip) = git.ref_tip(log_ref)? else {
             continue;
         };
-        if let Some(bytes) = git.read_file(tip, &stored_path(session))? {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
-            return Ok(true);
+        let Some(copies) = git.dir_at(tip, &stored_dir(session))? else {
+            continue;
+        };
+        if let Some(last) = copies.files()?.into_iter().last()
+            && newest.as_ref().is_none_or(|(name, _)| last.0 > *name)
+        {
+            newest = Some(last);
         }
     }
-    Ok(false)
+    let Some((_, bytes)) = newest else {
+        return Ok(false);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+    Ok(true)
 }
 
 #[cfg(test)]

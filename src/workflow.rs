@@ -395,7 +395,7 @@ fn parse_timeout(
     duration::parse(raw.get_ref()).unwrap_or_else(|e| {
         errors.push(src.message(
             raw.span(),
-            &format!("bad timeout: {e}"),
+            &format!("bad duration: {e}"),
             "write a duration like \"30m\"",
         ));
         default
@@ -685,7 +685,7 @@ mod tests {
     fn bad_durations_and_empty_commands_are_errors() {
         let text = "[agents.a]\nkind = \"command\"\ntimeout = \"ten minutes\"\n[flows.f]\n[[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n";
         let err = parse(text).unwrap_err().to_string();
-        assert!(err.contains("wf.toml:3:11: bad timeout"), "{err}");
+        assert!(err.contains("wf.toml:3:11: bad duration"), "{err}");
         assert!(err.contains("without a command"), "{err}");
     }
 
