@@ -90,11 +90,6 @@ fn due(store: &Store) -> Result<Vec<Trak>> {
             ork::state::Status::Running => engine::is_interrupted(store, t),
             status => engine::RUNNABLE.contains(&status),
         })
-        .filter(|t| {
-            store
-                .git()
-                .try_runtime_lock(&format!("run/{}.lock", t.id))
-                .is_ok_and(|lock| lock.is_some())
-        })
+        .filter(|t| engine::try_run_lock(store, &t.id).is_ok_and(|lock| lock.is_some()))
         .collect())
 }

@@ -116,12 +116,15 @@ impl Engine<'_> {
     /// so two `ork` processes never run the same trak at once.
     pub fn drive(&mut self, trak: Trak) -> Result<Trak> {
         let _lock = self.lock(&trak)?;
+        // Refuse another machine's running stage before touching any local ref.
+        if trak.state.status == Status::Running {
+            self.check_claim(&trak)?;
+        }
         let mut trak = self.store.adopt(&trak)?;
         loop {
             trak = match trak.state.status {
                 Status::Queued => self.run_stage(trak)?,
                 Status::Running => {
-                    self.check_claim(&trak)?;
                     self.reporter.step(&format!(
                         "{}: the last run was interrupted; running it again",
                         trak.state.stage
@@ -173,10 +176,7 @@ impl Engine<'_> {
 
     /// Takes the trak's run lock, or says who holds it.
     fn lock(&self, trak: &Trak) -> Result<std::fs::File> {
-        self.store
-            .git()
-            .try_runtime_lock(&format!("run/{}.lock", trak.id))?
-            .ok_or_else(|| {
+        try_run_lock(self.store, &trak.id)?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "trak {} is being run by another ork process on this machine; wait for it, or see `ork logs {} -f`",
                     trak.id,
@@ -932,6 +932,12 @@ pub fn next_step(trak: &Trak) -> String {
     }
 }
 
+/// The lock an `ork` process holds on this machine while it runs trak `id` (released by the OS
+/// if the process dies), or `None` if another process holds it.
+pub fn try_run_lock(store: &Store, id: &str) -> Result<Option<std::fs::File>> {
+    store.git().try_runtime_lock(&format!("run/{id}.lock"))
+}
+
 /// Like [`next_step`], knowing what only this machine can tell: whether a run was killed.
 pub fn next_step_here(store: &Store, trak: &Trak) -> String {
     if is_interrupted(store, trak) {
@@ -947,8 +953,5 @@ pub fn is_interrupted(store: &Store, trak: &Trak) -> bool {
     trak.state.status == Status::Running
         && trak.location == Location::Local
         && trak.state.running_on.as_deref() == Some(store.machine())
-        && store
-            .git()
-            .try_runtime_lock(&format!("run/{}.lock", trak.id))
-            .is_ok_and(|lock| lock.is_some())
+        && try_run_lock(store, &trak.id).is_ok_and(|lock| lock.is_some())
 }

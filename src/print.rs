@@ -419,10 +419,7 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         let mut chunk = String::new();
         offset += file.read_to_string(&mut chunk)? as u64;
         write!(std::io::stdout().lock(), "{chunk}")?;
-        let running = store
-            .git()
-            .try_runtime_lock(&format!("run/{}.lock", trak.id))?
-            .is_none();
+        let running = ork::engine::try_run_lock(store, &trak.id)?.is_none();
         if !running && chunk.is_empty() {
             return Ok(());
         }
