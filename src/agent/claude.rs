@@ -120,8 +120,9 @@ fn outcome(result: &Value) -> AgentOutput {
             error: error_message(result),
         };
     }
-    // A denied tool use leaves the result a "success", yet the edits it wanted were never made.
-    let denied = denials(result);
+    // A denied edit leaves the result a "success", yet the change it wanted was never made. A
+    // denied command (say, running the tests) does not: the stage's gate checks the work.
+    let denied = denials(result, EDIT_TOOLS);
     if !denied.is_empty() {
         return AgentOutput::Failed {
             error: format!(
@@ -155,13 +156,17 @@ fn error_message(result: &Value) -> String {
     }
 }
 
-/// The denied tool uses, as "Write /path/file".
-fn denials(result: &Value) -> Vec<String> {
+/// Claude Code's tools that change files.
+const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+
+/// The denied uses of `tools`, as "Write /path/file".
+fn denials(result: &Value, tools: &[&str]) -> Vec<String> {
     let Some(denials) = result["permission_denials"].as_array() else {
         return Vec::new();
     };
     denials
         .iter()
+        .filter(|denial| text(denial, "tool_name").is_some_and(|tool| tools.contains(&tool)))
         .map(|denial| {
             let tool = text(denial, "tool_name").unwrap_or("a tool");
             match tool_target(&denial["tool_input"]) {
@@ -529,5 +534,36 @@ mod tests {
         assert_eq!(retries[0], "API retry 1/10 in 0.5s (unknown)");
         assert_eq!(progress("garbage"), None);
         assert_eq!(progress(r#"{"type":"user","message":{}}"#), None);
+    }
+
+    #[test]
+    fn a_denied_command_is_not_a_failure_but_a_denied_edit_is() {
+        // Claude answered, but was not allowed to run the tests: the gate runs them anyway.
+        let result_line = |tool: &str, input: &str| {
+            format!(
+                r#"{{"type":"result","subtype":"success","is_error":false,"result":"Done.","session_id":"s","permission_denials":[{{"tool_name":"{tool}","tool_input":{input}}}]}}"#
+            )
+        };
+        let bash = parse(
+            &result_line("Bash", r#"{"command":"cargo test"}"#),
+            "",
+            Some(0),
+        );
+        assert_eq!(
+            bash.output,
+            AgentOutput::Artifact {
+                content: "Done.".into()
+            }
+        );
+        let edit = parse(
+            &result_line("Edit", r#"{"file_path":"/p/a.rs"}"#),
+            "",
+            Some(0),
+        );
+        assert!(
+            failure(&edit).contains("Edit /p/a.rs"),
+            "{}",
+            failure(&edit)
+        );
     }
 }
