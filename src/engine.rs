@@ -43,14 +43,6 @@ pub trait Reporter {
     fn line(&mut self, text: &str);
 }
 
-/// A reporter that prints nothing (background runs log to files instead).
-pub struct Quiet;
-
-impl Reporter for Quiet {
-    fn step(&mut self, _: &str) {}
-    fn line(&mut self, _: &str) {}
-}
-
 /// What `ork trak new` asks for.
 pub struct TrakRequest<'a> {
     pub title: &'a str,

@@ -57,8 +57,6 @@ pub struct Git {
     repo: gix::Repository,
     /// The main worktree's root: where `.orkestra/` config and the worktrees folder live.
     main_workdir: PathBuf,
-    /// The worktree the process was started in (the main one or a trak's linked one).
-    current_workdir: PathBuf,
 }
 
 impl Git {
@@ -87,22 +85,12 @@ impl Git {
             Err(_) => current_workdir.clone(),
         };
         let main_workdir = main_workdir.canonicalize().unwrap_or(main_workdir);
-        let current_workdir = current_workdir.canonicalize().unwrap_or(current_workdir);
-        Ok(Git {
-            repo,
-            main_workdir,
-            current_workdir,
-        })
+        Ok(Git { repo, main_workdir })
     }
 
     /// The main worktree's root directory.
     pub fn main_workdir(&self) -> &Path {
         &self.main_workdir
-    }
-
-    /// The worktree the process runs in.
-    pub fn current_workdir(&self) -> &Path {
-        &self.current_workdir
     }
 
     /// The branch checked out in the worktree the process runs in, as a full ref name.
@@ -127,11 +115,6 @@ impl Git {
             );
         }
         Ok(head.referent_name().map(|name| name.shorten().to_string()))
-    }
-
-    /// Whether HEAD of the main worktree points at a commit.
-    pub fn has_commits(&self) -> bool {
-        self.main_branch().is_ok()
     }
 
     /// The object a reference points to, or `None` when it does not exist.
@@ -589,15 +572,6 @@ impl Git {
             .replace_at_ref(name.as_ref(), commit, text)
             .with_context(|| format!("writing a note on {commit}"))?;
         Ok(())
-    }
-
-    /// The note on `commit` in `notes_ref`, if any.
-    pub fn note(&self, notes_ref: &str, commit: Oid) -> Result<Option<String>> {
-        let mut notes = self.repo.notes()?.with_refs([notes_ref])?;
-        let found = notes.get(commit)?;
-        Ok(found
-            .first()
-            .map(|note| String::from_utf8_lossy(&note.blob.data).into_owned()))
     }
 
     /// Adds `files` to the tree at the tip of `full_name` (or to an empty tree when it does not
