@@ -491,15 +491,13 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
     let dir = store.git().runtime_dir().join("runs").join(&trak.id);
-    let newest = std::fs::read_dir(&dir)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("log"))
-        .filter(|p| p.is_file())
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
-    let Some(path) = newest else {
+    // A run that just started may not have written its log yet.
+    let mut first = newest_run_log(&dir);
+    while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        first = newest_run_log(&dir);
+    }
+    let Some(mut path) = first else {
         outln!(
             "No run of {} on this machine to follow. Stored logs: ork logs {}",
             trak.id,
@@ -507,19 +505,46 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         );
         return Ok(());
     };
-    let mut file = std::fs::File::open(&path)?;
     let mut offset = 0u64;
     loop {
+        let mut file = std::fs::File::open(&path)?;
+        // A log shorter than what was shown was started again (the same stage and attempt).
+        if file.metadata()?.len() < offset {
+            offset = 0;
+        }
         file.seek(std::io::SeekFrom::Start(offset))?;
         let mut chunk = String::new();
         offset += file.read_to_string(&mut chunk)? as u64;
         write!(std::io::stdout().lock(), "{chunk}")?;
-        let running = ork::engine::try_run_lock(store, &trak.id)?.is_none();
-        if !running && chunk.is_empty() {
+        if !chunk.is_empty() {
+            continue;
+        }
+        // This run's output is all shown: the next stage's or attempt's run may have started.
+        if let Some(next) = newest_run_log(&dir).filter(|next| *next != path) {
+            let run = next
+                .parent()
+                .and_then(|p| p.file_name())
+                .unwrap_or_default();
+            outln!("=== {} ===", run.to_string_lossy());
+            path = next;
+            offset = 0;
+            continue;
+        }
+        if ork::engine::try_run_lock(store, &trak.id)?.is_some() {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
+fn newest_run_log(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("log"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
 /// `ork diff`: a stage's artifact across attempts, or the code against the base.

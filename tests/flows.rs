@@ -827,6 +827,53 @@ fn a_killed_ork_leaves_an_interrupted_trak_that_resume_finishes() {
     assert_eq!(pids(&sleep), Vec::<u32>::new());
 }
 
+#[test]
+fn ctrl_c_stops_the_agent_group_and_leaves_an_interrupted_trak() {
+    let hang = unique_seconds(2100);
+    let sleep = format!("sleep {hang}");
+    let mut cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = Sandbox::new(
+        &work_flow("30s", ""),
+        json!({"work": [{"write": {"partial.txt": "half\n"}, "hang": hang}]}),
+    );
+    let log = std::fs::File::create(s.path("ork.log")).unwrap();
+    let child = s
+        .ork_command(&["trak", "new", "Interrupt me"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let ork_pid = child.id();
+    cleanup.children.push(child);
+    wait_until(Duration::from_secs(10), "the agent's sleep", || {
+        !pids(&sleep).is_empty()
+    });
+
+    // What Ctrl-C sends to the foreground ork.
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &ork_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut child = cleanup.children.pop().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "ork exits with 130 on Ctrl-C");
+    wait_until(
+        Duration::from_secs(5),
+        "the agent's group to be gone",
+        || pids(&sleep).is_empty(),
+    );
+    let output = std::fs::read_to_string(s.path("ork.log")).unwrap();
+    assert!(output.contains("interrupted"), "{output}");
+
+    let table = s.ork_ok(&["status"]);
+    assert!(table.contains("interrupted"), "{table}");
+    drop(cleanup);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. A merge conflict during integration
 // ---------------------------------------------------------------------------------------------
