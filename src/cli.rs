@@ -422,7 +422,8 @@ fn pick(store: &Store, query: Option<&str>, waiting: &[Status]) -> Result<Trak> 
 /// Runs what is due next for `trak`: here, in the background, or not at all.
 fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
     let result = drive_or_hand_off(store, workflow, trak, run);
-    if workflow.sync.auto {
+    // A drive shares each transition itself; a decision recorded without one is shared here.
+    if workflow.sync.auto && (run.no_run || run.detach) {
         auto_sync(store);
     }
     result

@@ -17,7 +17,7 @@ use crate::process::{Stream, run_streaming};
 use crate::prompt::{PromptInput, render};
 use crate::runner::{RunSpec, run};
 use crate::state::Status;
-use crate::store::{Location, NewTrak, Store, Trak, record_dir};
+use crate::store::{LOGS_PREFIX, Location, NOTES_REF, NewTrak, Store, Trak, record_dir};
 use crate::workflow::{Flow, Stage, Strategy, Workflow, prompt_path};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
@@ -28,10 +28,6 @@ pub const RUNNABLE: [Status; 4] = [
     Status::Integrating,
 ];
 
-/// The notes ref gate results are written to.
-pub const NOTES_REF: &str = "refs/notes/orkestra";
-/// Agent logs of trak `<id>` are commits on this ref prefix, out of the trak branch's tree.
-pub const LOGS_PREFIX: &str = "refs/ork/logs/";
 /// Gate output kept in events and feedback (the whole of it is in the note and the log).
 const FEEDBACK_LIMIT: usize = 8_000;
 
@@ -114,6 +110,10 @@ impl Engine<'_> {
         }
         let mut trak = self.store.adopt(&trak)?;
         loop {
+            if self.share() {
+                // The sync may have brought this trak on (another machine's events).
+                trak = self.store.load(&trak.id)?;
+            }
             trak = match trak.state.status {
                 Status::Queued => self.run_stage(trak)?,
                 Status::Running => {
@@ -128,6 +128,9 @@ impl Engine<'_> {
                     let trak = self.integrate(trak)?;
                     // Still integrating: the merge waits for the user (it said why).
                     if trak.state.status == Status::Integrating {
+                        if self.share() {
+                            return self.store.load(&trak.id);
+                        }
                         return Ok(trak);
                     }
                     trak
@@ -139,6 +142,25 @@ impl Engine<'_> {
                 | Status::Conflict => return Ok(trak),
             };
         }
+    }
+
+    /// With `[sync] auto = true`: pushes what was just recorded (and fetches what others did),
+    /// so a team sees each transition as it happens. A failure is only a warning: the work is
+    /// recorded here, and the next sync carries it.
+    /// Returns whether a sync ran.
+    fn share(&mut self) -> bool {
+        if !self.workflow.sync.auto {
+            return false;
+        }
+        let git = self.store.git();
+        let shared = crate::sync::pick_remote(git, None)
+            .and_then(|remote| crate::sync::sync(self.store, &remote).map(|_| remote));
+        if let Err(err) = shared {
+            self.reporter.step(&format!(
+                "warning: auto-sync failed: {err:#}; run `ork sync` later"
+            ));
+        }
+        true
     }
 
     /// A stage that runs on another machine is theirs until its lease runs out, unless the user

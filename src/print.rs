@@ -463,7 +463,7 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
     if follow {
         return follow_live(store, trak);
     }
-    let reference = format!("{}{}", ork::engine::LOGS_PREFIX, trak.id);
+    let reference = format!("{}{}", ork::store::LOGS_PREFIX, trak.id);
     let Some(tip) = store.git().ref_tip(&reference)? else {
         outln!(
             "No agent has run for {} yet (on this machine or synced).",

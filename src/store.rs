@@ -23,6 +23,11 @@ use crate::state::{STATE_VERSION, TrakState};
 /// writes itself: listing then reads one object per trak. Invisible in `git log`.
 pub const STATE_HEADER: &str = "ork-state";
 
+/// The notes ref gate results are written to (one JSON object per line).
+pub const NOTES_REF: &str = "refs/notes/orkestra";
+/// Agent logs of trak `<id>` are commits on this ref prefix, out of the trak branch's tree.
+pub const LOGS_PREFIX: &str = "refs/ork/logs/";
+
 /// Local trak branches live under this prefix.
 pub const BRANCH_PREFIX: &str = "refs/heads/ork/";
 const REMOTES_PREFIX: &str = "refs/remotes/";

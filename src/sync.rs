@@ -11,9 +11,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::engine::{LOGS_PREFIX, NOTES_REF};
 use crate::git::Git;
-use crate::store::{BRANCH_PREFIX, Location, Store};
+use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, Store};
 
 /// How many fetch-integrate-push rounds to try before giving up on a remote that keeps moving.
 const ROUNDS: usize = 3;

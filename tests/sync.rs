@@ -1157,3 +1157,38 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     // Fetching still works when one remote has notes and the other none.
     b.git(&["fetch", "-q", "--all"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Auto-sync
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn auto_sync_shares_each_transition_without_ork_sync() {
+    let net = Net::new(&workflow(
+        "[sync]\nauto = true\n",
+        &[
+            stage("planning", "planner.md", "plan", "review = \"human\""),
+            stage("work", "worker.md", "summary", "review = \"human\""),
+        ],
+    ));
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"planning": [artifact("# Plan")]}));
+    b.set_plan(json!({"work": [artifact("Done on B")]}));
+
+    // No `ork sync` anywhere: the remote has A's trak as soon as planning waits.
+    let (id, _) = a.new_trak("Shared as it goes", &[]);
+    assert_eq!(
+        net.remote_ref(&format!("refs/heads/ork/{id}")),
+        a.rev(&format!("ork/{id}"))
+    );
+    b.git(&["fetch", "-q"]);
+    b.ork_ok(&["approve", &id]);
+    b.assert_at(&id, "awaiting_review", "work");
+    assert_eq!(
+        net.remote_ref(&format!("refs/heads/ork/{id}")),
+        b.rev(&format!("ork/{id}"))
+    );
+    // A sees B's work after a plain fetch.
+    a.git(&["fetch", "-q"]);
+    a.assert_at(&id, "awaiting_review", "work");
+}
