@@ -177,35 +177,12 @@ impl Git {
         let tree = commit_object
             .tree()
             .with_context(|| format!("reading the tree of {commit}"))?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("looking up {path} in {commit}"))?
-        else {
-            return Ok(None);
-        };
-        let tree = entry
-            .object()
-            .with_context(|| format!("reading {path} in {commit}"))?
-            .try_into_tree()
-            .map_err(|_| anyhow!("{path} in {commit} is not a folder"))?;
-        Ok(Some((message, TreeDir { tree })))
+        Ok(subfolder(&tree, commit, path)?.map(|dir| (message, dir)))
     }
 
     /// The folder `path` in `commit`'s tree, or `None` when there is none.
     pub fn dir_at(&self, commit: Oid, path: &str) -> Result<Option<TreeDir<'_>>> {
-        let tree = self.commit_tree(commit)?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("looking up {path} in {commit}"))?
-        else {
-            return Ok(None);
-        };
-        let tree = entry
-            .object()
-            .with_context(|| format!("reading {path} in {commit}"))?
-            .try_into_tree()
-            .map_err(|_| anyhow!("{path} in {commit} is not a folder"))?;
-        Ok(Some(TreeDir { tree }))
+        subfolder(&self.commit_tree(commit)?, commit, path)
     }
 
     fn commit_tree(&self, commit: Oid) -> Result<gix::Tree<'_>> {
@@ -820,6 +797,26 @@ impl Git {
     pub fn run(&self, dir: &Path, args: &[&str]) -> Result<Output> {
         run_git(dir, args, None)
     }
+}
+
+/// The folder `path` under `tree` (the tree of `commit`, named in errors), if there is one.
+fn subfolder<'repo>(
+    tree: &gix::Tree<'repo>,
+    commit: Oid,
+    path: &str,
+) -> Result<Option<TreeDir<'repo>>> {
+    let Some(entry) = tree
+        .lookup_entry_by_path(path)
+        .with_context(|| format!("looking up {path} in {commit}"))?
+    else {
+        return Ok(None);
+    };
+    let tree = entry
+        .object()
+        .with_context(|| format!("reading {path} in {commit}"))?
+        .try_into_tree()
+        .map_err(|_| anyhow!("{path} in {commit} is not a folder"))?;
+    Ok(Some(TreeDir { tree }))
 }
 
 /// The result of merging a trak into its base in memory.
