@@ -526,6 +526,13 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// Puts the folder `path` of the worktree at `worktree` (index and files) back as it is in
+    /// `commit` (`git checkout <commit> -- <path>`).
+    pub fn restore_folder(&self, worktree: &Path, commit: Oid, path: &str) -> Result<()> {
+        self.run(worktree, &["checkout", &commit.to_string(), "--", path])
+            .map(drop)
+    }
+
     /// Appends `line` (one JSON object) to the note on `commit` in `notes_ref`, so that
     /// `git notes merge -s cat_sort_uniq` can join two machines' notes line by line.
     pub fn append_note(&self, notes_ref: &str, commit: Oid, line: &str) -> Result<()> {

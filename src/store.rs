@@ -32,9 +32,12 @@ pub const LOGS_PREFIX: &str = "refs/ork/logs/";
 pub const BRANCH_PREFIX: &str = "refs/heads/ork/";
 const REMOTES_PREFIX: &str = "refs/remotes/";
 
+/// The folder that holds trak records on trak branches.
+const TRAKS_DIR: &str = ".orkestra/traks";
+
 /// The folder of a trak's record on its branch.
 pub fn record_dir(id: &str) -> String {
-    format!(".orkestra/traks/{id}")
+    format!("{TRAKS_DIR}/{id}")
 }
 
 /// Where a trak's branch was found.
@@ -484,6 +487,15 @@ impl Store {
         }
         let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
         let state = trak.state.advance(&event);
+        // `.orkestra/traks/` in the worktree is put back as recorded first: whatever an agent
+        // did there, or an index left stale by a crash, must not reach the commit.
+        let traks_dir = worktree.join(TRAKS_DIR);
+        match std::fs::remove_dir_all(&traks_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("resetting {}", traks_dir.display())),
+        }
+        self.git.restore_folder(worktree, trak.tip, TRAKS_DIR)?;
         let dir = worktree.join(record_dir(&trak.id));
         let mut writes = vec![
             (

@@ -1259,3 +1259,56 @@ fn run_jobs_runs_every_queued_trak_a_few_at_a_time() {
         "two at a time, never more: {counts:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The record folder is ork's, whatever the agent does to it
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_agent_that_deletes_the_record_folder_loses_nothing() {
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[
+                stage("planning", "planner.md", "plan", ""),
+                stage("work", "worker.md", "summary", ""),
+            ],
+        ),
+        json!({
+            "planning": [artifact("# Plan")],
+            "work": [{"run": "rm -rf .orkestra/traks && mkdir -p .orkestra/traks/junk && echo x > .orkestra/traks/junk/f",
+                      "write": {"code.txt": "done\n"},
+                      "result": {"type": "artifact", "content": "Done"}}],
+        }),
+    );
+    let (id, _) = s.new_trak("Careless agent", &[]);
+    s.ork_ok(&["approve", &id]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let branch = format!("ork/{id}");
+    let files = s.repo.tree_files(&branch);
+    let record = format!(".orkestra/traks/{id}/");
+    assert!(files.iter().any(|f| f == "code.txt"), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|f| *f == format!("{record}artifacts/plan.md")),
+        "{files:?}"
+    );
+    assert!(!files.iter().any(|f| f.contains("traks/junk")), "{files:?}");
+    // Every event is still there, and the state read back is the fold of them.
+    let events = files
+        .iter()
+        .filter(|f| f.starts_with(&format!("{record}events/")))
+        .count();
+    let show = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(
+        show["events"].as_u64().unwrap() as usize,
+        events,
+        "{show:#}"
+    );
+    assert_eq!(
+        s.repo
+            .git_in(&s.repo.worktree_path(&id), &["status", "--porcelain"]),
+        ""
+    );
+}
