@@ -281,8 +281,30 @@ impl Engine<'_> {
             run_dir: &run_dir,
         };
         let reporter = &mut *self.reporter;
-        let mut finished = run(&spec, &mut |line| reporter.line(line))?;
-        self.keep_log(&trak, &stage.name, attempt, &finished.log);
+        let (mut finished, could_start) = match run(&spec, &mut |line| reporter.line(line)) {
+            Ok(finished) => (finished, true),
+            // The agent could not even start (a missing program): a failed run, recorded, that
+            // trying again will not mend.
+            Err(err) => (
+                crate::runner::Run {
+                    result: crate::agent::AgentResult {
+                        output: AgentOutput::Failed {
+                            error: format!(
+                                "{err:#}; fix agent \"{}\" in .orkestra/workflow.toml, then ork retry {}",
+                                agent.name, trak.id
+                            ),
+                        },
+                        session_id: None,
+                        usage: Default::default(),
+                    },
+                    log: String::new(),
+                },
+                false,
+            ),
+        };
+        if could_start {
+            self.keep_log(&trak, &stage.name, attempt, &finished.log);
+        }
         if agent.kind == crate::workflow::AgentKind::Claude
             && let Some(session) = finished
                 .result
@@ -308,7 +330,10 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (kind, files) = finished_event(&stage, attempt, finished.result);
+        let (mut kind, files) = finished_event(&stage, attempt, finished.result);
+        if let EventKind::StageFinished { retry, .. } = &mut kind {
+            *retry &= could_start;
+        }
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
                 Outcome::Failed => format!("failed: {}", error.as_deref().unwrap_or("")),

@@ -1315,3 +1315,21 @@ fn an_agent_that_deletes_the_record_folder_loses_nothing() {
         ""
     );
 }
+
+#[test]
+fn an_agent_that_cannot_start_fails_the_stage_once_with_the_fix() {
+    let wf = workflow(
+        "20s",
+        &[stage("work", "worker.md", "summary", "max_attempts = 3")],
+    )
+    .replace(FAKE_AGENT, "/nonexistent/agent-program");
+    let s = Sandbox::new(&wf, json!({}));
+    let (id, out) = s.new_trak("No such agent", &[]);
+    assert!(out.contains("fix agent \"fake\""), "{out}");
+    s.assert_at(&id, "failed", "work");
+    // Starting it again would not mend it: one failed run, no retries.
+    assert_eq!(s.events_of(&id, "stage_finished").len(), 1);
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("/nonexistent/agent-program"), "{show}");
+    assert!(show.contains("ork retry"), "{show}");
+}
