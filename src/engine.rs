@@ -493,10 +493,11 @@ impl Engine<'_> {
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
         self.reporter
             .step(&format!("{}: gate `{command}`", stage.name));
+        let trusted = trusted_command(command, self.store.git().main_workdir());
         let reporter = &mut *self.reporter;
         let finished = run_streaming(
             Command::new("sh")
-                .args(["-c", command])
+                .args(["-c", &trusted])
                 .current_dir(&worktree)
                 .envs(agent_env(&trak, stage, trak.state.attempt, &worktree)),
             None,
@@ -766,6 +767,22 @@ fn finished_event(
         AgentOutput::Failed { error: why } => fail(crate::redact::redact(&why)),
     };
     (event, files)
+}
+
+/// The gate `command` with a leading script path that names a file in the main checkout
+/// (`.orkestra/scripts/checks.sh`) made absolute: the gate runs in the trak's worktree, where
+/// the agent could have rewritten that script, so the copy that runs is the one from the
+/// checkout `ork` runs from (DESIGN.md rule 8).
+fn trusted_command(command: &str, main_workdir: &Path) -> String {
+    let trimmed = command.trim_start();
+    let first = trimmed.split_whitespace().next().unwrap_or_default();
+    let script = main_workdir.join(first);
+    if first.contains('/') && !first.starts_with('/') && script.is_file() {
+        let quoted = script.display().to_string().replace('\'', "'\\''");
+        format!("'{quoted}'{}", &trimmed[first.len()..])
+    } else {
+        command.to_string()
+    }
 }
 
 /// The `ORK_*` environment of an agent or gate.

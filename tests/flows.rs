@@ -1333,3 +1333,29 @@ fn an_agent_that_cannot_start_fails_the_stage_once_with_the_fix() {
     assert!(show.contains("/nonexistent/agent-program"), "{show}");
     assert!(show.contains("ork retry"), "{show}");
 }
+
+#[test]
+fn the_gate_script_runs_from_the_main_checkout_not_the_agents_copy() {
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[stage(
+                "work",
+                "worker.md",
+                "summary",
+                "gate = { command = \".orkestra/scripts/checks.sh\", timeout = \"20s\" }\nmax_attempts = 1",
+            )],
+        ),
+        // The agent "fixes" the checks instead of the code.
+        json!({"work": [{"write": {".orkestra/scripts/checks.sh": "#!/bin/sh\nexit 0\n"},
+                         "result": {"type": "artifact", "content": "All green"}}]}),
+    );
+    s.repo.write(
+        ".orkestra/scripts/checks.sh",
+        "#!/bin/sh\necho 'the real checks fail'\nexit 1\n",
+    );
+    s.repo.commit_all("Real checks");
+    let (id, out) = s.new_trak("Cheat the gate", &[]);
+    assert!(out.contains("the real checks fail"), "{out}");
+    s.assert_at(&id, "failed", "work");
+}
