@@ -194,7 +194,7 @@ pub fn log(events: &[Event], json: bool) -> Result<()> {
     for event in events {
         let stage = event.kind.stage().unwrap_or("-");
         outln!(
-            "{}  {:<14} {:<10} {:<16} {}",
+            "{}  {:<19} {:<10} {:<16} {}",
             event.at.format("%Y-%m-%d %H:%M:%S"),
             event.kind.name(),
             stage,
