@@ -151,6 +151,17 @@ enum TrakCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Give a trak up: it will not be merged. Its branch keeps its history; its worktree goes.
+    Drop {
+        /// The trak's id or a unique prefix; default: the trak whose worktree you are in.
+        id: Option<String>,
+        /// Why (kept with the trak).
+        #[arg(short = 'm', long = "message", default_value = "")]
+        message: String,
+        /// Drop it even if its worktree has uncommitted changes (they are lost).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -242,6 +253,13 @@ pub fn run() -> Result<()> {
             )?;
             print::created(&store, &trak)?;
             carry_on(&store, &workflow, trak, run)
+        }
+        Command::Trak(TrakCommand::Drop { id, message, force }) => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = Store::new(git);
+            let trak = store.resolve(id.as_deref())?;
+            let trak = engine::drop_trak(&store, &workflow, &trak, message, force)?;
+            print::next(&trak)
         }
         Command::Status { json, all } => {
             let store = Store::new(git);

@@ -139,6 +139,7 @@ impl Engine<'_> {
                 | Status::AwaitingAnswer
                 | Status::Failed
                 | Status::Done
+                | Status::Dropped
                 | Status::Conflict => return Ok(trak),
             };
         }
@@ -828,6 +829,41 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
     crate::worktree::create(store, trak, &workflow.worktree)
 }
 
+/// Drops a trak: records why, and removes its worktree. Refuses while an `ork` process runs
+/// it, and, unless `force`, while its worktree holds uncommitted changes (they would be lost;
+/// everything committed stays on the branch).
+pub fn drop_trak(
+    store: &Store,
+    workflow: &Workflow,
+    trak: &Trak,
+    reason: String,
+    force: bool,
+) -> Result<Trak> {
+    let Some(_lock) = try_run_lock(store, &trak.id)? else {
+        bail!(
+            "trak {} is being run by an ork process on this machine; stop it (Ctrl-C) first",
+            trak.id
+        );
+    };
+    let worktree = store.worktree_path(&trak.id);
+    if worktree.exists() && !force {
+        let changed = store.git().uncommitted(&worktree)?;
+        if !changed.is_empty() {
+            bail!(
+                "the worktree of trak {} has uncommitted changes: {}.\n  Dropping it would lose them; commit them there, or drop anyway: ork trak drop {} --force",
+                trak.id,
+                changed.join(", "),
+                trak.id
+            );
+        }
+    }
+    let trak = decide(store, workflow, trak, HumanDecision::Drop { reason })?;
+    if worktree.exists() {
+        store.git().remove_worktree(&worktree)?;
+    }
+    Ok(trak)
+}
+
 /// Records a human decision at a trak that waits for one.
 pub fn decide(
     store: &Store,
@@ -892,6 +928,12 @@ pub fn decide(
             require(&trak, &[Status::Conflict], "resolve")?;
             resolution(store, &trak, &keep)?
         }
+        HumanDecision::Drop { reason } => {
+            if state.status.is_finished() {
+                bail!("trak {} is already {}", trak.id, state.status.as_str());
+            }
+            EventKind::Dropped { reason }
+        }
     };
     store.record(&trak, event)
 }
@@ -939,7 +981,8 @@ pub enum HumanDecision {
     Approve,
     Reject {
         feedback: String,
-        /// The stage to send the work back to; the current one by default.
+        /// The stage to send the work back to; by default the stage's `on_reject`, else the
+        /// current one.
         route_to: Option<String>,
     },
     Answer(String),
@@ -947,6 +990,10 @@ pub enum HumanDecision {
     /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
     Resolve {
         keep: String,
+    },
+    /// Give the trak up: it will not be merged.
+    Drop {
+        reason: String,
     },
 }
 
@@ -982,6 +1029,7 @@ pub fn next_step(trak: &Trak) -> String {
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
         Status::Done => "Nothing: it is merged.".to_string(),
+        Status::Dropped => "Nothing: it was dropped (its branch keeps its history).".to_string(),
         Status::Conflict => format!(
             "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
         ),

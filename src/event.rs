@@ -113,6 +113,8 @@ pub enum EventKind {
     },
     /// The merge into the base branch could not be done safely; `ork integrate` retries.
     IntegrationBlocked { reason: String },
+    /// A human dropped the trak: it will not be merged. Its branch and history stay.
+    Dropped { reason: String },
     /// The trak's branch was merged into its base as `commit`.
     Integrated {
         base: String,
@@ -168,6 +170,7 @@ impl EventKind {
             EventKind::Retried { .. } => "retried",
             EventKind::Resolved { .. } => "resolved",
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
+            EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::Unknown => "unknown",
         }
@@ -188,6 +191,7 @@ impl EventKind {
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
+            | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
             | EventKind::Unknown => None,
         }
@@ -249,6 +253,7 @@ impl EventKind {
                 )
             }
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
+            EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
             EventKind::Unknown => "Unknown event".to_string(),
         }

@@ -526,6 +526,16 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// The paths with uncommitted changes (or untracked) in the worktree at `path`, as
+    /// `git status --porcelain` lists them.
+    pub fn uncommitted(&self, path: &Path) -> Result<Vec<String>> {
+        let out = self.run(path, &["status", "--porcelain"])?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.get(3..).unwrap_or(l).to_string())
+            .collect())
+    }
+
     /// Puts the folder `path` of the worktree at `worktree` (index and files) back as it is in
     /// `commit` (`git checkout <commit> -- <path>`).
     pub fn restore_folder(&self, worktree: &Path, commit: Oid, path: &str) -> Result<()> {

@@ -44,6 +44,8 @@ pub enum Status {
     Done,
     /// Two machines made different transitions from the same state; a human must settle it.
     Conflict,
+    /// A human dropped it: it will not be merged.
+    Dropped,
 }
 
 impl Status {
@@ -59,12 +61,13 @@ impl Status {
             Status::Integrating => "integrating",
             Status::Done => "done",
             Status::Conflict => "conflict",
+            Status::Dropped => "dropped",
         }
     }
 
     /// Whether the trak is finished (hidden from `ork status` without `--all`).
     pub fn is_finished(self) -> bool {
-        self == Status::Done
+        matches!(self, Status::Done | Status::Dropped)
     }
 }
 
@@ -296,6 +299,10 @@ impl TrakState {
             EventKind::IntegrationBlocked { reason } => {
                 self.status = Status::Integrating;
                 self.note = Some(reason.clone());
+            }
+            EventKind::Dropped { reason } => {
+                self.status = Status::Dropped;
+                self.note = Some(reason.clone()).filter(|r| !r.is_empty());
             }
             EventKind::Integrated { commit, .. } => {
                 self.status = Status::Done;

@@ -152,6 +152,11 @@ impl Sandbox {
         success(&self.ork(args), &format!("ork {}", args.join(" ")))
     }
 
+    /// Runs `ork args`, asserts it failed as an error (exit 1), and returns its stderr.
+    fn ork_err(&self, args: &[&str]) -> String {
+        common::ork_error(&self.ork(args), &format!("ork {}", args.join(" ")))
+    }
+
     /// `ork trak new TITLE args…`: the new trak's id and the command's stdout.
     fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
         let mut full = vec!["trak", "new", title];
@@ -1358,4 +1363,41 @@ fn the_gate_script_runs_from_the_main_checkout_not_the_agents_copy() {
     let (id, out) = s.new_trak("Cheat the gate", &[]);
     assert!(out.contains("the real checks fail"), "{out}");
     s.assert_at(&id, "failed", "work");
+}
+
+#[test]
+fn a_dropped_trak_keeps_its_history_and_leaves_the_list() {
+    let s = Sandbox::new(
+        &workflow("20s", &[stage("work", "worker.md", "summary", "")]),
+        json!({}),
+    );
+    let (id, _) = s.new_trak("Not needed after all", &["--no-run"]);
+    let worktree = s.repo.worktree_path(&id);
+    std::fs::write(worktree.join("scratch.txt"), "unsaved\n").unwrap();
+
+    let err = s.ork_err(&["trak", "drop", &id, "-m", "superseded"]);
+    assert!(
+        err.contains("uncommitted changes") && err.contains("scratch.txt"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert!(worktree.exists());
+
+    let out = s.ork_ok(&["trak", "drop", &id, "-m", "superseded", "--force"]);
+    assert!(out.contains("dropped"), "{out}");
+    assert!(!worktree.exists());
+    assert!(!s.ork_ok(&["status"]).contains(&id));
+    let all = s.ork_ok(&["status", "--all"]);
+    assert!(all.contains(&id) && all.contains("dropped"), "{all}");
+    assert_eq!(s.events_of(&id, "dropped").len(), 1);
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("superseded"), "{show}");
+    // The branch and its history stay.
+    assert!(
+        !s.repo
+            .git(&["log", "--oneline", &format!("ork/{id}")])
+            .is_empty()
+    );
+    let again = s.ork_err(&["trak", "drop", &id]);
+    assert!(again.contains("already dropped"), "{again}");
 }
