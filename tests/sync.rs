@@ -10,11 +10,14 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{AUTHOR, EMAIL, Repo, created_id, lines, output_within, stdout, success};
+use common::{
+    AUTHOR, Cleanup, EMAIL, Repo, created_id, kill_groups, lines, output_within, pids, stdout,
+    success, unique_seconds, wait_until,
+};
 
 /// How long one `ork` command may take before the test fails (and kills it).
 const ORK_LIMIT: Duration = Duration::from_secs(30);
@@ -350,78 +353,6 @@ fn status_row(table: &str, id: &str) -> String {
         .find(|l| l.starts_with(&format!("{id} ")))
         .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
         .to_string()
-}
-
-/// Waits up to `timeout` for `ready`, panicking with `what` if it never is.
-fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ready() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-// ---------------------------------------------------------------------------------------------
-
-/// A number of seconds for an agent to hang, from `base`, that no concurrently running test
-/// process uses (its `sleep` is told apart by its command line).
-fn unique_seconds(base: u32) -> u32 {
-    base + std::process::id() % 1000
-}
-
-/// The ids of processes whose whole command line is `cmdline`.
-fn pids(cmdline: &str) -> Vec<u32> {
-    let out = Command::new("pgrep")
-        .args(["-f", "-x", cmdline])
-        .output()
-        .expect("running pgrep");
-    lines(&stdout(&out))
-        .iter()
-        .map(|p| p.trim().parse().unwrap())
-        .collect()
-}
-
-/// The process group of process `pid`, if it still exists.
-fn pgid(pid: u32) -> Option<u32> {
-    let out = Command::new("ps")
-        .args(["-o", "pgid=", "-p", &pid.to_string()])
-        .output()
-        .expect("running ps");
-    stdout(&out).trim().parse().ok()
-}
-
-/// SIGKILLs the process groups of the processes whose command line is `cmdline` (never this
-/// test's own group).
-fn kill_groups(cmdline: &str) {
-    let own = pgid(std::process::id());
-    for pid in pids(cmdline) {
-        if let Some(group) = pgid(pid).filter(|g| *g > 1 && Some(*g) != own) {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{group}")])
-                .status();
-        }
-    }
-}
-
-/// Kills what a test started, even when it fails: child processes, then the process groups of
-/// processes with a given command line (the fake agent's `sleep`, in its own group).
-struct Cleanup {
-    cmdlines: Vec<String>,
-    children: Vec<Child>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for cmdline in &self.cmdlines {
-            kill_groups(cmdline);
-        }
-    }
 }
 
 /// Starts `ork args` on `machine` in the background, its output in `log`.

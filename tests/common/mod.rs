@@ -8,8 +8,9 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -465,4 +466,85 @@ pub fn output_within(command: &mut Command, limit: std::time::Duration, what: &s
 /// Parses `text` as JSON, with the text in the failure message.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: waiting for them, and killing what a test leaves running
+// ---------------------------------------------------------------------------------------------
+
+/// Waits up to `timeout` for `ready`, panicking with `what` if it never is.
+pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A number of seconds for an agent to hang, from `base`, that no concurrently running test
+/// process uses (its `sleep` is told apart by its command line).
+pub fn unique_seconds(base: u32) -> u32 {
+    base + std::process::id() % 1000
+}
+
+/// The ids of processes whose whole command line is `cmdline`.
+pub fn pids(cmdline: &str) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", "-x", cmdline])
+        .output()
+        .expect("running pgrep");
+    lines(&stdout(&out))
+        .iter()
+        .map(|p| p.trim().parse().unwrap())
+        .collect()
+}
+
+/// The process group of process `pid`, if it still exists.
+pub fn pgid(pid: u32) -> Option<u32> {
+    let out = Command::new("ps")
+        .args(["-o", "pgid=", "-p", &pid.to_string()])
+        .output()
+        .expect("running ps");
+    stdout(&out).trim().parse().ok()
+}
+
+/// Whether process `pid` still runs (a zombie counts as gone).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|s| !s.trim().starts_with('Z'))
+    })
+}
+
+/// SIGKILLs the process groups of the processes whose command line is `cmdline` (never this
+/// test's own group).
+pub fn kill_groups(cmdline: &str) {
+    let own = pgid(std::process::id());
+    for pid in pids(cmdline) {
+        if let Some(group) = pgid(pid).filter(|g| *g > 1 && Some(*g) != own) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
+    }
+}
+
+/// Kills what a test may leave running, even when it fails: the process groups of processes
+/// with a command line, and child processes.
+pub struct Cleanup {
+    pub cmdlines: Vec<String>,
+    pub children: Vec<Child>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for cmdline in &self.cmdlines {
+            kill_groups(cmdline);
+        }
+    }
 }
