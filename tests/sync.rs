@@ -224,14 +224,12 @@ impl Machine {
 
     /// How many times the fake agent ran `stage` on this machine.
     fn runs(&self, stage: &str) -> u32 {
-        std::fs::read_to_string(self.agent_dir.join(format!("{stage}.count")))
-            .map_or(0, |n| n.trim().parse().unwrap())
+        common::fake_agent_runs(&self.agent_dir, stage)
     }
 
     /// The prompt of the `n`-th run of `stage` on this machine.
     fn prompt(&self, stage: &str, n: u32) -> String {
-        let path = self.agent_dir.join(format!("{stage}-{n}.prompt"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        common::fake_agent_prompt(&self.agent_dir, stage, n)
     }
 
     /// The commit `rev` names, or `None` if it names none.

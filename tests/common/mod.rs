@@ -548,3 +548,19 @@ impl Drop for Cleanup {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the fake agent (fixtures/agents/fake-agent) leaves in its folder
+// ---------------------------------------------------------------------------------------------
+
+/// How many times the fake agent keeping its files in `dir` ran `stage`.
+pub fn fake_agent_runs(dir: &Path, stage: &str) -> u32 {
+    std::fs::read_to_string(dir.join(format!("{stage}.count")))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// The prompt of the fake agent's `n`-th run of `stage`.
+pub fn fake_agent_prompt(dir: &Path, stage: &str, n: u32) -> String {
+    let path = dir.join(format!("{stage}-{n}.prompt"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
