@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ork::event::{EventKind, Outcome, Usage};
-use ork::git::Git;
+use ork::store::event::{EventKind, Outcome, Usage};
+use ork::store::git::Git;
 use ork::store::{NewTrak, Store};
 
 const ORK: &str = env!("CARGO_BIN_EXE_ork");
@@ -213,7 +213,7 @@ impl Repo {
         std::fs::write(path.join("README"), "bench\n").unwrap();
         run(&path, "git", &["add", "README"]);
         run(&path, "git", &["commit", "-q", "-m", "init"]);
-        ork::init::write_defaults(&path, false).unwrap();
+        ork::config::init::write_defaults(&path, false).unwrap();
         Repo { _dir: dir, path }
     }
 

@@ -1,32 +1,25 @@
 //! `ork`: an orchestrator for AI coding agents whose only database is the git repository.
 //!
-//! The layers, bottom up:
+//! The rooms, and the arrows between them (each points one way only):
 //!
-//! - [`git`] owns every access to the repository (gix in-process, the `git` binary where gix
-//!   must not be used);
-//! - [`event`] and [`state`] define what is recorded about a trak and how its state folds out
-//!   of that;
-//! - [`store`] keeps traks and their events on `ork/<id>` branches;
-//! - [`workflow`] reads and validates `.orkestra/workflow.toml`;
-//! - [`engine`] drives traks through their flows;
-//! - the `ork` binary parses arguments and prints.
+//! ```text
+//! cli (the binary) ──> engine ──> store   (the only room that touches git)
+//!                         │  └──> agent   (adapters for the agent CLIs, redaction)
+//!                         └─────> sync ──> store
+//! config (workflow.toml, durations, ork init's defaults) is read by every room above the store.
+//! ```
+//!
+//! - [`store`] keeps traks and their events on `ork/<id>` branches; [`store::git`] owns every
+//!   access to the repository (gix in-process, the `git` binary where gix must not be used);
+//! - [`agent`] turns one run of an agent CLI into one result;
+//! - [`engine`] drives traks through their flows: stages, gates, decisions, integration;
+//! - [`sync`] carries traks, notes and logs between machines through a git remote;
+//! - [`config`] reads and validates `.orkestra/workflow.toml`.
+//!
+//! `docs/architecture.md` is the map in prose.
 
 pub mod agent;
-pub mod duration;
+pub mod config;
 pub mod engine;
-pub mod event;
-pub mod git;
-pub mod history;
-pub mod hooks;
-pub mod init;
-pub mod process;
-pub mod prompt;
-pub mod redact;
-pub mod runner;
-pub mod state;
 pub mod store;
 pub mod sync;
-pub mod trak_id;
-pub mod transcript;
-pub mod workflow;
-pub mod worktree;

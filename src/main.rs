@@ -1,14 +1,11 @@
 //! The `ork` command line: parses arguments, calls the library, prints.
 
-mod background;
 mod cli;
-mod demo;
-mod print;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ork::process::kill_children_on_interrupt();
+    ork::engine::process::kill_children_on_interrupt();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
-use ork::event::{Actor, EventKind};
-use ork::git::{FileWrite, Git};
-use ork::state::Status;
+use ork::store::event::{Actor, EventKind};
+use ork::store::git::{FileWrite, Git};
+use ork::store::state::Status;
 use ork::store::{NewTrak, Store, record_dir};
 
 fn git(dir: &std::path::Path, args: &[&str]) {

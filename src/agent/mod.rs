@@ -11,6 +11,7 @@ use serde_json::Value;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
+pub mod redact;
 
 /// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

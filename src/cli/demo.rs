@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use ork::config::workflow::Workflow;
 use ork::engine::{self, Engine, HumanDecision, TrakRequest};
-use ork::git::Git;
 use ork::store::Store;
-use ork::workflow::Workflow;
+use ork::store::git::Git;
 
-use crate::print::{self, Terminal};
+use crate::cli::print::{self, Terminal};
 
 const WORKFLOW: &str = r#"# The demo's workflow: the built-in scripted agent plays every role.
 default_flow = "feature"
@@ -145,28 +145,31 @@ fn say(text: &str) {
 
 /// A new folder under the system's temporary directory, kept after the demo.
 fn demo_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("ork-demo-{}", ork::trak_id::random_suffix(6)));
+    let dir = std::env::temp_dir().join(format!(
+        "ork-demo-{}",
+        ork::store::trak_id::random_suffix(6)
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir.canonicalize()?)
 }
 
 /// A small project with tests, ork's files, and the demo workflow, committed.
 fn setup(dir: &Path) -> Result<()> {
-    ork::git::init_repository(dir)?;
+    ork::store::git::init_repository(dir)?;
     // A throwaway repository: give it an identity so the demo runs on a machine without one.
-    ork::git::set_config(dir, "user.name", "ork demo")?;
-    ork::git::set_config(dir, "user.email", "demo@ork.invalid")?;
+    ork::store::git::set_config(dir, "user.name", "ork demo")?;
+    ork::store::git::set_config(dir, "user.email", "demo@ork.invalid")?;
     std::fs::write(
         dir.join("README.md"),
         "# greet\n\nA tiny project for the ork demo.\n",
     )?;
     std::fs::create_dir_all(dir.join("tests"))?;
     std::fs::write(dir.join("tests/test.sh"), TEST)?;
-    ork::init::write_defaults(dir, false)?;
+    ork::config::init::write_defaults(dir, false)?;
     let exe = std::env::current_exe().context("finding the ork executable")?;
     let workflow = WORKFLOW.replace("{ork}", &exe.display().to_string());
-    std::fs::write(dir.join(ork::workflow::WORKFLOW_PATH), workflow)?;
-    ork::git::commit_all(dir, "A tiny project, with ork's workflow")?;
+    std::fs::write(dir.join(ork::config::workflow::WORKFLOW_PATH), workflow)?;
+    ork::store::git::commit_all(dir, "A tiny project, with ork's workflow")?;
     Ok(())
 }
 

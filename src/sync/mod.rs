@@ -9,9 +9,12 @@
 //! merge with `cat_sort_uniq`. Last, what is new here is pushed, never forced, atomically; a
 //! push the remote refuses because it moved on starts the round again.
 
+pub mod hooks;
+pub mod transcript;
+
 use anyhow::{Result, bail};
 
-use crate::git::Git;
+use crate::store::git::Git;
 use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, Store};
 
 /// How many fetch-integrate-push rounds to try before giving up on a remote that keeps moving.

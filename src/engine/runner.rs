@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
-use crate::process::{Finished, Stream, run_streaming};
-use crate::workflow::{Agent, AgentKind};
+use crate::config::workflow::{Agent, AgentKind};
+use crate::engine::process::{Finished, Stream, run_streaming};
 
 /// Everything one run needs.
 pub struct RunSpec<'a> {

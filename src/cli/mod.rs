@@ -1,5 +1,9 @@
 //! Argument parsing and dispatch. Each command opens the repository once, calls the library,
-//! and hands the result to [`crate::print`].
+//! and hands the result to [`crate::cli::print`].
+
+mod background;
+mod demo;
+mod print;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -7,14 +11,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use ork::config::init;
+use ork::config::workflow::Workflow;
 use ork::engine::{self, Engine, HumanDecision, TrakRequest};
-use ork::git::Git;
-use ork::init;
-use ork::state::Status;
+use ork::store::git::Git;
+use ork::store::state::Status;
 use ork::store::{Store, Trak};
-use ork::workflow::Workflow;
 
-use crate::print::{self, Terminal};
+use print::Terminal;
 
 /// Drive coding agents through flows of stages, with git as the only database.
 #[derive(Parser)]
@@ -209,8 +213,8 @@ pub fn run() -> Result<()> {
     let cli = Cli::parse();
     // The demo makes its own repository; its agent runs inside one.
     match cli.command {
-        Command::Demo => return crate::demo::run(),
-        Command::DemoAgent => return crate::demo::agent(),
+        Command::Demo => return crate::cli::demo::run(),
+        Command::DemoAgent => return crate::cli::demo::agent(),
         _ => {}
     }
     let cwd = match cli.directory {
@@ -347,7 +351,7 @@ pub fn run() -> Result<()> {
         }
         Command::Run { jobs, watch } => {
             let store = Store::new(git);
-            crate::background::run_all(&store, jobs.max(1), watch)
+            crate::cli::background::run_all(&store, jobs.max(1), watch)
         }
         Command::Logs { id, stage, follow } => {
             let store = Store::new(git);
@@ -355,7 +359,7 @@ pub fn run() -> Result<()> {
             print::logs(&store, &trak, stage.as_deref(), follow)
         }
         Command::Hooks(HooksCommand::Install { force }) => {
-            let done = ork::hooks::install(&git, force)?;
+            let done = ork::sync::hooks::install(&git, force)?;
             print::hooks_installed(&done)
         }
         Command::Sync { remote } => {
@@ -465,7 +469,7 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         return print::next(&trak);
     }
     if run.detach {
-        let log = crate::background::spawn_resume(store, &trak, run.take_over)?;
+        let log = crate::cli::background::spawn_resume(store, &trak, run.take_over)?;
         return print::detached(&trak, &log);
     }
     let mut terminal = Terminal::new();

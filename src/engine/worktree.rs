@@ -6,9 +6,9 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::process::run_with_timeout;
+use crate::config::workflow::WorktreeSetup;
+use crate::engine::process::run_with_timeout;
 use crate::store::{Store, Trak};
-use crate::workflow::WorktreeSetup;
 
 /// The file listing untracked files to copy into new worktrees, relative to the repository root.
 pub const INCLUDE_PATH: &str = ".orkestra/worktree.include";

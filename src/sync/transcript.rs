@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::git::{FileWrite, Git};
+use crate::store::git::{FileWrite, Git};
 
 /// Claude Code's folder for sessions started in `cwd`: every character that is not a letter or
 /// a digit becomes `-`.
@@ -56,7 +56,7 @@ pub fn keep(
     };
     let write = FileWrite {
         path: stored_path(session, machine),
-        contents: crate::redact::redact(&text).into_bytes(),
+        contents: crate::agent::redact::redact(&text).into_bytes(),
     };
     git.commit_on_ref(
         log_ref,

@@ -10,14 +10,20 @@
 //! Every change is one commit with a readable subject and `Ork-*` trailers, moved onto the
 //! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
 
+pub mod event;
+pub mod git;
+pub mod history;
+pub mod state;
+pub mod trak_id;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::event::{Event, EventKind};
-use crate::git::{FileWrite, Git, Oid};
-use crate::state::{STATE_VERSION, TrakState};
+use crate::store::event::{Event, EventKind};
+use crate::store::git::{FileWrite, Git, Oid};
+use crate::store::state::{STATE_VERSION, TrakState};
 
 /// The extra commit header that carries the trak's state (compact JSON) on the commits ork
 /// writes itself: listing then reads one object per trak. Invisible in `git log`.
@@ -81,7 +87,7 @@ impl Store {
     pub fn new(git: Git) -> Store {
         Store {
             git,
-            machine: crate::event::machine_name(),
+            machine: crate::store::event::machine_name(),
         }
     }
 
@@ -180,7 +186,11 @@ impl Store {
     /// if it is the fold of the events there. The commit's `Ork-Event-Id` trailer vouches for
     /// it at no extra cost (ork wrote both in one commit); otherwise (a merge made by plain git,
     /// a commit on top) the events folder is compared with it.
-    fn snapshot(&self, message: &str, dir: &crate::git::TreeDir<'_>) -> Result<Option<TrakState>> {
+    fn snapshot(
+        &self,
+        message: &str,
+        dir: &crate::store::git::TreeDir<'_>,
+    ) -> Result<Option<TrakState>> {
         let Some(state) = dir
             .file("state.json")?
             .and_then(|bytes| serde_json::from_slice::<TrakState>(&bytes).ok())
@@ -323,7 +333,7 @@ impl Store {
     /// A trak's events, oldest first.
     pub fn events(&self, trak: &Trak) -> Result<Vec<Event>> {
         let events = self.events_at(&trak.id, trak.tip)?;
-        Ok(crate::state::causal_order(&events)
+        Ok(crate::store::state::causal_order(&events)
             .into_iter()
             .cloned()
             .collect())
@@ -397,7 +407,7 @@ impl Store {
     fn unused_id(&self, title: &str) -> Result<String> {
         let remotes = self.git.remote_names();
         for _ in 0..100 {
-            let id = crate::trak_id::new_id(title);
+            let id = crate::store::trak_id::new_id(title);
             let mut names = vec![format!("{BRANCH_PREFIX}{id}")];
             names.extend(
                 remotes
@@ -417,7 +427,7 @@ impl Store {
 
     /// Records `kind` on a local trak as one commit, compare-and-swap against the tip it was
     /// read at. If another process or machine moved the branch first, fails with
-    /// [`crate::git::RefMoved`] and records nothing.
+    /// [`crate::store::git::RefMoved`] and records nothing.
     pub fn record(&self, trak: &Trak, kind: EventKind) -> Result<Trak> {
         if trak.location != Location::Local {
             bail!(
@@ -479,7 +489,7 @@ impl Store {
     ) -> Result<Trak> {
         let current = self.git.ref_tip(&trak.branch)?;
         if current != Some(trak.tip) && !self.only_agent_commits(trak, current)? {
-            return Err(crate::git::RefMoved {
+            return Err(crate::store::git::RefMoved {
                 name: trak.branch.clone(),
                 expected: trak.tip,
             }
@@ -515,7 +525,8 @@ impl Store {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let message = commit_message(&trak.id, &event, &state);
-        let local_files = crate::worktree::included_files(self.git.main_workdir(), worktree)?;
+        let local_files =
+            crate::engine::worktree::included_files(self.git.main_workdir(), worktree)?;
         let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
             state,
@@ -655,8 +666,8 @@ impl Store {
             &message,
             Some((STATE_HEADER, &header)),
         )? {
-            crate::git::MergeResult::Clean(commit) => commit,
-            crate::git::MergeResult::Conflicts(paths) => bail!(
+            crate::store::git::MergeResult::Clean(commit) => commit,
+            crate::store::git::MergeResult::Conflicts(paths) => bail!(
                 "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
                  Merge it by hand in the trak's worktree (git merge {from}), commit, then run ork sync again.",
                 trak.id,

@@ -3,7 +3,7 @@
 //! Each event is one JSON file under `.orkestra/traks/<id>/events/`, named
 //! `<time>-<machine>-<random>.json`. Files never change once written, so two machines' events
 //! join in a git merge as a plain union of files. Everything else (current stage, status) is a
-//! fold of the events, see [`crate::state`].
+//! fold of the events, see [`crate::store::state`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -268,7 +268,7 @@ impl Event {
             "{}-{}-{}",
             at.format("%Y%m%dT%H%M%S%.6fZ"),
             machine,
-            crate::trak_id::random_suffix(6)
+            crate::store::trak_id::random_suffix(6)
         );
         Event {
             v: EVENT_VERSION,

@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::duration;
+use crate::config::duration;
 
 /// The workflow file, relative to the repository root.
 pub const WORKFLOW_PATH: &str = ".orkestra/workflow.toml";
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn the_default_workflow_parses() {
-        let wf = parse(crate::init::DEFAULT_WORKFLOW).unwrap();
+        let wf = parse(crate::config::init::DEFAULT_WORKFLOW).unwrap();
         let names: Vec<_> = wf.flows.keys().cloned().collect();
         assert_eq!(names, ["feature", "fix", "quick"]);
         let feature = wf.flow(Some("feature")).unwrap();
@@ -691,7 +691,7 @@ mod tests {
 
     #[test]
     fn unknown_flows_list_the_known_ones() {
-        let wf = parse(crate::init::DEFAULT_WORKFLOW).unwrap();
+        let wf = parse(crate::config::init::DEFAULT_WORKFLOW).unwrap();
         let err = wf.flow(Some("nope")).unwrap_err().to_string();
         assert!(err.contains("no flow named \"nope\""), "{err}");
         assert!(err.contains("feature, fix, quick"), "{err}");

@@ -78,7 +78,10 @@ impl Finished {
     pub fn describe(&self) -> String {
         use std::os::unix::process::ExitStatusExt;
         match self.status {
-            None => format!("timed out after {}", crate::duration::format(self.elapsed)),
+            None => format!(
+                "timed out after {}",
+                crate::config::duration::format(self.elapsed)
+            ),
             Some(s) => match (s.code(), s.signal()) {
                 (Some(code), _) => format!("exit code {code}"),
                 (None, Some(signal)) => format!("killed by signal {signal}"),

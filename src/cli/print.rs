@@ -6,8 +6,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use ork::event::Event;
-use ork::init::FileAction;
+use ork::config::init::FileAction;
+use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
@@ -212,10 +212,10 @@ struct TrakJson<'a> {
     title: &'a str,
     flow: &'a str,
     stage: &'a str,
-    status: ork::state::Status,
+    status: ork::store::state::Status,
     interrupted: bool,
     note: Option<&'a str>,
-    usage: ork::event::Usage,
+    usage: ork::store::event::Usage,
     attempt: u32,
     base: &'a str,
     branch: &'a str,
@@ -564,7 +564,7 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>) -> Result<(
         )?;
         return Ok(());
     };
-    let versions = ork::history::artifact_versions(store, trak, stage, artifact)?;
+    let versions = ork::store::history::artifact_versions(store, trak, stage, artifact)?;
     if versions.is_empty() {
         outln!("Stage {stage} of {} has produced no artifact yet.", trak.id);
         return Ok(());
@@ -605,7 +605,7 @@ fn first_lines(text: &str, n: usize) -> String {
 }
 
 /// "1200 in / 300 out tokens, $0.0200".
-fn usage_text(usage: &ork::event::Usage) -> String {
+fn usage_text(usage: &ork::store::event::Usage) -> String {
     format!(
         "{} in / {} out tokens, ${:.4}",
         usage.input_tokens, usage.output_tokens, usage.cost_usd
@@ -662,7 +662,7 @@ pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
 }
 
 /// "Which provider? (GitHub / Google)".
-fn question_text(q: &ork::event::Question) -> String {
+fn question_text(q: &ork::store::event::Question) -> String {
     if q.options.is_empty() {
         q.question.clone()
     } else {
@@ -670,8 +670,8 @@ fn question_text(q: &ork::event::Question) -> String {
     }
 }
 
-pub fn hooks_installed(done: &[ork::hooks::Installed]) -> Result<()> {
-    use ork::hooks::Installed;
+pub fn hooks_installed(done: &[ork::sync::hooks::Installed]) -> Result<()> {
+    use ork::sync::hooks::Installed;
     for outcome in done {
         match outcome {
             Installed::Created(path) => outln!("installed {}", path.display()),

@@ -44,7 +44,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     let mut running: Vec<(String, Child)> = Vec::new();
     // The tip each trak had when it was last started: a trak whose run ended without moving it
     // (an error) is not started again and again.
-    let mut started: std::collections::HashMap<String, ork::git::Oid> = Default::default();
+    let mut started: std::collections::HashMap<String, ork::store::git::Oid> = Default::default();
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -87,7 +87,7 @@ fn due(store: &Store) -> Result<Vec<Trak>> {
         .into_iter()
         .filter(|t| t.location == Location::Local)
         .filter(|t| match t.state.status {
-            ork::state::Status::Running => engine::is_interrupted(store, t),
+            ork::store::state::Status::Running => engine::is_interrupted(store, t),
             status => engine::RUNNABLE.contains(&status),
         })
         .filter(|t| engine::try_run_lock(store, &t.id).is_ok_and(|lock| lock.is_some()))

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Decision, Event, EventKind, Outcome, Question, Usage};
+use crate::store::event::{Decision, Event, EventKind, Outcome, Question, Usage};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -436,7 +436,7 @@ fn forks(events: &[&Event]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Actor;
+    use crate::store::event::Actor;
     use chrono::TimeZone;
 
     fn event(secs: i64, machine: &str, prev: Option<&str>, kind: EventKind) -> Event {

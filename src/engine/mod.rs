@@ -5,20 +5,25 @@
 //! gate and the review, `integrating` merges. That is what makes `ork resume` after a crash
 //! (kill -9 included) just "drive the trak again".
 
+pub mod process;
+pub mod prompt;
+pub mod runner;
+pub mod worktree;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::agent::{AgentOutput, Decision};
-use crate::event::{Actor, EventKind, Outcome};
-use crate::git::{FileWrite, MergeResult};
-use crate::process::{Stream, run_streaming};
-use crate::prompt::{PromptInput, render};
-use crate::runner::{RunSpec, run};
-use crate::state::Status;
+use crate::config::workflow::{Flow, Stage, Strategy, Workflow, prompt_path};
+use crate::engine::process::{Stream, run_streaming};
+use crate::engine::prompt::{PromptInput, render};
+use crate::engine::runner::{RunSpec, run};
+use crate::store::event::{Actor, EventKind, Outcome};
+use crate::store::git::{FileWrite, MergeResult};
+use crate::store::state::Status;
 use crate::store::{LOGS_PREFIX, Location, NOTES_REF, NewTrak, Store, Trak, record_dir};
-use crate::workflow::{Flow, Stage, Strategy, Workflow, prompt_path};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
 pub const RUNNABLE: [Status; 4] = [
@@ -81,7 +86,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
         base: &base,
     })?;
-    if let Err(err) = crate::worktree::create(store, &trak, &workflow.worktree) {
+    if let Err(err) = crate::engine::worktree::create(store, &trak, &workflow.worktree) {
         // Best effort: the worktree error is what the user must see.
         let _ = store.git().delete_ref(&trak.branch, trak.tip);
         return Err(err.context(format!("trak {} was not created", trak.id)));
@@ -252,10 +257,10 @@ impl Engine<'_> {
             "{}: attempt {attempt} with {} ({})",
             stage.name,
             agent.name,
-            crate::duration::format(agent.timeout)
+            crate::config::duration::format(agent.timeout)
         ));
         let log_ref = format!("{LOGS_PREFIX}{}", trak.id);
-        if agent.kind == crate::workflow::AgentKind::Claude
+        if agent.kind == crate::config::workflow::AgentKind::Claude
             && let Some(session) = &resume
         {
             // The session may have run on another machine: bring its transcript here.
@@ -267,7 +272,7 @@ impl Engine<'_> {
                     .iter()
                     .map(|r| format!("refs/ork/remotes/{r}/logs/{}", trak.id)),
             );
-            crate::transcript::restore(self.store.git(), &refs, &worktree, session)?;
+            crate::sync::transcript::restore(self.store.git(), &refs, &worktree, session)?;
         }
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
@@ -287,7 +292,7 @@ impl Engine<'_> {
             // The agent could not even start (a missing program): a failed run, recorded, that
             // trying again will not mend.
             Err(err) => (
-                crate::runner::Run {
+                crate::engine::runner::Run {
                     result: crate::agent::AgentResult {
                         output: AgentOutput::Failed {
                             error: format!(
@@ -306,13 +311,13 @@ impl Engine<'_> {
         if could_start {
             self.keep_log(&trak, &stage.name, attempt, &finished.log);
         }
-        if agent.kind == crate::workflow::AgentKind::Claude
+        if agent.kind == crate::config::workflow::AgentKind::Claude
             && let Some(session) = finished
                 .result
                 .session_id
                 .as_deref()
                 .filter(|s| !s.is_empty())
-            && let Err(err) = crate::transcript::keep(
+            && let Err(err) = crate::sync::transcript::keep(
                 self.store.git(),
                 &log_ref,
                 &worktree,
@@ -408,7 +413,7 @@ impl Engine<'_> {
         );
         let file = FileWrite {
             path,
-            contents: crate::redact::redact(log).into_bytes(),
+            contents: crate::agent::redact::redact(log).into_bytes(),
         };
         let reference = format!("{LOGS_PREFIX}{}", trak.id);
         let message = format!("ork: log of {} {stage} attempt {attempt}", trak.id);
@@ -431,7 +436,7 @@ impl Engine<'_> {
             return self.run_gate(trak, &stage, &gate.command, gate.timeout);
         }
         let event = match (&trak.state.verdict, stage.review) {
-            (_, crate::workflow::Review::Human) => EventKind::ReviewRequested {
+            (_, crate::config::workflow::Review::Human) => EventKind::ReviewRequested {
                 stage: stage.name.clone(),
             },
             (Some(verdict), _) if verdict.decision == Decision::Reject => {
@@ -507,7 +512,7 @@ impl Engine<'_> {
         )
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
-        let output = crate::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
+        let output = crate::agent::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
         let note = serde_json::json!({
             "kind": "gate",
             "trak": trak.id,
@@ -640,7 +645,7 @@ impl Engine<'_> {
         &mut self,
         trak: Trak,
         base: &str,
-        merge: crate::git::Oid,
+        merge: crate::store::git::Oid,
     ) -> Result<Trak> {
         let trak = self.store.record(
             &trak,
@@ -765,7 +770,7 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::redact::redact(&why)),
+        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&why)),
     };
     (event, files)
 }
@@ -826,7 +831,7 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
         std::fs::remove_dir_all(&path)
             .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
     }
-    crate::worktree::create(store, trak, &workflow.worktree)
+    crate::engine::worktree::create(store, trak, &workflow.worktree)
 }
 
 /// Drops a trak: records why, and removes its worktree. Refuses while an `ork` process runs

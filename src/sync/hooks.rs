@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::git::Git;
+use crate::store::git::Git;
 
 /// Every hook: its name and its script.
-const HOOKS: &[(&str, &str)] = &[("pre-push", include_str!("../hooks/pre-push"))];
+const HOOKS: &[(&str, &str)] = &[("pre-push", include_str!("../../hooks/pre-push"))];
 
 /// What installing one hook did.
 #[derive(Debug, PartialEq, Eq)]

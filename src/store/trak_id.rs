@@ -116,7 +116,7 @@ mod tests {
         ] {
             let id = new_id(title);
             assert!(
-                crate::git::is_valid_branch_name(&format!("ork/{id}")),
+                crate::store::git::is_valid_branch_name(&format!("ork/{id}")),
                 "{id} from {title:?}"
             );
         }

@@ -9,7 +9,11 @@ pub const DEFAULT_WORKFLOW: &str = include_str!("defaults/workflow.toml");
 
 /// Every default file: path under the repository root, contents, executable.
 const DEFAULT_FILES: &[(&str, &str, bool)] = &[
-    (crate::workflow::WORKFLOW_PATH, DEFAULT_WORKFLOW, false),
+    (
+        crate::config::workflow::WORKFLOW_PATH,
+        DEFAULT_WORKFLOW,
+        false,
+    ),
     (
         ".orkestra/agents/planner.md",
         include_str!("defaults/planner.md"),
@@ -103,14 +107,17 @@ mod tests {
         let second = write_defaults(dir.path(), false).unwrap();
         assert!(second.iter().all(|(_, a)| *a == FileAction::Unchanged));
 
-        let workflow = dir.path().join(crate::workflow::WORKFLOW_PATH);
+        let workflow = dir.path().join(crate::config::workflow::WORKFLOW_PATH);
         std::fs::write(&workflow, "# mine\n").unwrap();
         let kept = write_defaults(dir.path(), false).unwrap();
-        assert!(kept.contains(&(crate::workflow::WORKFLOW_PATH, FileAction::Kept)));
+        assert!(kept.contains(&(crate::config::workflow::WORKFLOW_PATH, FileAction::Kept)));
         assert_eq!(std::fs::read_to_string(&workflow).unwrap(), "# mine\n");
 
         let forced = write_defaults(dir.path(), true).unwrap();
-        assert!(forced.contains(&(crate::workflow::WORKFLOW_PATH, FileAction::Rewritten)));
+        assert!(forced.contains(&(
+            crate::config::workflow::WORKFLOW_PATH,
+            FileAction::Rewritten
+        )));
         assert_eq!(
             std::fs::read_to_string(&workflow).unwrap(),
             DEFAULT_WORKFLOW

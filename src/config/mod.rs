@@ -1,0 +1,6 @@
+//! Configuration: `.orkestra/workflow.toml` read and validated, the durations it is written in,
+//! and the files `ork init` writes.
+
+pub mod duration;
+pub mod init;
+pub mod workflow;
