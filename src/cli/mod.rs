@@ -7,6 +7,7 @@ mod print;
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -207,6 +208,31 @@ struct RunArgs {
     /// Run a stage another machine started, before its claim's lease runs out.
     #[arg(long)]
     take_over: bool,
+}
+
+/// Runs the command line and turns an error into its message and exit code.
+pub fn main() -> ExitCode {
+    ork::engine::process::kill_children_on_interrupt();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the error is stdout closing early (`ork log | head`): not worth a message.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 pub fn run() -> Result<()> {

@@ -13,6 +13,7 @@
 pub mod event;
 pub mod git;
 pub mod history;
+pub mod local_files;
 pub mod state;
 pub mod trak_id;
 
@@ -525,8 +526,7 @@ impl Store {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let message = commit_message(&trak.id, &event, &state);
-        let local_files =
-            crate::engine::worktree::included_files(self.git.main_workdir(), worktree)?;
+        let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
         let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
             state,
