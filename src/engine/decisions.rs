@@ -1,0 +1,190 @@
+//! A human's decisions: approve, reject, answer, retry, resolve, drop.
+
+use anyhow::{Result, bail};
+
+use super::{next_step, try_run_lock};
+use crate::config::workflow::Workflow;
+use crate::store::event::{Actor, EventKind};
+use crate::store::state::Status;
+use crate::store::{Store, Trak};
+
+/// Drops a trak: records why, and removes its worktree. Refuses while an `ork` process runs
+/// it, and, unless `force`, while its worktree holds uncommitted changes (they would be lost;
+/// everything committed stays on the branch).
+pub fn drop_trak(
+    store: &Store,
+    workflow: &Workflow,
+    trak: &Trak,
+    reason: String,
+    force: bool,
+) -> Result<Trak> {
+    let Some(_lock) = try_run_lock(store, &trak.id)? else {
+        bail!(
+            "trak {} is being run by an ork process on this machine; stop it (Ctrl-C) first",
+            trak.id
+        );
+    };
+    let worktree = store.worktree_path(&trak.id);
+    if worktree.exists() && !force {
+        let changed = store.git().uncommitted(&worktree)?;
+        if !changed.is_empty() {
+            bail!(
+                "the worktree of trak {} has uncommitted changes: {}.\n  Dropping it would lose them; commit them there, or drop anyway: ork trak drop {} --force",
+                trak.id,
+                changed.join(", "),
+                trak.id
+            );
+        }
+    }
+    let trak = decide(store, workflow, trak, HumanDecision::Drop { reason })?;
+    if worktree.exists() {
+        store.git().remove_worktree(&worktree)?;
+    }
+    Ok(trak)
+}
+
+/// Records a human decision at a trak that waits for one.
+pub fn decide(
+    store: &Store,
+    workflow: &Workflow,
+    trak: &Trak,
+    decision: HumanDecision,
+) -> Result<Trak> {
+    let trak = store.adopt(trak)?;
+    let state = &trak.state;
+    let stage = state.stage.clone();
+    let event = match decision {
+        HumanDecision::Approve => {
+            require(&trak, &[Status::AwaitingReview, Status::Failed], "approve")?;
+            EventKind::Approved {
+                stage,
+                by: Actor::Human,
+            }
+        }
+        HumanDecision::Reject { feedback, route_to } => {
+            require(
+                &trak,
+                &[
+                    Status::AwaitingReview,
+                    Status::Failed,
+                    Status::AwaitingAnswer,
+                ],
+                "reject",
+            )?;
+            // By default a rejection goes where the stage's `on_reject` says, else back to it.
+            let route_to = route_to
+                .or_else(|| {
+                    workflow
+                        .flows
+                        .get(&state.flow)
+                        .and_then(|f| f.stages.iter().find(|s| s.name == stage))
+                        .and_then(|s| s.on_reject.clone())
+                })
+                .unwrap_or_else(|| stage.clone());
+            if !state.stages.contains(&route_to) {
+                bail!(
+                    "trak {} has no stage \"{route_to}\"; its stages are {}",
+                    trak.id,
+                    state.stages.join(", ")
+                );
+            }
+            EventKind::Rejected {
+                stage,
+                feedback,
+                route_to,
+                by: Actor::Human,
+            }
+        }
+        HumanDecision::Answer(answer) => {
+            require(&trak, &[Status::AwaitingAnswer], "answer")?;
+            EventKind::Answered { stage, answer }
+        }
+        HumanDecision::Retry => {
+            require(&trak, &[Status::Failed], "retry")?;
+            EventKind::Retried { stage }
+        }
+        HumanDecision::Resolve { keep } => {
+            require(&trak, &[Status::Conflict], "resolve")?;
+            resolution(store, &trak, &keep)?
+        }
+        HumanDecision::Drop { reason } => {
+            if state.status.is_finished() {
+                bail!("trak {} is already {}", trak.id, state.status.as_str());
+            }
+            EventKind::Dropped { reason }
+        }
+    };
+    store.record(&trak, event)
+}
+
+/// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or
+/// an event type such as `approved`) and sets the others aside.
+fn resolution(store: &Store, trak: &Trak, keep: &str) -> Result<EventKind> {
+    let events = store.events(trak)?;
+    let conflicting: Vec<_> = events
+        .iter()
+        .filter(|e| trak.state.conflicting_events.contains(&e.id))
+        .collect();
+    let matches: Vec<_> = conflicting
+        .iter()
+        .filter(|e| e.id.starts_with(keep) || e.kind.name() == keep)
+        .collect();
+    let [chosen] = matches.as_slice() else {
+        bail!(
+            "say which of the conflicting events stands (by type or id):\n  {}",
+            conflicting
+                .iter()
+                .map(|e| format!(
+                    "{}  {} on {}: {}",
+                    e.id,
+                    e.kind.name(),
+                    e.machine,
+                    e.kind.summary()
+                ))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    };
+    Ok(EventKind::Resolved {
+        chosen: chosen.id.clone(),
+        dropped: conflicting
+            .iter()
+            .filter(|e| e.id != chosen.id)
+            .map(|e| e.id.clone())
+            .collect(),
+    })
+}
+
+/// What a human decided.
+pub enum HumanDecision {
+    Approve,
+    Reject {
+        feedback: String,
+        /// The stage to send the work back to; by default the stage's `on_reject`, else the
+        /// current one.
+        route_to: Option<String>,
+    },
+    Answer(String),
+    Retry,
+    /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
+    Resolve {
+        keep: String,
+    },
+    /// Give the trak up: it will not be merged.
+    Drop {
+        reason: String,
+    },
+}
+
+fn require(trak: &Trak, allowed: &[Status], what: &str) -> Result<()> {
+    if allowed.contains(&trak.state.status) {
+        return Ok(());
+    }
+    bail!(
+        "cannot {what} trak {}: it is {} at {}.\n  {}",
+        trak.id,
+        trak.state.status.as_str(),
+        trak.state.stage,
+        next_step(trak)
+    )
+}

@@ -1,0 +1,188 @@
+//! After a run: the stage's gate script, then its review (a human, a reviewer's verdict, or none).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::{Engine, agent_env, ensure_worktree};
+use crate::agent::Decision;
+use crate::config::workflow::Stage;
+use crate::engine::process::{Stream, run_streaming};
+use crate::store::event::{Actor, EventKind};
+use crate::store::{NOTES_REF, Trak};
+
+/// Gate output kept in events and feedback (the whole of it is in the note and the log).
+const FEEDBACK_LIMIT: usize = 8_000;
+
+impl Engine<'_> {
+    /// After a run: the gate, then the review.
+    pub(super) fn check(&mut self, trak: Trak) -> Result<Trak> {
+        let flow = self.flow(&trak)?.clone();
+        let stage = self.stage(&flow, &trak)?.clone();
+        if let Some(gate) = stage.gate.as_ref().filter(|_| !trak.state.gate_passed) {
+            return self.run_gate(trak, &stage, &gate.command, gate.timeout);
+        }
+        let event = match (&trak.state.verdict, stage.review) {
+            (_, crate::config::workflow::Review::Human) => EventKind::ReviewRequested {
+                stage: stage.name.clone(),
+            },
+            (Some(verdict), _) if verdict.decision == Decision::Reject => {
+                let review = self
+                    .store
+                    .artifacts(&trak)?
+                    .into_iter()
+                    .find(|(name, _)| *name == stage.artifact)
+                    .map(|(_, content)| content)
+                    .unwrap_or_default();
+                let route_to = verdict
+                    .route_to
+                    .clone()
+                    .filter(|r| flow.stages.iter().any(|s| s.name == *r))
+                    .or_else(|| stage.on_reject.clone())
+                    .unwrap_or_else(|| stage.name.clone());
+                self.reporter.step(&format!(
+                    "{}: the reviewer rejects; back to {route_to}",
+                    stage.name
+                ));
+                EventKind::Rejected {
+                    stage: stage.name.clone(),
+                    feedback: format!("The reviewer rejected the work:\n\n{review}"),
+                    route_to,
+                    by: Actor::Reviewer,
+                }
+            }
+            (verdict, _) => {
+                let by = if verdict.is_some() {
+                    Actor::Reviewer
+                } else {
+                    Actor::Auto
+                };
+                self.reporter.step(&format!("{}: approved", stage.name));
+                EventKind::Approved {
+                    stage: stage.name.clone(),
+                    by,
+                }
+            }
+        };
+        if matches!(event, EventKind::ReviewRequested { .. }) {
+            self.reporter.step(&format!(
+                "{}: waiting for review: ork approve {id}  /  ork reject {id} -m \"…\"",
+                stage.name,
+                id = trak.id
+            ));
+        }
+        self.store.record(&trak, event)
+    }
+
+    /// Runs the stage's gate on the commit the agent's run made, and records the result as an
+    /// event and as a note on that commit.
+    fn run_gate(
+        &mut self,
+        trak: Trak,
+        stage: &Stage,
+        command: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Trak> {
+        let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
+        self.reporter
+            .step(&format!("{}: gate `{command}`", stage.name));
+        let trusted = trusted_command(command, self.store.git().main_workdir());
+        let reporter = &mut *self.reporter;
+        let finished = run_streaming(
+            Command::new("sh")
+                .args(["-c", &trusted])
+                .current_dir(&worktree)
+                .envs(agent_env(&trak, stage, trak.state.attempt, &worktree)),
+            None,
+            timeout,
+            &mut |_: Stream, line: &str| reporter.line(line),
+        )
+        .with_context(|| format!("running the gate `{command}`"))?;
+        let passed = finished.success();
+        let output = crate::agent::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
+        let note = serde_json::json!({
+            "kind": "gate",
+            "trak": trak.id,
+            "stage": stage.name,
+            "attempt": trak.state.attempt,
+            "command": command,
+            "passed": passed,
+            "result": finished.describe(),
+            "machine": self.store.machine(),
+            "at": chrono::Utc::now(),
+            "output": output,
+        });
+        self.store
+            .git()
+            .append_note(NOTES_REF, trak.tip, &note.to_string())?;
+        let attempt = trak.state.attempt;
+        if passed {
+            self.reporter.step(&format!("{}: gate passed", stage.name));
+            return self.store.record(
+                &trak,
+                EventKind::GatePassed {
+                    stage: stage.name.clone(),
+                    attempt,
+                },
+            );
+        }
+        let retry = attempt < stage.max_attempts;
+        self.reporter.step(&format!(
+            "{}: gate failed ({}); {}",
+            stage.name,
+            finished.describe(),
+            if retry {
+                "the agent tries again with its output".to_string()
+            } else {
+                format!(
+                    "{} attempts used; the trak waits: ork retry {id}  /  ork reject {id} -m \"…\"",
+                    stage.max_attempts,
+                    id = trak.id
+                )
+            }
+        ));
+        self.store.record(
+            &trak,
+            EventKind::GateFailed {
+                stage: stage.name.clone(),
+                attempt,
+                output: format!(
+                    "The gate `{command}` failed ({}):\n\n{output}",
+                    finished.describe(),
+                ),
+                retry,
+            },
+        )
+    }
+}
+
+/// The gate `command` with a leading script path that names a file in the main checkout
+/// (`.orkestra/scripts/checks.sh`) made absolute: the gate runs in the trak's worktree, where
+/// the agent could have rewritten that script, so the copy that runs is the one from the
+/// checkout `ork` runs from (DESIGN.md rule 8).
+fn trusted_command(command: &str, main_workdir: &Path) -> String {
+    let trimmed = command.trim_start();
+    let first = trimmed.split_whitespace().next().unwrap_or_default();
+    let script = main_workdir.join(first);
+    if first.contains('/') && !first.starts_with('/') && script.is_file() {
+        let quoted = script.display().to_string().replace('\'', "'\\''");
+        format!("'{quoted}'{}", &trimmed[first.len()..])
+    } else {
+        command.to_string()
+    }
+}
+
+/// The last `limit` bytes of `text`, cut at a line start.
+fn tail(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut start = text.len() - limit;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &text[start..];
+    let cut = cut.find('\n').map_or(cut, |i| &cut[i + 1..]);
+    format!("[… earlier output cut]\n{cut}")
+}

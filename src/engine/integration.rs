@@ -1,0 +1,151 @@
+//! Integration: the trak's branch merged into its base, the record folder left out.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::Engine;
+use crate::config::workflow::Strategy;
+use crate::store::event::{Actor, EventKind};
+use crate::store::git::MergeResult;
+use crate::store::{Trak, record_dir};
+
+impl Engine<'_> {
+    /// Merges the trak's branch into its base, leaving its record folder out of the base's
+    /// tree; the trak's history stays reachable (a merge parent, or the kept trak branch).
+    pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
+        let flow = self.flow(&trak)?.clone();
+        let git = self.store.git();
+        let base = trak.state.base.clone();
+        let base_ref = format!("refs/heads/{base}");
+        let Some(base_tip) = git.ref_tip(&base_ref)? else {
+            return self.block(
+                trak,
+                format!("the base branch {base} no longer exists; create it again, then run `ork integrate`"),
+            );
+        };
+        // A crash after moving the base but before recording it: finish the record only.
+        if git.is_ancestor(trak.tip, base_tip)? {
+            return self.finish_integration(trak, &base, base_tip);
+        }
+        let tree = match git.merge_tree(base_tip, trak.tip, &record_dir(&trak.id))? {
+            MergeResult::Clean(tree) => tree,
+            MergeResult::Conflicts(paths) => {
+                let route_to = flow.on_conflict.clone();
+                self.reporter.step(&format!(
+                    "merge into {base} conflicts in {}; back to {route_to}",
+                    paths.join(", ")
+                ));
+                let feedback = format!(
+                    "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
+                    paths
+                        .iter()
+                        .map(|p| format!("- {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                return self.store.record(
+                    &trak,
+                    EventKind::Rejected {
+                        stage: trak.state.stage.clone(),
+                        feedback,
+                        route_to,
+                        by: Actor::Integration,
+                    },
+                );
+            }
+        };
+        let parents = match flow.strategy {
+            Strategy::Merge => vec![base_tip, trak.tip],
+            Strategy::Squash => vec![base_tip],
+        };
+        let message = format!(
+            "{} (ork trak {})\n\nOrk-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
+            trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
+        );
+        let merge = git.new_commit(&message, tree, &parents)?;
+        let moved = match git.checkout_of(&base_ref)? {
+            None => git.update_ref(
+                &base_ref,
+                merge,
+                base_tip,
+                &format!("ork: integrate {}", trak.id),
+            ),
+            Some(checkout) => git
+                .fast_forward_checkout(&checkout, merge)
+                .map_err(|err| in_the_way(&base, &checkout, &format!("{err:#}"))),
+        };
+        if let Err(err) = moved {
+            return self.block(
+                trak,
+                format!("{err:#}\n  Commit or stash the changes that are in the way, then run `ork integrate`."),
+            );
+        }
+        self.finish_integration(trak, &base, merge)
+    }
+
+    fn finish_integration(
+        &mut self,
+        trak: Trak,
+        base: &str,
+        merge: crate::store::git::Oid,
+    ) -> Result<Trak> {
+        let trak = self.store.record(
+            &trak,
+            EventKind::Integrated {
+                base: base.to_string(),
+                commit: merge.to_string(),
+            },
+        )?;
+        let worktree = self.store.worktree_path(&trak.id);
+        if worktree.exists()
+            && let Err(err) = self.store.git().remove_worktree(&worktree)
+        {
+            {
+                self.reporter.step(&format!(
+                    "warning: could not remove {}: {err:#}",
+                    worktree.display()
+                ));
+            }
+        }
+        self.reporter.step(&format!(
+            "integrated into {base} as {}",
+            &merge.to_string()[..12]
+        ));
+        Ok(trak)
+    }
+
+    fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {
+        self.reporter.step(&format!("integration waits: {reason}"));
+        if trak.state.note.as_deref() == Some(reason.as_str()) {
+            return Ok(trak);
+        }
+        let trak = self
+            .store
+            .record(&trak, EventKind::IntegrationBlocked { reason })?;
+        Ok(trak)
+    }
+}
+
+/// Why a checked-out base could not be moved, in words that stay the same while the cause
+/// does (git's own message names a new merge commit every time).
+fn in_the_way(base: &str, checkout: &Path, git_error: &str) -> anyhow::Error {
+    let files: Vec<&str> = git_error
+        .lines()
+        .filter(|l| l.starts_with('\t'))
+        .map(str::trim)
+        .collect();
+    if files.is_empty() {
+        anyhow::anyhow!(
+            "{base} is checked out in {} and git would not move it: {}",
+            checkout.display(),
+            git_error.lines().last().unwrap_or_default().trim()
+        )
+    } else {
+        anyhow::anyhow!(
+            "{base} is checked out in {}, and uncommitted changes to {} are in the way of the merge",
+            checkout.display(),
+            files.join(", ")
+        )
+    }
+}
