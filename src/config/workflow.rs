@@ -112,6 +112,10 @@ pub struct SyncSettings {
     pub lease: Duration,
     /// Run `ork sync` after every command that records something.
     pub auto: bool,
+    /// Work through one backlog with the other machines: claim each trak on the remote
+    /// before working on it, take traks known only from the remote, land integrations on the
+    /// remote's base. Defaults to `auto`.
+    pub queue: bool,
 }
 
 impl Default for SyncSettings {
@@ -119,6 +123,7 @@ impl Default for SyncSettings {
         SyncSettings {
             lease: DEFAULT_LEASE,
             auto: false,
+            queue: false,
         }
     }
 }
@@ -249,6 +254,8 @@ struct RawSync {
     lease: Option<Spanned<String>>,
     #[serde(default)]
     auto: bool,
+    #[serde(default)]
+    queue: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +381,7 @@ impl RawWorkflow {
             .map_or_else(SyncSettings::default, |raw| SyncSettings {
                 lease: parse_timeout(raw.lease, DEFAULT_LEASE, src, errors),
                 auto: raw.auto,
+                queue: raw.queue.unwrap_or(raw.auto),
             });
         Workflow {
             agents,

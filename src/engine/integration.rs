@@ -4,19 +4,34 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::Engine;
+use super::{Engine, queue_remote};
 use crate::config::workflow::Strategy;
 use crate::store::event::{Actor, EventKind};
-use crate::store::git::MergeResult;
+use crate::store::git::{MergeResult, Oid};
 use crate::store::{Trak, record_dir};
+
+/// How many times to merge again onto a remote base that moved during the push.
+const LANDING_ROUNDS: usize = 5;
+
+/// A trak merged onto a base tip in memory, or sent back because it conflicts.
+enum Merged {
+    Commit(Trak, Oid),
+    SentBack(Trak),
+}
 
 impl Engine<'_> {
     /// Merges the trak's branch into its base, leaving its record folder out of the base's
     /// tree; the trak's history stays reachable (a merge parent, or the kept trak branch).
+    /// Where the base is shared through a remote (its upstream, or the shared queue's remote),
+    /// the merge lands on the remote's base first ([`Engine::integrate_on_remote`]).
     pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
-        let flow = self.flow(&trak)?.clone();
-        let git = self.store.git();
         let base = trak.state.base.clone();
+        let remote = queue_remote(self.store, self.workflow)
+            .or_else(|| self.store.git().upstream_remote(&base));
+        if let Some(remote) = remote {
+            return self.integrate_on_remote(trak, &remote);
+        }
+        let git = self.store.git();
         let base_ref = format!("refs/heads/{base}");
         let Some(base_tip) = git.ref_tip(&base_ref)? else {
             return self.block(
@@ -28,7 +43,83 @@ impl Engine<'_> {
         if git.is_ancestor(trak.tip, base_tip)? {
             return self.finish_integration(trak, &base, base_tip);
         }
-        let tree = match git.merge_tree(base_tip, trak.tip, &record_dir(&trak.id))? {
+        let (trak, merge) = match self.merge_onto(trak, base_tip)? {
+            Merged::Commit(trak, merge) => (trak, merge),
+            Merged::SentBack(trak) => return Ok(trak),
+        };
+        if let Err(err) = self.move_local_base(&base, base_tip, merge) {
+            return self.block(
+                trak,
+                format!("{err:#}\n  Commit or stash the changes that are in the way, then run `ork integrate`."),
+            );
+        }
+        self.finish_integration(trak, &base, merge)
+    }
+
+    /// Lands the trak on `remote`'s base: fetch its tip, merge onto it in memory, push the new
+    /// base without force; a push refused because another machine landed first starts again
+    /// from the new tip (bounded). Then the local base (and its checkout) fast-forwards.
+    fn integrate_on_remote(&mut self, trak: Trak, remote: &str) -> Result<Trak> {
+        let base = trak.state.base.clone();
+        let base_ref = format!("refs/heads/{base}");
+        let tracking = format!("refs/remotes/{remote}/{base}");
+        let mut trak = trak;
+        for _ in 0..LANDING_ROUNDS {
+            let git = self.store.git();
+            git.fetch_branch(remote, &base)?;
+            let local = git.ref_tip(&base_ref)?;
+            let theirs = git.ref_tip(&tracking)?;
+            // Start from whichever of the two holds the other: the local base's own commits
+            // not pushed yet go along; two bases that diverged are the user's to reconcile.
+            let onto = match (local, theirs) {
+                (None, None) => {
+                    return self.block(
+                        trak,
+                        format!("the base branch {base} exists neither here nor on {remote}; create it, then run `ork integrate`"),
+                    );
+                }
+                (Some(tip), None) | (None, Some(tip)) => tip,
+                (Some(ours), Some(theirs)) if git.is_ancestor(ours, theirs)? => theirs,
+                (Some(ours), Some(theirs)) if git.is_ancestor(theirs, ours)? => ours,
+                (Some(_), Some(_)) => {
+                    return self.block(
+                        trak,
+                        format!("{base} here and {remote}/{base} have diverged; bring them together (git pull), then run `ork integrate`"),
+                    );
+                }
+            };
+            // Landed already (a crash after the push): finish the record only.
+            if git.is_ancestor(trak.tip, onto)? {
+                self.follow_remote_base(&base, local, onto);
+                return self.finish_integration(trak, &base, onto);
+            }
+            let (merged, merge) = match self.merge_onto(trak, onto)? {
+                Merged::Commit(trak, merge) => (trak, merge),
+                Merged::SentBack(trak) => return Ok(trak),
+            };
+            trak = merged;
+            let spec = format!("{merge}:{base_ref}");
+            if self.store.git().push(remote, &[spec])? {
+                self.follow_remote_base(&base, local, merge);
+                return self.finish_integration(trak, &base, merge);
+            }
+            self.reporter.step(&format!(
+                "{remote}/{base} moved while landing; merging onto its new tip"
+            ));
+        }
+        self.block(
+            trak,
+            format!("{remote}/{base} kept moving while ork landed the merge; run `ork integrate` again"),
+        )
+    }
+
+    /// Merges the trak onto `onto` in memory. A conflict sends the trak back to the flow's
+    /// `on_conflict` stage with the conflicted paths as feedback.
+    fn merge_onto(&mut self, trak: Trak, onto: Oid) -> Result<Merged> {
+        let flow = self.flow(&trak)?.clone();
+        let base = trak.state.base.clone();
+        let git = self.store.git();
+        let tree = match git.merge_tree(onto, trak.tip, &record_dir(&trak.id))? {
             MergeResult::Clean(tree) => tree,
             MergeResult::Conflicts(paths) => {
                 let route_to = flow.on_conflict.clone();
@@ -44,7 +135,7 @@ impl Engine<'_> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 );
-                return self.store.record(
+                let trak = self.store.record(
                     &trak,
                     EventKind::Rejected {
                         stage: trak.state.stage.clone(),
@@ -52,43 +143,58 @@ impl Engine<'_> {
                         route_to,
                         by: Actor::Integration,
                     },
-                );
+                )?;
+                return Ok(Merged::SentBack(trak));
             }
         };
         let parents = match flow.strategy {
-            Strategy::Merge => vec![base_tip, trak.tip],
-            Strategy::Squash => vec![base_tip],
+            Strategy::Merge => vec![onto, trak.tip],
+            Strategy::Squash => vec![onto],
         };
         let message = format!(
             "{} (ork trak {})\n\nOrk-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
             trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
         );
         let merge = git.new_commit(&message, tree, &parents)?;
-        let moved = match git.checkout_of(&base_ref)? {
-            None => git.update_ref(
-                &base_ref,
-                merge,
-                base_tip,
-                &format!("ork: integrate {}", trak.id),
-            ),
+        Ok(Merged::Commit(trak, merge))
+    }
+
+    /// Moves the local base from `from` to `merge`: by compare-and-swap, or as `git merge
+    /// --ff-only` where it is checked out (keeping the user's uncommitted files).
+    fn move_local_base(&self, base: &str, from: Oid, merge: Oid) -> Result<()> {
+        let git = self.store.git();
+        let base_ref = format!("refs/heads/{base}");
+        match git.checkout_of(&base_ref)? {
+            None => git.update_ref(&base_ref, merge, from, &format!("ork: integrate into {base}")),
             Some(checkout) => git
                 .fast_forward_checkout(&checkout, merge)
-                .map_err(|err| in_the_way(&base, &checkout, &format!("{err:#}"))),
+                .map_err(|err| in_the_way(base, &checkout, &format!("{err:#}"))),
+        }
+    }
+
+    /// After landing on the remote: the local base follows (created if it was missing). The
+    /// work is on the remote whatever happens here, so a failure is a warning with the way out.
+    fn follow_remote_base(&mut self, base: &str, local: Option<Oid>, landed: Oid) {
+        let git = self.store.git();
+        let moved = match local {
+            Some(tip) if tip == landed => Ok(()),
+            Some(tip) => self.move_local_base(base, tip, landed),
+            None => git.create_ref(&format!("refs/heads/{base}"), landed, "ork: integrate"),
         };
         if let Err(err) = moved {
-            return self.block(
-                trak,
-                format!("{err:#}\n  Commit or stash the changes that are in the way, then run `ork integrate`."),
-            );
+            self.reporter.step(&format!(
+                "warning: the merge landed on the remote, but the local {base} could not follow: {err:#}\n  \
+                 Bring it along with `git merge --ff-only {}` once the way is clear.",
+                &landed.to_string()[..12]
+            ));
         }
-        self.finish_integration(trak, &base, merge)
     }
 
     fn finish_integration(
         &mut self,
         trak: Trak,
         base: &str,
-        merge: crate::store::git::Oid,
+        merge: Oid,
     ) -> Result<Trak> {
         let trak = self.store.record(
             &trak,

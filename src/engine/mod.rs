@@ -5,6 +5,7 @@
 //! gate and the review, `integrating` merges. That is what makes `ork resume` after a crash
 //! (kill -9 included) just "drive the trak again".
 
+mod claim;
 mod decisions;
 mod gate;
 mod integration;
@@ -14,6 +15,7 @@ pub mod runner;
 mod stage;
 pub mod worktree;
 
+pub use claim::{HeldClaim, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, decide, drop_trak};
 
 use std::path::{Path, PathBuf};
@@ -103,12 +105,31 @@ pub struct Engine<'a> {
 impl Engine<'_> {
     /// Drives `trak` as far as it goes without a human. Holds the trak's run lock meanwhile,
     /// so two `ork` processes never run the same trak at once.
+    ///
+    /// With the shared queue on (`[sync] queue`), the trak is claimed on the remote first and
+    /// the claim held (renewed) until the drive ends; a claim another machine holds is refused.
     pub fn drive(&mut self, trak: Trak) -> Result<Trak> {
         let _lock = self.lock(&trak)?;
-        // Refuse another machine's running stage before touching any local ref.
-        if trak.state.status == Status::Running {
-            self.check_claim(&trak)?;
+        let remote = queue_remote(self.store, self.workflow)
+            .filter(|_| RUNNABLE.contains(&trak.state.status));
+        let Some(remote) = remote else {
+            // Refuse another machine's running stage before touching any local ref.
+            if trak.state.status == Status::Running {
+                self.check_claim(&trak)?;
+            }
+            return self.drive_steps(trak);
+        };
+        let (trak, held) = self.claim(trak, &remote)?;
+        let result = self.drive_steps(trak);
+        if let Err(err) = held.release(self.store) {
+            self.reporter
+                .step(&format!("warning: could not release the claim: {err:#}"));
         }
+        result
+    }
+
+    /// The steps of [`Engine::drive`], under the run lock (and the claim, if any).
+    fn drive_steps(&mut self, trak: Trak) -> Result<Trak> {
         let mut trak = self.store.adopt(&trak)?;
         loop {
             if self.share() {

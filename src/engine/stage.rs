@@ -41,6 +41,7 @@ impl Engine<'_> {
                 agent: agent.name.clone(),
             },
         )?;
+        self.publish_start(&trak)?;
         let prompt = self.prompt(&trak, &flow, &stage, attempt, feedback.as_deref())?;
         self.reporter.step(&format!(
             "{}: attempt {attempt} with {} ({})",

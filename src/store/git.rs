@@ -396,18 +396,60 @@ impl Git {
 
     /// `git fetch <remote>` with its configured refspecs and the user's credentials.
     pub fn fetch(&self, remote: &str) -> Result<()> {
-        self.run(&self.main_workdir, &["fetch", "--quiet", remote])
-            .map(drop)
+        self.fetch_args(&["fetch", "--quiet", remote])
             .with_context(|| format!("fetching from {remote} failed; nothing local was changed"))
+    }
+
+    /// Fetches only `remote`'s branch `branch` into its remote-tracking name.
+    pub fn fetch_branch(&self, remote: &str, branch: &str) -> Result<()> {
+        let spec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
+        self.fetch_args(&["fetch", "--quiet", remote, &spec])
+            .with_context(|| format!("fetching {branch} from {remote} failed"))
+    }
+
+    /// Runs a fetch, again when it lost a race for a ref's lock file to another ork process
+    /// of this repository fetching at the same moment (bounded: a few tries).
+    fn fetch_args(&self, args: &[&str]) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.run(&self.main_workdir, args) {
+                Ok(_) => return Ok(()),
+                Err(err) if tries < 4 && format!("{err:#}").contains(".lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * tries));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// `git push --atomic` of `refspecs` (never forced). `Ok(false)` when the remote refused
     /// because it moved on (fetch and integrate, then try again).
     pub fn push(&self, remote: &str, refspecs: &[String]) -> Result<bool> {
+        self.push_with_leases(remote, refspecs, &[])
+    }
+
+    /// Like [`Git::push`], where each of `leases` — a remote ref and the value this
+    /// repository last saw there (`None`: absent) — may be moved in place, but only from
+    /// that value (`--force-with-lease=<ref>:<expected>`): a compare-and-swap on the remote.
+    /// `Ok(false)` when the remote refused because a ref moved; then nothing was pushed.
+    pub fn push_with_leases(
+        &self,
+        remote: &str,
+        refspecs: &[String],
+        leases: &[(String, Option<Oid>)],
+    ) -> Result<bool> {
         // --no-verify: ork's own pre-push hook would push notes and logs ahead of this atomic
         // push and make the remote refuse it.
-        let mut args = vec!["push", "--porcelain", "--atomic", "--no-verify", remote];
-        args.extend(refspecs.iter().map(String::as_str));
+        let mut args: Vec<String> = ["push", "--porcelain", "--atomic", "--no-verify"]
+            .map(String::from)
+            .to_vec();
+        args.extend(leases.iter().map(|(name, expected)| {
+            let expected = expected.map(|oid| oid.to_string()).unwrap_or_default();
+            format!("--force-with-lease={name}:{expected}")
+        }));
+        args.push(remote.to_string());
+        args.extend(refspecs.iter().cloned());
         let output = Command::new("git")
             .arg("-C")
             .arg(&self.main_workdir)
@@ -422,6 +464,7 @@ impl Git {
             l.starts_with('!')
                 && (l.contains("non-fast-forward")
                     || l.contains("fetch first")
+                    || l.contains("stale info")
                     || l.contains("atomic"))
         });
         if rejected {
@@ -432,6 +475,29 @@ impl Git {
             String::from_utf8_lossy(&output.stderr).trim(),
             stdout.trim()
         )
+    }
+
+    /// The remote that local branch `branch` tracks (`branch.<name>.remote`), if any.
+    pub fn upstream_remote(&self, branch: &str) -> Option<String> {
+        let config = self.repo.config_snapshot();
+        let remote = config.string(format!("branch.{branch}.remote").as_str())?;
+        let remote = remote.to_str_lossy().into_owned();
+        // "." tracks a local branch: there is no remote to land on.
+        (remote != ".").then_some(remote)
+    }
+
+    /// A commit with no parent whose tree holds one file, `name`: a record moved in place on a
+    /// ref of its own (a claim), never a history.
+    pub fn single_file_commit(&self, name: &str, contents: &[u8], message: &str) -> Result<Oid> {
+        let empty = self.repo.empty_tree().id;
+        let tree = self.tree_with(
+            empty,
+            &[FileWrite {
+                path: name.to_string(),
+                contents: contents.to_vec(),
+            }],
+        )?;
+        self.new_commit(message, tree, &[])
     }
 
     /// Joins another machine's gate notes into ours, line by line

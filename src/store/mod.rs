@@ -10,6 +10,7 @@
 //! Every change is one commit with a readable subject and `Ork-*` trailers, moved onto the
 //! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
 
+pub mod claim;
 pub mod event;
 pub mod git;
 pub mod history;

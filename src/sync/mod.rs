@@ -14,6 +14,7 @@ pub mod transcript;
 
 use anyhow::{Result, bail};
 
+use crate::store::claim::CLAIMS_PREFIX;
 use crate::store::git::Git;
 use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, Store};
 
@@ -40,10 +41,13 @@ pub struct SyncReport {
 /// The fetch refspecs ork needs beyond git's default, for `remote`. Both are patterns: a
 /// pattern that matches nothing is fine, while a plain refspec for a ref the remote lacks would
 /// make every `git fetch` fail.
-fn refspecs(remote: &str) -> [String; 2] {
+/// Claims are moved in place (never fast-forwarded), so their refspec is forced: the
+/// remote-tracking copy follows whatever the remote holds.
+fn refspecs(remote: &str) -> [String; 3] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
+        format!("+{CLAIMS_PREFIX}*:refs/ork/remotes/{remote}/claims/*"),
     ]
 }
 

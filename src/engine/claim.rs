@@ -1,0 +1,249 @@
+//! The shared queue: before a machine works on a trak it claims it on the remote, renews the
+//! claim while it works (a heartbeat), and releases it when the trak waits or is done.
+//!
+//! The claim's push is a compare-and-swap (`store::claim`): of several machines that saw the
+//! same claim (or none), exactly one moves it; the others leave the trak alone. A machine that
+//! dies stops renewing; once the lease has passed since its last heartbeat, another machine
+//! may take the trak over.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+
+use super::Engine;
+use crate::config::workflow::Workflow;
+use crate::store::claim::{Claim, ClaimRecord};
+use crate::store::git::Git;
+use crate::store::state::Status;
+use crate::store::{Store, Trak};
+
+/// The remote the shared queue runs over, when `[sync] queue` is on and there is one.
+pub fn queue_remote(store: &Store, workflow: &Workflow) -> Option<String> {
+    if !workflow.sync.queue {
+        return None;
+    }
+    crate::sync::pick_remote(store.git(), None).ok()
+}
+
+/// Another machine's claim on `trak` that still holds, as last fetched from `remote`. A trak
+/// without a claim ref (started by an ork without the shared queue) counts as claimed by the
+/// machine its run started on, for the lease from its latest event.
+pub fn claimed_elsewhere(
+    store: &Store,
+    workflow: &Workflow,
+    remote: &str,
+    trak: &Trak,
+) -> Result<Option<ClaimRecord>> {
+    let lease = workflow.sync.lease;
+    let now = Utc::now();
+    if let Some(claim) = store.claim(remote, &trak.id)? {
+        let theirs = claim.record.machine != store.machine();
+        return Ok((theirs && claim.record.is_live(lease, now)).then_some(claim.record));
+    }
+    let Some(machine) = trak.state.running_on.as_deref() else {
+        return Ok(None);
+    };
+    let record = ClaimRecord {
+        since: trak.state.updated_at,
+        renewed_at: trak.state.updated_at,
+        ..ClaimRecord::new(&trak.id, machine)
+    };
+    let live = trak.state.status == Status::Running
+        && machine != store.machine()
+        && record.is_live(lease, now);
+    Ok(live.then_some(record))
+}
+
+impl Engine<'_> {
+    /// Claims `trak` on `remote` for this machine: fetches, refuses a claim another machine
+    /// holds (unless taking over), and pushes this machine's claim by compare-and-swap.
+    /// Returns the trak as the remote has it and the held claim, its heartbeat running.
+    pub(super) fn claim(&mut self, trak: Trak, remote: &str) -> Result<(Trak, HeldClaim)> {
+        let git = self.store.git();
+        let unreachable = || {
+            format!(
+                "could not claim trak {} on {remote}, so it was not run.\n  \
+                 The shared queue needs the remote; set `[sync] queue = false` in \
+                 .orkestra/workflow.toml to run traks here without it",
+                trak.id
+            )
+        };
+        crate::sync::configure_remote(git, remote).with_context(unreachable)?;
+        git.fetch(remote).with_context(unreachable)?;
+        let trak = self.store.load(&trak.id)?;
+        let current = self.store.claim(remote, &trak.id)?;
+        if !self.take_over
+            && let Some(holder) = claimed_elsewhere(self.store, self.workflow, remote, &trak)?
+        {
+            let lease = chrono::Duration::from_std(self.workflow.sync.lease).unwrap_or_default();
+            bail!(
+                "trak {} ({} at {}) is claimed by {} since {}, last renewed {} (its claim \
+                 holds until {}); it is running on {} there.\n  \
+                 If that machine is gone, take it over: ork resume {} --take-over",
+                trak.id,
+                trak.state.status.as_str(),
+                trak.state.stage,
+                holder.machine,
+                holder.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                holder.renewed_at.format("%H:%M:%S UTC"),
+                (holder.renewed_at + lease).format("%Y-%m-%d %H:%M:%S UTC"),
+                holder.machine,
+                trak.id
+            );
+        }
+        let record = ClaimRecord::new(&trak.id, self.store.machine());
+        let expected = current.as_ref().map(|c| c.oid);
+        let Some(claim) = self.store.push_claim(remote, &record, expected, false)? else {
+            // Bring the winner's claim here, so `ork status` and `ork run` see it.
+            let _ = git.fetch(remote);
+            bail!(
+                "another machine claimed trak {} on {remote} first; it is theirs to run",
+                trak.id
+            );
+        };
+        self.reporter.step(&format!(
+            "claimed on {remote} for {}",
+            self.store.machine()
+        ));
+        let held = HeldClaim::start(
+            git.main_workdir().to_path_buf(),
+            remote,
+            claim,
+            self.workflow.sync.lease,
+        );
+        Ok((trak, held))
+    }
+
+    /// Pushes the trak's branch to the shared queue's remote right after a run started, so
+    /// other machines see it running. The push is never forced: a refusal means the branch
+    /// moved there although this machine holds the claim, and the run does not start.
+    pub(super) fn publish_start(&mut self, trak: &Trak) -> Result<()> {
+        let Some(remote) = queue_remote(self.store, self.workflow) else {
+            return Ok(());
+        };
+        let spec = format!("{0}:{0}", trak.branch);
+        match self.store.git().push(&remote, &[spec]) {
+            Ok(true) => Ok(()),
+            Ok(false) => bail!(
+                "trak {} moved on {remote} while this machine held its claim; run `ork sync`, then `ork status`",
+                trak.id
+            ),
+            Err(err) => {
+                self.reporter.step(&format!(
+                    "warning: could not share the start of the run: {err:#}"
+                ));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A claim this machine holds, renewed by a heartbeat thread until it is released (or
+/// dropped, when the process ends: then it simply runs out).
+pub struct HeldClaim {
+    remote: String,
+    current: Arc<Mutex<Claim>>,
+    stop: Option<mpsc::Sender<()>>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+impl HeldClaim {
+    /// Starts renewing `claim` every third of `lease`. The thread opens the repository at
+    /// `workdir` again: a repository handle is not shared between threads.
+    fn start(workdir: PathBuf, remote: &str, claim: Claim, lease: Duration) -> HeldClaim {
+        let current = Arc::new(Mutex::new(claim));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let beat = (lease / 3).max(Duration::from_millis(200));
+        let thread_current = Arc::clone(&current);
+        let thread_remote = remote.to_string();
+        let heartbeat = std::thread::spawn(move || {
+            let store = match Git::discover(&workdir) {
+                Ok(git) => Store::new(git),
+                Err(err) => {
+                    eprintln!("warning: the claim's heartbeat could not start: {err:#}");
+                    return;
+                }
+            };
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
+                if !renew(&store, &thread_remote, &thread_current) {
+                    return;
+                }
+            }
+        });
+        HeldClaim {
+            remote: remote.to_string(),
+            current,
+            stop: Some(stop),
+            heartbeat: Some(heartbeat),
+        }
+    }
+
+    /// Stops the heartbeat and marks the claim released, in one atomic push with the trak's
+    /// branch: another machine that sees the claim released also sees everything done under it.
+    pub fn release(mut self, store: &Store) -> Result<()> {
+        self.stop_heartbeat();
+        let current = lock(&self.current).clone();
+        let record = ClaimRecord {
+            released: true,
+            renewed_at: Utc::now(),
+            ..current.record
+        };
+        match store.push_claim(&self.remote, &record, Some(current.oid), true)? {
+            Some(_) => Ok(()),
+            None => bail!(
+                "the claim of trak {} or its branch moved on {} meanwhile; run `ork sync`",
+                record.trak,
+                self.remote
+            ),
+        }
+    }
+
+    fn stop_heartbeat(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.heartbeat.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for HeldClaim {
+    fn drop(&mut self) {
+        self.stop_heartbeat();
+    }
+}
+
+fn lock(current: &Mutex<Claim>) -> std::sync::MutexGuard<'_, Claim> {
+    current.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One heartbeat. Returns whether to go on: not once another machine moved the claim.
+fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> bool {
+    let mut current = lock(current);
+    let record = ClaimRecord {
+        renewed_at: Utc::now(),
+        ..current.record.clone()
+    };
+    match store.push_claim(remote, &record, Some(current.oid), false) {
+        Ok(Some(renewed)) => {
+            *current = renewed;
+            true
+        }
+        Ok(None) => {
+            eprintln!(
+                "warning: another machine took over trak {} on {remote}; this machine's claim is gone",
+                record.trak
+            );
+            false
+        }
+        // A remote out of reach for a moment: the next beat tries again.
+        Err(err) => {
+            eprintln!("warning: could not renew the claim of trak {}: {err:#}", record.trak);
+            true
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Claims: which machine works on a trak right now, shared through the remote and kept out of
+//! the trak's history.
+//!
+//! A claim is one commit without a parent whose tree holds `claim.json`, at
+//! `refs/ork/claims/<id>` on the remote. Each renewal replaces it in place (`git push
+//! --force-with-lease=<ref>:<the value last seen>`), so the push is a compare-and-swap and
+//! `git log` never fills with heartbeats. A fetch brings it to
+//! `refs/ork/remotes/<remote>/claims/<id>`.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::git::Oid;
+use crate::store::{BRANCH_PREFIX, Store};
+
+/// Where claims live on a remote.
+pub const CLAIMS_PREFIX: &str = "refs/ork/claims/";
+
+const CLAIM_FILE: &str = "claim.json";
+const CLAIM_VERSION: u32 = 1;
+
+/// What a claim says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub v: u32,
+    pub trak: String,
+    /// The machine that holds it (the name its events are signed with).
+    pub machine: String,
+    /// When this machine took the trak.
+    pub since: DateTime<Utc>,
+    /// The latest heartbeat: the claim holds for the lease from here.
+    pub renewed_at: DateTime<Utc>,
+    /// The machine is done with the trak for now (it waits for a human, or is finished).
+    pub released: bool,
+}
+
+impl ClaimRecord {
+    /// A new claim of trak `id` by `machine`, from now.
+    pub fn new(id: &str, machine: &str) -> ClaimRecord {
+        let now = Utc::now();
+        ClaimRecord {
+            v: CLAIM_VERSION,
+            trak: id.to_string(),
+            machine: machine.to_string(),
+            since: now,
+            renewed_at: now,
+            released: false,
+        }
+    }
+
+    /// Whether the claim still holds at `now` for a lease of `lease`.
+    pub fn is_live(&self, lease: std::time::Duration, now: DateTime<Utc>) -> bool {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        !self.released && now < self.renewed_at + lease
+    }
+}
+
+/// A claim as fetched from a remote, with the commit it was read from (what the next push
+/// must compare-and-swap against).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub record: ClaimRecord,
+    pub oid: Oid,
+}
+
+/// The claim ref of trak `id` on a remote.
+pub fn claim_ref(id: &str) -> String {
+    format!("{CLAIMS_PREFIX}{id}")
+}
+
+/// Where a fetch from `remote` keeps the claim of trak `id`.
+pub fn tracking_claim_ref(remote: &str, id: &str) -> String {
+    format!("refs/ork/remotes/{remote}/claims/{id}")
+}
+
+impl Store {
+    /// `remote`'s claim of trak `id`, as last fetched (or pushed) here.
+    pub fn claim(&self, remote: &str, id: &str) -> Result<Option<Claim>> {
+        let Some(oid) = self.git().ref_tip(&tracking_claim_ref(remote, id))? else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.git().read_file(oid, CLAIM_FILE)? else {
+            return Ok(None);
+        };
+        let record: ClaimRecord = serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading the claim of trak {id} from {remote}"))?;
+        Ok(Some(Claim { record, oid }))
+    }
+
+    /// Pushes `record` as trak `record.trak`'s claim on `remote`, compare-and-swap against
+    /// `expected` (the claim last fetched; `None`: there was none). With `with_branch`, the
+    /// trak's local branch goes in the same atomic push, without force. Returns the new claim,
+    /// or `None` when the remote refused because another machine moved the claim (or the
+    /// branch) first; then nothing was pushed.
+    pub fn push_claim(
+        &self,
+        remote: &str,
+        record: &ClaimRecord,
+        expected: Option<Oid>,
+        with_branch: bool,
+    ) -> Result<Option<Claim>> {
+        let id = &record.trak;
+        let message = format!(
+            "ork: {} trak {id} on {}",
+            if record.released { "release" } else { "claim" },
+            record.machine
+        );
+        let json = serde_json::to_vec_pretty(record)?;
+        let oid = self
+            .git()
+            .single_file_commit(CLAIM_FILE, &json, &message)?;
+        let name = claim_ref(id);
+        let mut refspecs = vec![format!("{oid}:{name}")];
+        if with_branch {
+            let branch = format!("{BRANCH_PREFIX}{id}");
+            refspecs.push(format!("{branch}:{branch}"));
+        }
+        let pushed = self
+            .git()
+            .push_with_leases(remote, &refspecs, &[(name, expected)])?;
+        Ok(pushed.then(|| Claim {
+            record: record.clone(),
+            oid,
+        }))
+    }
+}
