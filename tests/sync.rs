@@ -1127,3 +1127,142 @@ fn auto_sync_shares_each_transition_without_ork_sync() {
     a.git(&["fetch", "-q"]);
     a.assert_at(&id, "awaiting_review", "work");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. The shared queue: many machines, one backlog
+// ---------------------------------------------------------------------------------------------
+
+const MACHINE_C: &str = "machine-c";
+
+/// One work stage, approved automatically, with the shared queue on (`[sync] auto`) and
+/// `extra` keys in `[sync]`.
+fn queued_work(extra: &str) -> String {
+    workflow(
+        &format!("[sync]\nauto = true\n{extra}\n"),
+        &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+    )
+}
+
+/// The command line of the background `ork resume ID` that `ork run` starts on machine `m`.
+fn resume_cmdline(m: &Machine, id: &str) -> String {
+    format!(
+        "{} -C {} resume {id}",
+        env!("CARGO_BIN_EXE_ork"),
+        m.repo.root.display()
+    )
+}
+
+/// The status the remote's copy of trak `id` records.
+fn remote_status(net: &Net, id: &str) -> String {
+    net.remote_git(&[
+        "log",
+        "-1",
+        "--format=%(trailers:key=Ork-Status,valueonly)",
+        &format!("refs/heads/ork/{id}"),
+    ])
+    .trim()
+    .to_string()
+}
+
+/// The remote's claim of trak `id`, as JSON.
+fn remote_claim(net: &Net, id: &str) -> Option<Value> {
+    net.remote_ref(&format!("refs/ork/claims/{id}"))?;
+    Some(common::json(&net.remote_git(&[
+        "show",
+        &format!("refs/ork/claims/{id}:claim.json"),
+    ])))
+}
+
+/// The time a claim was last renewed.
+fn renewed_at(claim: &Value) -> chrono::DateTime<chrono::Utc> {
+    claim["renewed_at"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main() {
+    let net = Net::new(&queued_work(""));
+    let c = Machine::clone_of(&net.remote, "machine-c", MACHINE_C);
+    let machines = [&net.a, &net.b, &c];
+    // Each run writes a file of its own trak and takes a moment, so the machines overlap.
+    let run = json!({"work": [{
+        "run": "echo \"$ORK_TRAK\" > \"done-$ORK_TRAK.txt\"",
+        "hang": 1,
+        "result": {"type": "artifact", "content": "done"}
+    }]});
+    for m in machines {
+        m.set_plan(run.clone());
+    }
+    let ids: Vec<String> = (1..=12)
+        .map(|n| net.a.new_trak(&format!("Task {n}"), &["--no-run"]).0)
+        .collect();
+    for id in &ids {
+        assert!(
+            net.remote_ref(&format!("refs/heads/ork/{id}")).is_some(),
+            "{id} was shared"
+        );
+    }
+
+    let mut cleanup = Cleanup {
+        cmdlines: machines
+            .iter()
+            .flat_map(|m| ids.iter().map(|id| resume_cmdline(m, id)))
+            .collect(),
+        children: Vec::new(),
+    };
+    for m in machines {
+        let log = m.plan.with_extension("run.log");
+        cleanup
+            .children
+            .push(spawn_ork(m, &["run", "--watch", "-j", "2"], &log));
+    }
+    let logs = || {
+        machines
+            .iter()
+            .map(|m| std::fs::read_to_string(m.plan.with_extension("run.log")).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    wait_until(Duration::from_secs(240), "all twelve traks done", || {
+        ids.iter().all(|id| remote_status(&net, id) == "done")
+    });
+    // The last runs release their claims and end.
+    wait_until(Duration::from_secs(60), "the runs to end", || {
+        cleanup.cmdlines.iter().all(|cmd| pids(cmd).is_empty())
+    });
+    for child in &mut cleanup.children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    // Every stage ran exactly once, over at least two machines.
+    let runs: Vec<u32> = machines.iter().map(|m| m.runs("work")).collect();
+    assert_eq!(runs.iter().sum::<u32>(), 12, "runs per machine: {runs:?}\n{}", logs());
+    assert!(
+        runs.iter().filter(|n| **n > 0).count() >= 2,
+        "runs per machine: {runs:?}"
+    );
+    // The remote's main holds all twelve merges and every trak's file.
+    let merges = lines(&net.remote_git(&["log", "--merges", "--format=%s", "main"]));
+    assert_eq!(merges.len(), 12, "{merges:?}");
+    let files = net.remote.tree_files("main");
+    for id in &ids {
+        assert!(files.contains(&format!("done-{id}.txt")), "{id}: {files:?}");
+        let started = net.remote_git(&[
+            "log",
+            "--format=%(trailers:key=Ork-Event,valueonly)",
+            &format!("refs/heads/ork/{id}"),
+        ]);
+        assert_eq!(
+            started.lines().filter(|l| l.trim() == "stage_started").count(),
+            1,
+            "{id}: {started}"
+        );
+    }
+    // Every machine's main fast-forwards to it.
+    let remote_main = net.remote_ref("main").unwrap();
+    for m in machines {
+        m.git(&["fetch", "-q"]);
+        m.git(&["merge", "--ff-only", "-q", "origin/main"]);
+        assert_eq!(m.rev("main"), Some(remote_main.clone()), "{}", m.name);
+    }
+}

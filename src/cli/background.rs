@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use ork::config::workflow::Workflow;
 use ork::engine;
+use ork::store::state::Status;
 use ork::store::{Location, Store, Trak};
 
 /// Starts `ork resume <id>` detached from this terminal; returns its log file.
@@ -38,13 +40,22 @@ fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, PathBuf)
     Ok((child, log))
 }
 
-/// Runs every local trak with work due, at most `jobs` at a time; with `watch`, keeps looking
-/// for new work every few seconds until interrupted.
+/// Runs every trak with work due, at most `jobs` at a time; with `watch`, keeps looking for
+/// new work every few seconds until interrupted. With the shared queue on (`[sync] queue`),
+/// traks known only from the remote count too, the remote is fetched as the loop goes, and a
+/// trak another machine holds a live claim on is left to it.
 pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
+    // A workflow that does not load is each run's error to report; the loop runs without the
+    // shared queue then.
+    let workflow = Workflow::load(store.git().main_workdir()).ok();
+    let remote = workflow
+        .as_ref()
+        .and_then(|workflow| engine::queue_remote(store, workflow));
     let mut running: Vec<(String, Child)> = Vec::new();
-    // The tip each trak had when it was last started: a trak whose run ended without moving it
-    // (an error) is not started again and again.
-    let mut started: std::collections::HashMap<String, ork::store::git::Oid> = Default::default();
+    // What each trak looked like when it was last started (its tip and its claim): a trak
+    // whose run ended without changing either (an error) is not started again and again.
+    let mut started: std::collections::HashMap<String, String> = Default::default();
+    let mut fetched: Option<Instant> = None;
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -53,16 +64,24 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             }
             _ => true,
         });
-        for trak in due(store)? {
+        if let Some(remote) = &remote
+            && fetched.is_none_or(|at| at.elapsed() >= FETCH_EVERY)
+        {
+            if let Err(err) = store.git().fetch(remote) {
+                eprintln!("warning: {err:#}");
+            }
+            fetched = Some(Instant::now());
+        }
+        for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
             if running.len() >= jobs {
                 break;
             }
             if running.iter().any(|(id, _)| *id == trak.id)
-                || started.get(&trak.id) == Some(&trak.tip)
+                || started.get(&trak.id) == Some(&seen)
             {
                 continue;
             }
-            started.insert(trak.id.clone(), trak.tip);
+            started.insert(trak.id.clone(), seen);
             let (child, log) = start(store, &trak, false)?;
             println!(
                 "{}: running {} (log: {})",
@@ -76,20 +95,54 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             println!("Nothing more to run.");
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(if watch { 2000 } else { 300 }));
+        std::thread::sleep(Duration::from_millis(if watch { 1000 } else { 300 }));
     }
 }
 
-/// Local traks with work due that no other process is running.
-fn due(store: &Store) -> Result<Vec<Trak>> {
-    Ok(store
-        .list()?
-        .into_iter()
-        .filter(|t| t.location == Location::Local)
-        .filter(|t| match t.state.status {
-            ork::store::state::Status::Running => engine::is_interrupted(store, t),
-            status => engine::RUNNABLE.contains(&status),
-        })
-        .filter(|t| engine::try_run_lock(store, &t.id).is_ok_and(|lock| lock.is_some()))
-        .collect())
+/// How often `ork run` fetches the shared queue's remote for new work and released claims.
+const FETCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Traks with work due that no other process here runs and no other machine holds, each with
+/// what it looked like (tip and claim). Without a `remote`, only local traks.
+fn due(
+    store: &Store,
+    workflow: Option<&Workflow>,
+    remote: Option<&str>,
+) -> Result<Vec<(Trak, String)>> {
+    let mut due = Vec::new();
+    for trak in store.list()? {
+        if !engine::RUNNABLE.contains(&trak.state.status) {
+            continue;
+        }
+        let claim = match (remote, workflow) {
+            (Some(remote), Some(workflow)) => {
+                if engine::claimed_elsewhere(store, workflow, remote, &trak)?.is_some() {
+                    continue;
+                }
+                store.claim(remote, &trak.id)?
+            }
+            _ if trak.location != Location::Local => continue,
+            _ => None,
+        };
+        // A run that started here and whose process is gone was interrupted; one that started
+        // elsewhere is due once no claim holds it (checked above, with the shared queue).
+        let mine = trak.state.running_on.as_deref() == Some(store.machine());
+        if trak.state.status == Status::Running
+            && (mine || remote.is_none())
+            && trak.location == Location::Local
+            && !engine::is_interrupted(store, &trak)
+        {
+            continue;
+        }
+        if !engine::try_run_lock(store, &trak.id).is_ok_and(|lock| lock.is_some()) {
+            continue;
+        }
+        let seen = format!(
+            "{} {}",
+            trak.tip,
+            claim.map(|c| c.oid.to_string()).unwrap_or_default()
+        );
+        due.push((trak, seen));
+    }
+    Ok(due)
 }

@@ -144,6 +144,9 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         String::new()
     };
     outln!("  status    {} at {}{attempt}", s.status.as_str(), s.stage);
+    if let Some(claim) = ork::engine::claim_view(store, trak) {
+        outln!("  claim     {} (on {})", claim_text(&claim), claim.remote);
+    }
     outln!("  base      {}", s.base);
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
@@ -224,6 +227,8 @@ struct TrakJson<'a> {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     tip: String,
+    /// The machine working on it through the shared queue, if a claim is held.
+    claim: Option<ork::engine::ClaimView>,
 }
 
 fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
@@ -248,6 +253,7 @@ fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<
         created_at: s.created_at,
         updated_at: s.updated_at,
         tip: trak.tip.to_string(),
+        claim: ork::engine::claim_view(store, trak),
     }
 }
 
@@ -614,11 +620,26 @@ fn usage_text(usage: &ork::store::event::Usage) -> String {
 
 /// The status as the table shows it: a run killed on this machine shows as interrupted.
 fn status_word(store: &Store, trak: &Trak) -> String {
-    if ork::engine::is_interrupted(store, trak) {
-        "interrupted".to_string()
+    let word = if ork::engine::is_interrupted(store, trak) {
+        "interrupted"
     } else {
-        trak.state.status.as_str().to_string()
+        trak.state.status.as_str()
+    };
+    match ork::engine::claim_view(store, trak) {
+        Some(claim) => format!("{word} ({})", claim_text(&claim)),
+        None => word.to_string(),
     }
+}
+
+/// "machine_b since 14:02:11, renewed 3s ago", with "stale" once its lease has passed.
+fn claim_text(claim: &ork::engine::ClaimView) -> String {
+    format!(
+        "{} since {}, renewed {} ago{}",
+        claim.machine,
+        claim.since.format("%H:%M:%S UTC"),
+        age(claim.renewed_at, Utc::now()),
+        if claim.stale { ", stale" } else { "" }
+    )
 }
 
 /// What `ork sync` moved, in both directions.

@@ -247,3 +247,39 @@ fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> bool {
         }
     }
 }
+
+/// A trak's claim as `ork status` and `ork show` present it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClaimView {
+    pub remote: String,
+    pub machine: String,
+    pub since: chrono::DateTime<Utc>,
+    pub renewed_at: chrono::DateTime<Utc>,
+    /// The lease has passed since the last renewal: the machine stopped renewing (it died,
+    /// or lost the remote), and another machine may take the trak over.
+    pub stale: bool,
+}
+
+/// The claim held on `trak` (not released), as last fetched from the remote it is shared
+/// through: the trak's own remote, else the default one. The lease is the workflow's, or the
+/// default where the workflow does not load.
+pub fn claim_view(store: &Store, trak: &Trak) -> Option<ClaimView> {
+    let remote = match &trak.location {
+        crate::store::Location::Remote(remote) => remote.clone(),
+        crate::store::Location::Local => crate::sync::pick_remote(store.git(), None).ok()?,
+    };
+    let claim = store.claim(&remote, &trak.id).ok()??;
+    if claim.record.released {
+        return None;
+    }
+    let lease = Workflow::load(store.git().main_workdir())
+        .map(|w| w.sync.lease)
+        .unwrap_or_else(|_| crate::config::workflow::SyncSettings::default().lease);
+    Some(ClaimView {
+        remote,
+        stale: !claim.record.is_live(lease, Utc::now()),
+        machine: claim.record.machine,
+        since: claim.record.since,
+        renewed_at: claim.record.renewed_at,
+    })
+}

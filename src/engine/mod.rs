@@ -15,7 +15,7 @@ pub mod runner;
 mod stage;
 pub mod worktree;
 
-pub use claim::{HeldClaim, claimed_elsewhere, queue_remote};
+pub use claim::{ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, decide, drop_trak};
 
 use std::path::{Path, PathBuf};
