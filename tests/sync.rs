@@ -1266,3 +1266,161 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
         assert_eq!(m.rev("main"), Some(remote_main.clone()), "{}", m.name);
     }
 }
+
+#[test]
+fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_over() {
+    let hang = unique_seconds(9000);
+    let sleep = format!("sleep {hang}");
+    let mut cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let lease = chrono::Duration::seconds(5);
+    let net = Net::new(&queued_work("lease = \"5s\""));
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"work": [{"hang": hang}]}));
+    b.set_plan(json!({"work": [artifact("done on B")]}));
+
+    // A claims the trak and runs its stage; the start and the claim are on the remote
+    // before the agent runs.
+    cleanup.children.push(spawn_ork(
+        a,
+        &["trak", "new", "Abandoned job"],
+        &a.plan.with_extension("log"),
+    ));
+    wait_until(Duration::from_secs(30), "A's agent", || {
+        !pids(&sleep).is_empty()
+    });
+    let id = a.repo.trak_branches()[0].trim_start_matches("ork/").to_string();
+    assert_eq!(remote_status(&net, &id), "running");
+    let claim = remote_claim(&net, &id).expect("A's claim on the remote");
+    assert_eq!(claim["machine"], RECORDED_A, "{claim}");
+    assert_eq!(claim["released"], false, "{claim}");
+    // The claim is one commit moved in place, out of the trak's history.
+    let claim_ref = format!("refs/ork/claims/{id}");
+    assert_eq!(net.remote_git(&["rev-list", "--count", &claim_ref]), "1");
+    assert!(
+        !net.remote_git(&["log", "--format=%s", &format!("refs/heads/ork/{id}")])
+            .contains("claim"),
+        "no claim in the trak's history"
+    );
+    // The heartbeat renews it while the agent runs.
+    let first = renewed_at(&claim);
+    wait_until(Duration::from_secs(30), "a heartbeat", || {
+        remote_claim(&net, &id).is_some_and(|c| renewed_at(&c) > first)
+    });
+
+    // kill -9 of A's ork, and of its agent.
+    let mut child = cleanup.children.pop().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    kill_groups(&sleep);
+    let last = renewed_at(&remote_claim(&net, &id).unwrap());
+
+    // Before the lease passes, B leaves it: ork run has nothing to do, ork resume says who
+    // holds it; B's status names the claim.
+    let out = b.ork_ok(&["run"]);
+    let err = b.ork_err(&["resume", &id]);
+    let before_lease = chrono::Utc::now() < last + lease;
+    assert!(before_lease, "B took longer than the lease to look");
+    assert!(out.contains("Nothing more to run."), "{out}");
+    assert!(!out.contains(&format!("{id}: running")), "{out}");
+    assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
+    assert!(err.contains("--take-over"), "{err}");
+    assert_eq!(b.runs("work"), 0);
+    let trak = b.trak(&id);
+    assert_eq!(trak["claim"]["machine"], RECORDED_A, "{trak:#}");
+    assert_eq!(trak["claim"]["stale"], false, "{trak:#}");
+    let table = b.ork_ok(&["status", "--all"]);
+    assert!(
+        status_row(&table, &id).contains(&format!("running ({RECORDED_A} since")),
+        "{table}"
+    );
+
+    // Once the lease has passed since the last heartbeat, the claim shows stale, and B's
+    // `ork run` takes the stage over and finishes it.
+    wait_until(Duration::from_secs(30), "the lease to pass", || {
+        chrono::Utc::now() > last + lease + chrono::Duration::milliseconds(200)
+    });
+    assert_eq!(b.trak(&id)["claim"]["stale"], true);
+    let show = b.ork_ok(&["show", &id]);
+    assert!(show.contains("stale"), "{show}");
+    let out = b.ork_ok(&["run"]);
+    wait_until(Duration::from_secs(60), "B to finish the trak", || {
+        remote_status(&net, &id) == "done"
+    });
+    assert_eq!(b.runs("work"), 1, "{out}");
+    let started = b.events_of(&id, "stage_started");
+    let machines: Vec<&str> = started
+        .iter()
+        .map(|e| e["machine"].as_str().unwrap())
+        .collect();
+    assert_eq!(machines, [RECORDED_A, RECORDED_B], "{started:?}");
+    let claim = remote_claim(&net, &id).unwrap();
+    assert_eq!(
+        (claim["machine"].as_str(), claim["released"].as_bool()),
+        (Some(RECORDED_B), Some(true)),
+        "{claim}"
+    );
+    drop(cleanup);
+    wait_until(Duration::from_secs(5), "the agents to be gone", || {
+        pids(&sleep).is_empty()
+    });
+}
+
+#[test]
+fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
+    let lease = chrono::Duration::seconds(3);
+    let net = Net::new(&queued_work("lease = \"3s\""));
+    let (a, b) = (&net.a, &net.b);
+    // Three leases long.
+    a.set_plan(json!({"work": [{"hang": 9, "result": {"type": "artifact", "content": "done on A"}}]}));
+    b.set_plan(json!({"work": [artifact("done on B")]}));
+    let mut cleanup = Cleanup {
+        cmdlines: Vec::new(),
+        children: Vec::new(),
+    };
+    cleanup.children.push(spawn_ork(
+        a,
+        &["trak", "new", "Long job"],
+        &a.plan.with_extension("log"),
+    ));
+    let id = wait_for_event(a, "stage_started");
+    cleanup.cmdlines.push(resume_cmdline(b, &id));
+    wait_until(Duration::from_secs(30), "A's claim", || {
+        remote_claim(&net, &id).is_some()
+    });
+    let since: chrono::DateTime<chrono::Utc> = remote_claim(&net, &id).unwrap()["since"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // B watches the queue all along.
+    let b_log = b.plan.with_extension("run.log");
+    cleanup
+        .children
+        .push(spawn_ork(b, &["run", "--watch"], &b_log));
+
+    // Past the lease from the claim's start, B still cannot take it: the heartbeat holds it.
+    wait_until(Duration::from_secs(30), "more than a lease of running", || {
+        chrono::Utc::now() > since + lease + chrono::Duration::seconds(1)
+    });
+    let err = b.ork_err(&["resume", &id]);
+    assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
+
+    // A finishes it; B never ran it.
+    let mut a_run = cleanup.children.remove(0);
+    let status = a_run.wait().unwrap();
+    assert!(status.success(), "{}", std::fs::read_to_string(a.plan.with_extension("log")).unwrap());
+    assert_eq!(remote_status(&net, &id), "done");
+    // Give B's watch a round after A's release to be sure it does nothing with it.
+    let remote_main = net.remote_ref("main").unwrap();
+    wait_until(Duration::from_secs(30), "B to fetch the released claim", || {
+        b.rev("origin/main") == Some(remote_main.clone())
+    });
+    drop(cleanup);
+    assert_eq!(a.runs("work"), 1);
+    assert_eq!(b.runs("work"), 0, "{}", std::fs::read_to_string(&b_log).unwrap());
+    let started = a.events_of(&id, "stage_started");
+    assert_eq!(started.len(), 1, "{started:?}");
+}

@@ -51,6 +51,10 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     let remote = workflow
         .as_ref()
         .and_then(|workflow| engine::queue_remote(store, workflow));
+    if let Some(remote) = &remote {
+        // A plain clone fetches only branches: bring the claims (and notes, logs) too.
+        ork::sync::configure_remote(store.git(), remote)?;
+    }
     let mut running: Vec<(String, Child)> = Vec::new();
     // What each trak looked like when it was last started (its tip and its claim): a trak
     // whose run ended without changing either (an error) is not started again and again.
