@@ -1424,3 +1424,131 @@ fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
     let started = a.events_of(&id, "stage_started");
     assert_eq!(started.len(), 1, "{started:?}");
 }
+
+/// Two traks made on A and worked on there, each writing `file` with its own id (so they
+/// conflict when `file` is the same), approved on A and B respectively, each waiting to be
+/// merged; their ids.
+fn two_traks_waiting_to_land(net: &Net, file_a: &str, file_b: &str) -> (String, String) {
+    let (a, b) = (&net.a, &net.b);
+    let write = |file: &str| {
+        json!([{"run": format!("echo \"$ORK_TRAK\" > {file}"),
+                "result": {"type": "artifact", "content": "done"}}])
+    };
+    a.set_plan(json!({"work": write(file_a)}));
+    let (first, _) = a.new_trak("First", &[]);
+    a.set_plan(json!({"work": write(file_b)}));
+    let (second, _) = a.new_trak("Second", &[]);
+    a.ork_ok(&["approve", &first, "--no-run"]);
+    b.git(&["fetch", "-q"]);
+    b.ork_ok(&["approve", &second, "--no-run"]);
+    a.assert_at(&first, "integrating", "work");
+    b.assert_at(&second, "integrating", "work");
+    (first, second)
+}
+
+/// Runs `ork integrate` of `first` on A and of `second` on B at the same moment; asserts both
+/// commands succeeded.
+fn integrate_at_once(net: &Net, first: &str, second: &str) {
+    let (a, b) = (&net.a, &net.b);
+    let a_log = a.plan.with_extension("integrate.log");
+    let b_log = b.plan.with_extension("integrate.log");
+    let mut cleanup = Cleanup {
+        cmdlines: Vec::new(),
+        children: vec![
+            spawn_ork(a, &["integrate", first], &a_log),
+            spawn_ork(b, &["integrate", second], &b_log),
+        ],
+    };
+    for (child, log) in cleanup.children.iter_mut().zip([&a_log, &b_log]) {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{}", std::fs::read_to_string(log).unwrap());
+    }
+}
+
+#[test]
+fn two_machines_integrating_at_once_both_land_on_the_remote_main() {
+    let net = Net::new(&workflow(
+        "[sync]\nauto = true\n",
+        &[stage("work", "worker.md", "summary", "review = \"human\"")],
+    ));
+    let (a, b) = (&net.a, &net.b);
+    let (first, second) = two_traks_waiting_to_land(&net, "first.txt", "second.txt");
+    let before = net.remote_ref("main").unwrap();
+
+    integrate_at_once(&net, &first, &second);
+
+    // Both merges are on the remote's main, one after the other, with both traks' files.
+    let merges = lines(&net.remote_git(&[
+        "log",
+        "--merges",
+        "--first-parent",
+        "--format=%(trailers:key=Ork-Trak,valueonly)",
+        "main",
+    ]));
+    let mut landed: Vec<String> = merges.iter().map(|l| l.trim().to_string()).collect();
+    landed.sort();
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(landed, expected);
+    assert_eq!(
+        net.remote_git(&["rev-list", "--count", "--first-parent", &format!("{before}..main")]),
+        "2"
+    );
+    let files = net.remote.tree_files("main");
+    assert!(files.contains(&"first.txt".to_string()), "{files:?}");
+    assert!(files.contains(&"second.txt".to_string()), "{files:?}");
+    assert!(
+        !files.iter().any(|f| f.starts_with(".orkestra/traks/")),
+        "no record folder on main: {files:?}"
+    );
+    // Each machine's main followed what it landed; both reach the remote's by fast-forward.
+    for m in [a, b] {
+        m.git(&["fetch", "-q"]);
+        m.git(&["merge", "--ff-only", "-q", "origin/main"]);
+        assert_eq!(m.rev("main"), net.remote_ref("main"), "{}", m.name);
+    }
+    for id in [&first, &second] {
+        assert_eq!(remote_status(&net, id), "done");
+    }
+}
+
+#[test]
+fn a_trak_that_conflicts_with_what_another_machine_landed_goes_to_on_conflict() {
+    let net = Net::new(&workflow(
+        "[sync]\nauto = true\n",
+        &[stage("work", "worker.md", "summary", "review = \"human\"")],
+    ));
+    let (a, b) = (&net.a, &net.b);
+    let (first, second) = two_traks_waiting_to_land(&net, "shared.txt", "shared.txt");
+
+    integrate_at_once(&net, &first, &second);
+
+    // One landed; the other was sent back to its on_conflict stage (work), which ran again
+    // and waits for review; the remote's main holds only the first to land.
+    b.git(&["fetch", "-q"]);
+    let done: Vec<&String> = [&first, &second]
+        .into_iter()
+        .filter(|id| remote_status(&net, id) == "done")
+        .collect();
+    assert_eq!(done.len(), 1, "exactly one landed");
+    let (landed, sent_back) = if done[0] == &first {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    let m = if sent_back == &first { a } else { b };
+    let rejected = m.events_of(sent_back, "rejected");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["by"], "integration", "{rejected:?}");
+    assert_eq!(rejected[0]["route_to"], "work", "{rejected:?}");
+    assert!(
+        rejected[0]["feedback"].as_str().unwrap().contains("shared.txt"),
+        "{rejected:?}"
+    );
+    m.assert_at(sent_back, "awaiting_review", "work");
+    assert_eq!(
+        net.remote_git(&["show", "main:shared.txt"]),
+        landed.as_str(),
+        "main holds the landed trak's version"
+    );
+}
