@@ -20,7 +20,7 @@ use common::{
 };
 
 /// How long one `ork` command may take before the test fails (and kills it).
-const ORK_LIMIT: Duration = Duration::from_secs(30);
+const ORK_LIMIT: Duration = Duration::from_secs(90);
 
 /// The fake agent, by absolute path.
 const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
@@ -1020,6 +1020,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     let ork_specs = [
         "+refs/notes/orkestra*:refs/notes/remotes/origin/orkestra*",
         "+refs/ork/logs/*:refs/ork/remotes/origin/logs/*",
+        "+refs/ork/claims/*:refs/ork/remotes/origin/claims/*",
     ];
     let default_spec = "+refs/heads/*:refs/remotes/origin/*";
 
@@ -1029,12 +1030,12 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     };
     assert_eq!(
         specs(a, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1]]
+        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
     );
     a.ork_ok(&["init"]);
     assert_eq!(
         specs(a, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1]]
+        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
     );
 
     // B, a plain clone, has only git's refspec until `ork init` configures every remote.
@@ -1050,7 +1051,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     b.ork_ok(&["init"]);
     assert_eq!(
         specs(b, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1]]
+        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
     );
     assert_eq!(
         specs(b, "backup"),
@@ -1058,6 +1059,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             "+refs/heads/*:refs/remotes/backup/*",
             "+refs/notes/orkestra*:refs/notes/remotes/backup/orkestra*",
             "+refs/ork/logs/*:refs/ork/remotes/backup/logs/*",
+            "+refs/ork/claims/*:refs/ork/remotes/backup/claims/*",
         ]
     );
     assert_eq!(
