@@ -96,6 +96,7 @@ fn main() {
     let git = time(RUNS * 3, || run(Path::new("."), "git", &["--version"]));
     rows.push(transition_row(ork.median));
     rows.push(trak_new_row());
+    rows.push(claim_row());
     rows.push(Row::new("ork --version".into(), "git --version", ork, git));
 
     let table = render(&rows);
@@ -448,6 +449,54 @@ fn trak_new_row() -> Row {
     Row::new(
         "trak new --no-run (200-file checkout)".into(),
         "git branch + git worktree add",
+        ork,
+        git,
+    )
+}
+
+/// A claim of a trak on a local bare remote (`Store::push_claim`: a claim commit, pushed with
+/// `--force-with-lease` against the claim last seen — the push before every stage run with the
+/// shared queue) against a plain `git push` of one new commit to one ref of the same remote.
+fn claim_row() -> Row {
+    use ork::store::claim::ClaimRecord;
+    let repo = Repo::new();
+    let remote = tempfile::tempdir().expect("temp dir");
+    run(remote.path(), "git", &["init", "-q", "--bare", "-b", "main"]);
+    let url = remote.path().display().to_string();
+    repo.run("git", &["remote", "add", "origin", &url]);
+    repo.run("git", &["push", "-q", "origin", "main"]);
+    let store = Store::new(Git::discover(&repo.path).unwrap());
+    ork::sync::configure_remote(store.git(), "origin").unwrap();
+    let record = ClaimRecord::new("bench-trak-0000", "benchbox");
+    let mut expected = None;
+    let ork = time(RUNS * 3, || {
+        let claim = store
+            .push_claim("origin", &record, expected, false)
+            .unwrap()
+            .expect("nobody else claims");
+        expected = Some(claim.oid);
+    });
+    let mut n = 0;
+    let mut commit = String::new();
+    let git = time_with_setup(
+        RUNS * 3,
+        || {
+            n += 1;
+            let out = Command::new("git")
+                .args(["commit-tree", "-m", &format!("bench {n}"), "HEAD^{tree}"])
+                .current_dir(&repo.path)
+                .output()
+                .unwrap();
+            commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        },
+        || {
+            let spec = format!("+{commit}:refs/bench/plain");
+            repo.run("git", &["push", "-q", "origin", &spec]);
+        },
+    );
+    Row::new(
+        "claim: push_claim to a local bare remote".into(),
+        "git push of one ref",
         ork,
         git,
     )
