@@ -461,7 +461,11 @@ fn claim_row() -> Row {
     use ork::store::claim::ClaimRecord;
     let repo = Repo::new();
     let remote = tempfile::tempdir().expect("temp dir");
-    run(remote.path(), "git", &["init", "-q", "--bare", "-b", "main"]);
+    run(
+        remote.path(),
+        "git",
+        &["init", "-q", "--bare", "-b", "main"],
+    );
     let url = remote.path().display().to_string();
     repo.run("git", &["remote", "add", "origin", &url]);
     repo.run("git", &["push", "-q", "origin", "main"]);

@@ -1238,7 +1238,12 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
 
     // Every stage ran exactly once, over at least two machines.
     let runs: Vec<u32> = machines.iter().map(|m| m.runs("work")).collect();
-    assert_eq!(runs.iter().sum::<u32>(), 12, "runs per machine: {runs:?}\n{}", logs());
+    assert_eq!(
+        runs.iter().sum::<u32>(),
+        12,
+        "runs per machine: {runs:?}\n{}",
+        logs()
+    );
     assert!(
         runs.iter().filter(|n| **n > 0).count() >= 2,
         "runs per machine: {runs:?}"
@@ -1255,7 +1260,10 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
             &format!("refs/heads/ork/{id}"),
         ]);
         assert_eq!(
-            started.lines().filter(|l| l.trim() == "stage_started").count(),
+            started
+                .lines()
+                .filter(|l| l.trim() == "stage_started")
+                .count(),
             1,
             "{id}: {started}"
         );
@@ -1293,7 +1301,9 @@ fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_ov
     wait_until(Duration::from_secs(30), "A's agent", || {
         !pids(&sleep).is_empty()
     });
-    let id = a.repo.trak_branches()[0].trim_start_matches("ork/").to_string();
+    let id = a.repo.trak_branches()[0]
+        .trim_start_matches("ork/")
+        .to_string();
     assert_eq!(remote_status(&net, &id), "running");
     let claim = remote_claim(&net, &id).expect("A's claim on the remote");
     assert_eq!(claim["machine"], RECORDED_A, "{claim}");
@@ -1376,7 +1386,9 @@ fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
     let net = Net::new(&queued_work("lease = \"3s\""));
     let (a, b) = (&net.a, &net.b);
     // Three leases long.
-    a.set_plan(json!({"work": [{"hang": 9, "result": {"type": "artifact", "content": "done on A"}}]}));
+    a.set_plan(
+        json!({"work": [{"hang": 9, "result": {"type": "artifact", "content": "done on A"}}]}),
+    );
     b.set_plan(json!({"work": [artifact("done on B")]}));
     let mut cleanup = Cleanup {
         cmdlines: Vec::new(),
@@ -1404,25 +1416,38 @@ fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
         .push(spawn_ork(b, &["run", "--watch"], &b_log));
 
     // Past the lease from the claim's start, B still cannot take it: the heartbeat holds it.
-    wait_until(Duration::from_secs(30), "more than a lease of running", || {
-        chrono::Utc::now() > since + lease + chrono::Duration::seconds(1)
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "more than a lease of running",
+        || chrono::Utc::now() > since + lease + chrono::Duration::seconds(1),
+    );
     let err = b.ork_err(&["resume", &id]);
     assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
 
     // A finishes it; B never ran it.
     let mut a_run = cleanup.children.remove(0);
     let status = a_run.wait().unwrap();
-    assert!(status.success(), "{}", std::fs::read_to_string(a.plan.with_extension("log")).unwrap());
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(a.plan.with_extension("log")).unwrap()
+    );
     assert_eq!(remote_status(&net, &id), "done");
     // Give B's watch a round after A's release to be sure it does nothing with it.
     let remote_main = net.remote_ref("main").unwrap();
-    wait_until(Duration::from_secs(30), "B to fetch the released claim", || {
-        b.rev("origin/main") == Some(remote_main.clone())
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "B to fetch the released claim",
+        || b.rev("origin/main") == Some(remote_main.clone()),
+    );
     drop(cleanup);
     assert_eq!(a.runs("work"), 1);
-    assert_eq!(b.runs("work"), 0, "{}", std::fs::read_to_string(&b_log).unwrap());
+    assert_eq!(
+        b.runs("work"),
+        0,
+        "{}",
+        std::fs::read_to_string(&b_log).unwrap()
+    );
     let started = a.events_of(&id, "stage_started");
     assert_eq!(started.len(), 1, "{started:?}");
 }
@@ -1463,7 +1488,11 @@ fn integrate_at_once(net: &Net, first: &str, second: &str) {
     };
     for (child, log) in cleanup.children.iter_mut().zip([&a_log, &b_log]) {
         let status = child.wait().unwrap();
-        assert!(status.success(), "{}", std::fs::read_to_string(log).unwrap());
+        assert!(
+            status.success(),
+            "{}",
+            std::fs::read_to_string(log).unwrap()
+        );
     }
 }
 
@@ -1493,7 +1522,12 @@ fn two_machines_integrating_at_once_both_land_on_the_remote_main() {
     expected.sort();
     assert_eq!(landed, expected);
     assert_eq!(
-        net.remote_git(&["rev-list", "--count", "--first-parent", &format!("{before}..main")]),
+        net.remote_git(&[
+            "rev-list",
+            "--count",
+            "--first-parent",
+            &format!("{before}..main")
+        ]),
         "2"
     );
     let files = net.remote.tree_files("main");
@@ -1544,7 +1578,10 @@ fn a_trak_that_conflicts_with_what_another_machine_landed_goes_to_on_conflict() 
     assert_eq!(rejected[0]["by"], "integration", "{rejected:?}");
     assert_eq!(rejected[0]["route_to"], "work", "{rejected:?}");
     assert!(
-        rejected[0]["feedback"].as_str().unwrap().contains("shared.txt"),
+        rejected[0]["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("shared.txt"),
         "{rejected:?}"
     );
     m.assert_at(sent_back, "awaiting_review", "work");

@@ -80,8 +80,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             if running.len() >= jobs {
                 break;
             }
-            if running.iter().any(|(id, _)| *id == trak.id)
-                || started.get(&trak.id) == Some(&seen)
+            if running.iter().any(|(id, _)| *id == trak.id) || started.get(&trak.id) == Some(&seen)
             {
                 continue;
             }

@@ -106,10 +106,8 @@ impl Engine<'_> {
                 trak.id
             );
         };
-        self.reporter.step(&format!(
-            "claimed on {remote} for {}",
-            self.store.machine()
-        ));
+        self.reporter
+            .step(&format!("claimed on {remote} for {}", self.store.machine()));
         let held = HeldClaim::start(
             git.main_workdir().to_path_buf(),
             remote,
@@ -218,7 +216,9 @@ impl Drop for HeldClaim {
 }
 
 fn lock(current: &Mutex<Claim>) -> std::sync::MutexGuard<'_, Claim> {
-    current.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    current
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One heartbeat. Returns whether to go on: not once another machine moved the claim.
@@ -242,7 +242,10 @@ fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> bool {
         }
         // A remote out of reach for a moment: the next beat tries again.
         Err(err) => {
-            eprintln!("warning: could not renew the claim of trak {}: {err:#}", record.trak);
+            eprintln!(
+                "warning: could not renew the claim of trak {}: {err:#}",
+                record.trak
+            );
             true
         }
     }

@@ -109,7 +109,9 @@ impl Engine<'_> {
         }
         self.block(
             trak,
-            format!("{remote}/{base} kept moving while ork landed the merge; run `ork integrate` again"),
+            format!(
+                "{remote}/{base} kept moving while ork landed the merge; run `ork integrate` again"
+            ),
         )
     }
 
@@ -165,7 +167,12 @@ impl Engine<'_> {
         let git = self.store.git();
         let base_ref = format!("refs/heads/{base}");
         match git.checkout_of(&base_ref)? {
-            None => git.update_ref(&base_ref, merge, from, &format!("ork: integrate into {base}")),
+            None => git.update_ref(
+                &base_ref,
+                merge,
+                from,
+                &format!("ork: integrate into {base}"),
+            ),
             Some(checkout) => git
                 .fast_forward_checkout(&checkout, merge)
                 .map_err(|err| in_the_way(base, &checkout, &format!("{err:#}"))),
@@ -190,12 +197,7 @@ impl Engine<'_> {
         }
     }
 
-    fn finish_integration(
-        &mut self,
-        trak: Trak,
-        base: &str,
-        merge: Oid,
-    ) -> Result<Trak> {
+    fn finish_integration(&mut self, trak: Trak, base: &str, merge: Oid) -> Result<Trak> {
         let trak = self.store.record(
             &trak,
             EventKind::Integrated {

@@ -107,9 +107,7 @@ impl Store {
             record.machine
         );
         let json = serde_json::to_vec_pretty(record)?;
-        let oid = self
-            .git()
-            .single_file_commit(CLAIM_FILE, &json, &message)?;
+        let oid = self.git().single_file_commit(CLAIM_FILE, &json, &message)?;
         let name = claim_ref(id);
         let mut refspecs = vec![format!("{oid}:{name}")];
         if with_branch {
