@@ -1421,6 +1421,9 @@ fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
         "more than a lease of running",
         || chrono::Utc::now() > since + lease + chrono::Duration::seconds(1),
     );
+    wait_until(Duration::from_secs(60), "B's watch to fetch the trak", || {
+        b.rev(&format!("origin/ork/{id}")).is_some()
+    });
     let err = b.ork_err(&["resume", &id]);
     assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
 
