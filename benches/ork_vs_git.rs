@@ -34,6 +34,11 @@ fn main() {
         eprintln!("made {n} traks x {e} events in {}", dir.display());
         return;
     }
+    // `-- --claim`: the claim row only (seconds, not minutes), printed and not written.
+    if args.iter().any(|a| a == "--claim") {
+        println!("{}", render(&[claim_row()]));
+        return;
+    }
     let write =
         args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
     let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();

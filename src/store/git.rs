@@ -414,7 +414,7 @@ impl Git {
         loop {
             match self.run(&self.main_workdir, args) {
                 Ok(_) => return Ok(()),
-                Err(err) if tries < 4 && format!("{err:#}").contains(".lock") => {
+                Err(err) if tries < 6 && lost_a_lock_race(&format!("{err:#}")) => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50 * tries));
                 }
@@ -979,6 +979,12 @@ fn target_of(reference: &mut gix::Reference<'_>) -> Result<Oid> {
         .peel_to_id()
         .with_context(|| format!("resolving {name}"))?
         .detach())
+}
+
+/// Whether a failed fetch lost a race for a ref to another process of this repository
+/// (`cannot lock ref …: is at … but expected …`, or a `.lock` file that exists): worth a retry.
+fn lost_a_lock_race(message: &str) -> bool {
+    message.contains("cannot lock ref") || message.contains(".lock")
 }
 
 /// Creates a repository in `dir` with `main` as its first branch (`git init`).
