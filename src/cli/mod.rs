@@ -506,7 +506,16 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         take_over: run.take_over,
     };
     let trak = engine.drive(trak)?;
-    print::next(&trak)
+    print::next(&trak)?;
+    // A subtrak that finished may have been the last its parent waited on: carry the parent on.
+    if let Some(parent) = trak.state.parent.as_deref().filter(|_| trak.state.status.is_finished())
+        && let Ok(parent) = store.load(parent)
+        && parent.state.status == Status::Subtraks
+    {
+        let parent = engine.drive(parent)?;
+        print::next(&parent)?;
+    }
+    Ok(())
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.

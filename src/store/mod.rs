@@ -76,6 +76,10 @@ pub struct NewTrak<'a> {
     pub stages: Vec<String>,
     /// The local branch to start from and merge into.
     pub base: &'a str,
+    /// For a subtrak: its id (derived, so creating it twice finds the first), its parent's id
+    /// and its key in the parent's breakdown.
+    pub id: Option<&'a str>,
+    pub parent: Option<(&'a str, &'a str)>,
 }
 
 /// The store, over one open repository.
@@ -357,13 +361,18 @@ impl Store {
                 new.base
             )
         })?;
-        let id = self.unused_id(new.title)?;
+        let id = match new.id {
+            Some(id) => id.to_string(),
+            None => self.unused_id(new.title)?,
+        };
         let event = Event::new(
             EventKind::Created {
                 title: new.title.to_string(),
                 flow: new.flow.to_string(),
                 base: new.base.to_string(),
                 stages: new.stages.clone(),
+                parent: new.parent.map(|(parent, _)| parent.to_string()),
+                key: new.parent.map(|(_, key)| key.to_string()),
             },
             &self.machine,
             None,
@@ -629,25 +638,7 @@ impl Store {
             self.artifacts(older)?.into_iter().collect();
         artifacts.extend(self.artifacts(newer)?);
         let dir = record_dir(&trak.id);
-        let mut files: Vec<FileWrite> = event_files
-            .into_iter()
-            .map(|(name, contents)| FileWrite {
-                path: format!("{dir}/events/{name}"),
-                contents,
-            })
-            .collect();
-        files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
-            path: format!("{dir}/artifacts/{name}.md"),
-            contents: content.into_bytes(),
-        }));
-        files.push(FileWrite {
-            path: format!("{dir}/description.md"),
-            contents: self.description(trak)?.into_bytes(),
-        });
-        files.push(FileWrite {
-            path: format!("{dir}/state.json"),
-            contents: state.to_json().into_bytes(),
-        });
+        let files = record_folder(&dir, event_files, artifacts, self.description(trak)?, &state);
         let message = format!(
             "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Event-Id: {}\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
             trak.id,
@@ -680,6 +671,51 @@ impl Store {
             tip: commit,
             ..trak.clone()
         })
+    }
+
+    /// Records `kind` as the merge of `theirs` (the tip of `branch`) into a local trak: one
+    /// commit with both parents whose code is both sides' merged and whose record folder is the
+    /// trak's own plus the event. Fails, changing nothing, if the code conflicts.
+    pub fn record_merge(&self, trak: &Trak, theirs: Oid, branch: &str, kind: EventKind) -> Result<Trak> {
+        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let state = trak.state.advance(&event);
+        let mut event_files: BTreeMap<String, Vec<u8>> =
+            self.event_files_at(&trak.id, trak.tip)?.into_iter().collect();
+        event_files.insert(event.file_name(), event.to_json().into_bytes());
+        let artifacts = self.artifacts(trak)?.into_iter().collect();
+        let dir = record_dir(&trak.id);
+        let files = record_folder(&dir, event_files, artifacts, self.description(trak)?, &state);
+        let message = commit_message(&trak.id, &event, &state);
+        let header = state.to_header();
+        let commit = match self.git.join(
+            trak.tip,
+            theirs,
+            &dir,
+            &files,
+            &message,
+            Some((STATE_HEADER, &header)),
+        )? {
+            crate::store::git::MergeResult::Clean(commit) => commit,
+            crate::store::git::MergeResult::Conflicts(paths) => bail!(
+                "bringing {branch} into trak {} conflicts in {}",
+                trak.id,
+                paths.join(", ")
+            ),
+        };
+        self.move_to(trak, commit)?;
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+
+    /// Whether trak `id` has a branch here or on a remote.
+    pub fn exists(&self, id: &str) -> Result<bool> {
+        if self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some() {
+            return Ok(true);
+        }
+        Ok(self.remote_trak_refs()?.iter().any(|(_, rid, _, _)| rid == id))
     }
 
     /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,
@@ -715,6 +751,36 @@ impl Store {
     }
 }
 
+/// A trak's whole record folder `dir` as files: events, artifacts, description and state.
+fn record_folder(
+    dir: &str,
+    event_files: BTreeMap<String, Vec<u8>>,
+    artifacts: BTreeMap<String, String>,
+    description: String,
+    state: &TrakState,
+) -> Vec<FileWrite> {
+    let mut files: Vec<FileWrite> = event_files
+        .into_iter()
+        .map(|(name, contents)| FileWrite {
+            path: format!("{dir}/events/{name}"),
+            contents,
+        })
+        .collect();
+    files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
+        path: format!("{dir}/artifacts/{name}.md"),
+        contents: content.into_bytes(),
+    }));
+    files.push(FileWrite {
+        path: format!("{dir}/description.md"),
+        contents: description.into_bytes(),
+    });
+    files.push(FileWrite {
+        path: format!("{dir}/state.json"),
+        contents: state.to_json().into_bytes(),
+    });
+    files
+}
+
 /// The commit message for `event`: a readable subject, then `Ork-*` trailers.
 fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
     let mut message = format!("ork: {}\n\n", event.kind.summary());
@@ -739,7 +805,15 @@ fn pick_id(query: &str, ids: &[String]) -> Result<String> {
     if ids.iter().any(|id| id == query) {
         return Ok(query.to_string());
     }
-    let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+    let mut matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+    // A trak's subtraks share its id as a prefix (`<id>.<key>`): the prefix means the parent.
+    if let Some(parent) = matches.iter().copied().find(|candidate| {
+        matches
+            .iter()
+            .all(|id| id == candidate || id.starts_with(&format!("{candidate}.")))
+    }) {
+        matches = vec![parent];
+    }
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
         [] => bail!(
@@ -792,6 +866,13 @@ mod tests {
         let err = pick_id("zzz", &all).unwrap_err().to_string();
         assert!(err.contains("no trak matches \"zzz\""), "{err}");
         assert!(err.contains("fix-bug-0000"), "{err}");
+    }
+
+    #[test]
+    fn a_prefix_of_a_trak_and_its_subtraks_means_the_trak() {
+        let all = ids(&["oauth-k3f9", "oauth-k3f9.db", "oauth-k3f9.ui", "other-0000"]);
+        assert_eq!(pick_id("oauth", &all).unwrap(), "oauth-k3f9");
+        assert_eq!(pick_id("oauth-k3f9.d", &all).unwrap(), "oauth-k3f9.db");
     }
 
     #[test]

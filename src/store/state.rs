@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::event::{Decision, Event, EventKind, Outcome, Question, Usage};
+use crate::store::event::{Part, Decision, Event, EventKind, Outcome, Question, Usage};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +17,19 @@ pub struct Verdict {
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_to: Option<String>,
+}
+
+/// A subtrak an approved breakdown asks for: its id (derived from the parent's id, the
+/// breakdown's number and the key) and its part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedSubtrak {
+    pub id: String,
+    #[serde(flatten)]
+    pub part: Part,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
@@ -46,6 +59,8 @@ pub enum Status {
     Conflict,
     /// A human dropped it: it will not be merged.
     Dropped,
+    /// Its breakdown was approved: it waits until its subtraks are merged into its branch.
+    Subtraks,
 }
 
 impl Status {
@@ -62,6 +77,7 @@ impl Status {
             Status::Done => "done",
             Status::Conflict => "conflict",
             Status::Dropped => "dropped",
+            Status::Subtraks => "waiting on subtraks",
         }
     }
 
@@ -120,6 +136,24 @@ pub struct TrakState {
     /// The merge commit on the base branch, once integrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_as: Option<String>,
+    /// For a subtrak: the trak whose breakdown made it, and its part's key there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The parts the latest run of the breakdown stage `breakdown_stage` proposed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breakdown: Vec<Part>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown_stage: Option<String>,
+    /// How many breakdowns (of two parts or more) were approved: each makes a fresh set of
+    /// subtraks, so ids of a rejected set are never reused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub breakdowns: u32,
+    /// The subtraks the last approved breakdown made, in breakdown order. Which of them exist
+    /// and how far they are is read from their own branches, never kept here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtraks: Vec<PlannedSubtrak>,
     /// Events made from the same state on different machines, when they disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_events: Vec<String>,
@@ -138,6 +172,8 @@ impl TrakState {
             flow,
             base,
             stages,
+            parent,
+            key,
         } = &created.kind
         else {
             unreachable!("found by the match above")
@@ -165,6 +201,12 @@ impl TrakState {
             integrated_as: None,
             running_on: None,
             gate_passed: false,
+            parent: parent.clone(),
+            key: key.clone(),
+            breakdown: Vec::new(),
+            breakdown_stage: None,
+            breakdowns: 0,
+            subtraks: Vec::new(),
             conflicting_events: Vec::new(),
         };
         let counted: Vec<&Event> = without_dropped(&sorted);
@@ -219,8 +261,16 @@ impl TrakState {
                 questions,
                 session_id,
                 usage,
+                subtraks,
                 ..
             } => {
+                if !subtraks.is_empty() {
+                    self.breakdown = subtraks.clone();
+                    self.breakdown_stage = Some(stage.clone());
+                } else if self.breakdown_stage.as_ref() == Some(stage) {
+                    // A breakdown stage's run without a valid breakdown proposes nothing.
+                    self.breakdown.clear();
+                }
                 match session_id.as_deref() {
                     // An empty id: the session could not be resumed; forget it.
                     Some("") => {
@@ -260,7 +310,20 @@ impl TrakState {
                 self.fail_or_retry(*retry, output.clone())
             }
             EventKind::ReviewRequested { .. } => self.status = Status::AwaitingReview,
-            EventKind::Approved { stage, .. } => self.advance_past(stage),
+            EventKind::Approved { stage, .. } => {
+                let breakdown = self.breakdown_stage.as_ref() == Some(stage);
+                if breakdown && self.breakdown.len() >= 2 {
+                    self.start_subtraks();
+                } else {
+                    if breakdown {
+                        // One part is no split: no subtraks (of an earlier breakdown either).
+                        self.subtraks.clear();
+                    }
+                    self.advance_past(stage)
+                }
+            }
+            EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
+            EventKind::BaseMerged { .. } => {}
             EventKind::Rejected {
                 feedback, route_to, ..
             } => {
@@ -321,6 +384,26 @@ impl TrakState {
         };
         self.note = Some(why.clone());
         self.feedback = Some(why);
+    }
+
+    /// An approved breakdown of two parts or more: the trak waits at the breakdown stage for
+    /// the subtraks it makes. (One part is no split: the trak just goes on.)
+    fn start_subtraks(&mut self) {
+        self.breakdowns += 1;
+        let round = self.breakdowns;
+        self.subtraks = self
+            .breakdown
+            .iter()
+            .map(|part| PlannedSubtrak {
+                id: crate::store::trak_id::subtrak_id(&self.id, round, &part.key),
+                part: part.clone(),
+            })
+            .collect();
+        self.status = Status::Subtraks;
+        self.attempt = 0;
+        self.feedback = None;
+        self.note = None;
+        self.verdict = None;
     }
 
     /// Every stage's usage added up.
@@ -474,6 +557,7 @@ mod tests {
                 output_tokens: 5,
                 cost_usd: 0.5,
             },
+            subtraks: Vec::new(),
         }
     }
 
@@ -487,6 +571,8 @@ mod tests {
                 flow: "feature".into(),
                 base: "main".into(),
                 stages: vec!["planning".into(), "work".into(), "review".into()],
+                parent: None,
+                key: None,
             },
         )
     }
@@ -766,6 +852,7 @@ mod tests {
             }],
             session_id: None,
             usage: Usage::default(),
+            subtraks: Vec::new(),
         };
         let state = TrakState::fold("t", &chain(vec![asked.clone()])).unwrap();
         assert_eq!(state.status, Status::AwaitingAnswer);
