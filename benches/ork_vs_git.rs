@@ -362,6 +362,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             flow: "feature",
                             stages: vec!["planning".into(), "work".into(), "review".into()],
                             base: "main",
+                            id: None,
+                            parent: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

@@ -20,6 +20,11 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        ".orkestra/agents/breakdown.md",
+        include_str!("defaults/breakdown.md"),
+        false,
+    ),
+    (
         ".orkestra/agents/worker.md",
         include_str!("defaults/worker.md"),
         false,
@@ -27,6 +32,11 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
     (
         ".orkestra/agents/reviewer.md",
         include_str!("defaults/reviewer.md"),
+        false,
+    ),
+    (
+        ".orkestra/agents/compound.md",
+        include_str!("defaults/compound.md"),
         false,
     ),
     (

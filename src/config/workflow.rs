@@ -717,7 +717,13 @@ mod tests {
 
     fn prompts_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["planner.md", "worker.md", "reviewer.md"] {
+        for name in [
+            "planner.md",
+            "breakdown.md",
+            "worker.md",
+            "reviewer.md",
+            "compound.md",
+        ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         dir
@@ -734,16 +740,38 @@ mod tests {
     fn the_default_workflow_parses() {
         let wf = parse(crate::config::init::DEFAULT_WORKFLOW).unwrap();
         let names: Vec<_> = wf.flows.keys().cloned().collect();
-        assert_eq!(names, ["feature", "fix", "quick"]);
+        assert_eq!(names, ["feature", "fix", "quick", "subtrak"]);
         let feature = wf.flow(Some("feature")).unwrap();
         let stages: Vec<_> = feature.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(stages, ["planning", "work", "review"]);
         assert_eq!(
-            feature.stages[1].gate.as_ref().unwrap().timeout,
+            stages,
+            ["planning", "breakdown", "work", "review", "compound"]
+        );
+        let breakdown = feature.stages[1].subtraks.as_ref().unwrap();
+        assert_eq!(breakdown.flow, "subtrak");
+        assert_eq!(
+            feature.stages[2].gate.as_ref().unwrap().timeout,
             Duration::from_secs(600)
         );
-        assert_eq!(feature.stages[2].on_reject.as_deref(), Some("work"));
+        assert_eq!(feature.stages[3].on_reject.as_deref(), Some("work"));
         assert_eq!(wf.flow(None).unwrap().name, "feature");
+    }
+
+    #[test]
+    fn a_breakdown_stage_names_a_flow_that_exists() {
+        let text = format!(
+            "{AGENT}[flows.f]\n[[flows.f.stages]]\nname = \"split\"\nagent = \"a\"\nprompt = \"breakdown.md\"\nartifact = \"parts\"\nsubtraks = {{ flow = \"nope\", parallel = 0 }}\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:10:21: subtraks names a flow \"nope\" that does not exist"),
+            "{err}"
+        );
+        assert!(err.contains("fix: use one of: f, or add a [flows.nope] table"), "{err}");
+        assert!(err.contains("parallel must be at least 1"), "{err}");
+        let itself = text.replace("\"nope\", parallel = 0", "\"f\"");
+        let err = parse(&itself).unwrap_err().to_string();
+        assert!(err.contains("would break its parts down with itself"), "{err}");
     }
 
     #[test]
