@@ -73,7 +73,10 @@ pub fn validate(parts: &[Part], max_parts: usize) -> Result<(), String> {
     for part in parts {
         for dep in &part.depends_on {
             if dep == &part.key {
-                return Err(format!("part \"{}\" depends on itself; remove that", part.key));
+                return Err(format!(
+                    "part \"{}\" depends on itself; remove that",
+                    part.key
+                ));
             }
             if !keys.contains(dep.as_str()) {
                 return Err(format!(
@@ -185,7 +188,12 @@ mod tests {
         let unknown = validate(&[part("db", &["nope"])], 8).unwrap_err();
         assert!(unknown.contains("depends on \"nope\""), "{unknown}");
         let cycle = validate(
-            &[part("a", &["c"]), part("b", &["a"]), part("c", &["b"]), part("d", &[])],
+            &[
+                part("a", &["c"]),
+                part("b", &["a"]),
+                part("c", &["b"]),
+                part("d", &[]),
+            ],
             8,
         )
         .unwrap_err();

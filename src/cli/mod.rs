@@ -508,7 +508,11 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
     let trak = engine.drive(trak)?;
     print::next(&trak)?;
     // A subtrak that finished may have been the last its parent waited on: carry the parent on.
-    if let Some(parent) = trak.state.parent.as_deref().filter(|_| trak.state.status.is_finished())
+    if let Some(parent) = trak
+        .state
+        .parent
+        .as_deref()
+        .filter(|_| trak.state.status.is_finished())
         && let Ok(parent) = store.load(parent)
         && parent.state.status == Status::Subtraks
     {

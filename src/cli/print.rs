@@ -127,7 +127,12 @@ fn as_tree(traks: &[Trak]) -> Vec<(usize, &Trak)> {
             .as_deref()
             .is_none_or(|p| !listed.contains(p))
     };
-    fn visit<'a>(trak: &'a Trak, depth: usize, traks: &'a [Trak], out: &mut Vec<(usize, &'a Trak)>) {
+    fn visit<'a>(
+        trak: &'a Trak,
+        depth: usize,
+        traks: &'a [Trak],
+        out: &mut Vec<(usize, &'a Trak)>,
+    ) {
         out.push((depth, trak));
         let mut children: Vec<&Trak> = traks
             .iter()
@@ -196,11 +201,15 @@ fn show_subtraks(store: &Store, trak: &Trak) -> Result<()> {
     outln!("  subtraks  {done}/{all} done");
     for (planned, sub) in &subtraks {
         let Some(sub) = sub else {
-            outln!("            {}  not made yet (ork resume {})", planned.id, trak.id);
+            outln!(
+                "            {}  not made yet (ork resume {})",
+                planned.id,
+                trak.id
+            );
             continue;
         };
-        let waits = !sub.state.status.is_finished()
-            && !ork::engine::RUNNABLE.contains(&sub.state.status);
+        let waits =
+            !sub.state.status.is_finished() && !ork::engine::RUNNABLE.contains(&sub.state.status);
         outln!(
             "            {}  {} at {}",
             sub.id,

@@ -767,11 +767,17 @@ mod tests {
             err.contains("wf.toml:10:21: subtraks names a flow \"nope\" that does not exist"),
             "{err}"
         );
-        assert!(err.contains("fix: use one of: f, or add a [flows.nope] table"), "{err}");
+        assert!(
+            err.contains("fix: use one of: f, or add a [flows.nope] table"),
+            "{err}"
+        );
         assert!(err.contains("parallel must be at least 1"), "{err}");
         let itself = text.replace("\"nope\", parallel = 0", "\"f\"");
         let err = parse(&itself).unwrap_err().to_string();
-        assert!(err.contains("would break its parts down with itself"), "{err}");
+        assert!(
+            err.contains("would break its parts down with itself"),
+            "{err}"
+        );
     }
 
     #[test]

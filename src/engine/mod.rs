@@ -302,7 +302,12 @@ pub fn next_step(trak: &Trak) -> String {
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
         Status::Done => "Nothing: it is merged.".to_string(),
-        Status::Dropped => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        Status::Dropped => match &trak.state.parent {
+            Some(parent) => format!(
+                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}"
+            ),
+            None => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        },
         Status::Subtraks => format!(
             "It waits on its subtraks; see which and what they need: ork show {id}  (carry on: ork resume {id})"
         ),

@@ -38,10 +38,14 @@ struct Forward {
 
 impl Reporter for Forward {
     fn step(&mut self, text: &str) {
-        let _ = self.tx.send(Message::Step(self.key.clone(), text.to_string()));
+        let _ = self
+            .tx
+            .send(Message::Step(self.key.clone(), text.to_string()));
     }
     fn line(&mut self, text: &str) {
-        let _ = self.tx.send(Message::Line(self.key.clone(), text.to_string()));
+        let _ = self
+            .tx
+            .send(Message::Line(self.key.clone(), text.to_string()));
     }
 }
 
@@ -63,7 +67,12 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
             title: &planned.part.title,
             description: &description,
             flow: &flow,
-            stages: workflow.flow(Some(&flow))?.stages.iter().map(|s| s.name.clone()).collect(),
+            stages: workflow
+                .flow(Some(&flow))?
+                .stages
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
             base: &parent_branch(&parent.id),
             id: Some(&planned.id),
             parent: Some((&parent.id, &planned.part.key)),
@@ -190,7 +199,11 @@ impl Engine<'_> {
                 }
                 for (planned, trak) in &subtraks {
                     let Some(trak) = trak else {
-                        bail!("subtrak {} was not made; run `ork resume {}`", planned.id, parent.id);
+                        bail!(
+                            "subtrak {} was not made; run `ork resume {}`",
+                            planned.id,
+                            parent.id
+                        );
                     };
                     let ready = !running.contains(&trak.id)
                         && runnable_here(self.store, trak)
@@ -234,13 +247,12 @@ impl Engine<'_> {
                         Message::Finished(id, result) => {
                             running.remove(&id);
                             match result {
-                                Ok(status) => self.reporter.step(&format!(
-                                    "subtrak {id}: {}",
-                                    status.as_str()
-                                )),
-                                Err(err) => self
+                                Ok(status) => self
                                     .reporter
-                                    .step(&format!("subtrak {id} stopped: {err}")),
+                                    .step(&format!("subtrak {id}: {}", status.as_str())),
+                                Err(err) => {
+                                    self.reporter.step(&format!("subtrak {id} stopped: {err}"))
+                                }
                             }
                             break;
                         }

@@ -638,7 +638,13 @@ impl Store {
             self.artifacts(older)?.into_iter().collect();
         artifacts.extend(self.artifacts(newer)?);
         let dir = record_dir(&trak.id);
-        let files = record_folder(&dir, event_files, artifacts, self.description(trak)?, &state);
+        let files = record_folder(
+            &dir,
+            event_files,
+            artifacts,
+            self.description(trak)?,
+            &state,
+        );
         let message = format!(
             "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Event-Id: {}\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
             trak.id,
@@ -676,15 +682,29 @@ impl Store {
     /// Records `kind` as the merge of `theirs` (the tip of `branch`) into a local trak: one
     /// commit with both parents whose code is both sides' merged and whose record folder is the
     /// trak's own plus the event. Fails, changing nothing, if the code conflicts.
-    pub fn record_merge(&self, trak: &Trak, theirs: Oid, branch: &str, kind: EventKind) -> Result<Trak> {
+    pub fn record_merge(
+        &self,
+        trak: &Trak,
+        theirs: Oid,
+        branch: &str,
+        kind: EventKind,
+    ) -> Result<Trak> {
         let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
         let state = trak.state.advance(&event);
-        let mut event_files: BTreeMap<String, Vec<u8>> =
-            self.event_files_at(&trak.id, trak.tip)?.into_iter().collect();
+        let mut event_files: BTreeMap<String, Vec<u8>> = self
+            .event_files_at(&trak.id, trak.tip)?
+            .into_iter()
+            .collect();
         event_files.insert(event.file_name(), event.to_json().into_bytes());
         let artifacts = self.artifacts(trak)?.into_iter().collect();
         let dir = record_dir(&trak.id);
-        let files = record_folder(&dir, event_files, artifacts, self.description(trak)?, &state);
+        let files = record_folder(
+            &dir,
+            event_files,
+            artifacts,
+            self.description(trak)?,
+            &state,
+        );
         let message = commit_message(&trak.id, &event, &state);
         let header = state.to_header();
         let commit = match self.git.join(
@@ -715,7 +735,10 @@ impl Store {
         if self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some() {
             return Ok(true);
         }
-        Ok(self.remote_trak_refs()?.iter().any(|(_, rid, _, _)| rid == id))
+        Ok(self
+            .remote_trak_refs()?
+            .iter()
+            .any(|(_, rid, _, _)| rid == id))
     }
 
     /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,

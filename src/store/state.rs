@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::event::{Part, Decision, Event, EventKind, Outcome, Question, Usage};
+use crate::store::event::{Decision, Event, EventKind, Outcome, Part, Question, Usage};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
