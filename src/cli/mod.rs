@@ -507,7 +507,8 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)?;
-    // A subtrak that finished may have been the last its parent waited on: carry the parent on.
+    // A subtrak that finished may have been the last its parent waited on: then the parent
+    // goes on. Its other subtraks are not started from here: another machine may run them.
     if let Some(parent) = trak
         .state
         .parent
@@ -516,6 +517,11 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         && let Ok(parent) = store.load(parent)
         && parent.state.status == Status::Subtraks
     {
+        let subtraks = engine::subtraks::subtraks_of(store, &parent)?;
+        let (done, all) = engine::subtraks::progress(&subtraks);
+        if done < all {
+            return print::parent_waits(&parent, all - done);
+        }
         let parent = engine.drive(parent)?;
         print::next(&parent)?;
     }

@@ -586,6 +586,16 @@ pub fn next(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After a subtrak finished: its parent waits on `open` more.
+pub fn parent_waits(parent: &Trak, open: usize) -> Result<()> {
+    outln!(
+        "Its parent {} waits on {open} more subtrak(s); run them: ork resume {}",
+        parent.id,
+        parent.id
+    );
+    Ok(())
+}
+
 pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     outln!(
         "{} runs in the background (output: {}).\nFollow the agent: ork logs {} -f",
