@@ -447,3 +447,36 @@ fn a_crash_while_making_subtraks_is_completed_by_resume_without_duplicates() {
         sandbox.assert_at(&sub, "done", "work");
     }
 }
+
+#[test]
+fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
+    let sandbox = Sandbox::new(&workflow("", None));
+    let (a_started, b_started) = (sandbox.marker("a-started"), sandbox.marker("b-started"));
+    // Both parts change the same file at the same time: the second to merge conflicts, and
+    // resolves it as the feedback says (merge the parent's branch, fix, `git add`).
+    let runs = |key: &str, mine: &str, theirs: &str| {
+        json!({"work": [
+            {"touch": [mine], "wait_for": [theirs], "write": {"same.txt": format!("{key}\n")},
+             "result": {"type": "artifact", "content": format!("{key} wrote same.txt")}},
+            {"run": "git merge \"ork/$ORK_PARENT\" >/dev/null 2>&1; printf 'merged\\n' > same.txt; git add same.txt",
+             "result": {"type": "artifact", "content": "merged"}},
+        ]})
+    };
+    sandbox.set_plan(
+        json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[])])]}),
+        json!({"a": runs("a", &a_started, &b_started), "b": runs("b", &b_started, &a_started)}),
+    );
+    let id = sandbox.new_trak("Clash");
+    sandbox.ork_ok(&["approve", &id]);
+    sandbox.assert_at(&id, "done", "work");
+    let (a_runs, b_runs) = (sandbox.runs("a.work"), sandbox.runs("b.work"));
+    assert_eq!(a_runs + b_runs, 3, "one part ran again after its conflict");
+    let second = if a_runs == 2 { "a" } else { "b" };
+    let prompt = sandbox.prompt(&format!("{second}.work"), 2);
+    assert!(
+        prompt.contains("conflicts in") && prompt.contains("same.txt"),
+        "{prompt}"
+    );
+    assert!(prompt.contains(&format!("git merge ork/{id}")), "{prompt}");
+    assert_eq!(sandbox.repo.git(&["show", "main:same.txt"]), "merged");
+}

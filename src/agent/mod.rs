@@ -411,6 +411,63 @@ mod tests {
     }
 
     #[test]
+    fn breakdown_stages_offer_and_read_a_breakdown() {
+        let schema = strict_answer_schema_for(false, true);
+        assert_eq!(
+            schema["properties"]["kind"]["enum"],
+            serde_json::json!(["breakdown", "questions"])
+        );
+        assert!(
+            schema["required"]
+                .as_array()
+                .unwrap()
+                .contains(&"subtraks".into())
+        );
+        assert_eq!(
+            schema["properties"]["subtraks"]["items"]["additionalProperties"],
+            false
+        );
+        assert!(answer_schema(false)["properties"].get("subtraks").is_none());
+        // The structured form (Claude, Codex) and the contract's form (text, command agents).
+        let structured = serde_json::json!({"kind": "breakdown", "content": "Two", "decision": null,
+            "route_to": null, "questions": null,
+            "subtraks": [{"key": "db", "title": "DB", "description": "d", "depends_on": []}]});
+        let Some(AgentOutput::Breakdown { content, subtraks }) = output_from_answer(&structured)
+        else {
+            panic!("not a breakdown")
+        };
+        assert_eq!((content.as_str(), subtraks[0].key.as_str()), ("Two", "db"));
+        let text = "```json\n{\"type\": \"breakdown\", \"subtraks\": [{\"key\": \"ui\", \"title\": \"UI\"}]}\n```";
+        assert!(matches!(
+            output_from_text(text),
+            AgentOutput::Breakdown { subtraks, .. } if subtraks[0].key == "ui" && subtraks[0].depends_on.is_empty()
+        ));
+    }
+
+    #[test]
+    fn a_breakdown_stage_wants_parts_and_other_stages_keep_the_text() {
+        let failed = artifact("just prose").for_breakdown(true);
+        assert!(
+            matches!(&failed.output, AgentOutput::Failed { error } if error.contains("\"type\": \"breakdown\"")),
+            "{failed:?}"
+        );
+        let breakdown = AgentResult {
+            output: AgentOutput::Breakdown {
+                content: "split".into(),
+                subtraks: Vec::new(),
+            },
+            ..artifact("")
+        };
+        assert_eq!(
+            breakdown.clone().for_breakdown(false).output,
+            AgentOutput::Artifact {
+                content: "split".into()
+            }
+        );
+        assert_eq!(breakdown.clone().for_breakdown(true), breakdown);
+    }
+
+    #[test]
     fn strict_schema_closes_objects_and_requires_every_property() {
         let schema = strict_answer_schema(true);
         assert_eq!(schema["additionalProperties"], false);

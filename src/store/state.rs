@@ -836,6 +836,99 @@ mod tests {
         assert_eq!(state.status, Status::Checking);
     }
 
+    fn broken_down(stage: &str, keys: &[&str]) -> EventKind {
+        let mut kind = finished(stage, 1);
+        if let EventKind::StageFinished { subtraks, .. } = &mut kind {
+            *subtraks = keys
+                .iter()
+                .map(|k| Part {
+                    key: k.to_string(),
+                    title: k.to_uppercase(),
+                    description: String::new(),
+                    depends_on: Vec::new(),
+                })
+                .collect();
+        }
+        kind
+    }
+
+    #[test]
+    fn an_approved_breakdown_waits_on_its_subtraks_then_goes_on() {
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                approved("planning"),
+                broken_down("work", &["db", "ui"]),
+                approved("work"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Subtraks, "work")
+        );
+        let ids: Vec<&str> = state.subtraks.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["t.db", "t.ui"]);
+        let joined = EventKind::SubtraksJoined {
+            stage: "work".into(),
+            merged: vec!["t.db".into()],
+            dropped: vec!["t.ui".into()],
+        };
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                approved("planning"),
+                broken_down("work", &["db", "ui"]),
+                approved("work"),
+                joined,
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Queued, "review")
+        );
+    }
+
+    #[test]
+    fn a_breakdown_approved_again_makes_fresh_ids_and_one_part_makes_none() {
+        let rejected = EventKind::Rejected {
+            stage: "work".into(),
+            feedback: "split again".into(),
+            route_to: "work".into(),
+            by: Actor::Human,
+        };
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                broken_down("planning", &["db", "ui"]),
+                approved("planning"),
+                rejected.clone(),
+                broken_down("planning", &["db", "api"]),
+                approved("planning"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = state.subtraks.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["t.db.2", "t.api.2"]);
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                broken_down("planning", &["db", "ui"]),
+                approved("planning"),
+                rejected,
+                broken_down("planning", &["whole"]),
+                approved("planning"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Queued, "work")
+        );
+        assert!(state.subtraks.is_empty());
+    }
+
     #[test]
     fn questions_wait_for_an_answer_which_becomes_feedback() {
         let asked = EventKind::StageFinished {
