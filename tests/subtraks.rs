@@ -291,13 +291,22 @@ fn breakdowns_with_a_cycle_an_unknown_dependency_or_duplicate_keys_go_back_to_th
 }
 
 #[test]
-fn one_part_is_no_split() {
+fn a_rejected_breakdown_runs_again_and_one_part_is_no_split() {
     let sandbox = Sandbox::new(&workflow("", None));
     sandbox.set_plan(
-        json!({"breakdown": [breakdown(vec![part("all", &[])])]}),
+        json!({"breakdown": [
+            breakdown(vec![part("ui", &[]), part("api", &[])]),
+            breakdown(vec![part("all", &[])]),
+        ]}),
         json!({}),
     );
     let id = sandbox.new_trak("Small change");
+    // Rejected while it waits for review: nothing is made, the breakdown runs again.
+    sandbox.ork_ok(&["reject", &id, "-m", "too small to split"]);
+    assert_eq!(sandbox.subtrak_branches(&id), Vec::<String>::new());
+    let again = sandbox.prompt("breakdown", 2);
+    assert!(again.contains("too small to split"), "{again}");
+    sandbox.assert_at(&id, "awaiting_review", "breakdown");
     sandbox.ork_ok(&["approve", &id]);
     sandbox.assert_at(&id, "done", "work");
     assert_eq!(sandbox.subtrak_branches(&id), Vec::<String>::new());

@@ -132,14 +132,7 @@ pub fn subtraks_of(store: &Store, parent: &Trak) -> Result<Vec<(PlannedSubtrak, 
         .state
         .subtraks
         .iter()
-        .map(|planned| {
-            let trak = if store.exists(&planned.id)? {
-                Some(store.load(&planned.id)?)
-            } else {
-                None
-            };
-            Ok((planned.clone(), trak))
-        })
+        .map(|planned| Ok((planned.clone(), store.find(&planned.id)?)))
         .collect()
 }
 

@@ -285,24 +285,37 @@ impl Store {
 
     /// Reads trak `id` from its local branch, else from a remote-tracking branch.
     pub fn load(&self, id: &str) -> Result<Trak> {
+        self.find(id)?
+            .ok_or_else(|| anyhow::anyhow!("there is no trak {id}"))
+    }
+
+    /// Like [`Store::load`], but `None` when trak `id` has no branch here or on a remote.
+    /// Looks up only the trak's own refs (one per remote), never the list of all traks.
+    pub fn find(&self, id: &str) -> Result<Option<Trak>> {
         let local = format!("{BRANCH_PREFIX}{id}");
         let local_tip = self.git.ref_tip(&local)?;
-        let remote = self
-            .remote_trak_refs()?
-            .into_iter()
-            .find(|(_, rid, _, _)| rid == id);
-        match (local_tip, remote) {
-            (Some(tip), Some((remote, _, name, theirs)))
-                if self.remote_is_ahead(tip, theirs)? =>
-            {
-                self.read(id, &name, theirs, Location::Remote(remote))
+        let trak = match (local_tip, self.remote_ref_of(id)?) {
+            (Some(tip), Some((remote, name, theirs))) if self.remote_is_ahead(tip, theirs)? => {
+                self.read(id, &name, theirs, Location::Remote(remote))?
             }
-            (Some(tip), _) => self.read(id, &local, tip, Location::Local),
-            (None, Some((remote, _, name, tip))) => {
-                self.read(id, &name, tip, Location::Remote(remote))
+            (Some(tip), _) => self.read(id, &local, tip, Location::Local)?,
+            (None, Some((remote, name, tip))) => {
+                self.read(id, &name, tip, Location::Remote(remote))?
             }
-            (None, None) => bail!("there is no trak {id}"),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(trak))
+    }
+
+    /// (remote, ref name, tip) of the first configured remote that has trak `id`.
+    fn remote_ref_of(&self, id: &str) -> Result<Option<(String, String, Oid)>> {
+        for remote in self.git.remote_names() {
+            let name = format!("{REMOTES_PREFIX}{remote}/ork/{id}");
+            if let Some(tip) = self.git.ref_tip(&name)? {
+                return Ok(Some((remote, name, tip)));
+            }
         }
+        Ok(None)
     }
 
     /// Reads a trak's state at `tip`: the `state.json` snapshot when it agrees with the events
@@ -732,13 +745,8 @@ impl Store {
 
     /// Whether trak `id` has a branch here or on a remote.
     pub fn exists(&self, id: &str) -> Result<bool> {
-        if self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some() {
-            return Ok(true);
-        }
-        Ok(self
-            .remote_trak_refs()?
-            .iter()
-            .any(|(_, rid, _, _)| rid == id))
+        Ok(self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some()
+            || self.remote_ref_of(id)?.is_some())
     }
 
     /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,
