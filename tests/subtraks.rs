@@ -489,3 +489,38 @@ fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
     assert!(prompt.contains(&format!("git merge ork/{id}")), "{prompt}");
     assert_eq!(sandbox.repo.git(&["show", "main:same.txt"]), "merged");
 }
+
+#[test]
+fn human_gates_inside_subtraks_wait_and_the_last_approval_carries_the_parent_on() {
+    // The parts' work waits for a human (the last `review` in the file is the part flow's).
+    let text = workflow("", None);
+    let auto = "review = \"auto\"";
+    let at = text.rfind(auto).unwrap();
+    let text = format!(
+        "{}review = \"human\"{}",
+        &text[..at],
+        &text[at + auto.len()..]
+    );
+    let sandbox = Sandbox::new(&text);
+    sandbox.set_plan(
+        json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[])])]}),
+        json!({"a": {"work": [artifact("a done")]}, "b": {"work": [artifact("b done")]}}),
+    );
+    let id = sandbox.new_trak("Reviewed parts");
+    let out = sandbox.ork_ok(&["approve", &id]);
+    assert!(out.contains("waiting on subtraks (0/2 done)"), "{out}");
+    let (a, b) = (format!("{id}.a"), format!("{id}.b"));
+    sandbox.assert_at(&a, "awaiting_review", "work");
+    sandbox.assert_at(&b, "awaiting_review", "work");
+
+    let out = sandbox.ork_ok(&["approve", &a]);
+    assert!(
+        out.contains(&format!("Its parent {id} waits on 1 more subtrak")),
+        "{out}"
+    );
+    sandbox.assert_at(&id, "subtraks", "breakdown");
+    // The last one carries the parent on to its next stage and into main.
+    sandbox.ork_ok(&["approve", &b]);
+    sandbox.assert_at(&id, "done", "work");
+    assert_eq!(sandbox.runs("work"), 1, "the parent's own work ran once");
+}

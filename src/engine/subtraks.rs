@@ -17,7 +17,7 @@ use std::sync::mpsc::{Sender, channel};
 use anyhow::{Context, Result, bail};
 
 use super::{Engine, Reporter};
-use crate::config::workflow::Workflow;
+use crate::config::workflow::{Subtraks, Workflow};
 use crate::store::event::EventKind;
 use crate::store::git::{Git, Oid};
 use crate::store::state::{PlannedSubtrak, Status};
@@ -57,7 +57,7 @@ pub fn parent_branch(parent: &str) -> String {
 /// Makes every subtrak the parent's approved breakdown asks for that does not exist yet (here
 /// or on a remote): a crash half-way is completed, and nothing is made twice.
 pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Result<()> {
-    let flow = subtrak_flow(workflow, parent)?;
+    let flow = breakdown_config(workflow, parent)?.flow.clone();
     for planned in &parent.state.subtraks {
         if store.exists(&planned.id)? {
             continue;
@@ -84,8 +84,8 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
     Ok(())
 }
 
-/// The flow the parent's breakdown stage runs its parts in.
-fn subtrak_flow(workflow: &Workflow, parent: &Trak) -> Result<String> {
+/// The `subtraks` settings of the parent's breakdown stage.
+fn breakdown_config<'w>(workflow: &'w Workflow, parent: &Trak) -> Result<&'w Subtraks> {
     let stage = parent
         .state
         .breakdown_stage
@@ -96,7 +96,6 @@ fn subtrak_flow(workflow: &Workflow, parent: &Trak) -> Result<String> {
         .get(&parent.state.flow)
         .and_then(|f| f.stages.iter().find(|s| s.name == stage))
         .and_then(|s| s.subtraks.as_ref())
-        .map(|s| s.flow.clone())
         .with_context(|| {
             format!(
                 "stage \"{stage}\" of flow \"{}\" is no longer a breakdown stage (`subtraks = {{ flow = \"…\" }}`); add the key back to .orkestra/workflow.toml to go on",
@@ -116,6 +115,10 @@ fn description(parent: &Trak, planned: &PlannedSubtrak) -> String {
         parent.state.title,
         parent.id,
         parent_branch(&parent.id)
+    ));
+    text.push_str(&format!(
+        " The whole plan and breakdown are in .orkestra/traks/{}/artifacts/.",
+        parent.id
     ));
     if !part.depends_on.is_empty() {
         text.push_str(&format!(
@@ -160,13 +163,8 @@ impl Engine<'_> {
     /// merged or dropped. Returns the parent still waiting when a subtrak needs a human, failed,
     /// or runs on another machine.
     pub(super) fn run_subtraks(&mut self, parent: Trak) -> Result<Trak> {
-        let flow = self.flow(&parent)?.clone();
-        let stage = self.stage(&flow, &parent)?.clone();
-        let Some(config) = stage.subtraks.clone() else {
-            // Say so through the same message as creation does.
-            subtrak_flow(self.workflow, &parent)?;
-            bail!("stage {} is not a breakdown stage", stage.name);
-        };
+        let config = breakdown_config(self.workflow, &parent)?.clone();
+        let stage = parent.state.stage.clone();
         create_subtraks(self.store, self.workflow, &parent)?;
         // Subtrak threads record on their own branches only; the parent's sync shares them.
         let mut quiet = self.workflow.clone();
@@ -227,8 +225,8 @@ impl Engine<'_> {
                 if running.is_empty() {
                     let (done, all) = progress(&subtraks);
                     self.reporter.step(&format!(
-                        "{}: waiting on subtraks ({done}/{all} done); see ork show {}",
-                        stage.name, parent.id
+                        "{stage}: waiting on subtraks ({done}/{all} done); see ork show {}",
+                        parent.id
                     ));
                     return Ok(parent);
                 }
@@ -387,5 +385,7 @@ pub fn drop_open_subtraks(store: &Store, parent: &Trak, reason: &str) -> Result<
 pub fn wanted_by_parent(store: &Store, trak: &Trak) -> Option<bool> {
     let parent = store.load(trak.state.parent.as_deref()?).ok()?;
     let listed = parent.state.subtraks.iter().any(|s| s.id == trak.id);
-    Some(listed && parent.state.status == Status::Subtraks)
+    // A parent in conflict has not decided anything yet: leave its subtraks alone.
+    let waiting = matches!(parent.state.status, Status::Subtraks | Status::Conflict);
+    Some(listed && waiting)
 }
