@@ -51,6 +51,8 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// Whether the prompt goes to the program's standard input (else it is in `argv`).
     pub prompt_on_stdin: bool,
+    /// Variables the program gets on top of ork's (OpenCode's permission config).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a run is asked to do.
@@ -69,6 +71,13 @@ pub struct Request<'a> {
     /// from a file (codex `--output-schema`): `launch` cannot write files, so the caller writes it.
     /// Without it such a CLI answers in free text, which [`output_from_text`] reads.
     pub schema_file: Option<&'a Path>,
+    /// The workflow's `permission_mode`: Claude's mode, Codex's sandbox, OpenCode's config (JSON).
+    pub permission: Option<&'a str>,
+    /// Claude's `--allowedTools` / `--disallowedTools`.
+    pub allowed_tools: &'a [String],
+    pub disallowed_tools: &'a [String],
+    /// The workflow's `args`, appended where the CLI takes its options.
+    pub args: &'a [String],
 }
 
 /// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",

@@ -55,6 +55,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     let mut command = Command::new(resolve_program(&argv[0], spec.repo_root));
     command
         .args(&argv[1..])
+        .args(&spec.agent.args)
         .current_dir(spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("ORK_PROMPT_FILE", &prompt_file)
@@ -140,6 +141,10 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         verdict: spec.verdict,
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
+        permission: spec.agent.permission_mode.as_deref(),
+        allowed_tools: &spec.agent.allowed_tools,
+        disallowed_tools: &spec.agent.disallowed_tools,
+        args: &spec.agent.args,
     };
     let adapter = Adapter::for_kind(kind);
     let launch = (adapter.launch)(&request);
@@ -147,7 +152,8 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
     command
         .args(&launch.argv[1..])
         .current_dir(spec.worktree)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(launch.env.iter().map(|(k, v)| (k, v)));
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())

@@ -25,6 +25,7 @@ impl Engine<'_> {
                 stage.name, stage.agent
             )
         })?;
+        let agent = &stage.agent_for(agent);
         // An interrupted run is run again as the same attempt.
         let attempt = match trak.state.status {
             Status::Running => trak.state.attempt.max(1),
