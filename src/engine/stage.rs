@@ -180,6 +180,11 @@ impl Engine<'_> {
                 base: &trak.state.base,
                 artifacts: &artifacts,
                 feedback,
+                answers: trak
+                    .state
+                    .answers
+                    .get(&stage.name)
+                    .map_or(&[], Vec::as_slice),
             },
         ))
     }
