@@ -18,6 +18,12 @@ use super::{
 };
 
 pub const PROGRAM: &str = "claude";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "Claude Code",
+    program: PROGRAM,
+    install: "npm install -g @anthropic-ai/claude-code",
+};
 /// Edits without asking; shell commands only as `allowed_tools` lets them.
 const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
 

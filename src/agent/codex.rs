@@ -23,6 +23,12 @@ use super::{
 };
 
 pub const PROGRAM: &str = "codex";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "Codex",
+    program: PROGRAM,
+    install: "npm install -g @openai/codex",
+};
 /// Writes in the working directory, commands in the sandbox (no network).
 const DEFAULT_SANDBOX: &str = "workspace-write";
 

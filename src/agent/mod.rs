@@ -15,6 +15,17 @@ pub mod redact;
 
 pub use crate::store::event::{Decision, Question, Usage};
 
+/// An agent CLI as a user installs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cli {
+    /// Its product name ("Claude Code").
+    pub name: &'static str,
+    /// The executable it installs, looked up on `PATH`.
+    pub program: &'static str,
+    /// The command that installs it.
+    pub install: &'static str,
+}
+
 /// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

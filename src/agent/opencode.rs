@@ -19,6 +19,12 @@ use super::{
 };
 
 pub const PROGRAM: &str = "opencode";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "OpenCode",
+    program: PROGRAM,
+    install: "npm install -g opencode-ai",
+};
 
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";

@@ -377,6 +377,16 @@ impl Git {
 
     /// Adds `refspec` to `remote`'s fetch refspecs unless it is there already.
     pub fn ensure_fetch_refspec(&self, remote: &str, refspec: &str) -> Result<bool> {
+        if self.fetch_refspecs(remote)?.iter().any(|l| l == refspec) {
+            return Ok(false);
+        }
+        let key = format!("remote.{remote}.fetch");
+        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
+        Ok(true)
+    }
+
+    /// `remote`'s configured fetch refspecs.
+    pub fn fetch_refspecs(&self, remote: &str) -> Result<Vec<String>> {
         let key = format!("remote.{remote}.fetch");
         let current = Command::new("git")
             .arg("-C")
@@ -384,14 +394,22 @@ impl Git {
             .args(["config", "--get-all", &key])
             .output()
             .context("reading the remote's fetch refspecs")?;
-        if String::from_utf8_lossy(&current.stdout)
+        Ok(String::from_utf8_lossy(&current.stdout)
             .lines()
-            .any(|l| l.trim() == refspec)
-        {
-            return Ok(false);
-        }
-        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
-        Ok(true)
+            .map(|l| l.trim().to_string())
+            .collect())
+    }
+
+    /// The user's configured `user.name` and `user.email` (ork signs as `ork` without them).
+    pub fn identity(&self) -> (Option<String>, Option<String>) {
+        let config = self.repo.config_snapshot();
+        let value = |key: &str| {
+            config
+                .string(key)
+                .map(|v| v.to_string())
+                .filter(|v| !v.trim().is_empty())
+        };
+        (value("user.name"), value("user.email"))
     }
 
     /// `git fetch <remote>` with its configured refspecs and the user's credentials.
@@ -929,6 +947,22 @@ pub fn set_config(dir: &Path, key: &str, value: &str) -> Result<()> {
 pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
     run_git(dir, &["add", "-A"], None)?;
     run_git(dir, &["commit", "-q", "-F", "-"], Some(message)).map(drop)
+}
+
+/// `git --version`'s answer ("git version 2.47.1"): the binary ork runs for fetch, push and
+/// worktrees.
+pub fn version() -> Result<String> {
+    let output = Command::new("git")
+        .arg("--version")
+        .output()
+        .context("running git --version: is git installed and on PATH?")?;
+    if !output.status.success() {
+        bail!(
+            "git --version failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// Runs the `git` binary in `dir`, feeding `input` to its standard input; fails with git's
