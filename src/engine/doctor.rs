@@ -125,8 +125,8 @@ fn git_facts(git: &Git, problems: &mut Vec<String>, warnings: &mut Vec<String>) 
             None
         }
     };
-    let (user_name, user_email) = git.identity();
-    if user_name.is_none() || user_email.is_none() {
+    let (user_name, user_email) = git.identity().unzip();
+    if user_name.is_none() {
         warnings.push(
             "no git identity (user.name and user.email): ork signs its commits as `ork <ork@localhost>`; set yours with `git config --global user.name \"…\"` and `git config --global user.email …`".into(),
         );

@@ -400,16 +400,13 @@ impl Git {
             .collect())
     }
 
-    /// The user's configured `user.name` and `user.email` (ork signs as `ork` without them).
-    pub fn identity(&self) -> (Option<String>, Option<String>) {
-        let config = self.repo.config_snapshot();
-        let value = |key: &str| {
-            config
-                .string(key)
-                .map(|v| v.to_string())
-                .filter(|v| !v.trim().is_empty())
-        };
-        (value("user.name"), value("user.email"))
+    /// The name and email ork's commits are made with, as git finds them (`GIT_COMMITTER_*`,
+    /// `user.name`, `user.email`); none when there is none and ork signs as its fallback.
+    pub fn identity(&self) -> Option<(String, String)> {
+        let signature = self.repo.committer()?.ok()?;
+        let name = signature.name.to_string();
+        let email = signature.email.to_string();
+        (name != FALLBACK_NAME || email != FALLBACK_EMAIL).then_some((name, email))
     }
 
     /// `git fetch <remote>` with its configured refspecs and the user's credentials.
@@ -995,18 +992,23 @@ fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
     Ok(output)
 }
 
+/// Who ork signs as on a machine with no git identity.
+const FALLBACK_NAME: &str = "ork";
+const FALLBACK_EMAIL: &str = "ork@localhost";
+
 /// Discovers the repository containing `cwd`. Commits and reflogs need an author and a
 /// committer; on a machine with no git identity configured, ork signs as `ork <ork@localhost>`
 /// rather than failing (the user's configured identity always wins).
 fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
     use gix::sec::trust::DefaultForLevel;
     let fallbacks = [
-        "gitoxide.committer.nameFallback=ork",
-        "gitoxide.committer.emailFallback=ork@localhost",
-        "gitoxide.author.nameFallback=ork",
-        "gitoxide.author.emailFallback=ork@localhost",
+        format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
+        format!("gitoxide.author.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.author.emailFallback={FALLBACK_EMAIL}"),
     ];
-    let options = |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks);
+    let options =
+        |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks.clone());
     let repo = gix::ThreadSafeRepository::discover_opts(
         cwd,
         Default::default(),
