@@ -477,7 +477,7 @@ fn validate_agent(
             errors.push(src.message(
                 list.span(),
                 &format!("agent \"{name}\" is not a Claude Code agent, which alone takes `{key}`"),
-                &permission_fix(raw.kind),
+                &format!("remove `{key}`; {}", permission_fix(raw.kind)),
             ));
         }
         Some(list.into_inner())

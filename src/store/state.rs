@@ -20,7 +20,7 @@ pub struct Verdict {
 }
 
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// Where a trak stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
