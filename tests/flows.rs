@@ -522,6 +522,28 @@ fn questions_wait_for_an_answer_that_reaches_the_next_run() {
 }
 
 #[test]
+fn a_stage_timeout_overrides_the_agents() {
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[
+                stage(
+                    "planning",
+                    "planner.md",
+                    "plan",
+                    "timeout = \"7m\"\nreview = \"auto\"",
+                ),
+                stage("work", "worker.md", "summary", ""),
+            ],
+        ),
+        json!({}),
+    );
+    let (_, out) = s.new_trak("Add OAuth login", &[]);
+    assert!(out.contains("planning: attempt 1 with fake (7m)"), "{out}");
+    assert!(out.contains("work: attempt 1 with fake (20s)"), "{out}");
+}
+
+#[test]
 fn the_third_prompt_of_a_stage_holds_both_rounds_of_answers() {
     let ask = |question: &str| json!({"result": {"type": "questions", "questions": [{"question": question}]}});
     let s = Sandbox::new(
