@@ -524,3 +524,32 @@ fn human_gates_inside_subtraks_wait_and_the_last_approval_carries_the_parent_on(
     sandbox.assert_at(&id, "done", "work");
     assert_eq!(sandbox.runs("work"), 1, "the parent's own work ran once");
 }
+
+#[test]
+fn a_subtrak_run_on_its_own_waits_for_its_dependencies() {
+    let sandbox = Sandbox::new(&workflow("", None));
+    sandbox.set_plan(
+        json!({"breakdown": [breakdown(vec![part("db", &[]), part("api", &["db"])])]}),
+        json!({"db": {"work": [artifact("db done")]}, "api": {"work": [artifact("api done")]}}),
+    );
+    let id = sandbox.new_trak("Ordered parts");
+    sandbox.ork_ok(&["approve", &id, "--no-run"]);
+    let api = format!("{id}.api");
+    let err = common::ork_error(&sandbox.ork(&["resume", &api]), "ork resume api");
+    assert!(
+        err.contains(&format!(
+            "subtrak {api} starts once db is merged into ork/{id}"
+        )),
+        "{err}"
+    );
+    assert_eq!(sandbox.runs("api.work"), 0);
+    sandbox.assert_at(&api, "queued", "work");
+    // Once db is merged, api starts from the parent's branch with db's code.
+    sandbox.ork_ok(&["resume", &format!("{id}.db")]);
+    let out = sandbox.ork_ok(&["resume", &api]);
+    assert!(
+        out.contains(&format!("brings in ork/{id} (with db)")),
+        "{out}"
+    );
+    sandbox.assert_at(&id, "done", "work");
+}

@@ -114,7 +114,7 @@ impl Engine<'_> {
         if trak.state.status == Status::Running {
             self.check_claim(&trak)?;
         }
-        let mut trak = self.store.adopt(&trak)?;
+        let trak = self.store.adopt(&trak)?;
         if subtraks::wanted_by_parent(self.store, &trak) == Some(false)
             && !trak.state.status.is_finished()
         {
@@ -129,6 +129,7 @@ impl Engine<'_> {
                 },
             );
         }
+        let mut trak = self.before_first_run(trak)?;
         loop {
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).

@@ -207,7 +207,6 @@ impl Engine<'_> {
                     if !ready || running.len() >= config.parallel {
                         continue;
                     }
-                    let trak = self.bring_in_dependencies(trak, planned, &parent)?;
                     started.insert(trak.id.clone(), trak.tip);
                     running.insert(trak.id.clone());
                     self.reporter.step(&format!(
@@ -253,31 +252,60 @@ impl Engine<'_> {
         })
     }
 
-    /// A subtrak that builds on other parts starts from the parent's branch after they merged:
-    /// before its first run, the parent's branch is merged into it (an event of its own).
-    fn bring_in_dependencies(
-        &mut self,
-        trak: &Trak,
-        planned: &PlannedSubtrak,
-        parent: &Trak,
-    ) -> Result<Trak> {
+    /// Before a subtrak's first run, wherever it is driven from (its parent, `ork resume`,
+    /// `ork run`): the parts it depends on must be merged (or dropped), and the parent's branch,
+    /// which now holds their code, is merged into it (an event of its own), so it builds on
+    /// them. Fails, changing nothing, while a dependency is open.
+    pub(super) fn before_first_run(&mut self, trak: Trak) -> Result<Trak> {
         let first = trak.state.stages.first().map(String::as_str);
         let fresh = trak.state.status == Status::Queued
             && trak.state.attempt == 0
             && Some(trak.state.stage.as_str()) == first
             && trak.state.usage.is_empty();
-        if planned.part.depends_on.is_empty() || !fresh {
-            return Ok(trak.clone());
+        let Some(parent) = trak.state.parent.as_deref().filter(|_| fresh) else {
+            return Ok(trak);
+        };
+        let Some(parent) = self.store.find(parent)? else {
+            return Ok(trak);
+        };
+        let Some(planned) = parent.state.subtraks.iter().find(|s| s.id == trak.id) else {
+            return Ok(trak);
+        };
+        if planned.part.depends_on.is_empty() {
+            return Ok(trak);
         }
-        let parent = self.store.adopt(parent)?;
+        let mut open = Vec::new();
+        for dep in &planned.part.depends_on {
+            let id = parent.state.subtraks.iter().find(|s| s.part.key == *dep);
+            let finished = match id {
+                Some(dep) => self
+                    .store
+                    .find(&dep.id)?
+                    .is_some_and(|t| t.state.status.is_finished()),
+                None => true,
+            };
+            if !finished {
+                open.push(dep.as_str());
+            }
+        }
+        if !open.is_empty() {
+            bail!(
+                "subtrak {} starts once {} {} merged into {}; run its parent, which runs them in order: ork resume {}",
+                trak.id,
+                open.join(", "),
+                if open.len() == 1 { "is" } else { "are" },
+                parent_branch(&parent.id),
+                parent.id
+            );
+        }
+        let parent = self.store.adopt(&parent)?;
         if self.store.git().is_ancestor(parent.tip, trak.tip)? {
-            return Ok(trak.clone());
+            return Ok(trak);
         }
-        let trak = self.store.adopt(trak)?;
+        let trak = self.store.adopt(&trak)?;
         let branch = parent_branch(&parent.id);
         self.reporter.step(&format!(
-            "[{}] brings in {branch} (with {})",
-            planned.part.key,
+            "brings in {branch} (with {})",
             planned.part.depends_on.join(", ")
         ));
         self.store.record_merge(
