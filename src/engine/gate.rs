@@ -1,14 +1,13 @@
 //! After a run: the stage's gate script, then its review (a human, a reviewer's verdict, or none).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::Stage;
-use crate::engine::process::{Stream, run_streaming};
+use crate::engine::process::{Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
 use crate::store::{NOTES_REF, Trak};
 
@@ -89,11 +88,10 @@ impl Engine<'_> {
             .step(&format!("{}: gate `{command}`", stage.name));
         let trusted = trusted_command(command, self.store.git().main_workdir());
         let reporter = &mut *self.reporter;
+        let mut gate = TrakCommand::shell(&trusted, &worktree);
+        gate.envs(agent_env(&trak, stage, trak.state.attempt, &worktree));
         let finished = run_streaming(
-            Command::new("sh")
-                .args(["-c", &trusted])
-                .current_dir(&worktree)
-                .envs(agent_env(&trak, stage, trak.state.attempt, &worktree)),
+            &mut gate,
             None,
             timeout,
             &mut |_: Stream, line: &str| reporter.line(line),

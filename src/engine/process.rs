@@ -1,7 +1,10 @@
-//! Running child processes under a timeout, in their own process group, line by line.
+//! Running child processes for a trak: in its worktree, under a timeout, in their own process
+//! group, line by line.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -42,6 +45,55 @@ impl Drop for Registered {
         if let Ok(mut groups) = LIVE_GROUPS.lock() {
             groups.retain(|&g| g != self.0);
         }
+    }
+}
+
+/// A process ork starts for a trak (agent, gate, setup command, notification). However it is
+/// configured, it starts in the trak's worktree with `PWD` naming that worktree and no
+/// `OLDPWD` (DESIGN.md rule 11): some agent CLIs, OpenCode among them, take their project from
+/// `$PWD`, and the `PWD` ork inherited names the user's main checkout. The only way to run a
+/// process here is through this type, so no spawn can forget it.
+pub struct TrakCommand {
+    command: Command,
+    worktree: PathBuf,
+}
+
+impl TrakCommand {
+    /// `program` (a path or a name looked up on `PATH`), to run in `worktree`.
+    pub fn new(program: impl AsRef<OsStr>, worktree: &Path) -> TrakCommand {
+        TrakCommand {
+            command: Command::new(program),
+            worktree: worktree.to_path_buf(),
+        }
+    }
+
+    /// `sh -c script`, to run in `worktree`.
+    pub fn shell(script: &str, worktree: &Path) -> TrakCommand {
+        let mut command = TrakCommand::new("sh", worktree);
+        command.args(["-c", script]);
+        command
+    }
+
+    /// The command, placed in the worktree: the last thing done before it starts, so nothing
+    /// set on it earlier can move it elsewhere.
+    fn placed(&mut self) -> &mut Command {
+        self.command
+            .current_dir(&self.worktree)
+            .env("PWD", &self.worktree)
+            .env_remove("OLDPWD")
+    }
+}
+
+impl std::ops::Deref for TrakCommand {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.command
+    }
+}
+
+impl std::ops::DerefMut for TrakCommand {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.command
     }
 }
 
@@ -93,14 +145,14 @@ impl Finished {
 
 /// Runs `command` to completion, capturing its output, and kills its whole process group if it
 /// runs longer than `timeout`: grandchildren that a script started die with it.
-pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Finished> {
+pub fn run_with_timeout(command: &mut TrakCommand, timeout: Duration) -> Result<Finished> {
     run_streaming(command, None, timeout, &mut |_, _| {})
 }
 
 /// Like [`run_with_timeout`], feeding `input` to its standard input and calling `on_line` for
 /// every line of output as it arrives.
 pub fn run_streaming(
-    command: &mut Command,
+    command: &mut TrakCommand,
     input: Option<&str>,
     timeout: Duration,
     on_line: &mut dyn FnMut(Stream, &str),
@@ -108,6 +160,7 @@ pub fn run_streaming(
     let program = format!("{:?}", command.get_program());
     let start = Instant::now();
     let mut child = command
+        .placed()
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -236,9 +289,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn runs_in_the_worktree_with_pwd_and_without_oldpwd() {
+        let worktree = tempfile::tempdir().unwrap();
+        let path = worktree.path().canonicalize().unwrap();
+        let mut command = TrakCommand::new("python3", &path);
+        command
+            .args([
+                "-c",
+                "import os; print(os.getcwd()); print(os.environ.get('PWD')); print(os.environ.get('OLDPWD'))",
+            ])
+            // Set on purpose: the worktree still wins.
+            .current_dir("/")
+            .env("PWD", "/somewhere/else")
+            .env("OLDPWD", "/the/main/checkout");
+        let done = run_with_timeout(&mut command, Duration::from_secs(10)).unwrap();
+        let shown = path.display().to_string();
+        assert_eq!(done.stdout, format!("{shown}\n{shown}\nNone\n"));
+    }
+
+    #[test]
     fn captures_output_and_status() {
         let done = run_with_timeout(
-            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            &mut TrakCommand::shell("echo out; echo err >&2; exit 3", &std::env::temp_dir()),
             Duration::from_secs(10),
         )
         .unwrap();
@@ -253,7 +325,10 @@ mod tests {
     fn streams_lines_and_feeds_stdin() {
         let mut seen = Vec::new();
         let done = run_streaming(
-            Command::new("sh").args(["-c", "while read l; do echo \"got $l\"; done"]),
+            &mut TrakCommand::shell(
+                "while read l; do echo \"got $l\"; done",
+                &std::env::temp_dir(),
+            ),
             Some("a\nb\n"),
             Duration::from_secs(10),
             &mut |stream, line| seen.push((stream, line.to_string())),
@@ -276,7 +351,7 @@ mod tests {
         // The grandchild would write the marker after 2s if it survived its parent's timeout.
         let script = format!("(sleep 2; echo alive > {path}) & sleep 30");
         let done = run_with_timeout(
-            Command::new("sh").args(["-c", &script]),
+            &mut TrakCommand::shell(&script, &std::env::temp_dir()),
             Duration::from_millis(300),
         )
         .unwrap();

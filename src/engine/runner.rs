@@ -2,14 +2,13 @@
 //! keep the whole stream, and map its run onto one [`AgentResult`].
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
 use crate::config::workflow::{Agent, AgentKind};
-use crate::engine::process::{Finished, Stream, run_streaming};
+use crate::engine::process::{Finished, Stream, TrakCommand, run_streaming};
 
 /// Everything one run needs.
 pub struct RunSpec<'a> {
@@ -52,10 +51,9 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         .with_context(|| format!("writing {}", prompt_file.display()))?;
     let _ = std::fs::remove_file(&output_file);
     let argv = &spec.agent.command;
-    let mut command = Command::new(resolve_program(&argv[0], spec.repo_root));
+    let mut command = TrakCommand::new(resolve_program(&argv[0], spec.repo_root), spec.worktree);
     command
         .args(&argv[1..])
-        .current_dir(spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("ORK_PROMPT_FILE", &prompt_file)
         .env("ORK_OUTPUT", &output_file);
@@ -143,10 +141,12 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
     };
     let adapter = Adapter::for_kind(kind);
     let launch = (adapter.launch)(&request);
-    let mut command = Command::new(resolve_program(&launch.argv[0], spec.repo_root));
+    let mut command = TrakCommand::new(
+        resolve_program(&launch.argv[0], spec.repo_root),
+        spec.worktree,
+    );
     command
         .args(&launch.argv[1..])
-        .current_dir(spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)));
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
@@ -196,7 +196,7 @@ impl Adapter {
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
 /// every stderr line.
 fn run_showing(
-    command: &mut Command,
+    command: &mut TrakCommand,
     input: Option<&str>,
     spec: &RunSpec<'_>,
     on_line: &mut dyn FnMut(&str),
