@@ -1321,3 +1321,174 @@ fn a_dropped_trak_keeps_its_history_and_leaves_the_list() {
     let again = s.ork_err(&["trak", "drop", &id]);
     assert!(again.contains("already dropped"), "{again}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Isolation: every process in its worktree, and escapes named
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn agents_and_gates_run_in_the_worktree_with_pwd_and_no_oldpwd() {
+    let s = Sandbox::new(
+        &work_flow(
+            "20s",
+            "gate = { command = \"printf '%s\\\\n' \\\"$PWD\\\" \\\"$(pwd)\\\" \\\"${OLDPWD-unset}\\\" > ../../../../gate.env\" }",
+        ),
+        json!({"work": [artifact("done")]}),
+    );
+    // Started from a shell whose PWD and OLDPWD name the main checkout and somewhere else.
+    let mut command = s.ork_command(&["trak", "new", "Where am I"]);
+    command
+        .env("PWD", &s.repo.root)
+        .env("OLDPWD", s.path("elsewhere"));
+    let out = success(
+        &output_within(&mut command, ORK_LIMIT, "ork trak new"),
+        "ork trak new",
+    );
+    let id = created_id(&out);
+    let worktree = s.repo.worktree_path(&id).display().to_string();
+    let env = s.agent_env("work", 1);
+    assert_eq!(env["PWD"], worktree, "{env:?}");
+    assert_eq!(env["CWD"], worktree, "{env:?}");
+    assert_eq!(env["ORK_WORKTREE"], worktree, "{env:?}");
+    assert!(!env.contains_key("OLDPWD"), "{env:?}");
+    let gate = std::fs::read_to_string(s.path("gate.env")).unwrap();
+    assert_eq!(gate, format!("{worktree}\n{worktree}\nunset\n"));
+}
+
+/// The `outside_changes` of the trak's only `stage_finished` event, as (where, path, change).
+fn outside_changes(s: &Sandbox, id: &str) -> Vec<(String, String, String)> {
+    let finished = s.events_of(id, "stage_finished");
+    assert_eq!(finished.len(), 1, "{finished:#?}");
+    let mut list: Vec<(String, String, String)> = finished[0]["outside_changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no outside_changes in {:#}", finished[0]))
+        .iter()
+        .map(|c| {
+            (
+                c["trak"].as_str().unwrap_or("main").to_string(),
+                c["path"].as_str().unwrap().to_string(),
+                c["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+fn triple(place: &str, path: &str, change: &str) -> (String, String, String) {
+    (place.to_string(), path.to_string(), change.to_string())
+}
+
+#[test]
+fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
+    let main = "$ORK_WORKTREE/../../..";
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [{
+            "run": format!("echo escaped > {main}/x; echo again >> {main}/dirty.txt; rm {main}/README.md"),
+            "result": {"type": "artifact", "content": "done"}
+        }]}),
+    );
+    // Dirty before the run: one file the agent changes again, one it leaves.
+    s.repo.write("dirty.txt", "mine\n");
+    s.repo.write("untouched.txt", "mine too\n");
+    let head = s.repo.git(&["rev-parse", "HEAD"]);
+    let (id, out) = s.new_trak("Escape", &[]);
+    s.assert_at(&id, "awaiting_review", "work");
+
+    for named in [
+        "x (new, main checkout)",
+        "dirty.txt (modified, main checkout)",
+        "README.md (deleted, main checkout)",
+    ] {
+        assert!(out.contains(named), "{named} in:\n{out}");
+    }
+    assert!(out.contains("outside the trak's worktree"), "{out}");
+    assert!(!out.contains("untouched.txt"), "{out}");
+    assert_eq!(
+        outside_changes(&s, &id),
+        vec![
+            triple("main", "README.md", "deleted"),
+            triple("main", "dirty.txt", "modified"),
+            triple("main", "x", "new"),
+        ]
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("outside   work attempt 1 changed x (new, main checkout)"),
+        "{show}"
+    );
+    let shown = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let listed = shown["outside_changes"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{shown:#}");
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["path"] == "x" && c["change"] == "new" && c["stage"] == "work"),
+        "{shown:#}"
+    );
+
+    // Left as the run left them: not committed, not reverted, not deleted.
+    assert_eq!(s.repo.read("x"), "escaped\n");
+    assert_eq!(s.repo.read("dirty.txt"), "mine\nagain\n");
+    assert!(!s.repo.root.join("README.md").exists());
+    assert_eq!(s.repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(s.repo.git(&["log", "--all", "--format=%H", "--", "x"]), "");
+    assert!(!s.repo.tree_files(&format!("ork/{id}")).contains(&"x".to_string()));
+}
+
+#[test]
+fn files_an_agent_changes_in_another_traks_worktree_are_named_and_left_alone() {
+    let s = Sandbox::new(&work_flow("20s", ""), json!({"work": [artifact("a")]}));
+    let (resting, _) = s.new_trak("Resting", &[]);
+    s.assert_at(&resting, "awaiting_review", "work");
+    let other = format!("$ORK_WORKTREE/../{resting}");
+    s.set_plan(json!({"work": [artifact("a"), {
+        "run": format!("echo hacked >> {other}/README.md; echo planted > {other}/planted.txt"),
+        "result": {"type": "artifact", "content": "done"}
+    }]}));
+    let (id, out) = s.new_trak("Trespass", &[]);
+    assert!(
+        out.contains(&format!("README.md (modified, trak {resting})")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("planted.txt (new, trak {resting})")),
+        "{out}"
+    );
+    assert_eq!(
+        outside_changes(&s, &id),
+        vec![
+            triple(&resting, "README.md", "modified"),
+            triple(&resting, "planted.txt", "new"),
+        ]
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains(&format!("planted.txt (new, trak {resting})")),
+        "{show}"
+    );
+    // The resting trak's own record says nothing, and nothing was committed anywhere.
+    assert!(
+        s.events_of(&resting, "stage_finished")[0]
+            .get("outside_changes")
+            .is_none()
+    );
+    let worktree = s.repo.worktree_path(&resting);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("planted.txt")).unwrap(),
+        "planted\n"
+    );
+    assert!(
+        std::fs::read_to_string(worktree.join("README.md"))
+            .unwrap()
+            .ends_with("hacked\n")
+    );
+    assert_eq!(
+        s.repo
+            .git(&["log", "--all", "--format=%H", "--", "planted.txt"]),
+        ""
+    );
+    let trespasser = s.repo.tree_files(&format!("ork/{id}"));
+    assert!(!trespasser.contains(&"planted.txt".to_string()));
+}

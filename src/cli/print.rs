@@ -112,8 +112,32 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     print_table(&rows)
 }
 
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
         let mut value = serde_json::to_value(trak_json(store, trak, present))?;
@@ -121,6 +145,18 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -155,6 +191,12 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
     for (stage, usage) in &s.usage {
         outln!("  cost      {stage}: {}", usage_text(usage));
     }

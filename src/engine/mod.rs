@@ -8,6 +8,7 @@
 mod decisions;
 mod gate;
 mod integration;
+pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod runner;

@@ -75,6 +75,14 @@ impl Engine<'_> {
             verdict: stage.verdict,
             run_dir: &run_dir,
         };
+        // What the checkouts around this worktree hold now, to tell what the run changes there.
+        let around = crate::engine::outside::Snapshot::take(self.store, &trak)
+            .map_err(|err| {
+                self.reporter.step(&format!(
+                    "warning: cannot watch the files outside the worktree during this run: {err:#}"
+                ))
+            })
+            .ok();
         let reporter = &mut *self.reporter;
         let (mut finished, could_start) = match run(&spec, &mut |line| reporter.line(line)) {
             Ok(finished) => (finished, true),
@@ -126,8 +134,15 @@ impl Engine<'_> {
             finished.result.session_id = Some(String::new());
         }
         let (mut kind, files) = finished_event(&stage, attempt, finished.result);
-        if let EventKind::StageFinished { retry, .. } = &mut kind {
+        let escaped = self.outside_changes(around.as_ref());
+        if let EventKind::StageFinished {
+            retry,
+            outside_changes,
+            ..
+        } = &mut kind
+        {
             *retry &= could_start;
+            *outside_changes = escaped;
         }
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
@@ -141,6 +156,32 @@ impl Engine<'_> {
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
         Ok(trak)
+    }
+
+    /// The files outside the worktree that changed since `before`, said as a warning: ork
+    /// leaves them where they are.
+    fn outside_changes(
+        &mut self,
+        before: Option<&crate::engine::outside::Snapshot>,
+    ) -> Vec<crate::store::event::OutsideChange> {
+        let Some(before) = before else {
+            return Vec::new();
+        };
+        let changes = before.changes(self.store).unwrap_or_else(|err| {
+            self.reporter.step(&format!(
+                "warning: cannot tell what changed outside the worktree during this run: {err:#}"
+            ));
+            Vec::new()
+        });
+        if !changes.is_empty() {
+            let list: Vec<String> = changes.iter().map(|c| c.describe()).collect();
+            self.reporter.step(&format!(
+                "warning: {} file(s) outside the trak's worktree changed during the run; ork leaves them as they are (not committed, not reverted): {}",
+                changes.len(),
+                list.join(", ")
+            ));
+        }
+        changes
     }
 
     /// Builds the prompt from the stage's template, the trak and earlier artifacts.
@@ -241,6 +282,7 @@ fn finished_event(
         questions: Vec::new(),
         session_id: result.session_id,
         usage: result.usage,
+        outside_changes: Vec::new(),
     };
     let EventKind::StageFinished {
         outcome,

@@ -766,6 +766,7 @@ mod tests {
             }],
             session_id: None,
             usage: Usage::default(),
+            outside_changes: Vec::new(),
         };
         let state = TrakState::fold("t", &chain(vec![asked.clone()])).unwrap();
         assert_eq!(state.status, Status::AwaitingAnswer);
