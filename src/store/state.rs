@@ -474,6 +474,7 @@ mod tests {
                 output_tokens: 5,
                 cost_usd: 0.5,
             },
+            outside_changes: Vec::new(),
         }
     }
 
