@@ -362,9 +362,11 @@ impl Terminal {
         clock(self.start.elapsed())
     }
 
-    /// Prints one line of progress, taking the spinner's line out of the way first.
+    /// Prints one line of progress, taking the spinner's line out of the way first. Steps
+    /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
+        let text = ork::engine::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
@@ -532,7 +534,7 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
-    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
     let mut first = newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {

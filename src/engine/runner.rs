@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
-use crate::config::workflow::{Agent, AgentKind};
-use crate::engine::process::{Finished, Stream, TrakCommand, run_streaming};
+use crate::config::size;
+use crate::config::workflow::{Agent, AgentKind, Limits};
+use crate::engine::output::LiveBudget;
+use crate::engine::process::{Finished, Keep, Stream, TrakCommand, run_streaming};
 
 /// Everything one run needs.
 pub struct RunSpec<'a> {
@@ -22,8 +24,10 @@ pub struct RunSpec<'a> {
     /// The session of an earlier attempt of this stage, to resume.
     pub resume: Option<&'a str>,
     pub verdict: bool,
-    /// Where this run's runtime files go (prompt, output, full log).
+    /// Where this run's runtime files go (prompt, output, live log).
     pub run_dir: &'a Path,
+    /// How much of the agent's output ork keeps.
+    pub limits: &'a Limits,
 }
 
 /// A finished run: its result and its full output stream.
@@ -63,12 +67,42 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
         Some(line.to_string())
     })?;
-    let written = std::fs::read_to_string(&output_file).ok();
-    let result = command_result(&finished, written.as_deref()).for_stage(spec.verdict);
+    let result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
+        Ok(written) => command_result(&finished, written.as_deref()),
+        Err(error) => AgentResult {
+            output: AgentOutput::Failed { error },
+            session_id: None,
+            usage: Usage::default(),
+        },
+    }
+    .for_stage(spec.verdict);
     Ok(Run {
         result,
         log: finished.output,
     })
+}
+
+/// The most of `$ORK_OUTPUT` ork reads: room for an artifact at its cap, escaped as JSON.
+fn output_file_bound(limits: &Limits) -> u64 {
+    (limits.artifact as u64).saturating_mul(4) + (1 << 20)
+}
+
+/// The command agent's `$ORK_OUTPUT`, if it wrote one; an error (the run's failure) when it
+/// is larger than `bound`: ork does not read a file of any size into memory.
+fn read_output_file(path: &Path, bound: u64) -> Result<Option<String>, String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(None);
+    };
+    if meta.len() > bound {
+        return Err(format!(
+            "the agent wrote {} to $ORK_OUTPUT, more than the {} ork reads; keep the result small (an artifact is cut at the [limits] artifact size anyway)",
+            size::format(meta.len()),
+            size::format(bound)
+        ));
+    }
+    Ok(std::fs::read(path)
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The JSON a command agent writes: an [`AgentOutput`] plus optional session and usage.
@@ -194,7 +228,7 @@ impl Adapter {
 }
 
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
-/// every stderr line.
+/// every stderr line, on the terminal and in the live log, up to the log cap of each.
 fn run_showing(
     command: &mut TrakCommand,
     input: Option<&str>,
@@ -206,20 +240,30 @@ fn run_showing(
     let log_path = spec.run_dir.join("log");
     let mut live = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
+    let cap = spec.limits.log;
+    let mut to_file = LiveBudget::new(cap);
+    let mut to_terminal = LiveBudget::new(cap);
     let mut forward = |stream: Stream, line: &str| {
         use std::io::Write;
-        let _ = writeln!(live, "{line}");
-        match stream {
-            Stream::Stdout => {
-                if let Some(text) = show(line) {
-                    on_line(&text);
-                }
-            }
-            Stream::Stderr => on_line(line),
+        to_file.spend(line, |text| {
+            let _ = writeln!(live, "{text}");
+        });
+        let text = match stream {
+            Stream::Stdout => show(line),
+            Stream::Stderr => Some(line.to_string()),
+        };
+        if let Some(text) = text {
+            to_terminal.spend(&text, &mut *on_line);
         }
     };
     let program = command.get_program().to_string_lossy().into_owned();
-    run_streaming(command, input, spec.agent.timeout, &mut forward).with_context(|| {
+    let keep = Keep {
+        // The session starts the stream; the result, which holds the artifact, ends it.
+        head: 1 << 20,
+        tail: spec.limits.artifact.saturating_mul(2) + (1 << 20),
+        combined: cap,
+    };
+    run_streaming(command, input, spec.agent.timeout, keep, &mut forward).with_context(|| {
         format!(
             "starting agent \"{}\" ({program}); check its `command` in .orkestra/workflow.toml",
             spec.agent.name
@@ -260,6 +304,8 @@ mod tests {
             stdout: stdout.to_string(),
             stderr: String::new(),
             output: stdout.to_string(),
+            stdout_whole: true,
+            printed: stdout.len() as u64,
             elapsed: std::time::Duration::ZERO,
         }
     }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
+use crate::engine::output::keep_head;
 use crate::engine::prompt::{PromptInput, render};
 use crate::engine::runner::{RunSpec, run};
 use crate::store::event::{EventKind, Outcome};
@@ -74,6 +75,7 @@ impl Engine<'_> {
             resume: resume.as_deref(),
             verdict: stage.verdict,
             run_dir: &run_dir,
+            limits: &self.workflow.limits,
         };
         // What the checkouts around this worktree hold now, to tell what the run changes there.
         let around = crate::engine::outside::Snapshot::take(self.store, &trak)
@@ -133,7 +135,16 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (mut kind, files) = finished_event(&stage, attempt, finished.result);
+        let cuts = Cuts {
+            limits: self.workflow.limits,
+            whole_at: format!(
+                "The agent's output is in its log (the last {} of it): ork logs {} --stage {}",
+                crate::config::size::format(self.workflow.limits.log as u64),
+                trak.id,
+                stage.name
+            ),
+        };
+        let (mut kind, files) = finished_event(&stage, attempt, finished.result, &cuts);
         let escaped = self.outside_changes(around.as_ref());
         if let EventKind::StageFinished {
             retry,
@@ -226,12 +237,7 @@ impl Engine<'_> {
 
     /// The runtime folder of one run: prompt, output file, live log.
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
-        self.store
-            .git()
-            .runtime_dir()
-            .join("runs")
-            .join(&trak.id)
-            .join(format!("{stage}-{attempt}"))
+        super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
     }
 
     /// Keeps an agent's whole output in git, secrets redacted, on the trak's log ref.
@@ -259,17 +265,23 @@ impl Engine<'_> {
     }
 }
 
-/// The `StageFinished` event for a run's result, and the record files it carries (the artifact).
+/// How a run's texts are cut to the workflow's limits, and where the whole output is.
+struct Cuts {
+    limits: crate::config::workflow::Limits,
+    whole_at: String,
+}
+
+/// The `StageFinished` event for a run's result, and the record files it carries (the
+/// artifact, cut at its cap).
 fn finished_event(
     stage: &Stage,
     attempt: u32,
     result: crate::agent::AgentResult,
+    cuts: &Cuts,
 ) -> (EventKind, Vec<(String, Vec<u8>)>) {
     let artifact_file = |content: &str| {
-        vec![(
-            format!("artifacts/{}.md", stage.artifact),
-            content.as_bytes().to_vec(),
-        )]
+        let kept = keep_head(content, cuts.limits.artifact, &cuts.whole_at);
+        vec![(format!("artifacts/{}.md", stage.artifact), kept.into_bytes())]
     };
     let mut event = EventKind::StageFinished {
         stage: stage.name.clone(),
@@ -323,7 +335,11 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&why)),
+        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&keep_head(
+            &why,
+            cuts.limits.feedback,
+            &cuts.whole_at,
+        ))),
     };
     (event, files)
 }
