@@ -1434,7 +1434,11 @@ fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
     assert!(!s.repo.root.join("README.md").exists());
     assert_eq!(s.repo.git(&["rev-parse", "HEAD"]), head);
     assert_eq!(s.repo.git(&["log", "--all", "--format=%H", "--", "x"]), "");
-    assert!(!s.repo.tree_files(&format!("ork/{id}")).contains(&"x".to_string()));
+    assert!(
+        !s.repo
+            .tree_files(&format!("ork/{id}"))
+            .contains(&"x".to_string())
+    );
 }
 
 #[test]
@@ -1491,4 +1495,244 @@ fn files_an_agent_changes_in_another_traks_worktree_are_named_and_left_alone() {
     );
     let trespasser = s.repo.tree_files(&format!("ork/{id}"));
     assert!(!trespasser.contains(&"planted.txt".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded output: whatever an agent prints, ork and the repository stay small
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `ork args` to completion, and returns its output and its peak memory (VmHWM, in KiB)
+/// as /proc saw it while it ran.
+fn ork_with_peak_memory(s: &Sandbox, args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = s
+        .ork_command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let mut pipe = pipe;
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let start = Instant::now();
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("ork {} did not finish within 120s", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, peak)
+}
+
+/// The sizes of the blobs in `rev`'s tree under `path`, by file.
+fn blob_sizes(s: &Sandbox, rev: &str, path: &str) -> Vec<(String, u64)> {
+    lines(&s.repo.git(&["ls-tree", "-r", "-l", rev, "--", path]))
+        .iter()
+        .map(|l| {
+            let (meta, name) = l.split_once('\t').unwrap();
+            let size = meta.split_whitespace().nth(3).unwrap().parse().unwrap();
+            (name.to_string(), size)
+        })
+        .collect()
+}
+
+/// What `git count-objects -v` counts, loose and packed, in KiB.
+fn object_kib(s: &Sandbox) -> u64 {
+    let counts = s.repo.git(&["count-objects", "-v"]);
+    counts
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| *k == "size" || *k == "size-pack")
+        .map(|(_, v)| v.trim().parse::<u64>().unwrap())
+        .sum()
+}
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn an_agent_printing_200_mb_leaves_ork_and_the_repository_small() {
+    let s = Sandbox::new(&work_flow("120s", ""), json!({"work": [{"flood": 200}]}));
+    let before = object_kib(&s);
+    let (out, peak_kib) = ork_with_peak_memory(&s, &["trak", "new", "Flood"]);
+    let stdout = success(&out, "ork trak new");
+    let id = created_id(&stdout);
+    s.assert_at(&id, "awaiting_review", "work");
+    eprintln!("ork's peak memory: {} MiB", peak_kib / 1024);
+    assert!(
+        peak_kib < 150 * 1024,
+        "ork's peak memory was {} MiB for 200 MiB of agent output",
+        peak_kib / 1024
+    );
+    // The terminal got the start of it and a line saying the rest is not shown.
+    assert!(
+        (out.stdout.len() as u64) < 3 * MIB,
+        "{} bytes on stdout",
+        out.stdout.len()
+    );
+    assert!(
+        stdout.contains("the rest is not shown live"),
+        "{}",
+        &stdout[stdout.len() - 2000..]
+    );
+
+    // Its stdout was the artifact: cut at 1 MiB, saying how much more there was and where.
+    let artifact = s.repo.git(&[
+        "show",
+        &format!("ork/{id}:.orkestra/traks/{id}/artifacts/summary.md"),
+    ]);
+    assert!(
+        artifact.starts_with("flooding the terminal"),
+        "{}",
+        &artifact[..100]
+    );
+    let marker = artifact.lines().last().unwrap();
+    assert!(
+        marker.starts_with("[ork: cut at 1023.5 KiB: 199"),
+        "{marker}"
+    );
+    assert!(marker.contains("MiB more were left out"), "{marker}");
+    assert!(
+        marker.contains(&format!("ork logs {id} --stage work")),
+        "{marker}"
+    );
+    for (file, size) in blob_sizes(&s, &format!("ork/{id}"), ".orkestra") {
+        assert!(size < MIB + 4096, "{file} is {size} bytes");
+    }
+    // The log keeps the tail, within its cap.
+    let logs = blob_sizes(&s, &format!("refs/ork/logs/{id}"), ".");
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].1 <= MIB + 4096, "{logs:?}");
+    let log = s.ork_ok(&["logs", &id]);
+    assert!(log.contains("of output cut here]"), "{}", &log[..500]);
+    // Everything ork wrote to git, compressed, is far below what the agent printed.
+    let grown = object_kib(&s) - before;
+    assert!(grown < 4 * 1024, "the objects grew by {grown} KiB");
+    let runs = s.repo.root.join(format!(".git/ork/runs/{id}"));
+    let live: u64 = common::all_files(&runs)
+        .iter()
+        .map(|f| std::fs::metadata(runs.join(f)).unwrap().len())
+        .sum();
+    assert!(live < 2 * MIB, "{live} bytes under {}", runs.display());
+
+    // Done: its runtime folder goes.
+    s.ork_ok(&["approve", &id]);
+    s.assert_at(&id, "done", "work");
+    assert!(!runs.exists(), "{} is left", runs.display());
+}
+
+#[test]
+fn an_artifact_over_its_cap_is_cut_with_a_marker() {
+    let big = "word ".repeat(40_000);
+    let s = Sandbox::new(
+        &format!("{}\n[limits]\nartifact = \"64KiB\"\n", work_flow("20s", "")),
+        json!({"work": [{"result": {"type": "artifact", "content": big}}]}),
+    );
+    let (id, _) = s.new_trak("Verbose", &[]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let artifact = s.repo.git(&[
+        "show",
+        &format!("ork/{id}:.orkestra/traks/{id}/artifacts/summary.md"),
+    ]);
+    assert!(artifact.starts_with("word word"), "{}", &artifact[..50]);
+    assert!(artifact.len() < 65 * 1024, "{} bytes", artifact.len());
+    let marker = artifact.lines().last().unwrap();
+    assert!(marker.starts_with("[ork: cut at 64 KiB:"), "{marker}");
+    assert!(marker.contains("KiB more were left out"), "{marker}");
+    assert!(
+        marker.contains(&format!("ork logs {id} --stage work")),
+        "{marker}"
+    );
+}
+
+/// Whether `bytes` are UTF-8 text with no control character but newline and tab.
+fn only_text(bytes: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    match text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        Some(c) => Err(format!("{c:?} in:\n{text:?}")),
+        None => Ok(()),
+    }
+}
+
+#[test]
+fn binary_and_escape_sequences_never_reach_the_terminal() {
+    use base64_free::encode;
+    let raw: &[u8] = b"\x1b[31mred\x1b[0m nul\x00 bell\x07 bad\xff\xfe utf8 \x1b]0;pwned\x07title\r\n\x1b[2Jcleared\tdone\n\x9b\x01\x02\x03end";
+    let s = Sandbox::new(
+        &work_flow("20s", "max_attempts = 1"),
+        json!({"work": [{
+            "bytes": encode(raw),
+            "run": "printf 'err \\033[1mbold\\033[0m\\a\\000x\\n' >&2",
+            "result": {"type": "failed", "error": "broke \u{1b}[5mblinking\u{7}"}
+        }]}),
+    );
+    let out = s.ork(&["trak", "new", "Raw bytes"]);
+    only_text(&out.stdout).unwrap();
+    only_text(&out.stderr).unwrap();
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("red nul bell bad\u{fffd}\u{fffd} utf8 title"),
+        "{shown}"
+    );
+    assert!(shown.contains("cleared\tdone"), "{shown}");
+    assert!(shown.contains("err bold"), "{shown}");
+    assert!(shown.contains("broke blinking"), "{shown}");
+    let id = created_id(&shown);
+    s.assert_at(&id, "failed", "work");
+    let logs = s.ork(&["logs", &id]);
+    only_text(&logs.stdout).unwrap();
+    assert!(stdout(&logs).contains("cleared\tdone"), "{}", stdout(&logs));
+
+    // Dropped: its runtime folder goes too.
+    let runs = s.repo.root.join(format!(".git/ork/runs/{id}"));
+    assert!(runs.exists());
+    s.ork_ok(&["trak", "drop", &id, "-m", "noise", "--force"]);
+    assert!(!runs.exists(), "{} is left", runs.display());
+}
+
+/// Base64 without a dependency: the fake agent decodes it.
+mod base64_free {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+            out.push_str(&"=".repeat(3 - chunk.len()));
+        }
+        out
+    }
 }

@@ -12,9 +12,14 @@ use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
 /// panicking; `main` exits quietly on a broken pipe.
+/// A line on stdout; what ork prints quotes agents, so only text, newlines and tabs go out.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            ork::engine::output::printable(&format!($($arg)*))
+        )?
     };
 }
 

@@ -44,11 +44,12 @@ pub fn format(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    // 1023.97 KiB reads as 1 MiB.
+    while (value * 10.0).round() / 10.0 >= 1024.0 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 || value.fract() < 0.05 {
+    if unit == 0 || ((value * 10.0).round() / 10.0).fract() == 0.0 {
         format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
@@ -80,5 +81,6 @@ mod tests {
         assert_eq!(format(980), "980 B");
         assert_eq!(format(1 << 20), "1 MiB");
         assert_eq!(format((198 << 20) + (1 << 19)), "198.5 MiB");
+        assert_eq!(format((1 << 20) - 30), "1 MiB");
     }
 }

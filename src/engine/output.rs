@@ -58,6 +58,16 @@ impl Bounded {
         self.cut += excess as u64;
     }
 
+    /// The first bytes, as kept.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// How many bytes were pushed in all.
+    pub fn total(&self) -> u64 {
+        (self.head.len() + self.tail.len()) as u64 + self.cut
+    }
+
     /// Everything pushed, when nothing had to be dropped.
     pub fn is_whole(&self) -> bool {
         self.cut == 0 && self.tail.len() <= self.tail_cap
@@ -80,19 +90,27 @@ impl Bounded {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
-        out.push_str(&format!("[ork: {} of output cut here]\n", size::format(cut)));
+        out.push_str(&format!(
+            "[ork: {} of output cut here]\n",
+            size::format(cut)
+        ));
         out.push_str(rest);
         out
     }
 }
 
 /// `text` cut to its first `cap` bytes (at a line end where one is near), with a last line
-/// saying how much was cut and where the whole is: for artifacts.
+/// saying how much was cut and where the whole is (`whole_at`): for artifacts.
 pub fn keep_head(text: &str, cap: usize, whole_at: &str) -> String {
-    if text.len() <= cap {
+    cut_head(text, cap, text.len() as u64, whole_at)
+}
+
+/// Like [`keep_head`], for a text of `total` bytes of which only the start, `text`, is at hand.
+pub fn cut_head(text: &str, cap: usize, total: u64, whole_at: &str) -> String {
+    if text.len() <= cap && text.len() as u64 == total {
         return text.to_string();
     }
-    let end = floor_boundary(text, cap);
+    let end = floor_boundary(text, cap.min(text.len()));
     let end = match text[..end].rfind('\n') {
         Some(i) if end - i < 4096 => i + 1,
         _ => end,
@@ -104,7 +122,7 @@ pub fn keep_head(text: &str, cap: usize, whole_at: &str) -> String {
     out.push_str(&format!(
         "\n[ork: cut at {}: {} more were left out. {whole_at}]\n",
         size::format(end as u64),
-        size::format((text.len() - end) as u64)
+        size::format(total.saturating_sub(end as u64))
     ));
     out
 }

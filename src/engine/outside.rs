@@ -110,7 +110,11 @@ fn at_rest(trak: &Trak) -> bool {
 
 impl Place {
     fn read(store: &Store, trak: Option<String>, root: PathBuf, tip: Option<Oid>) -> Result<Place> {
-        let exclude: &[&str] = if trak.is_none() { &[WORKTREES_DIR] } else { &[] };
+        let exclude: &[&str] = if trak.is_none() {
+            &[WORKTREES_DIR]
+        } else {
+            &[]
+        };
         let dirty = store
             .git()
             .dirty_paths(&root, exclude)?
@@ -142,7 +146,9 @@ impl Place {
                     (None, Some((false, _))) => FileChange::New,
                     (_, Some(_)) => FileChange::Modified,
                     // Clean again: put back as committed, or an untracked file removed.
-                    (Some(_), None) if Stamp::of(&self.root.join(path)).is_some() => FileChange::Modified,
+                    (Some(_), None) if Stamp::of(&self.root.join(path)).is_some() => {
+                        FileChange::Modified
+                    }
                     (Some(_), None) => FileChange::Deleted,
                     (None, None) => return None,
                 };

@@ -139,8 +139,8 @@ pub struct Finished {
     /// Both streams, interleaved as they were read, control characters dropped, within
     /// [`Keep::combined`].
     pub output: String,
-    /// Whether `stdout` holds all of it (nothing was cut from its middle).
-    pub stdout_whole: bool,
+    /// When stdout was cut in its middle: its head as kept, and how many bytes it had.
+    pub stdout_cut: Option<(String, u64)>,
     /// Bytes the child printed, both streams.
     pub printed: u64,
     pub elapsed: Duration,
@@ -384,7 +384,8 @@ impl Taken {
     fn finish(self, status: Option<ExitStatus>, elapsed: Duration) -> Finished {
         Finished {
             status,
-            stdout_whole: self.stdout.is_whole(),
+            stdout_cut: (!self.stdout.is_whole())
+                .then(|| (self.stdout.head().to_string(), self.stdout.total())),
             stdout: self.stdout.finish(),
             stderr: self.stderr.finish(),
             output: self.output.finish(),

@@ -28,6 +28,8 @@ pub struct RunSpec<'a> {
     pub run_dir: &'a Path,
     /// How much of the agent's output ork keeps.
     pub limits: &'a Limits,
+    /// Where the whole output can be read, for the line that says something was cut.
+    pub whole_at: &'a str,
 }
 
 /// A finished run: its result and its full output stream.
@@ -67,15 +69,24 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
         Some(line.to_string())
     })?;
-    let result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
+    let mut result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
         Ok(written) => command_result(&finished, written.as_deref()),
         Err(error) => AgentResult {
             output: AgentOutput::Failed { error },
             session_id: None,
             usage: Usage::default(),
         },
+    };
+    // Stdout as the artifact, too long to keep whole: its start, saying how much more it had.
+    if let (AgentOutput::Artifact { content }, Some((head, total)), false) = (
+        &mut result.output,
+        &finished.stdout_cut,
+        output_file.exists(),
+    ) {
+        let room = spec.limits.artifact.saturating_sub(512);
+        *content = crate::engine::output::cut_head(head, room, *total, spec.whole_at);
     }
-    .for_stage(spec.verdict);
+    let result = result.for_stage(spec.verdict);
     Ok(Run {
         result,
         log: finished.output,
@@ -304,7 +315,7 @@ mod tests {
             stdout: stdout.to_string(),
             stderr: String::new(),
             output: stdout.to_string(),
-            stdout_whole: true,
+            stdout_cut: None,
             printed: stdout.len() as u64,
             elapsed: std::time::Duration::ZERO,
         }

@@ -64,6 +64,15 @@ impl Engine<'_> {
             );
             crate::sync::transcript::restore(self.store.git(), &refs, &worktree, session)?;
         }
+        let cuts = Cuts {
+            limits: self.workflow.limits,
+            whole_at: format!(
+                "The agent's output is in its log (the last {} of it): ork logs {} --stage {}",
+                crate::config::size::format(self.workflow.limits.log as u64),
+                trak.id,
+                stage.name
+            ),
+        };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
         let spec = RunSpec {
@@ -76,6 +85,7 @@ impl Engine<'_> {
             verdict: stage.verdict,
             run_dir: &run_dir,
             limits: &self.workflow.limits,
+            whole_at: &cuts.whole_at,
         };
         // What the checkouts around this worktree hold now, to tell what the run changes there.
         let around = crate::engine::outside::Snapshot::take(self.store, &trak)
@@ -135,15 +145,6 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let cuts = Cuts {
-            limits: self.workflow.limits,
-            whole_at: format!(
-                "The agent's output is in its log (the last {} of it): ork logs {} --stage {}",
-                crate::config::size::format(self.workflow.limits.log as u64),
-                trak.id,
-                stage.name
-            ),
-        };
         let (mut kind, files) = finished_event(&stage, attempt, finished.result, &cuts);
         let escaped = self.outside_changes(around.as_ref());
         if let EventKind::StageFinished {
@@ -281,7 +282,10 @@ fn finished_event(
 ) -> (EventKind, Vec<(String, Vec<u8>)>) {
     let artifact_file = |content: &str| {
         let kept = keep_head(content, cuts.limits.artifact, &cuts.whole_at);
-        vec![(format!("artifacts/{}.md", stage.artifact), kept.into_bytes())]
+        vec![(
+            format!("artifacts/{}.md", stage.artifact),
+            kept.into_bytes(),
+        )]
     };
     let mut event = EventKind::StageFinished {
         stage: stage.name.clone(),
