@@ -63,10 +63,13 @@ pub struct TrakCommand {
 impl TrakCommand {
     /// `program` (a path or a name looked up on `PATH`), to run in `worktree`.
     pub fn new(program: impl AsRef<OsStr>, worktree: &Path) -> TrakCommand {
-        TrakCommand {
+        let mut command = TrakCommand {
             command: Command::new(program),
             worktree: worktree.to_path_buf(),
-        }
+        };
+        // Placed at once too, so even a spawn straight through `Deref` starts in the worktree.
+        command.placed();
+        command
     }
 
     /// `sh -c script`, to run in `worktree`.

@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn an_output_file_past_its_bound_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.json");
+        assert_eq!(read_output_file(&path, 100), Ok(None));
+        std::fs::write(&path, "x".repeat(101)).unwrap();
+        let err = read_output_file(&path, 100).unwrap_err();
+        assert!(
+            err.contains("wrote 101 B to $ORK_OUTPUT, more than the 100 B ork reads"),
+            "{err}"
+        );
+        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(read_output_file(&path, 100), Ok(Some("{}".to_string())));
+        assert_eq!(output_file_bound(&Limits::default()), 5 << 20);
+    }
+
+    #[test]
     fn relative_programs_start_at_the_repository_root() {
         let root = Path::new("/repo");
         assert_eq!(
