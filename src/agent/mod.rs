@@ -11,7 +11,6 @@ use serde_json::Value;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
-pub mod redact;
 
 pub use crate::store::event::{Decision, Question, Usage};
 

@@ -125,9 +125,14 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (mut kind, files) = finished_event(&stage, attempt, finished.result);
+        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result);
         if let EventKind::StageFinished { retry, .. } = &mut kind {
             *retry &= could_start;
+        }
+        let secrets = self.added_secrets(&trak, &worktree)?;
+        if !secrets.is_empty() {
+            block_for_secrets(&mut kind, &trak.id, &secrets);
+            files.clear();
         }
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
@@ -137,10 +142,31 @@ impl Engine<'_> {
             };
             self.reporter.step(&format!("{}: {what}", stage.name));
         }
+        if !secrets.is_empty() {
+            // Nothing of the change is committed: it stays in the worktree for a human.
+            return self.store.record(&trak, kind);
+        }
         let trak = self
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
         Ok(trak)
+    }
+
+    /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in
+    /// the main checkout: config is trusted only from there) nor `ork retry --allow-secret`
+    /// allows.
+    fn added_secrets(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+    ) -> Result<Vec<crate::store::secrets::Finding>> {
+        if trak.state.allow_secrets {
+            return Ok(Vec::new());
+        }
+        let allowed = crate::store::secrets::Allowed::load(self.store.git().main_workdir());
+        self.store
+            .added_secrets(trak, worktree, &allowed)
+            .context("looking for secrets in the agent's change")
     }
 
     /// Builds the prompt from the stage's template, the trak and earlier artifacts.
@@ -202,7 +228,7 @@ impl Engine<'_> {
         );
         let file = FileWrite {
             path,
-            contents: crate::agent::redact::redact(log).into_bytes(),
+            contents: crate::store::secrets::redact(log).into_bytes(),
         };
         let reference = format!("{LOGS_PREFIX}{}", trak.id);
         let message = format!("ork: log of {} {stage} attempt {attempt}", trak.id);
@@ -215,6 +241,36 @@ impl Engine<'_> {
             self.reporter
                 .step(&format!("warning: could not keep the agent's log: {err:#}"));
         }
+    }
+}
+
+/// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
+/// `secrets`, so it is not committed and the stage does not run again by itself.
+fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::secrets::Finding]) {
+    if let EventKind::StageFinished {
+        outcome,
+        error,
+        retry,
+        decision,
+        route_to,
+        questions,
+        ..
+    } = kind
+    {
+        let list: Vec<String> = secrets.iter().map(|s| format!("  {s}")).collect();
+        *outcome = Outcome::Failed;
+        *retry = false;
+        *decision = None;
+        *route_to = None;
+        questions.clear();
+        *error = Some(format!(
+            "the change adds {} known secret{}, so it was not committed (it is still in the worktree):\n{}\n  \
+             Remove them and run `ork retry {id}`; or, if they are meant to be there, run \
+             `ork retry {id} --allow-secret` or list them in .orkestra/secrets.allow",
+            secrets.len(),
+            if secrets.len() == 1 { "" } else { "s" },
+            list.join("\n")
+        ));
     }
 }
 
@@ -281,7 +337,7 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&why)),
+        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&why)),
     };
     (event, files)
 }

@@ -536,6 +536,62 @@ impl Git {
             .collect())
     }
 
+    /// The lines the worktree at `path` adds to `base` (tracked changes and untracked files, as
+    /// `git add -A` would take them), leaving out `keep_out` (paths relative to the worktree),
+    /// as (path, line number, text). Reads only: the index and the files stay as they are.
+    /// Binary files are skipped.
+    pub fn added_lines(
+        &self,
+        path: &Path,
+        base: Oid,
+        keep_out: &[String],
+    ) -> Result<Vec<(String, usize, String)>> {
+        let excludes: Vec<String> = keep_out
+            .iter()
+            .map(|p| format!(":(exclude,literal){p}"))
+            .collect();
+        let base = base.to_string();
+        let mut diff = vec![
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--no-textconv",
+            "-U0",
+            &base,
+            "--",
+            ".",
+        ];
+        diff.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &diff)?;
+        let mut added = added_in_diff(&String::from_utf8_lossy(&out.stdout));
+        let mut untracked = vec![
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ];
+        untracked.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &untracked)?;
+        for name in String::from_utf8_lossy(&out.stdout).split('\0') {
+            let Ok(bytes) = std::fs::read(path.join(name)) else {
+                continue;
+            };
+            if name.is_empty() || bytes.contains(&0) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            added.extend(
+                text.lines()
+                    .enumerate()
+                    .map(|(i, line)| (name.to_string(), i + 1, line.to_string())),
+            );
+        }
+        Ok(added)
+    }
+
     /// Puts the folder `path` of the worktree at `worktree` (index and files) back as it is in
     /// `commit` (`git checkout <commit> -- <path>`).
     pub fn restore_folder(&self, worktree: &Path, commit: Oid, path: &str) -> Result<()> {
@@ -559,7 +615,8 @@ impl Git {
         if !text.is_empty() && !text.ends_with(b"\n") {
             text.push(b'\n');
         }
-        text.extend_from_slice(line.trim_end().as_bytes());
+        // A note leaves the machine with `ork sync`: no secret in it (DESIGN.md rule 10).
+        text.extend_from_slice(crate::store::secrets::redact_json(line.trim_end()).as_bytes());
         text.push(b'\n');
         let name: gix::refs::FullName = notes_ref.try_into()?;
         notes
@@ -576,6 +633,15 @@ impl Git {
         files: &[FileWrite],
         message: &str,
     ) -> Result<Oid> {
+        // Side records (agent logs, session transcripts) are pushed like the rest: redacted.
+        let redacted: Vec<FileWrite> = files
+            .iter()
+            .map(|f| FileWrite {
+                path: f.path.clone(),
+                contents: crate::store::secrets::redact_bytes(&f.contents),
+            })
+            .collect();
+        let files = redacted.as_slice();
         match self.ref_tip(full_name)? {
             Some(tip) => {
                 let commit = self.write_commit(tip, files, message, None)?;
@@ -814,6 +880,35 @@ impl Git {
     pub fn run(&self, dir: &Path, args: &[&str]) -> Result<Output> {
         run_git(dir, args, None)
     }
+}
+
+/// The added lines of a `git diff -U0` as (path, line number in the new file, text).
+fn added_in_diff(diff: &str) -> Vec<(String, usize, String)> {
+    let mut added = Vec::new();
+    let mut file: Option<String> = None;
+    let mut in_hunk = false;
+    let mut next_line = 0;
+    for line in diff.lines() {
+        if line.starts_with("diff --git ") {
+            in_hunk = false;
+            file = None;
+        } else if let Some(name) = line.strip_prefix("+++ ").filter(|_| !in_hunk) {
+            file = name.strip_prefix("b/").map(str::to_string);
+        } else if let Some(hunk) = line.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the new file's lines start at c.
+            in_hunk = true;
+            next_line = hunk
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix('+'))
+                .and_then(|range| range.split(',').next())
+                .and_then(|start| start.parse().ok())
+                .unwrap_or(0);
+        } else if let (Some(text), Some(name), true) = (line.strip_prefix('+'), &file, in_hunk) {
+            added.push((name.clone(), next_line, text.to_string()));
+            next_line += 1;
+        }
+    }
+    added
 }
 
 /// The folder `path` under `tree` (the tree of `commit`, named in errors), if there is one.

@@ -56,7 +56,7 @@ pub fn keep(
     };
     let write = FileWrite {
         path: stored_path(session, machine),
-        contents: crate::agent::redact::redact(&text).into_bytes(),
+        contents: crate::store::secrets::redact(&text).into_bytes(),
     };
     git.commit_on_ref(
         log_ref,
