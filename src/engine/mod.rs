@@ -11,6 +11,7 @@ mod integration;
 pub mod process;
 pub mod prompt;
 pub mod runner;
+mod session;
 mod stage;
 pub mod worktree;
 

@@ -48,20 +48,14 @@ impl Engine<'_> {
             agent.name,
             crate::config::duration::format(agent.timeout)
         ));
-        let log_ref = format!("{LOGS_PREFIX}{}", trak.id);
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = &resume
-        {
-            // The session may have run on another machine: bring its transcript here.
-            let mut refs = vec![log_ref.clone()];
-            refs.extend(
-                self.store
-                    .git()
-                    .remote_names()
-                    .iter()
-                    .map(|r| format!("refs/ork/remotes/{r}/logs/{}", trak.id)),
-            );
-            crate::sync::transcript::restore(self.store.git(), &refs, &worktree, session)?;
+        if let Some(session) = &resume {
+            // The session may have run on another machine: bring it here.
+            // Without it the run starts a new session: a warning, not a failure.
+            if let Err(err) = self.restore_session(&trak, agent, &worktree, session) {
+                self.reporter.step(&format!(
+                    "warning: could not bring the session here: {err:#}"
+                ));
+            }
         }
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
@@ -100,23 +94,8 @@ impl Engine<'_> {
         if could_start {
             self.keep_log(&trak, &stage.name, attempt, &finished.log);
         }
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = finished
-                .result
-                .session_id
-                .as_deref()
-                .filter(|s| !s.is_empty())
-            && let Err(err) = crate::sync::transcript::keep(
-                self.store.git(),
-                &log_ref,
-                &worktree,
-                session,
-                self.store.machine(),
-            )
-        {
-            self.reporter.step(&format!(
-                "warning: could not keep the session's transcript: {err:#}"
-            ));
+        if let Some(session) = finished.result.session_id.clone().filter(|s| !s.is_empty()) {
+            self.keep_session(&trak, agent, &worktree, &session);
         }
         if resume.is_some()
             && finished.result.session_id.is_none()

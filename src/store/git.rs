@@ -980,6 +980,39 @@ impl TreeDir<'_> {
         Ok(names)
     }
 
+    /// The names of everything directly in this folder, files and folders, sorted.
+    pub fn entry_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            names.push(entry.filename().to_str_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    /// Every file under this folder, at any depth, as (path relative to it, contents).
+    pub fn files_deep(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            let name = entry.filename().to_str_lossy().into_owned();
+            if entry.mode().is_blob() {
+                files.push((name, entry.object()?.detach().data));
+            } else if entry.mode().is_tree() {
+                let sub = TreeDir {
+                    tree: entry
+                        .object()?
+                        .try_into_tree()
+                        .map_err(|_| anyhow!("{name} is not a folder"))?,
+                };
+                for (path, data) in sub.files_deep()? {
+                    files.push((format!("{name}/{path}"), data));
+                }
+            }
+        }
+        Ok(files)
+    }
+
     /// Every file directly in this folder as (name, contents), sorted by name.
     pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let mut files = Vec::new();
