@@ -1181,6 +1181,34 @@ fn a_change_adding_a_private_key_is_not_committed_until_a_human_allows_it() {
 }
 
 #[test]
+fn a_token_the_agent_commits_itself_is_taken_off_the_branch() {
+    let token = format!("github_pat_{}", "AgentCommittedToken0123456789");
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [
+            {"write": {"config.env": format!("TOKEN={token}\n")},
+             "run": "git add -A && git commit -q -m 'add config'",
+             "result": {"type": "artifact", "content": "configured"}},
+        ]}),
+    );
+    let (id, out) = s.new_trak("Configure", &[]);
+    s.assert_at(&id, "failed", "work");
+    assert!(
+        out.contains("config.env:1: github-token github… (40 characters)"),
+        "{out}"
+    );
+    let stored = everything_in_git(&s);
+    assert!(!stored.contains(&token), "token on a ref:\n{stored}");
+    let worktree = s.repo.worktree_path(&id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("config.env")).unwrap(),
+        format!("TOKEN={token}\n")
+    );
+    let status = s.repo.git_in(&worktree, &["status", "--porcelain"]);
+    assert_eq!(status.trim(), "?? config.env");
+}
+
+#[test]
 fn secrets_listed_in_the_allow_file_of_the_main_checkout_are_committed() {
     let token = format!("sk_test_{}", "FixtureStripeKey0123456789");
     let s = Sandbox::with_files(

@@ -122,7 +122,9 @@ impl Engine<'_> {
             self.reporter.step(&format!("{}: {what}", stage.name));
         }
         if !secrets.is_empty() {
-            // Nothing of the change is committed: it stays in the worktree for a human.
+            // Nothing of the change is committed, even what the agent committed itself: it
+            // stays in the worktree for a human.
+            self.store.uncommit_agent_commits(&trak, &worktree)?;
             return self.store.record(&trak, kind);
         }
         let trak = self

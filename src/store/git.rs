@@ -526,6 +526,13 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// Moves the branch checked out in the worktree at `path` to `commit`, and its index with it,
+    /// leaving every file as it is (`git reset --mixed`).
+    pub fn reset_branch_keeping_files(&self, path: &Path, commit: Oid) -> Result<()> {
+        self.run(path, &["reset", "-q", "--mixed", &commit.to_string()])
+            .map(drop)
+    }
+
     /// The paths with uncommitted changes (or untracked) in the worktree at `path`, as
     /// `git status --porcelain` lists them.
     pub fn uncommitted(&self, path: &Path) -> Result<Vec<String>> {
@@ -1115,4 +1122,22 @@ fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
 /// Whether `name` is a valid branch name, as git would accept it after `refs/heads/`.
 pub fn is_valid_branch_name(name: &str) -> bool {
     gix::validate::reference::name(format!("refs/heads/{name}").as_bytes().as_bstr()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_lines_carry_their_number_in_the_new_file() {
+        let diff = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -2,0 +3,2 @@ fn x\n+let k = 1;\n++++ plus\n@@ -9 +10 @@\n-old\n+new\n\\ No newline at end of file\ndiff --git a/gone.rs b/gone.rs\n--- a/gone.rs\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n";
+        assert_eq!(
+            added_in_diff(diff),
+            [
+                ("a.rs".to_string(), 3, "let k = 1;".to_string()),
+                ("a.rs".to_string(), 4, "+++ plus".to_string()),
+                ("a.rs".to_string(), 10, "new".to_string()),
+            ]
+        );
+    }
 }

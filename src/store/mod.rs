@@ -571,6 +571,17 @@ impl Store {
             .collect())
     }
 
+    /// Takes back the commits the agent made itself in `worktree` (the branch moved past the
+    /// trak's tip without an ork event): the branch returns to the tip, their changes stay in
+    /// the worktree's files, uncommitted. For a change that must not be on any ref.
+    pub fn uncommit_agent_commits(&self, trak: &Trak, worktree: &std::path::Path) -> Result<()> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current == Some(trak.tip) || !self.only_agent_commits(trak, current)? {
+            return Ok(());
+        }
+        self.git.reset_branch_keeping_files(worktree, trak.tip)
+    }
+
     /// Whether the branch moved from the trak's tip to `current` only through commits the agent
     /// made itself in the worktree (no ork event among them): its work, to be recorded on top.
     fn only_agent_commits(&self, trak: &Trak, current: Option<Oid>) -> Result<bool> {
