@@ -6,6 +6,7 @@
 //! (kill -9 included) just "drive the trak again".
 
 mod decisions;
+pub mod doctor;
 mod gate;
 mod integration;
 pub mod process;
