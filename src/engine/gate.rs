@@ -104,7 +104,7 @@ impl Engine<'_> {
         })
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
-        let redact = |cap| crate::agent::redact::redact(&keep_tail(&finished.output, cap));
+        let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
         let output = redact(limits.feedback);
         let note = serde_json::json!({
             "kind": "gate",

@@ -14,6 +14,7 @@ pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod runner;
+mod session;
 mod stage;
 pub mod worktree;
 
