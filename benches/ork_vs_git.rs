@@ -337,6 +337,7 @@ fn synthetic_event(i: usize) -> EventKind {
                 cost_usd: 0.02,
             },
             subtraks: Vec::new(),
+            outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
             stage,

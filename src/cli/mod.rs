@@ -90,7 +90,14 @@ enum Command {
         keep: String,
     },
     /// Run a failed stage again.
-    Retry(DecisionArgs),
+    Retry {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// Commit the known secrets (tokens, private keys) the stage's change adds: you looked
+        /// at them and mean them to be in the repository.
+        #[arg(long)]
+        allow_secret: bool,
+    },
     /// Carry on with a trak: run what is due (after a crash, or on another machine).
     Resume(DecisionArgs),
     /// Merge a trak whose stages all passed into its base branch (again, after it waited).
@@ -234,9 +241,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            // Errors quote agents and git: only text reaches the terminal.
+            let printable = |text: String| ork::engine::output::printable(&text).into_owned();
+            eprintln!("error: {}", printable(err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", printable(cause.to_string()));
             }
             ExitCode::FAILURE
         }
@@ -393,7 +402,14 @@ pub fn run() -> Result<()> {
                 &[Status::AwaitingAnswer],
             )
         }
-        Command::Retry(args) => decide(git, args, HumanDecision::Retry, &[Status::Failed]),
+        Command::Retry { args, allow_secret } => decide(
+            git,
+            args,
+            HumanDecision::Retry {
+                allow_secrets: allow_secret,
+            },
+            &[Status::Failed],
+        ),
         Command::Resolve { args, keep } => decide(
             git,
             args,
