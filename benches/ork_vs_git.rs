@@ -219,7 +219,7 @@ impl Repo {
         std::fs::write(path.join("README"), "bench\n").unwrap();
         run(&path, "git", &["add", "README"]);
         run(&path, "git", &["commit", "-q", "-m", "init"]);
-        ork::config::init::write_defaults(&path, false).unwrap();
+        ork::config::init::write_defaults(&path, false, ork::config::init::DEFAULT_AGENT).unwrap();
         Repo { _dir: dir, path }
     }
 
@@ -342,6 +342,8 @@ fn synthetic_event(i: usize) -> EventKind {
                 output_tokens: 300,
                 cost_usd: 0.02,
             },
+            subtraks: Vec::new(),
+            outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
             stage,
@@ -368,6 +370,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             flow: "feature",
                             stages: vec!["planning".into(), "work".into(), "review".into()],
                             base: "main",
+                            id: None,
+                            parent: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

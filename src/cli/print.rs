@@ -6,15 +6,21 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use ork::config::init::FileAction;
+use ork::config::init::{self, FileAction};
+use ork::config::workflow::{AgentKind, kind_name};
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
 /// panicking; `main` exits quietly on a broken pipe.
+/// A line on stdout; what ork prints quotes agents, so only text, newlines and tabs go out.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            ork::engine::output::printable(&format!($($arg)*))
+        )?
     };
 }
 
@@ -43,6 +49,101 @@ pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
         outln!(
             "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
         );
+    }
+    Ok(())
+}
+
+/// `ork doctor`: one line per fact, then the problems and warnings.
+pub fn doctor(report: &ork::engine::doctor::Report, json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let found = |ok: bool| if ok { "ok     " } else { "missing" };
+    let git = &report.git;
+    outln!(
+        "{} git       {}",
+        found(git.version.is_some()),
+        git.version.as_deref().unwrap_or("not found")
+    );
+    let identity = match (&git.user_name, &git.user_email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        _ => "not set (ork signs as ork <ork@localhost>)".to_string(),
+    };
+    outln!(
+        "{} identity  {identity}",
+        found(git.user_name.is_some() && git.user_email.is_some())
+    );
+    for agent in &report.agents {
+        let place = match (&agent.path, &agent.version) {
+            (Some(path), Some(version)) => format!("{} ({version})", path.display()),
+            (Some(path), None) => path.display().to_string(),
+            (None, _) => format!("{} not found", agent.program),
+        };
+        outln!(
+            "{} agent     {} ({}): {place}; used by {}",
+            found(agent.path.is_some()),
+            agent.name,
+            agent.kind,
+            agent.stages.join(", ")
+        );
+    }
+    if report.remotes.is_empty() {
+        outln!("-       remotes   none (ork works alone; `ork sync` needs one)");
+    }
+    for remote in &report.remotes {
+        let what = if remote.refspecs {
+            "fetches ork's notes and logs"
+        } else {
+            "lacks ork's fetch refspecs"
+        };
+        outln!(
+            "{} remote    {}: {what}",
+            found(remote.refspecs),
+            remote.name
+        );
+    }
+    for hook in &report.hooks {
+        let (mark, what) = match (hook.installed, report.remotes.is_empty()) {
+            (true, _) => ("ok     ", "installed"),
+            (false, true) => ("-      ", "not installed (only needed to push)"),
+            (false, false) => ("missing", "not installed"),
+        };
+        outln!("{mark} hook      {}: {what}", hook.name);
+    }
+    for warning in &report.warnings {
+        outln!("\nwarning: {warning}");
+    }
+    for problem in &report.problems {
+        outln!("\nproblem: {problem}");
+    }
+    if report.ok() {
+        outln!("\nReady: this machine has what the workflow needs.");
+    }
+    Ok(())
+}
+
+/// Which agent CLI `ork init`'s stages use, and how to install Claude Code when none was found.
+pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
+    match found {
+        Some((kind, path)) => {
+            let cli = ork::engine::runner::cli(*kind).expect("a CLI kind");
+            outln!(
+                "The stages use agent \"{}\": {} found at {}.",
+                kind_name(*kind),
+                cli.name,
+                path.display()
+            );
+        }
+        None => {
+            let cli = ork::agent::claude::CLI;
+            outln!(
+                "No agent CLI found on PATH (claude, codex, opencode): the stages use agent \"{}\".\n  Install {}: {}",
+                init::DEFAULT_AGENT,
+                cli.name,
+                cli.install
+            );
+        }
     }
     Ok(())
 }
@@ -91,10 +192,15 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if any_remote {
         rows[0].push("WHERE".into());
     }
-    for trak in traks {
+    for (depth, trak) in as_tree(traks) {
         let s = &trak.state;
+        let id = if depth == 0 {
+            trak.id.clone()
+        } else {
+            format!("{}└ {}", "  ".repeat(depth - 1), trak.id)
+        };
         let mut row = vec![
-            trak.id.clone(),
+            id,
             truncate(&s.title, 40),
             s.flow.clone(),
             s.stage.clone(),
@@ -112,8 +218,143 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     print_table(&rows)
 }
 
+/// The traks as a tree: each parent followed by its subtraks (in breakdown order, then any
+/// others), with their depth. A subtrak whose parent is not listed stands on its own.
+fn as_tree(traks: &[Trak]) -> Vec<(usize, &Trak)> {
+    let listed: std::collections::HashSet<&str> = traks.iter().map(|t| t.id.as_str()).collect();
+    let is_root = |t: &Trak| {
+        t.state
+            .parent
+            .as_deref()
+            .is_none_or(|p| !listed.contains(p))
+    };
+    fn visit<'a>(
+        trak: &'a Trak,
+        depth: usize,
+        traks: &'a [Trak],
+        out: &mut Vec<(usize, &'a Trak)>,
+    ) {
+        out.push((depth, trak));
+        let mut children: Vec<&Trak> = traks
+            .iter()
+            .filter(|t| t.state.parent.as_deref() == Some(trak.id.as_str()))
+            .collect();
+        let order = |t: &Trak| {
+            trak.state
+                .subtraks
+                .iter()
+                .position(|s| s.id == t.id)
+                .unwrap_or(usize::MAX)
+        };
+        children.sort_by_key(|t| (order(t), t.id.clone()));
+        for child in children {
+            visit(child, depth + 1, traks, out);
+        }
+    }
+    let mut out = Vec::new();
+    for trak in traks.iter().filter(|t| is_root(t)) {
+        visit(trak, 0, traks, &mut out);
+    }
+    out
+}
+
+/// "2/3 done" for a trak with subtraks, read from their branches.
+fn progress_text(store: &Store, trak: &Trak) -> Option<String> {
+    let (done, all) = subtrak_progress(store, trak)?;
+    Some(format!("{done}/{all} done"))
+}
+
+fn subtrak_progress(store: &Store, trak: &Trak) -> Option<(usize, usize)> {
+    if trak.state.subtraks.is_empty() {
+        return None;
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak).ok()?;
+    Some(ork::engine::subtraks::progress(&subtraks))
+}
+
+/// `ork show`'s lines about subtraks: the breakdown waiting for review, the subtraks and what
+/// each one needs, or the part this trak is.
+fn show_subtraks(store: &Store, trak: &Trak) -> Result<()> {
+    let s = &trak.state;
+    if let (Some(parent), Some(key)) = (&s.parent, &s.key) {
+        outln!("  parent    {parent} (part {key})");
+    }
+    let proposed = s.breakdown_stage.as_deref() == Some(s.stage.as_str())
+        && s.status != ork::store::state::Status::Subtraks
+        && !s.breakdown.is_empty();
+    if proposed {
+        outln!("  breakdown {} part(s) proposed:", s.breakdown.len());
+        for part in &s.breakdown {
+            let after = if part.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", part.depends_on.join(", "))
+            };
+            outln!("            {}: {}{after}", part.key, part.title);
+        }
+        return Ok(());
+    }
+    if s.subtraks.is_empty() {
+        return Ok(());
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak)?;
+    let (done, all) = ork::engine::subtraks::progress(&subtraks);
+    outln!("  subtraks  {done}/{all} done");
+    for (planned, sub) in &subtraks {
+        let Some(sub) = sub else {
+            outln!(
+                "            {}  not made yet (ork resume {})",
+                planned.id,
+                trak.id
+            );
+            continue;
+        };
+        let waits =
+            !sub.state.status.is_finished() && !ork::engine::RUNNABLE.contains(&sub.state.status);
+        outln!(
+            "            {}  {} at {}",
+            sub.id,
+            status_word(store, sub),
+            sub.state.stage
+        );
+        if waits && s.status == ork::store::state::Status::Subtraks {
+            outln!("              {}", ork::engine::next_step_here(store, sub));
+            outln!(
+                "              or go on without it: ork trak drop {}  /  split again: ork reject {} -m \"…\"",
+                sub.id,
+                trak.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
         let mut value = serde_json::to_value(trak_json(store, trak, present))?;
@@ -121,6 +362,19 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["breakdown"] = json!(trak.state.breakdown);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -158,6 +412,12 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
     for (stage, usage) in &s.usage {
         outln!("  cost      {stage}: {}", usage_text(usage));
     }
@@ -176,6 +436,7 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     for q in &s.questions {
         outln!("  question  {}", question_text(q));
     }
+    show_subtraks(store, trak)?;
     outln!("  next      {}", ork::engine::next_step_here(store, trak));
     if !s.conflicting_events.is_empty() {
         outln!(
@@ -229,6 +490,22 @@ struct TrakJson<'a> {
     tip: String,
     /// The machine working on it through the shared queue, if a claim is held.
     claim: Option<ork::engine::ClaimView>,
+    /// For a subtrak: its parent's id and its key in the parent's breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// For a parent: its subtraks' ids in breakdown order, and how many are merged or dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subtraks: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<Progress>,
+}
+
+#[derive(serde::Serialize)]
+struct Progress {
+    done: usize,
+    total: usize,
 }
 
 fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
@@ -254,6 +531,10 @@ fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<
         updated_at: s.updated_at,
         tip: trak.tip.to_string(),
         claim: ork::engine::claim_view(store, trak),
+        parent: s.parent.as_deref(),
+        key: s.key.as_deref(),
+        subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
+        progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
     }
 }
 
@@ -326,9 +607,11 @@ impl Terminal {
         clock(self.start.elapsed())
     }
 
-    /// Prints one line of progress, taking the spinner's line out of the way first.
+    /// Prints one line of progress, taking the spinner's line out of the way first. Steps
+    /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
+        let text = ork::engine::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
@@ -454,6 +737,16 @@ pub fn next(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After a subtrak finished: its parent waits on `open` more.
+pub fn parent_waits(parent: &Trak, open: usize) -> Result<()> {
+    outln!(
+        "Its parent {} waits on {open} more subtrak(s); run them: ork resume {}",
+        parent.id,
+        parent.id
+    );
+    Ok(())
+}
+
 pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     outln!(
         "{} runs in the background (output: {}).\nFollow the agent: ork logs {} -f",
@@ -496,7 +789,7 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
-    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
     let mut first = newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {
@@ -621,9 +914,14 @@ fn usage_text(usage: &ork::store::event::Usage) -> String {
 /// The status as the table shows it: a run killed on this machine shows as interrupted.
 fn status_word(store: &Store, trak: &Trak) -> String {
     let word = if ork::engine::is_interrupted(store, trak) {
-        "interrupted"
+        "interrupted".to_string()
+    } else if trak.state.status == ork::store::state::Status::Subtraks {
+        match progress_text(store, trak) {
+            Some(progress) => format!("waiting on subtraks {progress}"),
+            None => trak.state.status.as_str().to_string(),
+        }
     } else {
-        trak.state.status.as_str()
+        trak.state.status.as_str().to_string()
     };
     match ork::engine::claim_view(store, trak) {
         Some(claim) => format!("{word} ({})", claim_text(&claim)),

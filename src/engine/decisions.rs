@@ -40,6 +40,9 @@ pub fn drop_trak(
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }
+    if let Some(warning) = super::forget_runs(store, &trak.id) {
+        eprintln!("{warning}");
+    }
     Ok(trak)
 }
 
@@ -68,6 +71,7 @@ pub fn decide(
                     Status::AwaitingReview,
                     Status::Failed,
                     Status::AwaitingAnswer,
+                    Status::Subtraks,
                 ],
                 "reject",
             )?;
@@ -90,7 +94,11 @@ pub fn decide(
             }
             EventKind::Rejected {
                 stage,
-                feedback,
+                feedback: crate::engine::output::keep_head(
+                    &feedback,
+                    workflow.limits.feedback,
+                    "Give shorter feedback: it is cut at the [limits] feedback size.",
+                ),
                 route_to,
                 by: Actor::Human,
             }
@@ -99,9 +107,12 @@ pub fn decide(
             require(&trak, &[Status::AwaitingAnswer], "answer")?;
             EventKind::Answered { stage, answer }
         }
-        HumanDecision::Retry => {
+        HumanDecision::Retry { allow_secrets } => {
             require(&trak, &[Status::Failed], "retry")?;
-            EventKind::Retried { stage }
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            }
         }
         HumanDecision::Resolve { keep } => {
             require(&trak, &[Status::Conflict], "resolve")?;
@@ -114,7 +125,17 @@ pub fn decide(
             EventKind::Dropped { reason }
         }
     };
-    store.record(&trak, event)
+    let rejects_subtraks =
+        state.status == Status::Subtraks && matches!(event, EventKind::Rejected { .. });
+    let trak = store.record(&trak, event)?;
+    if trak.state.status == Status::Subtraks {
+        // Approving a breakdown makes its subtraks (running them is the caller's to do).
+        super::subtraks::create_subtraks(store, workflow, &trak)?;
+    } else if rejects_subtraks {
+        // The breakdown runs again: the parts it made are open work nobody waits on.
+        super::subtraks::drop_open_subtraks(store, &trak, "the parent's breakdown was rejected")?;
+    }
+    Ok(trak)
 }
 
 /// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or
@@ -165,7 +186,11 @@ pub enum HumanDecision {
         route_to: Option<String>,
     },
     Answer(String),
-    Retry,
+    /// Run the failed stage again; with `allow_secrets`, the known secrets its change adds are
+    /// committed (the human looked at them).
+    Retry {
+        allow_secrets: bool,
+    },
     /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
     Resolve {
         keep: String,

@@ -26,11 +26,25 @@ impl Engine<'_> {
     /// the merge lands on the remote's base first ([`Engine::integrate_on_remote`]).
     pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
         let base = trak.state.base.clone();
-        let remote = queue_remote(self.store, self.workflow)
-            .or_else(|| self.store.git().upstream_remote(&base));
+        // A subtrak lands on its parent's branch, here; a trak on a shared base, on the remote.
+        let remote = match trak.state.parent {
+            Some(_) => None,
+            None => queue_remote(self.store, self.workflow)
+                .or_else(|| self.store.git().upstream_remote(&base)),
+        };
         if let Some(remote) = remote {
             return self.integrate_on_remote(trak, &remote);
         }
+        // A subtrak merges into its parent's branch, which may be known here only from a
+        // fetch, and which its sibling subtraks merge into too: one at a time.
+        let _merge_lock = match &trak.state.parent {
+            Some(parent) => {
+                let lock = self.wait_for_merge_lock(parent)?;
+                self.store.adopt(&self.store.load(parent)?)?;
+                Some(lock)
+            }
+            None => None,
+        };
         let git = self.store.git();
         let base_ref = format!("refs/heads/{base}");
         let Some(base_tip) = git.ref_tip(&base_ref)? else {
@@ -216,11 +230,29 @@ impl Engine<'_> {
                 ));
             }
         }
+        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
+            self.reporter.step(&warning);
+        }
         self.reporter.step(&format!(
             "integrated into {base} as {}",
             &merge.to_string()[..12]
         ));
         Ok(trak)
+    }
+
+    /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
+    /// merge takes a moment; the lock is released by the OS if the process dies).
+    fn wait_for_merge_lock(&self, parent: &str) -> Result<std::fs::File> {
+        let name = format!("merge/{parent}.lock");
+        for _ in 0..1200 {
+            if let Some(lock) = self.store.git().try_runtime_lock(&name)? {
+                return Ok(lock);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        anyhow::bail!(
+            "another ork process has been merging into ork/{parent} for a minute; try again: ork integrate"
+        )
     }
 
     fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {

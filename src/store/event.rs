@@ -44,6 +44,55 @@ impl Usage {
     }
 }
 
+/// One part of a breakdown: what a subtrak is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// The part's name in the breakdown, unique there: `db`, `ui-login`.
+    pub key: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Keys of the parts that must be merged before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// A file outside a trak's worktree (in the main checkout, or in another trak's worktree) that
+/// changed while the trak's agent ran. ork names it and leaves it as it is: it is the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideChange {
+    /// The trak whose worktree holds the file; `None` for the main checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trak: Option<String>,
+    /// The file, relative to that checkout.
+    pub path: String,
+    pub change: FileChange,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    New,
+    Modified,
+    Deleted,
+}
+
+impl OutsideChange {
+    /// "x (new, main checkout)", "src/lib.rs (modified, trak fix-bug-k3f9)".
+    pub fn describe(&self) -> String {
+        let change = match self.change {
+            FileChange::New => "new",
+            FileChange::Modified => "modified",
+            FileChange::Deleted => "deleted",
+        };
+        match &self.trak {
+            None => format!("{} ({change}, main checkout)", self.path),
+            Some(id) => format!("{} ({change}, trak {id})", self.path),
+        }
+    }
+}
+
 /// The schema version written into every new event.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -76,6 +125,12 @@ pub enum EventKind {
         flow: String,
         base: String,
         stages: Vec<String>,
+        /// For a subtrak: the trak whose breakdown made it (its base is that trak's branch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        /// For a subtrak: its part's key in the parent's breakdown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {
@@ -107,6 +162,13 @@ pub enum EventKind {
         session_id: Option<String>,
         #[serde(default)]
         usage: Usage,
+        /// For a breakdown stage's artifact: the parts it proposes (valid, two or more make
+        /// subtraks once approved).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subtraks: Vec<Part>,
+        /// Files outside the trak's worktree that changed during the run (left as they are).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outside_changes: Vec<OutsideChange>,
     },
     /// The stage's gate script passed.
     GatePassed { stage: String, attempt: u32 },
@@ -137,7 +199,12 @@ pub enum EventKind {
     /// A human answered the agent's questions; the stage runs again with the answer.
     Answered { stage: String, answer: String },
     /// A human asked for a failed stage to run again.
-    Retried { stage: String },
+    Retried {
+        stage: String,
+        /// The human allowed the known secrets the stage's change adds: they are committed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_secrets: bool,
+    },
     /// A human settled a conflict: `chosen` stands, `dropped` (made from the same state on
     /// another machine) and everything that followed them no longer count. They stay in the
     /// history.
@@ -155,6 +222,19 @@ pub enum EventKind {
         #[serde(default)]
         commit: String,
     },
+    /// Every subtrak of the approved breakdown at `stage` is merged into this trak's branch
+    /// (or was dropped): the trak goes on past `stage`.
+    SubtraksJoined {
+        stage: String,
+        /// The subtraks merged, and those dropped (the next stage is told), by id.
+        #[serde(default)]
+        merged: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<String>,
+    },
+    /// `branch` (the parent's, for a subtrak whose dependencies just merged there) was merged
+    /// into this trak's branch at `commit`, so the work starts from what they built.
+    BaseMerged { branch: String, commit: String },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
@@ -206,6 +286,8 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
+            EventKind::SubtraksJoined { .. } => "subtraks_joined",
+            EventKind::BaseMerged { .. } => "base_merged",
             EventKind::Unknown => "unknown",
         }
     }
@@ -221,12 +303,14 @@ impl EventKind {
             | EventKind::Approved { stage, .. }
             | EventKind::Rejected { stage, .. }
             | EventKind::Answered { stage, .. }
-            | EventKind::Retried { stage } => Some(stage),
+            | EventKind::Retried { stage, .. }
+            | EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
+            | EventKind::BaseMerged { .. }
             | EventKind::Unknown => None,
         }
     }
@@ -279,7 +363,16 @@ impl EventKind {
                 _ => format!("Reject {stage}, back to {route_to}"),
             },
             EventKind::Answered { stage, .. } => format!("Answer {stage}'s questions"),
-            EventKind::Retried { stage } => format!("Retry {stage}"),
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            } => {
+                if *allow_secrets {
+                    format!("Retry {stage}, allowing the secrets it adds")
+                } else {
+                    format!("Retry {stage}")
+                }
+            }
             EventKind::Resolved { dropped, .. } => {
                 format!(
                     "Settle a conflict, setting aside {} event(s)",
@@ -289,6 +382,13 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
+            EventKind::SubtraksJoined {
+                merged, dropped, ..
+            } => match dropped.len() {
+                0 => format!("Subtraks merged ({})", merged.len()),
+                n => format!("Subtraks merged ({}), {n} dropped", merged.len()),
+            },
+            EventKind::BaseMerged { branch, .. } => format!("Bring in {branch}"),
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }
@@ -390,9 +490,23 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_are_unique() {
-        let a = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let a = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let b = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         assert!(a.id < b.id, "{} < {}", a.id, b.id);
         assert!(a.file_name().ends_with(".json"));
     }

@@ -43,7 +43,7 @@ pub struct SyncReport {
 /// make every `git fetch` fail.
 /// Claims are moved in place (never fast-forwarded), so their refspec is forced: the
 /// remote-tracking copy follows whatever the remote holds.
-fn refspecs(remote: &str) -> [String; 3] {
+pub fn refspecs(remote: &str) -> [String; 3] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
@@ -59,6 +59,12 @@ pub fn configure_remote(git: &Git, remote: &str) -> Result<bool> {
         added |= git.ensure_fetch_refspec(remote, &spec)?;
     }
     Ok(added)
+}
+
+/// Whether every fetch refspec ork needs for `remote` is set.
+pub fn remote_configured(git: &Git, remote: &str) -> Result<bool> {
+    let set = git.fetch_refspecs(remote)?;
+    Ok(refspecs(remote).iter().all(|spec| set.contains(spec)))
 }
 
 /// The remote to sync with: the one named, else `origin`, else the only one.
