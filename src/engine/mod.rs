@@ -7,6 +7,7 @@
 
 mod decisions;
 mod gate;
+pub mod inspect;
 mod integration;
 pub mod process;
 pub mod prompt;
@@ -250,6 +251,14 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
             .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
     }
     crate::engine::worktree::create(store, trak, &workflow.worktree)
+}
+
+/// Whether a trak in `status` waits for a human to act.
+pub fn waits_for_human(status: Status) -> bool {
+    matches!(
+        status,
+        Status::AwaitingReview | Status::AwaitingAnswer | Status::Failed | Status::Conflict
+    )
 }
 
 /// What the user can do next with `trak`, as one line.
