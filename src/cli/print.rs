@@ -474,13 +474,22 @@ pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
 }
 
 /// The kept logs of a trak's runs, or the live one with `follow`.
-pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool, json: bool) -> Result<()> {
+pub fn logs(
+    store: &Store,
+    trak: &Trak,
+    stage: Option<&str>,
+    follow: bool,
+    json: bool,
+) -> Result<()> {
     if follow {
         return follow_live(store, trak);
     }
     let logs = inspect::kept_logs(store, trak, stage)?;
     if json {
-        outln!("{}", serde_json::to_string_pretty(&json!({ "trak": trak.id, "logs": logs }))?);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "trak": trak.id, "logs": logs }))?
+        );
         return Ok(());
     }
     if logs.is_empty() {
@@ -491,7 +500,13 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool, json:
         return Ok(());
     }
     for log in logs {
-        outln!("{}", paint(Paint::Heading, &format!("=== {} {} ===", log.stage, log.run)));
+        outln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!("=== {} {} ===", log.stage, log.run)
+            )
+        );
         outln!("{}", log.output.trim_end());
     }
     Ok(())
@@ -566,7 +581,8 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
             .iter()
             .map(|v| json!({ "attempt": v.label, "content": v.content }))
             .collect();
-        let value = json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
+        let value =
+            json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -580,7 +596,10 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
             "{}",
             paint(
                 Paint::Heading,
-                &format!("=== {stage}: attempt {} → attempt {} ===", old.label, new.label)
+                &format!(
+                    "=== {stage}: attempt {} → attempt {} ===",
+                    old.label, new.label
+                )
             )
         );
         let diff = similar::TextDiff::from_lines(&old.content, &new.content);

@@ -59,15 +59,18 @@ impl Background {
     /// Reaps the runs that ended; returns a line for each that failed.
     pub fn poll(&mut self) -> Vec<String> {
         let mut failures = Vec::new();
-        self.running.retain_mut(|(id, child)| match child.try_wait() {
-            Ok(Some(status)) => {
-                if !status.success() {
-                    failures.push(format!("The background run of {id} ended: {status} (l shows its log)."));
+        self.running
+            .retain_mut(|(id, child)| match child.try_wait() {
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        failures.push(format!(
+                            "The background run of {id} ended: {status} (l shows its log)."
+                        ));
+                    }
+                    false
                 }
-                false
-            }
-            _ => true,
-        });
+                _ => true,
+            });
         failures
     }
 }

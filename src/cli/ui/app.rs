@@ -38,7 +38,10 @@ pub struct Listed {
 pub enum Mode {
     Browse,
     /// A line being typed for `purpose`.
-    Edit { purpose: Purpose, text: String },
+    Edit {
+        purpose: Purpose,
+        text: String,
+    },
 }
 
 /// What a typed line is for.
@@ -104,9 +107,14 @@ impl App {
             .filter(|l| {
                 let s = &l.trak.state;
                 filter.is_empty()
-                    || [&l.trak.id, &s.title, &s.stage, &s.status.as_str().to_string()]
-                        .iter()
-                        .any(|field| field.to_lowercase().contains(&filter))
+                    || [
+                        &l.trak.id,
+                        &s.title,
+                        &s.stage,
+                        &s.status.as_str().to_string(),
+                    ]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(&filter))
             })
             .collect()
     }

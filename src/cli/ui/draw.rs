@@ -27,7 +27,7 @@ pub fn frame(frame: &mut Frame, app: &App) {
     .areas(frame.area());
     frame.render_widget(Paragraph::new(header_line(app)), header);
     let [list, detail] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
     trak_list(frame, app, list);
     detail_pane(frame, app, detail);
     if let Some(text) = &app.message {
@@ -71,12 +71,15 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
         [
             Constraint::Min(12),
             Constraint::Length(10),
-            Constraint::Length(15),
+            Constraint::Length(16),
             Constraint::Length(4),
             Constraint::Length(7),
         ],
     )
-    .header(Row::new(["TRAK", "STAGE", "STATUS", "AGE", "COST"]).style(Style::new().add_modifier(Modifier::BOLD)))
+    .header(
+        Row::new(["TRAK", "STAGE", "STATUS", "AGE", "COST"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
     .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
     .highlight_symbol("▶ ")
     .block(Block::bordered().title(if empty {
@@ -256,7 +259,10 @@ fn footer_line(frame: &mut Frame, app: &App, area: Rect) {
     let line = Line::from(vec![
         Span::styled(prompt.clone(), Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(text.clone()),
-        Span::styled("   (Enter sends · Esc cancels)", Style::new().add_modifier(Modifier::DIM)),
+        Span::styled(
+            "   (Enter sends · Esc cancels)",
+            Style::new().add_modifier(Modifier::DIM),
+        ),
     ]);
     frame.render_widget(Paragraph::new(line), area);
     let typed = (prompt.chars().count() + text.chars().count()) as u16;

@@ -124,10 +124,7 @@ fn shown(
 fn diff_lines(store: &Store, trak: &ork::store::Trak) -> Result<Vec<String>> {
     let diff = inspect::code_diff(store, trak)?;
     if diff.trim().is_empty() {
-        return Ok(vec![format!(
-            "No change against {} yet.",
-            trak.state.base
-        )]);
+        return Ok(vec![format!("No change against {} yet.", trak.state.base)]);
     }
     Ok(diff.lines().map(str::to_string).collect())
 }

@@ -1,0 +1,341 @@
+//! End to end: `ork ui` in a real terminal. Each test starts its own tmux server (its own
+//! socket), runs a shell in a 120×40 pane, types `ork ui` into it and drives it with keys as a
+//! person would, reading the screen with `capture-pane`. The server is killed when the test
+//! ends, failed or not.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::{Repo, created_id, success};
+
+/// How long the screen may take to show what a test waits for.
+const SCREEN_LIMIT: Duration = Duration::from_secs(30);
+
+/// The fake agent, by absolute path.
+const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+
+/// The shell's prompt in the pane: the test knows the UI is gone when it is back.
+const PROMPT: &str = "ork-test$";
+
+/// A repository with a two-stage flow, both stages reviewed by a human, run by the fake agent.
+struct Sandbox {
+    repo: Repo,
+    plan: PathBuf,
+    agent_dir: PathBuf,
+}
+
+impl Sandbox {
+    fn new(stages: Value) -> Sandbox {
+        let repo = Repo::initialized();
+        let workflow = format!(
+            "default_flow = \"feature\"\n\n\
+             [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"20s\"\n\n\
+             [flows.feature]\ndescription = \"A test flow\"\n\n\
+             [[flows.feature.stages]]\nname = \"planning\"\nagent = \"fake\"\nprompt = \"planner.md\"\nartifact = \"plan\"\nreview = \"human\"\n\n\
+             [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"human\"\n"
+        );
+        repo.write(".orkestra/workflow.toml", &workflow);
+        repo.commit_all("Set up ork");
+        let base = repo.root.parent().unwrap().to_path_buf();
+        let sandbox = Sandbox {
+            plan: base.join("plan.json"),
+            agent_dir: base.join("agent"),
+            repo,
+        };
+        let plan = json!({"dir": sandbox.agent_dir, "stages": stages});
+        std::fs::write(&sandbox.plan, plan.to_string()).unwrap();
+        sandbox
+    }
+
+    /// A command with the test environment and the fake agent's plan.
+    fn command(&self, program: &str) -> Command {
+        let mut command = self.repo.command(program, &self.repo.root);
+        command.env("FAKE_AGENT_PLAN", &self.plan);
+        command
+    }
+
+    fn ork(&self, args: &[&str]) -> String {
+        let out = self
+            .command(env!("CARGO_BIN_EXE_ork"))
+            .args(args)
+            .output()
+            .unwrap();
+        success(&out, &format!("ork {}", args.join(" ")))
+    }
+
+    /// `ork trak new TITLE args…`: the new trak's id.
+    fn new_trak(&self, title: &str, args: &[&str]) -> String {
+        let mut full = vec!["trak", "new", title];
+        full.extend_from_slice(args);
+        created_id(&self.ork(&full))
+    }
+
+    /// The trak's status and stage as `ork status --json` has them.
+    fn at(&self, id: &str) -> (String, String) {
+        let status = common::json(&self.ork(&["status", "--all", "--json"]));
+        let trak = status["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("no trak {id} in {status:#}"))
+            .clone();
+        (
+            trak["status"].as_str().unwrap().to_string(),
+            trak["stage"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A tmux server of its own with a shell in the repository, `ork ui` typed into it.
+    fn open_ui(&self) -> Tmux {
+        let tmux = Tmux::start(self);
+        tmux.type_text(&format!("{} ui", env!("CARGO_BIN_EXE_ork")));
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the UI to show its footer", |s| s.contains("q quit"));
+        tmux
+    }
+}
+
+/// One tmux server on its own socket, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(sandbox: &Sandbox) -> Tmux {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "ork-ui-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmux = Tmux { socket };
+        // The server (and the shell in its pane) inherits this command's environment.
+        let out = sandbox
+            .command("tmux")
+            .env("PS1", format!("{PROMPT} "))
+            .args(["-L", &tmux.socket, "-f", "/dev/null"])
+            .args(["new-session", "-d", "-x", "120", "-y", "40"])
+            .args(["bash", "--norc", "--noprofile"])
+            .output()
+            .expect("running tmux");
+        success(&out, "tmux new-session");
+        tmux.wait_for("the shell's prompt", |s| s.contains(PROMPT));
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `C-c`, or a single character).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        success(&self.tmux(&args), "tmux send-keys");
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        success(
+            &self.tmux(&["send-keys", "-t", "0", "-l", text]),
+            "tmux send-keys -l",
+        );
+    }
+
+    fn screen(&self) -> String {
+        success(
+            &self.tmux(&["capture-pane", "-p", "-t", "0"]),
+            "capture-pane",
+        )
+    }
+
+    /// Waits until the screen satisfies `ready`; fails with the last screen if it never does.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < SCREEN_LIMIT,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the UI to be gone and checks the terminal is a normal one again: the shell's
+    /// prompt is back and `stty -a` reports canonical input and echo.
+    fn assert_restored(&self) {
+        self.wait_for("the shell's prompt after the UI", |s| {
+            s.lines().any(|l| l.trim_end() == PROMPT)
+        });
+        self.type_text("stty -a");
+        self.keys(&["Enter"]);
+        let screen = self.wait_for("stty's report", |s| s.contains("icanon"));
+        let words: Vec<&str> = screen.split_whitespace().collect();
+        assert!(
+            words.contains(&"icanon") && words.contains(&"echo"),
+            "the terminal was left raw:\n{screen}"
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// The row of the list (the left pane) that shows trak `id`.
+fn row<'s>(screen: &'s str, id: &str) -> Option<&'s str> {
+    screen
+        .lines()
+        .map(|l| l.split("││").next().unwrap_or(l))
+        .find(|l| l.contains(id))
+}
+
+/// A run of the fake agent that writes `content` as its artifact.
+fn artifact(content: &str) -> Value {
+    json!({"result": {"type": "artifact", "content": content}})
+}
+
+#[test]
+fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
+    let s = Sandbox::new(json!({
+        "planning": [{"stdout": "thinking about the plan", "result": {"type": "artifact", "content": "# Plan\n1. a login page"}}],
+        "work": [{"stdout": "writing the login page", "result": {"type": "artifact", "content": "login page written"}}],
+    }));
+    // A queued trak lists first (ids sort by title); the waiting one must be selected anyway.
+    let queued = s.new_trak("Another thing", &["--no-run"]);
+    let waiting = s.new_trak("Write docs", &[]);
+    assert_eq!(s.at(&waiting).0, "awaiting_review");
+    let tmux = s.open_ui();
+    let screen = tmux.wait_for("the waiting trak", |s| row(s, &waiting).is_some());
+    let selected = row(&screen, "▶").unwrap_or_else(|| panic!("no selection:\n{screen}"));
+    assert!(selected.contains(&waiting), "{screen}");
+    assert!(selected.contains("awaiting review") && selected.contains("planning"));
+    assert!(
+        row(&screen, &queued).unwrap().contains("queued"),
+        "{screen}"
+    );
+    // The detail pane: the plan, the agent's output, and what to do.
+    assert!(screen.contains("1. a login page"), "{screen}");
+    assert!(screen.contains("thinking about the plan"), "{screen}");
+    assert!(screen.contains("a approve"), "{screen}");
+
+    tmux.keys(&["a"]);
+    // The work stage runs in the background, and the view follows it without a key press.
+    let screen = tmux.wait_for("work to wait for review", |screen| {
+        row(screen, &waiting).is_some_and(|r| r.contains("work") && r.contains("awaiting review"))
+    });
+    assert!(screen.contains("writing the login page"), "{screen}");
+    assert_eq!(
+        s.at(&waiting),
+        ("awaiting_review".to_string(), "work".to_string())
+    );
+
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}
+
+#[test]
+fn r_sends_typed_feedback_to_the_agent() {
+    let s = Sandbox::new(json!({"planning": [artifact("# Plan v1"), artifact("# Plan v2")]}));
+    let id = s.new_trak("Add login", &[]);
+    let tmux = s.open_ui();
+    tmux.wait_for("the waiting trak", |screen| row(screen, &id).is_some());
+
+    tmux.keys(&["r"]);
+    tmux.wait_for("the feedback line", |screen| screen.contains("feedback:"));
+    tmux.type_text("use PKCE");
+    tmux.wait_for("the typed feedback", |screen| screen.contains("use PKCE"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second plan", |screen| screen.contains("# Plan v2"));
+
+    let prompt = common::fake_agent_prompt(&s.agent_dir, "planning", 2);
+    assert!(
+        prompt.contains("use PKCE"),
+        "the feedback must reach the agent:\n{prompt}"
+    );
+    assert_eq!(
+        s.at(&id),
+        ("awaiting_review".to_string(), "planning".to_string())
+    );
+
+    // Esc leaves the line editor without sending anything.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the feedback line", |screen| screen.contains("feedback:"));
+    tmux.type_text("never mind");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the footer's keys", |screen| screen.contains("q quit"));
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+    assert_eq!(common::fake_agent_runs(&s.agent_dir, "planning"), 2);
+}
+
+#[test]
+fn traks_moved_by_another_process_show_up_without_a_key() {
+    let s = Sandbox::new(json!({"planning": [artifact("# Plan")]}));
+    let first = s.new_trak("Add login", &[]);
+    let tmux = s.open_ui();
+    tmux.wait_for("the first trak", |screen| row(screen, &first).is_some());
+
+    // Another terminal creates a trak and approves the first one.
+    let second = s.new_trak("Fix the logout", &["--no-run"]);
+    tmux.wait_for("the new trak", |screen| {
+        row(screen, &second).is_some_and(|r| r.contains("queued"))
+    });
+    s.ork(&["approve", &first, "--no-run"]);
+    tmux.wait_for("the approved trak at work", |screen| {
+        row(screen, &first).is_some_and(|r| r.contains("work") && r.contains("queued"))
+    });
+
+    // Ctrl-C quits too, and restores the terminal.
+    tmux.keys(&["C-c"]);
+    tmux.assert_restored();
+}
+
+#[test]
+fn the_filter_narrows_the_list_and_d_shows_the_diff() {
+    let s = Sandbox::new(json!({
+        "planning": [{"write": {"login.rs": "fn login() {}\n"}, "result": {"type": "artifact", "content": "# Plan"}}],
+    }));
+    let login = s.new_trak("Add login", &[]);
+    let logout = s.new_trak("Fix logout", &["--no-run"]);
+    let tmux = s.open_ui();
+    tmux.wait_for("both traks", |screen| {
+        row(screen, &login).is_some() && row(screen, &logout).is_some()
+    });
+
+    tmux.keys(&["/"]);
+    tmux.type_text("logout");
+    tmux.wait_for("only the matching trak", |screen| {
+        row(screen, &logout).is_some() && row(screen, &login).is_none()
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("both traks again", |screen| {
+        row(screen, &login).is_some() && row(screen, &logout).is_some()
+    });
+
+    // The selection is still the waiting trak; d shows its code against main.
+    tmux.keys(&["d"]);
+    let screen = tmux.wait_for("the diff", |screen| screen.contains("diff of"));
+    assert!(screen.contains("+fn login() {}"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the list again", |screen| screen.contains("q quit"));
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}
