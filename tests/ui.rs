@@ -5,109 +5,36 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use common::{Repo, created_id, success};
+use common::review_flow::{ReviewFlow, artifact};
+use common::success;
 
 /// How long the screen may take to show what a test waits for.
 const SCREEN_LIMIT: Duration = Duration::from_secs(30);
 
-/// The fake agent, by absolute path.
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
-
 /// The shell's prompt in the pane: the test knows the UI is gone when it is back.
 const PROMPT: &str = "ork-test$";
-
-/// A repository with a two-stage flow, both stages reviewed by a human, run by the fake agent.
-struct Sandbox {
-    repo: Repo,
-    plan: PathBuf,
-    agent_dir: PathBuf,
-}
-
-impl Sandbox {
-    fn new(stages: Value) -> Sandbox {
-        let repo = Repo::initialized();
-        let workflow = format!(
-            "default_flow = \"feature\"\n\n\
-             [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"20s\"\n\n\
-             [flows.feature]\ndescription = \"A test flow\"\n\n\
-             [[flows.feature.stages]]\nname = \"planning\"\nagent = \"fake\"\nprompt = \"planner.md\"\nartifact = \"plan\"\nreview = \"human\"\n\n\
-             [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"human\"\n"
-        );
-        repo.write(".orkestra/workflow.toml", &workflow);
-        repo.commit_all("Set up ork");
-        let base = repo.root.parent().unwrap().to_path_buf();
-        let sandbox = Sandbox {
-            plan: base.join("plan.json"),
-            agent_dir: base.join("agent"),
-            repo,
-        };
-        let plan = json!({"dir": sandbox.agent_dir, "stages": stages});
-        std::fs::write(&sandbox.plan, plan.to_string()).unwrap();
-        sandbox
-    }
-
-    /// A command with the test environment and the fake agent's plan.
-    fn command(&self, program: &str) -> Command {
-        let mut command = self.repo.command(program, &self.repo.root);
-        command.env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    fn ork(&self, args: &[&str]) -> String {
-        let out = self
-            .command(env!("CARGO_BIN_EXE_ork"))
-            .args(args)
-            .output()
-            .unwrap();
-        success(&out, &format!("ork {}", args.join(" ")))
-    }
-
-    /// `ork trak new TITLE args…`: the new trak's id.
-    fn new_trak(&self, title: &str, args: &[&str]) -> String {
-        let mut full = vec!["trak", "new", title];
-        full.extend_from_slice(args);
-        created_id(&self.ork(&full))
-    }
-
-    /// The trak's status and stage as `ork status --json` has them.
-    fn at(&self, id: &str) -> (String, String) {
-        let status = common::json(&self.ork(&["status", "--all", "--json"]));
-        let trak = status["traks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("no trak {id} in {status:#}"))
-            .clone();
-        (
-            trak["status"].as_str().unwrap().to_string(),
-            trak["stage"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// A tmux server of its own with a shell in the repository, `ork ui` typed into it.
-    fn open_ui(&self) -> Tmux {
-        let tmux = Tmux::start(self);
-        tmux.type_text(&format!("{} ui", env!("CARGO_BIN_EXE_ork")));
-        tmux.keys(&["Enter"]);
-        tmux.wait_for("the UI to show its footer", |s| s.contains("q quit"));
-        tmux
-    }
-}
 
 /// One tmux server on its own socket, killed when dropped.
 struct Tmux {
     socket: String,
 }
 
+/// A tmux server of its own with a shell in the repository, `ork ui` typed into it.
+fn open_ui(flow: &ReviewFlow) -> Tmux {
+    let tmux = Tmux::start(flow);
+    tmux.type_text(&format!("{} ui", env!("CARGO_BIN_EXE_ork")));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the UI to show its footer", |s| s.contains("q quit"));
+    tmux
+}
+
 impl Tmux {
-    fn start(sandbox: &Sandbox) -> Tmux {
+    fn start(sandbox: &ReviewFlow) -> Tmux {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
@@ -207,22 +134,20 @@ fn row<'s>(screen: &'s str, id: &str) -> Option<&'s str> {
         .find(|l| l.contains(id))
 }
 
-/// A run of the fake agent that writes `content` as its artifact.
-fn artifact(content: &str) -> Value {
-    json!({"result": {"type": "artifact", "content": content}})
-}
-
 #[test]
 fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
-    let s = Sandbox::new(json!({
-        "planning": [{"stdout": "thinking about the plan", "result": {"type": "artifact", "content": "# Plan\n1. a login page"}}],
-        "work": [{"stdout": "writing the login page", "result": {"type": "artifact", "content": "login page written"}}],
-    }));
+    let s = ReviewFlow::new(
+        "",
+        json!({
+            "planning": [{"stdout": "thinking about the plan", "result": {"type": "artifact", "content": "# Plan\n1. a login page"}}],
+            "work": [{"stdout": "writing the login page", "result": {"type": "artifact", "content": "login page written"}}],
+        }),
+    );
     // A queued trak lists first (ids sort by title); the waiting one must be selected anyway.
     let queued = s.new_trak("Another thing", &["--no-run"]);
     let waiting = s.new_trak("Write docs", &[]);
     assert_eq!(s.at(&waiting).0, "awaiting_review");
-    let tmux = s.open_ui();
+    let tmux = open_ui(&s);
     let screen = tmux.wait_for("the waiting trak", |s| row(s, &waiting).is_some());
     let selected = row(&screen, "▶").unwrap_or_else(|| panic!("no selection:\n{screen}"));
     assert!(selected.contains(&waiting), "{screen}");
@@ -253,9 +178,12 @@ fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
 
 #[test]
 fn r_sends_typed_feedback_to_the_agent() {
-    let s = Sandbox::new(json!({"planning": [artifact("# Plan v1"), artifact("# Plan v2")]}));
+    let s = ReviewFlow::new(
+        "",
+        json!({"planning": [artifact("# Plan v1"), artifact("# Plan v2")]}),
+    );
     let id = s.new_trak("Add login", &[]);
-    let tmux = s.open_ui();
+    let tmux = open_ui(&s);
     tmux.wait_for("the waiting trak", |screen| row(screen, &id).is_some());
 
     tmux.keys(&["r"]);
@@ -288,9 +216,9 @@ fn r_sends_typed_feedback_to_the_agent() {
 
 #[test]
 fn traks_moved_by_another_process_show_up_without_a_key() {
-    let s = Sandbox::new(json!({"planning": [artifact("# Plan")]}));
+    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
     let first = s.new_trak("Add login", &[]);
-    let tmux = s.open_ui();
+    let tmux = open_ui(&s);
     tmux.wait_for("the first trak", |screen| row(screen, &first).is_some());
 
     // Another terminal creates a trak and approves the first one.
@@ -310,12 +238,15 @@ fn traks_moved_by_another_process_show_up_without_a_key() {
 
 #[test]
 fn the_filter_narrows_the_list_and_d_shows_the_diff() {
-    let s = Sandbox::new(json!({
-        "planning": [{"write": {"login.rs": "fn login() {}\n"}, "result": {"type": "artifact", "content": "# Plan"}}],
-    }));
+    let s = ReviewFlow::new(
+        "",
+        json!({
+            "planning": [{"write": {"login.rs": "fn login() {}\n"}, "result": {"type": "artifact", "content": "# Plan"}}],
+        }),
+    );
     let login = s.new_trak("Add login", &[]);
     let logout = s.new_trak("Fix logout", &["--no-run"]);
-    let tmux = s.open_ui();
+    let tmux = open_ui(&s);
     tmux.wait_for("both traks", |screen| {
         row(screen, &login).is_some() && row(screen, &logout).is_some()
     });

@@ -353,6 +353,13 @@ impl ork::engine::Reporter for Terminal {
     fn line(&mut self, text: &str) {
         self.print(&format!("        │ {text}"));
     }
+
+    /// Rings the terminal's bell when a trak starts waiting (on a terminal only).
+    fn stopped(&mut self, trak: &Trak) {
+        if ork::engine::waits_for_human(trak.state.status) && std::io::stderr().is_terminal() {
+            let _ = write!(std::io::stderr().lock(), "\x07");
+        }
+    }
 }
 
 /// "01:05".

@@ -123,6 +123,27 @@ impl Default for SyncSettings {
     }
 }
 
+/// Telling the user that a trak needs them: `[notify]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifySettings {
+    /// The argv run when a trak starts waiting for a human or is done; empty for none.
+    pub command: Vec<String>,
+    /// How long the command may run before it is killed.
+    pub timeout: Duration,
+}
+
+/// How long a notify command may run, unless `[notify] timeout` says otherwise.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            command: Vec::new(),
+            timeout: DEFAULT_NOTIFY_TIMEOUT,
+        }
+    }
+}
+
 /// The validated workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -131,6 +152,7 @@ pub struct Workflow {
     pub default_flow: Option<String>,
     pub worktree: WorktreeSetup,
     pub sync: SyncSettings,
+    pub notify: NotifySettings,
 }
 
 impl Workflow {
@@ -240,6 +262,17 @@ struct RawWorkflow {
     worktree: Option<RawWorktree>,
     #[serde(default)]
     sync: Option<RawSync>,
+    #[serde(default)]
+    notify: Option<RawNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -375,13 +408,41 @@ impl RawWorkflow {
                 lease: parse_timeout(raw.lease, DEFAULT_LEASE, src, errors),
                 auto: raw.auto,
             });
+        let notify = self.notify.map_or_else(NotifySettings::default, |raw| {
+            validate_notify(raw, src, errors)
+        });
         Workflow {
             agents,
             flows,
             default_flow,
             worktree,
             sync,
+            notify,
         }
+    }
+}
+
+fn validate_notify(raw: RawNotify, src: &Source, errors: &mut Vec<String>) -> NotifySettings {
+    let command = match raw.command {
+        Some(command)
+            if command
+                .get_ref()
+                .first()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            errors.push(src.message(
+                command.span(),
+                "[notify] command is empty",
+                "name a program and its arguments, like `command = [\"notify-send\", \"ork\"]`, or remove the key",
+            ));
+            Vec::new()
+        }
+        Some(command) => command.into_inner(),
+        None => Vec::new(),
+    };
+    NotifySettings {
+        command,
+        timeout: parse_timeout(raw.timeout, DEFAULT_NOTIFY_TIMEOUT, src, errors),
     }
 }
 

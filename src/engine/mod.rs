@@ -9,6 +9,7 @@ mod decisions;
 mod gate;
 pub mod inspect;
 mod integration;
+pub mod notify;
 pub mod process;
 pub mod prompt;
 pub mod runner;
@@ -39,6 +40,8 @@ pub trait Reporter {
     fn step(&mut self, text: &str);
     /// A line of an agent's or a gate's output.
     fn line(&mut self, text: &str);
+    /// The trak stopped where a human is needed, or is done (the terminal rings its bell).
+    fn stopped(&mut self, _trak: &Trak) {}
 }
 
 /// What `ork trak new` asks for.
@@ -111,6 +114,7 @@ impl Engine<'_> {
             self.check_claim(&trak)?;
         }
         let mut trak = self.store.adopt(&trak)?;
+        let started_at = trak.tip;
         loop {
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).
@@ -130,10 +134,12 @@ impl Engine<'_> {
                     let trak = self.integrate(trak)?;
                     // Still integrating: the merge waits for the user (it said why).
                     if trak.state.status == Status::Integrating {
-                        if self.share() {
-                            return self.store.load(&trak.id);
-                        }
-                        return Ok(trak);
+                        let trak = if self.share() {
+                            self.store.load(&trak.id)?
+                        } else {
+                            trak
+                        };
+                        return Ok(self.stop(trak, started_at));
                     }
                     trak
                 }
@@ -142,9 +148,22 @@ impl Engine<'_> {
                 | Status::Failed
                 | Status::Done
                 | Status::Dropped
-                | Status::Conflict => return Ok(trak),
+                | Status::Conflict => return Ok(self.stop(trak, started_at)),
             };
         }
+    }
+
+    /// The loop stops with `trak`: if this drive moved it to where a human is needed (or to
+    /// done), the user is told: the notify command, the reporter's bell.
+    fn stop(&mut self, trak: Trak, started_at: crate::store::git::Oid) -> Trak {
+        if trak.tip != started_at && notify::worth_telling(trak.state.status) {
+            self.reporter.stopped(&trak);
+            let workdir = self.store.git().main_workdir();
+            if let Some(warning) = notify::notify(&self.workflow.notify, workdir, &trak) {
+                self.reporter.step(&format!("warning: {warning}"));
+            }
+        }
+        trak
     }
 
     /// With `[sync] auto = true`: pushes what was just recorded (and fetches what others did),
