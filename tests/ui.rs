@@ -87,6 +87,14 @@ impl Tmux {
         )
     }
 
+    /// The screen with its colours, as escape sequences.
+    fn screen_with_escapes(&self) -> String {
+        success(
+            &self.tmux(&["capture-pane", "-p", "-e", "-t", "0"]),
+            "capture-pane -e",
+        )
+    }
+
     /// Waits until the screen satisfies `ready`; fails with the last screen if it never does.
     fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
@@ -269,4 +277,38 @@ fn the_filter_narrows_the_list_and_d_shows_the_diff() {
     tmux.wait_for("the list again", |screen| screen.contains("q quit"));
     tmux.keys(&["q"]);
     tmux.assert_restored();
+}
+
+#[test]
+fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
+    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
+    let id = s.new_trak("Add login", &[]);
+    let tmux = Tmux::start(&s);
+    let ork = env!("CARGO_BIN_EXE_ork");
+    tmux.type_text(&format!("{ork} status; echo end-of-status"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the status table", |screen| {
+        screen.contains("\nend-of-status")
+    });
+    let coloured = tmux.screen_with_escapes();
+    let row = coloured
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{coloured}"));
+    // Yellow: waits for a human.
+    assert!(row.contains("\x1b[33m"), "{row:?}");
+
+    tmux.type_text(&format!(
+        "clear; NO_COLOR=1 {ork} status; echo end-of-plain"
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the plain table", |screen| {
+        screen.contains("\nend-of-plain")
+    });
+    let plain = tmux.screen_with_escapes();
+    let row = plain
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{plain}"));
+    assert!(!row.contains('\x1b'), "{row:?}");
 }
