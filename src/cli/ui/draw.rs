@@ -26,8 +26,11 @@ pub fn frame(frame: &mut Frame, app: &App) {
     ])
     .areas(frame.area());
     frame.render_widget(Paragraph::new(header_line(app)), header);
-    let [list, detail] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
+    let [list, detail] = Layout::horizontal([
+        Constraint::Max(list_width(app)),
+        Constraint::Min(MIN_DETAIL_WIDTH),
+    ])
+    .areas(body);
     trak_list(frame, app, list);
     detail_pane(frame, app, detail);
     if let Some(text) = &app.message {
@@ -61,6 +64,41 @@ fn header_line(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The detail pane is never narrower than this: the list's ids are cut first.
+const MIN_DETAIL_WIDTH: u16 = 40;
+/// The widths of the STAGE (at least), STATUS, AGE and COST columns.
+const STAGE_WIDTH: usize = 10;
+const STATUS_WIDTH: u16 = 15;
+const AGE_WIDTH: u16 = 4;
+const COST_WIDTH: u16 = 6;
+
+/// The widest id (indented) and stage of the list.
+fn column_widths(app: &App) -> (usize, usize) {
+    let id = app
+        .traks
+        .iter()
+        .map(|l| l.trak.id.chars().count() + 2 * l.depth)
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let stage = app
+        .traks
+        .iter()
+        .map(|l| l.trak.state.stage.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(STAGE_WIDTH);
+    (id, stage)
+}
+
+/// What the list needs to show every column whole: borders, the selection mark, the columns
+/// and the gaps between them.
+fn list_width(app: &App) -> u16 {
+    let (id, stage) = column_widths(app);
+    let fixed = STATUS_WIDTH + AGE_WIDTH + COST_WIDTH;
+    (2 + 2 + id + stage + 4) as u16 + fixed
+}
+
 fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     let visible = app.visible();
     let now = Utc::now();
@@ -69,11 +107,11 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     let table = Table::new(
         rows,
         [
-            Constraint::Min(12),
-            Constraint::Length(10),
-            Constraint::Length(16),
-            Constraint::Length(4),
-            Constraint::Length(7),
+            Constraint::Min(column_widths(app).0 as u16),
+            Constraint::Length(column_widths(app).1 as u16),
+            Constraint::Length(STATUS_WIDTH),
+            Constraint::Length(AGE_WIDTH),
+            Constraint::Length(COST_WIDTH),
         ],
     )
     .header(
@@ -189,16 +227,21 @@ fn detail_lines(trak: &Trak, detail: &Detail, height: usize) -> Vec<Line<'static
         lines.push(Line::from(format!("? {}", clean(&q.question))));
     }
     let mut after = Vec::new();
-    for (name, content) in &detail.artifacts {
-        after.push(Line::styled(format!("── artifact: {name} ──"), bold));
-        after.extend(excerpt(content, EXCERPT_LINES).into_iter().map(Line::from));
-    }
-    if let Some((stage, attempt, output)) = &detail.gate {
+    // A failed trak's note already quotes its gate's output.
+    let gate = detail.gate.as_ref().filter(|(_, _, output)| {
+        let first = output.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        s.note.as_ref().is_none_or(|note| !note.contains(first))
+    });
+    if let Some((stage, attempt, output)) = gate {
         after.push(Line::styled(
             format!("── last gate failure: {stage}, attempt {attempt} ──"),
             bold,
         ));
         after.extend(excerpt(output, EXCERPT_LINES).into_iter().map(Line::from));
+    }
+    for (name, content) in &detail.artifacts {
+        after.push(Line::styled(format!("── artifact: {name} ──"), bold));
+        after.extend(excerpt(content, EXCERPT_LINES).into_iter().map(Line::from));
     }
     if let Some((name, tail)) = &detail.live {
         lines.push(Line::styled(format!("── live output: {name} ──"), bold));
