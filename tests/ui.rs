@@ -199,7 +199,10 @@ fn r_sends_typed_feedback_to_the_agent() {
     tmux.type_text("use PKCE");
     tmux.wait_for("the typed feedback", |screen| screen.contains("use PKCE"));
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the second plan", |screen| screen.contains("# Plan v2"));
+    tmux.wait_for("the second plan, waiting for review", |screen| {
+        screen.contains("# Plan v2")
+            && row(screen, &id).is_some_and(|r| r.contains("awaiting review"))
+    });
 
     let prompt = common::fake_agent_prompt(&s.agent_dir, "planning", 2);
     assert!(
@@ -311,4 +314,25 @@ fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
         .find(|l| l.contains(&id))
         .unwrap_or_else(|| panic!("no row for {id}:\n{plain}"));
     assert!(!row.contains('\x1b'), "{row:?}");
+}
+
+#[test]
+fn a_terminate_signal_from_elsewhere_restores_the_terminal_too() {
+    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
+    let id = s.new_trak("Add login", &[]);
+    let tmux = open_ui(&s);
+    tmux.wait_for("the trak", |screen| row(screen, &id).is_some());
+    let shell = tmux.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+    let shell = success(&shell, "tmux display-message").trim().to_string();
+    let ui = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let ui = success(&ui, "pgrep the UI").trim().to_string();
+    assert!(
+        !ui.is_empty() && !ui.contains('\n'),
+        "one child of the shell: {ui:?}"
+    );
+    success(
+        &Command::new("kill").args(["-TERM", &ui]).output().unwrap(),
+        "kill -TERM",
+    );
+    tmux.assert_restored();
 }

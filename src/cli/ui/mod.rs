@@ -5,8 +5,9 @@
 //! moment for a key. Decisions go through the same engine calls as the commands, and what they
 //! set off runs in a background `ork resume`, so the view never waits for an agent.
 //!
-//! The terminal is put back (raw mode off, main screen) on `q`, on Ctrl-C (a key in raw mode)
-//! and on a panic (ratatui's panic hook restores it before the message is printed).
+//! The terminal is put back (raw mode off, main screen) on `q`, on Ctrl-C (a key in raw mode),
+//! on SIGINT or SIGTERM from another process, and on a panic (ratatui's panic hook restores it
+//! before the message is printed).
 
 mod actions;
 mod app;
@@ -35,6 +36,8 @@ pub fn run(store: Store, workflow: Workflow) -> Result<()> {
         bail!("ork ui needs a terminal; `ork status` prints the list of traks anywhere");
     }
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    // SIGINT or SIGTERM from elsewhere (Ctrl-C here is a key) ends ork through its handler.
+    ork::engine::process::before_interrupt_exit(ratatui::restore);
     let result = event_loop(&mut terminal, &store, &workflow);
     ratatui::restore();
     result
