@@ -101,3 +101,11 @@ fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
     );
     assert!(err.contains("--json") && err.contains("--follow"), "{err}");
 }
+
+#[test]
+fn ork_ui_outside_a_terminal_says_what_to_use_instead() {
+    let flow = ReviewFlow::new("", json!({}));
+    let err = common::ork_error(&flow.ork_output(&["ui"]), "ork ui, piped");
+    assert!(err.contains("ork ui needs a terminal"), "{err}");
+    assert!(err.contains("ork status"), "{err}");
+}

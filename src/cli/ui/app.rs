@@ -13,6 +13,8 @@ use super::detail::Detail;
 pub struct App {
     /// Every trak, in list order (subtraks after their parent).
     pub traks: Vec<Listed>,
+    /// The traks that show `running` but whose run on this machine was killed.
+    pub interrupted: std::collections::HashSet<String>,
     /// The selected trak's id, kept across refreshes.
     pub selected: Option<String>,
     /// Only traks whose id, title, stage or status contains this are listed.
@@ -73,6 +75,7 @@ impl App {
     pub fn new() -> App {
         App {
             traks: Vec::new(),
+            interrupted: Default::default(),
             selected: None,
             filter: String::new(),
             mode: Mode::Browse,

@@ -102,7 +102,10 @@ fn list_width(app: &App) -> u16 {
 fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     let visible = app.visible();
     let now = Utc::now();
-    let rows: Vec<Row> = visible.iter().map(|l| trak_row(l, now)).collect();
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|l| trak_row(l, app.interrupted.contains(&l.trak.id), now))
+        .collect();
     let empty = app.traks.is_empty();
     let table = Table::new(
         rows,
@@ -129,7 +132,7 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn trak_row(listed: &Listed, now: chrono::DateTime<Utc>) -> Row<'static> {
+fn trak_row(listed: &Listed, interrupted: bool, now: chrono::DateTime<Utc>) -> Row<'static> {
     let s = &listed.trak.state;
     let id = format!("{}{}", "  ".repeat(listed.depth), listed.trak.id);
     let cost = s.total_usage().cost_usd;
@@ -140,7 +143,11 @@ fn trak_row(listed: &Listed, now: chrono::DateTime<Utc>) -> Row<'static> {
     Row::new([
         Cell::from(title),
         Cell::from(s.stage.clone()),
-        Cell::from(s.status.as_str()).style(status_style(s.status)),
+        if interrupted {
+            Cell::from("interrupted").style(Style::new().fg(Color::Red))
+        } else {
+            Cell::from(s.status.as_str()).style(status_style(s.status))
+        },
         Cell::from(crate::cli::print::age(s.created_at, now)),
         Cell::from(if cost > 0.0 {
             format!("${cost:.2}")

@@ -29,6 +29,9 @@ use detail::{Detail, clean};
 
 /// How long the loop waits for a key before it looks at the refs and the live log again.
 const TICK: Duration = Duration::from_millis(250);
+/// Every how many ticks running traks are checked for a killed run (a lock probe each: rare
+/// enough not to stand in the way of an `ork resume` taking the lock).
+const INTERRUPT_CHECK_TICKS: u64 = 20;
 
 pub fn run(store: Store, workflow: Workflow) -> Result<()> {
     use std::io::IsTerminal;
@@ -51,9 +54,15 @@ fn event_loop(
     let mut app = App::new();
     let mut watcher = watch::RefWatcher::new();
     let mut background = actions::Background::new();
+    let mut tick: u64 = 0;
     loop {
-        if watcher.changed(store)? {
-            app.set_traks(store.list()?);
+        tick = tick.wrapping_add(1);
+        let moved = watcher.changed(store)?;
+        if moved {
+            reload(store, &mut app)?;
+        }
+        if moved || tick.is_multiple_of(INTERRUPT_CHECK_TICKS) {
+            app.interrupted = interrupted(store, &app);
         }
         refresh_detail(store, &mut app);
         if let Some(failure) = background.poll().pop() {
@@ -79,12 +88,28 @@ fn event_loop(
                         .unwrap_or_else(|err| format!("{err:#}").replace('\n', " ")),
                 );
                 // Show the recorded decision at once, before the background run moves it on.
-                app.set_traks(store.list()?);
+                reload(store, &mut app)?;
             }
             Request::ShowDiff(id) => app.overlay = Some(shown(store, &id, "diff", diff_lines)),
             Request::ShowLog(id) => app.overlay = Some(shown(store, &id, "log", log_lines)),
         }
     }
+}
+
+/// Lists the traks again.
+fn reload(store: &Store, app: &mut App) -> Result<()> {
+    app.set_traks(store.list()?);
+    Ok(())
+}
+
+/// Which `running` traks were in fact killed on this machine: a run that dies moves no ref,
+/// so this is asked now and then too (a lock probe per running trak, nothing read from git).
+fn interrupted(store: &Store, app: &App) -> std::collections::HashSet<String> {
+    app.traks
+        .iter()
+        .filter(|l| ork::engine::is_interrupted(store, &l.trak))
+        .map(|l| l.trak.id.clone())
+        .collect()
 }
 
 /// Reads the selected trak's detail again if it moved or another one was selected; else only
