@@ -336,3 +336,54 @@ fn a_terminate_signal_from_elsewhere_restores_the_terminal_too() {
     );
     tmux.assert_restored();
 }
+
+#[test]
+fn n_answers_questions_and_t_retries_a_failed_stage() {
+    let s = ReviewFlow::new(
+        "",
+        json!({
+            "planning": [
+                {"result": {"type": "questions", "questions": [
+                    {"question": "Which OAuth provider?", "options": ["GitHub", "Google"]}]}},
+                artifact("# Plan"),
+            ],
+            "work": [
+                {"exit": 1}, {"exit": 1}, {"exit": 1}, {"exit": 1}, {"exit": 1},
+                artifact("work done"),
+            ],
+        }),
+    );
+    let id = s.new_trak("Add login", &[]);
+    let tmux = open_ui(&s);
+    tmux.wait_for("the question", |screen| {
+        screen.contains("Which OAuth provider?")
+    });
+
+    tmux.keys(&["n"]);
+    tmux.wait_for("the answer line", |screen| {
+        screen.contains(&format!("Answer {id}:"))
+    });
+    tmux.type_text("GitHub");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the plan, waiting for review", |screen| {
+        row(screen, &id).is_some_and(|r| r.contains("planning") && r.contains("awaiting review"))
+    });
+    let prompt = common::fake_agent_prompt(&s.agent_dir, "planning", 2);
+    assert!(
+        prompt.contains("GitHub"),
+        "the answer must reach the agent:\n{prompt}"
+    );
+
+    // Work fails until its attempts run out; t runs it again.
+    tmux.keys(&["a"]);
+    tmux.wait_for("work to fail", |screen| {
+        row(screen, &id).is_some_and(|r| r.contains("work") && r.contains("failed"))
+    });
+    let failed_runs = common::fake_agent_runs(&s.agent_dir, "work");
+    tmux.keys(&["t"]);
+    tmux.wait_for("work to run again", |_| {
+        common::fake_agent_runs(&s.agent_dir, "work") > failed_runs
+    });
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}

@@ -65,7 +65,7 @@ fn event_loop(
             app.interrupted = interrupted(store, &app);
         }
         refresh_detail(store, &mut app);
-        if let Some(failure) = background.poll().pop() {
+        if let Some(failure) = background.poll(store).pop() {
             app.message = Some(failure);
         }
         terminal.draw(|frame| draw::frame(frame, &app))?;
