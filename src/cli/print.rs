@@ -500,8 +500,9 @@ pub fn logs(
         return Ok(());
     }
     if logs.is_empty() {
+        let what = stage.map_or(" for".to_string(), |stage| format!(" stage {stage} of"));
         outln!(
-            "No agent has run for {} yet (on this machine or synced).",
+            "No agent has run{what} {} yet (on this machine or synced).",
             trak.id
         );
         return Ok(());
