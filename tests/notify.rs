@@ -131,3 +131,28 @@ fn an_empty_notify_command_is_a_clear_error() {
     assert!(err.contains("[notify] command is empty"), "{err}");
     assert!(err.contains("workflow.toml"), "{err}");
 }
+
+#[test]
+fn the_bell_rings_on_a_terminal_when_a_trak_starts_waiting() {
+    let flow = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
+    let typescript = flow.path("typescript");
+    // `script` gives ork a pseudo-terminal and records everything written to it.
+    let out = flow
+        .command("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} trak new 'Add login'",
+            env!("CARGO_BIN_EXE_ork")
+        ))
+        .arg(&typescript)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = std::fs::read(&typescript).unwrap();
+    let written = String::from_utf8_lossy(&written);
+    assert!(written.contains("awaiting review at planning"), "{written}");
+    assert!(
+        written.contains('\x07'),
+        "no bell on the terminal:\n{written:?}"
+    );
+}
