@@ -6,6 +6,7 @@
 //! (kill -9 included) just "drive the trak again".
 
 mod decisions;
+pub mod doctor;
 mod gate;
 pub mod inspect;
 mod integration;
@@ -13,6 +14,7 @@ pub mod notify;
 pub mod process;
 pub mod prompt;
 pub mod runner;
+mod session;
 mod stage;
 pub mod worktree;
 

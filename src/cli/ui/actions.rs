@@ -43,7 +43,7 @@ impl Background {
             HumanDecision::Approve => "approved",
             HumanDecision::Reject { .. } => "rejected",
             HumanDecision::Answer(_) => "answered",
-            HumanDecision::Retry => "retried",
+            HumanDecision::Retry { .. } => "retried",
             HumanDecision::Resolve { .. } => "resolved",
             HumanDecision::Drop { .. } => "dropped",
         };

@@ -191,7 +191,15 @@ impl App {
             'r' => self.edit(Purpose::Reject),
             'n' if status == Status::AwaitingAnswer => self.edit(Purpose::Answer),
             'n' => self.message = Some(format!("{id} has no questions to answer.")),
-            't' => return Request::Decide(id, HumanDecision::Retry),
+            // A change that adds a secret needs `ork retry --allow-secret`, after a look at it.
+            't' => {
+                return Request::Decide(
+                    id,
+                    HumanDecision::Retry {
+                        allow_secrets: false,
+                    },
+                );
+            }
             'd' => return Request::ShowDiff(id),
             'l' => return Request::ShowLog(id),
             _ => {}
