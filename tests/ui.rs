@@ -381,9 +381,9 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
     });
     let failed_runs = common::fake_agent_runs(&s.agent_dir, "work");
     tmux.keys(&["t"]);
-    tmux.wait_for("work to run again", |_| {
-        common::fake_agent_runs(&s.agent_dir, "work") > failed_runs
-    });
+    // The fake agent saves each run's prompt: the next one's file shows the run started.
+    let next_prompt = s.agent_dir.join(format!("work-{}.prompt", failed_runs + 1));
+    tmux.wait_for("work to run again", |_| next_prompt.exists());
     tmux.keys(&["q"]);
     tmux.assert_restored();
 }
