@@ -336,6 +336,7 @@ fn synthetic_event(i: usize) -> EventKind {
                 output_tokens: 300,
                 cost_usd: 0.02,
             },
+            outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
             stage,

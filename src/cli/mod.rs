@@ -253,14 +253,16 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
+            // Errors quote agents and git: only text reaches the terminal.
+            let printable = |text: String| ork::engine::output::printable(&text).into_owned();
             let label = if print::stderr_colour() {
                 print::ansi(print::Paint::Bad, "error:")
             } else {
                 "error:".to_string()
             };
-            eprintln!("{label} {err}");
+            eprintln!("{label} {}", printable(err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", printable(cause.to_string()));
             }
             ExitCode::FAILURE
         }

@@ -14,9 +14,14 @@ use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
 /// panicking; `main` exits quietly on a broken pipe.
+/// A line on stdout; what ork prints quotes agents, so only text, newlines and tabs go out.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            ork::engine::output::printable(&format!($($arg)*))
+        )?
     };
 }
 
@@ -209,8 +214,32 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     print_table(&rows)
 }
 
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
         let mut value = serde_json::to_value(trak_json(store, trak, present))?;
@@ -218,6 +247,18 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -254,6 +295,12 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
     for (stage, usage) in &s.usage {
         outln!("  cost      {stage}: {}", usage_text(usage));
     }
@@ -431,9 +478,11 @@ impl Terminal {
         clock(self.start.elapsed())
     }
 
-    /// Prints one line of progress, taking the spinner's line out of the way first.
+    /// Prints one line of progress, taking the spinner's line out of the way first. Steps
+    /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
+        let text = ork::engine::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
@@ -619,7 +668,7 @@ pub fn logs(
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
-    let dir = inspect::runs_dir(store, &trak.id);
+    let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
     let mut first = inspect::newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {

@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::duration;
+use crate::config::{duration, size};
 
 /// The workflow file, relative to the repository root.
 pub const WORKFLOW_PATH: &str = ".orkestra/workflow.toml";
@@ -181,6 +181,35 @@ impl Default for NotifySettings {
     }
 }
 
+/// How much of what an agent or a gate produces ork keeps (DESIGN.md rule 11: output read
+/// with a bound). Past a cap the text is cut with a line saying so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// An artifact, as committed on the trak branch (its head is kept).
+    pub artifact: usize,
+    /// A feedback text: gate output, a rejection's feedback, a failed run's error (its tail
+    /// is kept).
+    pub feedback: usize,
+    /// The gate output kept in a gate note (its tail).
+    pub note: usize,
+    /// One run's agent log, on the log ref and live under `.git/ork/runs/` (its tail).
+    pub log: usize,
+}
+
+/// 1 MiB: the default of every cap.
+const DEFAULT_LIMIT: usize = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            artifact: DEFAULT_LIMIT,
+            feedback: DEFAULT_LIMIT,
+            note: DEFAULT_LIMIT,
+            log: DEFAULT_LIMIT,
+        }
+    }
+}
+
 /// The validated workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -190,6 +219,7 @@ pub struct Workflow {
     pub worktree: WorktreeSetup,
     pub sync: SyncSettings,
     pub notify: NotifySettings,
+    pub limits: Limits,
 }
 
 impl Workflow {
@@ -301,6 +331,7 @@ struct RawWorkflow {
     sync: Option<RawSync>,
     #[serde(default)]
     notify: Option<RawNotify>,
+    limits: Option<RawLimits>,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +341,19 @@ struct RawNotify {
     command: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    artifact: Option<Spanned<String>>,
+    #[serde(default)]
+    feedback: Option<Spanned<String>>,
+    #[serde(default)]
+    note: Option<Spanned<String>>,
+    #[serde(default)]
+    log: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -460,6 +504,12 @@ impl RawWorkflow {
         let notify = self.notify.map_or_else(NotifySettings::default, |raw| {
             validate_notify(raw, src, errors)
         });
+        let limits = self.limits.map_or_else(Limits::default, |raw| Limits {
+            artifact: parse_size(raw.artifact, src, errors),
+            feedback: parse_size(raw.feedback, src, errors),
+            note: parse_size(raw.note, src, errors),
+            log: parse_size(raw.log, src, errors),
+        });
         Workflow {
             agents,
             flows,
@@ -467,6 +517,7 @@ impl RawWorkflow {
             worktree,
             sync,
             notify,
+            limits,
         }
     }
 }
@@ -493,6 +544,20 @@ fn validate_notify(raw: RawNotify, src: &Source, errors: &mut Vec<String>) -> No
         command,
         timeout: parse_timeout(raw.timeout, DEFAULT_NOTIFY_TIMEOUT, src, errors),
     }
+}
+
+fn parse_size(raw: Option<Spanned<String>>, src: &Source, errors: &mut Vec<String>) -> usize {
+    let Some(raw) = raw else {
+        return DEFAULT_LIMIT;
+    };
+    size::parse(raw.get_ref()).unwrap_or_else(|e| {
+        errors.push(src.message(
+            raw.span(),
+            &format!("bad size: {e}"),
+            "write a size like \"1MiB\" or \"256KiB\"",
+        ));
+        DEFAULT_LIMIT
+    })
 }
 
 fn parse_timeout(
@@ -966,6 +1031,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wf.toml:11:11: bad duration"), "{err}");
+    }
+
+    #[test]
+    fn limits_default_to_1mib_and_read_sizes() {
+        let flow = "[flows.f]\n[[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n";
+        let wf = parse(&format!("{AGENT}{flow}")).unwrap();
+        assert_eq!(wf.limits, Limits::default());
+        assert_eq!(wf.limits.artifact, 1 << 20);
+        let wf = parse(&format!(
+            "{AGENT}{flow}[limits]\nartifact = \"64KiB\"\nlog = \"2MiB\"\n"
+        ))
+        .unwrap();
+        assert_eq!(wf.limits.artifact, 64 << 10);
+        assert_eq!(wf.limits.log, 2 << 20);
+        assert_eq!(wf.limits.feedback, 1 << 20);
+
+        let err = parse(&format!(
+            "{AGENT}{flow}[limits]\nnote = \"lots\"\nfeedback = \"12\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("wf.toml:11:8: bad size"), "{err}");
+        assert!(err.contains("wf.toml:12:12: bad size"), "{err}");
+        assert!(err.contains("less than 1KiB"), "{err}");
+        assert!(err.contains("fix: write a size like"), "{err}");
+        let err = parse(&format!("{AGENT}{flow}[limits]\nstdout = \"1MiB\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `stdout`"), "{err}");
     }
 
     #[test]

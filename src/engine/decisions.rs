@@ -40,6 +40,9 @@ pub fn drop_trak(
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }
+    if let Some(warning) = super::forget_runs(store, &trak.id) {
+        eprintln!("{warning}");
+    }
     Ok(trak)
 }
 
@@ -90,7 +93,11 @@ pub fn decide(
             }
             EventKind::Rejected {
                 stage,
-                feedback,
+                feedback: crate::engine::output::keep_head(
+                    &feedback,
+                    workflow.limits.feedback,
+                    "Give shorter feedback: it is cut at the [limits] feedback size.",
+                ),
                 route_to,
                 by: Actor::Human,
             }

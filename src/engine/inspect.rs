@@ -9,12 +9,6 @@ use anyhow::Result;
 use crate::store::event::{Event, EventKind};
 use crate::store::{Store, Trak};
 
-/// The folder of trak `id`'s runs on this machine: `<stage>-<attempt>/log` for each agent run,
-/// and `drive.log` for a background `ork resume`.
-pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
-    store.git().runtime_dir().join("runs").join(id)
-}
-
 /// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
 pub fn newest_run_log(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir)

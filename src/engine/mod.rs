@@ -11,6 +11,8 @@ mod gate;
 pub mod inspect;
 mod integration;
 pub mod notify;
+pub mod output;
+pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod runner;
@@ -160,8 +162,13 @@ impl Engine<'_> {
     fn stop(&mut self, trak: Trak, started_at: crate::store::git::Oid) -> Trak {
         if trak.tip != started_at && notify::worth_telling(trak.state.status) {
             self.reporter.stopped(&trak);
-            let workdir = self.store.git().main_workdir();
-            if let Some(warning) = notify::notify(&self.workflow.notify, workdir, &trak) {
+            let worktree = self.store.worktree_path(&trak.id);
+            let dir = if worktree.is_dir() {
+                worktree
+            } else {
+                self.store.git().main_workdir().to_path_buf()
+            };
+            if let Some(warning) = notify::notify(&self.workflow.notify, &dir, &trak) {
                 self.reporter.step(&format!("warning: {warning}"));
             }
         }
@@ -305,6 +312,24 @@ pub fn next_step(trak: &Trak) -> String {
         Status::Conflict => format!(
             "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
         ),
+    }
+}
+
+/// `.git/ork/runs/<id>/`: the runtime files of trak `id`'s runs on this machine (prompts,
+/// output files, live logs). No state: the kept logs are on the log ref.
+pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
+    store.git().runtime_dir().join("runs").join(id)
+}
+
+/// Removes a finished or dropped trak's runtime files; returns the error as a warning to show.
+fn forget_runs(store: &Store, id: &str) -> Option<String> {
+    let dir = runs_dir(store, id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(format!(
+            "warning: could not remove {}: {e}; delete it by hand, it holds nothing ork needs",
+            dir.display()
+        )),
+        _ => None,
     }
 }
 

@@ -3,10 +3,8 @@
 //! done. It is a courtesy: it runs under a short timeout, and whatever it does, the trak is
 //! not affected.
 
-use std::process::Command;
-
 use crate::config::workflow::NotifySettings;
-use crate::engine::process::run_with_timeout;
+use crate::engine::process::{TrakCommand, run_with_timeout};
 use crate::store::Trak;
 use crate::store::state::Status;
 
@@ -15,14 +13,14 @@ pub fn worth_telling(status: Status) -> bool {
     super::waits_for_human(status) || matches!(status, Status::Done | Status::Integrating)
 }
 
-/// Runs the notify command for `trak`, if one is configured. Returns a warning to show when it
-/// could not start, failed, or ran past its timeout (and was killed with its process group).
-pub fn notify(settings: &NotifySettings, workdir: &std::path::Path, trak: &Trak) -> Option<String> {
+/// Runs the notify command for `trak` in `dir` (its worktree, or the main checkout once that
+/// is gone), if one is configured. Returns a warning to show when it could not start, failed,
+/// or ran past its timeout (and was killed with its process group).
+pub fn notify(settings: &NotifySettings, dir: &std::path::Path, trak: &Trak) -> Option<String> {
     let (program, args) = settings.command.split_first()?;
-    let mut command = Command::new(program);
+    let mut command = TrakCommand::new(program, dir);
     command
         .args(args)
-        .current_dir(workdir)
         .env("ORK_TRAK", &trak.id)
         .env("ORK_TITLE", &trak.state.title)
         .env("ORK_STAGE", &trak.state.stage)

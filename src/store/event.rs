@@ -44,6 +44,42 @@ impl Usage {
     }
 }
 
+/// A file outside a trak's worktree (in the main checkout, or in another trak's worktree) that
+/// changed while the trak's agent ran. ork names it and leaves it as it is: it is the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideChange {
+    /// The trak whose worktree holds the file; `None` for the main checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trak: Option<String>,
+    /// The file, relative to that checkout.
+    pub path: String,
+    pub change: FileChange,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    New,
+    Modified,
+    Deleted,
+}
+
+impl OutsideChange {
+    /// "x (new, main checkout)", "src/lib.rs (modified, trak fix-bug-k3f9)".
+    pub fn describe(&self) -> String {
+        let change = match self.change {
+            FileChange::New => "new",
+            FileChange::Modified => "modified",
+            FileChange::Deleted => "deleted",
+        };
+        match &self.trak {
+            None => format!("{} ({change}, main checkout)", self.path),
+            Some(id) => format!("{} ({change}, trak {id})", self.path),
+        }
+    }
+}
+
 /// The schema version written into every new event.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -107,6 +143,9 @@ pub enum EventKind {
         session_id: Option<String>,
         #[serde(default)]
         usage: Usage,
+        /// Files outside the trak's worktree that changed during the run (left as they are).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outside_changes: Vec<OutsideChange>,
     },
     /// The stage's gate script passed.
     GatePassed { stage: String, attempt: u32 },

@@ -497,6 +497,7 @@ mod tests {
                 output_tokens: 5,
                 cost_usd: 0.5,
             },
+            outside_changes: Vec::new(),
         }
     }
 
@@ -789,6 +790,7 @@ mod tests {
             }],
             session_id: None,
             usage: Usage::default(),
+            outside_changes: Vec::new(),
         };
         let answer = |answer: &str| EventKind::Answered {
             stage: "planning".into(),

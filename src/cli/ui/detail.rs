@@ -50,7 +50,7 @@ impl Detail {
     /// Reads the end of the newest live log again: the agent's run, or a background
     /// `ork resume` started from here (`drive.log`), whichever was written last.
     pub fn refresh_live(&mut self, store: &Store) {
-        let dir = inspect::runs_dir(store, &self.id);
+        let dir = ork::engine::runs_dir(store, &self.id);
         let candidates = [inspect::newest_run_log(&dir), Some(dir.join("drive.log"))];
         let newest = candidates
             .into_iter()
@@ -88,28 +88,8 @@ fn tail(path: &PathBuf) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-/// A line safe to draw: tabs as spaces, escape sequences and other control characters out
-/// (an agent's colours would otherwise reach the terminal raw).
+/// A line safe to draw: escape sequences and other control characters out (an agent's
+/// colours would otherwise reach the terminal raw), tabs as spaces.
 pub fn clean(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\t' => out.push_str("    "),
-            '\x1b' => {
-                // CSI: ESC [ parameters final-byte.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-            }
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    ork::engine::output::printable(line).replace('\t', "    ")
 }

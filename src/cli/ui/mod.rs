@@ -164,7 +164,7 @@ fn log_lines(store: &Store, trak: &ork::store::Trak) -> Result<Vec<String>> {
         lines.push(format!("=== {} {} ===", log.stage, log.run));
         lines.extend(log.output.lines().map(str::to_string));
     }
-    let live = inspect::newest_run_log(&inspect::runs_dir(store, &trak.id));
+    let live = inspect::newest_run_log(&ork::engine::runs_dir(store, &trak.id));
     if let Some(path) = live
         && let Ok(text) = std::fs::read_to_string(&path)
     {
