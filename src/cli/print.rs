@@ -25,6 +25,19 @@ macro_rules! outln {
     };
 }
 
+/// Like `outln!`, for a line whose parts were made printable already ([`paint`] does): it holds
+/// ork's own colour codes, which `outln!` would take out.
+macro_rules! paintedln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+/// Text from outside (agents, git, other machines) with its control characters taken out.
+fn printable(text: &str) -> String {
+    ork::engine::output::printable(text).into_owned()
+}
+
 pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
     let changed = report
         .iter()
@@ -283,7 +296,7 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     };
     let word = status_word(store, trak);
     let word = status_paint(&word).map_or(word.clone(), |kind| paint(kind, &word));
-    outln!("  status    {word} at {}{attempt}", s.stage);
+    paintedln!("  status    {word} at {}{attempt}", printable(&s.stage));
     outln!("  base      {}", s.base);
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
@@ -443,7 +456,7 @@ fn print_table(rows: &[Vec<String>]) -> Result<()> {
             .zip(&widths)
             .enumerate()
             .map(|(column, (cell, width))| {
-                let padded = format!("{cell:<width$}");
+                let padded = format!("{:<width$}", printable(cell));
                 match status_paint(cell) {
                     Some(kind) if index > 0 && Some(column) == status_column => {
                         paint(kind, &padded)
@@ -452,7 +465,7 @@ fn print_table(rows: &[Vec<String>]) -> Result<()> {
                 }
             })
             .collect();
-        outln!("{}", line.join("  ").trim_end());
+        paintedln!("{}", line.join("  ").trim_end());
     }
     Ok(())
 }
@@ -653,7 +666,7 @@ pub fn logs(
         return Ok(());
     }
     for log in logs {
-        outln!(
+        paintedln!(
             "{}",
             paint(
                 Paint::Heading,
@@ -745,7 +758,7 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
     }
     for pair in versions.windows(2) {
         let (old, new) = (&pair[0], &pair[1]);
-        outln!(
+        paintedln!(
             "{}",
             paint(
                 Paint::Heading,
@@ -915,12 +928,13 @@ fn colour_allowed(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// `text` in the colour of `kind`, if standard output gets colour.
+/// `text`, made printable, in the colour of `kind` if standard output gets colour.
 pub fn paint(kind: Paint, text: &str) -> String {
+    let text = printable(text);
     if stdout_colour() {
-        ansi(kind, text)
+        ansi(kind, &text)
     } else {
-        text.to_string()
+        text
     }
 }
 
@@ -947,10 +961,12 @@ fn status_paint(word: &str) -> Option<Paint> {
     }
 }
 
-/// A unified diff with its removed lines red and its added lines green, on a terminal.
+/// A unified diff made printable, with its removed lines red and its added lines green on a
+/// terminal.
 fn paint_diff(diff: &str) -> String {
+    let diff = printable(diff);
     if !stdout_colour() {
-        return diff.to_string();
+        return diff;
     }
     diff.split_inclusive('\n')
         .map(|line| {
