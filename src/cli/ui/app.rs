@@ -294,12 +294,9 @@ impl App {
     }
 }
 
-/// The parent a trak was broken out of, if it is a subtrak.
-///
-/// The hook for subtraks: once a trak's state names its parent, return it here and the list
-/// indents subtraks under their parent.
-fn parent_of(_trak: &Trak) -> Option<&str> {
-    None
+/// The parent a trak was broken out of, if it is a subtrak: the list indents it under it.
+fn parent_of(trak: &Trak) -> Option<&str> {
+    trak.state.parent.as_deref()
 }
 
 /// The traks with each one's subtraks right after it (indented one more), unfinished traks
@@ -328,5 +325,60 @@ fn push_with_children(trak: Trak, depth: usize, all: &[Trak], out: &mut Vec<List
     }
     for child in all.iter().filter(|c| parent_of(c) == Some(id.as_str())) {
         push_with_children(child.clone(), depth + 1, all, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ork::store::event::{Event, EventKind};
+    use ork::store::state::TrakState;
+
+    /// A trak folded from its creation event, a subtrak of `parent` if given.
+    fn trak(id: &str, parent: Option<&str>) -> Trak {
+        let created = Event::new(
+            EventKind::Created {
+                title: id.to_string(),
+                flow: "feature".into(),
+                base: "main".into(),
+                stages: vec!["work".into()],
+                parent: parent.map(str::to_string),
+                key: parent.map(|_| "part".to_string()),
+            },
+            "m",
+            None,
+        );
+        Trak {
+            id: id.to_string(),
+            state: TrakState::fold(id, &[created]).unwrap(),
+            location: ork::store::Location::Local,
+            branch: format!("refs/heads/ork/{id}"),
+            tip: ork::store::git::Oid::from_hex(&[b'0'; 40]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn subtraks_list_indented_right_after_their_parent() {
+        let listed = in_list_order(vec![
+            trak("a-parent", None),
+            trak("b-other", None),
+            trak("c-child", Some("a-parent")),
+            trak("d-grandchild", Some("c-child")),
+            trak("e-orphan", Some("gone")),
+        ]);
+        let rows: Vec<(&str, usize)> = listed
+            .iter()
+            .map(|l| (l.trak.id.as_str(), l.depth))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a-parent", 0),
+                ("c-child", 1),
+                ("d-grandchild", 2),
+                ("b-other", 0),
+                ("e-orphan", 0),
+            ]
+        );
     }
 }

@@ -171,7 +171,7 @@ fn status_style(status: Status) -> Style {
         }
         Status::Failed | Status::Conflict => Style::new().fg(Color::Red),
         Status::Done => Style::new().fg(Color::Green),
-        Status::Running | Status::Checking => Style::new().fg(Color::Cyan),
+        Status::Running | Status::Checking | Status::Subtraks => Style::new().fg(Color::Cyan),
         Status::Queued | Status::Dropped => Style::new(),
     }
 }
