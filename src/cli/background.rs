@@ -64,7 +64,11 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
-                println!("{id}: finished ({status})");
+                if status.code() == Some(i32::from(super::CLAIM_LOST_EXIT)) {
+                    println!("{id}: another machine has it; left to it");
+                } else {
+                    println!("{id}: finished ({status})");
+                }
                 false
             }
             _ => true,

@@ -246,12 +246,24 @@ struct RunArgs {
     take_over: bool,
 }
 
+/// The exit code of a run that left the trak to the machine that claimed it (`ork run`'s
+/// background runs end so when another machine was first).
+pub const CLAIM_LOST_EXIT: u8 = 3;
+
 /// Runs the command line and turns an error into its message and exit code.
 pub fn main() -> ExitCode {
     ork::engine::process::kill_children_on_interrupt();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        // Another machine has the trak: not a failure, and `ork run` tells it by the code.
+        Err(err) if err.downcast_ref::<ork::engine::ClaimLost>().is_some() => {
+            eprintln!(
+                "info: {}",
+                ork::engine::output::printable(&err.to_string())
+            );
+            ExitCode::from(CLAIM_LOST_EXIT)
+        }
         Err(err) => {
             // Errors quote agents and git: only text reaches the terminal.
             let printable = |text: String| ork::engine::output::printable(&text).into_owned();

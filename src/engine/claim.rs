@@ -81,7 +81,7 @@ impl Engine<'_> {
             && let Some(holder) = claimed_elsewhere(self.store, self.workflow, remote, &trak)?
         {
             let lease = chrono::Duration::from_std(self.workflow.sync.lease).unwrap_or_default();
-            bail!(
+            return Err(ClaimLost(format!(
                 "trak {} ({} at {}) is claimed by {} since {}, last renewed {} (its claim \
                  holds until {}); it is running on {} there.\n  \
                  If that machine is gone, take it over: ork resume {} --take-over",
@@ -94,17 +94,19 @@ impl Engine<'_> {
                 (holder.renewed_at + lease).format("%Y-%m-%d %H:%M:%S UTC"),
                 holder.machine,
                 trak.id
-            );
+            ))
+            .into());
         }
         let record = ClaimRecord::new(&trak.id, self.store.machine());
         let expected = current.as_ref().map(|c| c.oid);
         let Some(claim) = self.store.push_claim(remote, &record, expected, false)? else {
             // Bring the winner's claim here, so `ork status` and `ork run` see it.
             let _ = git.fetch(remote);
-            bail!(
+            return Err(ClaimLost(format!(
                 "another machine claimed trak {} on {remote} first; it is theirs to run",
                 trak.id
-            );
+            ))
+            .into());
         };
         self.reporter
             .step(&format!("claimed on {remote} for {}", self.store.machine()));
@@ -119,7 +121,9 @@ impl Engine<'_> {
 
     /// Pushes the trak's branch to the shared queue's remote right after a run started, so
     /// other machines see it running. The push is never forced: a refusal means the branch
-    /// moved there although this machine holds the claim, and the run does not start.
+    /// moved there, so another machine works on the trak. Then the run does not start, and
+    /// the local copy is reset to the remote's: this machine's start must not reach the
+    /// remote later (with the claim's release, or a sync's join) as a run that never ran.
     pub(super) fn publish_start(&mut self, trak: &Trak) -> Result<()> {
         let Some(remote) = queue_remote(self.store, self.workflow) else {
             return Ok(());
@@ -127,10 +131,22 @@ impl Engine<'_> {
         let spec = format!("{0}:{0}", trak.branch);
         match self.store.git().push(&remote, &[spec]) {
             Ok(true) => Ok(()),
-            Ok(false) => bail!(
-                "trak {} moved on {remote} while this machine held its claim; run `ork sync`, then `ork status`",
-                trak.id
-            ),
+            Ok(false) => {
+                self.store.git().fetch(&remote).with_context(|| {
+                    format!(
+                        "trak {} moved on {remote} while this machine started a run, and \
+                         the remote's copy could not be fetched; run `ork sync`, then `ork status`",
+                        trak.id
+                    )
+                })?;
+                self.store.reset_to_remote(trak, &remote)?;
+                Err(ClaimLost(format!(
+                    "trak {} moved on {remote} as this machine started its run: another \
+                     machine works on it; this machine's copy is reset to the remote's",
+                    trak.id
+                ))
+                .into())
+            }
             Err(err) => {
                 self.reporter.step(&format!(
                     "warning: could not share the start of the run: {err:#}"
@@ -140,6 +156,20 @@ impl Engine<'_> {
         }
     }
 }
+
+/// The trak is another machine's to run: it claimed it first, or moved it on the remote as
+/// this machine started. Normal in a team (nothing went wrong, nothing of this machine's
+/// stays on the trak); `ork run` tells it apart from a failed run.
+#[derive(Debug)]
+pub struct ClaimLost(pub String);
+
+impl std::fmt::Display for ClaimLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ClaimLost {}
 
 /// A claim this machine holds, renewed by a heartbeat thread until it is released (or
 /// dropped, when the process ends: then it simply runs out).

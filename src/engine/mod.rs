@@ -22,7 +22,7 @@ mod stage;
 pub mod subtraks;
 pub mod worktree;
 
-pub use claim::{ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
+pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, decide, drop_trak};
 
 use std::path::{Path, PathBuf};

@@ -644,6 +644,27 @@ impl Store {
             .collect())
     }
 
+    /// Resets a local trak to `remote`'s copy, as last fetched, dropping what was recorded here
+    /// since (compare-and-swap against `trak.tip`; the worktree follows). For a machine that
+    /// recorded a run's start but lost the trak to another machine: the remote's copy is the
+    /// trak's, and this one's start must not join it later. Returns the trak as reset.
+    pub fn reset_to_remote(&self, trak: &Trak, remote: &str) -> Result<Trak> {
+        let tracking = format!("{REMOTES_PREFIX}{remote}/ork/{}", trak.id);
+        let Some(theirs) = self.git.ref_tip(&tracking)? else {
+            return Ok(trak.clone());
+        };
+        if theirs != trak.tip {
+            self.git.update_ref(
+                &trak.branch,
+                theirs,
+                trak.tip,
+                &format!("ork: reset to {remote}'s copy"),
+            )?;
+            self.refresh_worktree(trak, trak.tip, theirs)?;
+        }
+        self.load(&trak.id)
+    }
+
     /// Makes a trak known only from a remote-tracking branch a local one, at the same commit,
     /// so that it can be recorded on.
     pub fn adopt(&self, trak: &Trak) -> Result<Trak> {
