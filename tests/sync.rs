@@ -1279,7 +1279,9 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
                 .filter(|l| l.trim() == "stage_started")
                 .count(),
             1,
-            "{id}: {started}"
+            "{id}: {started}\n{}\n{}",
+            net.remote_git(&["log", "--format=%s%n%b", &format!("refs/heads/ork/{id}")]),
+            logs()
         );
     }
     // Every machine's main fast-forwards to it.

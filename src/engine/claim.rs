@@ -139,6 +139,11 @@ impl Engine<'_> {
                         trak.id
                     )
                 })?;
+                // Another ork process of this machine (a sync of another trak's run) may have
+                // pushed this very start a moment before: then it is shared, and the run goes on.
+                if self.store.remote_is_at(trak, &remote)? {
+                    return Ok(());
+                }
                 self.store.reset_to_remote(trak, &remote)?;
                 Err(ClaimLost(format!(
                     "trak {} moved on {remote} as this machine started its run: another \
@@ -170,6 +175,9 @@ impl std::fmt::Display for ClaimLost {
 }
 
 impl std::error::Error for ClaimLost {}
+
+/// How many times a release is pushed while the claim is still this machine's.
+const RELEASE_TRIES: usize = 3;
 
 /// A claim this machine holds, renewed by a heartbeat thread until it is released (or
 /// dropped, when the process ends: then it simply runs out).
@@ -221,14 +229,28 @@ impl HeldClaim {
             renewed_at: Utc::now(),
             ..current.record
         };
-        match store.push_claim(&self.remote, &record, Some(current.oid), true)? {
-            Some(_) => Ok(()),
-            None => bail!(
-                "the claim of trak {} or its branch moved on {} meanwhile; run `ork sync`",
-                record.trak,
-                self.remote
-            ),
+        for _ in 0..RELEASE_TRIES {
+            if store
+                .push_claim(&self.remote, &record, Some(current.oid), true)?
+                .is_some()
+            {
+                return Ok(());
+            }
+            // Another ork process of this machine (a sync of another trak's run) may have
+            // pushed the branch at the same moment: while the claim is still this one, again.
+            store.git().fetch(&self.remote)?;
+            let still_ours = store
+                .claim(&self.remote, &record.trak)?
+                .is_some_and(|claim| claim.oid == current.oid);
+            if !still_ours {
+                break;
+            }
         }
+        bail!(
+            "the claim of trak {} or its branch moved on {} meanwhile; run `ork sync`",
+            record.trak,
+            self.remote
+        )
     }
 
     fn stop_heartbeat(&mut self) {

@@ -644,6 +644,12 @@ impl Store {
             .collect())
     }
 
+    /// Whether `remote`'s copy of the trak, as last fetched, is at its local tip.
+    pub fn remote_is_at(&self, trak: &Trak, remote: &str) -> Result<bool> {
+        let tracking = format!("{REMOTES_PREFIX}{remote}/ork/{}", trak.id);
+        Ok(self.git.ref_tip(&tracking)? == Some(trak.tip))
+    }
+
     /// Resets a local trak to `remote`'s copy, as last fetched, dropping what was recorded here
     /// since (compare-and-swap against `trak.tip`; the worktree follows). For a machine that
     /// recorded a run's start but lost the trak to another machine: the remote's copy is the
