@@ -258,10 +258,7 @@ pub fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         // Another machine has the trak: not a failure, and `ork run` tells it by the code.
         Err(err) if err.downcast_ref::<ork::engine::ClaimLost>().is_some() => {
-            eprintln!(
-                "info: {}",
-                ork::engine::output::printable(&err.to_string())
-            );
+            eprintln!("info: {}", ork::engine::output::printable(&err.to_string()));
             ExitCode::from(CLAIM_LOST_EXIT)
         }
         Err(err) => {
