@@ -162,6 +162,21 @@ impl Machine {
         )
     }
 
+    /// `ork args` on a trak another machine has: not an error of this one, but an info line
+    /// and exit code 3. Its stderr.
+    fn left_to_another(&self, args: &[&str]) -> String {
+        let out = self.ork(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}: ork {args:?}: {err}",
+            self.name
+        );
+        assert!(err.starts_with("info: "), "{err}");
+        err
+    }
+
     /// `ork sync`, asserted to succeed; its stdout.
     fn sync(&self) -> String {
         self.ork_ok(&["sync"])
@@ -1348,13 +1363,9 @@ fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_ov
     // Before the lease passes, B leaves it: ork run has nothing to do, ork resume says who
     // holds it; B's status names the claim.
     let out = b.ork_ok(&["run"]);
-    let resumed = b.ork(&["resume", &id]);
+    let err = b.left_to_another(&["resume", &id]);
     let before_lease = chrono::Utc::now() < last + lease;
     assert!(before_lease, "B took longer than the lease to look");
-    // Another machine's trak is not an error of this one: an info line, exit code 3.
-    let err = String::from_utf8_lossy(&resumed.stderr).into_owned();
-    assert_eq!(resumed.status.code(), Some(3), "{err}");
-    assert!(err.starts_with("info: "), "{err}");
     assert!(out.contains("Nothing more to run."), "{out}");
     assert!(!out.contains(&format!("{id}: running")), "{out}");
     assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
@@ -1446,7 +1457,7 @@ fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
         "B's watch to fetch the trak",
         || b.rev(&format!("origin/ork/{id}")).is_some(),
     );
-    let err = b.ork_err(&["resume", &id]);
+    let err = b.left_to_another(&["resume", &id]);
     assert!(err.contains(&format!("claimed by {RECORDED_A}")), "{err}");
 
     // A finishes it; B never ran it.
