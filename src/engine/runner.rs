@@ -218,6 +218,8 @@ fn run_showing(
             Stream::Stderr => on_line(line),
         }
     };
+    // OpenCode takes its directory from `$PWD`, not from its working directory.
+    command.env("PWD", spec.worktree).env_remove("OLDPWD");
     let program = command.get_program().to_string_lossy().into_owned();
     run_streaming(command, input, spec.agent.timeout, &mut forward).with_context(|| {
         format!(
