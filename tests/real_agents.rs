@@ -20,7 +20,10 @@ use serde_json::Value;
 use common::{Repo, created_id, output_within, success};
 
 /// The scripted model API.
-const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scripted-api/server.py");
+const SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/scripted-api/server.py"
+);
 
 /// Where the CLIs' versions are pinned.
 const PINS: &str = "fixtures/agent-clis/package.json";
@@ -82,7 +85,7 @@ impl Cli {
     /// that the never-answering API is not waited on for long.
     fn timeout(self) -> &'static str {
         match self {
-            Cli::OpenCode => "90s",
+            Cli::OpenCode => "60s",
             _ => "30s",
         }
     }
@@ -123,15 +126,24 @@ impl Cli {
                     "model": "scripted/m",
                     "autoupdate": false,
                     "share": "disabled",
+                    // Its git snapshot of the worktree at every step costs seconds per run.
+                    "snapshot": false,
                 });
                 write_file(
                     &home.join(".config/opencode/opencode.json"),
                     &config.to_string(),
                 );
-                vec![
-                    ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-                    ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+                // No fetch of the models.dev catalogue (offline, it waits for a timeout), no
+                // updates, plugins or language servers.
+                [
+                    "OPENCODE_DISABLE_MODELS_FETCH",
+                    "OPENCODE_DISABLE_AUTOUPDATE",
+                    "OPENCODE_DISABLE_DEFAULT_PLUGINS",
+                    "OPENCODE_DISABLE_LSP_DOWNLOAD",
+                    "OPENCODE_DISABLE_CLAUDE_CODE",
                 ]
+                .map(|var| (var, "1".to_string()))
+                .into()
             }
         }
     }
@@ -171,7 +183,10 @@ fn installed(cli: Cli) -> Option<PathBuf> {
          or `npm install --prefix DIR` those versions and set ORK_AGENT_CLIS=DIR/node_modules/.bin"
     );
     if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("the real {} CLI is needed under CI=true: {why}; {how}", cli.program());
+        panic!(
+            "the real {} CLI is needed under CI=true: {why}; {how}",
+            cli.program()
+        );
     }
     eprintln!(
         "\n!!! SKIPPED: the real-CLI test of {} did not run: {why}.\n!!! To run it: {how}.\n",
@@ -205,7 +220,9 @@ impl ScriptedApi {
         if hang {
             command.arg("--hang");
         }
-        let mut child = command.spawn().expect("starting python3 for the scripted API");
+        let mut child = command
+            .spawn()
+            .expect("starting python3 for the scripted API");
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
@@ -300,7 +317,9 @@ impl Sandbox {
         ] {
             repo.write(
                 &format!(".orkestra/agents/{file}"),
-                &format!("[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"),
+                &format!(
+                    "[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"
+                ),
             );
         }
         repo.commit_all("Set up ork");
@@ -387,7 +406,11 @@ impl Sandbox {
         found.sort();
         let mut expected_sorted = expected.clone();
         expected_sorted.sort();
-        assert_eq!(found, expected_sorted, "{:?} wrote its files elsewhere", self.cli);
+        assert_eq!(
+            found, expected_sorted,
+            "{:?} wrote its files elsewhere",
+            self.cli
+        );
         let program = self.cli.program();
         for file in files {
             let contents = self.repo.read(&format!(".orkestra/worktrees/{id}/{file}"));
@@ -432,7 +455,10 @@ fn whole_flow(cli: Cli) {
     let planning = s.api.stage_requests("planning");
     let last_plan = planning.last().unwrap();
     assert!(
-        last_plan["prompt"].as_str().unwrap().contains("ANSWER-hello"),
+        last_plan["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("ANSWER-hello"),
         "{}",
         s.api.summary()
     );
@@ -467,7 +493,10 @@ fn whole_flow(cli: Cli) {
         .collect();
     assert_eq!(work_sessions.len(), 2, "{runs:#?}");
     assert!(work_sessions[0].is_string(), "{runs:#?}");
-    assert_eq!(work_sessions[0], work_sessions[1], "the same session: {runs:#?}");
+    assert_eq!(
+        work_sessions[0], work_sessions[1],
+        "the same session: {runs:#?}"
+    );
 
     // Approved, the work is reviewed: rejected once, back to work.
     s.ork_ok(&["approve", &id]);
@@ -487,16 +516,16 @@ fn whole_flow(cli: Cli) {
     let tree = s.repo.tree_files("main");
     for file in WORK_FILES {
         assert!(tree.contains(&file.to_string()), "{file} in main: {tree:?}");
-        assert_eq!(
-            s.repo.read(file),
-            format!("written by {}\n", cli.program())
-        );
+        assert_eq!(s.repo.read(file), format!("written by {}\n", cli.program()));
     }
     let mut found = s.work_files_anywhere();
     found.sort();
     let mut in_main: Vec<String> = WORK_FILES.iter().map(|f| format!("repo/{f}")).collect();
     in_main.sort();
-    assert_eq!(found, in_main, "after integration, only in the main checkout");
+    assert_eq!(
+        found, in_main,
+        "after integration, only in the main checkout"
+    );
 
     // Every run talked from the trak's worktree.
     let worktree = s.repo.worktree_path(&id).display().to_string();
@@ -557,7 +586,10 @@ fn never_answered(cli: Cli) {
         .iter()
         .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default())
         .collect();
-    assert!(left.is_empty(), "{cli:?} left processes running: {commands:?}");
+    assert!(
+        left.is_empty(),
+        "{cli:?} left processes running: {commands:?}"
+    );
 }
 
 /// The processes whose `HOME` is `home`: the CLIs ork started in this test, and their children.
