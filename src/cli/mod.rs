@@ -3,6 +3,7 @@
 
 mod background;
 mod demo;
+mod generate;
 mod print;
 
 use std::io::Read;
@@ -124,6 +125,16 @@ enum Command {
     },
     /// Try ork in one command: a whole flow in a new temporary repository, no model needed.
     Demo,
+    /// Print a shell completion script (see the README for where to put it).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff): `ork man > ork.1`, or one command's: `ork man approve`.
+    Man {
+        /// The command whose page to print (ork-<command>); default: ork's own page.
+        command: Option<String>,
+    },
     /// The demo's scripted agent (used by `ork demo`).
     #[command(hide = true)]
     DemoAgent,
@@ -241,6 +252,8 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::Demo => return crate::cli::demo::run(),
         Command::DemoAgent => return crate::cli::demo::agent(),
+        Command::Completions { shell } => return generate::completions(shell),
+        Command::Man { command } => return generate::man(command.as_deref()),
         _ => {}
     }
     let cwd = match cli.directory {
@@ -401,7 +414,9 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         }
-        Command::Demo | Command::DemoAgent => unreachable!("handled before opening a repository"),
+        Command::Demo | Command::DemoAgent | Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("handled before opening a repository")
+        }
         Command::Diff { id, stage } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = Store::new(git);
