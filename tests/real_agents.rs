@@ -47,16 +47,8 @@ enum Cli {
 }
 
 impl Cli {
+    /// Its executable's name, which is also its agent `kind` in workflow.toml.
     fn program(self) -> &'static str {
-        match self {
-            Cli::Claude => "claude",
-            Cli::Codex => "codex",
-            Cli::OpenCode => "opencode",
-        }
-    }
-
-    /// The agent's `kind` in workflow.toml.
-    fn kind(self) -> &'static str {
         match self {
             Cli::Claude => "claude",
             Cli::Codex => "codex",
@@ -306,7 +298,7 @@ impl Sandbox {
                  [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}\n\
                  [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
                  [flows.feature.integration]\nstrategy = \"merge\"\n",
-                cli.kind(),
+                cli.program(),
                 program.display(),
                 cli.timeout(),
             ),
