@@ -213,7 +213,7 @@ impl Repo {
         std::fs::write(path.join("README"), "bench\n").unwrap();
         run(&path, "git", &["add", "README"]);
         run(&path, "git", &["commit", "-q", "-m", "init"]);
-        ork::config::init::write_defaults(&path, false).unwrap();
+        ork::config::init::write_defaults(&path, false, ork::config::init::DEFAULT_AGENT).unwrap();
         Repo { _dir: dir, path }
     }
 
@@ -336,6 +336,7 @@ fn synthetic_event(i: usize) -> EventKind {
                 output_tokens: 300,
                 cost_usd: 0.02,
             },
+            outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
             stage,

@@ -22,10 +22,30 @@ use super::{
     output_from_text, shorten, stderr_tail,
 };
 
-const PROGRAM: &str = "codex";
+pub const PROGRAM: &str = "codex";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "Codex",
+    program: PROGRAM,
+    install: "npm install -g @openai/codex",
+};
+/// Writes in the working directory, commands in the sandbox (no network).
+const DEFAULT_SANDBOX: &str = "workspace-write";
 
 /// What Codex says when `resume` names a thread it does not have.
 const UNKNOWN_THREAD: &str = "no rollout found for thread id";
+
+/// Codex keeps a session (a thread) as a rollout,
+/// `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread>.jsonl` (`CODEX_HOME` is `~/.codex`
+/// by default); `codex exec resume <thread>` finds it anywhere under `sessions/`.
+pub fn session_home(query: &super::SessionQuery<'_>) -> Option<super::SessionHome> {
+    let env = query.env;
+    let codex_home = env("CODEX_HOME").or_else(|| env("HOME").map(|h| h.join(".codex")))?;
+    Some(super::SessionHome::Under {
+        root: codex_home.join("sessions"),
+        suffix: format!("-{}.jsonl", query.session),
+    })
+}
 
 /// `codex exec --json --skip-git-repo-check --sandbox workspace-write [--model M]
 /// [--output-schema FILE] [resume ID] -`, the prompt on stdin.
@@ -45,7 +65,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
         "--json",
         "--skip-git-repo-check",
         "--sandbox",
-        "workspace-write",
+        request.permission.unwrap_or(DEFAULT_SANDBOX),
     ]
     .map(String::from)
     .into();
@@ -55,6 +75,8 @@ pub fn launch(request: &Request<'_>) -> Launch {
     if let Some(schema) = request.schema_file {
         argv.extend(["--output-schema".into(), schema.display().to_string()]);
     }
+    // Options of `exec` go before `resume`, as `--output-schema` does.
+    argv.extend(request.args.iter().cloned());
     if let Some(thread) = request.resume {
         argv.extend(["resume".into(), thread.into()]);
     }
@@ -62,6 +84,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
     Launch {
         argv,
         prompt_on_stdin: true,
+        env: Vec::new(),
     }
 }
 
@@ -238,7 +261,30 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::agent::{Decision, Usage};
+    use crate::agent::{Decision, SessionHome, SessionQuery, Usage};
+
+    #[test]
+    fn a_thread_is_a_rollout_under_codex_home() {
+        let query = |env: &dyn Fn(&str) -> Option<std::path::PathBuf>| {
+            session_home(&SessionQuery {
+                env,
+                worktree: Path::new("/w"),
+                session: "0199-abc",
+                executable: None,
+            })
+        };
+        let home_only = |name: &str| (name == "HOME").then(|| "/home/dev".into());
+        let Some(SessionHome::Under { root, suffix }) = query(&home_only) else {
+            panic!("not under a folder")
+        };
+        assert_eq!(root, Path::new("/home/dev/.codex/sessions"));
+        assert_eq!(suffix, "-0199-abc.jsonl");
+        let codex_home = |name: &str| (name == "CODEX_HOME").then(|| "/ch".into());
+        let Some(SessionHome::Under { root, .. }) = query(&codex_home) else {
+            panic!("not under a folder")
+        };
+        assert_eq!(root, Path::new("/ch/sessions"));
+    }
 
     const COMMAND_AND_MESSAGE: &str =
         include_str!("../../fixtures/codex/exec-json-command-and-message.jsonl");
@@ -277,6 +323,30 @@ mod tests {
             ]
         );
         assert!(launch.prompt_on_stdin);
+    }
+
+    #[test]
+    fn the_sandbox_and_args_come_from_the_workflow_before_resume() {
+        let args = vec!["-c".to_string(), "approval_policy=\"never\"".into()];
+        let launch = launch(&Request {
+            permission: Some("read-only"),
+            args: &args,
+            resume: Some("t1"),
+            ..request("Do it")
+        });
+        assert_eq!(
+            launch.argv[3..],
+            [
+                "--skip-git-repo-check",
+                "--sandbox",
+                "read-only",
+                "-c",
+                "approval_policy=\"never\"",
+                "resume",
+                "t1",
+                "-"
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Every adapter maps its CLI's output onto the same result: an artifact, a verdict, questions
 //! for the human, or a failure, with the session id (to resume) and the usage (to add up cost).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,9 +11,19 @@ use serde_json::Value;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
-pub mod redact;
 
 pub use crate::store::event::{Decision, Question, Usage};
+
+/// An agent CLI as a user installs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cli {
+    /// Its product name ("Claude Code").
+    pub name: &'static str,
+    /// The executable it installs, looked up on `PATH`.
+    pub program: &'static str,
+    /// The command that installs it.
+    pub install: &'static str,
+}
 
 /// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +54,36 @@ pub struct AgentResult {
     pub usage: Usage,
 }
 
+/// Where an agent CLI keeps one session on disk: what ork copies to the trak's log ref after a
+/// run, and puts back before a run that resumes the session on another machine.
+#[derive(Debug, Clone)]
+pub enum SessionHome {
+    /// One file at a path known from the session id and the working directory (Claude Code).
+    File(PathBuf),
+    /// One file somewhere under `root` whose name ends with `suffix` (Codex's rollouts, filed
+    /// by date); put back at the path it had under `root`, relative to it.
+    Under { root: PathBuf, suffix: String },
+    /// Inside the CLI's own database (OpenCode): `export` prints the session as JSON; `import`,
+    /// with the path of such a file appended, loads it. `retarget` fits an export made in
+    /// another worktree to this one.
+    Exported {
+        export: Vec<String>,
+        import: Vec<String>,
+        retarget: fn(&[u8], &Path) -> Vec<u8>,
+    },
+}
+
+/// What an adapter needs to say where one of its sessions lives.
+pub struct SessionQuery<'a> {
+    /// The environment a CLI finds its folders in (`HOME`, `CODEX_HOME`).
+    pub env: &'a dyn Fn(&str) -> Option<PathBuf>,
+    /// The worktree the CLI runs in.
+    pub worktree: &'a Path,
+    pub session: &'a str,
+    /// The CLI's executable, if the workflow's `command` overrides it.
+    pub executable: Option<&'a str>,
+}
+
 /// How ork should launch an agent CLI for one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
@@ -51,6 +91,8 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// Whether the prompt goes to the program's standard input (else it is in `argv`).
     pub prompt_on_stdin: bool,
+    /// Variables the program gets on top of ork's (OpenCode's permission config).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a run is asked to do.
@@ -69,6 +111,13 @@ pub struct Request<'a> {
     /// from a file (codex `--output-schema`): `launch` cannot write files, so the caller writes it.
     /// Without it such a CLI answers in free text, which [`output_from_text`] reads.
     pub schema_file: Option<&'a Path>,
+    /// The workflow's `permission_mode`: Claude's mode, Codex's sandbox, OpenCode's config (JSON).
+    pub permission: Option<&'a str>,
+    /// Claude's `--allowedTools` / `--disallowedTools`.
+    pub allowed_tools: &'a [String],
+    pub disallowed_tools: &'a [String],
+    /// The workflow's `args`, appended where the CLI takes its options.
+    pub args: &'a [String],
 }
 
 /// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",

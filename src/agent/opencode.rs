@@ -11,6 +11,8 @@
 //! document but 1.18.33 may lack — OpenCode rejects unknown options, so it is not passed, and
 //! edits work without it under OpenCode's default permissions (recorded).
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::{
@@ -18,10 +20,45 @@ use super::{
     output_from_text, shorten,
 };
 
-const PROGRAM: &str = "opencode";
+pub const PROGRAM: &str = "opencode";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "OpenCode",
+    program: PROGRAM,
+    install: "npm install -g opencode-ai",
+};
 
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";
+
+/// OpenCode keeps its sessions in one SQLite database,
+/// `$XDG_DATA_HOME/opencode/opencode.db` (`~/.local/share` by default), which only the CLI
+/// reads: a session travels as `opencode export <id>` (JSON) and comes back with
+/// `opencode import <file>`. A session belongs to the directory it was started in (resumed
+/// elsewhere, OpenCode does nothing and exits 0), so an export is fitted to the worktree it is
+/// imported for.
+pub fn session_home(query: &super::SessionQuery<'_>) -> Option<super::SessionHome> {
+    let program = query.executable.unwrap_or(PROGRAM).to_string();
+    Some(super::SessionHome::Exported {
+        export: vec![program.clone(), "export".into(), query.session.into()],
+        import: vec![program, "import".into()],
+        retarget: retarget_export,
+    })
+}
+
+/// An export with its session's `info.directory` set to `worktree`; other bytes as they are.
+fn retarget_export(export: &[u8], worktree: &Path) -> Vec<u8> {
+    let Ok(mut value) = serde_json::from_slice::<Value>(export) else {
+        return export.to_vec();
+    };
+    if let Some(info) = value.get_mut("info").and_then(Value::as_object_mut) {
+        info.insert(
+            "directory".into(),
+            Value::String(worktree.display().to_string()),
+        );
+    }
+    value.to_string().into_bytes()
+}
 
 /// `opencode run --format json [--model provider/model] [--session ID]`, the prompt on stdin.
 ///
@@ -43,9 +80,16 @@ pub fn launch(request: &Request<'_>) -> Launch {
     if let Some(session) = request.resume {
         argv.extend(["--session".into(), session.into()]);
     }
+    argv.extend(request.args.iter().cloned());
+    // OpenCode merges this JSON over its configured `permission`.
+    let env = request
+        .permission
+        .map(|config| vec![("OPENCODE_PERMISSION".to_string(), config.to_string())])
+        .unwrap_or_default();
     Launch {
         argv,
         prompt_on_stdin: true,
+        env,
     }
 }
 
@@ -213,7 +257,35 @@ fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Decision;
+    use crate::agent::{Decision, SessionHome, SessionQuery};
+
+    #[test]
+    fn a_session_is_exported_and_imported_by_the_cli_into_this_worktree() {
+        let env = |_: &str| None;
+        let query = SessionQuery {
+            env: &env,
+            worktree: Path::new("/w"),
+            session: "ses_1",
+            executable: Some("/opt/opencode"),
+        };
+        let Some(SessionHome::Exported {
+            export,
+            import,
+            retarget,
+        }) = session_home(&query)
+        else {
+            panic!("not exported")
+        };
+        assert_eq!(export, ["/opt/opencode", "export", "ses_1"]);
+        assert_eq!(import, ["/opt/opencode", "import"]);
+        let moved = retarget(
+            br#"{"info":{"id":"ses_1","directory":"/a/wt"},"messages":[]}"#,
+            Path::new("/b/wt"),
+        );
+        let moved: Value = serde_json::from_slice(&moved).unwrap();
+        assert_eq!(moved["info"]["directory"], "/b/wt");
+        assert_eq!(moved["info"]["id"], "ses_1");
+    }
 
     const WRITE_AND_TEXT: &str =
         include_str!("../../fixtures/opencode/run-json-write-and-text.jsonl");
@@ -235,6 +307,23 @@ mod tests {
             AgentOutput::Failed { error } => error,
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_permission_config_travels_in_the_environment_and_args_are_appended() {
+        let args = vec!["--agent".to_string(), "build".into()];
+        let rules = r#"{"bash":{"*":"deny"}}"#;
+        let launch = launch(&Request {
+            permission: Some(rules),
+            args: &args,
+            ..request("Do it")
+        });
+        assert_eq!(launch.argv[4..], ["--agent", "build"]);
+        assert_eq!(
+            launch.env,
+            [("OPENCODE_PERMISSION".to_string(), rules.to_string())]
+        );
+        assert!(super::launch(&request("Do it")).env.is_empty());
     }
 
     #[test]

@@ -6,15 +6,21 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use ork::config::init::FileAction;
+use ork::config::init::{self, FileAction};
+use ork::config::workflow::{AgentKind, kind_name};
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
 /// panicking; `main` exits quietly on a broken pipe.
+/// A line on stdout; what ork prints quotes agents, so only text, newlines and tabs go out.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            ork::engine::output::printable(&format!($($arg)*))
+        )?
     };
 }
 
@@ -43,6 +49,101 @@ pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
         outln!(
             "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
         );
+    }
+    Ok(())
+}
+
+/// `ork doctor`: one line per fact, then the problems and warnings.
+pub fn doctor(report: &ork::engine::doctor::Report, json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let found = |ok: bool| if ok { "ok     " } else { "missing" };
+    let git = &report.git;
+    outln!(
+        "{} git       {}",
+        found(git.version.is_some()),
+        git.version.as_deref().unwrap_or("not found")
+    );
+    let identity = match (&git.user_name, &git.user_email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        _ => "not set (ork signs as ork <ork@localhost>)".to_string(),
+    };
+    outln!(
+        "{} identity  {identity}",
+        found(git.user_name.is_some() && git.user_email.is_some())
+    );
+    for agent in &report.agents {
+        let place = match (&agent.path, &agent.version) {
+            (Some(path), Some(version)) => format!("{} ({version})", path.display()),
+            (Some(path), None) => path.display().to_string(),
+            (None, _) => format!("{} not found", agent.program),
+        };
+        outln!(
+            "{} agent     {} ({}): {place}; used by {}",
+            found(agent.path.is_some()),
+            agent.name,
+            agent.kind,
+            agent.stages.join(", ")
+        );
+    }
+    if report.remotes.is_empty() {
+        outln!("-       remotes   none (ork works alone; `ork sync` needs one)");
+    }
+    for remote in &report.remotes {
+        let what = if remote.refspecs {
+            "fetches ork's notes and logs"
+        } else {
+            "lacks ork's fetch refspecs"
+        };
+        outln!(
+            "{} remote    {}: {what}",
+            found(remote.refspecs),
+            remote.name
+        );
+    }
+    for hook in &report.hooks {
+        let (mark, what) = match (hook.installed, report.remotes.is_empty()) {
+            (true, _) => ("ok     ", "installed"),
+            (false, true) => ("-      ", "not installed (only needed to push)"),
+            (false, false) => ("missing", "not installed"),
+        };
+        outln!("{mark} hook      {}: {what}", hook.name);
+    }
+    for warning in &report.warnings {
+        outln!("\nwarning: {warning}");
+    }
+    for problem in &report.problems {
+        outln!("\nproblem: {problem}");
+    }
+    if report.ok() {
+        outln!("\nReady: this machine has what the workflow needs.");
+    }
+    Ok(())
+}
+
+/// Which agent CLI `ork init`'s stages use, and how to install Claude Code when none was found.
+pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
+    match found {
+        Some((kind, path)) => {
+            let cli = ork::engine::runner::cli(*kind).expect("a CLI kind");
+            outln!(
+                "The stages use agent \"{}\": {} found at {}.",
+                kind_name(*kind),
+                cli.name,
+                path.display()
+            );
+        }
+        None => {
+            let cli = ork::agent::claude::CLI;
+            outln!(
+                "No agent CLI found on PATH (claude, codex, opencode): the stages use agent \"{}\".\n  Install {}: {}",
+                init::DEFAULT_AGENT,
+                cli.name,
+                cli.install
+            );
+        }
     }
     Ok(())
 }
@@ -112,8 +213,32 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     print_table(&rows)
 }
 
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
         let mut value = serde_json::to_value(trak_json(store, trak, present))?;
@@ -121,6 +246,18 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -155,6 +292,12 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
     for (stage, usage) in &s.usage {
         outln!("  cost      {stage}: {}", usage_text(usage));
     }
@@ -320,9 +463,11 @@ impl Terminal {
         clock(self.start.elapsed())
     }
 
-    /// Prints one line of progress, taking the spinner's line out of the way first.
+    /// Prints one line of progress, taking the spinner's line out of the way first. Steps
+    /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
+        let text = ork::engine::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
@@ -490,7 +635,7 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
-    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
     let mut first = newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {

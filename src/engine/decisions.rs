@@ -40,6 +40,9 @@ pub fn drop_trak(
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }
+    if let Some(warning) = super::forget_runs(store, &trak.id) {
+        eprintln!("{warning}");
+    }
     Ok(trak)
 }
 
@@ -90,7 +93,11 @@ pub fn decide(
             }
             EventKind::Rejected {
                 stage,
-                feedback,
+                feedback: crate::engine::output::keep_head(
+                    &feedback,
+                    workflow.limits.feedback,
+                    "Give shorter feedback: it is cut at the [limits] feedback size.",
+                ),
                 route_to,
                 by: Actor::Human,
             }
@@ -99,9 +106,12 @@ pub fn decide(
             require(&trak, &[Status::AwaitingAnswer], "answer")?;
             EventKind::Answered { stage, answer }
         }
-        HumanDecision::Retry => {
+        HumanDecision::Retry { allow_secrets } => {
             require(&trak, &[Status::Failed], "retry")?;
-            EventKind::Retried { stage }
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            }
         }
         HumanDecision::Resolve { keep } => {
             require(&trak, &[Status::Conflict], "resolve")?;
@@ -165,7 +175,11 @@ pub enum HumanDecision {
         route_to: Option<String>,
     },
     Answer(String),
-    Retry,
+    /// Run the failed stage again; with `allow_secrets`, the known secrets its change adds are
+    /// committed (the human looked at them).
+    Retry {
+        allow_secrets: bool,
+    },
     /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
     Resolve {
         keep: String,

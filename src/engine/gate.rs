@@ -1,19 +1,16 @@
 //! After a run: the stage's gate script, then its review (a human, a reviewer's verdict, or none).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::Stage;
-use crate::engine::process::{Stream, run_streaming};
+use crate::engine::output::{LiveBudget, keep_tail};
+use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
 use crate::store::{NOTES_REF, Trak};
-
-/// Gate output kept in events and feedback (the whole of it is in the note and the log).
-const FEEDBACK_LIMIT: usize = 8_000;
 
 impl Engine<'_> {
     /// After a run: the gate, then the review.
@@ -47,7 +44,11 @@ impl Engine<'_> {
                 ));
                 EventKind::Rejected {
                     stage: stage.name.clone(),
-                    feedback: format!("The reviewer rejected the work:\n\n{review}"),
+                    feedback: crate::engine::output::keep_head(
+                        &format!("The reviewer rejected the work:\n\n{review}"),
+                        self.workflow.limits.feedback,
+                        "The whole review is the stage's artifact.",
+                    ),
                     route_to,
                     by: Actor::Reviewer,
                 }
@@ -88,19 +89,23 @@ impl Engine<'_> {
         self.reporter
             .step(&format!("{}: gate `{command}`", stage.name));
         let trusted = trusted_command(command, self.store.git().main_workdir());
+        let limits = self.workflow.limits;
         let reporter = &mut *self.reporter;
-        let finished = run_streaming(
-            Command::new("sh")
-                .args(["-c", &trusted])
-                .current_dir(&worktree)
-                .envs(agent_env(&trak, stage, trak.state.attempt, &worktree)),
-            None,
-            timeout,
-            &mut |_: Stream, line: &str| reporter.line(line),
-        )
+        let mut gate = TrakCommand::shell(&trusted, &worktree);
+        gate.envs(agent_env(&trak, stage, trak.state.attempt, &worktree));
+        let keep = Keep {
+            head: 64 << 10,
+            tail: 64 << 10,
+            combined: limits.feedback.max(limits.note),
+        };
+        let mut live = LiveBudget::new(limits.feedback);
+        let finished = run_streaming(&mut gate, None, timeout, keep, &mut |_: Stream, line| {
+            live.spend(line, |text| reporter.line(text))
+        })
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
-        let output = crate::agent::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
+        let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
+        let output = redact(limits.feedback);
         let note = serde_json::json!({
             "kind": "gate",
             "trak": trak.id,
@@ -111,7 +116,7 @@ impl Engine<'_> {
             "result": finished.describe(),
             "machine": self.store.machine(),
             "at": chrono::Utc::now(),
-            "output": output,
+            "output": redact(limits.note),
         });
         self.store
             .git()
@@ -171,18 +176,4 @@ fn trusted_command(command: &str, main_workdir: &Path) -> String {
     } else {
         command.to_string()
     }
-}
-
-/// The last `limit` bytes of `text`, cut at a line start.
-fn tail(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_string();
-    }
-    let mut start = text.len() - limit;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    let cut = &text[start..];
-    let cut = cut.find('\n').map_or(cut, |i| &cut[i + 1..]);
-    format!("[… earlier output cut]\n{cut}")
 }

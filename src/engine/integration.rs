@@ -108,6 +108,9 @@ impl Engine<'_> {
                 ));
             }
         }
+        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
+            self.reporter.step(&warning);
+        }
         self.reporter.step(&format!(
             "integrated into {base} as {}",
             &merge.to_string()[..12]

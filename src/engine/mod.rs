@@ -6,11 +6,15 @@
 //! (kill -9 included) just "drive the trak again".
 
 mod decisions;
+pub mod doctor;
 mod gate;
 mod integration;
+pub mod output;
+pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod runner;
+mod session;
 mod stage;
 pub mod worktree;
 
@@ -275,6 +279,24 @@ pub fn next_step(trak: &Trak) -> String {
         Status::Conflict => format!(
             "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
         ),
+    }
+}
+
+/// `.git/ork/runs/<id>/`: the runtime files of trak `id`'s runs on this machine (prompts,
+/// output files, live logs). No state: the kept logs are on the log ref.
+pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
+    store.git().runtime_dir().join("runs").join(id)
+}
+
+/// Removes a finished or dropped trak's runtime files; returns the error as a warning to show.
+fn forget_runs(store: &Store, id: &str) -> Option<String> {
+    let dir = runs_dir(store, id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(format!(
+            "warning: could not remove {}: {e}; delete it by hand, it holds nothing ork needs",
+            dir.display()
+        )),
+        _ => None,
     }
 }
 

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
+use crate::engine::output::keep_head;
 use crate::engine::prompt::{PromptInput, render};
 use crate::engine::runner::{RunSpec, run};
 use crate::store::event::{EventKind, Outcome};
@@ -25,6 +26,7 @@ impl Engine<'_> {
                 stage.name, stage.agent
             )
         })?;
+        let agent = &stage.agent_for(agent);
         // An interrupted run is run again as the same attempt.
         let attempt = match trak.state.status {
             Status::Running => trak.state.attempt.max(1),
@@ -48,21 +50,24 @@ impl Engine<'_> {
             agent.name,
             crate::config::duration::format(agent.timeout)
         ));
-        let log_ref = format!("{LOGS_PREFIX}{}", trak.id);
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = &resume
-        {
-            // The session may have run on another machine: bring its transcript here.
-            let mut refs = vec![log_ref.clone()];
-            refs.extend(
-                self.store
-                    .git()
-                    .remote_names()
-                    .iter()
-                    .map(|r| format!("refs/ork/remotes/{r}/logs/{}", trak.id)),
-            );
-            crate::sync::transcript::restore(self.store.git(), &refs, &worktree, session)?;
+        if let Some(session) = &resume {
+            // The session may have run on another machine: bring it here.
+            // Without it the run starts a new session: a warning, not a failure.
+            if let Err(err) = self.restore_session(&trak, agent, &worktree, session) {
+                self.reporter.step(&format!(
+                    "warning: could not bring the session here: {err:#}"
+                ));
+            }
         }
+        let cuts = Cuts {
+            limits: self.workflow.limits,
+            whole_at: format!(
+                "The agent's output is in its log (the last {} of it): ork logs {} --stage {}",
+                crate::config::size::format(self.workflow.limits.log as u64),
+                trak.id,
+                stage.name
+            ),
+        };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
         let spec = RunSpec {
@@ -74,7 +79,17 @@ impl Engine<'_> {
             resume: resume.as_deref(),
             verdict: stage.verdict,
             run_dir: &run_dir,
+            limits: &self.workflow.limits,
+            whole_at: &cuts.whole_at,
         };
+        // What the checkouts around this worktree hold now, to tell what the run changes there.
+        let around = crate::engine::outside::Snapshot::take(self.store, &trak)
+            .map_err(|err| {
+                self.reporter.step(&format!(
+                    "warning: cannot watch the files outside the worktree during this run: {err:#}"
+                ))
+            })
+            .ok();
         let reporter = &mut *self.reporter;
         let (mut finished, could_start) = match run(&spec, &mut |line| reporter.line(line)) {
             Ok(finished) => (finished, true),
@@ -100,23 +115,8 @@ impl Engine<'_> {
         if could_start {
             self.keep_log(&trak, &stage.name, attempt, &finished.log);
         }
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = finished
-                .result
-                .session_id
-                .as_deref()
-                .filter(|s| !s.is_empty())
-            && let Err(err) = crate::sync::transcript::keep(
-                self.store.git(),
-                &log_ref,
-                &worktree,
-                session,
-                self.store.machine(),
-            )
-        {
-            self.reporter.step(&format!(
-                "warning: could not keep the session's transcript: {err:#}"
-            ));
+        if let Some(session) = finished.result.session_id.clone().filter(|s| !s.is_empty()) {
+            self.keep_session(&trak, agent, &worktree, &session);
         }
         if resume.is_some()
             && finished.result.session_id.is_none()
@@ -125,9 +125,21 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (mut kind, files) = finished_event(&stage, attempt, finished.result);
-        if let EventKind::StageFinished { retry, .. } = &mut kind {
+        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
+        let escaped = self.outside_changes(around.as_ref());
+        if let EventKind::StageFinished {
+            retry,
+            outside_changes,
+            ..
+        } = &mut kind
+        {
             *retry &= could_start;
+            *outside_changes = escaped;
+        }
+        let secrets = self.added_secrets(&trak, &worktree)?;
+        if !secrets.is_empty() {
+            block_for_secrets(&mut kind, &trak.id, &secrets);
+            files.clear();
         }
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
@@ -137,10 +149,59 @@ impl Engine<'_> {
             };
             self.reporter.step(&format!("{}: {what}", stage.name));
         }
+        if !secrets.is_empty() {
+            // Nothing of the change is committed, even what the agent committed itself: it
+            // stays in the worktree for a human.
+            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            return self.store.record(&trak, kind);
+        }
         let trak = self
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
         Ok(trak)
+    }
+
+    /// The files outside the worktree that changed since `before`, said as a warning: ork
+    /// leaves them where they are.
+    fn outside_changes(
+        &mut self,
+        before: Option<&crate::engine::outside::Snapshot>,
+    ) -> Vec<crate::store::event::OutsideChange> {
+        let Some(before) = before else {
+            return Vec::new();
+        };
+        let changes = before.changes(self.store).unwrap_or_else(|err| {
+            self.reporter.step(&format!(
+                "warning: cannot tell what changed outside the worktree during this run: {err:#}"
+            ));
+            Vec::new()
+        });
+        if !changes.is_empty() {
+            let list: Vec<String> = changes.iter().map(|c| c.describe()).collect();
+            self.reporter.step(&format!(
+                "warning: {} file(s) outside the trak's worktree changed during the run; ork leaves them as they are (not committed, not reverted): {}",
+                changes.len(),
+                list.join(", ")
+            ));
+        }
+        changes
+    }
+
+    /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in
+    /// the main checkout: config is trusted only from there) nor `ork retry --allow-secret`
+    /// allows.
+    fn added_secrets(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+    ) -> Result<Vec<crate::store::secrets::Finding>> {
+        if trak.state.allow_secrets {
+            return Ok(Vec::new());
+        }
+        let allowed = crate::store::secrets::Allowed::load(self.store.git().main_workdir());
+        self.store
+            .added_secrets(trak, worktree, &allowed)
+            .context("looking for secrets in the agent's change")
     }
 
     /// Builds the prompt from the stage's template, the trak and earlier artifacts.
@@ -179,18 +240,18 @@ impl Engine<'_> {
                 base: &trak.state.base,
                 artifacts: &artifacts,
                 feedback,
+                answers: trak
+                    .state
+                    .answers
+                    .get(&stage.name)
+                    .map_or(&[], Vec::as_slice),
             },
         ))
     }
 
     /// The runtime folder of one run: prompt, output file, live log.
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
-        self.store
-            .git()
-            .runtime_dir()
-            .join("runs")
-            .join(&trak.id)
-            .join(format!("{stage}-{attempt}"))
+        super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
     }
 
     /// Keeps an agent's whole output in git, secrets redacted, on the trak's log ref.
@@ -202,7 +263,7 @@ impl Engine<'_> {
         );
         let file = FileWrite {
             path,
-            contents: crate::agent::redact::redact(log).into_bytes(),
+            contents: crate::store::secrets::redact(log).into_bytes(),
         };
         let reference = format!("{LOGS_PREFIX}{}", trak.id);
         let message = format!("ork: log of {} {stage} attempt {attempt}", trak.id);
@@ -218,16 +279,55 @@ impl Engine<'_> {
     }
 }
 
-/// The `StageFinished` event for a run's result, and the record files it carries (the artifact).
+/// How a run's texts are cut to the workflow's limits, and where the whole output is.
+struct Cuts {
+    limits: crate::config::workflow::Limits,
+    whole_at: String,
+}
+
+/// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
+/// `secrets`, so it is not committed and the stage does not run again by itself.
+fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::secrets::Finding]) {
+    if let EventKind::StageFinished {
+        outcome,
+        error,
+        retry,
+        decision,
+        route_to,
+        questions,
+        ..
+    } = kind
+    {
+        let list: Vec<String> = secrets.iter().map(|s| format!("  {s}")).collect();
+        *outcome = Outcome::Failed;
+        *retry = false;
+        *decision = None;
+        *route_to = None;
+        questions.clear();
+        *error = Some(format!(
+            "the change adds {} known secret{}, so it was not committed (it is still in the worktree):\n{}\n  \
+             Remove them and run `ork retry {id}`; or, if they are meant to be there, run \
+             `ork retry {id} --allow-secret` or list them in .orkestra/secrets.allow",
+            secrets.len(),
+            if secrets.len() == 1 { "" } else { "s" },
+            list.join("\n")
+        ));
+    }
+}
+
+/// The `StageFinished` event for a run's result, and the record files it carries (the
+/// artifact, cut at its cap).
 fn finished_event(
     stage: &Stage,
     attempt: u32,
     result: crate::agent::AgentResult,
+    cuts: &Cuts,
 ) -> (EventKind, Vec<(String, Vec<u8>)>) {
     let artifact_file = |content: &str| {
+        let kept = keep_head(content, cuts.limits.artifact, &cuts.whole_at);
         vec![(
             format!("artifacts/{}.md", stage.artifact),
-            content.as_bytes().to_vec(),
+            kept.into_bytes(),
         )]
     };
     let mut event = EventKind::StageFinished {
@@ -241,6 +341,7 @@ fn finished_event(
         questions: Vec::new(),
         session_id: result.session_id,
         usage: result.usage,
+        outside_changes: Vec::new(),
     };
     let EventKind::StageFinished {
         outcome,
@@ -281,7 +382,11 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&why)),
+        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&keep_head(
+            &why,
+            cuts.limits.feedback,
+            &cuts.whole_at,
+        ))),
     };
     (event, files)
 }

@@ -44,6 +44,42 @@ impl Usage {
     }
 }
 
+/// A file outside a trak's worktree (in the main checkout, or in another trak's worktree) that
+/// changed while the trak's agent ran. ork names it and leaves it as it is: it is the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideChange {
+    /// The trak whose worktree holds the file; `None` for the main checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trak: Option<String>,
+    /// The file, relative to that checkout.
+    pub path: String,
+    pub change: FileChange,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    New,
+    Modified,
+    Deleted,
+}
+
+impl OutsideChange {
+    /// "x (new, main checkout)", "src/lib.rs (modified, trak fix-bug-k3f9)".
+    pub fn describe(&self) -> String {
+        let change = match self.change {
+            FileChange::New => "new",
+            FileChange::Modified => "modified",
+            FileChange::Deleted => "deleted",
+        };
+        match &self.trak {
+            None => format!("{} ({change}, main checkout)", self.path),
+            Some(id) => format!("{} ({change}, trak {id})", self.path),
+        }
+    }
+}
+
 /// The schema version written into every new event.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -107,6 +143,9 @@ pub enum EventKind {
         session_id: Option<String>,
         #[serde(default)]
         usage: Usage,
+        /// Files outside the trak's worktree that changed during the run (left as they are).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outside_changes: Vec<OutsideChange>,
     },
     /// The stage's gate script passed.
     GatePassed { stage: String, attempt: u32 },
@@ -137,7 +176,12 @@ pub enum EventKind {
     /// A human answered the agent's questions; the stage runs again with the answer.
     Answered { stage: String, answer: String },
     /// A human asked for a failed stage to run again.
-    Retried { stage: String },
+    Retried {
+        stage: String,
+        /// The human allowed the known secrets the stage's change adds: they are committed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_secrets: bool,
+    },
     /// A human settled a conflict: `chosen` stands, `dropped` (made from the same state on
     /// another machine) and everything that followed them no longer count. They stay in the
     /// history.
@@ -221,7 +265,7 @@ impl EventKind {
             | EventKind::Approved { stage, .. }
             | EventKind::Rejected { stage, .. }
             | EventKind::Answered { stage, .. }
-            | EventKind::Retried { stage } => Some(stage),
+            | EventKind::Retried { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
@@ -279,7 +323,16 @@ impl EventKind {
                 _ => format!("Reject {stage}, back to {route_to}"),
             },
             EventKind::Answered { stage, .. } => format!("Answer {stage}'s questions"),
-            EventKind::Retried { stage } => format!("Retry {stage}"),
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            } => {
+                if *allow_secrets {
+                    format!("Retry {stage}, allowing the secrets it adds")
+                } else {
+                    format!("Retry {stage}")
+                }
+            }
             EventKind::Resolved { dropped, .. } => {
                 format!(
                     "Settle a conflict, setting aside {} event(s)",
@@ -390,9 +443,23 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_are_unique() {
-        let a = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let a = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let b = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         assert!(a.id < b.id, "{} < {}", a.id, b.id);
         assert!(a.file_name().ends_with(".json"));
     }

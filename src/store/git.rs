@@ -377,6 +377,16 @@ impl Git {
 
     /// Adds `refspec` to `remote`'s fetch refspecs unless it is there already.
     pub fn ensure_fetch_refspec(&self, remote: &str, refspec: &str) -> Result<bool> {
+        if self.fetch_refspecs(remote)?.iter().any(|l| l == refspec) {
+            return Ok(false);
+        }
+        let key = format!("remote.{remote}.fetch");
+        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
+        Ok(true)
+    }
+
+    /// `remote`'s configured fetch refspecs.
+    pub fn fetch_refspecs(&self, remote: &str) -> Result<Vec<String>> {
         let key = format!("remote.{remote}.fetch");
         let current = Command::new("git")
             .arg("-C")
@@ -384,14 +394,19 @@ impl Git {
             .args(["config", "--get-all", &key])
             .output()
             .context("reading the remote's fetch refspecs")?;
-        if String::from_utf8_lossy(&current.stdout)
+        Ok(String::from_utf8_lossy(&current.stdout)
             .lines()
-            .any(|l| l.trim() == refspec)
-        {
-            return Ok(false);
-        }
-        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
-        Ok(true)
+            .map(|l| l.trim().to_string())
+            .collect())
+    }
+
+    /// The name and email ork's commits are made with, as git finds them (`GIT_COMMITTER_*`,
+    /// `user.name`, `user.email`); none when there is none and ork signs as its fallback.
+    pub fn identity(&self) -> Option<(String, String)> {
+        let signature = self.repo.committer()?.ok()?;
+        let name = signature.name.to_string();
+        let email = signature.email.to_string();
+        (name != FALLBACK_NAME || email != FALLBACK_EMAIL).then_some((name, email))
     }
 
     /// `git fetch <remote>` with its configured refspecs and the user's credentials.
@@ -526,6 +541,13 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// Moves the branch checked out in the worktree at `path` to `commit`, and its index with it,
+    /// leaving every file as it is (`git reset --mixed`).
+    pub fn reset_branch_keeping_files(&self, path: &Path, commit: Oid) -> Result<()> {
+        self.run(path, &["reset", "-q", "--mixed", &commit.to_string()])
+            .map(drop)
+    }
+
     /// The paths with uncommitted changes (or untracked) in the worktree at `path`, as
     /// `git status --porcelain` lists them.
     pub fn uncommitted(&self, path: &Path) -> Result<Vec<String>> {
@@ -534,6 +556,99 @@ impl Git {
             .lines()
             .map(|l| l.get(3..).unwrap_or(l).to_string())
             .collect())
+    }
+
+    /// The paths with uncommitted changes in the checkout at `path` (untracked files one by
+    /// one; ignored files not), relative to it, leaving out the folders in `exclude`: one
+    /// `git status`, which takes no lock, so an ork process committing there is not disturbed.
+    /// A rename lists both its paths. Each path comes with whether git knows it (`false`:
+    /// untracked).
+    pub fn dirty_paths(&self, path: &Path, exclude: &[&str]) -> Result<Vec<(String, bool)>> {
+        let excludes: Vec<String> = exclude
+            .iter()
+            .map(|p| format!(":(exclude,literal){p}"))
+            .collect();
+        let mut args = vec![
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            ".",
+        ];
+        args.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &args)?;
+        let mut paths = Vec::new();
+        let mut entries = out.stdout.split(|&b| b == 0).filter(|e| !e.is_empty());
+        while let Some(entry) = entries.next() {
+            let Some(name) = entry.get(3..) else { continue };
+            let tracked = !entry.starts_with(b"??");
+            paths.push((String::from_utf8_lossy(name).into_owned(), tracked));
+            // A rename or copy is followed by the path it came from.
+            if entry[..2].iter().any(|&b| b == b'R' || b == b'C')
+                && let Some(from) = entries.next()
+            {
+                paths.push((String::from_utf8_lossy(from).into_owned(), true));
+            }
+        }
+        Ok(paths)
+    }
+
+    /// The lines the worktree at `path` adds to `base` (tracked changes and untracked files, as
+    /// `git add -A` would take them), leaving out `keep_out` (paths relative to the worktree),
+    /// as (path, line number, text). Reads only: the index and the files stay as they are.
+    /// Binary files are skipped.
+    pub fn added_lines(
+        &self,
+        path: &Path,
+        base: Oid,
+        keep_out: &[String],
+    ) -> Result<Vec<(String, usize, String)>> {
+        let excludes: Vec<String> = keep_out
+            .iter()
+            .map(|p| format!(":(exclude,literal){p}"))
+            .collect();
+        let base = base.to_string();
+        let mut diff = vec![
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--no-textconv",
+            "-U0",
+            &base,
+            "--",
+            ".",
+        ];
+        diff.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &diff)?;
+        let mut added = added_in_diff(&String::from_utf8_lossy(&out.stdout));
+        let mut untracked = vec![
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ];
+        untracked.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &untracked)?;
+        for name in String::from_utf8_lossy(&out.stdout).split('\0') {
+            let Ok(bytes) = std::fs::read(path.join(name)) else {
+                continue;
+            };
+            if name.is_empty() || bytes.contains(&0) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            added.extend(
+                text.lines()
+                    .enumerate()
+                    .map(|(i, line)| (name.to_string(), i + 1, line.to_string())),
+            );
+        }
+        Ok(added)
     }
 
     /// Puts the folder `path` of the worktree at `worktree` (index and files) back as it is in
@@ -559,7 +674,8 @@ impl Git {
         if !text.is_empty() && !text.ends_with(b"\n") {
             text.push(b'\n');
         }
-        text.extend_from_slice(line.trim_end().as_bytes());
+        // A note leaves the machine with `ork sync`: no secret in it (DESIGN.md rule 10).
+        text.extend_from_slice(crate::store::secrets::redact_json(line.trim_end()).as_bytes());
         text.push(b'\n');
         let name: gix::refs::FullName = notes_ref.try_into()?;
         notes
@@ -576,6 +692,15 @@ impl Git {
         files: &[FileWrite],
         message: &str,
     ) -> Result<Oid> {
+        // Side records (agent logs, session transcripts) are pushed like the rest: redacted.
+        let redacted: Vec<FileWrite> = files
+            .iter()
+            .map(|f| FileWrite {
+                path: f.path.clone(),
+                contents: crate::store::secrets::redact_bytes(&f.contents),
+            })
+            .collect();
+        let files = redacted.as_slice();
         match self.ref_tip(full_name)? {
             Some(tip) => {
                 let commit = self.write_commit(tip, files, message, None)?;
@@ -816,6 +941,35 @@ impl Git {
     }
 }
 
+/// The added lines of a `git diff -U0` as (path, line number in the new file, text).
+fn added_in_diff(diff: &str) -> Vec<(String, usize, String)> {
+    let mut added = Vec::new();
+    let mut file: Option<String> = None;
+    let mut in_hunk = false;
+    let mut next_line = 0;
+    for line in diff.lines() {
+        if line.starts_with("diff --git ") {
+            in_hunk = false;
+            file = None;
+        } else if let Some(name) = line.strip_prefix("+++ ").filter(|_| !in_hunk) {
+            file = name.strip_prefix("b/").map(str::to_string);
+        } else if let Some(hunk) = line.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the new file's lines start at c.
+            in_hunk = true;
+            next_line = hunk
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix('+'))
+                .and_then(|range| range.split(',').next())
+                .and_then(|start| start.parse().ok())
+                .unwrap_or(0);
+        } else if let (Some(text), Some(name), true) = (line.strip_prefix('+'), &file, in_hunk) {
+            added.push((name.clone(), next_line, text.to_string()));
+            next_line += 1;
+        }
+    }
+    added
+}
+
 /// The folder `path` under `tree` (the tree of `commit`, named in errors), if there is one.
 fn subfolder<'repo>(
     tree: &gix::Tree<'repo>,
@@ -885,6 +1039,39 @@ impl TreeDir<'_> {
         Ok(names)
     }
 
+    /// The names of everything directly in this folder, files and folders, sorted.
+    pub fn entry_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            names.push(entry.filename().to_str_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    /// Every file under this folder, at any depth, as (path relative to it, contents).
+    pub fn files_deep(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            let name = entry.filename().to_str_lossy().into_owned();
+            if entry.mode().is_blob() {
+                files.push((name, entry.object()?.detach().data));
+            } else if entry.mode().is_tree() {
+                let sub = TreeDir {
+                    tree: entry
+                        .object()?
+                        .try_into_tree()
+                        .map_err(|_| anyhow!("{name} is not a folder"))?,
+                };
+                for (path, data) in sub.files_deep()? {
+                    files.push((format!("{name}/{path}"), data));
+                }
+            }
+        }
+        Ok(files)
+    }
+
     /// Every file directly in this folder as (name, contents), sorted by name.
     pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let mut files = Vec::new();
@@ -931,6 +1118,22 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
     run_git(dir, &["commit", "-q", "-F", "-"], Some(message)).map(drop)
 }
 
+/// `git --version`'s answer ("git version 2.47.1"): the binary ork runs for fetch, push and
+/// worktrees.
+pub fn version() -> Result<String> {
+    let output = Command::new("git")
+        .arg("--version")
+        .output()
+        .context("running git --version: is git installed and on PATH?")?;
+    if !output.status.success() {
+        bail!(
+            "git --version failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
 /// Runs the `git` binary in `dir`, feeding `input` to its standard input; fails with git's
 /// own message when it fails.
 fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
@@ -961,18 +1164,23 @@ fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
     Ok(output)
 }
 
+/// Who ork signs as on a machine with no git identity.
+const FALLBACK_NAME: &str = "ork";
+const FALLBACK_EMAIL: &str = "ork@localhost";
+
 /// Discovers the repository containing `cwd`. Commits and reflogs need an author and a
 /// committer; on a machine with no git identity configured, ork signs as `ork <ork@localhost>`
 /// rather than failing (the user's configured identity always wins).
 fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
     use gix::sec::trust::DefaultForLevel;
     let fallbacks = [
-        "gitoxide.committer.nameFallback=ork",
-        "gitoxide.committer.emailFallback=ork@localhost",
-        "gitoxide.author.nameFallback=ork",
-        "gitoxide.author.emailFallback=ork@localhost",
+        format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
+        format!("gitoxide.author.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.author.emailFallback={FALLBACK_EMAIL}"),
     ];
-    let options = |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks);
+    let options =
+        |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks.clone());
     let repo = gix::ThreadSafeRepository::discover_opts(
         cwd,
         Default::default(),
@@ -987,4 +1195,22 @@ fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
 /// Whether `name` is a valid branch name, as git would accept it after `refs/heads/`.
 pub fn is_valid_branch_name(name: &str) -> bool {
     gix::validate::reference::name(format!("refs/heads/{name}").as_bytes().as_bstr()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_lines_carry_their_number_in_the_new_file() {
+        let diff = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -2,0 +3,2 @@ fn x\n+let k = 1;\n++++ plus\n@@ -9 +10 @@\n-old\n+new\n\\ No newline at end of file\ndiff --git a/gone.rs b/gone.rs\n--- a/gone.rs\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n";
+        assert_eq!(
+            added_in_diff(diff),
+            [
+                ("a.rs".to_string(), 3, "let k = 1;".to_string()),
+                ("a.rs".to_string(), 4, "+++ plus".to_string()),
+                ("a.rs".to_string(), 10, "new".to_string()),
+            ]
+        );
+    }
 }
