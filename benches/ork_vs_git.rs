@@ -336,6 +336,7 @@ fn synthetic_event(i: usize) -> EventKind {
                 output_tokens: 300,
                 cost_usd: 0.02,
             },
+            subtraks: Vec::new(),
             outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
@@ -363,6 +364,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             flow: "feature",
                             stages: vec!["planning".into(), "work".into(), "review".into()],
                             base: "main",
+                            id: None,
+                            parent: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

@@ -570,7 +570,26 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         take_over: run.take_over,
     };
     let trak = engine.drive(trak)?;
-    print::next(&trak)
+    print::next(&trak)?;
+    // A subtrak that finished may have been the last its parent waited on: then the parent
+    // goes on. Its other subtraks are not started from here: another machine may run them.
+    if let Some(parent) = trak
+        .state
+        .parent
+        .as_deref()
+        .filter(|_| trak.state.status.is_finished())
+        && let Ok(parent) = store.load(parent)
+        && parent.state.status == Status::Subtraks
+    {
+        let subtraks = engine::subtraks::subtraks_of(store, &parent)?;
+        let (done, all) = engine::subtraks::progress(&subtraks);
+        if done < all {
+            return print::parent_waits(&parent, all - done);
+        }
+        let parent = engine.drive(parent)?;
+        print::next(&parent)?;
+    }
+    Ok(())
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.

@@ -192,10 +192,15 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if any_remote {
         rows[0].push("WHERE".into());
     }
-    for trak in traks {
+    for (depth, trak) in as_tree(traks) {
         let s = &trak.state;
+        let id = if depth == 0 {
+            trak.id.clone()
+        } else {
+            format!("{}└ {}", "  ".repeat(depth - 1), trak.id)
+        };
         let mut row = vec![
-            trak.id.clone(),
+            id,
             truncate(&s.title, 40),
             s.flow.clone(),
             s.stage.clone(),
@@ -211,6 +216,117 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
         rows.push(row);
     }
     print_table(&rows)
+}
+
+/// The traks as a tree: each parent followed by its subtraks (in breakdown order, then any
+/// others), with their depth. A subtrak whose parent is not listed stands on its own.
+fn as_tree(traks: &[Trak]) -> Vec<(usize, &Trak)> {
+    let listed: std::collections::HashSet<&str> = traks.iter().map(|t| t.id.as_str()).collect();
+    let is_root = |t: &Trak| {
+        t.state
+            .parent
+            .as_deref()
+            .is_none_or(|p| !listed.contains(p))
+    };
+    fn visit<'a>(
+        trak: &'a Trak,
+        depth: usize,
+        traks: &'a [Trak],
+        out: &mut Vec<(usize, &'a Trak)>,
+    ) {
+        out.push((depth, trak));
+        let mut children: Vec<&Trak> = traks
+            .iter()
+            .filter(|t| t.state.parent.as_deref() == Some(trak.id.as_str()))
+            .collect();
+        let order = |t: &Trak| {
+            trak.state
+                .subtraks
+                .iter()
+                .position(|s| s.id == t.id)
+                .unwrap_or(usize::MAX)
+        };
+        children.sort_by_key(|t| (order(t), t.id.clone()));
+        for child in children {
+            visit(child, depth + 1, traks, out);
+        }
+    }
+    let mut out = Vec::new();
+    for trak in traks.iter().filter(|t| is_root(t)) {
+        visit(trak, 0, traks, &mut out);
+    }
+    out
+}
+
+/// "2/3 done" for a trak with subtraks, read from their branches.
+fn progress_text(store: &Store, trak: &Trak) -> Option<String> {
+    let (done, all) = subtrak_progress(store, trak)?;
+    Some(format!("{done}/{all} done"))
+}
+
+fn subtrak_progress(store: &Store, trak: &Trak) -> Option<(usize, usize)> {
+    if trak.state.subtraks.is_empty() {
+        return None;
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak).ok()?;
+    Some(ork::engine::subtraks::progress(&subtraks))
+}
+
+/// `ork show`'s lines about subtraks: the breakdown waiting for review, the subtraks and what
+/// each one needs, or the part this trak is.
+fn show_subtraks(store: &Store, trak: &Trak) -> Result<()> {
+    let s = &trak.state;
+    if let (Some(parent), Some(key)) = (&s.parent, &s.key) {
+        outln!("  parent    {parent} (part {key})");
+    }
+    let proposed = s.breakdown_stage.as_deref() == Some(s.stage.as_str())
+        && s.status != ork::store::state::Status::Subtraks
+        && !s.breakdown.is_empty();
+    if proposed {
+        outln!("  breakdown {} part(s) proposed:", s.breakdown.len());
+        for part in &s.breakdown {
+            let after = if part.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", part.depends_on.join(", "))
+            };
+            outln!("            {}: {}{after}", part.key, part.title);
+        }
+        return Ok(());
+    }
+    if s.subtraks.is_empty() {
+        return Ok(());
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak)?;
+    let (done, all) = ork::engine::subtraks::progress(&subtraks);
+    outln!("  subtraks  {done}/{all} done");
+    for (planned, sub) in &subtraks {
+        let Some(sub) = sub else {
+            outln!(
+                "            {}  not made yet (ork resume {})",
+                planned.id,
+                trak.id
+            );
+            continue;
+        };
+        let waits =
+            !sub.state.status.is_finished() && !ork::engine::RUNNABLE.contains(&sub.state.status);
+        outln!(
+            "            {}  {} at {}",
+            sub.id,
+            status_word(store, sub),
+            sub.state.stage
+        );
+        if waits && s.status == ork::store::state::Status::Subtraks {
+            outln!("              {}", ork::engine::next_step_here(store, sub));
+            outln!(
+                "              or go on without it: ork trak drop {}  /  split again: ork reject {} -m \"…\"",
+                sub.id,
+                trak.id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The files outside the trak's worktree that changed during its runs, with the run:
@@ -246,6 +362,7 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["breakdown"] = json!(trak.state.breakdown);
         value["outside_changes"] = json!(
             outside
                 .iter()
@@ -316,6 +433,7 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     for q in &s.questions {
         outln!("  question  {}", question_text(q));
     }
+    show_subtraks(store, trak)?;
     outln!("  next      {}", ork::engine::next_step_here(store, trak));
     if !s.conflicting_events.is_empty() {
         outln!(
@@ -367,6 +485,22 @@ struct TrakJson<'a> {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     tip: String,
+    /// For a subtrak: its parent's id and its key in the parent's breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// For a parent: its subtraks' ids in breakdown order, and how many are merged or dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subtraks: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<Progress>,
+}
+
+#[derive(serde::Serialize)]
+struct Progress {
+    done: usize,
+    total: usize,
 }
 
 fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
@@ -391,6 +525,10 @@ fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<
         created_at: s.created_at,
         updated_at: s.updated_at,
         tip: trak.tip.to_string(),
+        parent: s.parent.as_deref(),
+        key: s.key.as_deref(),
+        subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
+        progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
     }
 }
 
@@ -593,6 +731,16 @@ pub fn next(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After a subtrak finished: its parent waits on `open` more.
+pub fn parent_waits(parent: &Trak, open: usize) -> Result<()> {
+    outln!(
+        "Its parent {} waits on {open} more subtrak(s); run them: ork resume {}",
+        parent.id,
+        parent.id
+    );
+    Ok(())
+}
+
 pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     outln!(
         "{} runs in the background (output: {}).\nFollow the agent: ork logs {} -f",
@@ -761,6 +909,11 @@ fn usage_text(usage: &ork::store::event::Usage) -> String {
 fn status_word(store: &Store, trak: &Trak) -> String {
     if ork::engine::is_interrupted(store, trak) {
         "interrupted".to_string()
+    } else if trak.state.status == ork::store::state::Status::Subtraks {
+        match progress_text(store, trak) {
+            Some(progress) => format!("waiting on subtraks {progress}"),
+            None => trak.state.status.as_str().to_string(),
+        }
     } else {
         trak.state.status.as_str().to_string()
     }

@@ -94,6 +94,21 @@ pub struct Gate {
     pub timeout: Duration,
 }
 
+/// What makes a stage a breakdown stage: its agent splits the trak into parts, each run as a
+/// subtrak in `flow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subtraks {
+    /// The flow every part runs.
+    pub flow: String,
+    /// The most parts a breakdown may have.
+    pub max_parts: usize,
+    /// How many subtraks run at once.
+    pub parallel: usize,
+}
+
+const DEFAULT_MAX_PARTS: usize = 8;
+const DEFAULT_PARALLEL: usize = 3;
+
 /// One stage of a flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
@@ -106,6 +121,8 @@ pub struct Stage {
     pub max_attempts: u32,
     pub verdict: bool,
     pub on_reject: Option<String>,
+    /// For a breakdown stage: the flow its parts run and how many.
+    pub subtraks: Option<Subtraks>,
     /// Overrides the agent's `model` for this stage.
     pub model: Option<String>,
     /// Overrides the agent's `timeout` for this stage.
@@ -385,6 +402,18 @@ struct RawStage {
     model: Option<String>,
     #[serde(default)]
     timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    subtraks: Option<Spanned<RawSubtraks>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubtraks {
+    flow: Spanned<String>,
+    #[serde(default)]
+    max_parts: Option<Spanned<usize>>,
+    #[serde(default)]
+    parallel: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -423,11 +452,16 @@ impl RawWorkflow {
                 (name, agent)
             })
             .collect();
+        let flow_names: Vec<String> = self.flows.keys().cloned().collect();
         let flows: BTreeMap<String, Flow> = self
             .flows
             .into_iter()
             .map(|(name, raw)| {
-                let flow = validate_flow(&name, raw, &agents, src, prompts, errors);
+                let known = Known {
+                    agents: &agents,
+                    flows: &flow_names,
+                };
+                let flow = validate_flow(&name, raw, &known, src, prompts, errors);
                 (name, flow)
             })
             .collect();
@@ -645,10 +679,16 @@ fn is_simple_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// What a flow's stages may refer to.
+struct Known<'a> {
+    agents: &'a BTreeMap<String, Agent>,
+    flows: &'a [String],
+}
+
 fn validate_flow(
     flow_name: &str,
     raw: Spanned<RawFlow>,
-    agents: &BTreeMap<String, Agent>,
+    known: &Known<'_>,
     src: &Source,
     prompts: &Path,
     errors: &mut Vec<String>,
@@ -703,8 +743,8 @@ fn validate_flow(
                 "give each stage's artifact its own name, so later stages can tell them apart",
             ));
         }
-        if !agents.contains_key(stage.agent.get_ref()) {
-            let known: Vec<_> = agents.keys().cloned().collect();
+        if !known.agents.contains_key(stage.agent.get_ref()) {
+            let known: Vec<_> = known.agents.keys().cloned().collect();
             errors.push(src.message(
                 stage.agent.span(),
                 &format!(
@@ -754,6 +794,9 @@ fn validate_flow(
                 .verdict
                 .then(|| stage_names[index.saturating_sub(1)].clone())
         });
+        let subtraks = stage
+            .subtraks
+            .map(|raw| validate_subtraks(flow_name, name, raw, stage.verdict, known, src, errors));
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
@@ -769,6 +812,7 @@ fn validate_flow(
             max_attempts,
             verdict: stage.verdict,
             on_reject,
+            subtraks,
         });
     }
     let (strategy, on_conflict) = match raw.integration {
@@ -797,6 +841,63 @@ fn validate_flow(
         stages,
         strategy,
         on_conflict,
+    }
+}
+
+/// `subtraks = { flow = "NAME", max_parts = N, parallel = N }` on stage `stage` of `flow_name`.
+fn validate_subtraks(
+    flow_name: &str,
+    stage: &str,
+    raw: Spanned<RawSubtraks>,
+    verdict: bool,
+    known: &Known<'_>,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> Subtraks {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if verdict {
+        errors.push(src.message(
+            span,
+            &format!("stage \"{stage}\" is a verdict stage and a breakdown stage at once"),
+            "a breakdown's agent answers with parts, a reviewer with a decision: keep one of `verdict` and `subtraks`",
+        ));
+    }
+    let flow = raw.flow.get_ref();
+    if !known.flows.contains(flow) {
+        errors.push(src.message(
+            raw.flow.span(),
+            &format!("subtraks names a flow \"{flow}\" that does not exist"),
+            &format!(
+                "use one of: {}, or add a [flows.{flow}] table",
+                known.flows.join(", ")
+            ),
+        ));
+    } else if flow == flow_name {
+        errors.push(src.message(
+            raw.flow.span(),
+            &format!("flow \"{flow_name}\" would break its parts down with itself"),
+            "name a flow for the parts that has no breakdown stage, like the default `subtrak` flow",
+        ));
+    }
+    let mut at_least_one = |value: Option<Spanned<usize>>, key: &str, default: usize| {
+        value.map_or(default, |v| {
+            if *v.get_ref() == 0 {
+                errors.push(src.message(
+                    v.span(),
+                    &format!("{key} must be at least 1"),
+                    &format!("set {key} = 1 or more"),
+                ));
+            }
+            *v.get_ref()
+        })
+    };
+    let max_parts = at_least_one(raw.max_parts, "max_parts", DEFAULT_MAX_PARTS);
+    let parallel = at_least_one(raw.parallel, "parallel", DEFAULT_PARALLEL);
+    Subtraks {
+        flow: raw.flow.into_inner(),
+        max_parts,
+        parallel,
     }
 }
 
@@ -830,7 +931,13 @@ mod tests {
 
     fn prompts_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["planner.md", "worker.md", "reviewer.md"] {
+        for name in [
+            "planner.md",
+            "breakdown.md",
+            "worker.md",
+            "reviewer.md",
+            "compound.md",
+        ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         dir
@@ -847,16 +954,44 @@ mod tests {
     fn the_default_workflow_parses() {
         let wf = parse(crate::config::init::DEFAULT_WORKFLOW).unwrap();
         let names: Vec<_> = wf.flows.keys().cloned().collect();
-        assert_eq!(names, ["feature", "fix", "quick"]);
+        assert_eq!(names, ["feature", "fix", "quick", "subtrak"]);
         let feature = wf.flow(Some("feature")).unwrap();
         let stages: Vec<_> = feature.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(stages, ["planning", "work", "review"]);
         assert_eq!(
-            feature.stages[1].gate.as_ref().unwrap().timeout,
+            stages,
+            ["planning", "breakdown", "work", "review", "compound"]
+        );
+        let breakdown = feature.stages[1].subtraks.as_ref().unwrap();
+        assert_eq!(breakdown.flow, "subtrak");
+        assert_eq!(
+            feature.stages[2].gate.as_ref().unwrap().timeout,
             Duration::from_secs(600)
         );
-        assert_eq!(feature.stages[2].on_reject.as_deref(), Some("work"));
+        assert_eq!(feature.stages[3].on_reject.as_deref(), Some("work"));
         assert_eq!(wf.flow(None).unwrap().name, "feature");
+    }
+
+    #[test]
+    fn a_breakdown_stage_names_a_flow_that_exists() {
+        let text = format!(
+            "{AGENT}[flows.f]\n[[flows.f.stages]]\nname = \"split\"\nagent = \"a\"\nprompt = \"breakdown.md\"\nartifact = \"parts\"\nsubtraks = {{ flow = \"nope\", parallel = 0 }}\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:10:21: subtraks names a flow \"nope\" that does not exist"),
+            "{err}"
+        );
+        assert!(
+            err.contains("fix: use one of: f, or add a [flows.nope] table"),
+            "{err}"
+        );
+        assert!(err.contains("parallel must be at least 1"), "{err}");
+        let itself = text.replace("\"nope\", parallel = 0", "\"f\"");
+        let err = parse(&itself).unwrap_err().to_string();
+        assert!(
+            err.contains("would break its parts down with itself"),
+            "{err}"
+        );
     }
 
     #[test]

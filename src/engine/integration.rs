@@ -17,6 +17,16 @@ impl Engine<'_> {
         let flow = self.flow(&trak)?.clone();
         let git = self.store.git();
         let base = trak.state.base.clone();
+        // A subtrak merges into its parent's branch, which may be known here only from a
+        // fetch, and which its sibling subtraks merge into too: one at a time.
+        let _merge_lock = match &trak.state.parent {
+            Some(parent) => {
+                let lock = self.wait_for_merge_lock(parent)?;
+                self.store.adopt(&self.store.load(parent)?)?;
+                Some(lock)
+            }
+            None => None,
+        };
         let base_ref = format!("refs/heads/{base}");
         let Some(base_tip) = git.ref_tip(&base_ref)? else {
             return self.block(
@@ -116,6 +126,21 @@ impl Engine<'_> {
             &merge.to_string()[..12]
         ));
         Ok(trak)
+    }
+
+    /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
+    /// merge takes a moment; the lock is released by the OS if the process dies).
+    fn wait_for_merge_lock(&self, parent: &str) -> Result<std::fs::File> {
+        let name = format!("merge/{parent}.lock");
+        for _ in 0..1200 {
+            if let Some(lock) = self.store.git().try_runtime_lock(&name)? {
+                return Ok(lock);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        anyhow::bail!(
+            "another ork process has been merging into ork/{parent} for a minute; try again: ork integrate"
+        )
     }
 
     fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {

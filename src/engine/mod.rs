@@ -16,6 +16,7 @@ pub mod prompt;
 pub mod runner;
 mod session;
 mod stage;
+pub mod subtraks;
 pub mod worktree;
 
 pub use decisions::{HumanDecision, decide, drop_trak};
@@ -29,11 +30,12 @@ use crate::store::state::Status;
 use crate::store::{Location, NewTrak, Store, Trak};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
-pub const RUNNABLE: [Status; 4] = [
+pub const RUNNABLE: [Status; 5] = [
     Status::Queued,
     Status::Running,
     Status::Checking,
     Status::Integrating,
+    Status::Subtraks,
 ];
 
 /// Where the engine tells the user what happens.
@@ -85,6 +87,8 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
         base: &base,
+        id: None,
+        parent: None,
     })?;
     if let Err(err) = crate::engine::worktree::create(store, &trak, &workflow.worktree) {
         // Best effort: the worktree error is what the user must see.
@@ -113,7 +117,22 @@ impl Engine<'_> {
         if trak.state.status == Status::Running {
             self.check_claim(&trak)?;
         }
-        let mut trak = self.store.adopt(&trak)?;
+        let trak = self.store.adopt(&trak)?;
+        if subtraks::wanted_by_parent(self.store, &trak) == Some(false)
+            && !trak.state.status.is_finished()
+        {
+            self.reporter.step(&format!(
+                "subtrak {}: its parent no longer waits on it (its breakdown was rejected); dropping it",
+                trak.id
+            ));
+            return self.store.record(
+                &trak,
+                crate::store::event::EventKind::Dropped {
+                    reason: "the parent's breakdown was rejected".into(),
+                },
+            );
+        }
+        let mut trak = self.before_first_run(trak)?;
         loop {
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).
@@ -136,6 +155,13 @@ impl Engine<'_> {
                         if self.share() {
                             return self.store.load(&trak.id);
                         }
+                        return Ok(trak);
+                    }
+                    trak
+                }
+                Status::Subtraks => {
+                    let trak = self.run_subtraks(trak)?;
+                    if trak.state.status == Status::Subtraks {
                         return Ok(trak);
                     }
                     trak
@@ -229,14 +255,20 @@ impl Engine<'_> {
 
 /// The `ORK_*` environment of an agent or gate.
 fn agent_env(trak: &Trak, stage: &Stage, attempt: u32, worktree: &Path) -> Vec<(String, String)> {
-    vec![
+    let mut env = vec![
         ("ORK_TRAK".into(), trak.id.clone()),
         ("ORK_STAGE".into(), stage.name.clone()),
         ("ORK_ATTEMPT".into(), attempt.to_string()),
         ("ORK_ARTIFACT".into(), stage.artifact.clone()),
         ("ORK_WORKTREE".into(), worktree.display().to_string()),
         ("ORK_BASE_BRANCH".into(), trak.state.base.clone()),
-    ]
+    ];
+    // A subtrak's agent may want to know what it is part of.
+    if let (Some(parent), Some(key)) = (&trak.state.parent, &trak.state.key) {
+        env.push(("ORK_PARENT".into(), parent.clone()));
+        env.push(("ORK_SUBTRAK".into(), key.clone()));
+    }
+    env
 }
 
 /// The trak's worktree, made (again) if it is missing or was left half-made by a crash.
@@ -275,7 +307,15 @@ pub fn next_step(trak: &Trak) -> String {
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
         Status::Done => "Nothing: it is merged.".to_string(),
-        Status::Dropped => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        Status::Dropped => match &trak.state.parent {
+            Some(parent) => format!(
+                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}"
+            ),
+            None => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        },
+        Status::Subtraks => format!(
+            "It waits on its subtraks; see which and what they need: ork show {id}  (carry on: ork resume {id})"
+        ),
         Status::Conflict => format!(
             "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
         ),

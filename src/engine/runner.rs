@@ -24,6 +24,8 @@ pub struct RunSpec<'a> {
     /// The session of an earlier attempt of this stage, to resume.
     pub resume: Option<&'a str>,
     pub verdict: bool,
+    /// A breakdown stage: the answer lists parts.
+    pub breakdown: bool,
     /// Where this run's runtime files go (prompt, output, live log).
     pub run_dir: &'a Path,
     /// How much of the agent's output ork keeps.
@@ -87,7 +89,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         let room = spec.limits.artifact.saturating_sub(512);
         *content = crate::engine::output::cut_head(head, room, *total, spec.whole_at);
     }
-    let result = result.for_stage(spec.verdict);
+    let result = result.for_stage(spec.verdict).for_breakdown(spec.breakdown);
     Ok(Run {
         result,
         log: finished.output,
@@ -174,7 +176,7 @@ pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult
 fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
     // Codex reads the answer's schema from a file.
     let schema_file = spec.run_dir.join("answer-schema.json");
-    let schema = agent::strict_answer_schema(spec.verdict).to_string();
+    let schema = agent::strict_answer_schema_for(spec.verdict, spec.breakdown).to_string();
     std::fs::write(&schema_file, schema)
         .with_context(|| format!("writing {}", schema_file.display()))?;
     let request = Request {
@@ -182,6 +184,7 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         model: spec.agent.model.as_deref(),
         resume: spec.resume,
         verdict: spec.verdict,
+        breakdown: spec.breakdown,
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
         permission: spec.agent.permission_mode.as_deref(),
@@ -205,7 +208,8 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
-        .for_stage(spec.verdict);
+        .for_stage(spec.verdict)
+        .for_breakdown(spec.breakdown);
     if finished.status.is_none() {
         result.output = AgentOutput::Failed {
             error: format!("the agent {}", finished.describe()),

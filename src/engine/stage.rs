@@ -78,6 +78,7 @@ impl Engine<'_> {
             env,
             resume: resume.as_deref(),
             verdict: stage.verdict,
+            breakdown: stage.subtraks.is_some(),
             run_dir: &run_dir,
             limits: &self.workflow.limits,
             whole_at: &cuts.whole_at,
@@ -218,7 +219,7 @@ impl Engine<'_> {
             .with_context(|| format!("reading the prompt template {}", path.display()))?;
         let description = self.store.description(trak)?;
         let stored = self.store.artifacts(trak)?;
-        let artifacts: Vec<(String, String, String)> = flow
+        let mut artifacts: Vec<(String, String, String)> = flow
             .stages
             .iter()
             .filter(|s| s.name != stage.name)
@@ -229,6 +230,9 @@ impl Engine<'_> {
                     .map(|(name, content)| (s.name.clone(), name.clone(), content.clone()))
             })
             .collect();
+        if trak.state.breakdown_stage.as_deref() != Some(stage.name.as_str()) {
+            artifacts.extend(self.subtrak_artifacts(trak)?);
+        }
         Ok(render(
             &template,
             &PromptInput {
@@ -247,6 +251,27 @@ impl Engine<'_> {
                     .map_or(&[], Vec::as_slice),
             },
         ))
+    }
+
+    /// What the parent's stages after a breakdown are told of its subtraks: each one's title and
+    /// latest artifacts, or that it was dropped (its work is not in the branch).
+    fn subtrak_artifacts(&self, trak: &Trak) -> Result<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        for (planned, subtrak) in super::subtraks::subtraks_of(self.store, trak)? {
+            let from = format!("subtrak {} \"{}\"", planned.part.key, planned.part.title);
+            let Some(subtrak) = subtrak.filter(|t| t.state.status == Status::Done) else {
+                out.push((
+                    from,
+                    "not merged".to_string(),
+                    "This part was dropped (or never finished): its work is not in this branch. Do what it was for here, or leave it out and say so.".to_string(),
+                ));
+                continue;
+            };
+            for (name, content) in self.store.artifacts(&subtrak)? {
+                out.push((from.clone(), name, content));
+            }
+        }
+        Ok(out)
     }
 
     /// The runtime folder of one run: prompt, output file, live log.
@@ -341,6 +366,7 @@ fn finished_event(
         questions: Vec::new(),
         session_id: result.session_id,
         usage: result.usage,
+        subtraks: Vec::new(),
         outside_changes: Vec::new(),
     };
     let EventKind::StageFinished {
@@ -350,6 +376,7 @@ fn finished_event(
         decision,
         route_to,
         questions,
+        subtraks,
         ..
     } = &mut event
     else {
@@ -381,6 +408,23 @@ fn finished_event(
             *outcome = Outcome::Questions;
             *questions = q;
             Vec::new()
+        }
+        AgentOutput::Breakdown { content, .. } if stage.subtraks.is_none() => {
+            artifact_file(&content)
+        }
+        AgentOutput::Breakdown {
+            content,
+            subtraks: parts,
+        } => {
+            let max_parts = stage.subtraks.as_ref().map_or(usize::MAX, |s| s.max_parts);
+            match crate::agent::breakdown::validate(&parts, max_parts) {
+                Ok(()) => {
+                    let files = artifact_file(&crate::agent::breakdown::artifact(&content, &parts));
+                    *subtraks = parts;
+                    files
+                }
+                Err(problem) => fail(format!("the breakdown cannot be used: {problem}")),
+            }
         }
         AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&keep_head(
             &why,

@@ -44,6 +44,19 @@ impl Usage {
     }
 }
 
+/// One part of a breakdown: what a subtrak is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// The part's name in the breakdown, unique there: `db`, `ui-login`.
+    pub key: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Keys of the parts that must be merged before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
 /// A file outside a trak's worktree (in the main checkout, or in another trak's worktree) that
 /// changed while the trak's agent ran. ork names it and leaves it as it is: it is the user's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +125,12 @@ pub enum EventKind {
         flow: String,
         base: String,
         stages: Vec<String>,
+        /// For a subtrak: the trak whose breakdown made it (its base is that trak's branch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        /// For a subtrak: its part's key in the parent's breakdown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {
@@ -143,6 +162,10 @@ pub enum EventKind {
         session_id: Option<String>,
         #[serde(default)]
         usage: Usage,
+        /// For a breakdown stage's artifact: the parts it proposes (valid, two or more make
+        /// subtraks once approved).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subtraks: Vec<Part>,
         /// Files outside the trak's worktree that changed during the run (left as they are).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         outside_changes: Vec<OutsideChange>,
@@ -199,6 +222,19 @@ pub enum EventKind {
         #[serde(default)]
         commit: String,
     },
+    /// Every subtrak of the approved breakdown at `stage` is merged into this trak's branch
+    /// (or was dropped): the trak goes on past `stage`.
+    SubtraksJoined {
+        stage: String,
+        /// The subtraks merged, and those dropped (the next stage is told), by id.
+        #[serde(default)]
+        merged: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<String>,
+    },
+    /// `branch` (the parent's, for a subtrak whose dependencies just merged there) was merged
+    /// into this trak's branch at `commit`, so the work starts from what they built.
+    BaseMerged { branch: String, commit: String },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
@@ -250,6 +286,8 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
+            EventKind::SubtraksJoined { .. } => "subtraks_joined",
+            EventKind::BaseMerged { .. } => "base_merged",
             EventKind::Unknown => "unknown",
         }
     }
@@ -265,12 +303,14 @@ impl EventKind {
             | EventKind::Approved { stage, .. }
             | EventKind::Rejected { stage, .. }
             | EventKind::Answered { stage, .. }
-            | EventKind::Retried { stage, .. } => Some(stage),
+            | EventKind::Retried { stage, .. }
+            | EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
+            | EventKind::BaseMerged { .. }
             | EventKind::Unknown => None,
         }
     }
@@ -342,6 +382,13 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
+            EventKind::SubtraksJoined {
+                merged, dropped, ..
+            } => match dropped.len() {
+                0 => format!("Subtraks merged ({})", merged.len()),
+                n => format!("Subtraks merged ({}), {n} dropped", merged.len()),
+            },
+            EventKind::BaseMerged { branch, .. } => format!("Bring in {branch}"),
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }
