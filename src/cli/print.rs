@@ -1,6 +1,6 @@
 //! Human and JSON output.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use serde_json::json;
 
 use ork::config::init::{self, FileAction};
 use ork::config::workflow::{AgentKind, kind_name};
+use ork::engine::inspect;
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
@@ -22,6 +23,19 @@ macro_rules! outln {
             ork::engine::output::printable(&format!($($arg)*))
         )?
     };
+}
+
+/// Like `outln!`, for a line whose parts were made printable already ([`paint`] does): it holds
+/// ork's own colour codes, which `outln!` would take out.
+macro_rules! paintedln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+/// Text from outside (agents, git, other machines) with its control characters taken out.
+fn printable(text: &str) -> String {
+    ork::engine::output::printable(text).into_owned()
 }
 
 pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
@@ -397,7 +411,9 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     } else {
         String::new()
     };
-    outln!("  status    {} at {}{attempt}", s.status.as_str(), s.stage);
+    let word = status_word(store, trak);
+    let word = status_paint(&word).map_or(word.clone(), |kind| paint(kind, &word));
+    paintedln!("  status    {word} at {}{attempt}", printable(&s.stage));
     outln!("  base      {}", s.base);
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
@@ -545,7 +561,7 @@ fn short_branch(full: &str) -> &str {
 }
 
 /// "42s", "5m", "3h", "2d".
-fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - since).num_seconds().max(0);
     match secs {
         0..60 => format!("{secs}s"),
@@ -564,18 +580,30 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// Prints `rows` as aligned columns, the first row the header; the cells of the column headed
+/// STATUS in their status's colour.
 fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let columns = rows[0].len();
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    for row in rows {
+    let status_column = rows[0].iter().position(|h| h == "STATUS");
+    for (index, row) in rows.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                let padded = format!("{:<width$}", printable(cell));
+                match status_paint(cell) {
+                    Some(kind) if index > 0 && Some(column) == status_column => {
+                        paint(kind, &padded)
+                    }
+                    _ => padded,
+                }
+            })
             .collect();
-        outln!("{}", line.join("  ").trim_end());
+        paintedln!("{}", line.join("  ").trim_end());
     }
     Ok(())
 }
@@ -620,6 +648,13 @@ impl ork::engine::Reporter for Terminal {
 
     fn line(&mut self, text: &str) {
         self.print(&format!("        │ {text}"));
+    }
+
+    /// Rings the terminal's bell when a trak starts waiting (on a terminal only).
+    fn stopped(&mut self, trak: &Trak) {
+        if ork::engine::waits_for_human(trak.state.status) && std::io::stderr().is_terminal() {
+            let _ = write!(std::io::stderr().lock(), "\x07");
+        }
     }
 }
 
@@ -751,31 +786,42 @@ pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// The stored logs of a trak's runs, or the live one with `follow`.
-pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Result<()> {
+/// The kept logs of a trak's runs, or the live one with `follow`.
+pub fn logs(
+    store: &Store,
+    trak: &Trak,
+    stage: Option<&str>,
+    follow: bool,
+    json: bool,
+) -> Result<()> {
     if follow {
         return follow_live(store, trak);
     }
-    let reference = format!("{}{}", ork::store::LOGS_PREFIX, trak.id);
-    let Some(tip) = store.git().ref_tip(&reference)? else {
+    let logs = inspect::kept_logs(store, trak, stage)?;
+    if json {
         outln!(
-            "No agent has run for {} yet (on this machine or synced).",
+            "{}",
+            serde_json::to_string_pretty(&json!({ "trak": trak.id, "logs": logs }))?
+        );
+        return Ok(());
+    }
+    if logs.is_empty() {
+        let what = stage.map_or(" for".to_string(), |stage| format!(" stage {stage} of"));
+        outln!(
+            "No agent has run{what} {} yet (on this machine or synced).",
             trak.id
         );
         return Ok(());
-    };
-    let stages: Vec<String> = match stage {
-        Some(stage) => vec![stage.to_string()],
-        None => trak.state.stages.clone(),
-    };
-    for stage in stages {
-        let Some(dir) = store.git().dir_at(tip, &stage)? else {
-            continue;
-        };
-        for (name, contents) in dir.files()? {
-            outln!("=== {stage} {} ===", name.trim_end_matches(".log"));
-            outln!("{}", String::from_utf8_lossy(&contents).trim_end());
-        }
+    }
+    for log in logs {
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!("=== {} {} ===", log.stage, log.run)
+            )
+        );
+        outln!("{}", log.output.trim_end());
     }
     Ok(())
 }
@@ -785,10 +831,10 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
     let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
-    let mut first = newest_run_log(&dir);
+    let mut first = inspect::newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        first = newest_run_log(&dir);
+        first = inspect::newest_run_log(&dir);
     }
     let Some(mut path) = first else {
         outln!(
@@ -813,12 +859,8 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
             continue;
         }
         // This run's output is all shown: the next stage's or attempt's run may have started.
-        if let Some(next) = newest_run_log(&dir).filter(|next| *next != path) {
-            let run = next
-                .parent()
-                .and_then(|p| p.file_name())
-                .unwrap_or_default();
-            outln!("=== {} ===", run.to_string_lossy());
+        if let Some(next) = inspect::newest_run_log(&dir).filter(|next| *next != path) {
+            outln!("=== {} ===", inspect::run_name(&next));
             path = next;
             offset = 0;
             continue;
@@ -830,54 +872,60 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     }
 }
 
-/// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
-fn newest_run_log(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("log"))
-        .filter(|p| p.is_file())
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-}
-
 /// `ork diff`: a stage's artifact across attempts, or the code against the base.
-pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>) -> Result<()> {
+pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool) -> Result<()> {
     let Some((stage, artifact)) = stage else {
-        let git = store.git();
-        let range = format!("{}...{}", trak.state.base, short_branch(&trak.branch));
-        let exclude = format!(":(exclude){}", ork::store::record_dir(&trak.id));
-        let out = git.run(
-            git.main_workdir(),
-            &["diff", "--stat", "-p", &range, "--", ".", &exclude],
-        )?;
-        write!(
-            std::io::stdout().lock(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        )?;
+        let diff = inspect::code_diff(store, trak)?;
+        if json {
+            let value = json!({
+                "trak": trak.id,
+                "base": trak.state.base,
+                "branch": short_branch(&trak.branch),
+                "diff": diff,
+            });
+            outln!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
+        write!(std::io::stdout().lock(), "{}", paint_diff(&diff))?;
         return Ok(());
     };
     let versions = ork::store::history::artifact_versions(store, trak, stage, artifact)?;
+    if json {
+        let list: Vec<_> = versions
+            .iter()
+            .map(|v| json!({ "attempt": v.label, "content": v.content }))
+            .collect();
+        let value =
+            json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
     if versions.is_empty() {
         outln!("Stage {stage} of {} has produced no artifact yet.", trak.id);
         return Ok(());
     }
     for pair in versions.windows(2) {
         let (old, new) = (&pair[0], &pair[1]);
-        outln!(
-            "=== {stage}: attempt {} → attempt {} ===",
-            old.label,
-            new.label
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!(
+                    "=== {stage}: attempt {} → attempt {} ===",
+                    old.label, new.label
+                )
+            )
         );
         let diff = similar::TextDiff::from_lines(&old.content, &new.content);
-        write!(
-            std::io::stdout().lock(),
-            "{}",
-            diff.unified_diff().context_radius(3).header(
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(
                 &format!("attempt {}", old.label),
-                &format!("attempt {}", new.label)
+                &format!("attempt {}", new.label),
             )
-        )?;
+            .to_string();
+        write!(std::io::stdout().lock(), "{}", paint_diff(&text))?;
     }
     if versions.len() == 1 {
         outln!(
@@ -919,9 +967,19 @@ fn status_word(store: &Store, trak: &Trak) -> String {
     }
 }
 
-/// What `ork sync` moved, in both directions.
-pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
-    let list = |ids: &[String]| ids.join(", ");
+/// How many ids a line of `ork sync` names before it only counts them (`-v` names them all).
+const IDS_PER_LINE: usize = 5;
+
+/// What `ork sync` moved, in both directions: one line per kind of move, whatever the number
+/// of traks; with `verbose`, every id.
+pub fn synced(remote: &str, report: &ork::sync::SyncReport, verbose: bool) -> Result<()> {
+    let list = |ids: &[String]| {
+        if verbose || ids.len() <= IDS_PER_LINE {
+            ids.join(", ")
+        } else {
+            format!("{} traks (ork sync -v names them)", ids.len())
+        }
+    };
     if !report.fast_forwarded.is_empty() {
         outln!("← updated from {remote}: {}", list(&report.fast_forwarded));
     }
@@ -935,12 +993,17 @@ pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
         outln!("✗ {id}: {why}");
     }
     if !report.pushed.is_empty() {
-        let refs: Vec<&str> = report
+        let refs: Vec<String> = report
             .pushed
             .iter()
-            .map(|spec| spec.split(':').next().unwrap_or(spec))
+            .map(|spec| spec.split(':').next().unwrap_or(spec).to_string())
             .collect();
-        outln!("→ pushed to {remote}: {}", refs.join(", "));
+        let line = if verbose || refs.len() <= IDS_PER_LINE {
+            refs.join(", ")
+        } else {
+            format!("{} refs (ork sync -v names them)", refs.len())
+        };
+        outln!("→ pushed to {remote}: {line}");
     }
     if !report.remote_only.is_empty() {
         outln!(
@@ -978,4 +1041,106 @@ pub fn hooks_installed(done: &[ork::sync::hooks::Installed]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colour: on a terminal only, and never with NO_COLOR set (https://no-color.org)
+// ---------------------------------------------------------------------------------------------
+
+/// What a piece of output is, which decides its colour.
+#[derive(Clone, Copy)]
+pub enum Paint {
+    /// A section's heading (`=== work 1 ===`).
+    Heading,
+    /// Waits for a human.
+    Waiting,
+    /// Something went wrong.
+    Bad,
+    /// Went well, or is done.
+    Good,
+    /// Is at work.
+    Busy,
+    /// A diff's removed line.
+    Removed,
+    /// A diff's added line.
+    Added,
+}
+
+/// Whether standard output gets colour.
+fn stdout_colour() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| colour_allowed(std::io::stdout().is_terminal()))
+}
+
+/// Whether standard error gets colour.
+pub fn stderr_colour() -> bool {
+    colour_allowed(std::io::stderr().is_terminal())
+}
+
+fn colour_allowed(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `text`, made printable, in the colour of `kind` if standard output gets colour.
+pub fn paint(kind: Paint, text: &str) -> String {
+    let text = printable(text);
+    if stdout_colour() {
+        ansi(kind, &text)
+    } else {
+        text
+    }
+}
+
+/// `text` wrapped in the ANSI code of `kind`.
+pub fn ansi(kind: Paint, text: &str) -> String {
+    let code = match kind {
+        Paint::Heading => "1",
+        Paint::Waiting => "33",
+        Paint::Bad | Paint::Removed => "31",
+        Paint::Good | Paint::Added => "32",
+        Paint::Busy => "36",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The colour of a status word, as `ork status` and `ork show` print it.
+fn status_paint(word: &str) -> Option<Paint> {
+    match word {
+        "awaiting review" | "awaiting answer" | "integrating" => Some(Paint::Waiting),
+        "failed" | "conflict" | "interrupted" => Some(Paint::Bad),
+        "done" => Some(Paint::Good),
+        "running" | "checking" => Some(Paint::Busy),
+        _ if word.starts_with("waiting on subtraks") => Some(Paint::Busy),
+        _ => None,
+    }
+}
+
+/// A unified diff made printable, with its removed lines red and its added lines green on a
+/// terminal.
+fn paint_diff(diff: &str) -> String {
+    let diff = printable(diff);
+    if !stdout_colour() {
+        return diff;
+    }
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            let end = &line[body.len()..];
+            let kind = if body.starts_with("+++") || body.starts_with("---") {
+                Some(Paint::Heading)
+            } else if body.starts_with('+') {
+                Some(Paint::Added)
+            } else if body.starts_with('-') {
+                Some(Paint::Removed)
+            } else if body.starts_with("@@") {
+                Some(Paint::Busy)
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) => format!("{}{end}", ansi(kind, body)),
+                None => line.to_string(),
+            }
+        })
+        .collect()
 }

@@ -177,6 +177,27 @@ impl Default for SyncSettings {
     }
 }
 
+/// Telling the user that a trak needs them: `[notify]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifySettings {
+    /// The argv run when a trak starts waiting for a human or is done; empty for none.
+    pub command: Vec<String>,
+    /// How long the command may run before it is killed.
+    pub timeout: Duration,
+}
+
+/// How long a notify command may run, unless `[notify] timeout` says otherwise.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            command: Vec::new(),
+            timeout: DEFAULT_NOTIFY_TIMEOUT,
+        }
+    }
+}
+
 /// How much of what an agent or a gate produces ork keeps (DESIGN.md rule 11: output read
 /// with a bound). Past a cap the text is cut with a line saying so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +235,7 @@ pub struct Workflow {
     pub default_flow: Option<String>,
     pub worktree: WorktreeSetup,
     pub sync: SyncSettings,
+    pub notify: NotifySettings,
     pub limits: Limits,
 }
 
@@ -325,7 +347,17 @@ struct RawWorkflow {
     #[serde(default)]
     sync: Option<RawSync>,
     #[serde(default)]
+    notify: Option<RawNotify>,
     limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -503,6 +535,9 @@ impl RawWorkflow {
                 lease: parse_timeout(raw.lease, DEFAULT_LEASE, src, errors),
                 auto: raw.auto,
             });
+        let notify = self.notify.map_or_else(NotifySettings::default, |raw| {
+            validate_notify(raw, src, errors)
+        });
         let limits = self.limits.map_or_else(Limits::default, |raw| Limits {
             artifact: parse_size(raw.artifact, src, errors),
             feedback: parse_size(raw.feedback, src, errors),
@@ -515,8 +550,33 @@ impl RawWorkflow {
             default_flow,
             worktree,
             sync,
+            notify,
             limits,
         }
+    }
+}
+
+fn validate_notify(raw: RawNotify, src: &Source, errors: &mut Vec<String>) -> NotifySettings {
+    let command = match raw.command {
+        Some(command)
+            if command
+                .get_ref()
+                .first()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            errors.push(src.message(
+                command.span(),
+                "[notify] command is empty",
+                "name a program and its arguments, like `command = [\"notify-send\", \"ork\"]`, or remove the key",
+            ));
+            Vec::new()
+        }
+        Some(command) => command.into_inner(),
+        None => Vec::new(),
+    };
+    NotifySettings {
+        command,
+        timeout: parse_timeout(raw.timeout, DEFAULT_NOTIFY_TIMEOUT, src, errors),
     }
 }
 

@@ -8,7 +8,9 @@
 mod decisions;
 pub mod doctor;
 mod gate;
+pub mod inspect;
 mod integration;
+pub mod notify;
 pub mod output;
 pub mod outside;
 pub mod process;
@@ -44,6 +46,8 @@ pub trait Reporter {
     fn step(&mut self, text: &str);
     /// A line of an agent's or a gate's output.
     fn line(&mut self, text: &str);
+    /// The trak stopped where a human is needed, or is done (the terminal rings its bell).
+    fn stopped(&mut self, _trak: &Trak) {}
 }
 
 /// What `ork trak new` asks for.
@@ -132,6 +136,7 @@ impl Engine<'_> {
                 },
             );
         }
+        let started_at = trak.tip;
         let mut trak = self.before_first_run(trak)?;
         loop {
             if self.share() {
@@ -152,10 +157,12 @@ impl Engine<'_> {
                     let trak = self.integrate(trak)?;
                     // Still integrating: the merge waits for the user (it said why).
                     if trak.state.status == Status::Integrating {
-                        if self.share() {
-                            return self.store.load(&trak.id);
-                        }
-                        return Ok(trak);
+                        let trak = if self.share() {
+                            self.store.load(&trak.id)?
+                        } else {
+                            trak
+                        };
+                        return Ok(self.stop(trak, started_at));
                     }
                     trak
                 }
@@ -171,9 +178,27 @@ impl Engine<'_> {
                 | Status::Failed
                 | Status::Done
                 | Status::Dropped
-                | Status::Conflict => return Ok(trak),
+                | Status::Conflict => return Ok(self.stop(trak, started_at)),
             };
         }
+    }
+
+    /// The loop stops with `trak`: if this drive moved it to where a human is needed (or to
+    /// done), the user is told: the notify command, the reporter's bell.
+    fn stop(&mut self, trak: Trak, started_at: crate::store::git::Oid) -> Trak {
+        if trak.tip != started_at && notify::worth_telling(trak.state.status) {
+            self.reporter.stopped(&trak);
+            let worktree = self.store.worktree_path(&trak.id);
+            let dir = if worktree.is_dir() {
+                worktree
+            } else {
+                self.store.git().main_workdir().to_path_buf()
+            };
+            if let Some(warning) = notify::notify(&self.workflow.notify, &dir, &trak) {
+                self.reporter.step(&format!("warning: {warning}"));
+            }
+        }
+        trak
     }
 
     /// With `[sync] auto = true`: pushes what was just recorded (and fetches what others did),
@@ -286,6 +311,14 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
             .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
     }
     crate::engine::worktree::create(store, trak, &workflow.worktree)
+}
+
+/// Whether a trak in `status` waits for a human to act.
+pub fn waits_for_human(status: Status) -> bool {
+    matches!(
+        status,
+        Status::AwaitingReview | Status::AwaitingAnswer | Status::Failed | Status::Conflict
+    )
 }
 
 /// What the user can do next with `trak`, as one line.

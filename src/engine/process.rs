@@ -25,9 +25,21 @@ pub fn kill_children_on_interrupt() {
         for pgid in groups {
             kill_group(pgid);
         }
+        if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
+            restore();
+        }
         eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
         std::process::exit(130);
     });
+}
+
+/// What must happen before an interrupt ends the process: a full-screen view gives the
+/// terminal back.
+static BEFORE_INTERRUPT_EXIT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Has `f` run when an interrupt (SIGINT, SIGTERM) ends the process, before it exits.
+pub fn before_interrupt_exit(f: fn()) {
+    let _ = BEFORE_INTERRUPT_EXIT.set(f);
 }
 
 /// Keeps a child's process group in [`LIVE_GROUPS`] while it lives.

@@ -332,13 +332,15 @@ impl EventKind {
                 ..
             } => {
                 let what = match (outcome, decision) {
-                    (Outcome::Artifact, _) => "finished",
-                    (Outcome::Verdict, Some(Decision::Approve)) => "approves",
-                    (Outcome::Verdict, _) => "rejects",
-                    (Outcome::Questions, _) => "asks questions",
-                    (Outcome::Failed, _) => "failed",
+                    (Outcome::Artifact, _) => format!("Finish {stage}"),
+                    (Outcome::Verdict, Some(Decision::Approve)) => {
+                        format!("Verdict for {stage}: approve")
+                    }
+                    (Outcome::Verdict, _) => format!("Verdict for {stage}: reject"),
+                    (Outcome::Questions, _) => format!("Questions from {stage}"),
+                    (Outcome::Failed, _) => format!("Run failed for {stage}"),
                 };
-                format!("{stage} {what} (attempt {attempt})")
+                format!("{what} (attempt {attempt})")
             }
             EventKind::GatePassed { stage, attempt } => {
                 format!("Gate passed for {stage} (attempt {attempt})")
@@ -346,11 +348,11 @@ impl EventKind {
             EventKind::GateFailed { stage, attempt, .. } => {
                 format!("Gate failed for {stage} (attempt {attempt})")
             }
-            EventKind::ReviewRequested { stage } => format!("{stage} waits for review"),
+            EventKind::ReviewRequested { stage } => format!("Await review of {stage}"),
             EventKind::Approved { stage, by } => match by {
                 Actor::Human => format!("Approve {stage}"),
                 Actor::Reviewer => format!("Reviewer approves {stage}"),
-                Actor::Auto | Actor::Integration => format!("{stage} passes"),
+                Actor::Auto | Actor::Integration => format!("Pass {stage}"),
             },
             EventKind::Rejected {
                 stage,

@@ -16,6 +16,7 @@ pub mod history;
 pub mod local_files;
 pub mod secrets;
 pub mod state;
+mod story;
 pub mod trak_id;
 
 use std::collections::BTreeMap;
@@ -409,7 +410,7 @@ impl Store {
                 contents: state.to_json().into_bytes(),
             },
         ];
-        let message = commit_message(&id, &event, &state);
+        let message = commit_message(&id, &event, &[], &state);
         let header = state.to_header();
         let commit =
             self.git
@@ -483,7 +484,7 @@ impl Store {
                 contents: state.to_json().into_bytes(),
             },
         ];
-        let message = commit_message(&trak.id, &event, &state);
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let header = state.to_header();
         let commit =
             self.git
@@ -560,7 +561,7 @@ impl Store {
             std::fs::write(&path, contents)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        let message = commit_message(&trak.id, &event, &state);
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
         let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
@@ -765,7 +766,7 @@ impl Store {
             self.description(trak)?,
             &state,
         );
-        let message = commit_message(&trak.id, &event, &state);
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let header = state.to_header();
         let commit = match self.git.join(
             trak.tip,
@@ -867,9 +868,21 @@ fn redacted(kind: EventKind) -> Result<EventKind> {
     serde_json::from_value(value).context("reading back a redacted event")
 }
 
-/// The commit message for `event`: a readable subject, then `Ork-*` trailers.
-fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
+/// The commit message for `event`: a readable subject, the human's or the tool's words behind
+/// it (see [`story`]), then `Ork-*` trailers. `asked` are the questions open before the event.
+fn commit_message(
+    id: &str,
+    event: &Event,
+    asked: &[crate::store::event::Question],
+    state: &TrakState,
+) -> String {
     let mut message = format!("ork: {}\n\n", event.kind.summary());
+    let body = story::commit_body(&event.kind, asked);
+    if !body.is_empty() {
+        // Trailers must stay the last paragraph: the body's own blank lines end before them.
+        message.push_str(body.trim_end());
+        message.push_str("\n\n");
+    }
     message.push_str(&format!("Ork-Trak: {id}\n"));
     message.push_str(&format!("Ork-Event: {}\n", event.kind.name()));
     message.push_str(&format!("Ork-Event-Id: {}\n", event.id));
