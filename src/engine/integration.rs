@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Engine;
-use crate::config::workflow::Strategy;
+use crate::config::workflow::{Flow, Strategy};
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::MergeResult;
 use crate::store::{Trak, record_dir};
@@ -15,6 +15,9 @@ impl Engine<'_> {
     /// tree; the trak's history stays reachable (a merge parent, or the kept trak branch).
     pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
         let flow = self.flow(&trak)?.clone();
+        if flow.strategy == Strategy::Pr {
+            return self.push_for_review(trak, &flow);
+        }
         let git = self.store.git();
         let base = trak.state.base.clone();
         let base_ref = format!("refs/heads/{base}");
@@ -31,32 +34,11 @@ impl Engine<'_> {
         let tree = match git.merge_tree(base_tip, trak.tip, &record_dir(&trak.id))? {
             MergeResult::Clean(tree) => tree,
             MergeResult::Conflicts(paths) => {
-                let route_to = flow.on_conflict.clone();
-                self.reporter.step(&format!(
-                    "merge into {base} conflicts in {}; back to {route_to}",
-                    paths.join(", ")
-                ));
-                let feedback = format!(
-                    "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
-                    paths
-                        .iter()
-                        .map(|p| format!("- {p}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                return self.store.record(
-                    &trak,
-                    EventKind::Rejected {
-                        stage: trak.state.stage.clone(),
-                        feedback,
-                        route_to,
-                        by: Actor::Integration,
-                    },
-                );
+                return self.send_back_conflict(trak, &flow, &base, &paths);
             }
         };
         let parents = match flow.strategy {
-            Strategy::Merge => vec![base_tip, trak.tip],
+            Strategy::Merge | Strategy::Pr => vec![base_tip, trak.tip],
             Strategy::Squash => vec![base_tip],
         };
         let message = format!(
@@ -64,6 +46,9 @@ impl Engine<'_> {
             trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
         );
         let merge = git.new_commit(&message, tree, &parents)?;
+        if let Some(sent_back) = self.landing_gate(&trak, &flow, merge, &base)? {
+            return Ok(sent_back);
+        }
         let moved = match git.checkout_of(&base_ref)? {
             None => git.update_ref(
                 &base_ref,
@@ -97,17 +82,7 @@ impl Engine<'_> {
                 commit: merge.to_string(),
             },
         )?;
-        let worktree = self.store.worktree_path(&trak.id);
-        if worktree.exists()
-            && let Err(err) = self.store.git().remove_worktree(&worktree)
-        {
-            {
-                self.reporter.step(&format!(
-                    "warning: could not remove {}: {err:#}",
-                    worktree.display()
-                ));
-            }
-        }
+        self.remove_trak_worktree(&trak);
         self.reporter.step(&format!(
             "integrated into {base} as {}",
             &merge.to_string()[..12]
@@ -115,7 +90,52 @@ impl Engine<'_> {
         Ok(trak)
     }
 
-    fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {
+    /// A finished trak's worktree goes; a failure to remove it is only a warning.
+    pub(super) fn remove_trak_worktree(&mut self, trak: &Trak) {
+        let worktree = self.store.worktree_path(&trak.id);
+        if worktree.exists()
+            && let Err(err) = self.store.git().remove_worktree(&worktree)
+        {
+            self.reporter.step(&format!(
+                "warning: could not remove {}: {err:#}",
+                worktree.display()
+            ));
+        }
+    }
+
+    /// The merge into `base` conflicts in `paths`: back to `on_conflict` with them as feedback.
+    pub(super) fn send_back_conflict(
+        &mut self,
+        trak: Trak,
+        flow: &Flow,
+        base: &str,
+        paths: &[String],
+    ) -> Result<Trak> {
+        let route_to = flow.on_conflict.clone();
+        self.reporter.step(&format!(
+            "merge into {base} conflicts in {}; back to {route_to}",
+            paths.join(", ")
+        ));
+        let feedback = format!(
+            "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
+            paths
+                .iter()
+                .map(|p| format!("- {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        self.store.record(
+            &trak,
+            EventKind::Rejected {
+                stage: trak.state.stage.clone(),
+                feedback,
+                route_to,
+                by: Actor::Integration,
+            },
+        )
+    }
+
+    pub(super) fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {
         self.reporter.step(&format!("integration waits: {reason}"));
         if trak.state.note.as_deref() == Some(reason.as_str()) {
             return Ok(trak);

@@ -8,8 +8,10 @@
 mod decisions;
 mod gate;
 mod integration;
+mod landing_gate;
 pub mod process;
 pub mod prompt;
+pub mod pull_request;
 pub mod runner;
 mod stage;
 pub mod worktree;
@@ -25,11 +27,12 @@ use crate::store::state::Status;
 use crate::store::{Location, NewTrak, Store, Trak};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
-pub const RUNNABLE: [Status; 4] = [
+pub const RUNNABLE: [Status; 5] = [
     Status::Queued,
     Status::Running,
     Status::Checking,
     Status::Integrating,
+    Status::InReview,
 ];
 
 /// Where the engine tells the user what happens.
@@ -129,6 +132,17 @@ impl Engine<'_> {
                     let trak = self.integrate(trak)?;
                     // Still integrating: the merge waits for the user (it said why).
                     if trak.state.status == Status::Integrating {
+                        if self.share() {
+                            return self.store.load(&trak.id);
+                        }
+                        return Ok(trak);
+                    }
+                    trak
+                }
+                Status::InReview => {
+                    let trak = self.review_pull_request(trak)?;
+                    // Still in review: GitHub (or a human) moves it on, not this drive.
+                    if trak.state.status == Status::InReview {
                         if self.share() {
                             return self.store.load(&trak.id);
                         }
@@ -270,6 +284,13 @@ pub fn next_step(trak: &Trak) -> String {
             format!("Run the stage again: ork retry {id}  (or ork reject {id} -m \"…\")")
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
+        Status::InReview => match &trak.state.pull_request {
+            Some(pr) => format!(
+                "Its pull request #{} is reviewed on GitHub ({}); read it again: ork resume {id}",
+                pr.number, pr.url
+            ),
+            None => format!("Read its pull request: ork resume {id}"),
+        },
         Status::Done => "Nothing: it is merged.".to_string(),
         Status::Dropped => "Nothing: it was dropped (its branch keeps its history).".to_string(),
         Status::Conflict => format!(

@@ -46,6 +46,8 @@ pub enum Status {
     Conflict,
     /// A human dropped it: it will not be merged.
     Dropped,
+    /// Its pull request is open: reviews, checks and the merge happen there.
+    InReview,
 }
 
 impl Status {
@@ -62,6 +64,7 @@ impl Status {
             Status::Done => "done",
             Status::Conflict => "conflict",
             Status::Dropped => "dropped",
+            Status::InReview => "in review",
         }
     }
 
@@ -69,6 +72,22 @@ impl Status {
     pub fn is_finished(self) -> bool {
         matches!(self, Status::Done | Status::Dropped)
     }
+}
+
+/// The trak's pull request, once opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    /// The branch the code is pushed to (without `refs/heads/`).
+    pub branch: String,
+    /// The commit ork pushed last as the branch's head.
+    pub head: String,
+    /// When ork pushed last: reviews and comments before it were answered already.
+    pub pushed_at: DateTime<Utc>,
+    /// Rounds of changes the pull request asked for so far.
+    #[serde(default)]
+    pub rounds: u32,
 }
 
 /// The fold of a trak's events.
@@ -123,6 +142,9 @@ pub struct TrakState {
     /// Events made from the same state on different machines, when they disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_events: Vec<String>,
+    /// The pull request, in a `pr` flow once it was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
 }
 
 impl TrakState {
@@ -166,6 +188,7 @@ impl TrakState {
             running_on: None,
             gate_passed: false,
             conflicting_events: Vec::new(),
+            pull_request: None,
         };
         let counted: Vec<&Event> = without_dropped(&sorted);
         for event in &counted {
@@ -263,13 +286,46 @@ impl TrakState {
             EventKind::Approved { stage, .. } => self.advance_past(stage),
             EventKind::Rejected {
                 feedback, route_to, ..
+            }
+            | EventKind::LandingGateFailed {
+                feedback, route_to, ..
+            } => self.send_back(route_to, feedback),
+            EventKind::PrChangesRequested {
+                feedback, route_to, ..
             } => {
-                self.stage = route_to.clone();
-                self.attempt = 0;
-                self.status = Status::Queued;
-                self.feedback = Some(feedback.clone());
+                if let Some(pr) = &mut self.pull_request {
+                    pr.rounds += 1;
+                }
+                self.send_back(route_to, feedback);
+            }
+            EventKind::PrOpened {
+                number,
+                url,
+                branch,
+                head,
+            } => {
+                self.status = Status::InReview;
                 self.note = None;
-                self.verdict = None;
+                self.pull_request = Some(PullRequest {
+                    number: *number,
+                    url: url.clone(),
+                    branch: branch.clone(),
+                    head: head.clone(),
+                    pushed_at: event.at,
+                    rounds: 0,
+                });
+            }
+            EventKind::PrPushed { head } => {
+                self.status = Status::InReview;
+                self.note = None;
+                if let Some(pr) = &mut self.pull_request {
+                    pr.head = head.clone();
+                    pr.pushed_at = event.at;
+                }
+            }
+            EventKind::PrWaiting { reason } => {
+                self.status = Status::InReview;
+                self.note = Some(reason.clone());
             }
             EventKind::Answered { answer, .. } => {
                 self.status = Status::Queued;
@@ -310,6 +366,16 @@ impl TrakState {
                 self.integrated_as = Some(commit.clone()).filter(|c| !c.is_empty());
             }
         }
+    }
+
+    /// The work goes back to `route_to`, which runs again with `feedback`.
+    fn send_back(&mut self, route_to: &str, feedback: &str) {
+        self.stage = route_to.to_string();
+        self.attempt = 0;
+        self.status = Status::Queued;
+        self.feedback = Some(feedback.to_string());
+        self.note = None;
+        self.verdict = None;
     }
 
     /// A failed attempt: the stage runs again with `why` as feedback, or the trak stops.
