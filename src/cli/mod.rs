@@ -311,12 +311,14 @@ pub fn run() -> Result<()> {
                 .into_iter()
                 .filter(|t| all || !t.state.status.is_finished())
                 .collect();
-            print::status(&store, &traks, json)
+            let forecast = engine::conflict_forecast::forecast(&store, &traks)?;
+            print::status(&store, &traks, &forecast, json)
         }
         Command::Show(args) => {
             let store = Store::new(git);
             let trak = store.resolve(args.id.as_deref())?;
-            print::show(&store, &trak, args.json)
+            let forecast = engine::conflict_forecast::forecast(&store, &store.list()?)?;
+            print::show(&store, &trak, &forecast, args.json)
         }
         Command::Log(args) => {
             let store = Store::new(git);

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use ork::config::init::FileAction;
+use ork::engine::conflict_forecast::{Conflict, Forecast, Other};
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
@@ -60,13 +61,13 @@ pub fn created(store: &Store, trak: &Trak) -> Result<()> {
     Ok(())
 }
 
-pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
+pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) -> Result<()> {
     if json {
         // One directory listing for all traks, rather than a stat per trak.
         let present = store.worktree_ids();
         let list: Vec<_> = traks
             .iter()
-            .map(|t| trak_json(store, t, present.contains(&t.id)))
+            .map(|t| trak_json(store, t, present.contains(&t.id), forecast))
             .collect();
         outln!(
             "{}",
@@ -91,6 +92,10 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if any_remote {
         rows[0].push("WHERE".into());
     }
+    let any_conflict = traks.iter().any(|t| forecast.contains_key(&t.id));
+    if any_conflict {
+        rows[0].push("CONFLICTS".into());
+    }
     for trak in traks {
         let s = &trak.state;
         let mut row = vec![
@@ -107,16 +112,19 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
                 Location::Remote(remote) => remote.clone(),
             });
         }
+        if any_conflict {
+            row.push(conflicts_cell(forecast.get(&trak.id)));
+        }
         rows.push(row);
     }
     print_table(&rows)
 }
 
-pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
+pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Result<()> {
     let description = store.description(trak)?;
     if json {
         let present = worktree(store, trak).is_some();
-        let mut value = serde_json::to_value(trak_json(store, trak, present))?;
+        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast))?;
         value["description"] = json!(description);
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
@@ -173,6 +181,26 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
     for q in &s.questions {
         outln!("  question  {}", question_text(q));
     }
+    if let Some(pr) = &s.pull_request {
+        let rounds = if pr.rounds > 0 {
+            format!(", {} round(s) of changes", pr.rounds)
+        } else {
+            String::new()
+        };
+        outln!(
+            "  pr        #{} {} ({}{rounds})",
+            pr.number,
+            pr.url,
+            pr.branch
+        );
+    }
+    for conflict in forecast.get(&trak.id).into_iter().flatten() {
+        let with = match &conflict.with {
+            Other::Trak(id) => format!("trak {id}"),
+            Other::Base(base) => format!("{base}'s tip"),
+        };
+        outln!("  conflicts with {with} in: {}", conflict.files.join(", "));
+    }
     outln!("  next      {}", ork::engine::next_step_here(store, trak));
     if !s.conflicting_events.is_empty() {
         outln!(
@@ -224,9 +252,17 @@ struct TrakJson<'a> {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     tip: String,
+    pull_request: Option<&'a ork::store::state::PullRequest>,
+    /// What it would conflict with if it merged now (empty: nothing).
+    conflicts: &'a [Conflict],
 }
 
-fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
+fn trak_json<'a>(
+    store: &Store,
+    trak: &'a Trak,
+    has_worktree: bool,
+    forecast: &'a Forecast,
+) -> TrakJson<'a> {
     let s = &trak.state;
     TrakJson {
         id: &trak.id,
@@ -248,7 +284,20 @@ fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<
         created_at: s.created_at,
         updated_at: s.updated_at,
         tip: trak.tip.to_string(),
+        pull_request: s.pull_request.as_ref(),
+        conflicts: forecast.get(&trak.id).map_or(&[], Vec::as_slice),
     }
+}
+
+/// "other-trak-1a2b: a.rs, b.rs; main: c.rs" (cut short in the table; `ork show` lists all).
+fn conflicts_cell(conflicts: Option<&Vec<Conflict>>) -> String {
+    let text = conflicts
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{}: {}", c.with.name(), c.files.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    truncate(&text, 60)
 }
 
 /// The trak's worktree, if it has one on this machine.

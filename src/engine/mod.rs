@@ -5,6 +5,7 @@
 //! gate and the review, `integrating` merges. That is what makes `ork resume` after a crash
 //! (kill -9 included) just "drive the trak again".
 
+pub mod conflict_forecast;
 mod decisions;
 mod gate;
 mod integration;
