@@ -408,6 +408,7 @@ pub fn run() -> Result<()> {
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
             print::synced(&remote, &report)?;
+            read_pull_requests(&store)?;
             if !report.not_joined.is_empty() {
                 bail!(
                     "{} trak(s) could not be joined; see above",
@@ -441,6 +442,32 @@ pub fn run() -> Result<()> {
             print::diff(&store, &trak, Some((&stage, &artifact)))
         }
     }
+}
+
+/// After a sync: reads the pull request of every local trak in review (a `pr` flow), which may
+/// have been reviewed, merged or closed meanwhile.
+fn read_pull_requests(store: &Store) -> Result<()> {
+    let in_review: Vec<Trak> = store
+        .list_local()?
+        .into_iter()
+        .filter(|t| t.state.status == Status::InReview)
+        .collect();
+    if in_review.is_empty() {
+        return Ok(());
+    }
+    let workflow = Workflow::load(store.git().main_workdir())?;
+    let mut terminal = Terminal::new();
+    for trak in in_review {
+        let mut engine = Engine {
+            store,
+            workflow: &workflow,
+            reporter: &mut terminal,
+            take_over: false,
+        };
+        let trak = engine.drive(trak)?;
+        print::next(&trak)?;
+    }
+    Ok(())
 }
 
 /// Records a human decision on the chosen trak, then carries on with it.

@@ -801,4 +801,43 @@ mod tests {
         assert_eq!(flow.on_conflict, "w");
         assert_eq!(flow.stages[0].max_attempts, DEFAULT_MAX_ATTEMPTS);
     }
+
+    #[test]
+    fn pull_request_keys_have_defaults_and_are_checked_where_they_are() {
+        let flow = |integration: &str| {
+            format!(
+                "{AGENT}[flows.f]\n\
+                 [[flows.f.stages]]\nname = \"w\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\ngate = {{ command = \"true\" }}\n\
+                 [flows.f.integration]\n{integration}"
+            )
+        };
+        let wf = parse(&flow("strategy = \"pr\"\n")).unwrap();
+        let f = wf.flow(None).unwrap();
+        assert_eq!(f.strategy, Strategy::Pr);
+        assert_eq!(
+            (f.on_changes.as_str(), f.merge, f.max_rounds),
+            ("w", PrMerge::Merge, DEFAULT_MAX_ROUNDS)
+        );
+        assert_eq!(f.landing_gate().map(|(s, _)| s.name.as_str()), Some("w"));
+        let wf = parse(&flow("strategy = \"pr\"\nmerge = \"none\"\ngate = false\n")).unwrap();
+        let f = wf.flow(None).unwrap();
+        assert_eq!(f.merge.gh_flag(), None);
+        assert!(f.landing_gate().is_none());
+
+        let err = parse(&flow(
+            "strategy = \"squash\"\nmerge = \"rebase\"\nmax_rounds = 0\non_changes = \"nope\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("wf.toml:13:9: `merge` only applies to pull requests"),
+            "{err}"
+        );
+        assert!(err.contains("set strategy = \"pr\""), "{err}");
+        assert!(
+            err.contains("wf.toml:14:14: max_rounds must be at least 1"),
+            "{err}"
+        );
+        assert!(err.contains("on_changes names a stage \"nope\""), "{err}");
+    }
 }

@@ -847,4 +847,36 @@ mod tests {
         assert!(feedback.ends_with("GitHub"), "{feedback}");
         assert!(state.questions.is_empty());
     }
+
+    #[test]
+    fn a_pull_request_waits_in_review_and_counts_its_rounds() {
+        let opened = EventKind::PrOpened {
+            number: 12,
+            url: "https://github.com/acme/app/pull/12".into(),
+            branch: "ork-pr/t".into(),
+            head: "abc".into(),
+        };
+        let changes = EventKind::PrChangesRequested {
+            stage: "review".into(),
+            feedback: "alice: use PKCE".into(),
+            route_to: "work".into(),
+        };
+        let state = TrakState::fold("t", &chain(vec![opened.clone()])).unwrap();
+        assert_eq!(state.status, Status::InReview);
+        assert_eq!(state.pull_request.as_ref().unwrap().number, 12);
+        let state = TrakState::fold("t", &chain(vec![opened.clone(), changes])).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status),
+            ("work", Status::Queued)
+        );
+        assert_eq!(state.feedback.as_deref(), Some("alice: use PKCE"));
+        let pr = state.pull_request.as_ref().unwrap();
+        assert_eq!((pr.rounds, pr.head.as_str()), (1, "abc"));
+        // A snapshot written before pull requests existed still reads.
+        let mut old: serde_json::Value =
+            serde_json::from_str(&TrakState::fold("t", &[created()]).unwrap().to_json()).unwrap();
+        old.as_object_mut().unwrap().remove("pull_request");
+        let back: TrakState = serde_json::from_value(old).unwrap();
+        assert_eq!(back.pull_request, None);
+    }
 }
