@@ -29,6 +29,9 @@ fn workflow(extra: &str, integration: &str) -> String {
     )
 }
 
+/// A secret in the trak's description, which must not reach the pull request's body.
+const TOKEN: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+
 const PR_FLOW: &str = "strategy = \"pr\"\non_changes = \"work\"\nmerge = \"squash\"\n";
 
 /// A repository with ork set up and committed, a bare remote `origin` holding `main`, the fake
@@ -208,7 +211,14 @@ fn passing_check(name: &str) -> Value {
 /// A trak whose work stage passed, with its pull request opened: (sandbox, id, PR branch).
 fn opened(stages: Value) -> (Sandbox, String, String) {
     let s = Sandbox::new(&workflow("", PR_FLOW), &[], stages);
-    let (id, out) = s.new_trak("Add OAuth login");
+    let out = s.ork_ok(&[
+        "trak",
+        "new",
+        "Add OAuth login",
+        "-d",
+        &format!("Users sign in with GitHub. CI token: {TOKEN}"),
+    ]);
+    let id = created_id(&out);
     s.assert_status(&id, "in_review");
     assert!(out.contains("opened pull request #1"), "{out}");
     let branch = format!("ork-pr/{id}");
@@ -235,6 +245,8 @@ fn a_pull_request_goes_from_opened_through_changes_to_merged() {
     let body = pr["body"].as_str().unwrap();
     assert!(body.contains("Added a GitHub login page"), "{body}");
     assert!(body.contains(&id), "{body}");
+    assert!(body.contains("Users sign in with GitHub"), "{body}");
+    assert!(!body.contains(TOKEN), "no secret in the PR body: {body}");
     let first_head = s.remote_tip(&branch).expect("the PR branch is pushed");
     let files = s.repo.tree_files(&first_head);
     assert!(files.contains(&"login.rs".to_string()), "{files:?}");
@@ -345,7 +357,8 @@ fn a_pull_request_goes_from_opened_through_changes_to_merged() {
 fn a_pull_request_merged_outside_ork_finishes_the_trak() {
     let (s, id, branch) = opened(json!({}));
     s.edit_pr(&branch, |pr| pr["state"] = json!("MERGED"));
-    let out = s.ork_ok(&["resume", &id]);
+    // `ork sync` reads the pull requests of traks in review.
+    let out = s.ork_ok(&["sync"]);
     assert!(out.contains("merged on GitHub"), "{out}");
     s.assert_status(&id, "done");
     assert!(
