@@ -221,7 +221,7 @@ impl Repo {
         std::fs::write(path.join("README"), "bench\n").unwrap();
         run(&path, "git", &["add", "README"]);
         run(&path, "git", &["commit", "-q", "-m", "init"]);
-        ork::config::init::write_defaults(&path, false).unwrap();
+        ork::config::init::write_defaults(&path, false, ork::config::init::DEFAULT_AGENT).unwrap();
         Repo { _dir: dir, path }
     }
 

@@ -521,6 +521,63 @@ fn questions_wait_for_an_answer_that_reaches_the_next_run() {
     s.assert_at(&id, "awaiting_review", "planning");
 }
 
+#[test]
+fn a_stage_timeout_overrides_the_agents() {
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[
+                stage(
+                    "planning",
+                    "planner.md",
+                    "plan",
+                    "timeout = \"7m\"\nreview = \"auto\"",
+                ),
+                stage("work", "worker.md", "summary", ""),
+            ],
+        ),
+        json!({}),
+    );
+    let (_, out) = s.new_trak("Add OAuth login", &[]);
+    assert!(out.contains("planning: attempt 1 with fake (7m)"), "{out}");
+    assert!(out.contains("work: attempt 1 with fake (20s)"), "{out}");
+}
+
+#[test]
+fn the_third_prompt_of_a_stage_holds_both_rounds_of_answers() {
+    let ask = |question: &str| json!({"result": {"type": "questions", "questions": [{"question": question}]}});
+    let s = Sandbox::new(
+        &workflow(
+            "20s",
+            &[
+                stage("planning", "planner.md", "plan", ""),
+                stage("work", "worker.md", "summary", ""),
+            ],
+        ),
+        json!({"planning": [
+            ask("Which OAuth provider?"),
+            ask("Which scopes?"),
+            artifact("# Plan\nGitHub, read:user"),
+        ]}),
+    );
+    let (id, _) = s.new_trak("Add OAuth login", &[]);
+    s.ork_ok(&["answer", &id, "-m", "Use GitHub"]);
+    s.assert_at(&id, "awaiting_answer", "planning");
+    s.ork_ok(&["answer", &id, "-m", "Only read:user"]);
+    assert_eq!(s.runs("planning"), 3);
+    // The command agent resumes no session: only the prompt can tell it the first answer.
+    let prompt = s.prompt("planning", 3);
+    let first = prompt.find("Which OAuth provider?").expect(&prompt);
+    let first_answer = prompt.find("Use GitHub").expect(&prompt);
+    let second = prompt.find("Which scopes?").expect(&prompt);
+    let second_answer = prompt.find("Only read:user").expect(&prompt);
+    assert!(
+        first < first_answer && first_answer < second && second < second_answer,
+        "both rounds, in order:\n{prompt}"
+    );
+    s.assert_at(&id, "awaiting_review", "planning");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Retries exhausted, then `ork retry`
 // ---------------------------------------------------------------------------------------------

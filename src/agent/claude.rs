@@ -17,19 +17,28 @@ use super::{
     no_result, output_from_answer, output_from_text, shorten,
 };
 
-const PROGRAM: &str = "claude";
+pub const PROGRAM: &str = "claude";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "Claude Code",
+    program: PROGRAM,
+    install: "npm install -g @anthropic-ai/claude-code",
+};
+/// Edits without asking; shell commands only as `allowed_tools` lets them.
+const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
 
 /// What Claude Code says when `--resume` names a session it does not have.
 const UNKNOWN_SESSION: &str = "No conversation found with session ID";
 
-/// `claude -p --output-format stream-json --verbose --permission-mode acceptEdits [--model M]
-/// [--resume ID] --json-schema SCHEMA`, the prompt on stdin.
+/// `claude -p --output-format stream-json --verbose --permission-mode MODE [--allowedTools T…]
+/// [--disallowedTools T…] [--model M] [--resume ID] --json-schema SCHEMA [ARGS…]`, the prompt
+/// on stdin. MODE is the workflow's `permission_mode`, `acceptEdits` by default.
 ///
 /// - The prompt goes on stdin, not after `-p`: a prompt embeds earlier artifacts and can outgrow
 ///   Linux's limit on one argument (128 KiB), and one starting with `-` (markdown front matter)
 ///   would be read as an option.
-/// - `acceptEdits` lets the agent edit files unattended; `--dangerously-skip-permissions` would
-///   also allow commands, but Claude Code refuses it when run as root.
+/// - `acceptEdits` lets the agent edit files unattended; `bypassPermissions` would also allow
+///   commands, but Claude Code refuses it when run as root (unless `IS_SANDBOX=1`).
 /// - The schema is always given, so that any stage may answer with questions instead.
 pub fn launch(request: &Request<'_>) -> Launch {
     let mut argv: Vec<String> = [
@@ -39,10 +48,21 @@ pub fn launch(request: &Request<'_>) -> Launch {
         "stream-json",
         "--verbose",
         "--permission-mode",
-        "acceptEdits",
+        request.permission.unwrap_or(DEFAULT_PERMISSION_MODE),
     ]
     .map(String::from)
     .into();
+    // Each list is one flag followed by its tools, one argument each: a pattern such as
+    // `Bash(git diff *)` holds spaces, and the next `--` option ends the list.
+    for (flag, tools) in [
+        ("--allowedTools", request.allowed_tools),
+        ("--disallowedTools", request.disallowed_tools),
+    ] {
+        if !tools.is_empty() {
+            argv.push(flag.into());
+            argv.extend(tools.iter().cloned());
+        }
+    }
     if let Some(model) = request.model {
         argv.extend(["--model".into(), model.into()]);
     }
@@ -53,9 +73,11 @@ pub fn launch(request: &Request<'_>) -> Launch {
         "--json-schema".into(),
         answer_schema(request.verdict).to_string(),
     ]);
+    argv.extend(request.args.iter().cloned());
     Launch {
         argv,
         prompt_on_stdin: true,
+        env: Vec::new(),
     }
 }
 
@@ -338,6 +360,37 @@ mod tests {
         assert_eq!(launch.argv.len(), 9);
         assert!(launch.prompt_on_stdin);
         assert!(!launch.argv.iter().any(|arg| arg.contains("Plan it")));
+    }
+
+    #[test]
+    fn permissions_tools_and_args_come_from_the_workflow() {
+        let allowed = vec![
+            "Bash(.orkestra/scripts/checks.sh)".to_string(),
+            "Edit".into(),
+        ];
+        let denied = vec!["Bash(git push *)".to_string()];
+        let args = vec!["--max-budget-usd".to_string(), "2".into()];
+        let launch = launch(&Request {
+            permission: Some("plan"),
+            allowed_tools: &allowed,
+            disallowed_tools: &denied,
+            args: &args,
+            ..request("Plan it")
+        });
+        assert_eq!(
+            launch.argv[5..12],
+            [
+                "--permission-mode",
+                "plan",
+                "--allowedTools",
+                "Bash(.orkestra/scripts/checks.sh)",
+                "Edit",
+                "--disallowedTools",
+                "Bash(git push *)"
+            ]
+        );
+        assert_eq!(launch.argv[12], "--json-schema");
+        assert_eq!(launch.argv[14..], ["--max-budget-usd", "2"]);
     }
 
     #[test]

@@ -22,7 +22,15 @@ use super::{
     output_from_text, shorten, stderr_tail,
 };
 
-const PROGRAM: &str = "codex";
+pub const PROGRAM: &str = "codex";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "Codex",
+    program: PROGRAM,
+    install: "npm install -g @openai/codex",
+};
+/// Writes in the working directory, commands in the sandbox (no network).
+const DEFAULT_SANDBOX: &str = "workspace-write";
 
 /// What Codex says when `resume` names a thread it does not have.
 const UNKNOWN_THREAD: &str = "no rollout found for thread id";
@@ -45,7 +53,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
         "--json",
         "--skip-git-repo-check",
         "--sandbox",
-        "workspace-write",
+        request.permission.unwrap_or(DEFAULT_SANDBOX),
     ]
     .map(String::from)
     .into();
@@ -55,6 +63,8 @@ pub fn launch(request: &Request<'_>) -> Launch {
     if let Some(schema) = request.schema_file {
         argv.extend(["--output-schema".into(), schema.display().to_string()]);
     }
+    // Options of `exec` go before `resume`, as `--output-schema` does.
+    argv.extend(request.args.iter().cloned());
     if let Some(thread) = request.resume {
         argv.extend(["resume".into(), thread.into()]);
     }
@@ -62,6 +72,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
     Launch {
         argv,
         prompt_on_stdin: true,
+        env: Vec::new(),
     }
 }
 
@@ -277,6 +288,30 @@ mod tests {
             ]
         );
         assert!(launch.prompt_on_stdin);
+    }
+
+    #[test]
+    fn the_sandbox_and_args_come_from_the_workflow_before_resume() {
+        let args = vec!["-c".to_string(), "approval_policy=\"never\"".into()];
+        let launch = launch(&Request {
+            permission: Some("read-only"),
+            args: &args,
+            resume: Some("t1"),
+            ..request("Do it")
+        });
+        assert_eq!(
+            launch.argv[3..],
+            [
+                "--skip-git-repo-check",
+                "--sandbox",
+                "read-only",
+                "-c",
+                "approval_policy=\"never\"",
+                "resume",
+                "t1",
+                "-"
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,17 @@ pub mod redact;
 
 pub use crate::store::event::{Decision, Question, Usage};
 
+/// An agent CLI as a user installs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cli {
+    /// Its product name ("Claude Code").
+    pub name: &'static str,
+    /// The executable it installs, looked up on `PATH`.
+    pub program: &'static str,
+    /// The command that installs it.
+    pub install: &'static str,
+}
+
 /// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -51,6 +62,8 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// Whether the prompt goes to the program's standard input (else it is in `argv`).
     pub prompt_on_stdin: bool,
+    /// Variables the program gets on top of ork's (OpenCode's permission config).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a run is asked to do.
@@ -69,6 +82,13 @@ pub struct Request<'a> {
     /// from a file (codex `--output-schema`): `launch` cannot write files, so the caller writes it.
     /// Without it such a CLI answers in free text, which [`output_from_text`] reads.
     pub schema_file: Option<&'a Path>,
+    /// The workflow's `permission_mode`: Claude's mode, Codex's sandbox, OpenCode's config (JSON).
+    pub permission: Option<&'a str>,
+    /// Claude's `--allowedTools` / `--disallowedTools`.
+    pub allowed_tools: &'a [String],
+    pub disallowed_tools: &'a [String],
+    /// The workflow's `args`, appended where the CLI takes its options.
+    pub args: &'a [String],
 }
 
 /// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",

@@ -18,7 +18,13 @@ use super::{
     output_from_text, shorten,
 };
 
-const PROGRAM: &str = "opencode";
+pub const PROGRAM: &str = "opencode";
+/// The CLI, for `ork doctor`, `ork init` and a missing program's message.
+pub const CLI: super::Cli = super::Cli {
+    name: "OpenCode",
+    program: PROGRAM,
+    install: "npm install -g opencode-ai",
+};
 
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";
@@ -43,9 +49,16 @@ pub fn launch(request: &Request<'_>) -> Launch {
     if let Some(session) = request.resume {
         argv.extend(["--session".into(), session.into()]);
     }
+    argv.extend(request.args.iter().cloned());
+    // OpenCode merges this JSON over its configured `permission`.
+    let env = request
+        .permission
+        .map(|config| vec![("OPENCODE_PERMISSION".to_string(), config.to_string())])
+        .unwrap_or_default();
     Launch {
         argv,
         prompt_on_stdin: true,
+        env,
     }
 }
 
@@ -235,6 +248,23 @@ mod tests {
             AgentOutput::Failed { error } => error,
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_permission_config_travels_in_the_environment_and_args_are_appended() {
+        let args = vec!["--agent".to_string(), "build".into()];
+        let rules = r#"{"bash":{"*":"deny"}}"#;
+        let launch = launch(&Request {
+            permission: Some(rules),
+            args: &args,
+            ..request("Do it")
+        });
+        assert_eq!(launch.argv[4..], ["--agent", "build"]);
+        assert_eq!(
+            launch.env,
+            [("OPENCODE_PERMISSION".to_string(), rules.to_string())]
+        );
+        assert!(super::launch(&request("Do it")).env.is_empty());
     }
 
     #[test]

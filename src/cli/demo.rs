@@ -165,7 +165,7 @@ fn setup(dir: &Path) -> Result<()> {
     )?;
     std::fs::create_dir_all(dir.join("tests"))?;
     std::fs::write(dir.join("tests/test.sh"), TEST)?;
-    ork::config::init::write_defaults(dir, false)?;
+    ork::config::init::write_defaults(dir, false, ork::config::init::DEFAULT_AGENT)?;
     let exe = std::env::current_exe().context("finding the ork executable")?;
     let workflow = WORKFLOW.replace("{ork}", &exe.display().to_string());
     std::fs::write(dir.join(ork::config::workflow::WORKFLOW_PATH), workflow)?;

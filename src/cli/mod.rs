@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use ork::config::init;
-use ork::config::workflow::Workflow;
+use ork::config::workflow::{Workflow, kind_name};
 use ork::engine::{self, Engine, HumanDecision, TrakRequest};
 use ork::store::git::Git;
 use ork::store::state::Status;
@@ -122,6 +122,12 @@ enum Command {
     Sync {
         /// The remote; default: origin, or the only remote.
         remote: Option<String>,
+    },
+    /// Check this machine: git, the workflow's agent CLIs, remotes and hooks.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Try ork in one command: a whole flow in a new temporary repository, no model needed.
     Demo,
@@ -265,12 +271,39 @@ pub fn run() -> Result<()> {
         Command::Init { force } => {
             // Refuse an unborn repository before writing anything.
             git.main_branch()?;
-            let report = init::write_defaults(git.main_workdir(), force)?;
+            let found = engine::doctor::installed_cli(git.main_workdir());
+            let agent = found
+                .as_ref()
+                .map_or(init::DEFAULT_AGENT, |(kind, _)| kind_name(*kind));
+            let report = init::write_defaults(git.main_workdir(), force, agent)?;
             // A plain `git fetch` then brings other machines' notes and logs too.
             for remote in git.remote_names() {
                 ork::sync::configure_remote(&git, &remote)?;
             }
-            print::init_report(&report)
+            print::init_report(&report)?;
+            let wrote_workflow = report.iter().any(|(path, action)| {
+                *path == ork::config::workflow::WORKFLOW_PATH
+                    && matches!(
+                        action,
+                        init::FileAction::Created | init::FileAction::Rewritten
+                    )
+            });
+            if wrote_workflow {
+                print::init_agent(found.as_ref())?;
+            }
+            Ok(())
+        }
+        Command::Doctor { json } => {
+            let workflow = Workflow::load(git.main_workdir());
+            let report = engine::doctor::examine(&git, workflow);
+            print::doctor(&report, json)?;
+            if !report.ok() {
+                bail!(
+                    "ork doctor found {} problem(s); each says above how to fix it",
+                    report.problems.len()
+                );
+            }
+            Ok(())
         }
         Command::Trak(TrakCommand::New {
             title,

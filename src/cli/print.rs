@@ -6,7 +6,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use ork::config::init::FileAction;
+use ork::config::init::{self, FileAction};
+use ork::config::workflow::{AgentKind, kind_name};
 use ork::engine::conflict_forecast::{Conflict, Forecast, Other};
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
@@ -44,6 +45,101 @@ pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
         outln!(
             "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
         );
+    }
+    Ok(())
+}
+
+/// `ork doctor`: one line per fact, then the problems and warnings.
+pub fn doctor(report: &ork::engine::doctor::Report, json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let found = |ok: bool| if ok { "ok     " } else { "missing" };
+    let git = &report.git;
+    outln!(
+        "{} git       {}",
+        found(git.version.is_some()),
+        git.version.as_deref().unwrap_or("not found")
+    );
+    let identity = match (&git.user_name, &git.user_email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        _ => "not set (ork signs as ork <ork@localhost>)".to_string(),
+    };
+    outln!(
+        "{} identity  {identity}",
+        found(git.user_name.is_some() && git.user_email.is_some())
+    );
+    for agent in &report.agents {
+        let place = match (&agent.path, &agent.version) {
+            (Some(path), Some(version)) => format!("{} ({version})", path.display()),
+            (Some(path), None) => path.display().to_string(),
+            (None, _) => format!("{} not found", agent.program),
+        };
+        outln!(
+            "{} agent     {} ({}): {place}; used by {}",
+            found(agent.path.is_some()),
+            agent.name,
+            agent.kind,
+            agent.stages.join(", ")
+        );
+    }
+    if report.remotes.is_empty() {
+        outln!("-       remotes   none (ork works alone; `ork sync` needs one)");
+    }
+    for remote in &report.remotes {
+        let what = if remote.refspecs {
+            "fetches ork's notes and logs"
+        } else {
+            "lacks ork's fetch refspecs"
+        };
+        outln!(
+            "{} remote    {}: {what}",
+            found(remote.refspecs),
+            remote.name
+        );
+    }
+    for hook in &report.hooks {
+        let (mark, what) = match (hook.installed, report.remotes.is_empty()) {
+            (true, _) => ("ok     ", "installed"),
+            (false, true) => ("-      ", "not installed (only needed to push)"),
+            (false, false) => ("missing", "not installed"),
+        };
+        outln!("{mark} hook      {}: {what}", hook.name);
+    }
+    for warning in &report.warnings {
+        outln!("\nwarning: {warning}");
+    }
+    for problem in &report.problems {
+        outln!("\nproblem: {problem}");
+    }
+    if report.ok() {
+        outln!("\nReady: this machine has what the workflow needs.");
+    }
+    Ok(())
+}
+
+/// Which agent CLI `ork init`'s stages use, and how to install Claude Code when none was found.
+pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
+    match found {
+        Some((kind, path)) => {
+            let cli = ork::engine::runner::cli(*kind).expect("a CLI kind");
+            outln!(
+                "The stages use agent \"{}\": {} found at {}.",
+                kind_name(*kind),
+                cli.name,
+                path.display()
+            );
+        }
+        None => {
+            let cli = ork::agent::claude::CLI;
+            outln!(
+                "No agent CLI found on PATH (claude, codex, opencode): the stages use agent \"{}\".\n  Install {}: {}",
+                init::DEFAULT_AGENT,
+                cli.name,
+                cli.install
+            );
+        }
     }
     Ok(())
 }

@@ -7,6 +7,18 @@ use anyhow::{Context, Result};
 /// The default `.orkestra/workflow.toml`.
 pub const DEFAULT_WORKFLOW: &str = include_str!("defaults/workflow.toml");
 
+/// The agent the default workflow's stages use.
+pub const DEFAULT_AGENT: &str = "claude";
+
+/// The default workflow with its stages run by `agent` (one of its `[agents]`: `claude`,
+/// `codex` or `opencode`).
+pub fn default_workflow(agent: &str) -> String {
+    DEFAULT_WORKFLOW.replace(
+        &format!("agent = \"{DEFAULT_AGENT}\""),
+        &format!("agent = \"{agent}\""),
+    )
+}
+
 /// Every default file: path under the repository root, contents, executable.
 const DEFAULT_FILES: &[(&str, &str, bool)] = &[
     (
@@ -57,10 +69,21 @@ pub enum FileAction {
     Rewritten,
 }
 
-/// Writes the default files under `root`; existing files are kept unless `force`.
-pub fn write_defaults(root: &Path, force: bool) -> Result<Vec<(&'static str, FileAction)>> {
+/// Writes the default files under `root`, the workflow's stages run by `agent`; existing files
+/// are kept unless `force`.
+pub fn write_defaults(
+    root: &Path,
+    force: bool,
+    agent: &str,
+) -> Result<Vec<(&'static str, FileAction)>> {
+    let workflow = default_workflow(agent);
     let mut report = Vec::new();
     for &(rel, contents, executable) in DEFAULT_FILES {
+        let contents = if rel == crate::config::workflow::WORKFLOW_PATH {
+            workflow.as_str()
+        } else {
+            contents
+        };
         let path = root.join(rel);
         let action = match std::fs::read(&path) {
             Ok(existing) if existing == contents.as_bytes() => FileAction::Unchanged,
@@ -102,18 +125,18 @@ mod tests {
     #[test]
     fn a_second_run_changes_nothing_and_force_restores_edits() {
         let dir = tempfile::tempdir().unwrap();
-        let first = write_defaults(dir.path(), false).unwrap();
+        let first = write_defaults(dir.path(), false, DEFAULT_AGENT).unwrap();
         assert!(first.iter().all(|(_, a)| *a == FileAction::Created));
-        let second = write_defaults(dir.path(), false).unwrap();
+        let second = write_defaults(dir.path(), false, DEFAULT_AGENT).unwrap();
         assert!(second.iter().all(|(_, a)| *a == FileAction::Unchanged));
 
         let workflow = dir.path().join(crate::config::workflow::WORKFLOW_PATH);
         std::fs::write(&workflow, "# mine\n").unwrap();
-        let kept = write_defaults(dir.path(), false).unwrap();
+        let kept = write_defaults(dir.path(), false, DEFAULT_AGENT).unwrap();
         assert!(kept.contains(&(crate::config::workflow::WORKFLOW_PATH, FileAction::Kept)));
         assert_eq!(std::fs::read_to_string(&workflow).unwrap(), "# mine\n");
 
-        let forced = write_defaults(dir.path(), true).unwrap();
+        let forced = write_defaults(dir.path(), true, DEFAULT_AGENT).unwrap();
         assert!(forced.contains(&(
             crate::config::workflow::WORKFLOW_PATH,
             FileAction::Rewritten
@@ -125,9 +148,17 @@ mod tests {
     }
 
     #[test]
+    fn the_stages_use_the_agent_asked_for() {
+        let workflow = default_workflow("codex");
+        assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
+        assert_eq!(workflow.matches("agent = \"codex\"").count(), 7);
+        assert_eq!(default_workflow(DEFAULT_AGENT), DEFAULT_WORKFLOW);
+    }
+
+    #[test]
     fn the_checks_script_is_executable_and_passes() {
         let dir = tempfile::tempdir().unwrap();
-        write_defaults(dir.path(), false).unwrap();
+        write_defaults(dir.path(), false, DEFAULT_AGENT).unwrap();
         let status = std::process::Command::new(dir.path().join(".orkestra/scripts/checks.sh"))
             .status()
             .unwrap();

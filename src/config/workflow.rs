@@ -91,7 +91,29 @@ pub struct Agent {
     pub timeout: Duration,
     /// argv: required for `command` agents; for the others, overrides the CLI's executable.
     pub command: Vec<String>,
+    /// What the CLI may do unattended: Claude's `--permission-mode`, Codex's `--sandbox`, or
+    /// OpenCode's permission config as JSON (`OPENCODE_PERMISSION`). None: the adapter's default.
+    pub permission_mode: Option<String>,
+    /// Claude's `--allowedTools` and `--disallowedTools`.
+    pub allowed_tools: Vec<String>,
+    pub disallowed_tools: Vec<String>,
+    /// Appended to the CLI's argv: the escape hatch for flags ork does not know.
+    pub args: Vec<String>,
 }
+
+/// Claude Code's `--permission-mode` choices (`claude --help`, 2.1.x).
+pub const CLAUDE_PERMISSION_MODES: &[&str] = &[
+    "acceptEdits",
+    "auto",
+    "bypassPermissions",
+    "default",
+    "dontAsk",
+    "plan",
+];
+/// Codex's `exec --sandbox` choices (`codex exec --help`, 0.17x).
+pub const CODEX_SANDBOX_MODES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
+/// The actions of an OpenCode permission rule.
+const OPENCODE_ACTIONS: &[&str] = &["allow", "ask", "deny"];
 
 /// A stage's gate script.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +134,21 @@ pub struct Stage {
     pub max_attempts: u32,
     pub verdict: bool,
     pub on_reject: Option<String>,
+    /// Overrides the agent's `model` for this stage.
+    pub model: Option<String>,
+    /// Overrides the agent's `timeout` for this stage.
+    pub timeout: Option<Duration>,
+}
+
+impl Stage {
+    /// The agent as this stage runs it: the stage's `model` and `timeout` win over the agent's.
+    pub fn agent_for(&self, agent: &Agent) -> Agent {
+        Agent {
+            model: self.model.clone().or_else(|| agent.model.clone()),
+            timeout: self.timeout.unwrap_or(agent.timeout),
+            ..agent.clone()
+        }
+    }
 }
 
 /// A named pipeline of stages.
@@ -310,6 +347,14 @@ struct RawAgent {
     timeout: Option<Spanned<String>>,
     #[serde(default)]
     command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    permission_mode: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    allowed_tools: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    disallowed_tools: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    args: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -340,6 +385,10 @@ struct RawStage {
     verdict: bool,
     #[serde(default)]
     on_reject: Option<Spanned<String>>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -476,12 +525,106 @@ fn validate_agent(
             "add `command = [\"path/to/program\", \"--flag\"]` (relative paths start at the repository root)",
         ));
     }
+    let permission_mode = raw
+        .permission_mode
+        .and_then(|mode| permission_mode(name, raw.kind, mode, src, errors));
+    let tools = |list: Option<Spanned<Vec<String>>>, key: &str, errors: &mut Vec<String>| {
+        let list = list?;
+        if raw.kind != AgentKind::Claude {
+            errors.push(src.message(
+                list.span(),
+                &format!("agent \"{name}\" is not a Claude Code agent, which alone takes `{key}`"),
+                &format!("remove `{key}`; {}", permission_fix(raw.kind)),
+            ));
+        }
+        Some(list.into_inner())
+    };
+    let allowed_tools = tools(raw.allowed_tools, "allowed_tools", errors).unwrap_or_default();
+    let disallowed_tools =
+        tools(raw.disallowed_tools, "disallowed_tools", errors).unwrap_or_default();
     Agent {
         name: name.to_string(),
         kind: raw.kind,
         model: raw.model,
         timeout: parse_timeout(raw.timeout, DEFAULT_AGENT_TIMEOUT, src, errors),
         command: command.map(|(_, argv)| argv).unwrap_or_default(),
+        permission_mode,
+        allowed_tools,
+        disallowed_tools,
+        args: raw.args,
+    }
+}
+
+/// How to say what an agent of `kind` may do, for an error's fix.
+fn permission_fix(kind: AgentKind) -> String {
+    match kind {
+        AgentKind::Claude => format!(
+            "set permission_mode to one of: {}",
+            CLAUDE_PERMISSION_MODES.join(", ")
+        ),
+        AgentKind::Codex => format!(
+            "set permission_mode to Codex's sandbox, one of: {}; other Codex settings go in `args` (e.g. [\"-c\", \"approval_policy=\\\"never\\\"\"])",
+            CODEX_SANDBOX_MODES.join(", ")
+        ),
+        AgentKind::Opencode => "set permission_mode to OpenCode's permission config, a table like { edit = \"allow\", bash = { \"*\" = \"deny\", \".orkestra/scripts/checks.sh\" = \"allow\" } }".into(),
+        AgentKind::Command => "remove the key: a command agent decides for itself what it may do".into(),
+    }
+}
+
+/// `permission_mode` checked against what the agent's CLI accepts: a mode name for Claude Code
+/// and Codex, a permission config table for OpenCode (kept as the JSON OpenCode reads).
+fn permission_mode(
+    name: &str,
+    kind: AgentKind,
+    raw: Spanned<toml::Value>,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> Option<String> {
+    let span = raw.span();
+    let value = raw.into_inner();
+    let accepted = match (kind, &value) {
+        (AgentKind::Claude, toml::Value::String(mode)) => {
+            CLAUDE_PERMISSION_MODES.contains(&mode.as_str())
+        }
+        (AgentKind::Codex, toml::Value::String(mode)) => {
+            CODEX_SANDBOX_MODES.contains(&mode.as_str())
+        }
+        (AgentKind::Opencode, toml::Value::Table(rules)) => opencode_rules_valid(rules),
+        _ => false,
+    };
+    if !accepted {
+        errors.push(src.message(
+            span,
+            &format!(
+                "agent \"{name}\" ({}) does not accept permission_mode = {value}",
+                kind_name(kind)
+            ),
+            &permission_fix(kind),
+        ));
+        return None;
+    }
+    match value {
+        toml::Value::String(mode) => Some(mode),
+        table => Some(serde_json::to_string(&table).expect("a TOML table is JSON")),
+    }
+}
+
+/// OpenCode rules: a tool (`edit`, `bash`, …) maps to an action, or to patterns mapping to actions.
+fn opencode_rules_valid(rules: &toml::Table) -> bool {
+    let action = |v: &toml::Value| v.as_str().is_some_and(|a| OPENCODE_ACTIONS.contains(&a));
+    rules.values().all(|rule| match rule {
+        toml::Value::Table(patterns) => patterns.values().all(action),
+        other => action(other),
+    })
+}
+
+/// The workflow's name of an agent kind.
+pub fn kind_name(kind: AgentKind) -> &'static str {
+    match kind {
+        AgentKind::Claude => "claude",
+        AgentKind::Codex => "codex",
+        AgentKind::Opencode => "opencode",
+        AgentKind::Command => "command",
     }
 }
 
@@ -602,7 +745,12 @@ fn validate_flow(
                 .verdict
                 .then(|| stage_names[index.saturating_sub(1)].clone())
         });
+        let timeout = stage
+            .timeout
+            .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
         stages.push(Stage {
+            model: stage.model,
+            timeout,
             name: stage.name.into_inner(),
             agent: stage.agent.into_inner(),
             prompt: stage.prompt.into_inner(),
@@ -778,6 +926,76 @@ mod tests {
         let err = parse(text).unwrap_err().to_string();
         assert!(err.contains("wf.toml:3:11: bad duration"), "{err}");
         assert!(err.contains("without a command"), "{err}");
+    }
+
+    fn one_stage(agent: &str, stage_extra: &str) -> String {
+        format!(
+            "{agent}[flows.f]\n[[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n{stage_extra}"
+        )
+    }
+
+    #[test]
+    fn permissions_are_checked_against_the_agents_kind() {
+        let claude = "[agents.a]\nkind = \"claude\"\npermission_mode = \"plan\"\nallowed_tools = [\"Bash(.orkestra/scripts/checks.sh)\"]\nargs = [\"--effort\", \"high\"]\n";
+        let wf = parse(&one_stage(claude, "")).unwrap();
+        let agent = &wf.agents["a"];
+        assert_eq!(agent.permission_mode.as_deref(), Some("plan"));
+        assert_eq!(agent.allowed_tools, ["Bash(.orkestra/scripts/checks.sh)"]);
+        assert_eq!(agent.args, ["--effort", "high"]);
+
+        let opencode = "[agents.a]\nkind = \"opencode\"\npermission_mode = { edit = \"allow\", bash = { \"*\" = \"deny\" } }\n";
+        let wf = parse(&one_stage(opencode, "")).unwrap();
+        assert_eq!(
+            wf.agents["a"].permission_mode.as_deref(),
+            Some(r#"{"bash":{"*":"deny"},"edit":"allow"}"#)
+        );
+
+        let codex = "[agents.a]\nkind = \"codex\"\npermission_mode = \"acceptEdits\"\nallowed_tools = [\"Bash\"]\n";
+        let err = parse(&one_stage(codex, "")).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:3:19: agent \"a\" (codex) does not accept permission_mode = \"acceptEdits\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("read-only, workspace-write, danger-full-access"),
+            "{err}"
+        );
+        assert!(
+            err.contains("wf.toml:4:17: agent \"a\" is not a Claude Code agent"),
+            "{err}"
+        );
+
+        let bad_claude = "[agents.a]\nkind = \"claude\"\npermission_mode = \"yolo\"\n";
+        let err = parse(&one_stage(bad_claude, "")).unwrap_err().to_string();
+        assert!(err.contains("wf.toml:3:19"), "{err}");
+        assert!(
+            err.contains("acceptEdits, auto, bypassPermissions"),
+            "{err}"
+        );
+
+        let bad_opencode =
+            "[agents.a]\nkind = \"opencode\"\npermission_mode = { bash = \"maybe\" }\n";
+        let err = parse(&one_stage(bad_opencode, "")).unwrap_err().to_string();
+        assert!(err.contains("OpenCode's permission config"), "{err}");
+    }
+
+    #[test]
+    fn a_stage_overrides_its_agents_model_and_timeout() {
+        let agent = "[agents.a]\nkind = \"claude\"\nmodel = \"sonnet\"\ntimeout = \"30m\"\n";
+        let wf = parse(&one_stage(agent, "model = \"opus\"\ntimeout = \"2h\"\n")).unwrap();
+        let stage = &wf.flow(None).unwrap().stages[0];
+        let effective = stage.agent_for(&wf.agents["a"]);
+        assert_eq!(effective.model.as_deref(), Some("opus"));
+        assert_eq!(effective.timeout, Duration::from_secs(7200));
+
+        let wf = parse(&one_stage(agent, "")).unwrap();
+        let stage = &wf.flow(None).unwrap().stages[0];
+        assert_eq!(stage.agent_for(&wf.agents["a"]), wf.agents["a"]);
+
+        let err = parse(&one_stage(agent, "timeout = \"soon\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wf.toml:11:11: bad duration"), "{err}");
     }
 
     #[test]

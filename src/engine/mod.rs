@@ -7,6 +7,7 @@
 
 pub mod conflict_forecast;
 mod decisions;
+pub mod doctor;
 mod gate;
 mod integration;
 mod landing_gate;

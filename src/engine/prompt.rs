@@ -2,8 +2,11 @@
 //!
 //! Placeholders (see docs/workflow.md): `{{title}}`, `{{description}}`, `{{artifacts}}` (every
 //! earlier stage's latest artifact), `{{feedback}}` (what caused this attempt), `{{stage}}`,
-//! `{{attempt}}`, `{{trak}}` and `{{base}}`. A template that leaves out `{{artifacts}}` or
-//! `{{feedback}}` still gets them, appended, so no feedback is ever lost.
+//! `{{answers}}` (every round of this stage's questions and answers), `{{attempt}}`, `{{trak}}`
+//! and `{{base}}`. A template that leaves out `{{artifacts}}`, `{{answers}}` or `{{feedback}}`
+//! still gets them, appended, so no feedback or answer is ever lost.
+
+use crate::store::state::Exchange;
 
 /// What goes into one prompt.
 pub struct PromptInput<'a> {
@@ -16,12 +19,15 @@ pub struct PromptInput<'a> {
     /// (stage, artifact name, content) of earlier stages, in flow order.
     pub artifacts: &'a [(String, String, String)],
     pub feedback: Option<&'a str>,
+    /// Every round of this stage's questions and answers so far, oldest first.
+    pub answers: &'a [Exchange],
 }
 
 /// Fills `template` in.
 pub fn render(template: &str, input: &PromptInput<'_>) -> String {
     let artifacts = artifacts_section(input.artifacts);
     let feedback = feedback_section(input.feedback);
+    let answers = answers_section(input.answers);
     let mut text = template
         .replace("{{title}}", input.title)
         .replace("{{description}}", input.description.trim_end())
@@ -29,7 +35,11 @@ pub fn render(template: &str, input: &PromptInput<'_>) -> String {
         .replace("{{attempt}}", &input.attempt.to_string())
         .replace("{{trak}}", input.trak)
         .replace("{{base}}", input.base);
-    for (placeholder, section) in [("{{artifacts}}", &artifacts), ("{{feedback}}", &feedback)] {
+    for (placeholder, section) in [
+        ("{{artifacts}}", &artifacts),
+        ("{{answers}}", &answers),
+        ("{{feedback}}", &feedback),
+    ] {
         if text.contains(placeholder) {
             text = text.replace(placeholder, section);
         } else if !section.is_empty() {
@@ -63,6 +73,23 @@ fn feedback_section(feedback: Option<&str>) -> String {
         ),
         None => String::new(),
     }
+}
+
+fn answers_section(answers: &[Exchange]) -> String {
+    if answers.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "# Your questions and the answers\n\nYou asked these questions on earlier runs of this stage; a human answered them.\n",
+    );
+    for (round, exchange) in answers.iter().enumerate() {
+        out.push_str(&format!("\n## Round {}\n\nYou asked:\n", round + 1));
+        for question in &exchange.questions {
+            out.push_str(&format!("- {question}\n"));
+        }
+        out.push_str(&format!("\nThe answer:\n{}\n", exchange.answer.trim_end()));
+    }
+    out
 }
 
 /// Empty placeholders leave runs of blank lines; keep at most one.
@@ -101,6 +128,7 @@ mod tests {
             base: "main",
             artifacts,
             feedback,
+            answers: &[],
         }
     }
 
@@ -127,6 +155,38 @@ mod tests {
         assert!(text.starts_with("Just do Add login."));
         assert!(text.contains("the plan"));
         assert!(text.contains("use PKCE"));
+    }
+
+    #[test]
+    fn every_round_of_answers_is_in_the_prompt() {
+        let answers = vec![
+            Exchange {
+                questions: vec!["Which provider?".into()],
+                answer: "GitHub".into(),
+            },
+            Exchange {
+                questions: vec!["Which scopes?".into(), "Refresh tokens?".into()],
+                answer: "read:user, and no".into(),
+            },
+        ];
+        let text = render(
+            "Do {{title}}.",
+            &PromptInput {
+                answers: &answers,
+                ..input(&[], None)
+            },
+        );
+        let first = text.find("## Round 1").expect("round 1");
+        let second = text.find("## Round 2").expect("round 2");
+        assert!(first < second, "{text}");
+        assert!(
+            text.contains("- Which provider?\n\nThe answer:\nGitHub\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- Refresh tokens?\n\nThe answer:\nread:user, and no"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     let mut command = Command::new(resolve_program(&argv[0], spec.repo_root));
     command
         .args(&argv[1..])
+        .args(&spec.agent.args)
         .current_dir(spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("ORK_PROMPT_FILE", &prompt_file)
@@ -140,14 +141,22 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         verdict: spec.verdict,
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
+        permission: spec.agent.permission_mode.as_deref(),
+        allowed_tools: &spec.agent.allowed_tools,
+        disallowed_tools: &spec.agent.disallowed_tools,
+        args: &spec.agent.args,
     };
     let adapter = Adapter::for_kind(kind);
     let launch = (adapter.launch)(&request);
+    if locate(&launch.argv[0], spec.repo_root).is_none() {
+        anyhow::bail!("{}", not_found(spec.agent, &launch.argv[0]));
+    }
     let mut command = Command::new(resolve_program(&launch.argv[0], spec.repo_root));
     command
         .args(&launch.argv[1..])
         .current_dir(spec.worktree)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(launch.env.iter().map(|(k, v)| (k, v)));
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
@@ -161,6 +170,61 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         result,
         log: finished.output,
     })
+}
+
+/// The CLI an agent of `kind` runs; none for `command` agents.
+pub fn cli(kind: AgentKind) -> Option<agent::Cli> {
+    match kind {
+        AgentKind::Claude => Some(agent::claude::CLI),
+        AgentKind::Codex => Some(agent::codex::CLI),
+        AgentKind::Opencode => Some(agent::opencode::CLI),
+        AgentKind::Command => None,
+    }
+}
+
+/// The program an agent runs: its `command[0]`, else its CLI's executable.
+pub fn program(agent: &Agent) -> Option<&str> {
+    agent
+        .command
+        .first()
+        .map(String::as_str)
+        .or_else(|| cli(agent.kind).map(|cli| cli.program))
+}
+
+/// Where `program` is: a path with a `/` from the repository root, else the first executable of
+/// that name on `PATH`.
+pub fn locate(program: &str, root: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = resolve_program(program, root);
+        return executable(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
+/// What to do when an agent's program is not there: install the CLI, or fix the `command`.
+pub fn not_found(agent: &Agent, program: &str) -> String {
+    match cli(agent.kind) {
+        Some(cli) if agent.command.is_empty() => format!(
+            "{} (`{program}`) is not on PATH; install it with `{}`, or set `command = [\"/path/to/{program}\"]` in [agents.{}]",
+            cli.name, cli.install, agent.name
+        ),
+        Some(cli) => format!(
+            "{program}, the `command` of agent \"{}\", is not an executable; point it at {} (`{}` installs it)",
+            agent.name, cli.name, cli.install
+        ),
+        None => format!(
+            "{program}, the `command` of agent \"{}\", is not an executable (relative paths start at the repository root, bare names are looked up on PATH)",
+            agent.name
+        ),
+    }
 }
 
 /// One agent CLI's adapter functions (see [`crate::agent`]).

@@ -25,6 +25,7 @@ impl Engine<'_> {
                 stage.name, stage.agent
             )
         })?;
+        let agent = &stage.agent_for(agent);
         // An interrupted run is run again as the same attempt.
         let attempt = match trak.state.status {
             Status::Running => trak.state.attempt.max(1),
@@ -179,6 +180,11 @@ impl Engine<'_> {
                 base: &trak.state.base,
                 artifacts: &artifacts,
                 feedback,
+                answers: trak
+                    .state
+                    .answers
+                    .get(&stage.name)
+                    .map_or(&[], Vec::as_slice),
             },
         ))
     }

@@ -382,6 +382,16 @@ impl Git {
 
     /// Adds `refspec` to `remote`'s fetch refspecs unless it is there already.
     pub fn ensure_fetch_refspec(&self, remote: &str, refspec: &str) -> Result<bool> {
+        if self.fetch_refspecs(remote)?.iter().any(|l| l == refspec) {
+            return Ok(false);
+        }
+        let key = format!("remote.{remote}.fetch");
+        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
+        Ok(true)
+    }
+
+    /// `remote`'s configured fetch refspecs.
+    pub fn fetch_refspecs(&self, remote: &str) -> Result<Vec<String>> {
         let key = format!("remote.{remote}.fetch");
         let current = Command::new("git")
             .arg("-C")
@@ -389,14 +399,19 @@ impl Git {
             .args(["config", "--get-all", &key])
             .output()
             .context("reading the remote's fetch refspecs")?;
-        if String::from_utf8_lossy(&current.stdout)
+        Ok(String::from_utf8_lossy(&current.stdout)
             .lines()
-            .any(|l| l.trim() == refspec)
-        {
-            return Ok(false);
-        }
-        self.run(&self.main_workdir, &["config", "--add", &key, refspec])?;
-        Ok(true)
+            .map(|l| l.trim().to_string())
+            .collect())
+    }
+
+    /// The name and email ork's commits are made with, as git finds them (`GIT_COMMITTER_*`,
+    /// `user.name`, `user.email`); none when there is none and ork signs as its fallback.
+    pub fn identity(&self) -> Option<(String, String)> {
+        let signature = self.repo.committer()?.ok()?;
+        let name = signature.name.to_string();
+        let email = signature.email.to_string();
+        (name != FALLBACK_NAME || email != FALLBACK_EMAIL).then_some((name, email))
     }
 
     /// `git fetch <remote>` with its configured refspecs and the user's credentials.
@@ -1004,6 +1019,22 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
     run_git(dir, &["commit", "-q", "-F", "-"], Some(message)).map(drop)
 }
 
+/// `git --version`'s answer ("git version 2.47.1"): the binary ork runs for fetch, push and
+/// worktrees.
+pub fn version() -> Result<String> {
+    let output = Command::new("git")
+        .arg("--version")
+        .output()
+        .context("running git --version: is git installed and on PATH?")?;
+    if !output.status.success() {
+        bail!(
+            "git --version failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
 /// Runs the `git` binary in `dir`, feeding `input` to its standard input; fails with git's
 /// own message when it fails.
 fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
@@ -1034,18 +1065,23 @@ fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
     Ok(output)
 }
 
+/// Who ork signs as on a machine with no git identity.
+const FALLBACK_NAME: &str = "ork";
+const FALLBACK_EMAIL: &str = "ork@localhost";
+
 /// Discovers the repository containing `cwd`. Commits and reflogs need an author and a
 /// committer; on a machine with no git identity configured, ork signs as `ork <ork@localhost>`
 /// rather than failing (the user's configured identity always wins).
 fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
     use gix::sec::trust::DefaultForLevel;
     let fallbacks = [
-        "gitoxide.committer.nameFallback=ork",
-        "gitoxide.committer.emailFallback=ork@localhost",
-        "gitoxide.author.nameFallback=ork",
-        "gitoxide.author.emailFallback=ork@localhost",
+        format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
+        format!("gitoxide.author.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.author.emailFallback={FALLBACK_EMAIL}"),
     ];
-    let options = |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks);
+    let options =
+        |level| gix::open::Options::default_for_level(level).config_overrides(fallbacks.clone());
     let repo = gix::ThreadSafeRepository::discover_opts(
         cwd,
         Default::default(),

@@ -20,7 +20,7 @@ pub struct Verdict {
 }
 
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// Where a trak stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,10 @@ pub struct TrakState {
     /// Open questions of the current stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<Question>,
+    /// Every round of questions and answers per stage, oldest first: each prompt of a stage
+    /// carries them all, since an agent whose session is not resumed remembers none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, Vec<Exchange>>,
     /// The latest agent session per stage, to resume.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sessions: BTreeMap<String, String>,
@@ -145,6 +149,13 @@ pub struct TrakState {
     /// The pull request, in a `pr` flow once it was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequest>,
+}
+
+/// One round of a stage's questions and the human's answer to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub questions: Vec<String>,
+    pub answer: String,
 }
 
 impl TrakState {
@@ -182,6 +193,7 @@ impl TrakState {
             note: None,
             verdict: None,
             questions: Vec::new(),
+            answers: BTreeMap::new(),
             sessions: BTreeMap::new(),
             usage: BTreeMap::new(),
             integrated_as: None,
@@ -327,20 +339,20 @@ impl TrakState {
                 self.status = Status::InReview;
                 self.note = Some(reason.clone());
             }
-            EventKind::Answered { answer, .. } => {
+            EventKind::Answered { stage, answer } => {
                 self.status = Status::Queued;
-                // The agent may not remember what it asked: give it the questions too.
-                let asked: Vec<String> = self
-                    .questions
-                    .iter()
-                    .map(|q| format!("- {}", q.question))
+                // The agent may not remember what it asked: keep the questions with the answer.
+                let questions = std::mem::take(&mut self.questions)
+                    .into_iter()
+                    .map(|q| q.question)
                     .collect();
-                self.feedback = Some(if asked.is_empty() {
-                    answer.clone()
-                } else {
-                    format!("You asked:\n{}\n\nThe answer:\n{answer}", asked.join("\n"))
-                });
-                self.questions.clear();
+                self.answers
+                    .entry(stage.clone())
+                    .or_default()
+                    .push(Exchange {
+                        questions,
+                        answer: answer.clone(),
+                    });
             }
             EventKind::Resolved { .. } => {
                 self.conflicting_events.clear();
@@ -817,8 +829,8 @@ mod tests {
     }
 
     #[test]
-    fn questions_wait_for_an_answer_which_becomes_feedback() {
-        let asked = EventKind::StageFinished {
+    fn questions_wait_for_an_answer_and_every_round_is_kept() {
+        let ask = |question: &str| EventKind::StageFinished {
             stage: "planning".into(),
             attempt: 1,
             outcome: Outcome::Questions,
@@ -827,25 +839,41 @@ mod tests {
             decision: None,
             route_to: None,
             questions: vec![Question {
-                question: "Which provider?".into(),
+                question: question.into(),
                 options: vec!["GitHub".into(), "Google".into()],
             }],
             session_id: None,
             usage: Usage::default(),
         };
-        let state = TrakState::fold("t", &chain(vec![asked.clone()])).unwrap();
+        let answer = |answer: &str| EventKind::Answered {
+            stage: "planning".into(),
+            answer: answer.into(),
+        };
+        let state = TrakState::fold("t", &chain(vec![ask("Which provider?")])).unwrap();
         assert_eq!(state.status, Status::AwaitingAnswer);
         assert_eq!(state.questions.len(), 1);
-        let answered = EventKind::Answered {
-            stage: "planning".into(),
-            answer: "GitHub".into(),
-        };
-        let state = TrakState::fold("t", &chain(vec![asked, answered])).unwrap();
+        let events = vec![
+            ask("Which provider?"),
+            answer("GitHub"),
+            ask("Which scopes?"),
+            answer("read:user"),
+        ];
+        let state = TrakState::fold("t", &chain(events)).unwrap();
         assert_eq!(state.status, Status::Queued);
-        let feedback = state.feedback.unwrap();
-        assert!(feedback.contains("Which provider?"), "{feedback}");
-        assert!(feedback.ends_with("GitHub"), "{feedback}");
         assert!(state.questions.is_empty());
+        assert_eq!(
+            state.answers["planning"],
+            [
+                Exchange {
+                    questions: vec!["Which provider?".into()],
+                    answer: "GitHub".into()
+                },
+                Exchange {
+                    questions: vec!["Which scopes?".into()],
+                    answer: "read:user".into()
+                }
+            ]
+        );
     }
 
     #[test]

@@ -45,6 +45,18 @@ pub fn install(git: &Git, force: bool) -> Result<Vec<Installed>> {
     Ok(done)
 }
 
+/// Each of ork's hooks and whether it is installed as ork ships it.
+pub fn installed(git: &Git) -> Result<Vec<(&'static str, bool)>> {
+    let dir = git.hooks_dir()?;
+    Ok(HOOKS
+        .iter()
+        .map(|(name, script)| {
+            let current = std::fs::read_to_string(dir.join(name)).ok();
+            (*name, current.as_deref() == Some(*script))
+        })
+        .collect())
+}
+
 fn write_executable(path: &std::path::Path, script: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, script).with_context(|| format!("writing {}", path.display()))?;

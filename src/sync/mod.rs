@@ -40,7 +40,7 @@ pub struct SyncReport {
 /// The fetch refspecs ork needs beyond git's default, for `remote`. Both are patterns: a
 /// pattern that matches nothing is fine, while a plain refspec for a ref the remote lacks would
 /// make every `git fetch` fail.
-fn refspecs(remote: &str) -> [String; 2] {
+pub fn refspecs(remote: &str) -> [String; 2] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
@@ -55,6 +55,12 @@ pub fn configure_remote(git: &Git, remote: &str) -> Result<bool> {
         added |= git.ensure_fetch_refspec(remote, &spec)?;
     }
     Ok(added)
+}
+
+/// Whether every fetch refspec ork needs for `remote` is set.
+pub fn remote_configured(git: &Git, remote: &str) -> Result<bool> {
+    let set = git.fetch_refspecs(remote)?;
+    Ok(refspecs(remote).iter().all(|spec| set.contains(spec)))
 }
 
 /// The remote to sync with: the one named, else `origin`, else the only one.

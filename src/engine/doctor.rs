@@ -1,0 +1,224 @@
+//! `ork doctor`: whether this machine has what the workflow needs — git, the agents' CLIs, the
+//! remotes' refspecs and ork's hooks — and how to get what is missing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::workflow::{AgentKind, Workflow, kind_name};
+use crate::engine::process::run_streaming;
+use crate::engine::runner;
+use crate::store::git::{self, Git};
+
+/// How long a CLI may take to print its version: a CLI that hangs there is reported, not waited on.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything `ork doctor` found.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub git: GitFacts,
+    /// Why the workflow could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_error: Option<String>,
+    pub agents: Vec<AgentFacts>,
+    pub remotes: Vec<RemoteFacts>,
+    pub hooks: Vec<HookFacts>,
+    /// What the workflow needs and this machine lacks, each with how to get it.
+    pub problems: Vec<String>,
+    /// What is worth knowing but does not stop ork.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GitFacts {
+    /// `git --version`, or none when git cannot be run.
+    pub version: Option<String>,
+    pub user_name: Option<String>,
+    pub user_email: Option<String>,
+}
+
+/// One agent the workflow's stages use.
+#[derive(Debug, Serialize)]
+pub struct AgentFacts {
+    pub name: String,
+    pub kind: &'static str,
+    /// The program it runs (its `command[0]`, else the CLI's executable).
+    pub program: String,
+    /// Where that program is, if it is there.
+    pub path: Option<PathBuf>,
+    /// The first line of its `--version` (CLI kinds only).
+    pub version: Option<String>,
+    /// The stages that use it, as `flow/stage`.
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemoteFacts {
+    pub name: String,
+    /// Whether a plain `git fetch` of it brings ork's notes and logs (`ork init` sets this).
+    pub refspecs: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HookFacts {
+    pub name: String,
+    /// Installed as ork ships it (`ork hooks install`).
+    pub installed: bool,
+}
+
+impl Report {
+    /// Whether everything the workflow needs is here.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Examines the repository `git` and its `workflow` (or why it could not be loaded).
+pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let git_facts = git_facts(git, &mut problems, &mut warnings);
+    let (agents, workflow_error) = match workflow {
+        Ok(workflow) => (
+            agent_facts(&workflow, git.main_workdir(), &mut problems),
+            None,
+        ),
+        Err(err) => {
+            problems.push(format!("the workflow cannot be read: {err:#}"));
+            (Vec::new(), Some(format!("{err:#}")))
+        }
+    };
+    let remotes = remote_facts(git, &mut warnings);
+    let hooks = hook_facts(git, &remotes, &mut warnings);
+    Report {
+        git: git_facts,
+        workflow_error,
+        agents,
+        remotes,
+        hooks,
+        problems,
+        warnings,
+    }
+}
+
+/// The agent CLI `ork init` has the stages use: the first found on `PATH` of Claude Code, Codex
+/// and OpenCode, with where it is; none when none is installed.
+pub fn installed_cli(root: &Path) -> Option<(AgentKind, PathBuf)> {
+    [AgentKind::Claude, AgentKind::Codex, AgentKind::Opencode]
+        .into_iter()
+        .find_map(|kind| {
+            let cli = runner::cli(kind)?;
+            runner::locate(cli.program, root).map(|path| (kind, path))
+        })
+}
+
+fn git_facts(git: &Git, problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GitFacts {
+    let version = match git::version() {
+        Ok(version) => Some(version),
+        Err(err) => {
+            problems.push(format!(
+                "{err:#}; install git (ork runs it to fetch, push and manage worktrees)"
+            ));
+            None
+        }
+    };
+    let (user_name, user_email) = git.identity().unzip();
+    if user_name.is_none() {
+        warnings.push(
+            "no git identity (user.name and user.email): ork signs its commits as `ork <ork@localhost>`; set yours with `git config --global user.name \"…\"` and `git config --global user.email …`".into(),
+        );
+    }
+    GitFacts {
+        version,
+        user_name,
+        user_email,
+    }
+}
+
+/// Every agent some stage uses, in name order, with where its program is and its version.
+fn agent_facts(workflow: &Workflow, root: &Path, problems: &mut Vec<String>) -> Vec<AgentFacts> {
+    let mut used: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for flow in workflow.flows.values() {
+        for stage in &flow.stages {
+            used.entry(stage.agent.as_str())
+                .or_default()
+                .push(format!("{}/{}", flow.name, stage.name));
+        }
+    }
+    used.into_iter()
+        .filter_map(|(name, stages)| {
+            let agent = workflow.agents.get(name)?;
+            let program = runner::program(agent)?.to_string();
+            let path = runner::locate(&program, root);
+            let version = match &path {
+                Some(path) if agent.kind != AgentKind::Command => version_of(path),
+                Some(_) => None,
+                None => {
+                    problems.push(runner::not_found(agent, &program));
+                    None
+                }
+            };
+            Some(AgentFacts {
+                name: name.to_string(),
+                kind: kind_name(agent.kind),
+                program,
+                path,
+                version,
+                stages,
+            })
+        })
+        .collect()
+}
+
+/// The first line `program --version` prints, if it answers in time.
+fn version_of(program: &Path) -> Option<String> {
+    let mut command = Command::new(program);
+    command.arg("--version");
+    let finished = run_streaming(&mut command, None, VERSION_TIMEOUT, &mut |_, _| {}).ok()?;
+    let text = if finished.stdout.trim().is_empty() {
+        &finished.stderr
+    } else {
+        &finished.stdout
+    };
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_string)
+}
+
+fn remote_facts(git: &Git, warnings: &mut Vec<String>) -> Vec<RemoteFacts> {
+    git.remote_names()
+        .into_iter()
+        .map(|name| {
+            let refspecs = crate::sync::remote_configured(git, &name).unwrap_or(false);
+            if !refspecs {
+                warnings.push(format!(
+                    "remote {name}: a plain `git fetch` does not bring ork's notes and logs; `ork init` adds the refspecs (`ork sync` works either way)"
+                ));
+            }
+            RemoteFacts { name, refspecs }
+        })
+        .collect()
+}
+
+fn hook_facts(git: &Git, remotes: &[RemoteFacts], warnings: &mut Vec<String>) -> Vec<HookFacts> {
+    let hooks = crate::sync::hooks::installed(git).unwrap_or_default();
+    hooks
+        .into_iter()
+        .map(|(name, installed)| {
+            // The hook only matters to someone who pushes.
+            if !installed && !remotes.is_empty() {
+                warnings.push(format!(
+                    "the {name} hook is not installed: a plain `git push` of a trak branch leaves its notes and logs behind; `ork hooks install` installs it"
+                ));
+            }
+            HookFacts {
+                name: name.to_string(),
+                installed,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,191 @@
+//! End to end: `ork doctor` on a machine without the agent CLIs and with them, `ork init`
+//! picking the CLI that is installed, and the message a missing CLI gets at run time.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{Repo, stderr, stdout};
+
+const CLAUDE_INSTALL: &str = "npm install -g @anthropic-ai/claude-code";
+
+/// A folder for `PATH` holding git (a link to the real one) and `tools`: (name, what its
+/// `--version` prints) stand-ins for the agent CLIs.
+fn path_with(repo: &Repo, tools: &[(&str, &str)]) -> PathBuf {
+    let bin = repo.root.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let git = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("git"))
+        .find(|path| path.is_file())
+        .expect("git on PATH");
+    std::os::unix::fs::symlink(git, bin.join("git")).unwrap();
+    for (name, version) in tools {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho '{version}'\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+/// `ork args` in the repository with `PATH` set to `path` alone.
+fn ork_on(repo: &Repo, path: &Path, args: &[&str]) -> Output {
+    repo.ork_command(&repo.root, args)
+        .env("PATH", path)
+        .output()
+        .expect("running ork")
+}
+
+#[test]
+fn doctor_without_the_agent_clis_fails_and_says_how_to_install_them() {
+    let repo = Repo::new();
+    let path = path_with(&repo, &[]);
+    let init = ork_on(&repo, &path, &["init"]);
+    let out = stdout(&init);
+    assert!(init.status.success(), "{out}{}", stderr(&init));
+    assert!(
+        out.contains("No agent CLI found on PATH") && out.contains(CLAUDE_INSTALL),
+        "init falls back to Claude Code with the install hint:\n{out}"
+    );
+    assert!(
+        repo.read(".orkestra/workflow.toml")
+            .contains("agent = \"claude\"")
+    );
+
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = stdout(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{out}{}", stderr(&doctor));
+    assert!(out.contains("git version"), "{out}");
+    assert!(
+        out.contains("missing agent     claude (claude): claude not found"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "problem: Claude Code (`claude`) is not on PATH; install it with `{CLAUDE_INSTALL}`"
+        )),
+        "{out}"
+    );
+    assert!(stderr(&doctor).contains("ork doctor found 1 problem(s)"));
+
+    let json = ork_on(&repo, &path, &["doctor", "--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["agents"][0]["name"], "claude");
+    assert_eq!(report["agents"][0]["path"], serde_json::Value::Null);
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains(CLAUDE_INSTALL)
+    );
+}
+
+#[test]
+fn doctor_with_the_clis_on_path_shows_their_versions() {
+    let repo = Repo::initialized();
+    // One stage per CLI, so the workflow uses all three.
+    let workflow = repo
+        .read(".orkestra/workflow.toml")
+        .replacen(
+            "name = \"planning\"\nagent = \"claude\"",
+            "name = \"planning\"\nagent = \"codex\"",
+            1,
+        )
+        .replacen(
+            "name = \"review\"\nagent = \"claude\"",
+            "name = \"review\"\nagent = \"opencode\"",
+            1,
+        );
+    repo.write(".orkestra/workflow.toml", &workflow);
+    let path = path_with(
+        &repo,
+        &[
+            ("claude", "2.1.197 (Claude Code)"),
+            ("codex", "codex-cli 0.171.0"),
+            ("opencode", "1.18.33"),
+        ],
+    );
+    let bare = repo.sibling("origin.git");
+    bare.git(&["init", "-q", "--bare"]);
+    repo.git(&["remote", "add", "origin", bare.root.to_str().unwrap()]);
+
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = stdout(&doctor);
+    assert!(doctor.status.success(), "{out}{}", stderr(&doctor));
+    for line in [
+        "(2.1.197 (Claude Code)); used by feature/work",
+        "codex (codex): ",
+        "(codex-cli 0.171.0); used by feature/planning",
+        "(1.18.33); used by feature/review",
+        "missing remote    origin: lacks ork's fetch refspecs",
+        "missing hook      pre-push: not installed",
+        "Ready",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+
+    // ork init sets the refspecs, ork hooks install the hook.
+    assert!(ork_on(&repo, &path, &["init"]).status.success());
+    assert!(ork_on(&repo, &path, &["hooks", "install"]).status.success());
+    let json = ork_on(&repo, &path, &["doctor", "--json"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let agents = report["agents"].as_array().unwrap();
+    let versions: Vec<_> = agents
+        .iter()
+        .map(|a| a["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        ["2.1.197 (Claude Code)", "codex-cli 0.171.0", "1.18.33"]
+    );
+    assert_eq!(
+        agents[1]["path"].as_str().unwrap(),
+        path.join("codex").to_str().unwrap()
+    );
+    assert_eq!(report["remotes"][0]["refspecs"], true);
+    assert_eq!(report["hooks"][0]["installed"], true);
+    assert_eq!(report["git"]["user_name"], common::AUTHOR);
+    assert_eq!(report["git"]["user_email"], common::EMAIL);
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn init_uses_codex_when_only_codex_is_installed() {
+    let repo = Repo::new();
+    let path = path_with(&repo, &[("codex", "codex-cli 0.171.0")]);
+    let init = ork_on(&repo, &path, &["init"]);
+    let out = stdout(&init);
+    assert!(init.status.success(), "{out}{}", stderr(&init));
+    assert!(
+        out.contains(&format!(
+            "The stages use agent \"codex\": Codex found at {}",
+            path.join("codex").display()
+        )),
+        "{out}"
+    );
+    let workflow = repo.read(".orkestra/workflow.toml");
+    assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
+    assert_eq!(workflow.matches("agent = \"codex\"").count(), 7);
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+}
+
+#[test]
+fn a_missing_cli_at_run_time_says_how_to_install_it() {
+    let repo = Repo::new();
+    let path = path_with(&repo, &[]);
+    assert!(ork_on(&repo, &path, &["init"]).status.success());
+    repo.commit_all("Add .orkestra");
+    let new = ork_on(&repo, &path, &["trak", "new", "Add login"]);
+    let out = stdout(&new);
+    assert!(new.status.success(), "{out}{}", stderr(&new));
+    let said = format!("Claude Code (`claude`) is not on PATH; install it with `{CLAUDE_INSTALL}`");
+    assert!(out.contains(&said), "{out}");
+    assert!(!out.contains("check its `command`"), "{out}");
+    let id = common::created_id(&out);
+    let show = ork_on(&repo, &path, &["show", &id]);
+    assert!(stdout(&show).contains(&said), "{}", stdout(&show));
+}
