@@ -344,13 +344,13 @@ pub fn run() -> Result<()> {
                 .into_iter()
                 .filter(|t| all || !t.state.status.is_finished())
                 .collect();
-            let forecast = engine::conflict_forecast::forecast(&store, &traks)?;
+            let forecast = conflict_forecast(&store, &traks);
             print::status(&store, &traks, &forecast, json)
         }
         Command::Show(args) => {
             let store = Store::new(git);
             let trak = store.resolve(args.id.as_deref())?;
-            let forecast = engine::conflict_forecast::forecast(&store, &store.list()?)?;
+            let forecast = conflict_forecast(&store, &store.list()?);
             print::show(&store, &trak, &forecast, args.json)
         }
         Command::Log(args) => {
@@ -475,6 +475,14 @@ pub fn run() -> Result<()> {
             print::diff(&store, &trak, Some((&stage, &artifact)))
         }
     }
+}
+
+/// The conflict forecast over `traks`; a listing still works, with a warning, without it.
+fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::conflict_forecast::Forecast {
+    engine::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
+        eprintln!("warning: no conflict forecast: {err:#}");
+        Default::default()
+    })
 }
 
 /// After a sync: reads the pull request of every local trak in review (a `pr` flow), which may
