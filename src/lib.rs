@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! cli (the binary) ──> engine ──> store   (the only room that touches git)
-//!                         │  └──> agent   (adapters for the agent CLIs, redaction)
+//!                         │  └──> agent   (adapters for the agent CLIs)
 //!                         └─────> sync ──> store
 //! config (workflow.toml, durations, ork init's defaults) is read by every room above the store.
 //! ```
 //!
-//! - [`store`] keeps traks and their events on `ork/<id>` branches; [`store::git`] owns every
+//! - [`store`] keeps traks and their events on `ork/<id>` branches, redacted ([`store::secrets`]); [`store::git`] owns every
 //!   access to the repository (gix in-process, the `git` binary where gix must not be used);
 //! - [`agent`] turns one run of an agent CLI into one result;
 //! - [`engine`] drives traks through their flows: stages, gates, decisions, integration;

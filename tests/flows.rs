@@ -1081,6 +1081,220 @@ fn logs_show_the_agent_output_with_secrets_redacted() {
     );
 }
 
+/// Everything a repository holds that leaves the machine: every ref's history with its
+/// patches, and the notes.
+fn everything_in_git(s: &Sandbox) -> String {
+    let history = s.repo.git(&["log", "-p", "--all"]);
+    let notes: String = s
+        .repo
+        .git(&["notes", "--ref=orkestra", "list"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|commit| s.repo.git(&["notes", "--ref=orkestra", "show", commit]))
+        .collect();
+    let shown = s.repo.git(&["log", "--all", "--notes=orkestra"]);
+    format!("{history}\n{notes}\n{shown}")
+}
+
+#[test]
+fn artifacts_questions_answers_and_feedback_reach_git_redacted() {
+    let asked = format!("ghp_{}", "QuestionToken0123456789abcd");
+    let answered = format!("xoxb-{}", "AnswerToken0123456789abcd");
+    let rejected = format!("sk-proj-{}", "FeedbackToken0123456789ab");
+    let in_artifact = format!("sk-ant-api03-{}", "ArtifactToken0123456789ab");
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [
+            {"result": {"type": "questions",
+                        "questions": [{"question": format!("Use {asked} here?")}]}},
+            {"result": {"type": "artifact",
+                        "content": format!("Done; the key is {in_artifact}.")}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Keep secrets", &[]);
+    s.assert_at(&id, "awaiting_answer", "work");
+    s.ork_ok(&["answer", &id, "-m", &format!("no, use {answered}")]);
+    s.assert_at(&id, "awaiting_review", "work");
+    s.ork_ok(&["reject", &id, "-m", &format!("rotate {rejected} first")]);
+    s.assert_at(&id, "awaiting_review", "work");
+
+    let artifact = s.repo.git(&[
+        "show",
+        &format!("ork/{id}:.orkestra/traks/{id}/artifacts/summary.md"),
+    ]);
+    assert_eq!(artifact.trim(), "Done; the key is [REDACTED].");
+    let stored = everything_in_git(&s);
+    for token in [&asked, &answered, &rejected, &in_artifact] {
+        assert!(
+            !stored.contains(token.as_str()),
+            "{token} in git:\n{stored}"
+        );
+    }
+    let events = serde_json::to_string(&s.events(&id)).unwrap();
+    assert!(events.contains("no, use [REDACTED]"), "{events}");
+    assert!(events.contains("rotate [REDACTED] first"), "{events}");
+    assert!(events.contains("Use [REDACTED] here?"), "{events}");
+}
+
+#[test]
+fn a_gates_output_holding_a_token_is_redacted_in_its_note_and_event() {
+    let token = format!("AKIA{}", "GATEOUTPUT012345");
+    // Made at run time: the workflow on main must not hold the token itself.
+    let gate = "echo \"deploying with AKIA$(echo GATEOUTPUT012345)\"; exit 1";
+    let s = Sandbox::new(
+        &work_flow(
+            "20s",
+            &format!("gate = {{ command = {gate:?}, timeout = \"20s\" }}\nmax_attempts = 1"),
+        ),
+        json!({"work": [artifact("tried")]}),
+    );
+    let (id, _) = s.new_trak("Deploy", &[]);
+    s.assert_at(&id, "failed", "work");
+    let failed = s.events_of(&id, "gate_failed");
+    let output = failed[0]["output"].as_str().unwrap();
+    assert!(output.contains("deploying with [REDACTED]"), "{output}");
+    let finished = s.event_commits(&id, "stage_finished");
+    let note = s
+        .repo
+        .git(&["notes", "--ref=orkestra", "show", &finished[0]]);
+    assert!(note.contains("deploying with [REDACTED]"), "{note}");
+    let stored = everything_in_git(&s);
+    assert!(!stored.contains(&token), "token in git:\n{stored}");
+}
+
+/// A private key as an agent might write one into the code.
+fn private_key() -> String {
+    format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n-----END RSA PRIVATE KEY-----\n",
+        "MIIEowIBAAKCAQEAsecretbodyLINEone0123456789abcdefABCDEF",
+        "sEcReTbOdYlInEtWo0123456789abcdefABCDEFghijklmnopQRSTUV"
+    )
+}
+
+#[test]
+fn a_change_adding_a_private_key_is_not_committed_until_a_human_allows_it() {
+    let s = Sandbox::new(
+        &work_flow("20s", "max_attempts = 3"),
+        json!({"work": [
+            {"write": {"app.txt": "fine\n", "deploy/key.pem": format!("# deploy key\n{}", private_key())},
+             "result": {"type": "artifact", "content": "added the deploy key"}},
+            artifact("kept the key, as allowed"),
+        ]}),
+    );
+    let (id, out) = s.new_trak("Deploy key", &[]);
+    // The run fails, naming file and line, and does not run again by itself.
+    s.assert_at(&id, "failed", "work");
+    assert_eq!(s.runs("work"), 1, "no automatic retry:\n{out}");
+    assert!(
+        out.contains("deploy/key.pem:2: private-key -----BEGIN RSA PRIVATE KEY-----"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("ork retry {id} --allow-secret")),
+        "{out}"
+    );
+    assert!(!out.contains("secretbodyLINEone"), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("deploy/key.pem:2"), "{show}");
+    // Nothing of the change is committed on any ref; it waits in the worktree.
+    let stored = everything_in_git(&s);
+    assert!(
+        !stored.contains("secretbodyLINEone"),
+        "key in git:\n{stored}"
+    );
+    assert!(
+        !stored.contains("sEcReTbOdYlInEtWo"),
+        "key in git:\n{stored}"
+    );
+    let tree = s.repo.tree_files(&format!("ork/{id}"));
+    assert!(
+        !tree.iter().any(|f| f == "app.txt" || f == "deploy/key.pem"),
+        "{tree:?}"
+    );
+    let worktree = s.repo.worktree_path(&id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("deploy/key.pem")).unwrap(),
+        format!("# deploy key\n{}", private_key())
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("app.txt")).unwrap(),
+        "fine\n"
+    );
+
+    // A plain retry runs the agent again; the key is still there, so it stops again.
+    let out = s.ork_ok(&["retry", &id]);
+    assert_eq!(s.runs("work"), 2, "{out}");
+    s.assert_at(&id, "failed", "work");
+    assert!(out.contains("deploy/key.pem:2"), "{out}");
+
+    // Allowed knowingly: committed, and the trak goes on.
+    let out = s.ork_ok(&["retry", &id, "--allow-secret"]);
+    assert_eq!(s.runs("work"), 3, "{out}");
+    s.assert_at(&id, "awaiting_review", "work");
+    let committed = s.repo.git(&["show", &format!("ork/{id}:deploy/key.pem")]);
+    assert!(committed.contains("secretbodyLINEone"), "{committed}");
+    let retried = s.events_of(&id, "retried");
+    assert_eq!(retried[1]["allow_secrets"], true, "{retried:?}");
+}
+
+#[test]
+fn a_token_the_agent_commits_itself_is_taken_off_the_branch() {
+    let token = format!("github_pat_{}", "AgentCommittedToken0123456789");
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [
+            {"write": {"config.env": format!("TOKEN={token}\n")},
+             "run": "git add -A && git commit -q -m 'add config'",
+             "result": {"type": "artifact", "content": "configured"}},
+        ]}),
+    );
+    let (id, out) = s.new_trak("Configure", &[]);
+    s.assert_at(&id, "failed", "work");
+    assert!(
+        out.contains("config.env:1: github-token github… (40 characters)"),
+        "{out}"
+    );
+    let stored = everything_in_git(&s);
+    assert!(!stored.contains(&token), "token on a ref:\n{stored}");
+    let worktree = s.repo.worktree_path(&id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("config.env")).unwrap(),
+        format!("TOKEN={token}\n")
+    );
+    let status = s.repo.git_in(&worktree, &["status", "--porcelain"]);
+    assert_eq!(status.trim(), "?? config.env");
+}
+
+#[test]
+fn secrets_listed_in_the_allow_file_of_the_main_checkout_are_committed() {
+    let token = format!("sk_test_{}", "FixtureStripeKey0123456789");
+    let s = Sandbox::with_files(
+        &work_flow("20s", ""),
+        &[(
+            ".orkestra/secrets.allow",
+            "# test fixtures\ntests/stripe.txt:1\n",
+        )],
+        json!({"work": [
+            {"write": {"tests/stripe.txt": format!("{token}\n{token}\n")},
+             "result": {"type": "artifact", "content": "fixtures"}},
+            {"write": {"tests/stripe.txt": format!("{token}\n")},
+             "result": {"type": "artifact", "content": "one fixture"}},
+        ]}),
+    );
+    let (id, out) = s.new_trak("Fixtures", &[]);
+    // Line 1 is allowed, line 2 is not.
+    s.assert_at(&id, "failed", "work");
+    assert!(
+        out.contains("tests/stripe.txt:2: stripe-key sk_tes… (34 characters)"),
+        "{out}"
+    );
+    assert!(!out.contains("tests/stripe.txt:1"), "{out}");
+    s.ork_ok(&["retry", &id]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let committed = s.repo.git(&["show", &format!("ork/{id}:tests/stripe.txt")]);
+    assert_eq!(committed.trim(), token);
+}
+
 #[test]
 fn logs_of_a_stage_that_runs_again_as_attempt_1_are_all_kept() {
     // A reviewing stage that sends the work back to itself: it runs twice as attempt 1, at

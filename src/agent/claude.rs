@@ -30,6 +30,22 @@ const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
 /// What Claude Code says when `--resume` names a session it does not have.
 const UNKNOWN_SESSION: &str = "No conversation found with session ID";
 
+/// Claude Code keeps a session in `~/.claude/projects/<slug of the cwd>/<session>.jsonl`
+/// (every character of the cwd that is not a letter or a digit becomes `-`), and `--resume`
+/// finds it only there.
+pub fn session_home(query: &super::SessionQuery<'_>) -> Option<super::SessionHome> {
+    let slug: String = query
+        .worktree
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let dir = (query.env)("HOME")?.join(".claude/projects").join(slug);
+    Some(super::SessionHome::File(
+        dir.join(format!("{}.jsonl", query.session)),
+    ))
+}
+
 /// `claude -p --output-format stream-json --verbose --permission-mode MODE [--allowedTools T…]
 /// [--disallowedTools T…] [--model M] [--resume ID] --json-schema SCHEMA [ARGS…]`, the prompt
 /// on stdin. MODE is the workflow's `permission_mode`, `acceptEdits` by default.
@@ -306,7 +322,29 @@ fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::{Decision, answer_schema};
+    use std::path::Path;
+
+    use crate::agent::{Decision, SessionHome, SessionQuery, answer_schema};
+
+    #[test]
+    fn a_session_lives_in_the_project_folder_named_after_the_worktree() {
+        let env = |name: &str| (name == "HOME").then(|| "/home/dev".into());
+        let query = SessionQuery {
+            env: &env,
+            worktree: Path::new("/home/dev/project/.orkestra/worktrees/a-1"),
+            session: "s-1",
+            executable: None,
+        };
+        let Some(SessionHome::File(path)) = session_home(&query) else {
+            panic!("not a file")
+        };
+        assert_eq!(
+            path,
+            Path::new(
+                "/home/dev/.claude/projects/-home-dev-project--orkestra-worktrees-a-1/s-1.jsonl"
+            )
+        );
+    }
 
     const STRUCTURED: &str =
         include_str!("../../fixtures/claude-code/stream-json-structured-output.jsonl");

@@ -35,6 +35,18 @@ const DEFAULT_SANDBOX: &str = "workspace-write";
 /// What Codex says when `resume` names a thread it does not have.
 const UNKNOWN_THREAD: &str = "no rollout found for thread id";
 
+/// Codex keeps a session (a thread) as a rollout,
+/// `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread>.jsonl` (`CODEX_HOME` is `~/.codex`
+/// by default); `codex exec resume <thread>` finds it anywhere under `sessions/`.
+pub fn session_home(query: &super::SessionQuery<'_>) -> Option<super::SessionHome> {
+    let env = query.env;
+    let codex_home = env("CODEX_HOME").or_else(|| env("HOME").map(|h| h.join(".codex")))?;
+    Some(super::SessionHome::Under {
+        root: codex_home.join("sessions"),
+        suffix: format!("-{}.jsonl", query.session),
+    })
+}
+
 /// `codex exec --json --skip-git-repo-check --sandbox workspace-write [--model M]
 /// [--output-schema FILE] [resume ID] -`, the prompt on stdin.
 ///
@@ -249,7 +261,30 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::agent::{Decision, Usage};
+    use crate::agent::{Decision, SessionHome, SessionQuery, Usage};
+
+    #[test]
+    fn a_thread_is_a_rollout_under_codex_home() {
+        let query = |env: &dyn Fn(&str) -> Option<std::path::PathBuf>| {
+            session_home(&SessionQuery {
+                env,
+                worktree: Path::new("/w"),
+                session: "0199-abc",
+                executable: None,
+            })
+        };
+        let home_only = |name: &str| (name == "HOME").then(|| "/home/dev".into());
+        let Some(SessionHome::Under { root, suffix }) = query(&home_only) else {
+            panic!("not under a folder")
+        };
+        assert_eq!(root, Path::new("/home/dev/.codex/sessions"));
+        assert_eq!(suffix, "-0199-abc.jsonl");
+        let codex_home = |name: &str| (name == "CODEX_HOME").then(|| "/ch".into());
+        let Some(SessionHome::Under { root, .. }) = query(&codex_home) else {
+            panic!("not under a folder")
+        };
+        assert_eq!(root, Path::new("/ch/sessions"));
+    }
 
     const COMMAND_AND_MESSAGE: &str =
         include_str!("../../fixtures/codex/exec-json-command-and-message.jsonl");

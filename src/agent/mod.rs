@@ -3,7 +3,7 @@
 //! Every adapter maps its CLI's output onto the same result: an artifact, a verdict, questions
 //! for the human, or a failure, with the session id (to resume) and the usage (to add up cost).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,7 +11,6 @@ use serde_json::Value;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
-pub mod redact;
 
 pub use crate::store::event::{Decision, Question, Usage};
 
@@ -53,6 +52,36 @@ pub struct AgentResult {
     /// The session to resume on the next attempt of the same stage, if the agent has one.
     pub session_id: Option<String>,
     pub usage: Usage,
+}
+
+/// Where an agent CLI keeps one session on disk: what ork copies to the trak's log ref after a
+/// run, and puts back before a run that resumes the session on another machine.
+#[derive(Debug, Clone)]
+pub enum SessionHome {
+    /// One file at a path known from the session id and the working directory (Claude Code).
+    File(PathBuf),
+    /// One file somewhere under `root` whose name ends with `suffix` (Codex's rollouts, filed
+    /// by date); put back at the path it had under `root`, relative to it.
+    Under { root: PathBuf, suffix: String },
+    /// Inside the CLI's own database (OpenCode): `export` prints the session as JSON; `import`,
+    /// with the path of such a file appended, loads it. `retarget` fits an export made in
+    /// another worktree to this one.
+    Exported {
+        export: Vec<String>,
+        import: Vec<String>,
+        retarget: fn(&[u8], &Path) -> Vec<u8>,
+    },
+}
+
+/// What an adapter needs to say where one of its sessions lives.
+pub struct SessionQuery<'a> {
+    /// The environment a CLI finds its folders in (`HOME`, `CODEX_HOME`).
+    pub env: &'a dyn Fn(&str) -> Option<PathBuf>,
+    /// The worktree the CLI runs in.
+    pub worktree: &'a Path,
+    pub session: &'a str,
+    /// The CLI's executable, if the workflow's `command` overrides it.
+    pub executable: Option<&'a str>,
 }
 
 /// How ork should launch an agent CLI for one run.

@@ -11,6 +11,8 @@
 //! document but 1.18.33 may lack — OpenCode rejects unknown options, so it is not passed, and
 //! edits work without it under OpenCode's default permissions (recorded).
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::{
@@ -28,6 +30,35 @@ pub const CLI: super::Cli = super::Cli {
 
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";
+
+/// OpenCode keeps its sessions in one SQLite database,
+/// `$XDG_DATA_HOME/opencode/opencode.db` (`~/.local/share` by default), which only the CLI
+/// reads: a session travels as `opencode export <id>` (JSON) and comes back with
+/// `opencode import <file>`. A session belongs to the directory it was started in (resumed
+/// elsewhere, OpenCode does nothing and exits 0), so an export is fitted to the worktree it is
+/// imported for.
+pub fn session_home(query: &super::SessionQuery<'_>) -> Option<super::SessionHome> {
+    let program = query.executable.unwrap_or(PROGRAM).to_string();
+    Some(super::SessionHome::Exported {
+        export: vec![program.clone(), "export".into(), query.session.into()],
+        import: vec![program, "import".into()],
+        retarget: retarget_export,
+    })
+}
+
+/// An export with its session's `info.directory` set to `worktree`; other bytes as they are.
+fn retarget_export(export: &[u8], worktree: &Path) -> Vec<u8> {
+    let Ok(mut value) = serde_json::from_slice::<Value>(export) else {
+        return export.to_vec();
+    };
+    if let Some(info) = value.get_mut("info").and_then(Value::as_object_mut) {
+        info.insert(
+            "directory".into(),
+            Value::String(worktree.display().to_string()),
+        );
+    }
+    value.to_string().into_bytes()
+}
 
 /// `opencode run --format json [--model provider/model] [--session ID]`, the prompt on stdin.
 ///
@@ -226,7 +257,35 @@ fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Decision;
+    use crate::agent::{Decision, SessionHome, SessionQuery};
+
+    #[test]
+    fn a_session_is_exported_and_imported_by_the_cli_into_this_worktree() {
+        let env = |_: &str| None;
+        let query = SessionQuery {
+            env: &env,
+            worktree: Path::new("/w"),
+            session: "ses_1",
+            executable: Some("/opt/opencode"),
+        };
+        let Some(SessionHome::Exported {
+            export,
+            import,
+            retarget,
+        }) = session_home(&query)
+        else {
+            panic!("not exported")
+        };
+        assert_eq!(export, ["/opt/opencode", "export", "ses_1"]);
+        assert_eq!(import, ["/opt/opencode", "import"]);
+        let moved = retarget(
+            br#"{"info":{"id":"ses_1","directory":"/a/wt"},"messages":[]}"#,
+            Path::new("/b/wt"),
+        );
+        let moved: Value = serde_json::from_slice(&moved).unwrap();
+        assert_eq!(moved["info"]["directory"], "/b/wt");
+        assert_eq!(moved["info"]["id"], "ses_1");
+    }
 
     const WRITE_AND_TEXT: &str =
         include_str!("../../fixtures/opencode/run-json-write-and-text.jsonl");

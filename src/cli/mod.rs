@@ -90,7 +90,14 @@ enum Command {
         keep: String,
     },
     /// Run a failed stage again.
-    Retry(DecisionArgs),
+    Retry {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// Commit the known secrets (tokens, private keys) the stage's change adds: you looked
+        /// at them and mean them to be in the repository.
+        #[arg(long)]
+        allow_secret: bool,
+    },
     /// Carry on with a trak: run what is due (after a crash, or on another machine).
     Resume(DecisionArgs),
     /// Merge a trak whose stages all passed into its base branch (again, after it waited).
@@ -395,7 +402,14 @@ pub fn run() -> Result<()> {
                 &[Status::AwaitingAnswer],
             )
         }
-        Command::Retry(args) => decide(git, args, HumanDecision::Retry, &[Status::Failed]),
+        Command::Retry { args, allow_secret } => decide(
+            git,
+            args,
+            HumanDecision::Retry {
+                allow_secrets: allow_secret,
+            },
+            &[Status::Failed],
+        ),
         Command::Resolve { args, keep } => decide(
             git,
             args,

@@ -99,9 +99,12 @@ pub fn decide(
             require(&trak, &[Status::AwaitingAnswer], "answer")?;
             EventKind::Answered { stage, answer }
         }
-        HumanDecision::Retry => {
+        HumanDecision::Retry { allow_secrets } => {
             require(&trak, &[Status::Failed], "retry")?;
-            EventKind::Retried { stage }
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            }
         }
         HumanDecision::Resolve { keep } => {
             require(&trak, &[Status::Conflict], "resolve")?;
@@ -165,7 +168,11 @@ pub enum HumanDecision {
         route_to: Option<String>,
     },
     Answer(String),
-    Retry,
+    /// Run the failed stage again; with `allow_secrets`, the known secrets its change adds are
+    /// committed (the human looked at them).
+    Retry {
+        allow_secrets: bool,
+    },
     /// Settle a conflict between two machines' transitions, keeping the one `keep` names.
     Resolve {
         keep: String,

@@ -152,7 +152,7 @@ impl Engine<'_> {
         )
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
-        let output = crate::agent::redact::redact(&tail(&finished.output, FEEDBACK_LIMIT));
+        let output = crate::store::secrets::redact(&tail(&finished.output, FEEDBACK_LIMIT));
         let note = serde_json::json!({
             "kind": kind,
             "trak": trak.id,

@@ -15,6 +15,7 @@ pub mod process;
 pub mod prompt;
 pub mod pull_request;
 pub mod runner;
+mod session;
 mod stage;
 pub mod worktree;
 

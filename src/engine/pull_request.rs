@@ -200,7 +200,7 @@ impl Engine<'_> {
                 "pull request #{} asks for changes; back to {route_to}",
                 pr.number
             ));
-            let feedback = crate::agent::redact::redact(&asked.feedback(&pr));
+            let feedback = crate::store::secrets::redact(&asked.feedback(&pr));
             return self.store.record(
                 &trak,
                 EventKind::PrChangesRequested {
@@ -332,7 +332,7 @@ impl Engine<'_> {
 
     /// `gh pr create`: the number and URL of the new pull request.
     fn gh_create(&mut self, trak: &Trak, flow: &Flow, branch: &str) -> Result<(u64, String)> {
-        let body = crate::agent::redact::redact(&self.pr_body(trak, flow)?);
+        let body = crate::store::secrets::redact(&self.pr_body(trak, flow)?);
         let file = self
             .store
             .git()

@@ -155,6 +155,8 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
     command
         .args(&launch.argv[1..])
         .current_dir(spec.worktree)
+        // OpenCode takes its directory from `PWD`, not from the working directory.
+        .env("PWD", spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .envs(launch.env.iter().map(|(k, v)| (k, v)));
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
@@ -232,6 +234,7 @@ struct Adapter {
     launch: fn(&Request<'_>) -> agent::Launch,
     parse: fn(&str, &str, Option<i32>) -> AgentResult,
     progress: fn(&str) -> Option<String>,
+    session: fn(&agent::SessionQuery<'_>) -> Option<agent::SessionHome>,
 }
 
 impl Adapter {
@@ -241,20 +244,38 @@ impl Adapter {
                 launch: agent::claude::launch,
                 parse: agent::claude::parse,
                 progress: agent::claude::progress,
+                session: agent::claude::session_home,
             },
             AgentKind::Codex => Adapter {
                 launch: agent::codex::launch,
                 parse: agent::codex::parse,
                 progress: agent::codex::progress,
+                session: agent::codex::session_home,
             },
             AgentKind::Opencode => Adapter {
                 launch: agent::opencode::launch,
                 parse: agent::opencode::parse,
                 progress: agent::opencode::progress,
+                session: agent::opencode::session_home,
             },
             AgentKind::Command => unreachable!("command agents run through run_command"),
         }
     }
+}
+
+/// Where `agent`'s CLI keeps `session`, run in `worktree`; `None` for a `command` agent (its
+/// sessions are its own business) or when the CLI's home is unknown.
+pub fn session_home(agent: &Agent, worktree: &Path, session: &str) -> Option<agent::SessionHome> {
+    if agent.kind == AgentKind::Command {
+        return None;
+    }
+    let env = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    (Adapter::for_kind(agent.kind).session)(&agent::SessionQuery {
+        env: &env,
+        worktree,
+        session,
+        executable: agent.command.first().map(String::as_str),
+    })
 }
 
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
@@ -293,7 +314,7 @@ fn run_showing(
 
 /// A program path relative to the repository root when it names a file (`scripts/agent`),
 /// else a name looked up on `PATH` (`claude`).
-fn resolve_program(program: &str, root: &Path) -> PathBuf {
+pub fn resolve_program(program: &str, root: &Path) -> PathBuf {
     let path = Path::new(program);
     if path.is_relative() && program.contains('/') {
         root.join(path)

@@ -49,20 +49,14 @@ impl Engine<'_> {
             agent.name,
             crate::config::duration::format(agent.timeout)
         ));
-        let log_ref = format!("{LOGS_PREFIX}{}", trak.id);
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = &resume
-        {
-            // The session may have run on another machine: bring its transcript here.
-            let mut refs = vec![log_ref.clone()];
-            refs.extend(
-                self.store
-                    .git()
-                    .remote_names()
-                    .iter()
-                    .map(|r| format!("refs/ork/remotes/{r}/logs/{}", trak.id)),
-            );
-            crate::sync::transcript::restore(self.store.git(), &refs, &worktree, session)?;
+        if let Some(session) = &resume {
+            // The session may have run on another machine: bring it here.
+            // Without it the run starts a new session: a warning, not a failure.
+            if let Err(err) = self.restore_session(&trak, agent, &worktree, session) {
+                self.reporter.step(&format!(
+                    "warning: could not bring the session here: {err:#}"
+                ));
+            }
         }
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
@@ -101,23 +95,8 @@ impl Engine<'_> {
         if could_start {
             self.keep_log(&trak, &stage.name, attempt, &finished.log);
         }
-        if agent.kind == crate::config::workflow::AgentKind::Claude
-            && let Some(session) = finished
-                .result
-                .session_id
-                .as_deref()
-                .filter(|s| !s.is_empty())
-            && let Err(err) = crate::sync::transcript::keep(
-                self.store.git(),
-                &log_ref,
-                &worktree,
-                session,
-                self.store.machine(),
-            )
-        {
-            self.reporter.step(&format!(
-                "warning: could not keep the session's transcript: {err:#}"
-            ));
+        if let Some(session) = finished.result.session_id.clone().filter(|s| !s.is_empty()) {
+            self.keep_session(&trak, agent, &worktree, &session);
         }
         if resume.is_some()
             && finished.result.session_id.is_none()
@@ -126,9 +105,14 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (mut kind, files) = finished_event(&stage, attempt, finished.result);
+        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result);
         if let EventKind::StageFinished { retry, .. } = &mut kind {
             *retry &= could_start;
+        }
+        let secrets = self.added_secrets(&trak, &worktree)?;
+        if !secrets.is_empty() {
+            block_for_secrets(&mut kind, &trak.id, &secrets);
+            files.clear();
         }
         if let EventKind::StageFinished { outcome, error, .. } = &kind {
             let what = match outcome {
@@ -138,10 +122,33 @@ impl Engine<'_> {
             };
             self.reporter.step(&format!("{}: {what}", stage.name));
         }
+        if !secrets.is_empty() {
+            // Nothing of the change is committed, even what the agent committed itself: it
+            // stays in the worktree for a human.
+            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            return self.store.record(&trak, kind);
+        }
         let trak = self
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
         Ok(trak)
+    }
+
+    /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in
+    /// the main checkout: config is trusted only from there) nor `ork retry --allow-secret`
+    /// allows.
+    fn added_secrets(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+    ) -> Result<Vec<crate::store::secrets::Finding>> {
+        if trak.state.allow_secrets {
+            return Ok(Vec::new());
+        }
+        let allowed = crate::store::secrets::Allowed::load(self.store.git().main_workdir());
+        self.store
+            .added_secrets(trak, worktree, &allowed)
+            .context("looking for secrets in the agent's change")
     }
 
     /// Builds the prompt from the stage's template, the trak and earlier artifacts.
@@ -208,7 +215,7 @@ impl Engine<'_> {
         );
         let file = FileWrite {
             path,
-            contents: crate::agent::redact::redact(log).into_bytes(),
+            contents: crate::store::secrets::redact(log).into_bytes(),
         };
         let reference = format!("{LOGS_PREFIX}{}", trak.id);
         let message = format!("ork: log of {} {stage} attempt {attempt}", trak.id);
@@ -221,6 +228,36 @@ impl Engine<'_> {
             self.reporter
                 .step(&format!("warning: could not keep the agent's log: {err:#}"));
         }
+    }
+}
+
+/// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
+/// `secrets`, so it is not committed and the stage does not run again by itself.
+fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::secrets::Finding]) {
+    if let EventKind::StageFinished {
+        outcome,
+        error,
+        retry,
+        decision,
+        route_to,
+        questions,
+        ..
+    } = kind
+    {
+        let list: Vec<String> = secrets.iter().map(|s| format!("  {s}")).collect();
+        *outcome = Outcome::Failed;
+        *retry = false;
+        *decision = None;
+        *route_to = None;
+        questions.clear();
+        *error = Some(format!(
+            "the change adds {} known secret{}, so it was not committed (it is still in the worktree):\n{}\n  \
+             Remove them and run `ork retry {id}`; or, if they are meant to be there, run \
+             `ork retry {id} --allow-secret` or list them in .orkestra/secrets.allow",
+            secrets.len(),
+            if secrets.len() == 1 { "" } else { "s" },
+            list.join("\n")
+        ));
     }
 }
 
@@ -287,7 +324,7 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::agent::redact::redact(&why)),
+        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&why)),
     };
     (event, files)
 }

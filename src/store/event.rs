@@ -137,7 +137,12 @@ pub enum EventKind {
     /// A human answered the agent's questions; the stage runs again with the answer.
     Answered { stage: String, answer: String },
     /// A human asked for a failed stage to run again.
-    Retried { stage: String },
+    Retried {
+        stage: String,
+        /// The human allowed the known secrets the stage's change adds: they are committed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_secrets: bool,
+    },
     /// A human settled a conflict: `chosen` stands, `dropped` (made from the same state on
     /// another machine) and everything that followed them no longer count. They stay in the
     /// history.
@@ -253,7 +258,7 @@ impl EventKind {
             | EventKind::Approved { stage, .. }
             | EventKind::Rejected { stage, .. }
             | EventKind::Answered { stage, .. }
-            | EventKind::Retried { stage }
+            | EventKind::Retried { stage, .. }
             | EventKind::PrChangesRequested { stage, .. }
             | EventKind::LandingGateFailed { stage, .. } => Some(stage),
             EventKind::Created { .. }
@@ -316,7 +321,16 @@ impl EventKind {
                 _ => format!("Reject {stage}, back to {route_to}"),
             },
             EventKind::Answered { stage, .. } => format!("Answer {stage}'s questions"),
-            EventKind::Retried { stage } => format!("Retry {stage}"),
+            EventKind::Retried {
+                stage,
+                allow_secrets,
+            } => {
+                if *allow_secrets {
+                    format!("Retry {stage}, allowing the secrets it adds")
+                } else {
+                    format!("Retry {stage}")
+                }
+            }
             EventKind::Resolved { dropped, .. } => {
                 format!(
                     "Settle a conflict, setting aside {} event(s)",
@@ -436,9 +450,23 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_are_unique() {
-        let a = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let a = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = Event::new(EventKind::Retried { stage: "s".into() }, "m", None);
+        let b = Event::new(
+            EventKind::Retried {
+                stage: "s".into(),
+                allow_secrets: false,
+            },
+            "m",
+            None,
+        );
         assert!(a.id < b.id, "{} < {}", a.id, b.id);
         assert!(a.file_name().ends_with(".json"));
     }

@@ -546,6 +546,13 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// Moves the branch checked out in the worktree at `path` to `commit`, and its index with it,
+    /// leaving every file as it is (`git reset --mixed`).
+    pub fn reset_branch_keeping_files(&self, path: &Path, commit: Oid) -> Result<()> {
+        self.run(path, &["reset", "-q", "--mixed", &commit.to_string()])
+            .map(drop)
+    }
+
     /// The paths with uncommitted changes (or untracked) in the worktree at `path`, as
     /// `git status --porcelain` lists them.
     pub fn uncommitted(&self, path: &Path) -> Result<Vec<String>> {
@@ -554,6 +561,62 @@ impl Git {
             .lines()
             .map(|l| l.get(3..).unwrap_or(l).to_string())
             .collect())
+    }
+
+    /// The lines the worktree at `path` adds to `base` (tracked changes and untracked files, as
+    /// `git add -A` would take them), leaving out `keep_out` (paths relative to the worktree),
+    /// as (path, line number, text). Reads only: the index and the files stay as they are.
+    /// Binary files are skipped.
+    pub fn added_lines(
+        &self,
+        path: &Path,
+        base: Oid,
+        keep_out: &[String],
+    ) -> Result<Vec<(String, usize, String)>> {
+        let excludes: Vec<String> = keep_out
+            .iter()
+            .map(|p| format!(":(exclude,literal){p}"))
+            .collect();
+        let base = base.to_string();
+        let mut diff = vec![
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--no-textconv",
+            "-U0",
+            &base,
+            "--",
+            ".",
+        ];
+        diff.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &diff)?;
+        let mut added = added_in_diff(&String::from_utf8_lossy(&out.stdout));
+        let mut untracked = vec![
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ];
+        untracked.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &untracked)?;
+        for name in String::from_utf8_lossy(&out.stdout).split('\0') {
+            let Ok(bytes) = std::fs::read(path.join(name)) else {
+                continue;
+            };
+            if name.is_empty() || bytes.contains(&0) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            added.extend(
+                text.lines()
+                    .enumerate()
+                    .map(|(i, line)| (name.to_string(), i + 1, line.to_string())),
+            );
+        }
+        Ok(added)
     }
 
     /// Puts the folder `path` of the worktree at `worktree` (index and files) back as it is in
@@ -579,7 +642,8 @@ impl Git {
         if !text.is_empty() && !text.ends_with(b"\n") {
             text.push(b'\n');
         }
-        text.extend_from_slice(line.trim_end().as_bytes());
+        // A note leaves the machine with `ork sync`: no secret in it (DESIGN.md rule 10).
+        text.extend_from_slice(crate::store::secrets::redact_json(line.trim_end()).as_bytes());
         text.push(b'\n');
         let name: gix::refs::FullName = notes_ref.try_into()?;
         notes
@@ -596,6 +660,15 @@ impl Git {
         files: &[FileWrite],
         message: &str,
     ) -> Result<Oid> {
+        // Side records (agent logs, session transcripts) are pushed like the rest: redacted.
+        let redacted: Vec<FileWrite> = files
+            .iter()
+            .map(|f| FileWrite {
+                path: f.path.clone(),
+                contents: crate::store::secrets::redact_bytes(&f.contents),
+            })
+            .collect();
+        let files = redacted.as_slice();
         match self.ref_tip(full_name)? {
             Some(tip) => {
                 let commit = self.write_commit(tip, files, message, None)?;
@@ -904,6 +977,35 @@ impl Git {
     }
 }
 
+/// The added lines of a `git diff -U0` as (path, line number in the new file, text).
+fn added_in_diff(diff: &str) -> Vec<(String, usize, String)> {
+    let mut added = Vec::new();
+    let mut file: Option<String> = None;
+    let mut in_hunk = false;
+    let mut next_line = 0;
+    for line in diff.lines() {
+        if line.starts_with("diff --git ") {
+            in_hunk = false;
+            file = None;
+        } else if let Some(name) = line.strip_prefix("+++ ").filter(|_| !in_hunk) {
+            file = name.strip_prefix("b/").map(str::to_string);
+        } else if let Some(hunk) = line.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the new file's lines start at c.
+            in_hunk = true;
+            next_line = hunk
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix('+'))
+                .and_then(|range| range.split(',').next())
+                .and_then(|start| start.parse().ok())
+                .unwrap_or(0);
+        } else if let (Some(text), Some(name), true) = (line.strip_prefix('+'), &file, in_hunk) {
+            added.push((name.clone(), next_line, text.to_string()));
+            next_line += 1;
+        }
+    }
+    added
+}
+
 /// The folder `path` under `tree` (the tree of `commit`, named in errors), if there is one.
 fn subfolder<'repo>(
     tree: &gix::Tree<'repo>,
@@ -971,6 +1073,39 @@ impl TreeDir<'_> {
             }
         }
         Ok(names)
+    }
+
+    /// The names of everything directly in this folder, files and folders, sorted.
+    pub fn entry_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            names.push(entry.filename().to_str_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    /// Every file under this folder, at any depth, as (path relative to it, contents).
+    pub fn files_deep(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        for entry in self.tree.iter() {
+            let entry = entry.context("decoding a tree")?;
+            let name = entry.filename().to_str_lossy().into_owned();
+            if entry.mode().is_blob() {
+                files.push((name, entry.object()?.detach().data));
+            } else if entry.mode().is_tree() {
+                let sub = TreeDir {
+                    tree: entry
+                        .object()?
+                        .try_into_tree()
+                        .map_err(|_| anyhow!("{name} is not a folder"))?,
+                };
+                for (path, data) in sub.files_deep()? {
+                    files.push((format!("{name}/{path}"), data));
+                }
+            }
+        }
+        Ok(files)
     }
 
     /// Every file directly in this folder as (name, contents), sorted by name.
@@ -1096,4 +1231,22 @@ fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
 /// Whether `name` is a valid branch name, as git would accept it after `refs/heads/`.
 pub fn is_valid_branch_name(name: &str) -> bool {
     gix::validate::reference::name(format!("refs/heads/{name}").as_bytes().as_bstr()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_lines_carry_their_number_in_the_new_file() {
+        let diff = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -2,0 +3,2 @@ fn x\n+let k = 1;\n++++ plus\n@@ -9 +10 @@\n-old\n+new\n\\ No newline at end of file\ndiff --git a/gone.rs b/gone.rs\n--- a/gone.rs\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n";
+        assert_eq!(
+            added_in_diff(diff),
+            [
+                ("a.rs".to_string(), 3, "let k = 1;".to_string()),
+                ("a.rs".to_string(), 4, "+++ plus".to_string()),
+                ("a.rs".to_string(), 10, "new".to_string()),
+            ]
+        );
+    }
 }

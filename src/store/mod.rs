@@ -14,6 +14,7 @@ pub mod event;
 pub mod git;
 pub mod history;
 pub mod local_files;
+pub mod secrets;
 pub mod state;
 pub mod trak_id;
 
@@ -359,18 +360,18 @@ impl Store {
         })?;
         let id = self.unused_id(new.title)?;
         let event = Event::new(
-            EventKind::Created {
+            redacted(EventKind::Created {
                 title: new.title.to_string(),
                 flow: new.flow.to_string(),
                 base: new.base.to_string(),
                 stages: new.stages.clone(),
-            },
+            })?,
             &self.machine,
             None,
         );
         let state = TrakState::fold(&id, std::slice::from_ref(&event))?;
         let dir = record_dir(&id);
-        let mut description = new.description.trim_end().to_string();
+        let mut description = secrets::redact(new.description.trim_end());
         description.push('\n');
         let files = [
             FileWrite {
@@ -436,7 +437,11 @@ impl Store {
                 trak.id
             );
         }
-        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let event = Event::new(
+            redacted(kind)?,
+            &self.machine,
+            Some(trak.state.head_event.clone()),
+        );
         let state = if matches!(event.kind, EventKind::Resolved { .. }) {
             // Setting events aside changes the past: fold everything again.
             let mut events = self.events_at(&trak.id, trak.tip)?;
@@ -496,7 +501,11 @@ impl Store {
             }
             .into());
         }
-        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let event = Event::new(
+            redacted(kind)?,
+            &self.machine,
+            Some(trak.state.head_event.clone()),
+        );
         let state = trak.state.advance(&event);
         // `.orkestra/traks/` in the worktree is put back as recorded first: whatever an agent
         // did there, or an index left stale by a crash, must not reach the commit.
@@ -515,7 +524,11 @@ impl Store {
             ),
             ("state.json".to_string(), state.to_json().into_bytes()),
         ];
-        writes.extend(files.iter().cloned());
+        writes.extend(
+            files
+                .iter()
+                .map(|(name, contents)| (name.clone(), secrets::redact_bytes(contents))),
+        );
         for (name, contents) in &writes {
             let path = dir.join(name);
             if let Some(parent) = path.parent() {
@@ -533,6 +546,40 @@ impl Store {
             tip: commit,
             ..trak.clone()
         })
+    }
+
+    /// The known secrets among the lines the agent's change in `worktree` adds to the trak's
+    /// tip (its record folder and the user's local files left out: those are never committed),
+    /// that `allowed` does not allow.
+    pub fn added_secrets(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+        allowed: &secrets::Allowed,
+    ) -> Result<Vec<secrets::Finding>> {
+        let mut keep_out = vec![TRAKS_DIR.to_string()];
+        keep_out.extend(
+            local_files::included_files(self.git.main_workdir(), worktree)?
+                .iter()
+                .map(|p| p.display().to_string()),
+        );
+        let lines = self.git.added_lines(worktree, trak.tip, &keep_out)?;
+        Ok(lines
+            .iter()
+            .flat_map(|(path, line, text)| secrets::find_on_line(path, *line, text))
+            .filter(|finding| !allowed.allows(finding))
+            .collect())
+    }
+
+    /// Takes back the commits the agent made itself in `worktree` (the branch moved past the
+    /// trak's tip without an ork event): the branch returns to the tip, their changes stay in
+    /// the worktree's files, uncommitted. For a change that must not be on any ref.
+    pub fn uncommit_agent_commits(&self, trak: &Trak, worktree: &std::path::Path) -> Result<()> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current == Some(trak.tip) || !self.only_agent_commits(trak, current)? {
+            return Ok(());
+        }
+        self.git.reset_branch_keeping_files(worktree, trak.tip)
     }
 
     /// Whether the branch moved from the trak's tip to `current` only through commits the agent
@@ -713,6 +760,14 @@ impl Store {
     pub fn machine(&self) -> &str {
         &self.machine
     }
+}
+
+/// `kind` with every text it holds redacted: whatever an agent, a gate or a human wrote, no
+/// secret reaches a commit (DESIGN.md rule 10).
+fn redacted(kind: EventKind) -> Result<EventKind> {
+    let mut value = serde_json::to_value(&kind).context("serialising an event")?;
+    secrets::redact_value(&mut value);
+    serde_json::from_value(value).context("reading back a redacted event")
 }
 
 /// The commit message for `event`: a readable subject, then `Ork-*` trailers.

@@ -137,6 +137,10 @@ pub struct TrakState {
     /// The machine that started the current stage's latest run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_on: Option<String>,
+    /// Whether a human allowed the secrets the current stage's next run adds (`ork retry
+    /// --allow-secret`); cleared when that run is recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_secrets: bool,
     /// Whether the current attempt's gate passed (its review comes next).
     #[serde(default)]
     pub gate_passed: bool,
@@ -198,6 +202,7 @@ impl TrakState {
             usage: BTreeMap::new(),
             integrated_as: None,
             running_on: None,
+            allow_secrets: false,
             gate_passed: false,
             conflicting_events: Vec::new(),
             pull_request: None,
@@ -267,6 +272,7 @@ impl TrakState {
                     None => {}
                 }
                 self.feedback = None;
+                self.allow_secrets = false;
                 self.usage.entry(stage.clone()).or_default().add(usage);
                 match outcome {
                     Outcome::Artifact => self.status = Status::Checking,
@@ -360,9 +366,14 @@ impl TrakState {
                     self.status = Status::Queued;
                 }
             }
-            EventKind::Retried { .. } => {
+            EventKind::Retried { allow_secrets, .. } => {
                 self.status = Status::Queued;
                 self.note = None;
+                self.allow_secrets = *allow_secrets;
+                if *allow_secrets {
+                    // The human kept what the run was stopped for: nothing to tell the agent.
+                    self.feedback = None;
+                }
             }
             EventKind::IntegrationBlocked { reason } => {
                 self.status = Status::Integrating;

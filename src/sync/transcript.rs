@@ -1,81 +1,64 @@
-//! Claude Code session transcripts, carried with the trak so a session can be resumed on
-//! another machine.
+//! Agent sessions carried with the trak, so that a session can be resumed on another machine.
 //!
-//! Claude Code keeps a session under `~/.claude/projects/<slug of the cwd>/<session>.jsonl`
-//! and `claude --resume` finds it only there. ork keeps a redacted copy on the trak's log ref
-//! (`sessions/<session>/<time>-<machine>.jsonl`) after each run, and puts the newest copy back
-//! where `claude` looks for the worktree's path before a run resumes that session.
+//! An agent CLI keeps a session on the machine that ran it (Claude Code and Codex as a file,
+//! OpenCode in its database; `crate::agent::SessionHome` says where), and resumes it only
+//! where it is. ork keeps a redacted copy of a session's files on the trak's log ref after each
+//! run, one folder per copy: `sessions/<session>/<time>-<machine>/<path>`, `<path>` being the
+//! file's path where the CLI keeps it (relative to its folder). The newest copy is the one put
+//! back before a run that resumes the session. This module is the git side; the engine reads
+//! and writes the CLI's own files.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::store::git::{FileWrite, Git};
 
-/// Claude Code's folder for sessions started in `cwd`: every character that is not a letter or
-/// a digit becomes `-`.
-pub fn project_dir(home: &Path, cwd: &Path) -> PathBuf {
-    let slug: String = cwd
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    home.join(".claude/projects").join(slug)
-}
-
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
-}
-
-/// Each copy gets a file of its own (time first, then machine): the log ref only ever gains
-/// files, so two machines' copies join as a union; the newest copy is the one restored.
-fn stored_path(session: &str, machine: &str) -> String {
-    format!(
-        "{}/{}-{machine}.jsonl",
-        stored_dir(session),
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-    )
-}
+/// The time format that starts every copy's name: sorts by time.
+const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
 
 fn stored_dir(session: &str) -> String {
     format!("sessions/{session}")
 }
 
-/// Keeps the transcript of `session` (run in `worktree`) on `log_ref`, redacted.
+/// One kept copy of a session: the machine that kept it, and its files as (path, contents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCopy {
+    pub machine: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Keeps `files` (path where the CLI keeps it, contents) of `session` on `log_ref`, redacted
+/// as everything on a log ref is. Each copy gets a folder of its own (time first, then
+/// machine): the log ref only ever gains files, so two machines' copies join as a union.
 pub fn keep(
     git: &Git,
     log_ref: &str,
-    worktree: &Path,
     session: &str,
     machine: &str,
-) -> Result<bool> {
-    let Some(home) = home() else { return Ok(false) };
-    let file = project_dir(&home, worktree).join(format!("{session}.jsonl"));
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Ok(false);
-    };
-    let write = FileWrite {
-        path: stored_path(session, machine),
-        contents: crate::agent::redact::redact(&text).into_bytes(),
-    };
+    files: &[(String, Vec<u8>)],
+) -> Result<()> {
+    let copy = format!(
+        "{}/{}-{machine}",
+        stored_dir(session),
+        chrono::Utc::now().format(TIME_FORMAT)
+    );
+    let writes: Vec<FileWrite> = files
+        .iter()
+        .map(|(path, contents)| FileWrite {
+            path: format!("{copy}/{path}"),
+            contents: contents.clone(),
+        })
+        .collect();
     git.commit_on_ref(
         log_ref,
-        &[write],
+        &writes,
         &format!("ork: transcript of session {session}"),
     )?;
-    Ok(true)
+    Ok(())
 }
 
-/// Puts the transcript of `session` back where `claude --resume` looks for it from `worktree`,
-/// from the first of `log_refs` that has it. Does nothing if it is already there.
-pub fn restore(git: &Git, log_refs: &[String], worktree: &Path, session: &str) -> Result<bool> {
-    let Some(home) = home() else { return Ok(false) };
-    let dir = project_dir(&home, worktree);
-    let file = dir.join(format!("{session}.jsonl"));
-    if file.exists() {
-        return Ok(false);
-    }
-    let mut newest: Option<(String, Vec<u8>)> = None;
+/// The newest copy of `session` on any of `log_refs` (this machine's and the remotes').
+pub fn newest(git: &Git, log_refs: &[String], session: &str) -> Result<Option<SessionCopy>> {
+    let mut newest: Option<(String, SessionCopy)> = None;
     for log_ref in log_refs {
         let Some(tip) = git.ref_tip(log_ref)? else {
             continue;
@@ -83,33 +66,33 @@ pub fn restore(git: &Git, log_refs: &[String], worktree: &Path, session: &str) -
         let Some(copies) = git.dir_at(tip, &stored_dir(session))? else {
             continue;
         };
-        if let Some(last) = copies.files()?.into_iter().last()
-            && newest.as_ref().is_none_or(|(name, _)| last.0 > *name)
-        {
-            newest = Some(last);
+        let Some(last) = copies.entry_names()?.into_iter().last() else {
+            continue;
+        };
+        if newest.as_ref().is_some_and(|(name, _)| *name >= last) {
+            continue;
         }
+        let copy = match copies.dir(&last)? {
+            Some(folder) => SessionCopy {
+                machine: machine_of(&last).to_string(),
+                files: folder.files_deep()?,
+            },
+            // Copies kept before sessions had folders: one Claude Code transcript,
+            // `<time>-<machine>.jsonl`.
+            None => SessionCopy {
+                machine: machine_of(last.trim_end_matches(".jsonl")).to_string(),
+                files: vec![(
+                    format!("{session}.jsonl"),
+                    copies.file(&last)?.unwrap_or_default(),
+                )],
+            },
+        };
+        newest = Some((last, copy));
     }
-    let Some((_, bytes)) = newest else {
-        return Ok(false);
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
-    Ok(true)
+    Ok(newest.map(|(_, copy)| copy))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_project_folder_follows_claudes_naming() {
-        let dir = project_dir(
-            Path::new("/home/dev"),
-            Path::new("/home/dev/project/.orkestra/worktrees/a-1"),
-        );
-        assert_eq!(
-            dir,
-            Path::new("/home/dev/.claude/projects/-home-dev-project--orkestra-worktrees-a-1")
-        );
-    }
+/// The machine part of a copy's name, `<time>-<machine>`.
+fn machine_of(name: &str) -> &str {
+    name.split_once('-').map_or("", |(_, machine)| machine)
 }
