@@ -53,7 +53,7 @@ pub type Forecast = BTreeMap<String, Vec<Conflict>>;
 #[derive(Default, Serialize, Deserialize)]
 struct Cache {
     v: u32,
-    /// `<base tip>:<trak tip>` → the files whose content differs between them.
+    /// `<base tip>:<trak tip>` → the files the trak changed since it forked from the base.
     paths: BTreeMap<String, Vec<String>>,
     /// `<tip>:<tip>` (sorted) → the files a merge of the two would conflict in.
     merges: BTreeMap<String, Vec<String>>,
@@ -119,8 +119,8 @@ impl Run<'_> {
     ) -> Result<()> {
         let mut touched: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, trak) in traks.iter().enumerate() {
-            // A superset of the trak's own changes (the base's since it forked are in it too),
-            // which is all a filter needs: the merges below decide.
+            // The trak's own changes since it forked from the base: two traks can only
+            // conflict in a file both changed, and a trak in a file it changed.
             let paths = self.changed_paths(base_tip, trak.tip)?;
             if paths.is_empty() {
                 continue;

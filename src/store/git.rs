@@ -722,16 +722,31 @@ impl Git {
         Ok(MergeResult::Clean(editor.write()?.detach()))
     }
 
-    /// The files that differ between the trees of commits `from` and `to`, leaving out those
-    /// under `skip` (a folder): a tree diff that never reads a file, and descends only into
-    /// folders whose trees differ.
-    pub fn changed_paths(&self, from: Oid, to: Oid, skip: &str) -> Result<Vec<String>> {
-        let old = self.commit_tree(from)?;
+    /// The files `to` changed since it forked from `base` (since their merge base), leaving
+    /// out those under `skip` (a folder): a tree diff that never reads a file, and descends
+    /// only into folders whose trees differ.
+    pub fn changed_paths(&self, base: Oid, to: Oid, skip: &str) -> Result<Vec<String>> {
+        // Unrelated histories: everything in `to` is its own.
+        let fork = self
+            .repo
+            .merge_base(base, to)
+            .ok()
+            .flatten()
+            .map(|id| id.detach());
+        self.changed_paths_between(fork, to, skip)
+    }
+
+    fn changed_paths_between(&self, from: Option<Oid>, to: Oid, skip: &str) -> Result<Vec<String>> {
+        let empty = self.repo.empty_tree();
+        let old = match from {
+            Some(from) => self.commit_tree(from)?,
+            None => empty,
+        };
         let new = self.commit_tree(to)?;
         let changes = self
             .repo
             .diff_tree_to_tree(&old, &new, gix::diff::Options::default())
-            .with_context(|| format!("comparing {from} with {to}"))?;
+            .with_context(|| format!("comparing {to} with where it forked"))?;
         let prefix = format!("{skip}/");
         let mut paths: Vec<String> = changes
             .iter()
