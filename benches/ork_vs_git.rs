@@ -344,6 +344,8 @@ fn synthetic_event(i: usize) -> EventKind {
                 output_tokens: 300,
                 cost_usd: 0.02,
             },
+            subtraks: Vec::new(),
+            outside_changes: Vec::new(),
         },
         _ => EventKind::GateFailed {
             stage,
@@ -370,6 +372,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             flow: "feature",
                             stages: vec!["planning".into(), "work".into(), "review".into()],
                             base: "main",
+                            id: None,
+                            parent: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

@@ -10,7 +10,9 @@ use common::{MACHINE, Repo, all_files, created_id, json, lines, success};
 const DEFAULT_FILES: &[&str] = &[
     ".orkestra/workflow.toml",
     ".orkestra/agents/planner.md",
+    ".orkestra/agents/breakdown.md",
     ".orkestra/agents/worker.md",
+    ".orkestra/agents/compound.md",
     ".orkestra/agents/reviewer.md",
     ".orkestra/scripts/checks.sh",
     ".orkestra/.gitignore",
@@ -43,7 +45,7 @@ fn init_is_idempotent_and_force_restores_edits() {
         assert!(repo.root.join(file).is_file(), "{file} missing");
         assert!(out.contains(&format!("created   {file}")), "{file}:\n{out}");
     }
-    assert!(out.contains("Wrote 7 file(s)"), "{out}");
+    assert!(out.contains("Wrote 9 file(s)"), "{out}");
     assert!(repo.read(".orkestra/.gitignore").contains("worktrees/"));
 
     let checks = repo.root.join(".orkestra/scripts/checks.sh");
@@ -457,7 +459,7 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(show["description"], "Users sign in with GitHub\n");
     assert_eq!(
         show["stages"],
-        serde_json::json!(["planning", "work", "review"])
+        serde_json::json!(["planning", "breakdown", "work", "review", "compound"])
     );
     assert_eq!(show["events"], 1);
     assert_eq!(show["tip"], trak["tip"]);
@@ -611,7 +613,7 @@ fn init_from_a_subfolder_writes_at_the_repository_root() {
     repo.write("src/lib.rs", "\n");
     repo.commit_all("Add src");
     let out = common::success(&repo.ork_in(&repo.root.join("src"), &["init"]), "ork init");
-    assert!(out.contains("Wrote 7 file(s)"), "{out}");
+    assert!(out.contains("Wrote 9 file(s)"), "{out}");
     for file in DEFAULT_FILES {
         assert!(repo.root.join(file).is_file(), "{file} missing");
     }

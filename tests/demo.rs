@@ -27,6 +27,10 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
     for step in [
         "planning: waiting for review",
         "$ ork approve",
+        "breakdown: approved",
+        "[script] work: attempt 1",
+        "[docs] work: attempt 1",
+        "2 subtrak(s) merged",
         "gate failed",
         "FAIL: sh greet.sh printed 'Helo, world!'",
         "work: attempt 2",
@@ -56,6 +60,7 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
     };
     let files = git(&["ls-tree", "-r", "--name-only", "main"]);
     assert!(files.lines().any(|f| f == "greet.sh"), "{files}");
+    assert!(files.lines().any(|f| f == "docs/usage.md"), "{files}");
     assert!(!files.contains(".orkestra/traks/"), "{files}");
     assert_eq!(
         git(&["show", "main:greet.sh"]),

@@ -115,7 +115,7 @@ fn doctor_with_the_clis_on_path_shows_their_versions() {
     let out = stdout(&doctor);
     assert!(doctor.status.success(), "{out}{}", stderr(&doctor));
     for line in [
-        "(2.1.197 (Claude Code)); used by feature/work",
+        "(2.1.197 (Claude Code)); used by feature/breakdown, feature/work, feature/compound",
         "codex (codex): ",
         "(codex-cli 0.171.0); used by feature/planning",
         "(1.18.33); used by feature/review",
@@ -168,7 +168,7 @@ fn init_uses_codex_when_only_codex_is_installed() {
     );
     let workflow = repo.read(".orkestra/workflow.toml");
     assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
-    assert_eq!(workflow.matches("agent = \"codex\"").count(), 7);
+    assert_eq!(workflow.matches("agent = \"codex\"").count(), 11);
     let doctor = ork_on(&repo, &path, &["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
 }

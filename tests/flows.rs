@@ -630,7 +630,9 @@ fn an_agent_past_its_timeout_is_killed_with_its_process_group() {
         cmdlines: vec![sleep.clone()],
         children: Vec::new(),
     };
-    let s = Sandbox::new(&work_flow("2s", "max_attempts = 1"), json!({}));
+    // The timeout leaves a loaded machine time to start the agent and its child; the
+    // hang is far longer, so a run that ends at all was ended by the timeout.
+    let s = Sandbox::new(&work_flow("8s", "max_attempts = 1"), json!({}));
     // The agent records its process id (the shell's parent) outside the repository.
     let pid_file = s.path("agent.pid");
     s.set_plan(json!({"work": [{
@@ -640,8 +642,10 @@ fn an_agent_past_its_timeout_is_killed_with_its_process_group() {
 
     let start = Instant::now();
     let mut command = s.ork_command(&["trak", "new", "Hang forever"]);
-    let run = std::thread::spawn(move || output_within(&mut command, ORK_LIMIT, "ork trak new"));
-    wait_until(Duration::from_secs(10), "the agent's sleep", || {
+    let run = std::thread::spawn(move || {
+        output_within(&mut command, Duration::from_secs(90), "ork trak new")
+    });
+    wait_until(Duration::from_secs(60), "the agent's sleep", || {
         !pids(&sleep).is_empty()
     });
     let agent_pid: u32 = std::fs::read_to_string(&pid_file)
@@ -653,8 +657,8 @@ fn an_agent_past_its_timeout_is_killed_with_its_process_group() {
     let elapsed = start.elapsed();
     let out = success(&output, "ork trak new");
     assert!(
-        elapsed < Duration::from_secs(15),
-        "the run took {elapsed:?}:\n{out}"
+        elapsed < Duration::from_secs(u64::from(hang) / 4),
+        "the run took {elapsed:?}, not cut short by the timeout:\n{out}"
     );
     assert!(out.contains("timed out"), "{out}");
 
@@ -1591,4 +1595,419 @@ fn a_dropped_trak_keeps_its_history_and_leaves_the_list() {
     );
     let again = s.ork_err(&["trak", "drop", &id]);
     assert!(again.contains("already dropped"), "{again}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Isolation: every process in its worktree, and escapes named
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn agents_and_gates_run_in_the_worktree_with_pwd_and_no_oldpwd() {
+    let s = Sandbox::new(
+        &work_flow(
+            "20s",
+            "gate = { command = \"printf '%s\\\\n' \\\"$PWD\\\" \\\"$(pwd)\\\" \\\"${OLDPWD-unset}\\\" > ../../../../gate.env\" }",
+        ),
+        json!({"work": [artifact("done")]}),
+    );
+    // Started from a shell whose PWD and OLDPWD name the main checkout and somewhere else.
+    let mut command = s.ork_command(&["trak", "new", "Where am I"]);
+    command
+        .env("PWD", &s.repo.root)
+        .env("OLDPWD", s.path("elsewhere"));
+    let out = success(
+        &output_within(&mut command, ORK_LIMIT, "ork trak new"),
+        "ork trak new",
+    );
+    let id = created_id(&out);
+    let worktree = s.repo.worktree_path(&id).display().to_string();
+    let env = s.agent_env("work", 1);
+    assert_eq!(env["PWD"], worktree, "{env:?}");
+    assert_eq!(env["CWD"], worktree, "{env:?}");
+    assert_eq!(env["ORK_WORKTREE"], worktree, "{env:?}");
+    assert!(!env.contains_key("OLDPWD"), "{env:?}");
+    let gate = std::fs::read_to_string(s.path("gate.env")).unwrap();
+    assert_eq!(gate, format!("{worktree}\n{worktree}\nunset\n"));
+}
+
+/// The `outside_changes` of the trak's only `stage_finished` event, as (where, path, change).
+fn outside_changes(s: &Sandbox, id: &str) -> Vec<(String, String, String)> {
+    let finished = s.events_of(id, "stage_finished");
+    assert_eq!(finished.len(), 1, "{finished:#?}");
+    let mut list: Vec<(String, String, String)> = finished[0]["outside_changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no outside_changes in {:#}", finished[0]))
+        .iter()
+        .map(|c| {
+            (
+                c["trak"].as_str().unwrap_or("main").to_string(),
+                c["path"].as_str().unwrap().to_string(),
+                c["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+fn triple(place: &str, path: &str, change: &str) -> (String, String, String) {
+    (place.to_string(), path.to_string(), change.to_string())
+}
+
+#[test]
+fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
+    let main = "$ORK_WORKTREE/../../..";
+    let s = Sandbox::new(
+        &work_flow("20s", ""),
+        json!({"work": [{
+            "run": format!("echo escaped > {main}/x; echo again >> {main}/dirty.txt; rm {main}/README.md"),
+            "result": {"type": "artifact", "content": "done"}
+        }]}),
+    );
+    // Dirty before the run: one file the agent changes again, one it leaves.
+    s.repo.write("dirty.txt", "mine\n");
+    s.repo.write("untouched.txt", "mine too\n");
+    let head = s.repo.git(&["rev-parse", "HEAD"]);
+    let (id, out) = s.new_trak("Escape", &[]);
+    s.assert_at(&id, "awaiting_review", "work");
+
+    for named in [
+        "x (new, main checkout)",
+        "dirty.txt (modified, main checkout)",
+        "README.md (deleted, main checkout)",
+    ] {
+        assert!(out.contains(named), "{named} in:\n{out}");
+    }
+    assert!(out.contains("outside the trak's worktree"), "{out}");
+    assert!(!out.contains("untouched.txt"), "{out}");
+    assert_eq!(
+        outside_changes(&s, &id),
+        vec![
+            triple("main", "README.md", "deleted"),
+            triple("main", "dirty.txt", "modified"),
+            triple("main", "x", "new"),
+        ]
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("outside   work attempt 1 changed x (new, main checkout)"),
+        "{show}"
+    );
+    let shown = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let listed = shown["outside_changes"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{shown:#}");
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["path"] == "x" && c["change"] == "new" && c["stage"] == "work"),
+        "{shown:#}"
+    );
+
+    // Left as the run left them: not committed, not reverted, not deleted.
+    assert_eq!(s.repo.read("x"), "escaped\n");
+    assert_eq!(s.repo.read("dirty.txt"), "mine\nagain\n");
+    assert!(!s.repo.root.join("README.md").exists());
+    assert_eq!(s.repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(s.repo.git(&["log", "--all", "--format=%H", "--", "x"]), "");
+    assert!(
+        !s.repo
+            .tree_files(&format!("ork/{id}"))
+            .contains(&"x".to_string())
+    );
+}
+
+#[test]
+fn files_an_agent_changes_in_another_traks_worktree_are_named_and_left_alone() {
+    let s = Sandbox::new(&work_flow("20s", ""), json!({"work": [artifact("a")]}));
+    let (resting, _) = s.new_trak("Resting", &[]);
+    s.assert_at(&resting, "awaiting_review", "work");
+    let other = format!("$ORK_WORKTREE/../{resting}");
+    s.set_plan(json!({"work": [artifact("a"), {
+        "run": format!("echo hacked >> {other}/README.md; echo planted > {other}/planted.txt"),
+        "result": {"type": "artifact", "content": "done"}
+    }]}));
+    let (id, out) = s.new_trak("Trespass", &[]);
+    assert!(
+        out.contains(&format!("README.md (modified, trak {resting})")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("planted.txt (new, trak {resting})")),
+        "{out}"
+    );
+    assert_eq!(
+        outside_changes(&s, &id),
+        vec![
+            triple(&resting, "README.md", "modified"),
+            triple(&resting, "planted.txt", "new"),
+        ]
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains(&format!("planted.txt (new, trak {resting})")),
+        "{show}"
+    );
+    // The resting trak's own record says nothing, and nothing was committed anywhere.
+    assert!(
+        s.events_of(&resting, "stage_finished")[0]
+            .get("outside_changes")
+            .is_none()
+    );
+    let worktree = s.repo.worktree_path(&resting);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("planted.txt")).unwrap(),
+        "planted\n"
+    );
+    assert!(
+        std::fs::read_to_string(worktree.join("README.md"))
+            .unwrap()
+            .ends_with("hacked\n")
+    );
+    assert_eq!(
+        s.repo
+            .git(&["log", "--all", "--format=%H", "--", "planted.txt"]),
+        ""
+    );
+    let trespasser = s.repo.tree_files(&format!("ork/{id}"));
+    assert!(!trespasser.contains(&"planted.txt".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded output: whatever an agent prints, ork and the repository stay small
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `ork args` to completion, and returns its output and its peak memory (VmHWM, in KiB)
+/// as /proc saw it while it ran.
+fn ork_with_peak_memory(s: &Sandbox, args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = s
+        .ork_command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let mut pipe = pipe;
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let start = Instant::now();
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("ork {} did not finish within 120s", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, peak)
+}
+
+/// The sizes of the blobs in `rev`'s tree under `path`, by file.
+fn blob_sizes(s: &Sandbox, rev: &str, path: &str) -> Vec<(String, u64)> {
+    lines(&s.repo.git(&["ls-tree", "-r", "-l", rev, "--", path]))
+        .iter()
+        .map(|l| {
+            let (meta, name) = l.split_once('\t').unwrap();
+            let size = meta.split_whitespace().nth(3).unwrap().parse().unwrap();
+            (name.to_string(), size)
+        })
+        .collect()
+}
+
+/// What `git count-objects -v` counts, loose and packed, in KiB.
+fn object_kib(s: &Sandbox) -> u64 {
+    let counts = s.repo.git(&["count-objects", "-v"]);
+    counts
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| *k == "size" || *k == "size-pack")
+        .map(|(_, v)| v.trim().parse::<u64>().unwrap())
+        .sum()
+}
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn an_agent_printing_200_mb_leaves_ork_and_the_repository_small() {
+    let s = Sandbox::new(&work_flow("120s", ""), json!({"work": [{"flood": 200}]}));
+    let before = object_kib(&s);
+    let (out, peak_kib) = ork_with_peak_memory(&s, &["trak", "new", "Flood"]);
+    let stdout = success(&out, "ork trak new");
+    let id = created_id(&stdout);
+    s.assert_at(&id, "awaiting_review", "work");
+    eprintln!("ork's peak memory: {} MiB", peak_kib / 1024);
+    assert!(
+        peak_kib < 150 * 1024,
+        "ork's peak memory was {} MiB for 200 MiB of agent output",
+        peak_kib / 1024
+    );
+    // The terminal got the start of it and a line saying the rest is not shown.
+    assert!(
+        (out.stdout.len() as u64) < 3 * MIB,
+        "{} bytes on stdout",
+        out.stdout.len()
+    );
+    assert!(
+        stdout.contains("the rest is not shown live"),
+        "{}",
+        &stdout[stdout.len() - 2000..]
+    );
+
+    // Its stdout was the artifact: cut at 1 MiB, saying how much more there was and where.
+    let artifact = s.repo.git(&[
+        "show",
+        &format!("ork/{id}:.orkestra/traks/{id}/artifacts/summary.md"),
+    ]);
+    assert!(
+        artifact.starts_with("flooding the terminal"),
+        "{}",
+        &artifact[..100]
+    );
+    let marker = artifact.lines().last().unwrap();
+    assert!(
+        marker.starts_with("[ork: cut at 1023.5 KiB: 199"),
+        "{marker}"
+    );
+    assert!(marker.contains("MiB more were left out"), "{marker}");
+    assert!(
+        marker.contains(&format!("ork logs {id} --stage work")),
+        "{marker}"
+    );
+    for (file, size) in blob_sizes(&s, &format!("ork/{id}"), ".orkestra") {
+        assert!(size < MIB + 4096, "{file} is {size} bytes");
+    }
+    // The log keeps the tail, within its cap.
+    let logs = blob_sizes(&s, &format!("refs/ork/logs/{id}"), ".");
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].1 <= MIB + 4096, "{logs:?}");
+    let log = s.ork_ok(&["logs", &id]);
+    assert!(log.contains("of output cut here]"), "{}", &log[..500]);
+    // Everything ork wrote to git, compressed, is far below what the agent printed.
+    let grown = object_kib(&s) - before;
+    assert!(grown < 4 * 1024, "the objects grew by {grown} KiB");
+    let runs = s.repo.root.join(format!(".git/ork/runs/{id}"));
+    let live: u64 = common::all_files(&runs)
+        .iter()
+        .map(|f| std::fs::metadata(runs.join(f)).unwrap().len())
+        .sum();
+    assert!(live < 2 * MIB, "{live} bytes under {}", runs.display());
+
+    // Done: its runtime folder goes.
+    s.ork_ok(&["approve", &id]);
+    s.assert_at(&id, "done", "work");
+    assert!(!runs.exists(), "{} is left", runs.display());
+}
+
+#[test]
+fn an_artifact_over_its_cap_is_cut_with_a_marker() {
+    let big = "word ".repeat(40_000);
+    let s = Sandbox::new(
+        &format!("{}\n[limits]\nartifact = \"64KiB\"\n", work_flow("20s", "")),
+        json!({"work": [{"result": {"type": "artifact", "content": big}}]}),
+    );
+    let (id, _) = s.new_trak("Verbose", &[]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let artifact = s.repo.git(&[
+        "show",
+        &format!("ork/{id}:.orkestra/traks/{id}/artifacts/summary.md"),
+    ]);
+    assert!(artifact.starts_with("word word"), "{}", &artifact[..50]);
+    assert!(artifact.len() < 65 * 1024, "{} bytes", artifact.len());
+    let marker = artifact.lines().last().unwrap();
+    assert!(marker.starts_with("[ork: cut at 64 KiB:"), "{marker}");
+    assert!(marker.contains("KiB more were left out"), "{marker}");
+    assert!(
+        marker.contains(&format!("ork logs {id} --stage work")),
+        "{marker}"
+    );
+}
+
+/// Whether `bytes` are UTF-8 text with no control character but newline and tab.
+fn only_text(bytes: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    match text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        Some(c) => Err(format!("{c:?} in:\n{text:?}")),
+        None => Ok(()),
+    }
+}
+
+#[test]
+fn binary_and_escape_sequences_never_reach_the_terminal() {
+    use base64_free::encode;
+    let raw: &[u8] = b"\x1b[31mred\x1b[0m nul\x00 bell\x07 bad\xff\xfe utf8 \x1b]0;pwned\x07title\r\n\x1b[2Jcleared\tdone\n\x9b\x01\x02\x03end";
+    let s = Sandbox::new(
+        &work_flow("20s", "max_attempts = 1"),
+        json!({"work": [{
+            "bytes": encode(raw),
+            "run": "printf 'err \\033[1mbold\\033[0m\\a\\000x\\n' >&2",
+            "result": {"type": "failed", "error": "broke \u{1b}[5mblinking\u{7}"}
+        }]}),
+    );
+    let out = s.ork(&["trak", "new", "Raw bytes"]);
+    only_text(&out.stdout).unwrap();
+    only_text(&out.stderr).unwrap();
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("red nul bell bad\u{fffd}\u{fffd} utf8 title"),
+        "{shown}"
+    );
+    assert!(shown.contains("cleared\tdone"), "{shown}");
+    assert!(shown.contains("err bold"), "{shown}");
+    assert!(shown.contains("broke blinking"), "{shown}");
+    let id = created_id(&shown);
+    s.assert_at(&id, "failed", "work");
+    let logs = s.ork(&["logs", &id]);
+    only_text(&logs.stdout).unwrap();
+    assert!(stdout(&logs).contains("cleared\tdone"), "{}", stdout(&logs));
+
+    // Dropped: its runtime folder goes too.
+    let runs = s.repo.root.join(format!(".git/ork/runs/{id}"));
+    assert!(runs.exists());
+    s.ork_ok(&["trak", "drop", &id, "-m", "noise", "--force"]);
+    assert!(!runs.exists(), "{} is left", runs.display());
+}
+
+/// Base64 without a dependency: the fake agent decodes it.
+mod base64_free {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+            out.push_str(&"=".repeat(3 - chunk.len()));
+        }
+        out
+    }
 }

@@ -35,6 +35,8 @@ fn a_join_keeps_every_event_file_as_it_was_and_shows_the_conflict() {
             flow: "feature",
             stages: vec!["planning".into(), "work".into()],
             base: "main",
+            id: None,
+            parent: None,
         })
         .unwrap();
     let review = store

@@ -1127,3 +1127,99 @@ fn auto_sync_shares_each_transition_without_ork_sync() {
     a.git(&["fetch", "-q"]);
     a.assert_at(&id, "awaiting_review", "work");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Subtraks on two machines
+// ---------------------------------------------------------------------------------------------
+
+/// A breakdown stage whose parts run the `part` flow, then the parent's work.
+fn breakdown_then_work() -> String {
+    let parts = "[flows.part]\n\n[[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n";
+    workflow(
+        parts,
+        &[
+            stage(
+                "breakdown",
+                "breakdown.md",
+                "breakdown",
+                "review = \"human\"\nsubtraks = { flow = \"part\" }",
+            ),
+            stage("work", "worker.md", "summary", "review = \"auto\""),
+        ],
+    )
+}
+
+/// The fake agent's plan on `m`: its `stages`, and each subtrak's by key.
+fn set_subtrak_plan(m: &Machine, stages: Value, subtraks: Value) {
+    let plan = json!({"dir": m.agent_dir, "stages": stages, "subtraks": subtraks});
+    std::fs::write(&m.plan, plan.to_string()).unwrap();
+}
+
+#[test]
+fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
+    let net = Net::new(&breakdown_then_work());
+    let base = net.remote.root.parent().unwrap();
+    let (x_started, y_started) = (base.join("x-started"), base.join("y-started"));
+    let parts = json!([
+        {"key": "x", "title": "Part x", "description": "x", "depends_on": []},
+        {"key": "y", "title": "Part y", "description": "y", "depends_on": []},
+    ]);
+    // Each part waits until the other has started: they run at the same time, one per machine.
+    set_subtrak_plan(
+        &net.a,
+        json!({"breakdown": [{"result": {"type": "breakdown", "content": "Two parts", "subtraks": parts}}],
+               "work": [artifact("joined")]}),
+        json!({"x": {"work": [{"touch": [x_started], "wait_for": [y_started], "write": {"x.txt": "x\n"},
+                               "result": {"type": "artifact", "content": "x summary"}}]}}),
+    );
+    set_subtrak_plan(
+        &net.b,
+        json!({}),
+        json!({"y": {"work": [{"touch": [y_started], "wait_for": [x_started], "write": {"y.txt": "y\n"},
+                               "result": {"type": "artifact", "content": "y summary"}}]}}),
+    );
+    let (id, _) = net.a.new_trak("Split across machines", &[]);
+    net.a.ork_ok(&["approve", &id, "--no-run"]);
+    let (x, y) = (format!("{id}.x"), format!("{id}.y"));
+    net.a.assert_at(&id, "subtraks", "breakdown");
+    net.a.sync();
+    net.b.sync();
+    net.b.assert_at(&y, "queued", "work");
+
+    let log = base.join("b-resume.log");
+    let mut cleanup = Cleanup {
+        cmdlines: Vec::new(),
+        children: vec![spawn_ork(&net.b, &["resume", &y], &log)],
+    };
+    let out = net.a.ork_ok(&["resume", &x]);
+    assert!(
+        out.contains(&format!("Its parent {id} waits on 1 more subtrak")),
+        "{out}"
+    );
+    let status = cleanup.children[0].wait().unwrap();
+    let b_out = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "machine b: {b_out}");
+    net.b.assert_at(&y, "done", "work");
+    net.a.assert_at(&x, "done", "work");
+
+    // After a sync each side sees the other's part merged into the parent's branch.
+    net.b.sync();
+    net.a.sync();
+    assert_eq!(net.a.trak(&id)["progress"], json!({"done": 2, "total": 2}));
+    let out = net.a.ork_ok(&["resume", &id]);
+    assert!(out.contains("2 subtrak(s) merged"), "{out}");
+    net.a.assert_at(&id, "done", "work");
+    let files = net.a.files("main");
+    for file in ["x.txt", "y.txt"] {
+        assert!(files.contains(&file.to_string()), "{file}: {files:?}");
+    }
+    assert!(
+        !files.iter().any(|f| f.starts_with(".orkestra/traks/")),
+        "{files:?}"
+    );
+    let prompt = net.a.prompt("work", 1);
+    assert!(
+        prompt.contains("x summary") && prompt.contains("y summary"),
+        "{prompt}"
+    );
+}

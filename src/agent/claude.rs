@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use super::{
-    AgentOutput, AgentResult, Launch, Request, Usage, answer_schema, first_line, json_lines,
+    AgentOutput, AgentResult, Launch, Request, Usage, answer_schema_for, first_line, json_lines,
     no_result, output_from_answer, output_from_text, shorten,
 };
 
@@ -87,7 +87,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
     }
     argv.extend([
         "--json-schema".into(),
-        answer_schema(request.verdict).to_string(),
+        answer_schema_for(request.verdict, request.breakdown).to_string(),
     ]);
     argv.extend(request.args.iter().cloned());
     Launch {

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod breakdown;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
 
-pub use crate::store::event::{Decision, Question, Usage};
+pub use crate::store::event::{Decision, Part, Question, Usage};
 
 /// An agent CLI as a user installs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,12 @@ pub enum AgentOutput {
         content: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         route_to: Option<String>,
+    },
+    /// A breakdown stage's answer: the trak split into parts, each to run as a subtrak.
+    Breakdown {
+        #[serde(default)]
+        content: String,
+        subtraks: Vec<Part>,
     },
     /// Questions that wait for `ork answer`.
     Questions { questions: Vec<Question> },
@@ -105,6 +112,8 @@ pub struct Request<'a> {
     pub resume: Option<&'a str>,
     /// A verdict stage: the answer must be an approve/reject decision.
     pub verdict: bool,
+    /// A breakdown stage: the answer is a list of parts.
+    pub breakdown: bool,
     /// Overrides the CLI's executable (the workflow's `command`), if set.
     pub executable: Option<&'a str>,
     /// A file holding [`strict_answer_schema`]`(verdict)`, for CLIs that read the answer's schema
@@ -123,12 +132,20 @@ pub struct Request<'a> {
 /// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",
 /// "questions" or (for verdict stages) "verdict".
 pub fn answer_schema(verdict: bool) -> serde_json::Value {
-    let kinds: Vec<&str> = if verdict {
+    answer_schema_for(verdict, false)
+}
+
+/// [`answer_schema`] for a stage that may be a breakdown stage: there `kind` is "breakdown" or
+/// "questions", and `subtraks` lists the parts.
+pub fn answer_schema_for(verdict: bool, breakdown: bool) -> serde_json::Value {
+    let kinds: Vec<&str> = if breakdown {
+        vec!["breakdown", "questions"]
+    } else if verdict {
         vec!["verdict", "questions"]
     } else {
         vec!["artifact", "questions"]
     };
-    serde_json::json!({
+    let mut schema = serde_json::json!({
         "type": "object",
         "properties": {
             "kind": { "type": "string", "enum": kinds },
@@ -148,7 +165,11 @@ pub fn answer_schema(verdict: bool) -> serde_json::Value {
             }
         },
         "required": ["kind", "content"]
-    })
+    });
+    if breakdown {
+        schema["properties"]["subtraks"] = breakdown::parts_schema();
+    }
+    schema
 }
 
 /// Turns a structured answer that follows [`answer_schema`] into an [`AgentOutput`].
@@ -180,6 +201,10 @@ pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> 
             let questions = serde_json::from_value(value.get("questions")?.clone()).ok()?;
             Some(AgentOutput::Questions { questions })
         }
+        "breakdown" => {
+            let subtraks = serde_json::from_value(value.get("subtraks")?.clone()).ok()?;
+            Some(AgentOutput::Breakdown { content, subtraks })
+        }
         _ => None,
     }
 }
@@ -188,7 +213,12 @@ pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> 
 /// `--output-schema` is sent with `strict: true`): every object closed, every property required,
 /// the optional ones nullable. [`output_from_structured`] reads both forms.
 pub fn strict_answer_schema(verdict: bool) -> Value {
-    let mut schema = answer_schema(verdict);
+    strict_answer_schema_for(verdict, false)
+}
+
+/// [`strict_answer_schema`] for a stage that may be a breakdown stage.
+pub fn strict_answer_schema_for(verdict: bool, breakdown: bool) -> Value {
+    let mut schema = answer_schema_for(verdict, breakdown);
     let nullable = |property: &mut Value| {
         let kind = property["type"].take();
         property["type"] = serde_json::json!([kind, "null"]);
@@ -204,6 +234,17 @@ pub fn strict_answer_schema(verdict: bool) -> Value {
     schema["additionalProperties"] = false.into();
     schema["required"] =
         serde_json::json!(["kind", "content", "decision", "route_to", "questions"]);
+    if breakdown {
+        let properties = &mut schema["properties"];
+        nullable(&mut properties["subtraks"]);
+        let part = &mut properties["subtraks"]["items"];
+        part["additionalProperties"] = false.into();
+        part["required"] = serde_json::json!(["key", "title", "description", "depends_on"]);
+        schema["required"]
+            .as_array_mut()
+            .expect("built above")
+            .push("subtraks".into());
+    }
     schema
 }
 
@@ -296,6 +337,24 @@ impl AgentResult {
                 },
             },
             AgentOutput::Verdict { content, .. } if !verdict => AgentOutput::Artifact { content },
+            output => output,
+        };
+        Self { output, ..self }
+    }
+
+    /// Fits a parsed run to whether its stage is a breakdown stage: there, an answer without
+    /// parts fails (with the form to use, which goes back to the agent); elsewhere a breakdown's
+    /// text is just the artifact.
+    pub fn for_breakdown(self, breakdown: bool) -> Self {
+        let output = match self.output {
+            AgentOutput::Artifact { .. } | AgentOutput::Verdict { .. } if breakdown => {
+                AgentOutput::Failed {
+                    error: breakdown::MISSING.to_string(),
+                }
+            }
+            AgentOutput::Breakdown { content, .. } if !breakdown => {
+                AgentOutput::Artifact { content }
+            }
             output => output,
         };
         Self { output, ..self }
@@ -398,6 +457,63 @@ mod tests {
             session_id: Some("s".into()),
             usage: Usage::default(),
         }
+    }
+
+    #[test]
+    fn breakdown_stages_offer_and_read_a_breakdown() {
+        let schema = strict_answer_schema_for(false, true);
+        assert_eq!(
+            schema["properties"]["kind"]["enum"],
+            serde_json::json!(["breakdown", "questions"])
+        );
+        assert!(
+            schema["required"]
+                .as_array()
+                .unwrap()
+                .contains(&"subtraks".into())
+        );
+        assert_eq!(
+            schema["properties"]["subtraks"]["items"]["additionalProperties"],
+            false
+        );
+        assert!(answer_schema(false)["properties"].get("subtraks").is_none());
+        // The structured form (Claude, Codex) and the contract's form (text, command agents).
+        let structured = serde_json::json!({"kind": "breakdown", "content": "Two", "decision": null,
+            "route_to": null, "questions": null,
+            "subtraks": [{"key": "db", "title": "DB", "description": "d", "depends_on": []}]});
+        let Some(AgentOutput::Breakdown { content, subtraks }) = output_from_answer(&structured)
+        else {
+            panic!("not a breakdown")
+        };
+        assert_eq!((content.as_str(), subtraks[0].key.as_str()), ("Two", "db"));
+        let text = "```json\n{\"type\": \"breakdown\", \"subtraks\": [{\"key\": \"ui\", \"title\": \"UI\"}]}\n```";
+        assert!(matches!(
+            output_from_text(text),
+            AgentOutput::Breakdown { subtraks, .. } if subtraks[0].key == "ui" && subtraks[0].depends_on.is_empty()
+        ));
+    }
+
+    #[test]
+    fn a_breakdown_stage_wants_parts_and_other_stages_keep_the_text() {
+        let failed = artifact("just prose").for_breakdown(true);
+        assert!(
+            matches!(&failed.output, AgentOutput::Failed { error } if error.contains("\"type\": \"breakdown\"")),
+            "{failed:?}"
+        );
+        let breakdown = AgentResult {
+            output: AgentOutput::Breakdown {
+                content: "split".into(),
+                subtraks: Vec::new(),
+            },
+            ..artifact("")
+        };
+        assert_eq!(
+            breakdown.clone().for_breakdown(false).output,
+            AgentOutput::Artifact {
+                content: "split".into()
+            }
+        );
+        assert_eq!(breakdown.clone().for_breakdown(true), breakdown);
     }
 
     #[test]

@@ -15,9 +15,10 @@ pub fn spawn_resume(store: &Store, trak: &Trak, take_over: bool) -> Result<PathB
     Ok(start(store, trak, take_over)?.1)
 }
 
-fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, PathBuf)> {
+/// Like [`spawn_resume`], keeping the child so that the caller can tell when it ends.
+pub fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, PathBuf)> {
     use std::os::unix::process::CommandExt;
-    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let dir = engine::runs_dir(store, &trak.id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let log = dir.join("drive.log");
     let file =

@@ -22,13 +22,23 @@ command = ["{ork}", "demo-agent"]
 timeout = "1m"
 
 [flows.feature]
-description = "Plan, build, review"
+description = "Plan, split, build, review"
 
 [[flows.feature.stages]]
 name = "planning"
 agent = "demo"
 prompt = "planner.md"
 artifact = "plan"
+
+# The agent splits the work in two parts; each runs the `part` flow as a subtrak and merges
+# into this trak's branch, then this trak's own work stage joins them.
+[[flows.feature.stages]]
+name = "breakdown"
+agent = "demo"
+prompt = "breakdown.md"
+artifact = "breakdown"
+review = "auto"
+subtraks = { flow = "part" }
 
 [[flows.feature.stages]]
 name = "work"
@@ -46,10 +56,23 @@ artifact = "verdict"
 verdict = true
 on_reject = "work"
 review = "auto"
+
+[flows.part]
+description = "One part of a breakdown"
+
+[[flows.part.stages]]
+name = "work"
+agent = "demo"
+prompt = "worker.md"
+artifact = "summary"
+gate = { command = "sh tests/test.sh", timeout = "1m" }
+max_attempts = 3
+review = "auto"
 "#;
 
 const TEST: &str = r#"#!/bin/sh
 # The project's tests: the gate runs them after every work attempt.
+[ -f greet.sh ] || { echo "ok: no greet.sh yet, nothing to test"; exit 0; }
 out=$(sh greet.sh)
 [ "$out" = "Hello, world!" ] || { echo "FAIL: sh greet.sh printed '$out', expected 'Hello, world!'"; exit 1; }
 if grep -q NAME greet.sh; then
@@ -182,11 +205,30 @@ pub fn agent() -> Result<()> {
         .ok()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1);
-    let result = match stage.as_str() {
-        "planning" => artifact(
-            "# Plan\n\n1. Add `greet.sh`, printing `Hello, world!`.\n2. The tests in `tests/test.sh` check it.\n",
+    let part = std::env::var("ORK_SUBTRAK").unwrap_or_default();
+    let result = match (stage.as_str(), part.as_str()) {
+        ("planning", _) => artifact(
+            "# Plan\n\n1. Add `greet.sh`, printing `Hello, world!`.\n2. The tests in `tests/test.sh` check it.\n3. Document it in `docs/usage.md`.\n",
         ),
-        "work" => work(&prompt, attempt)?,
+        ("breakdown", _) => serde_json::json!({
+            "type": "breakdown",
+            "content": "The script and its documentation touch different files: two parts, built at once.",
+            "subtraks": [
+                {"key": "script", "title": "The greet.sh script", "description": "Add greet.sh printing Hello, world!", "depends_on": []},
+                {"key": "docs", "title": "Its documentation", "description": "Add docs/usage.md on running greet.sh", "depends_on": []},
+            ],
+            "usage": {"input_tokens": 800, "output_tokens": 120, "cost_usd": 0.0030},
+        }),
+        ("work", "docs") => {
+            std::fs::create_dir_all("docs")?;
+            std::fs::write(
+                "docs/usage.md",
+                "# Usage\n\n    sh greet.sh        # Hello, world!\n",
+            )?;
+            artifact("Added docs/usage.md.")
+        }
+        ("work", "script") => work(&prompt, attempt)?,
+        ("work", _) => join(&prompt)?,
         _ => serde_json::json!({
             "type": "verdict",
             "decision": "approve",
@@ -200,7 +242,18 @@ pub fn agent() -> Result<()> {
     Ok(())
 }
 
-/// The work stage: a typo on the first try (the gate catches it), then right; with feedback
+/// The parent's work stage, after its parts merged: nothing to join at first; with feedback
+/// asking for names, the version that greets by name.
+fn join(prompt: &str) -> Result<serde_json::Value> {
+    if prompt.contains("by name") {
+        return work(prompt, 2);
+    }
+    Ok(artifact(
+        "Joined the parts: greet.sh and docs/usage.md are both here, and the tests pass.",
+    ))
+}
+
+/// The script part's work stage: a typo on the first try (the gate catches it), then right; with feedback
 /// asking for names, the version that greets by name.
 fn work(prompt: &str, attempt: u32) -> Result<serde_json::Value> {
     let (script, summary) = if prompt.contains("by name") {

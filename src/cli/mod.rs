@@ -5,6 +5,7 @@ mod background;
 mod demo;
 mod generate;
 mod print;
+mod ui;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -121,6 +122,9 @@ enum Command {
         /// Follow the running agent's output.
         #[arg(short = 'f', long)]
         follow: bool,
+        /// Print JSON (the kept logs; not with --follow).
+        #[arg(long, conflicts_with = "follow")]
+        json: bool,
     },
     /// Git hooks that make plain git commands carry ork's data too.
     #[command(subcommand)]
@@ -129,6 +133,9 @@ enum Command {
     Sync {
         /// The remote; default: origin, or the only remote.
         remote: Option<String>,
+        /// Name every trak moved, however many.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Check this machine: git, the workflow's agent CLIs, remotes and hooks.
     Doctor {
@@ -158,7 +165,12 @@ enum Command {
         /// Show how this stage's artifact changed between attempts.
         #[arg(long)]
         stage: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
+    /// Watch and steer every trak in a full-screen terminal view.
+    Ui,
 }
 
 #[derive(Subcommand)]
@@ -241,9 +253,16 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            // Errors quote agents and git: only text reaches the terminal.
+            let printable = |text: String| ork::engine::output::printable(&text).into_owned();
+            let label = if print::stderr_colour() {
+                print::ansi(print::Paint::Bad, "error:")
+            } else {
+                "error:".to_string()
+            };
+            eprintln!("{label} {}", printable(err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", printable(cause.to_string()));
             }
             ExitCode::FAILURE
         }
@@ -441,20 +460,25 @@ pub fn run() -> Result<()> {
             let store = Store::new(git);
             crate::cli::background::run_all(&store, jobs.max(1), watch)
         }
-        Command::Logs { id, stage, follow } => {
+        Command::Logs {
+            id,
+            stage,
+            follow,
+            json,
+        } => {
             let store = Store::new(git);
             let trak = store.resolve(id.as_deref())?;
-            print::logs(&store, &trak, stage.as_deref(), follow)
+            print::logs(&store, &trak, stage.as_deref(), follow, json)
         }
         Command::Hooks(HooksCommand::Install { force }) => {
             let done = ork::sync::hooks::install(&git, force)?;
             print::hooks_installed(&done)
         }
-        Command::Sync { remote } => {
+        Command::Sync { remote, verbose } => {
             let store = Store::new(git);
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
-            print::synced(&remote, &report)?;
+            print::synced(&remote, &report, verbose)?;
             read_pull_requests(&store)?;
             if !report.not_joined.is_empty() {
                 bail!(
@@ -467,12 +491,16 @@ pub fn run() -> Result<()> {
         Command::Demo | Command::DemoAgent | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("handled before opening a repository")
         }
-        Command::Diff { id, stage } => {
+        Command::Ui => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            crate::cli::ui::run(Store::new(git), workflow)
+        }
+        Command::Diff { id, stage, json } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = Store::new(git);
             let trak = store.resolve(id.as_deref())?;
             let Some(stage) = stage else {
-                return print::diff(&store, &trak, None);
+                return print::diff(&store, &trak, None, json);
             };
             let artifact = workflow
                 .flows
@@ -486,7 +514,7 @@ pub fn run() -> Result<()> {
                         trak.state.stages.join(", ")
                     )
                 })?;
-            print::diff(&store, &trak, Some((&stage, &artifact)))
+            print::diff(&store, &trak, Some((&stage, &artifact)), json)
         }
     }
 }
@@ -583,7 +611,7 @@ fn auto_sync(store: &Store) {
         .and_then(|remote| ork::sync::sync(store, &remote).map(|report| (remote, report)));
     match synced {
         Ok((remote, report)) => {
-            let _ = print::synced(&remote, &report);
+            let _ = print::synced(&remote, &report, false);
         }
         Err(err) => eprintln!("warning: auto-sync failed: {err:#}\n  run `ork sync` later"),
     }
@@ -605,7 +633,26 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         take_over: run.take_over,
     };
     let trak = engine.drive(trak)?;
-    print::next(&trak)
+    print::next(&trak)?;
+    // A subtrak that finished may have been the last its parent waited on: then the parent
+    // goes on. Its other subtraks are not started from here: another machine may run them.
+    if let Some(parent) = trak
+        .state
+        .parent
+        .as_deref()
+        .filter(|_| trak.state.status.is_finished())
+        && let Ok(parent) = store.load(parent)
+        && parent.state.status == Status::Subtraks
+    {
+        let subtraks = engine::subtraks::subtraks_of(store, &parent)?;
+        let (done, all) = engine::subtraks::progress(&subtraks);
+        if done < all {
+            return print::parent_waits(&parent, all - done);
+        }
+        let parent = engine.drive(parent)?;
+        print::next(&parent)?;
+    }
+    Ok(())
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.

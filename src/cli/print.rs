@@ -1,6 +1,6 @@
 //! Human and JSON output.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -9,15 +9,34 @@ use serde_json::json;
 use ork::config::init::{self, FileAction};
 use ork::config::workflow::{AgentKind, kind_name};
 use ork::engine::conflict_forecast::{Conflict, Forecast, Other};
+use ork::engine::inspect;
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
 /// `println!` that returns write errors (a closed pipe, as in `ork log | head`) instead of
 /// panicking; `main` exits quietly on a broken pipe.
+/// A line on stdout; what ork prints quotes agents, so only text, newlines and tabs go out.
 macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            ork::engine::output::printable(&format!($($arg)*))
+        )?
+    };
+}
+
+/// Like `outln!`, for a line whose parts were made printable already ([`paint`] does): it holds
+/// ork's own colour codes, which `outln!` would take out.
+macro_rules! paintedln {
     ($($arg:tt)*) => {
         writeln!(std::io::stdout().lock(), $($arg)*)?
     };
+}
+
+/// Text from outside (agents, git, other machines) with its control characters taken out.
+fn printable(text: &str) -> String {
+    ork::engine::output::printable(text).into_owned()
 }
 
 pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
@@ -192,10 +211,15 @@ pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) ->
     if any_conflict {
         rows[0].push("CONFLICTS".into());
     }
-    for trak in traks {
+    for (depth, trak) in as_tree(traks) {
         let s = &trak.state;
+        let id = if depth == 0 {
+            trak.id.clone()
+        } else {
+            format!("{}└ {}", "  ".repeat(depth - 1), trak.id)
+        };
         let mut row = vec![
-            trak.id.clone(),
+            id,
             truncate(&s.title, 40),
             s.flow.clone(),
             s.stage.clone(),
@@ -216,8 +240,143 @@ pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) ->
     print_table(&rows)
 }
 
+/// The traks as a tree: each parent followed by its subtraks (in breakdown order, then any
+/// others), with their depth. A subtrak whose parent is not listed stands on its own.
+fn as_tree(traks: &[Trak]) -> Vec<(usize, &Trak)> {
+    let listed: std::collections::HashSet<&str> = traks.iter().map(|t| t.id.as_str()).collect();
+    let is_root = |t: &Trak| {
+        t.state
+            .parent
+            .as_deref()
+            .is_none_or(|p| !listed.contains(p))
+    };
+    fn visit<'a>(
+        trak: &'a Trak,
+        depth: usize,
+        traks: &'a [Trak],
+        out: &mut Vec<(usize, &'a Trak)>,
+    ) {
+        out.push((depth, trak));
+        let mut children: Vec<&Trak> = traks
+            .iter()
+            .filter(|t| t.state.parent.as_deref() == Some(trak.id.as_str()))
+            .collect();
+        let order = |t: &Trak| {
+            trak.state
+                .subtraks
+                .iter()
+                .position(|s| s.id == t.id)
+                .unwrap_or(usize::MAX)
+        };
+        children.sort_by_key(|t| (order(t), t.id.clone()));
+        for child in children {
+            visit(child, depth + 1, traks, out);
+        }
+    }
+    let mut out = Vec::new();
+    for trak in traks.iter().filter(|t| is_root(t)) {
+        visit(trak, 0, traks, &mut out);
+    }
+    out
+}
+
+/// "2/3 done" for a trak with subtraks, read from their branches.
+fn progress_text(store: &Store, trak: &Trak) -> Option<String> {
+    let (done, all) = subtrak_progress(store, trak)?;
+    Some(format!("{done}/{all} done"))
+}
+
+fn subtrak_progress(store: &Store, trak: &Trak) -> Option<(usize, usize)> {
+    if trak.state.subtraks.is_empty() {
+        return None;
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak).ok()?;
+    Some(ork::engine::subtraks::progress(&subtraks))
+}
+
+/// `ork show`'s lines about subtraks: the breakdown waiting for review, the subtraks and what
+/// each one needs, or the part this trak is.
+fn show_subtraks(store: &Store, trak: &Trak) -> Result<()> {
+    let s = &trak.state;
+    if let (Some(parent), Some(key)) = (&s.parent, &s.key) {
+        outln!("  parent    {parent} (part {key})");
+    }
+    let proposed = s.breakdown_stage.as_deref() == Some(s.stage.as_str())
+        && s.status != ork::store::state::Status::Subtraks
+        && !s.breakdown.is_empty();
+    if proposed {
+        outln!("  breakdown {} part(s) proposed:", s.breakdown.len());
+        for part in &s.breakdown {
+            let after = if part.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", part.depends_on.join(", "))
+            };
+            outln!("            {}: {}{after}", part.key, part.title);
+        }
+        return Ok(());
+    }
+    if s.subtraks.is_empty() {
+        return Ok(());
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak)?;
+    let (done, all) = ork::engine::subtraks::progress(&subtraks);
+    outln!("  subtraks  {done}/{all} done");
+    for (planned, sub) in &subtraks {
+        let Some(sub) = sub else {
+            outln!(
+                "            {}  not made yet (ork resume {})",
+                planned.id,
+                trak.id
+            );
+            continue;
+        };
+        let waits =
+            !sub.state.status.is_finished() && !ork::engine::RUNNABLE.contains(&sub.state.status);
+        outln!(
+            "            {}  {} at {}",
+            sub.id,
+            status_word(store, sub),
+            sub.state.stage
+        );
+        if waits && s.status == ork::store::state::Status::Subtraks {
+            outln!("              {}", ork::engine::next_step_here(store, sub));
+            outln!(
+                "              or go on without it: ork trak drop {}  /  split again: ork reject {} -m \"…\"",
+                sub.id,
+                trak.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Result<()> {
     let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
         let mut value = serde_json::to_value(trak_json(store, trak, present, forecast))?;
@@ -225,6 +384,19 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["breakdown"] = json!(trak.state.breakdown);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -247,7 +419,9 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
     } else {
         String::new()
     };
-    outln!("  status    {} at {}{attempt}", s.status.as_str(), s.stage);
+    let word = status_word(store, trak);
+    let word = status_paint(&word).map_or(word.clone(), |kind| paint(kind, &word));
+    paintedln!("  status    {word} at {}{attempt}", printable(&s.stage));
     outln!("  base      {}", s.base);
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
@@ -259,6 +433,12 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
         age(s.created_at, Utc::now())
     );
     outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
     for (stage, usage) in &s.usage {
         outln!("  cost      {stage}: {}", usage_text(usage));
     }
@@ -277,6 +457,7 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
     for q in &s.questions {
         outln!("  question  {}", question_text(q));
     }
+    show_subtraks(store, trak)?;
     if let Some(pr) = &s.pull_request {
         let rounds = if pr.rounds > 0 {
             format!(", {} round(s) of changes", pr.rounds)
@@ -351,6 +532,22 @@ struct TrakJson<'a> {
     pull_request: Option<&'a ork::store::state::PullRequest>,
     /// What it would conflict with if it merged now (empty: nothing).
     conflicts: &'a [Conflict],
+    /// For a subtrak: its parent's id and its key in the parent's breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// For a parent: its subtraks' ids in breakdown order, and how many are merged or dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subtraks: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<Progress>,
+}
+
+#[derive(serde::Serialize)]
+struct Progress {
+    done: usize,
+    total: usize,
 }
 
 fn trak_json<'a>(
@@ -382,6 +579,10 @@ fn trak_json<'a>(
         tip: trak.tip.to_string(),
         pull_request: s.pull_request.as_ref(),
         conflicts: forecast.get(&trak.id).map_or(&[], Vec::as_slice),
+        parent: s.parent.as_deref(),
+        key: s.key.as_deref(),
+        subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
+        progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
     }
 }
 
@@ -409,7 +610,7 @@ fn short_branch(full: &str) -> &str {
 }
 
 /// "42s", "5m", "3h", "2d".
-fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - since).num_seconds().max(0);
     match secs {
         0..60 => format!("{secs}s"),
@@ -428,18 +629,30 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// Prints `rows` as aligned columns, the first row the header; the cells of the column headed
+/// STATUS in their status's colour.
 fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let columns = rows[0].len();
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    for row in rows {
+    let status_column = rows[0].iter().position(|h| h == "STATUS");
+    for (index, row) in rows.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                let padded = format!("{:<width$}", printable(cell));
+                match status_paint(cell) {
+                    Some(kind) if index > 0 && Some(column) == status_column => {
+                        paint(kind, &padded)
+                    }
+                    _ => padded,
+                }
+            })
             .collect();
-        outln!("{}", line.join("  ").trim_end());
+        paintedln!("{}", line.join("  ").trim_end());
     }
     Ok(())
 }
@@ -465,9 +678,11 @@ impl Terminal {
         clock(self.start.elapsed())
     }
 
-    /// Prints one line of progress, taking the spinner's line out of the way first.
+    /// Prints one line of progress, taking the spinner's line out of the way first. Steps
+    /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
+        let text = ork::engine::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
@@ -482,6 +697,13 @@ impl ork::engine::Reporter for Terminal {
 
     fn line(&mut self, text: &str) {
         self.print(&format!("        │ {text}"));
+    }
+
+    /// Rings the terminal's bell when a trak starts waiting (on a terminal only).
+    fn stopped(&mut self, trak: &Trak) {
+        if ork::engine::waits_for_human(trak.state.status) && std::io::stderr().is_terminal() {
+            let _ = write!(std::io::stderr().lock(), "\x07");
+        }
     }
 }
 
@@ -593,6 +815,16 @@ pub fn next(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After a subtrak finished: its parent waits on `open` more.
+pub fn parent_waits(parent: &Trak, open: usize) -> Result<()> {
+    outln!(
+        "Its parent {} waits on {open} more subtrak(s); run them: ork resume {}",
+        parent.id,
+        parent.id
+    );
+    Ok(())
+}
+
 pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     outln!(
         "{} runs in the background (output: {}).\nFollow the agent: ork logs {} -f",
@@ -603,31 +835,42 @@ pub fn detached(trak: &Trak, log: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// The stored logs of a trak's runs, or the live one with `follow`.
-pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Result<()> {
+/// The kept logs of a trak's runs, or the live one with `follow`.
+pub fn logs(
+    store: &Store,
+    trak: &Trak,
+    stage: Option<&str>,
+    follow: bool,
+    json: bool,
+) -> Result<()> {
     if follow {
         return follow_live(store, trak);
     }
-    let reference = format!("{}{}", ork::store::LOGS_PREFIX, trak.id);
-    let Some(tip) = store.git().ref_tip(&reference)? else {
+    let logs = inspect::kept_logs(store, trak, stage)?;
+    if json {
         outln!(
-            "No agent has run for {} yet (on this machine or synced).",
+            "{}",
+            serde_json::to_string_pretty(&json!({ "trak": trak.id, "logs": logs }))?
+        );
+        return Ok(());
+    }
+    if logs.is_empty() {
+        let what = stage.map_or(" for".to_string(), |stage| format!(" stage {stage} of"));
+        outln!(
+            "No agent has run{what} {} yet (on this machine or synced).",
             trak.id
         );
         return Ok(());
-    };
-    let stages: Vec<String> = match stage {
-        Some(stage) => vec![stage.to_string()],
-        None => trak.state.stages.clone(),
-    };
-    for stage in stages {
-        let Some(dir) = store.git().dir_at(tip, &stage)? else {
-            continue;
-        };
-        for (name, contents) in dir.files()? {
-            outln!("=== {stage} {} ===", name.trim_end_matches(".log"));
-            outln!("{}", String::from_utf8_lossy(&contents).trim_end());
-        }
+    }
+    for log in logs {
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!("=== {} {} ===", log.stage, log.run)
+            )
+        );
+        outln!("{}", log.output.trim_end());
     }
     Ok(())
 }
@@ -635,12 +878,12 @@ pub fn logs(store: &Store, trak: &Trak, stage: Option<&str>, follow: bool) -> Re
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     use std::io::{Read, Seek};
-    let dir = store.git().runtime_dir().join("runs").join(&trak.id);
+    let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
-    let mut first = newest_run_log(&dir);
+    let mut first = inspect::newest_run_log(&dir);
     while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        first = newest_run_log(&dir);
+        first = inspect::newest_run_log(&dir);
     }
     let Some(mut path) = first else {
         outln!(
@@ -665,12 +908,8 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
             continue;
         }
         // This run's output is all shown: the next stage's or attempt's run may have started.
-        if let Some(next) = newest_run_log(&dir).filter(|next| *next != path) {
-            let run = next
-                .parent()
-                .and_then(|p| p.file_name())
-                .unwrap_or_default();
-            outln!("=== {} ===", run.to_string_lossy());
+        if let Some(next) = inspect::newest_run_log(&dir).filter(|next| *next != path) {
+            outln!("=== {} ===", inspect::run_name(&next));
             path = next;
             offset = 0;
             continue;
@@ -682,54 +921,60 @@ fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
     }
 }
 
-/// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
-fn newest_run_log(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("log"))
-        .filter(|p| p.is_file())
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-}
-
 /// `ork diff`: a stage's artifact across attempts, or the code against the base.
-pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>) -> Result<()> {
+pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool) -> Result<()> {
     let Some((stage, artifact)) = stage else {
-        let git = store.git();
-        let range = format!("{}...{}", trak.state.base, short_branch(&trak.branch));
-        let exclude = format!(":(exclude){}", ork::store::record_dir(&trak.id));
-        let out = git.run(
-            git.main_workdir(),
-            &["diff", "--stat", "-p", &range, "--", ".", &exclude],
-        )?;
-        write!(
-            std::io::stdout().lock(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        )?;
+        let diff = inspect::code_diff(store, trak)?;
+        if json {
+            let value = json!({
+                "trak": trak.id,
+                "base": trak.state.base,
+                "branch": short_branch(&trak.branch),
+                "diff": diff,
+            });
+            outln!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
+        write!(std::io::stdout().lock(), "{}", paint_diff(&diff))?;
         return Ok(());
     };
     let versions = ork::store::history::artifact_versions(store, trak, stage, artifact)?;
+    if json {
+        let list: Vec<_> = versions
+            .iter()
+            .map(|v| json!({ "attempt": v.label, "content": v.content }))
+            .collect();
+        let value =
+            json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
     if versions.is_empty() {
         outln!("Stage {stage} of {} has produced no artifact yet.", trak.id);
         return Ok(());
     }
     for pair in versions.windows(2) {
         let (old, new) = (&pair[0], &pair[1]);
-        outln!(
-            "=== {stage}: attempt {} → attempt {} ===",
-            old.label,
-            new.label
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!(
+                    "=== {stage}: attempt {} → attempt {} ===",
+                    old.label, new.label
+                )
+            )
         );
         let diff = similar::TextDiff::from_lines(&old.content, &new.content);
-        write!(
-            std::io::stdout().lock(),
-            "{}",
-            diff.unified_diff().context_radius(3).header(
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(
                 &format!("attempt {}", old.label),
-                &format!("attempt {}", new.label)
+                &format!("attempt {}", new.label),
             )
-        )?;
+            .to_string();
+        write!(std::io::stdout().lock(), "{}", paint_diff(&text))?;
     }
     if versions.len() == 1 {
         outln!(
@@ -761,14 +1006,29 @@ fn usage_text(usage: &ork::store::event::Usage) -> String {
 fn status_word(store: &Store, trak: &Trak) -> String {
     if ork::engine::is_interrupted(store, trak) {
         "interrupted".to_string()
+    } else if trak.state.status == ork::store::state::Status::Subtraks {
+        match progress_text(store, trak) {
+            Some(progress) => format!("waiting on subtraks {progress}"),
+            None => trak.state.status.as_str().to_string(),
+        }
     } else {
         trak.state.status.as_str().to_string()
     }
 }
 
-/// What `ork sync` moved, in both directions.
-pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
-    let list = |ids: &[String]| ids.join(", ");
+/// How many ids a line of `ork sync` names before it only counts them (`-v` names them all).
+const IDS_PER_LINE: usize = 5;
+
+/// What `ork sync` moved, in both directions: one line per kind of move, whatever the number
+/// of traks; with `verbose`, every id.
+pub fn synced(remote: &str, report: &ork::sync::SyncReport, verbose: bool) -> Result<()> {
+    let list = |ids: &[String]| {
+        if verbose || ids.len() <= IDS_PER_LINE {
+            ids.join(", ")
+        } else {
+            format!("{} traks (ork sync -v names them)", ids.len())
+        }
+    };
     if !report.fast_forwarded.is_empty() {
         outln!("← updated from {remote}: {}", list(&report.fast_forwarded));
     }
@@ -782,12 +1042,17 @@ pub fn synced(remote: &str, report: &ork::sync::SyncReport) -> Result<()> {
         outln!("✗ {id}: {why}");
     }
     if !report.pushed.is_empty() {
-        let refs: Vec<&str> = report
+        let refs: Vec<String> = report
             .pushed
             .iter()
-            .map(|spec| spec.split(':').next().unwrap_or(spec))
+            .map(|spec| spec.split(':').next().unwrap_or(spec).to_string())
             .collect();
-        outln!("→ pushed to {remote}: {}", refs.join(", "));
+        let line = if verbose || refs.len() <= IDS_PER_LINE {
+            refs.join(", ")
+        } else {
+            format!("{} refs (ork sync -v names them)", refs.len())
+        };
+        outln!("→ pushed to {remote}: {line}");
     }
     if !report.remote_only.is_empty() {
         outln!(
@@ -825,4 +1090,106 @@ pub fn hooks_installed(done: &[ork::sync::hooks::Installed]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colour: on a terminal only, and never with NO_COLOR set (https://no-color.org)
+// ---------------------------------------------------------------------------------------------
+
+/// What a piece of output is, which decides its colour.
+#[derive(Clone, Copy)]
+pub enum Paint {
+    /// A section's heading (`=== work 1 ===`).
+    Heading,
+    /// Waits for a human.
+    Waiting,
+    /// Something went wrong.
+    Bad,
+    /// Went well, or is done.
+    Good,
+    /// Is at work.
+    Busy,
+    /// A diff's removed line.
+    Removed,
+    /// A diff's added line.
+    Added,
+}
+
+/// Whether standard output gets colour.
+fn stdout_colour() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| colour_allowed(std::io::stdout().is_terminal()))
+}
+
+/// Whether standard error gets colour.
+pub fn stderr_colour() -> bool {
+    colour_allowed(std::io::stderr().is_terminal())
+}
+
+fn colour_allowed(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `text`, made printable, in the colour of `kind` if standard output gets colour.
+pub fn paint(kind: Paint, text: &str) -> String {
+    let text = printable(text);
+    if stdout_colour() {
+        ansi(kind, &text)
+    } else {
+        text
+    }
+}
+
+/// `text` wrapped in the ANSI code of `kind`.
+pub fn ansi(kind: Paint, text: &str) -> String {
+    let code = match kind {
+        Paint::Heading => "1",
+        Paint::Waiting => "33",
+        Paint::Bad | Paint::Removed => "31",
+        Paint::Good | Paint::Added => "32",
+        Paint::Busy => "36",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The colour of a status word, as `ork status` and `ork show` print it.
+fn status_paint(word: &str) -> Option<Paint> {
+    match word {
+        "awaiting review" | "awaiting answer" | "integrating" => Some(Paint::Waiting),
+        "failed" | "conflict" | "interrupted" => Some(Paint::Bad),
+        "done" => Some(Paint::Good),
+        "running" | "checking" => Some(Paint::Busy),
+        _ if word.starts_with("waiting on subtraks") => Some(Paint::Busy),
+        _ => None,
+    }
+}
+
+/// A unified diff made printable, with its removed lines red and its added lines green on a
+/// terminal.
+fn paint_diff(diff: &str) -> String {
+    let diff = printable(diff);
+    if !stdout_colour() {
+        return diff;
+    }
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            let end = &line[body.len()..];
+            let kind = if body.starts_with("+++") || body.starts_with("---") {
+                Some(Paint::Heading)
+            } else if body.starts_with('+') {
+                Some(Paint::Added)
+            } else if body.starts_with('-') {
+                Some(Paint::Removed)
+            } else if body.starts_with("@@") {
+                Some(Paint::Busy)
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) => format!("{}{end}", ansi(kind, body)),
+                None => line.to_string(),
+            }
+        })
+        .collect()
 }

@@ -32,6 +32,11 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        ".orkestra/agents/breakdown.md",
+        include_str!("defaults/breakdown.md"),
+        false,
+    ),
+    (
         ".orkestra/agents/worker.md",
         include_str!("defaults/worker.md"),
         false,
@@ -39,6 +44,11 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
     (
         ".orkestra/agents/reviewer.md",
         include_str!("defaults/reviewer.md"),
+        false,
+    ),
+    (
+        ".orkestra/agents/compound.md",
+        include_str!("defaults/compound.md"),
         false,
     ),
     (
@@ -151,7 +161,7 @@ mod tests {
     fn the_stages_use_the_agent_asked_for() {
         let workflow = default_workflow("codex");
         assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
-        assert_eq!(workflow.matches("agent = \"codex\"").count(), 7);
+        assert_eq!(workflow.matches("agent = \"codex\"").count(), 11);
         assert_eq!(default_workflow(DEFAULT_AGENT), DEFAULT_WORKFLOW);
     }
 

@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::duration;
+use crate::config::{duration, size};
 
 /// The workflow file, relative to the repository root.
 pub const WORKFLOW_PATH: &str = ".orkestra/workflow.toml";
@@ -122,6 +122,21 @@ pub struct Gate {
     pub timeout: Duration,
 }
 
+/// What makes a stage a breakdown stage: its agent splits the trak into parts, each run as a
+/// subtrak in `flow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subtraks {
+    /// The flow every part runs.
+    pub flow: String,
+    /// The most parts a breakdown may have.
+    pub max_parts: usize,
+    /// How many subtraks run at once.
+    pub parallel: usize,
+}
+
+const DEFAULT_MAX_PARTS: usize = 8;
+const DEFAULT_PARALLEL: usize = 3;
+
 /// One stage of a flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
@@ -134,6 +149,8 @@ pub struct Stage {
     pub max_attempts: u32,
     pub verdict: bool,
     pub on_reject: Option<String>,
+    /// For a breakdown stage: the flow its parts run and how many.
+    pub subtraks: Option<Subtraks>,
     /// Overrides the agent's `model` for this stage.
     pub model: Option<String>,
     /// Overrides the agent's `timeout` for this stage.
@@ -209,6 +226,56 @@ impl Default for SyncSettings {
     }
 }
 
+/// Telling the user that a trak needs them: `[notify]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifySettings {
+    /// The argv run when a trak starts waiting for a human or is done; empty for none.
+    pub command: Vec<String>,
+    /// How long the command may run before it is killed.
+    pub timeout: Duration,
+}
+
+/// How long a notify command may run, unless `[notify] timeout` says otherwise.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            command: Vec::new(),
+            timeout: DEFAULT_NOTIFY_TIMEOUT,
+        }
+    }
+}
+
+/// How much of what an agent or a gate produces ork keeps (DESIGN.md rule 11: output read
+/// with a bound). Past a cap the text is cut with a line saying so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// An artifact, as committed on the trak branch (its head is kept).
+    pub artifact: usize,
+    /// A feedback text: gate output, a rejection's feedback, a failed run's error (its tail
+    /// is kept).
+    pub feedback: usize,
+    /// The gate output kept in a gate note (its tail).
+    pub note: usize,
+    /// One run's agent log, on the log ref and live under `.git/ork/runs/` (its tail).
+    pub log: usize,
+}
+
+/// 1 MiB: the default of every cap.
+const DEFAULT_LIMIT: usize = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            artifact: DEFAULT_LIMIT,
+            feedback: DEFAULT_LIMIT,
+            note: DEFAULT_LIMIT,
+            log: DEFAULT_LIMIT,
+        }
+    }
+}
+
 /// The validated workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -217,6 +284,8 @@ pub struct Workflow {
     pub default_flow: Option<String>,
     pub worktree: WorktreeSetup,
     pub sync: SyncSettings,
+    pub notify: NotifySettings,
+    pub limits: Limits,
 }
 
 impl Workflow {
@@ -326,6 +395,31 @@ struct RawWorkflow {
     worktree: Option<RawWorktree>,
     #[serde(default)]
     sync: Option<RawSync>,
+    #[serde(default)]
+    notify: Option<RawNotify>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    artifact: Option<Spanned<String>>,
+    #[serde(default)]
+    feedback: Option<Spanned<String>>,
+    #[serde(default)]
+    note: Option<Spanned<String>>,
+    #[serde(default)]
+    log: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +483,18 @@ struct RawStage {
     model: Option<String>,
     #[serde(default)]
     timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    subtraks: Option<Spanned<RawSubtraks>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubtraks {
+    flow: Spanned<String>,
+    #[serde(default)]
+    max_parts: Option<Spanned<usize>>,
+    #[serde(default)]
+    parallel: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -435,11 +541,16 @@ impl RawWorkflow {
                 (name, agent)
             })
             .collect();
+        let flow_names: Vec<String> = self.flows.keys().cloned().collect();
         let flows: BTreeMap<String, Flow> = self
             .flows
             .into_iter()
             .map(|(name, raw)| {
-                let flow = validate_flow(&name, raw, &agents, src, prompts, errors);
+                let known = Known {
+                    agents: &agents,
+                    flows: &flow_names,
+                };
+                let flow = validate_flow(&name, raw, &known, src, prompts, errors);
                 (name, flow)
             })
             .collect();
@@ -481,14 +592,63 @@ impl RawWorkflow {
                 lease: parse_timeout(raw.lease, DEFAULT_LEASE, src, errors),
                 auto: raw.auto,
             });
+        let notify = self.notify.map_or_else(NotifySettings::default, |raw| {
+            validate_notify(raw, src, errors)
+        });
+        let limits = self.limits.map_or_else(Limits::default, |raw| Limits {
+            artifact: parse_size(raw.artifact, src, errors),
+            feedback: parse_size(raw.feedback, src, errors),
+            note: parse_size(raw.note, src, errors),
+            log: parse_size(raw.log, src, errors),
+        });
         Workflow {
             agents,
             flows,
             default_flow,
             worktree,
             sync,
+            notify,
+            limits,
         }
     }
+}
+
+fn validate_notify(raw: RawNotify, src: &Source, errors: &mut Vec<String>) -> NotifySettings {
+    let command = match raw.command {
+        Some(command)
+            if command
+                .get_ref()
+                .first()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            errors.push(src.message(
+                command.span(),
+                "[notify] command is empty",
+                "name a program and its arguments, like `command = [\"notify-send\", \"ork\"]`, or remove the key",
+            ));
+            Vec::new()
+        }
+        Some(command) => command.into_inner(),
+        None => Vec::new(),
+    };
+    NotifySettings {
+        command,
+        timeout: parse_timeout(raw.timeout, DEFAULT_NOTIFY_TIMEOUT, src, errors),
+    }
+}
+
+fn parse_size(raw: Option<Spanned<String>>, src: &Source, errors: &mut Vec<String>) -> usize {
+    let Some(raw) = raw else {
+        return DEFAULT_LIMIT;
+    };
+    size::parse(raw.get_ref()).unwrap_or_else(|e| {
+        errors.push(src.message(
+            raw.span(),
+            &format!("bad size: {e}"),
+            "write a size like \"1MiB\" or \"256KiB\"",
+        ));
+        DEFAULT_LIMIT
+    })
 }
 
 fn parse_timeout(
@@ -636,10 +796,16 @@ fn is_simple_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// What a flow's stages may refer to.
+struct Known<'a> {
+    agents: &'a BTreeMap<String, Agent>,
+    flows: &'a [String],
+}
+
 fn validate_flow(
     flow_name: &str,
     raw: Spanned<RawFlow>,
-    agents: &BTreeMap<String, Agent>,
+    known: &Known<'_>,
     src: &Source,
     prompts: &Path,
     errors: &mut Vec<String>,
@@ -694,8 +860,8 @@ fn validate_flow(
                 "give each stage's artifact its own name, so later stages can tell them apart",
             ));
         }
-        if !agents.contains_key(stage.agent.get_ref()) {
-            let known: Vec<_> = agents.keys().cloned().collect();
+        if !known.agents.contains_key(stage.agent.get_ref()) {
+            let known: Vec<_> = known.agents.keys().cloned().collect();
             errors.push(src.message(
                 stage.agent.span(),
                 &format!(
@@ -745,6 +911,9 @@ fn validate_flow(
                 .verdict
                 .then(|| stage_names[index.saturating_sub(1)].clone())
         });
+        let subtraks = stage
+            .subtraks
+            .map(|raw| validate_subtraks(flow_name, name, raw, stage.verdict, known, src, errors));
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
@@ -760,6 +929,7 @@ fn validate_flow(
             max_attempts,
             verdict: stage.verdict,
             on_reject,
+            subtraks,
         });
     }
     let integration = raw.integration.unwrap_or(RawIntegration {
@@ -825,6 +995,63 @@ fn validate_flow(
     }
 }
 
+/// `subtraks = { flow = "NAME", max_parts = N, parallel = N }` on stage `stage` of `flow_name`.
+fn validate_subtraks(
+    flow_name: &str,
+    stage: &str,
+    raw: Spanned<RawSubtraks>,
+    verdict: bool,
+    known: &Known<'_>,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> Subtraks {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if verdict {
+        errors.push(src.message(
+            span,
+            &format!("stage \"{stage}\" is a verdict stage and a breakdown stage at once"),
+            "a breakdown's agent answers with parts, a reviewer with a decision: keep one of `verdict` and `subtraks`",
+        ));
+    }
+    let flow = raw.flow.get_ref();
+    if !known.flows.contains(flow) {
+        errors.push(src.message(
+            raw.flow.span(),
+            &format!("subtraks names a flow \"{flow}\" that does not exist"),
+            &format!(
+                "use one of: {}, or add a [flows.{flow}] table",
+                known.flows.join(", ")
+            ),
+        ));
+    } else if flow == flow_name {
+        errors.push(src.message(
+            raw.flow.span(),
+            &format!("flow \"{flow_name}\" would break its parts down with itself"),
+            "name a flow for the parts that has no breakdown stage, like the default `subtrak` flow",
+        ));
+    }
+    let mut at_least_one = |value: Option<Spanned<usize>>, key: &str, default: usize| {
+        value.map_or(default, |v| {
+            if *v.get_ref() == 0 {
+                errors.push(src.message(
+                    v.span(),
+                    &format!("{key} must be at least 1"),
+                    &format!("set {key} = 1 or more"),
+                ));
+            }
+            *v.get_ref()
+        })
+    };
+    let max_parts = at_least_one(raw.max_parts, "max_parts", DEFAULT_MAX_PARTS);
+    let parallel = at_least_one(raw.parallel, "parallel", DEFAULT_PARALLEL);
+    Subtraks {
+        flow: raw.flow.into_inner(),
+        max_parts,
+        parallel,
+    }
+}
+
 fn check_stage_ref(
     target: &Spanned<String>,
     key: &str,
@@ -855,7 +1082,13 @@ mod tests {
 
     fn prompts_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["planner.md", "worker.md", "reviewer.md"] {
+        for name in [
+            "planner.md",
+            "breakdown.md",
+            "worker.md",
+            "reviewer.md",
+            "compound.md",
+        ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         dir
@@ -872,16 +1105,44 @@ mod tests {
     fn the_default_workflow_parses() {
         let wf = parse(crate::config::init::DEFAULT_WORKFLOW).unwrap();
         let names: Vec<_> = wf.flows.keys().cloned().collect();
-        assert_eq!(names, ["feature", "fix", "quick"]);
+        assert_eq!(names, ["feature", "fix", "quick", "subtrak"]);
         let feature = wf.flow(Some("feature")).unwrap();
         let stages: Vec<_> = feature.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(stages, ["planning", "work", "review"]);
         assert_eq!(
-            feature.stages[1].gate.as_ref().unwrap().timeout,
+            stages,
+            ["planning", "breakdown", "work", "review", "compound"]
+        );
+        let breakdown = feature.stages[1].subtraks.as_ref().unwrap();
+        assert_eq!(breakdown.flow, "subtrak");
+        assert_eq!(
+            feature.stages[2].gate.as_ref().unwrap().timeout,
             Duration::from_secs(600)
         );
-        assert_eq!(feature.stages[2].on_reject.as_deref(), Some("work"));
+        assert_eq!(feature.stages[3].on_reject.as_deref(), Some("work"));
         assert_eq!(wf.flow(None).unwrap().name, "feature");
+    }
+
+    #[test]
+    fn a_breakdown_stage_names_a_flow_that_exists() {
+        let text = format!(
+            "{AGENT}[flows.f]\n[[flows.f.stages]]\nname = \"split\"\nagent = \"a\"\nprompt = \"breakdown.md\"\nartifact = \"parts\"\nsubtraks = {{ flow = \"nope\", parallel = 0 }}\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:10:21: subtraks names a flow \"nope\" that does not exist"),
+            "{err}"
+        );
+        assert!(
+            err.contains("fix: use one of: f, or add a [flows.nope] table"),
+            "{err}"
+        );
+        assert!(err.contains("parallel must be at least 1"), "{err}");
+        let itself = text.replace("\"nope\", parallel = 0", "\"f\"");
+        let err = parse(&itself).unwrap_err().to_string();
+        assert!(
+            err.contains("would break its parts down with itself"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -996,6 +1257,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wf.toml:11:11: bad duration"), "{err}");
+    }
+
+    #[test]
+    fn limits_default_to_1mib_and_read_sizes() {
+        let flow = "[flows.f]\n[[flows.f.stages]]\nname = \"s\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\n";
+        let wf = parse(&format!("{AGENT}{flow}")).unwrap();
+        assert_eq!(wf.limits, Limits::default());
+        assert_eq!(wf.limits.artifact, 1 << 20);
+        let wf = parse(&format!(
+            "{AGENT}{flow}[limits]\nartifact = \"64KiB\"\nlog = \"2MiB\"\n"
+        ))
+        .unwrap();
+        assert_eq!(wf.limits.artifact, 64 << 10);
+        assert_eq!(wf.limits.log, 2 << 20);
+        assert_eq!(wf.limits.feedback, 1 << 20);
+
+        let err = parse(&format!(
+            "{AGENT}{flow}[limits]\nnote = \"lots\"\nfeedback = \"12\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("wf.toml:11:8: bad size"), "{err}");
+        assert!(err.contains("wf.toml:12:12: bad size"), "{err}");
+        assert!(err.contains("less than 1KiB"), "{err}");
+        assert!(err.contains("fix: write a size like"), "{err}");
+        let err = parse(&format!("{AGENT}{flow}[limits]\nstdout = \"1MiB\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `stdout`"), "{err}");
     }
 
     #[test]

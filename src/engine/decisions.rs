@@ -40,6 +40,9 @@ pub fn drop_trak(
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }
+    if let Some(warning) = super::forget_runs(store, &trak.id) {
+        eprintln!("{warning}");
+    }
     Ok(trak)
 }
 
@@ -68,6 +71,7 @@ pub fn decide(
                     Status::AwaitingReview,
                     Status::Failed,
                     Status::AwaitingAnswer,
+                    Status::Subtraks,
                 ],
                 "reject",
             )?;
@@ -90,7 +94,11 @@ pub fn decide(
             }
             EventKind::Rejected {
                 stage,
-                feedback,
+                feedback: crate::engine::output::keep_head(
+                    &feedback,
+                    workflow.limits.feedback,
+                    "Give shorter feedback: it is cut at the [limits] feedback size.",
+                ),
                 route_to,
                 by: Actor::Human,
             }
@@ -117,7 +125,17 @@ pub fn decide(
             EventKind::Dropped { reason }
         }
     };
-    store.record(&trak, event)
+    let rejects_subtraks =
+        state.status == Status::Subtraks && matches!(event, EventKind::Rejected { .. });
+    let trak = store.record(&trak, event)?;
+    if trak.state.status == Status::Subtraks {
+        // Approving a breakdown makes its subtraks (running them is the caller's to do).
+        super::subtraks::create_subtraks(store, workflow, &trak)?;
+    } else if rejects_subtraks {
+        // The breakdown runs again: the parts it made are open work nobody waits on.
+        super::subtraks::drop_open_subtraks(store, &trak, "the parent's breakdown was rejected")?;
+    }
+    Ok(trak)
 }
 
 /// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::workflow::{AgentKind, Workflow, kind_name};
-use crate::engine::process::run_streaming;
+use crate::engine::process::{TrakCommand, run_with_timeout};
 use crate::engine::runner;
 use crate::store::git::{self, Git};
 
@@ -175,9 +174,11 @@ fn agent_facts(workflow: &Workflow, root: &Path, problems: &mut Vec<String>) -> 
 
 /// The first line `program --version` prints, if it answers in time.
 fn version_of(program: &Path) -> Option<String> {
-    let mut command = Command::new(program);
+    // No trak's: it runs where ork was started, with PWD saying so.
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut command = TrakCommand::new(program, &here);
     command.arg("--version");
-    let finished = run_streaming(&mut command, None, VERSION_TIMEOUT, &mut |_, _| {}).ok()?;
+    let finished = run_with_timeout(&mut command, VERSION_TIMEOUT).ok()?;
     let text = if finished.stdout.trim().is_empty() {
         &finished.stderr
     } else {

@@ -1,20 +1,17 @@
 //! After a run: the stage's gate script, then its review (a human, a reviewer's verdict, or none).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::{Gate, Stage};
-use crate::engine::process::{Stream, run_streaming};
+use crate::engine::output::{LiveBudget, keep_tail};
+use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::Oid;
 use crate::store::{NOTES_REF, Trak};
-
-/// Gate output kept in events and feedback (the whole of it is in the note and the log).
-const FEEDBACK_LIMIT: usize = 8_000;
 
 impl Engine<'_> {
     /// After a run: the gate, then the review.
@@ -48,7 +45,11 @@ impl Engine<'_> {
                 ));
                 EventKind::Rejected {
                     stage: stage.name.clone(),
-                    feedback: format!("The reviewer rejected the work:\n\n{review}"),
+                    feedback: crate::engine::output::keep_head(
+                        &format!("The reviewer rejected the work:\n\n{review}"),
+                        self.workflow.limits.feedback,
+                        "The whole review is the stage's artifact.",
+                    ),
                     route_to,
                     by: Actor::Reviewer,
                 }
@@ -139,20 +140,27 @@ impl Engine<'_> {
             kind.replace('_', " ")
         ));
         let trusted = trusted_command(command, self.store.git().main_workdir());
+        let limits = self.workflow.limits;
         let reporter = &mut *self.reporter;
+        let mut run = TrakCommand::shell(&trusted, dir);
+        run.envs(agent_env(trak, stage, trak.state.attempt, dir));
+        let keep = Keep {
+            head: 64 << 10,
+            tail: 64 << 10,
+            combined: limits.feedback.max(limits.note),
+        };
+        let mut live = LiveBudget::new(limits.feedback);
         let finished = run_streaming(
-            Command::new("sh")
-                .args(["-c", &trusted])
-                .current_dir(dir)
-                .env("PWD", dir)
-                .envs(agent_env(trak, stage, trak.state.attempt, dir)),
+            &mut run,
             None,
             gate.timeout,
-            &mut |_: Stream, line: &str| reporter.line(line),
+            keep,
+            &mut |_: Stream, line| live.spend(line, |text| reporter.line(text)),
         )
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();
-        let output = crate::store::secrets::redact(&tail(&finished.output, FEEDBACK_LIMIT));
+        let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
+        let output = redact(limits.feedback);
         let note = serde_json::json!({
             "kind": kind,
             "trak": trak.id,
@@ -163,7 +171,7 @@ impl Engine<'_> {
             "result": finished.describe(),
             "machine": self.store.machine(),
             "at": chrono::Utc::now(),
-            "output": output,
+            "output": redact(limits.note),
         });
         self.store
             .git()
@@ -199,18 +207,4 @@ fn trusted_command(command: &str, main_workdir: &Path) -> String {
     } else {
         command.to_string()
     }
-}
-
-/// The last `limit` bytes of `text`, cut at a line start.
-fn tail(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_string();
-    }
-    let mut start = text.len() - limit;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    let cut = &text[start..];
-    let cut = cut.find('\n').map_or(cut, |i| &cut[i + 1..]);
-    format!("[… earlier output cut]\n{cut}")
 }

@@ -20,6 +20,16 @@ impl Engine<'_> {
         }
         let git = self.store.git();
         let base = trak.state.base.clone();
+        // A subtrak merges into its parent's branch, which may be known here only from a
+        // fetch, and which its sibling subtraks merge into too: one at a time.
+        let _merge_lock = match &trak.state.parent {
+            Some(parent) => {
+                let lock = self.wait_for_merge_lock(parent)?;
+                self.store.adopt(&self.store.load(parent)?)?;
+                Some(lock)
+            }
+            None => None,
+        };
         let base_ref = format!("refs/heads/{base}");
         let Some(base_tip) = git.ref_tip(&base_ref)? else {
             return self.block(
@@ -101,6 +111,9 @@ impl Engine<'_> {
                 worktree.display()
             ));
         }
+        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
+            self.reporter.step(&warning);
+        }
     }
 
     /// The merge into `base` conflicts in `paths`: back to `on_conflict` with them as feedback.
@@ -132,6 +145,21 @@ impl Engine<'_> {
                 route_to,
                 by: Actor::Integration,
             },
+        )
+    }
+
+    /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
+    /// merge takes a moment; the lock is released by the OS if the process dies).
+    fn wait_for_merge_lock(&self, parent: &str) -> Result<std::fs::File> {
+        let name = format!("merge/{parent}.lock");
+        for _ in 0..1200 {
+            if let Some(lock) = self.store.git().try_runtime_lock(&name)? {
+                return Ok(lock);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        anyhow::bail!(
+            "another ork process has been merging into ork/{parent} for a minute; try again: ork integrate"
         )
     }
 

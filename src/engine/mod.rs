@@ -9,14 +9,19 @@ pub mod conflict_forecast;
 mod decisions;
 pub mod doctor;
 mod gate;
+pub mod inspect;
 mod integration;
 mod landing_gate;
+pub mod notify;
+pub mod output;
+pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod pull_request;
 pub mod runner;
 mod session;
 mod stage;
+pub mod subtraks;
 pub mod worktree;
 
 pub use decisions::{HumanDecision, decide, drop_trak};
@@ -30,12 +35,13 @@ use crate::store::state::Status;
 use crate::store::{Location, NewTrak, Store, Trak};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
-pub const RUNNABLE: [Status; 5] = [
+pub const RUNNABLE: [Status; 6] = [
     Status::Queued,
     Status::Running,
     Status::Checking,
     Status::Integrating,
     Status::InReview,
+    Status::Subtraks,
 ];
 
 /// Where the engine tells the user what happens.
@@ -44,6 +50,8 @@ pub trait Reporter {
     fn step(&mut self, text: &str);
     /// A line of an agent's or a gate's output.
     fn line(&mut self, text: &str);
+    /// The trak stopped where a human is needed, or is done (the terminal rings its bell).
+    fn stopped(&mut self, _trak: &Trak) {}
 }
 
 /// What `ork trak new` asks for.
@@ -87,6 +95,8 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
         base: &base,
+        id: None,
+        parent: None,
     })?;
     if let Err(err) = crate::engine::worktree::create(store, &trak, &workflow.worktree) {
         // Best effort: the worktree error is what the user must see.
@@ -115,7 +125,23 @@ impl Engine<'_> {
         if trak.state.status == Status::Running {
             self.check_claim(&trak)?;
         }
-        let mut trak = self.store.adopt(&trak)?;
+        let trak = self.store.adopt(&trak)?;
+        if subtraks::wanted_by_parent(self.store, &trak) == Some(false)
+            && !trak.state.status.is_finished()
+        {
+            self.reporter.step(&format!(
+                "subtrak {}: its parent no longer waits on it (its breakdown was rejected); dropping it",
+                trak.id
+            ));
+            return self.store.record(
+                &trak,
+                crate::store::event::EventKind::Dropped {
+                    reason: "the parent's breakdown was rejected".into(),
+                },
+            );
+        }
+        let started_at = trak.tip;
+        let mut trak = self.before_first_run(trak)?;
         loop {
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).
@@ -135,9 +161,18 @@ impl Engine<'_> {
                     let trak = self.integrate(trak)?;
                     // Still integrating: the merge waits for the user (it said why).
                     if trak.state.status == Status::Integrating {
-                        if self.share() {
-                            return self.store.load(&trak.id);
-                        }
+                        let trak = if self.share() {
+                            self.store.load(&trak.id)?
+                        } else {
+                            trak
+                        };
+                        return Ok(self.stop(trak, started_at));
+                    }
+                    trak
+                }
+                Status::Subtraks => {
+                    let trak = self.run_subtraks(trak)?;
+                    if trak.state.status == Status::Subtraks {
                         return Ok(trak);
                     }
                     trak
@@ -158,9 +193,27 @@ impl Engine<'_> {
                 | Status::Failed
                 | Status::Done
                 | Status::Dropped
-                | Status::Conflict => return Ok(trak),
+                | Status::Conflict => return Ok(self.stop(trak, started_at)),
             };
         }
+    }
+
+    /// The loop stops with `trak`: if this drive moved it to where a human is needed (or to
+    /// done), the user is told: the notify command, the reporter's bell.
+    fn stop(&mut self, trak: Trak, started_at: crate::store::git::Oid) -> Trak {
+        if trak.tip != started_at && notify::worth_telling(trak.state.status) {
+            self.reporter.stopped(&trak);
+            let worktree = self.store.worktree_path(&trak.id);
+            let dir = if worktree.is_dir() {
+                worktree
+            } else {
+                self.store.git().main_workdir().to_path_buf()
+            };
+            if let Some(warning) = notify::notify(&self.workflow.notify, &dir, &trak) {
+                self.reporter.step(&format!("warning: {warning}"));
+            }
+        }
+        trak
     }
 
     /// With `[sync] auto = true`: pushes what was just recorded (and fetches what others did),
@@ -242,14 +295,20 @@ impl Engine<'_> {
 
 /// The `ORK_*` environment of an agent or gate.
 fn agent_env(trak: &Trak, stage: &Stage, attempt: u32, worktree: &Path) -> Vec<(String, String)> {
-    vec![
+    let mut env = vec![
         ("ORK_TRAK".into(), trak.id.clone()),
         ("ORK_STAGE".into(), stage.name.clone()),
         ("ORK_ATTEMPT".into(), attempt.to_string()),
         ("ORK_ARTIFACT".into(), stage.artifact.clone()),
         ("ORK_WORKTREE".into(), worktree.display().to_string()),
         ("ORK_BASE_BRANCH".into(), trak.state.base.clone()),
-    ]
+    ];
+    // A subtrak's agent may want to know what it is part of.
+    if let (Some(parent), Some(key)) = (&trak.state.parent, &trak.state.key) {
+        env.push(("ORK_PARENT".into(), parent.clone()));
+        env.push(("ORK_SUBTRAK".into(), key.clone()));
+    }
+    env
 }
 
 /// The trak's worktree, made (again) if it is missing or was left half-made by a crash.
@@ -267,6 +326,14 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
             .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
     }
     crate::engine::worktree::create(store, trak, &workflow.worktree)
+}
+
+/// Whether a trak in `status` waits for a human to act.
+pub fn waits_for_human(status: Status) -> bool {
+    matches!(
+        status,
+        Status::AwaitingReview | Status::AwaitingAnswer | Status::Failed | Status::Conflict
+    )
 }
 
 /// What the user can do next with `trak`, as one line.
@@ -295,10 +362,36 @@ pub fn next_step(trak: &Trak) -> String {
             None => format!("Read its pull request: ork resume {id}"),
         },
         Status::Done => "Nothing: it is merged.".to_string(),
-        Status::Dropped => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        Status::Dropped => match &trak.state.parent {
+            Some(parent) => format!(
+                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}"
+            ),
+            None => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+        },
+        Status::Subtraks => format!(
+            "It waits on its subtraks; see which and what they need: ork show {id}  (carry on: ork resume {id})"
+        ),
         Status::Conflict => format!(
             "Two machines made different decisions; keep one: ork resolve {id} --keep approved  (or rejected, or an event id from ork show)"
         ),
+    }
+}
+
+/// `.git/ork/runs/<id>/`: the runtime files of trak `id`'s runs on this machine (prompts,
+/// output files, live logs). No state: the kept logs are on the log ref.
+pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
+    store.git().runtime_dir().join("runs").join(id)
+}
+
+/// Removes a finished or dropped trak's runtime files; returns the error as a warning to show.
+fn forget_runs(store: &Store, id: &str) -> Option<String> {
+    let dir = runs_dir(store, id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(format!(
+            "warning: could not remove {}: {e}; delete it by hand, it holds nothing ork needs",
+            dir.display()
+        )),
+        _ => None,
     }
 }
 

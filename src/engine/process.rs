@@ -1,12 +1,17 @@
-//! Running child processes under a timeout, in their own process group, line by line.
+//! Running child processes for a trak: in its worktree, under a timeout, in their own process
+//! group, line by line.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+
+use crate::engine::output::{Bounded, printable};
 
 /// Process groups of the children running now, so an interrupt can take them down too.
 static LIVE_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
@@ -20,9 +25,21 @@ pub fn kill_children_on_interrupt() {
         for pgid in groups {
             kill_group(pgid);
         }
+        if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
+            restore();
+        }
         eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
         std::process::exit(130);
     });
+}
+
+/// What must happen before an interrupt ends the process: a full-screen view gives the
+/// terminal back.
+static BEFORE_INTERRUPT_EXIT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Has `f` run when an interrupt (SIGINT, SIGTERM) ends the process, before it exits.
+pub fn before_interrupt_exit(f: fn()) {
+    let _ = BEFORE_INTERRUPT_EXIT.set(f);
 }
 
 /// Keeps a child's process group in [`LIVE_GROUPS`] while it lives.
@@ -45,6 +62,58 @@ impl Drop for Registered {
     }
 }
 
+/// A process ork starts for a trak (agent, gate, setup command, notification). However it is
+/// configured, it starts in the trak's worktree with `PWD` naming that worktree and no
+/// `OLDPWD` (DESIGN.md rule 11): some agent CLIs, OpenCode among them, take their project from
+/// `$PWD`, and the `PWD` ork inherited names the user's main checkout. The only way to run a
+/// process here is through this type, so no spawn can forget it.
+pub struct TrakCommand {
+    command: Command,
+    worktree: PathBuf,
+}
+
+impl TrakCommand {
+    /// `program` (a path or a name looked up on `PATH`), to run in `worktree`.
+    pub fn new(program: impl AsRef<OsStr>, worktree: &Path) -> TrakCommand {
+        let mut command = TrakCommand {
+            command: Command::new(program),
+            worktree: worktree.to_path_buf(),
+        };
+        // Placed at once too, so even a spawn straight through `Deref` starts in the worktree.
+        command.placed();
+        command
+    }
+
+    /// `sh -c script`, to run in `worktree`.
+    pub fn shell(script: &str, worktree: &Path) -> TrakCommand {
+        let mut command = TrakCommand::new("sh", worktree);
+        command.args(["-c", script]);
+        command
+    }
+
+    /// The command, placed in the worktree: the last thing done before it starts, so nothing
+    /// set on it earlier can move it elsewhere.
+    fn placed(&mut self) -> &mut Command {
+        self.command
+            .current_dir(&self.worktree)
+            .env("PWD", &self.worktree)
+            .env_remove("OLDPWD")
+    }
+}
+
+impl std::ops::Deref for TrakCommand {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.command
+    }
+}
+
+impl std::ops::DerefMut for TrakCommand {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.command
+    }
+}
+
 /// Which output a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -52,15 +121,43 @@ pub enum Stream {
     Stderr,
 }
 
+/// How much of a child's output is kept in memory (DESIGN.md rule 11: output read with a
+/// bound). Whatever a child prints, ork holds no more than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// Of each stream, stdout and stderr: its first `head` and last `tail` bytes (an agent's
+    /// session starts its stream; its result ends it).
+    pub head: usize,
+    pub tail: usize,
+    /// Of both streams interleaved, as shown (the log): the last `combined` bytes.
+    pub combined: usize,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep {
+            head: 1 << 20,
+            tail: 4 << 20,
+            combined: 1 << 20,
+        }
+    }
+}
+
 /// How a child process ended.
 #[derive(Debug)]
 pub struct Finished {
     /// `None` when it was killed for running past its timeout.
     pub status: Option<ExitStatus>,
+    /// Each stream as printed (invalid UTF-8 made U+FFFD), within [`Keep`]'s head and tail.
     pub stdout: String,
     pub stderr: String,
-    /// Both streams, interleaved as they were read.
+    /// Both streams, interleaved as they were read, control characters dropped, within
+    /// [`Keep::combined`].
     pub output: String,
+    /// When stdout was cut in its middle: its head as kept, and how many bytes it had.
+    pub stdout_cut: Option<(String, u64)>,
+    /// Bytes the child printed, both streams.
+    pub printed: u64,
     pub elapsed: Duration,
 }
 
@@ -93,21 +190,24 @@ impl Finished {
 
 /// Runs `command` to completion, capturing its output, and kills its whole process group if it
 /// runs longer than `timeout`: grandchildren that a script started die with it.
-pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Finished> {
-    run_streaming(command, None, timeout, &mut |_, _| {})
+pub fn run_with_timeout(command: &mut TrakCommand, timeout: Duration) -> Result<Finished> {
+    run_streaming(command, None, timeout, Keep::default(), &mut |_, _| {})
 }
 
-/// Like [`run_with_timeout`], feeding `input` to its standard input and calling `on_line` for
-/// every line of output as it arrives.
+/// Like [`run_with_timeout`], feeding `input` to its standard input, keeping what `keep`
+/// says, and calling `on_line` for every line of output as it arrives, control characters
+/// dropped (a line longer than [`PIECE`] comes in pieces).
 pub fn run_streaming(
-    command: &mut Command,
+    command: &mut TrakCommand,
     input: Option<&str>,
     timeout: Duration,
+    keep: Keep,
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<Finished> {
     let program = format!("{:?}", command.get_program());
     let start = Instant::now();
     let mut child = command
+        .placed()
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -126,7 +226,8 @@ pub fn run_streaming(
             let _ = stdin.write_all(text.as_bytes());
         });
     }
-    let (tx, rx) = channel::<(Stream, String)>();
+    // A bounded channel: a child printing faster than ork shows it waits on its pipe.
+    let (tx, rx) = sync_channel::<Piece>(64);
     let readers = [
         child
             .stdout
@@ -141,49 +242,102 @@ pub fn run_streaming(
     .flatten()
     .map(|(stream, pipe)| {
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).split(b'\n') {
-                let Ok(line) = line else { break };
-                let text = String::from_utf8_lossy(&line).into_owned();
-                if tx.send((stream, text)).is_err() {
-                    break;
-                }
-            }
-        })
+        std::thread::spawn(move || read_pieces(stream, pipe, &tx))
     })
     .collect::<Vec<_>>();
     drop(tx);
-    let mut finished = Finished {
-        status: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        output: String::new(),
-        elapsed: Duration::ZERO,
-    };
+    let mut taken = Taken::new(keep);
     let deadline = start + timeout;
-    let status = pump(&rx, &mut child, deadline, &mut finished, on_line)?;
+    let status = pump(&rx, &mut child, deadline, &mut taken, on_line)?;
     // A grandchild may still hold the pipes open; once the group is gone they close.
     kill_group(child.id());
     if status.is_none() {
         let _ = child.wait();
     }
+    // What is still in the pipes, until the readers are done.
+    for piece in rx.iter() {
+        taken.take(piece, on_line);
+    }
     for reader in readers {
         let _ = reader.join();
     }
-    for (stream, line) in rx.try_iter() {
-        finished.take_line(stream, &line, on_line);
-    }
-    finished.status = status;
-    finished.elapsed = start.elapsed();
-    Ok(finished)
+    Ok(taken.finish(status, start.elapsed()))
 }
 
-/// Delivers lines until the child exits (its status) or the deadline passes (`None`).
+/// Longest piece of a line delivered at once: a line without end is read in pieces.
+pub const PIECE: usize = 64 * 1024;
+
+/// Part of a line of output: `text`, and whether the line ends after it.
+struct Piece {
+    stream: Stream,
+    text: String,
+    ends_line: bool,
+}
+
+/// Reads `pipe` in lines of at most [`PIECE`] bytes, never holding more, keeping a character
+/// split between two pieces whole.
+fn read_pieces(stream: Stream, pipe: Box<dyn Read + Send>, tx: &SyncSender<Piece>) {
+    let mut reader = BufReader::with_capacity(PIECE, pipe);
+    let mut line: Vec<u8> = Vec::new();
+    let send = |bytes: &[u8], ends_line: bool| {
+        let piece = Piece {
+            stream,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            ends_line,
+        };
+        tx.send(piece).is_ok()
+    };
+    loop {
+        let buffer = match reader.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if buffer.is_empty() {
+            if !line.is_empty() {
+                send(&line, true);
+            }
+            return;
+        }
+        let room = PIECE - line.len();
+        let (used, ends_line) = match buffer.iter().take(room).position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buffer.len().min(room), false),
+        };
+        let content = if ends_line { used - 1 } else { used };
+        line.extend_from_slice(&buffer[..content]);
+        reader.consume(used);
+        if ends_line {
+            if !send(&line, true) {
+                return;
+            }
+            line.clear();
+        } else if line.len() >= PIECE {
+            let keep = incomplete_char(&line);
+            let rest = line.split_off(line.len() - keep);
+            if !send(&line, false) {
+                return;
+            }
+            line = rest;
+        }
+    }
+}
+
+/// How many bytes at the end of `bytes` begin a UTF-8 character that is not complete yet.
+fn incomplete_char(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
+        Err(_) => 0,
+    }
+}
+
+/// Delivers pieces until the child exits (its status) or the deadline passes (`None`).
 fn pump(
-    rx: &Receiver<(Stream, String)>,
+    rx: &Receiver<Piece>,
     child: &mut std::process::Child,
     deadline: Instant,
-    finished: &mut Finished,
+    taken: &mut Taken,
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<Option<ExitStatus>> {
     loop {
@@ -194,7 +348,7 @@ fn pump(
         }
         let wait = (deadline - now).min(Duration::from_millis(50));
         match rx.recv_timeout(wait) {
-            Ok((stream, line)) => finished.take_line(stream, &line, on_line),
+            Ok(piece) => taken.take(piece, on_line),
             Err(error) => {
                 if let Some(status) = child.try_wait().context("waiting for a child process")? {
                     return Ok(Some(status));
@@ -208,17 +362,51 @@ fn pump(
     }
 }
 
-impl Finished {
-    fn take_line(&mut self, stream: Stream, line: &str, on_line: &mut dyn FnMut(Stream, &str)) {
-        let target = match stream {
+/// What is kept of a child's output while it runs.
+struct Taken {
+    stdout: Bounded,
+    stderr: Bounded,
+    output: Bounded,
+    printed: u64,
+}
+
+impl Taken {
+    fn new(keep: Keep) -> Taken {
+        Taken {
+            stdout: Bounded::new(keep.head, keep.tail),
+            stderr: Bounded::new(keep.head, keep.tail),
+            output: Bounded::new(0, keep.combined),
+            printed: 0,
+        }
+    }
+
+    fn take(&mut self, piece: Piece, on_line: &mut dyn FnMut(Stream, &str)) {
+        let target = match piece.stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
         };
-        target.push_str(line);
-        target.push('\n');
-        self.output.push_str(line);
-        self.output.push('\n');
-        on_line(stream, line);
+        target.push(&piece.text);
+        let shown = printable(&piece.text);
+        self.output.push(&shown);
+        if piece.ends_line {
+            target.push("\n");
+            self.output.push("\n");
+        }
+        self.printed += piece.text.len() as u64 + u64::from(piece.ends_line);
+        on_line(piece.stream, &shown);
+    }
+
+    fn finish(self, status: Option<ExitStatus>, elapsed: Duration) -> Finished {
+        Finished {
+            status,
+            stdout_cut: (!self.stdout.is_whole())
+                .then(|| (self.stdout.head().to_string(), self.stdout.total())),
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
+            output: self.output.finish(),
+            printed: self.printed,
+            elapsed,
+        }
     }
 }
 
@@ -236,9 +424,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn runs_in_the_worktree_with_pwd_and_without_oldpwd() {
+        let worktree = tempfile::tempdir().unwrap();
+        let path = worktree.path().canonicalize().unwrap();
+        let mut command = TrakCommand::new("python3", &path);
+        command
+            .args([
+                "-c",
+                "import os; print(os.getcwd()); print(os.environ.get('PWD')); print(os.environ.get('OLDPWD'))",
+            ])
+            // Set on purpose: the worktree still wins.
+            .current_dir("/")
+            .env("PWD", "/somewhere/else")
+            .env("OLDPWD", "/the/main/checkout");
+        let done = run_with_timeout(&mut command, Duration::from_secs(10)).unwrap();
+        let shown = path.display().to_string();
+        assert_eq!(done.stdout, format!("{shown}\n{shown}\nNone\n"));
+    }
+
+    #[test]
     fn captures_output_and_status() {
         let done = run_with_timeout(
-            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            &mut TrakCommand::shell("echo out; echo err >&2; exit 3", &std::env::temp_dir()),
             Duration::from_secs(10),
         )
         .unwrap();
@@ -253,9 +460,13 @@ mod tests {
     fn streams_lines_and_feeds_stdin() {
         let mut seen = Vec::new();
         let done = run_streaming(
-            Command::new("sh").args(["-c", "while read l; do echo \"got $l\"; done"]),
+            &mut TrakCommand::shell(
+                "while read l; do echo \"got $l\"; done",
+                &std::env::temp_dir(),
+            ),
             Some("a\nb\n"),
             Duration::from_secs(10),
+            Keep::default(),
             &mut |stream, line| seen.push((stream, line.to_string())),
         )
         .unwrap();
@@ -276,7 +487,7 @@ mod tests {
         // The grandchild would write the marker after 2s if it survived its parent's timeout.
         let script = format!("(sleep 2; echo alive > {path}) & sleep 30");
         let done = run_with_timeout(
-            Command::new("sh").args(["-c", &script]),
+            &mut TrakCommand::shell(&script, &std::env::temp_dir()),
             Duration::from_millis(300),
         )
         .unwrap();

@@ -8,7 +8,6 @@
 //! with the reviewers' words and the failing checks; the next round is pushed to the same
 //! branch as new commits (never forced); approved, green and mergeable, ork merges it.
 
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -17,7 +16,7 @@ use serde::Deserialize;
 
 use super::Engine;
 use crate::config::workflow::Flow;
-use crate::engine::process::{Finished, run_with_timeout};
+use crate::engine::process::{Finished, TrakCommand, run_with_timeout};
 use crate::store::event::EventKind;
 use crate::store::git::{MergeResult, Oid};
 use crate::store::state::PullRequest;
@@ -413,19 +412,14 @@ impl Engine<'_> {
         Ok(body)
     }
 
-    /// Runs `gh args` in the main checkout, as any child of ork: its own process group, a
-    /// timeout, output read line by line.
+    /// Runs `gh args` in the main checkout (the trak's code is on the remote, not in a
+    /// worktree), as any child of ork: its own process group, a timeout, bounded output.
     fn gh(&mut self, args: &[&str]) -> Result<Finished> {
         let dir = self.store.git().main_workdir();
-        run_with_timeout(
-            Command::new("gh")
-                .args(args)
-                .current_dir(dir)
-                .env("PWD", dir)
-                .env("GH_PROMPT_DISABLED", "1"),
-            GH_TIMEOUT,
-        )
-        .with_context(|| format!("running gh {}", args.join(" ")))
+        let mut gh = TrakCommand::new("gh", dir);
+        gh.args(args).env("GH_PROMPT_DISABLED", "1");
+        run_with_timeout(&mut gh, GH_TIMEOUT)
+            .with_context(|| format!("running gh {}", args.join(" ")))
     }
 }
 

@@ -2,14 +2,15 @@
 //! keep the whole stream, and map its run onto one [`AgentResult`].
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
-use crate::config::workflow::{Agent, AgentKind};
-use crate::engine::process::{Finished, Stream, run_streaming};
+use crate::config::size;
+use crate::config::workflow::{Agent, AgentKind, Limits};
+use crate::engine::output::LiveBudget;
+use crate::engine::process::{Finished, Keep, Stream, TrakCommand, run_streaming};
 
 /// Everything one run needs.
 pub struct RunSpec<'a> {
@@ -23,8 +24,14 @@ pub struct RunSpec<'a> {
     /// The session of an earlier attempt of this stage, to resume.
     pub resume: Option<&'a str>,
     pub verdict: bool,
-    /// Where this run's runtime files go (prompt, output, full log).
+    /// A breakdown stage: the answer lists parts.
+    pub breakdown: bool,
+    /// Where this run's runtime files go (prompt, output, live log).
     pub run_dir: &'a Path,
+    /// How much of the agent's output ork keeps.
+    pub limits: &'a Limits,
+    /// Where the whole output can be read, for the line that says something was cut.
+    pub whole_at: &'a str,
 }
 
 /// A finished run: its result and its full output stream.
@@ -52,11 +59,10 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         .with_context(|| format!("writing {}", prompt_file.display()))?;
     let _ = std::fs::remove_file(&output_file);
     let argv = &spec.agent.command;
-    let mut command = Command::new(resolve_program(&argv[0], spec.repo_root));
+    let mut command = TrakCommand::new(resolve_program(&argv[0], spec.repo_root), spec.worktree);
     command
         .args(&argv[1..])
         .args(&spec.agent.args)
-        .current_dir(spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("ORK_PROMPT_FILE", &prompt_file)
         .env("ORK_OUTPUT", &output_file);
@@ -66,12 +72,51 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
         Some(line.to_string())
     })?;
-    let written = std::fs::read_to_string(&output_file).ok();
-    let result = command_result(&finished, written.as_deref()).for_stage(spec.verdict);
+    let mut result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
+        Ok(written) => command_result(&finished, written.as_deref()),
+        Err(error) => AgentResult {
+            output: AgentOutput::Failed { error },
+            session_id: None,
+            usage: Usage::default(),
+        },
+    };
+    // Stdout as the artifact, too long to keep whole: its start, saying how much more it had.
+    if let (AgentOutput::Artifact { content }, Some((head, total)), false) = (
+        &mut result.output,
+        &finished.stdout_cut,
+        output_file.exists(),
+    ) {
+        let room = spec.limits.artifact.saturating_sub(512);
+        *content = crate::engine::output::cut_head(head, room, *total, spec.whole_at);
+    }
+    let result = result.for_stage(spec.verdict).for_breakdown(spec.breakdown);
     Ok(Run {
         result,
         log: finished.output,
     })
+}
+
+/// The most of `$ORK_OUTPUT` ork reads: room for an artifact at its cap, escaped as JSON.
+fn output_file_bound(limits: &Limits) -> u64 {
+    (limits.artifact as u64).saturating_mul(4) + (1 << 20)
+}
+
+/// The command agent's `$ORK_OUTPUT`, if it wrote one; an error (the run's failure) when it
+/// is larger than `bound`: ork does not read a file of any size into memory.
+fn read_output_file(path: &Path, bound: u64) -> Result<Option<String>, String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(None);
+    };
+    if meta.len() > bound {
+        return Err(format!(
+            "the agent wrote {} to $ORK_OUTPUT, more than the {} ork reads; keep the result small (an artifact is cut at the [limits] artifact size anyway)",
+            size::format(meta.len()),
+            size::format(bound)
+        ));
+    }
+    Ok(std::fs::read(path)
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The JSON a command agent writes: an [`AgentOutput`] plus optional session and usage.
@@ -131,7 +176,7 @@ pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult
 fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
     // Codex reads the answer's schema from a file.
     let schema_file = spec.run_dir.join("answer-schema.json");
-    let schema = agent::strict_answer_schema(spec.verdict).to_string();
+    let schema = agent::strict_answer_schema_for(spec.verdict, spec.breakdown).to_string();
     std::fs::write(&schema_file, schema)
         .with_context(|| format!("writing {}", schema_file.display()))?;
     let request = Request {
@@ -139,6 +184,7 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         model: spec.agent.model.as_deref(),
         resume: spec.resume,
         verdict: spec.verdict,
+        breakdown: spec.breakdown,
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
         permission: spec.agent.permission_mode.as_deref(),
@@ -151,18 +197,19 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
     if locate(&launch.argv[0], spec.repo_root).is_none() {
         anyhow::bail!("{}", not_found(spec.agent, &launch.argv[0]));
     }
-    let mut command = Command::new(resolve_program(&launch.argv[0], spec.repo_root));
+    let mut command = TrakCommand::new(
+        resolve_program(&launch.argv[0], spec.repo_root),
+        spec.worktree,
+    );
     command
         .args(&launch.argv[1..])
-        .current_dir(spec.worktree)
-        // OpenCode takes its directory from `PWD`, not from the working directory.
-        .env("PWD", spec.worktree)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .envs(launch.env.iter().map(|(k, v)| (k, v)));
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
-        .for_stage(spec.verdict);
+        .for_stage(spec.verdict)
+        .for_breakdown(spec.breakdown);
     if finished.status.is_none() {
         result.output = AgentOutput::Failed {
             error: format!("the agent {}", finished.describe()),
@@ -279,9 +326,9 @@ pub fn session_home(agent: &Agent, worktree: &Path, session: &str) -> Option<age
 }
 
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
-/// every stderr line.
+/// every stderr line, on the terminal and in the live log, up to the log cap of each.
 fn run_showing(
-    command: &mut Command,
+    command: &mut TrakCommand,
     input: Option<&str>,
     spec: &RunSpec<'_>,
     on_line: &mut dyn FnMut(&str),
@@ -291,20 +338,30 @@ fn run_showing(
     let log_path = spec.run_dir.join("log");
     let mut live = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
+    let cap = spec.limits.log;
+    let mut to_file = LiveBudget::new(cap);
+    let mut to_terminal = LiveBudget::new(cap);
     let mut forward = |stream: Stream, line: &str| {
         use std::io::Write;
-        let _ = writeln!(live, "{line}");
-        match stream {
-            Stream::Stdout => {
-                if let Some(text) = show(line) {
-                    on_line(&text);
-                }
-            }
-            Stream::Stderr => on_line(line),
+        to_file.spend(line, |text| {
+            let _ = writeln!(live, "{text}");
+        });
+        let text = match stream {
+            Stream::Stdout => show(line),
+            Stream::Stderr => Some(line.to_string()),
+        };
+        if let Some(text) = text {
+            to_terminal.spend(&text, &mut *on_line);
         }
     };
     let program = command.get_program().to_string_lossy().into_owned();
-    run_streaming(command, input, spec.agent.timeout, &mut forward).with_context(|| {
+    let keep = Keep {
+        // The session starts the stream; the result, which holds the artifact, ends it.
+        head: 1 << 20,
+        tail: spec.limits.artifact.saturating_mul(2) + (1 << 20),
+        combined: cap,
+    };
+    run_streaming(command, input, spec.agent.timeout, keep, &mut forward).with_context(|| {
         format!(
             "starting agent \"{}\" ({program}); check its `command` in .orkestra/workflow.toml",
             spec.agent.name
@@ -345,6 +402,8 @@ mod tests {
             stdout: stdout.to_string(),
             stderr: String::new(),
             output: stdout.to_string(),
+            stdout_cut: None,
+            printed: stdout.len() as u64,
             elapsed: std::time::Duration::ZERO,
         }
     }
@@ -395,6 +454,22 @@ mod tests {
 
         let silent = command_result(&finished(0, "  \n"), None);
         assert!(matches!(silent.output, AgentOutput::Failed { .. }));
+    }
+
+    #[test]
+    fn an_output_file_past_its_bound_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.json");
+        assert_eq!(read_output_file(&path, 100), Ok(None));
+        std::fs::write(&path, "x".repeat(101)).unwrap();
+        let err = read_output_file(&path, 100).unwrap_err();
+        assert!(
+            err.contains("wrote 101 B to $ORK_OUTPUT, more than the 100 B ork reads"),
+            "{err}"
+        );
+        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(read_output_file(&path, 100), Ok(Some("{}".to_string())));
+        assert_eq!(output_file_bound(&Limits::default()), 5 << 20);
     }
 
     #[test]

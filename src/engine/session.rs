@@ -2,7 +2,6 @@
 //! and kept on the trak's log ref (`sync::transcript`), put back before a run that resumes it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +9,10 @@ use anyhow::{Context, Result, bail};
 use super::Engine;
 use crate::agent::SessionHome;
 use crate::config::workflow::Agent;
-use crate::engine::process::run_with_timeout;
+use crate::engine::process::{Keep, TrakCommand, run_streaming};
+
+/// The largest session export ork keeps.
+const SESSION_LIMIT: usize = 64 << 20;
 use crate::engine::runner::{resolve_program, session_home};
 use crate::store::{LOGS_PREFIX, Trak};
 use crate::sync::transcript;
@@ -154,14 +156,29 @@ impl Engine<'_> {
     /// Runs the agent's CLI (`argv`) in `worktree` to export or import a session; its stdout.
     fn session_cli(&self, argv: &[String], worktree: &Path) -> Result<String> {
         let program = resolve_program(&argv[0], self.store.git().main_workdir());
-        let finished = run_with_timeout(
-            Command::new(&program)
-                .args(&argv[1..])
-                .current_dir(worktree)
-                .env("PWD", worktree),
+        let mut command = TrakCommand::new(&program, worktree);
+        command.args(&argv[1..]);
+        // A session is kept whole or not at all: up to 64 MiB of it.
+        let keep = Keep {
+            head: SESSION_LIMIT,
+            tail: 0,
+            combined: 64 << 10,
+        };
+        let finished = run_streaming(
+            &mut command,
+            None,
             SESSION_CLI_TIMEOUT,
+            keep,
+            &mut |_, _| {},
         )
         .with_context(|| format!("running `{}`", argv.join(" ")))?;
+        if finished.stdout_cut.is_some() {
+            bail!(
+                "`{}` printed more than {}; the session is not kept",
+                argv.join(" "),
+                crate::config::size::format(SESSION_LIMIT as u64)
+            );
+        }
         if !finished.success() {
             bail!(
                 "`{}` {}: {}",

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
+use crate::engine::output::keep_head;
 use crate::engine::prompt::{PromptInput, render};
 use crate::engine::runner::{RunSpec, run};
 use crate::store::event::{EventKind, Outcome};
@@ -58,6 +59,15 @@ impl Engine<'_> {
                 ));
             }
         }
+        let cuts = Cuts {
+            limits: self.workflow.limits,
+            whole_at: format!(
+                "The agent's output is in its log (the last {} of it): ork logs {} --stage {}",
+                crate::config::size::format(self.workflow.limits.log as u64),
+                trak.id,
+                stage.name
+            ),
+        };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
         let spec = RunSpec {
@@ -68,8 +78,19 @@ impl Engine<'_> {
             env,
             resume: resume.as_deref(),
             verdict: stage.verdict,
+            breakdown: stage.subtraks.is_some(),
             run_dir: &run_dir,
+            limits: &self.workflow.limits,
+            whole_at: &cuts.whole_at,
         };
+        // What the checkouts around this worktree hold now, to tell what the run changes there.
+        let around = crate::engine::outside::Snapshot::take(self.store, &trak)
+            .map_err(|err| {
+                self.reporter.step(&format!(
+                    "warning: cannot watch the files outside the worktree during this run: {err:#}"
+                ))
+            })
+            .ok();
         let reporter = &mut *self.reporter;
         let (mut finished, could_start) = match run(&spec, &mut |line| reporter.line(line)) {
             Ok(finished) => (finished, true),
@@ -105,9 +126,16 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
-        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result);
-        if let EventKind::StageFinished { retry, .. } = &mut kind {
+        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
+        let escaped = self.outside_changes(around.as_ref());
+        if let EventKind::StageFinished {
+            retry,
+            outside_changes,
+            ..
+        } = &mut kind
+        {
             *retry &= could_start;
+            *outside_changes = escaped;
         }
         let secrets = self.added_secrets(&trak, &worktree)?;
         if !secrets.is_empty() {
@@ -132,6 +160,32 @@ impl Engine<'_> {
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
         Ok(trak)
+    }
+
+    /// The files outside the worktree that changed since `before`, said as a warning: ork
+    /// leaves them where they are.
+    fn outside_changes(
+        &mut self,
+        before: Option<&crate::engine::outside::Snapshot>,
+    ) -> Vec<crate::store::event::OutsideChange> {
+        let Some(before) = before else {
+            return Vec::new();
+        };
+        let changes = before.changes(self.store).unwrap_or_else(|err| {
+            self.reporter.step(&format!(
+                "warning: cannot tell what changed outside the worktree during this run: {err:#}"
+            ));
+            Vec::new()
+        });
+        if !changes.is_empty() {
+            let list: Vec<String> = changes.iter().map(|c| c.describe()).collect();
+            self.reporter.step(&format!(
+                "warning: {} file(s) outside the trak's worktree changed during the run; ork leaves them as they are (not committed, not reverted): {}",
+                changes.len(),
+                list.join(", ")
+            ));
+        }
+        changes
     }
 
     /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in
@@ -165,7 +219,7 @@ impl Engine<'_> {
             .with_context(|| format!("reading the prompt template {}", path.display()))?;
         let description = self.store.description(trak)?;
         let stored = self.store.artifacts(trak)?;
-        let artifacts: Vec<(String, String, String)> = flow
+        let mut artifacts: Vec<(String, String, String)> = flow
             .stages
             .iter()
             .filter(|s| s.name != stage.name)
@@ -176,6 +230,9 @@ impl Engine<'_> {
                     .map(|(name, content)| (s.name.clone(), name.clone(), content.clone()))
             })
             .collect();
+        if trak.state.breakdown_stage.as_deref() != Some(stage.name.as_str()) {
+            artifacts.extend(self.subtrak_artifacts(trak)?);
+        }
         Ok(render(
             &template,
             &PromptInput {
@@ -196,14 +253,30 @@ impl Engine<'_> {
         ))
     }
 
+    /// What the parent's stages after a breakdown are told of its subtraks: each one's title and
+    /// latest artifacts, or that it was dropped (its work is not in the branch).
+    fn subtrak_artifacts(&self, trak: &Trak) -> Result<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        for (planned, subtrak) in super::subtraks::subtraks_of(self.store, trak)? {
+            let from = format!("subtrak {} \"{}\"", planned.part.key, planned.part.title);
+            let Some(subtrak) = subtrak.filter(|t| t.state.status == Status::Done) else {
+                out.push((
+                    from,
+                    "not merged".to_string(),
+                    "This part was dropped (or never finished): its work is not in this branch. Do what it was for here, or leave it out and say so.".to_string(),
+                ));
+                continue;
+            };
+            for (name, content) in self.store.artifacts(&subtrak)? {
+                out.push((from.clone(), name, content));
+            }
+        }
+        Ok(out)
+    }
+
     /// The runtime folder of one run: prompt, output file, live log.
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
-        self.store
-            .git()
-            .runtime_dir()
-            .join("runs")
-            .join(&trak.id)
-            .join(format!("{stage}-{attempt}"))
+        super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
     }
 
     /// Keeps an agent's whole output in git, secrets redacted, on the trak's log ref.
@@ -229,6 +302,12 @@ impl Engine<'_> {
                 .step(&format!("warning: could not keep the agent's log: {err:#}"));
         }
     }
+}
+
+/// How a run's texts are cut to the workflow's limits, and where the whole output is.
+struct Cuts {
+    limits: crate::config::workflow::Limits,
+    whole_at: String,
 }
 
 /// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
@@ -261,16 +340,19 @@ fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::se
     }
 }
 
-/// The `StageFinished` event for a run's result, and the record files it carries (the artifact).
+/// The `StageFinished` event for a run's result, and the record files it carries (the
+/// artifact, cut at its cap).
 fn finished_event(
     stage: &Stage,
     attempt: u32,
     result: crate::agent::AgentResult,
+    cuts: &Cuts,
 ) -> (EventKind, Vec<(String, Vec<u8>)>) {
     let artifact_file = |content: &str| {
+        let kept = keep_head(content, cuts.limits.artifact, &cuts.whole_at);
         vec![(
             format!("artifacts/{}.md", stage.artifact),
-            content.as_bytes().to_vec(),
+            kept.into_bytes(),
         )]
     };
     let mut event = EventKind::StageFinished {
@@ -284,6 +366,8 @@ fn finished_event(
         questions: Vec::new(),
         session_id: result.session_id,
         usage: result.usage,
+        subtraks: Vec::new(),
+        outside_changes: Vec::new(),
     };
     let EventKind::StageFinished {
         outcome,
@@ -292,6 +376,7 @@ fn finished_event(
         decision,
         route_to,
         questions,
+        subtraks,
         ..
     } = &mut event
     else {
@@ -324,7 +409,28 @@ fn finished_event(
             *questions = q;
             Vec::new()
         }
-        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&why)),
+        AgentOutput::Breakdown { content, .. } if stage.subtraks.is_none() => {
+            artifact_file(&content)
+        }
+        AgentOutput::Breakdown {
+            content,
+            subtraks: parts,
+        } => {
+            let max_parts = stage.subtraks.as_ref().map_or(usize::MAX, |s| s.max_parts);
+            match crate::agent::breakdown::validate(&parts, max_parts) {
+                Ok(()) => {
+                    let files = artifact_file(&crate::agent::breakdown::artifact(&content, &parts));
+                    *subtraks = parts;
+                    files
+                }
+                Err(problem) => fail(format!("the breakdown cannot be used: {problem}")),
+            }
+        }
+        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&keep_head(
+            &why,
+            cuts.limits.feedback,
+            &cuts.whole_at,
+        ))),
     };
     (event, files)
 }

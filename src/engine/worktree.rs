@@ -1,12 +1,11 @@
 //! Making a trak's worktree ready to work in.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::config::workflow::WorktreeSetup;
-use crate::engine::process::run_with_timeout;
+use crate::engine::process::{TrakCommand, run_with_timeout};
 use crate::store::local_files::included_files;
 use crate::store::{Store, Trak};
 
@@ -29,12 +28,7 @@ fn run_setup(worktree: &Path, setup: &WorktreeSetup) -> Result<()> {
     let Some(script) = &setup.setup else {
         return Ok(());
     };
-    let done = run_with_timeout(
-        Command::new("sh")
-            .args(["-c", script])
-            .current_dir(worktree),
-        setup.timeout,
-    )?;
+    let done = run_with_timeout(&mut TrakCommand::shell(script, worktree), setup.timeout)?;
     if !done.success() {
         bail!(
             "the worktree setup command `{script}` failed ({}):\n{}\n  Fix it in the [worktree] table of .orkestra/workflow.toml, then run `ork trak new` again.",

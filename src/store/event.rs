@@ -44,6 +44,55 @@ impl Usage {
     }
 }
 
+/// One part of a breakdown: what a subtrak is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// The part's name in the breakdown, unique there: `db`, `ui-login`.
+    pub key: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Keys of the parts that must be merged before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// A file outside a trak's worktree (in the main checkout, or in another trak's worktree) that
+/// changed while the trak's agent ran. ork names it and leaves it as it is: it is the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideChange {
+    /// The trak whose worktree holds the file; `None` for the main checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trak: Option<String>,
+    /// The file, relative to that checkout.
+    pub path: String,
+    pub change: FileChange,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    New,
+    Modified,
+    Deleted,
+}
+
+impl OutsideChange {
+    /// "x (new, main checkout)", "src/lib.rs (modified, trak fix-bug-k3f9)".
+    pub fn describe(&self) -> String {
+        let change = match self.change {
+            FileChange::New => "new",
+            FileChange::Modified => "modified",
+            FileChange::Deleted => "deleted",
+        };
+        match &self.trak {
+            None => format!("{} ({change}, main checkout)", self.path),
+            Some(id) => format!("{} ({change}, trak {id})", self.path),
+        }
+    }
+}
+
 /// The schema version written into every new event.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -76,6 +125,12 @@ pub enum EventKind {
         flow: String,
         base: String,
         stages: Vec<String>,
+        /// For a subtrak: the trak whose breakdown made it (its base is that trak's branch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        /// For a subtrak: its part's key in the parent's breakdown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {
@@ -107,6 +162,13 @@ pub enum EventKind {
         session_id: Option<String>,
         #[serde(default)]
         usage: Usage,
+        /// For a breakdown stage's artifact: the parts it proposes (valid, two or more make
+        /// subtraks once approved).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subtraks: Vec<Part>,
+        /// Files outside the trak's worktree that changed during the run (left as they are).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outside_changes: Vec<OutsideChange>,
     },
     /// The stage's gate script passed.
     GatePassed { stage: String, attempt: u32 },
@@ -187,6 +249,19 @@ pub enum EventKind {
         feedback: String,
         route_to: String,
     },
+    /// Every subtrak of the approved breakdown at `stage` is merged into this trak's branch
+    /// (or was dropped): the trak goes on past `stage`.
+    SubtraksJoined {
+        stage: String,
+        /// The subtraks merged, and those dropped (the next stage is told), by id.
+        #[serde(default)]
+        merged: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<String>,
+    },
+    /// `branch` (the parent's, for a subtrak whose dependencies just merged there) was merged
+    /// into this trak's branch at `commit`, so the work starts from what they built.
+    BaseMerged { branch: String, commit: String },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
@@ -243,6 +318,8 @@ impl EventKind {
             EventKind::PrChangesRequested { .. } => "pr_changes_requested",
             EventKind::PrWaiting { .. } => "pr_waiting",
             EventKind::LandingGateFailed { .. } => "landing_gate_failed",
+            EventKind::SubtraksJoined { .. } => "subtraks_joined",
+            EventKind::BaseMerged { .. } => "base_merged",
             EventKind::Unknown => "unknown",
         }
     }
@@ -261,6 +338,7 @@ impl EventKind {
             | EventKind::Retried { stage, .. }
             | EventKind::PrChangesRequested { stage, .. }
             | EventKind::LandingGateFailed { stage, .. } => Some(stage),
+            EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
@@ -269,6 +347,7 @@ impl EventKind {
             | EventKind::PrOpened { .. }
             | EventKind::PrPushed { .. }
             | EventKind::PrWaiting { .. }
+            | EventKind::BaseMerged { .. }
             | EventKind::Unknown => None,
         }
     }
@@ -290,13 +369,15 @@ impl EventKind {
                 ..
             } => {
                 let what = match (outcome, decision) {
-                    (Outcome::Artifact, _) => "finished",
-                    (Outcome::Verdict, Some(Decision::Approve)) => "approves",
-                    (Outcome::Verdict, _) => "rejects",
-                    (Outcome::Questions, _) => "asks questions",
-                    (Outcome::Failed, _) => "failed",
+                    (Outcome::Artifact, _) => format!("Finish {stage}"),
+                    (Outcome::Verdict, Some(Decision::Approve)) => {
+                        format!("Verdict for {stage}: approve")
+                    }
+                    (Outcome::Verdict, _) => format!("Verdict for {stage}: reject"),
+                    (Outcome::Questions, _) => format!("Questions from {stage}"),
+                    (Outcome::Failed, _) => format!("Run failed for {stage}"),
                 };
-                format!("{stage} {what} (attempt {attempt})")
+                format!("{what} (attempt {attempt})")
             }
             EventKind::GatePassed { stage, attempt } => {
                 format!("Gate passed for {stage} (attempt {attempt})")
@@ -304,11 +385,11 @@ impl EventKind {
             EventKind::GateFailed { stage, attempt, .. } => {
                 format!("Gate failed for {stage} (attempt {attempt})")
             }
-            EventKind::ReviewRequested { stage } => format!("{stage} waits for review"),
+            EventKind::ReviewRequested { stage } => format!("Await review of {stage}"),
             EventKind::Approved { stage, by } => match by {
                 Actor::Human => format!("Approve {stage}"),
                 Actor::Reviewer => format!("Reviewer approves {stage}"),
-                Actor::Auto | Actor::Integration => format!("{stage} passes"),
+                Actor::Auto | Actor::Integration => format!("Pass {stage}"),
             },
             EventKind::Rejected {
                 stage,
@@ -349,6 +430,13 @@ impl EventKind {
             EventKind::LandingGateFailed { route_to, .. } => {
                 format!("Gate fails on the merge with the base, back to {route_to}")
             }
+            EventKind::SubtraksJoined {
+                merged, dropped, ..
+            } => match dropped.len() {
+                0 => format!("Subtraks merged ({})", merged.len()),
+                n => format!("Subtraks merged ({}), {n} dropped", merged.len()),
+            },
+            EventKind::BaseMerged { branch, .. } => format!("Bring in {branch}"),
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }

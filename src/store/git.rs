@@ -563,6 +563,43 @@ impl Git {
             .collect())
     }
 
+    /// The paths with uncommitted changes in the checkout at `path` (untracked files one by
+    /// one; ignored files not), relative to it, leaving out the folders in `exclude`: one
+    /// `git status`, which takes no lock, so an ork process committing there is not disturbed.
+    /// A rename lists both its paths. Each path comes with whether git knows it (`false`:
+    /// untracked).
+    pub fn dirty_paths(&self, path: &Path, exclude: &[&str]) -> Result<Vec<(String, bool)>> {
+        let excludes: Vec<String> = exclude
+            .iter()
+            .map(|p| format!(":(exclude,literal){p}"))
+            .collect();
+        let mut args = vec![
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            ".",
+        ];
+        args.extend(excludes.iter().map(String::as_str));
+        let out = self.run(path, &args)?;
+        let mut paths = Vec::new();
+        let mut entries = out.stdout.split(|&b| b == 0).filter(|e| !e.is_empty());
+        while let Some(entry) = entries.next() {
+            let Some(name) = entry.get(3..) else { continue };
+            let tracked = !entry.starts_with(b"??");
+            paths.push((String::from_utf8_lossy(name).into_owned(), tracked));
+            // A rename or copy is followed by the path it came from.
+            if entry[..2].iter().any(|&b| b == b'R' || b == b'C')
+                && let Some(from) = entries.next()
+            {
+                paths.push((String::from_utf8_lossy(from).into_owned(), true));
+            }
+        }
+        Ok(paths)
+    }
+
     /// The lines the worktree at `path` adds to `base` (tracked changes and untracked files, as
     /// `git add -A` would take them), leaving out `keep_out` (paths relative to the worktree),
     /// as (path, line number, text). Reads only: the index and the files stay as they are.

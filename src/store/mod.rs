@@ -16,6 +16,7 @@ pub mod history;
 pub mod local_files;
 pub mod secrets;
 pub mod state;
+mod story;
 pub mod trak_id;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,10 @@ pub struct NewTrak<'a> {
     pub stages: Vec<String>,
     /// The local branch to start from and merge into.
     pub base: &'a str,
+    /// For a subtrak: its id (derived, so creating it twice finds the first), its parent's id
+    /// and its key in the parent's breakdown.
+    pub id: Option<&'a str>,
+    pub parent: Option<(&'a str, &'a str)>,
 }
 
 /// The store, over one open repository.
@@ -282,24 +287,37 @@ impl Store {
 
     /// Reads trak `id` from its local branch, else from a remote-tracking branch.
     pub fn load(&self, id: &str) -> Result<Trak> {
+        self.find(id)?
+            .ok_or_else(|| anyhow::anyhow!("there is no trak {id}"))
+    }
+
+    /// Like [`Store::load`], but `None` when trak `id` has no branch here or on a remote.
+    /// Looks up only the trak's own refs (one per remote), never the list of all traks.
+    pub fn find(&self, id: &str) -> Result<Option<Trak>> {
         let local = format!("{BRANCH_PREFIX}{id}");
         let local_tip = self.git.ref_tip(&local)?;
-        let remote = self
-            .remote_trak_refs()?
-            .into_iter()
-            .find(|(_, rid, _, _)| rid == id);
-        match (local_tip, remote) {
-            (Some(tip), Some((remote, _, name, theirs)))
-                if self.remote_is_ahead(tip, theirs)? =>
-            {
-                self.read(id, &name, theirs, Location::Remote(remote))
+        let trak = match (local_tip, self.remote_ref_of(id)?) {
+            (Some(tip), Some((remote, name, theirs))) if self.remote_is_ahead(tip, theirs)? => {
+                self.read(id, &name, theirs, Location::Remote(remote))?
             }
-            (Some(tip), _) => self.read(id, &local, tip, Location::Local),
-            (None, Some((remote, _, name, tip))) => {
-                self.read(id, &name, tip, Location::Remote(remote))
+            (Some(tip), _) => self.read(id, &local, tip, Location::Local)?,
+            (None, Some((remote, name, tip))) => {
+                self.read(id, &name, tip, Location::Remote(remote))?
             }
-            (None, None) => bail!("there is no trak {id}"),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(trak))
+    }
+
+    /// (remote, ref name, tip) of the first configured remote that has trak `id`.
+    fn remote_ref_of(&self, id: &str) -> Result<Option<(String, String, Oid)>> {
+        for remote in self.git.remote_names() {
+            let name = format!("{REMOTES_PREFIX}{remote}/ork/{id}");
+            if let Some(tip) = self.git.ref_tip(&name)? {
+                return Ok(Some((remote, name, tip)));
+            }
         }
+        Ok(None)
     }
 
     /// Reads a trak's state at `tip`: the `state.json` snapshot when it agrees with the events
@@ -358,13 +376,18 @@ impl Store {
                 new.base
             )
         })?;
-        let id = self.unused_id(new.title)?;
+        let id = match new.id {
+            Some(id) => id.to_string(),
+            None => self.unused_id(new.title)?,
+        };
         let event = Event::new(
             redacted(EventKind::Created {
                 title: new.title.to_string(),
                 flow: new.flow.to_string(),
                 base: new.base.to_string(),
                 stages: new.stages.clone(),
+                parent: new.parent.map(|(parent, _)| parent.to_string()),
+                key: new.parent.map(|(_, key)| key.to_string()),
             })?,
             &self.machine,
             None,
@@ -387,7 +410,7 @@ impl Store {
                 contents: state.to_json().into_bytes(),
             },
         ];
-        let message = commit_message(&id, &event, &state);
+        let message = commit_message(&id, &event, &[], &state);
         let header = state.to_header();
         let commit =
             self.git
@@ -461,7 +484,7 @@ impl Store {
                 contents: state.to_json().into_bytes(),
             },
         ];
-        let message = commit_message(&trak.id, &event, &state);
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let header = state.to_header();
         let commit =
             self.git
@@ -538,7 +561,7 @@ impl Store {
             std::fs::write(&path, contents)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        let message = commit_message(&trak.id, &event, &state);
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
         let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
@@ -676,25 +699,13 @@ impl Store {
             self.artifacts(older)?.into_iter().collect();
         artifacts.extend(self.artifacts(newer)?);
         let dir = record_dir(&trak.id);
-        let mut files: Vec<FileWrite> = event_files
-            .into_iter()
-            .map(|(name, contents)| FileWrite {
-                path: format!("{dir}/events/{name}"),
-                contents,
-            })
-            .collect();
-        files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
-            path: format!("{dir}/artifacts/{name}.md"),
-            contents: content.into_bytes(),
-        }));
-        files.push(FileWrite {
-            path: format!("{dir}/description.md"),
-            contents: self.description(trak)?.into_bytes(),
-        });
-        files.push(FileWrite {
-            path: format!("{dir}/state.json"),
-            contents: state.to_json().into_bytes(),
-        });
+        let files = record_folder(
+            &dir,
+            event_files,
+            artifacts,
+            self.description(trak)?,
+            &state,
+        );
         let message = format!(
             "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Event-Id: {}\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
             trak.id,
@@ -727,6 +738,63 @@ impl Store {
             tip: commit,
             ..trak.clone()
         })
+    }
+
+    /// Records `kind` as the merge of `theirs` (the tip of `branch`) into a local trak: one
+    /// commit with both parents whose code is both sides' merged and whose record folder is the
+    /// trak's own plus the event. Fails, changing nothing, if the code conflicts.
+    pub fn record_merge(
+        &self,
+        trak: &Trak,
+        theirs: Oid,
+        branch: &str,
+        kind: EventKind,
+    ) -> Result<Trak> {
+        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
+        let state = trak.state.advance(&event);
+        let mut event_files: BTreeMap<String, Vec<u8>> = self
+            .event_files_at(&trak.id, trak.tip)?
+            .into_iter()
+            .collect();
+        event_files.insert(event.file_name(), event.to_json().into_bytes());
+        let artifacts = self.artifacts(trak)?.into_iter().collect();
+        let dir = record_dir(&trak.id);
+        let files = record_folder(
+            &dir,
+            event_files,
+            artifacts,
+            self.description(trak)?,
+            &state,
+        );
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
+        let header = state.to_header();
+        let commit = match self.git.join(
+            trak.tip,
+            theirs,
+            &dir,
+            &files,
+            &message,
+            Some((STATE_HEADER, &header)),
+        )? {
+            crate::store::git::MergeResult::Clean(commit) => commit,
+            crate::store::git::MergeResult::Conflicts(paths) => bail!(
+                "bringing {branch} into trak {} conflicts in {}",
+                trak.id,
+                paths.join(", ")
+            ),
+        };
+        self.move_to(trak, commit)?;
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+
+    /// Whether trak `id` has a branch here or on a remote.
+    pub fn exists(&self, id: &str) -> Result<bool> {
+        Ok(self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some()
+            || self.remote_ref_of(id)?.is_some())
     }
 
     /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,
@@ -762,6 +830,36 @@ impl Store {
     }
 }
 
+/// A trak's whole record folder `dir` as files: events, artifacts, description and state.
+fn record_folder(
+    dir: &str,
+    event_files: BTreeMap<String, Vec<u8>>,
+    artifacts: BTreeMap<String, String>,
+    description: String,
+    state: &TrakState,
+) -> Vec<FileWrite> {
+    let mut files: Vec<FileWrite> = event_files
+        .into_iter()
+        .map(|(name, contents)| FileWrite {
+            path: format!("{dir}/events/{name}"),
+            contents,
+        })
+        .collect();
+    files.extend(artifacts.into_iter().map(|(name, content)| FileWrite {
+        path: format!("{dir}/artifacts/{name}.md"),
+        contents: content.into_bytes(),
+    }));
+    files.push(FileWrite {
+        path: format!("{dir}/description.md"),
+        contents: description.into_bytes(),
+    });
+    files.push(FileWrite {
+        path: format!("{dir}/state.json"),
+        contents: state.to_json().into_bytes(),
+    });
+    files
+}
+
 /// `kind` with every text it holds redacted: whatever an agent, a gate or a human wrote, no
 /// secret reaches a commit (DESIGN.md rule 10).
 fn redacted(kind: EventKind) -> Result<EventKind> {
@@ -770,9 +868,21 @@ fn redacted(kind: EventKind) -> Result<EventKind> {
     serde_json::from_value(value).context("reading back a redacted event")
 }
 
-/// The commit message for `event`: a readable subject, then `Ork-*` trailers.
-fn commit_message(id: &str, event: &Event, state: &TrakState) -> String {
+/// The commit message for `event`: a readable subject, the human's or the tool's words behind
+/// it (see [`story`]), then `Ork-*` trailers. `asked` are the questions open before the event.
+fn commit_message(
+    id: &str,
+    event: &Event,
+    asked: &[crate::store::event::Question],
+    state: &TrakState,
+) -> String {
     let mut message = format!("ork: {}\n\n", event.kind.summary());
+    let body = story::commit_body(&event.kind, asked);
+    if !body.is_empty() {
+        // Trailers must stay the last paragraph: the body's own blank lines end before them.
+        message.push_str(body.trim_end());
+        message.push_str("\n\n");
+    }
     message.push_str(&format!("Ork-Trak: {id}\n"));
     message.push_str(&format!("Ork-Event: {}\n", event.kind.name()));
     message.push_str(&format!("Ork-Event-Id: {}\n", event.id));
@@ -794,7 +904,15 @@ fn pick_id(query: &str, ids: &[String]) -> Result<String> {
     if ids.iter().any(|id| id == query) {
         return Ok(query.to_string());
     }
-    let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+    let mut matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
+    // A trak's subtraks share its id as a prefix (`<id>.<key>`): the prefix means the parent.
+    if let Some(parent) = matches.iter().copied().find(|candidate| {
+        matches
+            .iter()
+            .all(|id| id == candidate || id.starts_with(&format!("{candidate}.")))
+    }) {
+        matches = vec![parent];
+    }
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
         [] => bail!(
@@ -847,6 +965,13 @@ mod tests {
         let err = pick_id("zzz", &all).unwrap_err().to_string();
         assert!(err.contains("no trak matches \"zzz\""), "{err}");
         assert!(err.contains("fix-bug-0000"), "{err}");
+    }
+
+    #[test]
+    fn a_prefix_of_a_trak_and_its_subtraks_means_the_trak() {
+        let all = ids(&["oauth-k3f9", "oauth-k3f9.db", "oauth-k3f9.ui", "other-0000"]);
+        assert_eq!(pick_id("oauth", &all).unwrap(), "oauth-k3f9");
+        assert_eq!(pick_id("oauth-k3f9.d", &all).unwrap(), "oauth-k3f9.db");
     }
 
     #[test]

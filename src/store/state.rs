@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::event::{Decision, Event, EventKind, Outcome, Question, Usage};
+use crate::store::event::{Decision, Event, EventKind, Outcome, Part, Question, Usage};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +17,19 @@ pub struct Verdict {
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_to: Option<String>,
+}
+
+/// A subtrak an approved breakdown asks for: its id (derived from the parent's id, the
+/// breakdown's number and the key) and its part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedSubtrak {
+    pub id: String,
+    #[serde(flatten)]
+    pub part: Part,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
@@ -48,6 +61,8 @@ pub enum Status {
     Dropped,
     /// Its pull request is open: reviews, checks and the merge happen there.
     InReview,
+    /// Its breakdown was approved: it waits until its subtraks are merged into its branch.
+    Subtraks,
 }
 
 impl Status {
@@ -65,6 +80,7 @@ impl Status {
             Status::Conflict => "conflict",
             Status::Dropped => "dropped",
             Status::InReview => "in review",
+            Status::Subtraks => "waiting on subtraks",
         }
     }
 
@@ -147,6 +163,24 @@ pub struct TrakState {
     /// The merge commit on the base branch, once integrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_as: Option<String>,
+    /// For a subtrak: the trak whose breakdown made it, and its part's key there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The parts the latest run of the breakdown stage `breakdown_stage` proposed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breakdown: Vec<Part>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown_stage: Option<String>,
+    /// How many breakdowns (of two parts or more) were approved: each makes a fresh set of
+    /// subtraks, so ids of a rejected set are never reused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub breakdowns: u32,
+    /// The subtraks the last approved breakdown made, in breakdown order. Which of them exist
+    /// and how far they are is read from their own branches, never kept here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtraks: Vec<PlannedSubtrak>,
     /// Events made from the same state on different machines, when they disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_events: Vec<String>,
@@ -175,6 +209,8 @@ impl TrakState {
             flow,
             base,
             stages,
+            parent,
+            key,
         } = &created.kind
         else {
             unreachable!("found by the match above")
@@ -204,6 +240,12 @@ impl TrakState {
             running_on: None,
             allow_secrets: false,
             gate_passed: false,
+            parent: parent.clone(),
+            key: key.clone(),
+            breakdown: Vec::new(),
+            breakdown_stage: None,
+            breakdowns: 0,
+            subtraks: Vec::new(),
             conflicting_events: Vec::new(),
             pull_request: None,
         };
@@ -259,8 +301,16 @@ impl TrakState {
                 questions,
                 session_id,
                 usage,
+                subtraks,
                 ..
             } => {
+                if !subtraks.is_empty() {
+                    self.breakdown = subtraks.clone();
+                    self.breakdown_stage = Some(stage.clone());
+                } else if self.breakdown_stage.as_ref() == Some(stage) {
+                    // A breakdown stage's run without a valid breakdown proposes nothing.
+                    self.breakdown.clear();
+                }
                 match session_id.as_deref() {
                     // An empty id: the session could not be resumed; forget it.
                     Some("") => {
@@ -301,7 +351,20 @@ impl TrakState {
                 self.fail_or_retry(*retry, output.clone())
             }
             EventKind::ReviewRequested { .. } => self.status = Status::AwaitingReview,
-            EventKind::Approved { stage, .. } => self.advance_past(stage),
+            EventKind::Approved { stage, .. } => {
+                let breakdown = self.breakdown_stage.as_ref() == Some(stage);
+                if breakdown && self.breakdown.len() >= 2 {
+                    self.start_subtraks();
+                } else {
+                    if breakdown {
+                        // One part is no split: no subtraks (of an earlier breakdown either).
+                        self.subtraks.clear();
+                    }
+                    self.advance_past(stage)
+                }
+            }
+            EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
+            EventKind::BaseMerged { .. } => {}
             EventKind::Rejected {
                 feedback, route_to, ..
             }
@@ -410,6 +473,26 @@ impl TrakState {
         };
         self.note = Some(why.clone());
         self.feedback = Some(why);
+    }
+
+    /// An approved breakdown of two parts or more: the trak waits at the breakdown stage for
+    /// the subtraks it makes. (One part is no split: the trak just goes on.)
+    fn start_subtraks(&mut self) {
+        self.breakdowns += 1;
+        let round = self.breakdowns;
+        self.subtraks = self
+            .breakdown
+            .iter()
+            .map(|part| PlannedSubtrak {
+                id: crate::store::trak_id::subtrak_id(&self.id, round, &part.key),
+                part: part.clone(),
+            })
+            .collect();
+        self.status = Status::Subtraks;
+        self.attempt = 0;
+        self.feedback = None;
+        self.note = None;
+        self.verdict = None;
     }
 
     /// Every stage's usage added up.
@@ -563,6 +646,8 @@ mod tests {
                 output_tokens: 5,
                 cost_usd: 0.5,
             },
+            subtraks: Vec::new(),
+            outside_changes: Vec::new(),
         }
     }
 
@@ -576,6 +661,8 @@ mod tests {
                 flow: "feature".into(),
                 base: "main".into(),
                 stages: vec!["planning".into(), "work".into(), "review".into()],
+                parent: None,
+                key: None,
             },
         )
     }
@@ -839,6 +926,99 @@ mod tests {
         assert_eq!(state.status, Status::Checking);
     }
 
+    fn broken_down(stage: &str, keys: &[&str]) -> EventKind {
+        let mut kind = finished(stage, 1);
+        if let EventKind::StageFinished { subtraks, .. } = &mut kind {
+            *subtraks = keys
+                .iter()
+                .map(|k| Part {
+                    key: k.to_string(),
+                    title: k.to_uppercase(),
+                    description: String::new(),
+                    depends_on: Vec::new(),
+                })
+                .collect();
+        }
+        kind
+    }
+
+    #[test]
+    fn an_approved_breakdown_waits_on_its_subtraks_then_goes_on() {
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                approved("planning"),
+                broken_down("work", &["db", "ui"]),
+                approved("work"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Subtraks, "work")
+        );
+        let ids: Vec<&str> = state.subtraks.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["t.db", "t.ui"]);
+        let joined = EventKind::SubtraksJoined {
+            stage: "work".into(),
+            merged: vec!["t.db".into()],
+            dropped: vec!["t.ui".into()],
+        };
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                approved("planning"),
+                broken_down("work", &["db", "ui"]),
+                approved("work"),
+                joined,
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Queued, "review")
+        );
+    }
+
+    #[test]
+    fn a_breakdown_approved_again_makes_fresh_ids_and_one_part_makes_none() {
+        let rejected = EventKind::Rejected {
+            stage: "work".into(),
+            feedback: "split again".into(),
+            route_to: "work".into(),
+            by: Actor::Human,
+        };
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                broken_down("planning", &["db", "ui"]),
+                approved("planning"),
+                rejected.clone(),
+                broken_down("planning", &["db", "api"]),
+                approved("planning"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = state.subtraks.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["t.db.2", "t.api.2"]);
+        let state = TrakState::fold(
+            "t",
+            &chain(vec![
+                broken_down("planning", &["db", "ui"]),
+                approved("planning"),
+                rejected,
+                broken_down("planning", &["whole"]),
+                approved("planning"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (state.status, state.stage.as_str()),
+            (Status::Queued, "work")
+        );
+        assert!(state.subtraks.is_empty());
+    }
+
     #[test]
     fn questions_wait_for_an_answer_and_every_round_is_kept() {
         let ask = |question: &str| EventKind::StageFinished {
@@ -855,6 +1035,8 @@ mod tests {
             }],
             session_id: None,
             usage: Usage::default(),
+            subtraks: Vec::new(),
+            outside_changes: Vec::new(),
         };
         let answer = |answer: &str| EventKind::Answered {
             stage: "planning".into(),

@@ -32,6 +32,18 @@ pub fn random_suffix(len: usize) -> String {
         .collect()
 }
 
+/// The id of the subtrak for part `key` of the `round`-th approved breakdown of trak `parent`:
+/// `<parent>.<key>`, then `<parent>.<key>.2`, ... for later breakdowns. Derived, never random, so
+/// creating a breakdown's subtraks again (after a crash) finds those already made. Keys are
+/// validated to `[a-z0-9-]`, so the `.` parts can be told apart and the id is a valid ref name.
+pub fn subtrak_id(parent: &str, round: u32, key: &str) -> String {
+    if round <= 1 {
+        format!("{parent}.{key}")
+    } else {
+        format!("{parent}.{key}.{round}")
+    }
+}
+
 /// A lowercase ASCII slug of `title`: words joined by `-`, at most 40 characters, cut at a word
 /// boundary. Titles with no ASCII letters or digits slug to `trak`.
 pub fn slug(title: &str) -> String {

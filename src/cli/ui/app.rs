@@ -1,0 +1,384 @@
+//! What `ork ui` shows and what a key does to it. No terminal and no git here: the state is
+//! filled by the caller ([`App::set_traks`], [`App::detail`]) and a key returns what to do.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use ork::engine::HumanDecision;
+use ork::store::Trak;
+use ork::store::state::Status;
+
+use super::detail::Detail;
+
+/// The whole view's state.
+pub struct App {
+    /// Every trak, in list order (subtraks after their parent).
+    pub traks: Vec<Listed>,
+    /// The traks that show `running` but whose run on this machine was killed.
+    pub interrupted: std::collections::HashSet<String>,
+    /// The selected trak's id, kept across refreshes.
+    pub selected: Option<String>,
+    /// Only traks whose id, title, stage or status contains this are listed.
+    pub filter: String,
+    pub mode: Mode,
+    /// The selected trak's detail.
+    pub detail: Option<Detail>,
+    /// A line of feedback: what an action did, or why it could not.
+    pub message: Option<String>,
+    /// A full-screen text (the diff, the full log) over the view.
+    pub overlay: Option<Overlay>,
+}
+
+/// One row of the list.
+pub struct Listed {
+    pub trak: Trak,
+    /// 0 for a trak, 1 for its subtraks, and so on.
+    pub depth: usize,
+}
+
+/// What the keys do now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Browse,
+    /// A line being typed for `purpose`.
+    Edit {
+        purpose: Purpose,
+        text: String,
+    },
+}
+
+/// What a typed line is for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Purpose {
+    Reject,
+    Answer,
+    Filter,
+}
+
+/// A scrollable text over the whole view.
+pub struct Overlay {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub scroll: usize,
+}
+
+/// What the caller must do after a key.
+pub enum Request {
+    Nothing,
+    Quit,
+    /// Record a decision on the selected trak, then run what comes next in the background.
+    Decide(String, HumanDecision),
+    ShowDiff(String),
+    ShowLog(String),
+}
+
+impl App {
+    pub fn new() -> App {
+        App {
+            traks: Vec::new(),
+            interrupted: Default::default(),
+            selected: None,
+            filter: String::new(),
+            mode: Mode::Browse,
+            detail: None,
+            message: None,
+            overlay: None,
+        }
+    }
+
+    /// Replaces the list; the first time, selects the first trak that waits for a human.
+    pub fn set_traks(&mut self, traks: Vec<Trak>) {
+        self.traks = in_list_order(traks);
+        let still_there = self
+            .selected
+            .as_ref()
+            .is_some_and(|id| self.traks.iter().any(|l| &l.trak.id == id));
+        if !still_there {
+            self.selected = self
+                .traks
+                .iter()
+                .find(|l| ork::engine::waits_for_human(l.trak.state.status))
+                .or(self.traks.first())
+                .map(|l| l.trak.id.clone());
+        }
+    }
+
+    /// The rows the filter lets through.
+    pub fn visible(&self) -> Vec<&Listed> {
+        let filter = self.filter.to_lowercase();
+        self.traks
+            .iter()
+            .filter(|l| {
+                let s = &l.trak.state;
+                filter.is_empty()
+                    || [
+                        &l.trak.id,
+                        &s.title,
+                        &s.stage,
+                        &s.status.as_str().to_string(),
+                    ]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(&filter))
+            })
+            .collect()
+    }
+
+    /// The selected trak, if it is listed.
+    pub fn selected_trak(&self) -> Option<&Trak> {
+        let id = self.selected.as_ref()?;
+        self.visible()
+            .into_iter()
+            .find(|l| &l.trak.id == id)
+            .map(|l| &l.trak)
+    }
+
+    /// The selected row's index among the visible ones.
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected.as_ref()?;
+        self.visible().iter().position(|l| &l.trak.id == id)
+    }
+
+    /// Moves the selection `delta` rows, staying in the list.
+    fn move_selection(&mut self, delta: isize) {
+        let visible = self.visible();
+        if visible.is_empty() {
+            return;
+        }
+        let current = self.selected_index().unwrap_or(0) as isize;
+        let next = (current + delta).clamp(0, visible.len() as isize - 1) as usize;
+        self.selected = Some(visible[next].trak.id.clone());
+    }
+
+    /// Handles one key press.
+    pub fn on_key(&mut self, key: KeyEvent) -> Request {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Request::Quit;
+        }
+        if self.overlay.is_some() {
+            self.on_overlay_key(key);
+            return Request::Nothing;
+        }
+        match &self.mode {
+            Mode::Browse => self.on_browse_key(key),
+            Mode::Edit { .. } => self.on_edit_key(key),
+        }
+    }
+
+    fn on_browse_key(&mut self, key: KeyEvent) -> Request {
+        self.message = None;
+        let selected = self.selected_trak().map(|t| (t.id.clone(), t.state.status));
+        match key.code {
+            KeyCode::Char('q') => return Request::Quit,
+            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
+            KeyCode::Esc => self.filter.clear(),
+            KeyCode::Char('/') => self.edit(Purpose::Filter),
+            KeyCode::Char(c @ ('a' | 'r' | 'n' | 't' | 'd' | 'l')) => {
+                let Some((id, status)) = selected else {
+                    self.message = Some("No trak selected.".into());
+                    return Request::Nothing;
+                };
+                return self.act_on(c, id, status);
+            }
+            _ => {}
+        }
+        Request::Nothing
+    }
+
+    /// The request key `c` makes for trak `id`, or a line saying why not.
+    fn act_on(&mut self, c: char, id: String, status: Status) -> Request {
+        match c {
+            'a' => return Request::Decide(id, HumanDecision::Approve),
+            'r' => self.edit(Purpose::Reject),
+            'n' if status == Status::AwaitingAnswer => self.edit(Purpose::Answer),
+            'n' => self.message = Some(format!("{id} has no questions to answer.")),
+            // A change that adds a secret needs `ork retry --allow-secret`, after a look at it.
+            't' => {
+                return Request::Decide(
+                    id,
+                    HumanDecision::Retry {
+                        allow_secrets: false,
+                    },
+                );
+            }
+            'd' => return Request::ShowDiff(id),
+            'l' => return Request::ShowLog(id),
+            _ => {}
+        }
+        Request::Nothing
+    }
+
+    fn edit(&mut self, purpose: Purpose) {
+        let text = if purpose == Purpose::Filter {
+            self.filter.clone()
+        } else {
+            String::new()
+        };
+        self.mode = Mode::Edit { purpose, text };
+    }
+
+    fn on_edit_key(&mut self, key: KeyEvent) -> Request {
+        let Mode::Edit { purpose, text } = &mut self.mode else {
+            return Request::Nothing;
+        };
+        let purpose = *purpose;
+        match key.code {
+            KeyCode::Esc => {
+                if purpose == Purpose::Filter {
+                    self.filter.clear();
+                }
+                self.mode = Mode::Browse;
+                return Request::Nothing;
+            }
+            KeyCode::Enter => {
+                let line = std::mem::take(text);
+                self.mode = Mode::Browse;
+                return self.send(purpose, line);
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
+        }
+        // The filter applies as it is typed.
+        if let Mode::Edit {
+            purpose: Purpose::Filter,
+            text,
+        } = &self.mode
+        {
+            self.filter = text.clone();
+        }
+        Request::Nothing
+    }
+
+    /// What a finished line asks for.
+    fn send(&mut self, purpose: Purpose, line: String) -> Request {
+        if purpose == Purpose::Filter {
+            self.filter = line;
+            return Request::Nothing;
+        }
+        let Some(id) = self.selected_trak().map(|t| t.id.clone()) else {
+            return Request::Nothing;
+        };
+        if line.trim().is_empty() {
+            self.message = Some("Nothing sent: the line was empty.".into());
+            return Request::Nothing;
+        }
+        let decision = match purpose {
+            Purpose::Reject => HumanDecision::Reject {
+                feedback: line,
+                route_to: None,
+            },
+            Purpose::Answer | Purpose::Filter => HumanDecision::Answer(line),
+        };
+        Request::Decide(id, decision)
+    }
+
+    fn on_overlay_key(&mut self, key: KeyEvent) {
+        let Some(overlay) = &mut self.overlay else {
+            return;
+        };
+        let last = overlay.lines.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.overlay = None,
+            KeyCode::Up | KeyCode::Char('k') => overlay.scroll = overlay.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => overlay.scroll = (overlay.scroll + 1).min(last),
+            KeyCode::PageUp => overlay.scroll = overlay.scroll.saturating_sub(20),
+            KeyCode::PageDown | KeyCode::Char(' ') => {
+                overlay.scroll = (overlay.scroll + 20).min(last)
+            }
+            KeyCode::Home | KeyCode::Char('g') => overlay.scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => overlay.scroll = last,
+            _ => {}
+        }
+    }
+}
+
+/// The parent a trak was broken out of, if it is a subtrak: the list indents it under it.
+fn parent_of(trak: &Trak) -> Option<&str> {
+    trak.state.parent.as_deref()
+}
+
+/// The traks with each one's subtraks right after it (indented one more), unfinished traks
+/// first, finished ones last.
+fn in_list_order(traks: Vec<Trak>) -> Vec<Listed> {
+    let ids: std::collections::HashSet<String> = traks.iter().map(|t| t.id.clone()).collect();
+    let (roots, children): (Vec<Trak>, Vec<Trak>) = traks
+        .into_iter()
+        .partition(|t| parent_of(t).is_none_or(|p| !ids.contains(p)));
+    let mut roots = roots;
+    // A stable sort keeps the store's order within each group.
+    roots.sort_by_key(|t| t.state.status.is_finished());
+    let mut listed = Vec::new();
+    for root in roots {
+        push_with_children(root, 0, &children, &mut listed);
+    }
+    listed
+}
+
+fn push_with_children(trak: Trak, depth: usize, all: &[Trak], out: &mut Vec<Listed>) {
+    let id = trak.id.clone();
+    out.push(Listed { trak, depth });
+    // Depth is bounded by the number of traks: a cycle cannot recur forever.
+    if depth >= all.len() {
+        return;
+    }
+    for child in all.iter().filter(|c| parent_of(c) == Some(id.as_str())) {
+        push_with_children(child.clone(), depth + 1, all, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ork::store::event::{Event, EventKind};
+    use ork::store::state::TrakState;
+
+    /// A trak folded from its creation event, a subtrak of `parent` if given.
+    fn trak(id: &str, parent: Option<&str>) -> Trak {
+        let created = Event::new(
+            EventKind::Created {
+                title: id.to_string(),
+                flow: "feature".into(),
+                base: "main".into(),
+                stages: vec!["work".into()],
+                parent: parent.map(str::to_string),
+                key: parent.map(|_| "part".to_string()),
+            },
+            "m",
+            None,
+        );
+        Trak {
+            id: id.to_string(),
+            state: TrakState::fold(id, &[created]).unwrap(),
+            location: ork::store::Location::Local,
+            branch: format!("refs/heads/ork/{id}"),
+            tip: ork::store::git::Oid::from_hex(&[b'0'; 40]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn subtraks_list_indented_right_after_their_parent() {
+        let listed = in_list_order(vec![
+            trak("a-parent", None),
+            trak("b-other", None),
+            trak("c-child", Some("a-parent")),
+            trak("d-grandchild", Some("c-child")),
+            trak("e-orphan", Some("gone")),
+        ]);
+        let rows: Vec<(&str, usize)> = listed
+            .iter()
+            .map(|l| (l.trak.id.as_str(), l.depth))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a-parent", 0),
+                ("c-child", 1),
+                ("d-grandchild", 2),
+                ("b-other", 0),
+                ("e-orphan", 0),
+            ]
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Looking at a trak without changing it: its runs' live logs on this machine, the logs kept in
+//! git, the last gate output, its code against the base. The commands and the terminal UI both
+//! read through here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::store::event::{Event, EventKind};
+use crate::store::{Store, Trak};
+
+/// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
+pub fn newest_run_log(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("log"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+}
+
+/// The name of the run a live log belongs to (`work-2`).
+pub fn run_name(log: &Path) -> String {
+    log.parent()
+        .and_then(|p| p.file_name())
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// One agent run's output as kept in git (secrets redacted) on the trak's log ref.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptLog {
+    pub stage: String,
+    /// `<attempt>-<machine>-<time>`, the file's name without `.log`.
+    pub run: String,
+    pub output: String,
+}
+
+/// The kept logs of `trak`'s runs, stage by stage in flow order (only `stage`'s, if given).
+pub fn kept_logs(store: &Store, trak: &Trak, stage: Option<&str>) -> Result<Vec<KeptLog>> {
+    let reference = format!("{}{}", crate::store::LOGS_PREFIX, trak.id);
+    let Some(tip) = store.git().ref_tip(&reference)? else {
+        return Ok(Vec::new());
+    };
+    let stages: Vec<String> = match stage {
+        Some(stage) => vec![stage.to_string()],
+        None => trak.state.stages.clone(),
+    };
+    let mut logs = Vec::new();
+    for stage in stages {
+        let Some(dir) = store.git().dir_at(tip, &stage)? else {
+            continue;
+        };
+        for (name, contents) in dir.files()? {
+            logs.push(KeptLog {
+                stage: stage.clone(),
+                run: name.trim_end_matches(".log").to_string(),
+                output: String::from_utf8_lossy(&contents).into_owned(),
+            });
+        }
+    }
+    Ok(logs)
+}
+
+/// The output of the newest failed gate among `events`, with its stage and attempt.
+pub fn last_gate_failure(events: &[Event]) -> Option<(&str, u32, &str)> {
+    events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::GateFailed {
+            stage,
+            attempt,
+            output,
+            ..
+        } => Some((stage.as_str(), *attempt, output.as_str())),
+        _ => None,
+    })
+}
+
+/// `git diff --stat -p` of the trak's code against its base (the record folder left out).
+pub fn code_diff(store: &Store, trak: &Trak) -> Result<String> {
+    let git = store.git();
+    let branch = trak
+        .branch
+        .strip_prefix("refs/heads/")
+        .or_else(|| trak.branch.strip_prefix("refs/remotes/"))
+        .unwrap_or(&trak.branch);
+    let range = format!("{}...{branch}", trak.state.base);
+    let exclude = format!(":(exclude){}", crate::store::record_dir(&trak.id));
+    let out = git.run(
+        git.main_workdir(),
+        &["diff", "--stat", "-p", &range, "--", ".", &exclude],
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -1,0 +1,302 @@
+//! Output within bounds, and safe on a terminal: however much an agent prints, ork keeps a
+//! head and a tail of it, and whatever bytes it prints, only text reaches the user's terminal.
+
+use std::borrow::Cow;
+
+use crate::config::size;
+
+/// Text kept within a bound while it arrives: its first `head` bytes and its last `tail`
+/// bytes. What lies between is counted, not kept; memory stays under `head + 2 × tail`.
+#[derive(Debug)]
+pub struct Bounded {
+    head: String,
+    tail: String,
+    head_cap: usize,
+    tail_cap: usize,
+    /// Bytes dropped between the head and the tail.
+    cut: u64,
+    /// Whether the tail starts at the start of a line.
+    tail_at_line: bool,
+}
+
+impl Bounded {
+    pub fn new(head: usize, tail: usize) -> Bounded {
+        Bounded {
+            head: String::new(),
+            tail: String::new(),
+            head_cap: head,
+            tail_cap: tail,
+            cut: 0,
+            tail_at_line: true,
+        }
+    }
+
+    pub fn push(&mut self, mut text: &str) {
+        let room = self.head_cap - self.head.len();
+        if room > 0 {
+            let take = floor_boundary(text, room.min(text.len()));
+            self.head.push_str(&text[..take]);
+            text = &text[take..];
+        }
+        if text.is_empty() {
+            return;
+        }
+        self.tail.push_str(text);
+        // Trimmed only once it holds twice the cap: each byte is moved a bounded number of times.
+        if self.tail.len() > self.tail_cap.saturating_mul(2).max(64 * 1024) {
+            self.trim_tail();
+        }
+    }
+
+    fn trim_tail(&mut self) {
+        if self.tail.len() <= self.tail_cap {
+            return;
+        }
+        let excess = ceil_boundary(&self.tail, self.tail.len() - self.tail_cap);
+        self.tail_at_line = self.tail.as_bytes()[excess - 1] == b'\n';
+        self.tail.drain(..excess);
+        self.cut += excess as u64;
+    }
+
+    /// The first bytes, as kept.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// How many bytes were pushed in all.
+    pub fn total(&self) -> u64 {
+        (self.head.len() + self.tail.len()) as u64 + self.cut
+    }
+
+    /// Everything pushed, when nothing had to be dropped.
+    pub fn is_whole(&self) -> bool {
+        self.cut == 0 && self.tail.len() <= self.tail_cap
+    }
+
+    /// The text kept: the head, then (if something was dropped) a line saying how much, then
+    /// the tail from its first whole line.
+    pub fn finish(mut self) -> String {
+        self.trim_tail();
+        if self.cut == 0 {
+            self.head.push_str(&self.tail);
+            return self.head;
+        }
+        let (partial, rest) = match self.tail.find('\n') {
+            Some(i) if !self.tail_at_line => self.tail.split_at(i + 1),
+            _ => ("", self.tail.as_str()),
+        };
+        let cut = self.cut + partial.len() as u64;
+        let mut out = self.head;
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "[ork: {} of output cut here]\n",
+            size::format(cut)
+        ));
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `text` cut to its first `cap` bytes (at a line end where one is near), with a last line
+/// saying how much was cut and where the whole is (`whole_at`): for artifacts.
+pub fn keep_head(text: &str, cap: usize, whole_at: &str) -> String {
+    cut_head(text, cap, text.len() as u64, whole_at)
+}
+
+/// Like [`keep_head`], for a text of `total` bytes of which only the start, `text`, is at hand.
+pub fn cut_head(text: &str, cap: usize, total: u64, whole_at: &str) -> String {
+    if text.len() <= cap && text.len() as u64 == total {
+        return text.to_string();
+    }
+    let end = floor_boundary(text, cap.min(text.len()));
+    let end = match text[..end].rfind('\n') {
+        Some(i) if end - i < 4096 => i + 1,
+        _ => end,
+    };
+    let mut out = text[..end].to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\n[ork: cut at {}: {} more were left out. {whole_at}]\n",
+        size::format(end as u64),
+        size::format(total.saturating_sub(end as u64))
+    ));
+    out
+}
+
+/// `text` cut to its last `cap` bytes (from a line start), after a first line saying how much
+/// was cut: for feedback, notes and logs, whose end matters most.
+pub fn keep_tail(text: &str, cap: usize) -> String {
+    if text.len() <= cap {
+        return text.to_string();
+    }
+    let start = ceil_boundary(text, text.len() - cap);
+    let start = match text[start..].find('\n') {
+        Some(i) if i < 4096 => start + i + 1,
+        _ => start,
+    };
+    format!(
+        "[ork: the first {} were cut]\n{}",
+        size::format(start as u64),
+        &text[start..]
+    )
+}
+
+/// Live output shown up to a number of bytes, then one line saying the rest is not shown: a
+/// flood of output must not flood the terminal.
+pub struct LiveBudget {
+    left: usize,
+    cap: usize,
+}
+
+impl LiveBudget {
+    pub fn new(cap: usize) -> LiveBudget {
+        LiveBudget { left: cap, cap }
+    }
+
+    /// Hands `line` to `out` while the budget lasts; the line that would overrun it becomes
+    /// the notice, and after that nothing is shown.
+    pub fn spend(&mut self, line: &str, mut out: impl FnMut(&str)) {
+        if self.left == 0 {
+            return;
+        }
+        let cost = line.len() + 1;
+        if cost <= self.left {
+            self.left -= cost;
+            out(line);
+            return;
+        }
+        self.left = 0;
+        out(&format!(
+            "[ork: more than {} of output; the rest is not shown live (the kept log holds its last {})]",
+            size::format(self.cap as u64),
+            size::format(self.cap as u64)
+        ));
+    }
+}
+
+/// `text` with control characters removed, except newline and tab: escape sequences (the
+/// whole sequence), NUL, bell, carriage returns and the C1 controls. Lossy UTF-8 has already
+/// made invalid bytes into U+FFFD.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let clean = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if text.chars().all(clean) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            if clean(c) {
+                out.push(c);
+            }
+            continue;
+        }
+        match chars.peek() {
+            // CSI: parameters and intermediates, up to a final byte in @..~.
+            Some('[') => {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC (window titles, hyperlinks): up to BEL or ESC \.
+            Some(']') => {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            // A two-character escape.
+            Some(_) => {
+                chars.next();
+            }
+            None => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The largest char boundary of `text` at or below `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The smallest char boundary of `text` at or above `at`.
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_keeps_head_and_tail_and_says_what_was_cut() {
+        let mut kept = Bounded::new(10, 20);
+        for i in 0..10_000 {
+            kept.push(&format!("line {i}\n"));
+        }
+        let text = kept.finish();
+        assert!(text.starts_with("line 0\nlin"), "{text}");
+        assert!(text.ends_with("line 9998\nline 9999\n"), "{text}");
+        assert!(text.contains("of output cut here]"), "{text}");
+        assert!(text.len() < 100, "{text}");
+
+        let mut small = Bounded::new(10, 20);
+        small.push("short\n");
+        assert!(small.is_whole());
+        assert_eq!(small.finish(), "short\n");
+    }
+
+    #[test]
+    fn bounded_memory_stays_bounded() {
+        let mut kept = Bounded::new(1 << 10, 1 << 10);
+        let chunk = "x".repeat(1 << 16);
+        for _ in 0..1000 {
+            kept.push(&chunk);
+            assert!(kept.head.capacity() + kept.tail.len() < 4 << 20);
+        }
+        assert!(!kept.is_whole());
+    }
+
+    #[test]
+    fn heads_and_tails_are_cut_with_a_marker() {
+        let text = "é".repeat(5000);
+        let head = keep_head(&text, 1001, "The whole is in the log.");
+        assert!(head.starts_with("éé"));
+        assert!(head.contains("[ork: cut at 1000 B:"), "{head}");
+        assert!(head.contains("The whole is in the log."), "{head}");
+        assert_eq!(keep_head("short", 1000, "x"), "short");
+
+        let lines: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        let tail = keep_tail(&lines, 100);
+        assert!(tail.starts_with("[ork: the first "), "{tail}");
+        assert!(tail.ends_with("998\n999\n"), "{tail}");
+        assert!(tail.len() < 150, "{tail}");
+    }
+
+    #[test]
+    fn only_text_newlines_and_tabs_are_printable() {
+        let raw = "red \u{1b}[31;1mtext\u{1b}[0m\tbell\u{7} nul\u{0} cr\r \u{1b}]0;title\u{7}end \u{9b}\u{fffd}\n";
+        assert_eq!(printable(raw), "red text\tbell nul cr end \u{fffd}\n");
+        assert!(matches!(printable("plain\ttext\n"), Cow::Borrowed(_)));
+    }
+}

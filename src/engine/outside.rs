@@ -1,0 +1,163 @@
+//! What changed outside a trak's worktree while its agent ran (DESIGN.md rule 11).
+//!
+//! Before a run ork notes, for the main checkout and every other trak's worktree on this
+//! machine, which files have uncommitted changes and their size, times and inode; after the
+//! run it looks again. A file that became dirty, stopped being dirty, or was dirty and changed
+//! again is named. That costs one `git status` per checkout and a `stat` per dirty file, never
+//! a read of the whole tree. ork never commits, reverts or deletes these files: they are the
+//! user's.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::store::event::{FileChange, OutsideChange};
+use crate::store::git::Oid;
+use crate::store::state::Status;
+use crate::store::{Store, Trak};
+
+/// Where trak worktrees live in the main checkout: watched one by one, not as the main
+/// checkout's files.
+const WORKTREES_DIR: &str = ".orkestra/worktrees";
+
+/// The checkouts outside one trak's worktree, as they were at one moment.
+pub struct Snapshot {
+    places: Vec<Place>,
+}
+
+/// One checkout: the main one (`trak: None`) or another trak's worktree.
+struct Place {
+    trak: Option<String>,
+    root: PathBuf,
+    /// The other trak's tip: a trak ork moved during the run was worked on by ork itself.
+    tip: Option<Oid>,
+    /// Each dirty path: whether git tracks it, and its stamp (`None`: it is gone).
+    dirty: BTreeMap<String, (bool, Option<Stamp>)>,
+}
+
+/// What `stat` says of a file; any change of its contents changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+        })
+    }
+}
+
+impl Snapshot {
+    /// The main checkout and the worktrees of the other traks that are at rest (waiting for a
+    /// human, failed, done or dropped): a trak some ork process is working on changes its own
+    /// worktree, and that is no agent's escape.
+    pub fn take(store: &Store, running: &Trak) -> Result<Snapshot> {
+        let git = store.git();
+        let main = git.main_workdir().to_path_buf();
+        let mut places = vec![Place::read(store, None, main, None)?];
+        let present = store.worktree_ids();
+        for other in store.list_local()? {
+            if other.id == running.id || !present.contains(&other.id) || !at_rest(&other) {
+                continue;
+            }
+            let root = store.worktree_path(&other.id);
+            if !root.join(".git").exists() {
+                continue;
+            }
+            places.push(Place::read(store, Some(other.id), root, Some(other.tip))?);
+        }
+        Ok(Snapshot { places })
+    }
+
+    /// The files that changed since this snapshot, in the places still at rest.
+    pub fn changes(&self, store: &Store) -> Result<Vec<OutsideChange>> {
+        let mut changes = Vec::new();
+        for before in &self.places {
+            if let Some(tip) = before.tip {
+                let now = store.git().ref_tip(&format!(
+                    "{}{}",
+                    crate::store::BRANCH_PREFIX,
+                    before.trak.as_deref().unwrap_or_default()
+                ))?;
+                if now != Some(tip) {
+                    continue;
+                }
+            }
+            let after = Place::read(store, before.trak.clone(), before.root.clone(), before.tip)?;
+            changes.extend(before.compare(&after));
+        }
+        Ok(changes)
+    }
+}
+
+fn at_rest(trak: &Trak) -> bool {
+    !matches!(
+        trak.state.status,
+        Status::Queued | Status::Running | Status::Checking | Status::Integrating
+    )
+}
+
+impl Place {
+    fn read(store: &Store, trak: Option<String>, root: PathBuf, tip: Option<Oid>) -> Result<Place> {
+        let exclude: &[&str] = if trak.is_none() {
+            &[WORKTREES_DIR]
+        } else {
+            &[]
+        };
+        let dirty = store
+            .git()
+            .dirty_paths(&root, exclude)?
+            .into_iter()
+            .map(|(path, tracked)| {
+                let stamp = Stamp::of(&root.join(&path));
+                (path, (tracked, stamp))
+            })
+            .collect();
+        Ok(Place {
+            trak,
+            root,
+            tip,
+            dirty,
+        })
+    }
+
+    /// What differs between this reading and `after`, a later one of the same place.
+    fn compare(&self, after: &Place) -> Vec<OutsideChange> {
+        let mut paths: Vec<&String> = self.dirty.keys().chain(after.dirty.keys()).collect();
+        paths.sort();
+        paths.dedup();
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                let change = match (self.dirty.get(path), after.dirty.get(path)) {
+                    (was, Some(is)) if was == Some(is) => return None,
+                    (_, Some((_, None))) => FileChange::Deleted,
+                    (None, Some((false, _))) => FileChange::New,
+                    (_, Some(_)) => FileChange::Modified,
+                    // Clean again: put back as committed, or an untracked file removed.
+                    (Some(_), None) if Stamp::of(&self.root.join(path)).is_some() => {
+                        FileChange::Modified
+                    }
+                    (Some(_), None) => FileChange::Deleted,
+                    (None, None) => return None,
+                };
+                Some(OutsideChange {
+                    trak: self.trak.clone(),
+                    path: path.clone(),
+                    change,
+                })
+            })
+            .collect()
+    }
+}

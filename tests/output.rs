@@ -1,0 +1,111 @@
+//! End to end: output that scales and that scripts can read: `ork sync` counts what it moved
+//! on one line (`-v` names every trak), `ork logs --json` and `ork diff --json`, and no colour
+//! when piped.
+
+mod common;
+
+use serde_json::json;
+
+use common::review_flow::{ReviewFlow, artifact};
+
+#[test]
+fn sync_counts_many_traks_on_one_line_and_names_them_with_v() {
+    let flow = ReviewFlow::new("", json!({}));
+    let remote = flow.repo.sibling("remote.git");
+    remote.git(&["init", "-q", "--bare"]);
+    let url = remote.root.display().to_string();
+    flow.repo.git(&["remote", "add", "origin", &url]);
+    flow.repo.git(&["push", "-q", "origin", "main"]);
+    let ids: Vec<String> = (0..7)
+        .map(|n| flow.new_trak(&format!("Task {n}"), &["--no-run"]))
+        .collect();
+    let out = flow.ork(&["sync"]);
+    assert!(out.contains("→ pushed to origin: "), "{out}");
+    assert!(
+        !out.contains(&ids[0]),
+        "the ids are counted, not listed:\n{out}"
+    );
+
+    // Another clone sees them arrive: one line that counts them, all ids with -v.
+    let other = flow.repo.sibling("other");
+    other.git(&["clone", "-q", &url, "."]);
+    let out = common::success(&other.ork(&["sync"]), "ork sync in the other clone");
+    let line = out
+        .lines()
+        .find(|l| l.contains("only"))
+        .unwrap_or_else(|| panic!("no line for the arriving traks:\n{out}"));
+    assert!(line.contains("7 traks (ork sync -v names them)"), "{out}");
+    assert!(ids.iter().all(|id| !out.contains(id.as_str())), "{out}");
+    let out = common::success(&other.ork(&["sync", "-v"]), "ork sync -v");
+    assert!(ids.iter().all(|id| out.contains(id.as_str())), "{out}");
+}
+
+#[test]
+fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
+    let flow = ReviewFlow::new(
+        "",
+        json!({"planning": [
+            {"stdout": "thinking hard", "write": {"login.rs": "fn login() {}\n"},
+             "result": {"type": "artifact", "content": "# Plan v1"}},
+            artifact("# Plan v2"),
+        ]}),
+    );
+    let id = flow.new_trak("Add login", &[]);
+    flow.ork(&["reject", &id, "-m", "more detail"]);
+
+    let logs = common::json(&flow.ork(&["logs", &id, "--json"]));
+    assert_eq!(logs["trak"], id.as_str());
+    let runs = logs["logs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{logs:#}");
+    assert_eq!(runs[0]["stage"], "planning");
+    assert!(
+        runs[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("thinking hard"),
+        "{logs:#}"
+    );
+
+    let diff = common::json(&flow.ork(&["diff", &id, "--json"]));
+    assert_eq!(diff["base"], "main");
+    assert!(
+        diff["diff"].as_str().unwrap().contains("+fn login() {}"),
+        "{diff:#}"
+    );
+
+    let versions = common::json(&flow.ork(&["diff", &id, "--stage", "planning", "--json"]));
+    let contents: Vec<&str> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["# Plan v1", "# Plan v2"], "{versions:#}");
+
+    // Piped: plain text, whatever the status.
+    for args in [
+        vec!["status"],
+        vec!["show", &id],
+        vec!["diff", &id],
+        vec!["logs", &id],
+    ] {
+        let out = flow.ork(&args);
+        assert!(
+            !out.contains('\x1b'),
+            "ork {args:?} is coloured when piped:\n{out}"
+        );
+    }
+    let err = common::usage_error(
+        &flow.ork_output(&["logs", &id, "-f", "--json"]),
+        "logs -f --json",
+    );
+    assert!(err.contains("--json") && err.contains("--follow"), "{err}");
+}
+
+#[test]
+fn ork_ui_outside_a_terminal_says_what_to_use_instead() {
+    let flow = ReviewFlow::new("", json!({}));
+    let err = common::ork_error(&flow.ork_output(&["ui"]), "ork ui, piped");
+    assert!(err.contains("ork ui needs a terminal"), "{err}");
+    assert!(err.contains("ork status"), "{err}");
+}
