@@ -1,0 +1,620 @@
+//! End to end with the real agent CLIs — Claude Code, Codex and OpenCode at the versions pinned in
+//! `fixtures/agent-clis/package.json` — each driven by the built `ork` through whole flows against
+//! a scripted local model API (`fixtures/scripted-api/server.py`, on 127.0.0.1): questions and
+//! `ork answer`, a gate that fails once and a retry that resumes the same session, a reviewer that
+//! rejects once, integration, and an API that never answers, ended by ork's timeout.
+//!
+//! `.ci/run` installs the CLIs and names their folder in `ORK_AGENT_CLIS`. Without them these tests
+//! skip with a line on stderr; under `CI=true` they fail instead. `.config/nextest.toml` runs them
+//! in a group of their own, two at a time: each starts real node processes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::{Repo, created_id, output_within, success};
+
+/// The scripted model API.
+const SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/scripted-api/server.py"
+);
+
+/// Where the CLIs' versions are pinned.
+const PINS: &str = "fixtures/agent-clis/package.json";
+
+/// How long one `ork` command may take before the test fails (and kills it): a command can run
+/// several stages, and OpenCode takes tens of seconds to start on a busy machine.
+const ORK_LIMIT: Duration = Duration::from_secs(600);
+
+/// The files the scripted worker writes: the first run, the retry after the gate, the run after
+/// the reviewer's rejection.
+const WORK_FILES: [&str; 3] = ["hello.txt", "gate-ok.txt", "review-fix.txt"];
+
+/// The gate: it fails until the worker has written `gate-ok.txt`.
+const GATE: &str = "test -f gate-ok.txt || { echo 'GATE-FAILED: gate-ok.txt is missing'; exit 1; }";
+
+#[derive(Clone, Copy, Debug)]
+enum Cli {
+    Claude,
+    Codex,
+    OpenCode,
+}
+
+impl Cli {
+    /// Its executable's name, which is also its agent `kind` in workflow.toml.
+    fn program(self) -> &'static str {
+        match self {
+            Cli::Claude => "claude",
+            Cli::Codex => "codex",
+            Cli::OpenCode => "opencode",
+        }
+    }
+
+    /// The API the CLI talks to (server.py's `--api`).
+    fn api(self) -> &'static str {
+        match self {
+            Cli::Claude => "anthropic",
+            Cli::Codex => "responses",
+            Cli::OpenCode => "chat",
+        }
+    }
+
+    /// The agent's `model` key: OpenCode needs `provider/model`; Codex's is in its config.
+    fn model(self) -> Option<&'static str> {
+        match self {
+            Cli::OpenCode => Some("scripted/m"),
+            _ => None,
+        }
+    }
+
+    /// How long one run may take: long enough for the CLI to start and reach the API on a busy
+    /// machine (OpenCode takes 10 s of CPU to, and was seen to take a minute under load), short
+    /// enough that the test of a never-answering API, which always waits this long, stays short.
+    fn timeout(self) -> &'static str {
+        match self {
+            Cli::OpenCode => "120s",
+            _ => "40s",
+        }
+    }
+
+    /// Points the CLI at the scripted API on `port`: its config files in `home`, and the
+    /// variables ork passes on to it.
+    fn configure(self, home: &Path, port: u16) -> Vec<(&'static str, String)> {
+        let url = format!("http://127.0.0.1:{port}");
+        match self {
+            Cli::Claude => vec![
+                ("ANTHROPIC_BASE_URL", url),
+                ("ANTHROPIC_API_KEY", "scripted".into()),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+            ],
+            Cli::Codex => {
+                let codex_home = home.join(".codex");
+                write_file(
+                    &codex_home.join("config.toml"),
+                    &format!(
+                        "model = \"scripted\"\nmodel_provider = \"scripted\"\n\n\
+                         [model_providers.scripted]\nname = \"scripted\"\n\
+                         base_url = \"{url}/v1\"\nwire_api = \"responses\"\nenv_key = \"SCRIPTED_KEY\"\n"
+                    ),
+                );
+                vec![
+                    ("CODEX_HOME", codex_home.display().to_string()),
+                    ("SCRIPTED_KEY", "scripted".into()),
+                ]
+            }
+            Cli::OpenCode => {
+                let config = serde_json::json!({
+                    "provider": {"scripted": {
+                        "npm": "@ai-sdk/openai-compatible",
+                        "name": "Scripted",
+                        "options": {"baseURL": format!("{url}/v1"), "apiKey": "scripted"},
+                        "models": {"m": {"name": "m"}},
+                    }},
+                    "model": "scripted/m",
+                    "autoupdate": false,
+                    "share": "disabled",
+                    // Its git snapshot of the worktree at every step costs seconds per run.
+                    "snapshot": false,
+                });
+                write_file(
+                    &home.join(".config/opencode/opencode.json"),
+                    &config.to_string(),
+                );
+                // No fetch of the models.dev catalogue (offline, it waits for a timeout), no
+                // updates, plugins or language servers.
+                [
+                    "OPENCODE_DISABLE_MODELS_FETCH",
+                    "OPENCODE_DISABLE_AUTOUPDATE",
+                    "OPENCODE_DISABLE_DEFAULT_PLUGINS",
+                    "OPENCODE_DISABLE_LSP_DOWNLOAD",
+                    "OPENCODE_DISABLE_CLAUDE_CODE",
+                ]
+                .map(|var| (var, "1".to_string()))
+                .into()
+            }
+        }
+    }
+}
+
+/// Variables that could point a CLI at a real model or account: never passed on.
+const REAL_MODEL_VARS: &[&str] = &[
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CONFIG_DIR",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENCODE_CONFIG",
+    "OPENCODE_CONFIG_DIR",
+];
+
+fn write_file(path: &Path, contents: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+/// The CLI's executable from `$ORK_AGENT_CLIS`. Missing, it fails the test under `CI=true` and
+/// skips it elsewhere, saying so on stderr.
+fn installed(cli: Cli) -> Option<PathBuf> {
+    let dir = std::env::var_os("ORK_AGENT_CLIS").map(PathBuf::from);
+    if let Some(program) = dir.as_ref().map(|dir| dir.join(cli.program()))
+        && program.is_file()
+    {
+        return Some(program);
+    }
+    let why = match &dir {
+        Some(dir) => format!("{} has no {}", dir.display(), cli.program()),
+        None => "ORK_AGENT_CLIS is not set".to_string(),
+    };
+    let how = format!(
+        "run `bash .ci/run` (it installs the versions pinned in {PINS} and sets ORK_AGENT_CLIS), \
+         or `npm install --prefix DIR` those versions and set ORK_AGENT_CLIS=DIR/node_modules/.bin"
+    );
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!(
+            "the real {} CLI is needed under CI=true: {why}; {how}",
+            cli.program()
+        );
+    }
+    eprintln!(
+        "\n!!! SKIPPED: the real-CLI test of {} did not run: {why}.\n!!! To run it: {how}.\n",
+        cli.program()
+    );
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scripted model API
+// ---------------------------------------------------------------------------------------------
+
+/// `fixtures/scripted-api/server.py`, stopped when dropped (and by itself after a while).
+struct ScriptedApi {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl ScriptedApi {
+    fn start(api: &str, dir: &Path, hang: bool) -> ScriptedApi {
+        let log = dir.join(format!("{api}-requests.jsonl"));
+        let mut command = Command::new("python3");
+        command
+            .arg(SERVER)
+            .args(["--api", api, "--lifetime", "900", "--log"])
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if hang {
+            command.arg("--hang");
+        }
+        let mut child = command
+            .spawn()
+            .expect("starting python3 for the scripted API");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .strip_prefix("PORT ")
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the scripted API did not say its port: {first:?}"));
+        ScriptedApi { child, port, log }
+    }
+
+    /// The model requests it got (side requests included), oldest first.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(common::json)
+            .collect()
+    }
+
+    /// One line per request, for failure messages: the stage, the tool results since the
+    /// prompt, what was answered, and the prompt's end.
+    fn summary(&self) -> String {
+        let lines: Vec<String> = self
+            .requests()
+            .iter()
+            .map(|request| {
+                let prompt = request["prompt"].as_str().unwrap_or_default();
+                let start = prompt.len().saturating_sub(160);
+                let tail = prompt.get(start..).unwrap_or(prompt);
+                format!(
+                    "{} results={} answer={} prompt=…{tail:?}",
+                    request["stage"], request["results"], request["action"]
+                )
+            })
+            .collect();
+        lines.join("\n")
+    }
+
+    /// The requests of `stage`'s runs.
+    fn stage_requests(&self, stage: &str) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request["stage"] == stage && request["tools"] != Value::Array(vec![]))
+            .collect()
+    }
+}
+
+impl Drop for ScriptedApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox: a repository whose workflow runs one real CLI
+// ---------------------------------------------------------------------------------------------
+
+struct Sandbox {
+    cli: Cli,
+    repo: Repo,
+    api: ScriptedApi,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Sandbox {
+    /// A repository set up for ork with `stages` run by `cli` (at `program`), talking to a
+    /// scripted API that answers (or, with `hang`, never does).
+    fn new(cli: Cli, program: &Path, stages: &str, hang: bool) -> Sandbox {
+        let repo = Repo::initialized();
+        let model = cli
+            .model()
+            .map(|model| format!("model = \"{model}\"\n"))
+            .unwrap_or_default();
+        repo.write(
+            ".orkestra/workflow.toml",
+            &format!(
+                "default_flow = \"feature\"\n\n\
+                 [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}\n\
+                 [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
+                 [flows.feature.integration]\nstrategy = \"merge\"\n",
+                cli.program(),
+                program.display(),
+                cli.timeout(),
+            ),
+        );
+        for (file, stage) in [
+            ("planner.md", "planning"),
+            ("worker.md", "work"),
+            ("reviewer.md", "review"),
+        ] {
+            repo.write(
+                &format!(".orkestra/agents/{file}"),
+                &format!(
+                    "[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"
+                ),
+            );
+        }
+        repo.commit_all("Set up ork");
+        let base = repo.root.parent().unwrap().to_path_buf();
+        let api = ScriptedApi::start(cli.api(), &base, hang);
+        let env = cli.configure(repo.home(), api.port);
+        Sandbox {
+            cli,
+            repo,
+            api,
+            env,
+        }
+    }
+
+    /// Runs `ork args` in the main checkout, with `PWD` naming it as a shell would; fails the
+    /// test if it does not finish within [`ORK_LIMIT`].
+    fn ork(&self, args: &[&str]) -> Output {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command.env("PWD", &self.repo.root).env_remove("OLDPWD");
+        for var in REAL_MODEL_VARS {
+            command.env_remove(var);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        output_within(&mut command, ORK_LIMIT, &format!("ork {}", args.join(" ")))
+    }
+
+    fn ork_ok(&self, args: &[&str]) -> String {
+        success(&self.ork(args), &format!("ork {}", args.join(" ")))
+    }
+
+    /// The trak's entry in `ork status --all --json`.
+    fn trak(&self, id: &str) -> Value {
+        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
+        status["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("no trak {id} in:\n{status:#}"))
+            .clone()
+    }
+
+    /// Asserts the trak is `status` at `stage`; on failure shows its log and what the API saw.
+    fn assert_at(&self, id: &str, status: &str, stage: &str) {
+        let trak = self.trak(id);
+        assert_eq!(
+            (trak["status"].as_str(), trak["stage"].as_str()),
+            (Some(status), Some(stage)),
+            "{:?}: {trak:#}\n{}\nrequests:\n{}",
+            self.cli,
+            self.ork_ok(&["log", id]),
+            self.api.summary()
+        );
+    }
+
+    /// The trak's events of type `kind`, oldest first.
+    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
+        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// Where in the sandbox files named like the worker's are, relative to the sandbox.
+    fn work_files_anywhere(&self) -> Vec<String> {
+        let base = self.repo.root.parent().unwrap();
+        common::all_files(base)
+            .into_iter()
+            .filter(|path| {
+                let name = Path::new(path).file_name().unwrap().to_string_lossy();
+                WORK_FILES.contains(&name.as_ref())
+            })
+            .collect()
+    }
+
+    /// Asserts the worker's `files` are in the trak's worktree — and nowhere else in the sandbox.
+    fn assert_only_in_worktree(&self, id: &str, files: &[&str]) {
+        let worktree = format!("repo/.orkestra/worktrees/{id}");
+        let expected: Vec<String> = files.iter().map(|f| format!("{worktree}/{f}")).collect();
+        let mut found = self.work_files_anywhere();
+        found.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(
+            found, expected_sorted,
+            "{:?} wrote its files elsewhere",
+            self.cli
+        );
+        let program = self.cli.program();
+        for file in files {
+            let contents = self.repo.read(&format!(".orkestra/worktrees/{id}/{file}"));
+            assert_eq!(contents, format!("written by {program}\n"), "{file}");
+        }
+    }
+}
+
+fn feature_stages() -> String {
+    format!(
+        "[[flows.feature.stages]]\nname = \"planning\"\nagent = \"real\"\nprompt = \"planner.md\"\n\
+         artifact = \"plan\"\nreview = \"auto\"\n\n\
+         [[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\nprompt = \"worker.md\"\n\
+         artifact = \"summary\"\ngate = {{ command = {GATE:?}, timeout = \"30s\" }}\nmax_attempts = 3\n\n\
+         [[flows.feature.stages]]\nname = \"review\"\nagent = \"real\"\nprompt = \"reviewer.md\"\n\
+         artifact = \"verdict\"\nverdict = true\non_reject = \"work\"\nreview = \"auto\"\n"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole flow
+// ---------------------------------------------------------------------------------------------
+
+/// Plan (a question, answered), work that writes a file (its gate fails once; the retry resumes
+/// the same session with the gate's output), a reviewer that rejects once, work again, approve,
+/// integrated: the CLI's files land in the trak's worktree, then in main, and nowhere else.
+fn whole_flow(cli: Cli) {
+    let Some(program) = installed(cli) else {
+        return;
+    };
+    let s = Sandbox::new(cli, &program, &feature_stages(), false);
+
+    // Planning asks a question.
+    let out = s.ork_ok(&["trak", "new", "Greet the world"]);
+    let id = created_id(&out);
+    s.assert_at(&id, "awaiting_answer", "planning");
+    assert!(out.contains("Which greeting?"), "{out}");
+
+    // The answer reaches the planner; the plan goes to work, whose gate fails once.
+    s.ork_ok(&["answer", &id, "-m", "ANSWER-hello"]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let planning = s.api.stage_requests("planning");
+    let last_plan = planning.last().unwrap();
+    assert!(
+        last_plan["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("ANSWER-hello"),
+        "{}",
+        s.api.summary()
+    );
+    s.assert_only_in_worktree(&id, &WORK_FILES[..2]);
+    assert!(
+        !s.repo.root.join("hello.txt").exists(),
+        "not in the main checkout before integration"
+    );
+
+    let gate_failures = s.events_of(&id, "gate_failed");
+    assert_eq!(gate_failures.len(), 1, "{gate_failures:#?}");
+    let retry = s
+        .api
+        .stage_requests("work")
+        .into_iter()
+        .find(|request| request["prompt"].as_str().unwrap().contains("GATE-FAILED"))
+        .expect("a work request with the gate's output in its prompt");
+    let earlier = retry["earlier_prompts"].as_array().unwrap();
+    assert!(
+        earlier.iter().any(|prompt| {
+            let prompt = prompt.as_str().unwrap();
+            prompt.contains("[[stage:work]]") && !prompt.contains("GATE-FAILED")
+        }),
+        "the retry resumed the first run's session (its conversation):\n{}",
+        s.api.summary()
+    );
+    let runs = s.events_of(&id, "stage_finished");
+    let work_sessions: Vec<&Value> = runs
+        .iter()
+        .filter(|run| run["stage"] == "work")
+        .map(|run| &run["session_id"])
+        .collect();
+    assert_eq!(work_sessions.len(), 2, "{runs:#?}");
+    assert!(work_sessions[0].is_string(), "{runs:#?}");
+    assert_eq!(
+        work_sessions[0], work_sessions[1],
+        "the same session: {runs:#?}"
+    );
+
+    // Approved, the work is reviewed: rejected once, back to work.
+    s.ork_ok(&["approve", &id]);
+    s.assert_at(&id, "awaiting_review", "work");
+    let verdicts: Vec<Value> = s
+        .events_of(&id, "stage_finished")
+        .into_iter()
+        .filter(|run| run["stage"] == "review")
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{verdicts:#?}");
+    assert_eq!(verdicts[0]["decision"], "reject", "{verdicts:#?}");
+    s.assert_only_in_worktree(&id, &WORK_FILES);
+
+    // Approved again, the reviewer approves and the trak is integrated.
+    s.ork_ok(&["approve", &id]);
+    s.assert_at(&id, "done", "review");
+    let tree = s.repo.tree_files("main");
+    for file in WORK_FILES {
+        assert!(tree.contains(&file.to_string()), "{file} in main: {tree:?}");
+        assert_eq!(s.repo.read(file), format!("written by {}\n", cli.program()));
+    }
+    let mut found = s.work_files_anywhere();
+    found.sort();
+    let mut in_main: Vec<String> = WORK_FILES.iter().map(|f| format!("repo/{f}")).collect();
+    in_main.sort();
+    assert_eq!(
+        found, in_main,
+        "after integration, only in the main checkout"
+    );
+
+    // Every run talked from the trak's worktree.
+    let worktree = s.repo.worktree_path(&id).display().to_string();
+    for request in s.api.requests() {
+        if let Some(cwd) = request["cwd"].as_str() {
+            assert_eq!(cwd, worktree, "{request:#}");
+        }
+    }
+}
+
+#[test]
+fn claude_code_runs_a_whole_flow() {
+    whole_flow(Cli::Claude);
+}
+
+#[test]
+fn codex_runs_a_whole_flow() {
+    whole_flow(Cli::Codex);
+}
+
+#[test]
+fn opencode_runs_a_whole_flow() {
+    whole_flow(Cli::OpenCode);
+}
+
+// ---------------------------------------------------------------------------------------------
+// An API that never answers
+// ---------------------------------------------------------------------------------------------
+
+/// The CLI waits for an API that never answers; ork's timeout ends the run and kills the CLI's
+/// whole process group: no process of the CLI is left.
+fn never_answered(cli: Cli) {
+    let Some(program) = installed(cli) else {
+        return;
+    };
+    let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\n\
+                  prompt = \"worker.md\"\nartifact = \"summary\"\nmax_attempts = 1\n";
+    let s = Sandbox::new(cli, &program, stages, true);
+    let out = s.ork_ok(&["trak", "new", "Wait forever"]);
+    let id = created_id(&out);
+    assert!(out.contains("timed out"), "{out}");
+    s.assert_at(&id, "failed", "work");
+    assert!(
+        !s.api.stage_requests("work").is_empty(),
+        "{cli:?} was waiting for the API when it was stopped"
+    );
+    // Killed processes may take a moment to be gone.
+    let home = s.repo.home();
+    let mut left = processes_with_home(home);
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        left = processes_with_home(home);
+    }
+    let commands: Vec<String> = left
+        .iter()
+        .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{cli:?} left processes running: {commands:?}"
+    );
+}
+
+/// The processes whose `HOME` is `home`: the CLIs ork started in this test, and their children.
+fn processes_with_home(home: &Path) -> Vec<u32> {
+    let wanted = format!("HOME={}", home.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| common::alive(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|var| var == wanted.as_bytes())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn claude_code_waiting_on_a_silent_api_is_killed_at_the_timeout() {
+    never_answered(Cli::Claude);
+}
+
+#[test]
+fn codex_waiting_on_a_silent_api_is_killed_at_the_timeout() {
+    never_answered(Cli::Codex);
+}
+
+#[test]
+fn opencode_waiting_on_a_silent_api_is_killed_at_the_timeout() {
+    never_answered(Cli::OpenCode);
+}
