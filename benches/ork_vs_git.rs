@@ -43,6 +43,12 @@ fn main() {
         args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
     let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();
     let mut rows: Vec<Row> = Vec::new();
+    // `ORK_BENCH_ONLY=forecast`: only the conflict forecast's rows.
+    if std::env::var("ORK_BENCH_ONLY").as_deref() == Ok("forecast") {
+        rows.extend(forecast_rows(if quick { 100 } else { 1_000 }));
+        println!("{}", render(&rows));
+        return;
+    }
 
     let status_sizes: &[(usize, usize)] = if quick {
         &[(100, 5), (100, 100)]
@@ -96,6 +102,8 @@ fn main() {
             ));
         }
     }
+
+    rows.extend(forecast_rows(if quick { 100 } else { 1_000 }));
 
     let ork = time(RUNS * 3, || run(Path::new("."), ORK, &["--version"]));
     let git = time(RUNS * 3, || run(Path::new("."), "git", &["--version"]));
@@ -388,6 +396,103 @@ fn synthesize(path: &Path, n: usize, e: usize) {
             });
         }
     });
+}
+
+/// `ork status` with the conflict forecast, cold (its cache deleted before each run) and warm,
+/// on `n` traks of which every tenth changes code: half of those alone in their file, half in
+/// pairs editing the same line of a shared file (forecast conflicts), with main moved on.
+fn forecast_rows(n: usize) -> Vec<Row> {
+    use ork::store::git::FileWrite;
+    let repo = Repo::new();
+    std::fs::write(repo.path.join("shared.txt"), "line\n".repeat(20)).unwrap();
+    repo.run("git", &["add", "-A"]);
+    repo.run("git", &["commit", "-q", "-m", "shared"]);
+    synthesize(&repo.path, n, 5);
+    let store = Store::new(Git::discover(&repo.path).unwrap());
+    let traks = store.list().unwrap();
+    let mut coding = 0;
+    for (i, trak) in traks.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
+        let (path, contents) = if (i / 10) % 2 == 0 {
+            (format!("src/own_{i}.rs"), format!("// trak {i}\n"))
+        } else {
+            // Pairs of traks change the same line differently.
+            let line = (i / 20) % 20;
+            let mut lines = vec!["line".to_string(); 20];
+            lines[line] = format!("changed by trak {i}");
+            ("shared.txt".to_string(), lines.join("\n") + "\n")
+        };
+        let git = store.git();
+        let code = git
+            .write_commit(
+                trak.tip,
+                &[FileWrite {
+                    path,
+                    contents: contents.into_bytes(),
+                }],
+                "code",
+                None,
+            )
+            .unwrap();
+        git.update_ref(&trak.branch, code, trak.tip, "bench: code")
+            .unwrap();
+        let moved = ork::store::Trak {
+            tip: code,
+            ..trak.clone()
+        };
+        store
+            .record(
+                &moved,
+                EventKind::ReviewRequested {
+                    stage: "planning".into(),
+                },
+            )
+            .unwrap();
+        coding += 1;
+    }
+    std::fs::write(repo.path.join("README"), "bench, moved on\n").unwrap();
+    repo.run("git", &["commit", "-q", "-am", "main moves on"]);
+    let listed: serde_json::Value = serde_json::from_slice(
+        &Command::new(ORK)
+            .args(["status", "--json"])
+            .current_dir(&repo.path)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let marked = listed["traks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["conflicts"].as_array().unwrap().is_empty())
+        .count();
+    eprintln!("forecast: {n} traks, {coding} changing code, {marked} marked as conflicting");
+    assert!(marked > 0, "the forecast must find the pairs' conflicts");
+    let cache = repo.path.join(".git/ork/forecast.json");
+    let cold = time_with_setup(
+        RUNS,
+        || {
+            let _ = std::fs::remove_file(&cache);
+        },
+        || repo.run(ORK, &["status", "--json", "--all"]),
+    );
+    let warm = time(RUNS, || repo.run(ORK, &["status", "--json", "--all"]));
+    let git = time(RUNS, || repo.git_read_baseline(false));
+    let what = format!("status --json with conflict forecast, N={n} ({coding} changing code)");
+    vec![
+        Row::new(
+            format!("{what}, cache cold"),
+            "for-each-ref + cat-file --batch",
+            cold,
+            git,
+        ),
+        Row::new(
+            format!("{what}, cache warm"),
+            "for-each-ref + cat-file --batch",
+            warm,
+            git,
+        ),
+    ]
 }
 
 /// One event commit through the store, plus ork's start-up, against `git commit` of one

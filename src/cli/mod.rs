@@ -379,12 +379,14 @@ pub fn run() -> Result<()> {
                 .into_iter()
                 .filter(|t| all || !t.state.status.is_finished())
                 .collect();
-            print::status(&store, &traks, json)
+            let forecast = conflict_forecast(&store, &traks);
+            print::status(&store, &traks, &forecast, json)
         }
         Command::Show(args) => {
             let store = Store::new(git);
             let trak = store.resolve(args.id.as_deref())?;
-            print::show(&store, &trak, args.json)
+            let forecast = conflict_forecast(&store, &store.list()?);
+            print::show(&store, &trak, &forecast, args.json)
         }
         Command::Log(args) => {
             let store = Store::new(git);
@@ -486,6 +488,7 @@ pub fn run() -> Result<()> {
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
             print::synced(&remote, &report, verbose)?;
+            read_pull_requests(&store)?;
             if !report.not_joined.is_empty() {
                 bail!(
                     "{} trak(s) could not be joined; see above",
@@ -523,6 +526,40 @@ pub fn run() -> Result<()> {
             print::diff(&store, &trak, Some((&stage, &artifact)), json)
         }
     }
+}
+
+/// The conflict forecast over `traks`; a listing still works, with a warning, without it.
+fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::conflict_forecast::Forecast {
+    engine::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
+        eprintln!("warning: no conflict forecast: {err:#}");
+        Default::default()
+    })
+}
+
+/// After a sync: reads the pull request of every local trak in review (a `pr` flow), which may
+/// have been reviewed, merged or closed meanwhile.
+fn read_pull_requests(store: &Store) -> Result<()> {
+    let in_review: Vec<Trak> = store
+        .list_local()?
+        .into_iter()
+        .filter(|t| t.state.status == Status::InReview)
+        .collect();
+    if in_review.is_empty() {
+        return Ok(());
+    }
+    let workflow = Workflow::load(store.git().main_workdir())?;
+    let mut terminal = Terminal::new();
+    for trak in in_review {
+        let mut engine = Engine {
+            store,
+            workflow: &workflow,
+            reporter: &mut terminal,
+            take_over: false,
+        };
+        let trak = engine.drive(trak)?;
+        print::next(&trak)?;
+    }
+    Ok(())
 }
 
 /// Records a human decision on the chosen trak, then carries on with it.

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use ork::config::init::{self, FileAction};
 use ork::config::workflow::{AgentKind, kind_name};
+use ork::engine::conflict_forecast::{Conflict, Forecast, Other};
 use ork::engine::inspect;
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
@@ -175,13 +176,13 @@ pub fn created(store: &Store, trak: &Trak) -> Result<()> {
     Ok(())
 }
 
-pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
+pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) -> Result<()> {
     if json {
         // One directory listing for all traks, rather than a stat per trak.
         let present = store.worktree_ids();
         let list: Vec<_> = traks
             .iter()
-            .map(|t| trak_json(store, t, present.contains(&t.id)))
+            .map(|t| trak_json(store, t, present.contains(&t.id), forecast))
             .collect();
         outln!(
             "{}",
@@ -206,6 +207,10 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
     if any_remote {
         rows[0].push("WHERE".into());
     }
+    let any_conflict = traks.iter().any(|t| forecast.contains_key(&t.id));
+    if any_conflict {
+        rows[0].push("CONFLICTS".into());
+    }
     for (depth, trak) in as_tree(traks) {
         let s = &trak.state;
         let id = if depth == 0 {
@@ -226,6 +231,9 @@ pub fn status(store: &Store, traks: &[Trak], json: bool) -> Result<()> {
                 Location::Local => "local".into(),
                 Location::Remote(remote) => remote.clone(),
             });
+        }
+        if any_conflict {
+            row.push(conflicts_cell(forecast.get(&trak.id)));
         }
         rows.push(row);
     }
@@ -365,13 +373,13 @@ fn outside_changes(
         .collect()
 }
 
-pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
+pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Result<()> {
     let description = store.description(trak)?;
     let events = store.events(trak)?;
     let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
-        let mut value = serde_json::to_value(trak_json(store, trak, present))?;
+        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast))?;
         value["description"] = json!(description);
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
@@ -457,6 +465,26 @@ pub fn show(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         outln!("  question  {}", question_text(q));
     }
     show_subtraks(store, trak)?;
+    if let Some(pr) = &s.pull_request {
+        let rounds = if pr.rounds > 0 {
+            format!(", {} round(s) of changes", pr.rounds)
+        } else {
+            String::new()
+        };
+        outln!(
+            "  pr        #{} {} ({}{rounds})",
+            pr.number,
+            pr.url,
+            pr.branch
+        );
+    }
+    for conflict in forecast.get(&trak.id).into_iter().flatten() {
+        let with = match &conflict.with {
+            Other::Trak(id) => format!("trak {id}"),
+            Other::Base(base) => format!("{base}'s tip"),
+        };
+        outln!("  conflicts with {with} in: {}", conflict.files.join(", "));
+    }
     outln!("  next      {}", ork::engine::next_step_here(store, trak));
     if !s.conflicting_events.is_empty() {
         outln!(
@@ -510,6 +538,9 @@ struct TrakJson<'a> {
     tip: String,
     /// The machine working on it through the shared queue, if a claim is held.
     claim: Option<ork::engine::ClaimView>,
+    pull_request: Option<&'a ork::store::state::PullRequest>,
+    /// What it would conflict with if it merged now (empty: nothing).
+    conflicts: &'a [Conflict],
     /// For a subtrak: its parent's id and its key in the parent's breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     parent: Option<&'a str>,
@@ -528,7 +559,12 @@ struct Progress {
     total: usize,
 }
 
-fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<'a> {
+fn trak_json<'a>(
+    store: &Store,
+    trak: &'a Trak,
+    has_worktree: bool,
+    forecast: &'a Forecast,
+) -> TrakJson<'a> {
     let s = &trak.state;
     TrakJson {
         id: &trak.id,
@@ -551,11 +587,24 @@ fn trak_json<'a>(store: &Store, trak: &'a Trak, has_worktree: bool) -> TrakJson<
         updated_at: s.updated_at,
         tip: trak.tip.to_string(),
         claim: ork::engine::claim_view(store, trak),
+        pull_request: s.pull_request.as_ref(),
+        conflicts: forecast.get(&trak.id).map_or(&[], Vec::as_slice),
         parent: s.parent.as_deref(),
         key: s.key.as_deref(),
         subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
         progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
     }
+}
+
+/// "other-trak-1a2b: a.rs, b.rs; main: c.rs" (cut short in the table; `ork show` lists all).
+fn conflicts_cell(conflicts: Option<&Vec<Conflict>>) -> String {
+    let text = conflicts
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{}: {}", c.with.name(), c.files.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    truncate(&text, 60)
 }
 
 /// The trak's worktree, if it has one on this machine.

@@ -52,7 +52,35 @@ pub enum Strategy {
     #[default]
     Merge,
     Squash,
+    /// Push a branch holding only the code and open a pull request (through `gh`).
+    Pr,
 }
+
+/// How ork merges an approved, green pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrMerge {
+    #[default]
+    Merge,
+    Squash,
+    Rebase,
+    /// A human merges it; ork waits and then sees it merged.
+    None,
+}
+
+impl PrMerge {
+    /// The `gh pr merge` flag for this method, if ork merges.
+    pub fn gh_flag(self) -> Option<&'static str> {
+        match self {
+            PrMerge::Merge => Some("--merge"),
+            PrMerge::Squash => Some("--squash"),
+            PrMerge::Rebase => Some("--rebase"),
+            PrMerge::None => None,
+        }
+    }
+}
+
+const DEFAULT_MAX_ROUNDS: u32 = 5;
 
 /// A configured agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +176,27 @@ pub struct Flow {
     pub stages: Vec<Stage>,
     pub strategy: Strategy,
     pub on_conflict: String,
+    /// Where a pull request's review comments and failing checks send the work.
+    pub on_changes: String,
+    /// How ork merges an approved, green pull request.
+    pub merge: PrMerge,
+    /// How many rounds of changes a pull request may ask for before a human takes over.
+    pub max_rounds: u32,
+    /// Run the gate once more on the trak merged with the base's tip before the base moves.
+    pub landing_gate: bool,
+}
+
+impl Flow {
+    /// The gate the landing check runs: the last stage's that has one, with that stage.
+    pub fn landing_gate(&self) -> Option<(&Stage, &Gate)> {
+        if !self.landing_gate {
+            return None;
+        }
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|s| s.gate.as_ref().map(|g| (s, g)))
+    }
 }
 
 /// What prepares a new trak's worktree.
@@ -470,6 +519,14 @@ struct RawIntegration {
     strategy: Strategy,
     #[serde(default)]
     on_conflict: Option<Spanned<String>>,
+    #[serde(default)]
+    on_changes: Option<Spanned<String>>,
+    #[serde(default)]
+    merge: Option<Spanned<PrMerge>>,
+    #[serde(default)]
+    max_rounds: Option<Spanned<u32>>,
+    #[serde(default)]
+    gate: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -883,32 +940,66 @@ fn validate_flow(
             subtraks,
         });
     }
-    let (strategy, on_conflict) = match raw.integration {
-        Some(integration) => {
-            let on_conflict = integration.on_conflict.map(|target| {
-                check_stage_ref(&target, "on_conflict", &stage_names, src, errors);
-                target.into_inner()
-            });
-            (integration.strategy, on_conflict)
-        }
-        None => (Strategy::Merge, None),
-    };
-    // A conflict goes back to the last stage that is not a verdict by default: the one that writes code.
-    let on_conflict = on_conflict.unwrap_or_else(|| {
-        stages
-            .iter()
-            .rev()
-            .find(|s| !s.verdict)
-            .or(stages.last())
-            .map(|s| s.name.clone())
-            .unwrap_or_default()
+    let integration = raw.integration.unwrap_or(RawIntegration {
+        strategy: Strategy::Merge,
+        on_conflict: None,
+        on_changes: None,
+        merge: None,
+        max_rounds: None,
+        gate: None,
     });
+    let stage_ref = |target: Option<Spanned<String>>, key: &str, errors: &mut Vec<String>| {
+        target.map(|target| {
+            check_stage_ref(&target, key, &stage_names, src, errors);
+            target.into_inner()
+        })
+    };
+    let on_conflict = stage_ref(integration.on_conflict, "on_conflict", errors);
+    let on_changes = stage_ref(integration.on_changes, "on_changes", errors);
+    if integration.strategy != Strategy::Pr
+        && let Some(merge) = &integration.merge
+    {
+        errors.push(src.message(
+            merge.span(),
+            &format!(
+                "`merge` only applies to pull requests, but flow \"{flow_name}\" integrates with strategy = \"{}\"",
+                if integration.strategy == Strategy::Squash { "squash" } else { "merge" }
+            ),
+            "set strategy = \"pr\", or remove `merge`",
+        ));
+    }
+    let max_rounds = integration.max_rounds.map_or(DEFAULT_MAX_ROUNDS, |m| {
+        if *m.get_ref() == 0 {
+            errors.push(src.message(
+                m.span(),
+                "max_rounds must be at least 1",
+                "set max_rounds = 1 or more",
+            ));
+        }
+        *m.get_ref()
+    });
+    // A conflict goes back to the last stage that is not a verdict by default: the one that writes code.
+    let code_stage = stages
+        .iter()
+        .rev()
+        .find(|s| !s.verdict)
+        .or(stages.last())
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let on_conflict = on_conflict.unwrap_or_else(|| code_stage.clone());
     Flow {
         name: flow_name.to_string(),
         description: raw.description,
         stages,
-        strategy,
+        strategy: integration.strategy,
+        on_changes: on_changes.unwrap_or_else(|| on_conflict.clone()),
         on_conflict,
+        merge: integration
+            .merge
+            .map(Spanned::into_inner)
+            .unwrap_or_default(),
+        max_rounds,
+        landing_gate: integration.gate.unwrap_or(true),
     }
 }
 
@@ -1225,5 +1316,44 @@ mod tests {
         assert_eq!(flow.stages[1].on_reject.as_deref(), Some("w"));
         assert_eq!(flow.on_conflict, "w");
         assert_eq!(flow.stages[0].max_attempts, DEFAULT_MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn pull_request_keys_have_defaults_and_are_checked_where_they_are() {
+        let flow = |integration: &str| {
+            format!(
+                "{AGENT}[flows.f]\n\
+                 [[flows.f.stages]]\nname = \"w\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"x\"\ngate = {{ command = \"true\" }}\n\
+                 [flows.f.integration]\n{integration}"
+            )
+        };
+        let wf = parse(&flow("strategy = \"pr\"\n")).unwrap();
+        let f = wf.flow(None).unwrap();
+        assert_eq!(f.strategy, Strategy::Pr);
+        assert_eq!(
+            (f.on_changes.as_str(), f.merge, f.max_rounds),
+            ("w", PrMerge::Merge, DEFAULT_MAX_ROUNDS)
+        );
+        assert_eq!(f.landing_gate().map(|(s, _)| s.name.as_str()), Some("w"));
+        let wf = parse(&flow("strategy = \"pr\"\nmerge = \"none\"\ngate = false\n")).unwrap();
+        let f = wf.flow(None).unwrap();
+        assert_eq!(f.merge.gh_flag(), None);
+        assert!(f.landing_gate().is_none());
+
+        let err = parse(&flow(
+            "strategy = \"squash\"\nmerge = \"rebase\"\nmax_rounds = 0\non_changes = \"nope\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("wf.toml:13:9: `merge` only applies to pull requests"),
+            "{err}"
+        );
+        assert!(err.contains("set strategy = \"pr\""), "{err}");
+        assert!(
+            err.contains("wf.toml:14:14: max_rounds must be at least 1"),
+            "{err}"
+        );
+        assert!(err.contains("on_changes names a stage \"nope\""), "{err}");
     }
 }

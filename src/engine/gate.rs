@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
-use crate::config::workflow::Stage;
+use crate::config::workflow::{Gate, Stage};
 use crate::engine::output::{LiveBudget, keep_tail};
 use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
+use crate::store::git::Oid;
 use crate::store::{NOTES_REF, Trak};
 
 impl Engine<'_> {
@@ -18,7 +19,7 @@ impl Engine<'_> {
         let flow = self.flow(&trak)?.clone();
         let stage = self.stage(&flow, &trak)?.clone();
         if let Some(gate) = stage.gate.as_ref().filter(|_| !trak.state.gate_passed) {
-            return self.run_gate(trak, &stage, &gate.command, gate.timeout);
+            return self.run_gate(trak, &stage, gate);
         }
         let event = match (&trak.state.verdict, stage.review) {
             (_, crate::config::workflow::Review::Human) => EventKind::ReviewRequested {
@@ -78,51 +79,11 @@ impl Engine<'_> {
 
     /// Runs the stage's gate on the commit the agent's run made, and records the result as an
     /// event and as a note on that commit.
-    fn run_gate(
-        &mut self,
-        trak: Trak,
-        stage: &Stage,
-        command: &str,
-        timeout: std::time::Duration,
-    ) -> Result<Trak> {
+    fn run_gate(&mut self, trak: Trak, stage: &Stage, gate: &Gate) -> Result<Trak> {
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
-        self.reporter
-            .step(&format!("{}: gate `{command}`", stage.name));
-        let trusted = trusted_command(command, self.store.git().main_workdir());
-        let limits = self.workflow.limits;
-        let reporter = &mut *self.reporter;
-        let mut gate = TrakCommand::shell(&trusted, &worktree);
-        gate.envs(agent_env(&trak, stage, trak.state.attempt, &worktree));
-        let keep = Keep {
-            head: 64 << 10,
-            tail: 64 << 10,
-            combined: limits.feedback.max(limits.note),
-        };
-        let mut live = LiveBudget::new(limits.feedback);
-        let finished = run_streaming(&mut gate, None, timeout, keep, &mut |_: Stream, line| {
-            live.spend(line, |text| reporter.line(text))
-        })
-        .with_context(|| format!("running the gate `{command}`"))?;
-        let passed = finished.success();
-        let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
-        let output = redact(limits.feedback);
-        let note = serde_json::json!({
-            "kind": "gate",
-            "trak": trak.id,
-            "stage": stage.name,
-            "attempt": trak.state.attempt,
-            "command": command,
-            "passed": passed,
-            "result": finished.describe(),
-            "machine": self.store.machine(),
-            "at": chrono::Utc::now(),
-            "output": redact(limits.note),
-        });
-        self.store
-            .git()
-            .append_note(NOTES_REF, trak.tip, &note.to_string())?;
+        let run = self.gate_run(&trak, stage, gate, &worktree, trak.tip, "gate")?;
         let attempt = trak.state.attempt;
-        if passed {
+        if run.passed {
             self.reporter.step(&format!("{}: gate passed", stage.name));
             return self.store.record(
                 &trak,
@@ -136,7 +97,7 @@ impl Engine<'_> {
         self.reporter.step(&format!(
             "{}: gate failed ({}); {}",
             stage.name,
-            finished.describe(),
+            run.result,
             if retry {
                 "the agent tries again with its output".to_string()
             } else {
@@ -153,13 +114,83 @@ impl Engine<'_> {
                 stage: stage.name.clone(),
                 attempt,
                 output: format!(
-                    "The gate `{command}` failed ({}):\n\n{output}",
-                    finished.describe(),
+                    "The gate `{}` failed ({}):\n\n{}",
+                    gate.command, run.result, run.output
                 ),
                 retry,
             },
         )
     }
+
+    /// Runs `gate` in `dir` (a checkout of `commit`) and notes the result on `commit` as a
+    /// `kind` note (one JSON line): the gate's script comes from the main checkout.
+    pub(super) fn gate_run(
+        &mut self,
+        trak: &Trak,
+        stage: &Stage,
+        gate: &Gate,
+        dir: &Path,
+        commit: Oid,
+        kind: &str,
+    ) -> Result<GateRun> {
+        let command = &gate.command;
+        self.reporter.step(&format!(
+            "{}: {} `{command}`",
+            stage.name,
+            kind.replace('_', " ")
+        ));
+        let trusted = trusted_command(command, self.store.git().main_workdir());
+        let limits = self.workflow.limits;
+        let reporter = &mut *self.reporter;
+        let mut run = TrakCommand::shell(&trusted, dir);
+        run.envs(agent_env(trak, stage, trak.state.attempt, dir));
+        let keep = Keep {
+            head: 64 << 10,
+            tail: 64 << 10,
+            combined: limits.feedback.max(limits.note),
+        };
+        let mut live = LiveBudget::new(limits.feedback);
+        let finished = run_streaming(
+            &mut run,
+            None,
+            gate.timeout,
+            keep,
+            &mut |_: Stream, line| live.spend(line, |text| reporter.line(text)),
+        )
+        .with_context(|| format!("running the gate `{command}`"))?;
+        let passed = finished.success();
+        let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
+        let output = redact(limits.feedback);
+        let note = serde_json::json!({
+            "kind": kind,
+            "trak": trak.id,
+            "stage": stage.name,
+            "attempt": trak.state.attempt,
+            "command": command,
+            "passed": passed,
+            "result": finished.describe(),
+            "machine": self.store.machine(),
+            "at": chrono::Utc::now(),
+            "output": redact(limits.note),
+        });
+        self.store
+            .git()
+            .append_note(NOTES_REF, commit, &note.to_string())?;
+        Ok(GateRun {
+            passed,
+            result: finished.describe(),
+            output,
+        })
+    }
+}
+
+/// How one run of a gate went.
+pub(super) struct GateRun {
+    pub passed: bool,
+    /// "exit code 1", "timed out after 10m".
+    pub result: String,
+    /// Its output (the tail of it), secrets redacted.
+    pub output: String,
 }
 
 /// The gate `command` with a leading script path that names a file in the main checkout

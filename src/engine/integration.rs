@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{Engine, queue_remote};
-use crate::config::workflow::Strategy;
+use crate::config::workflow::{Flow, Strategy};
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::{MergeResult, Oid};
 use crate::store::{Trak, record_dir};
@@ -25,6 +25,10 @@ impl Engine<'_> {
     /// Where the base is shared through a remote (its upstream, or the shared queue's remote),
     /// the merge lands on the remote's base first ([`Engine::integrate_on_remote`]).
     pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
+        let flow = self.flow(&trak)?.clone();
+        if flow.strategy == Strategy::Pr {
+            return self.push_for_review(trak, &flow);
+        }
         let base = trak.state.base.clone();
         // A subtrak lands on its parent's branch, here; a trak on a shared base, on the remote.
         let remote = match trak.state.parent {
@@ -138,33 +142,13 @@ impl Engine<'_> {
         let tree = match git.merge_tree(onto, trak.tip, &record_dir(&trak.id))? {
             MergeResult::Clean(tree) => tree,
             MergeResult::Conflicts(paths) => {
-                let route_to = flow.on_conflict.clone();
-                self.reporter.step(&format!(
-                    "merge into {base} conflicts in {}; back to {route_to}",
-                    paths.join(", ")
+                return Ok(Merged::SentBack(
+                    self.send_back_conflict(trak, &flow, &base, &paths)?,
                 ));
-                let feedback = format!(
-                    "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
-                    paths
-                        .iter()
-                        .map(|p| format!("- {p}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                let trak = self.store.record(
-                    &trak,
-                    EventKind::Rejected {
-                        stage: trak.state.stage.clone(),
-                        feedback,
-                        route_to,
-                        by: Actor::Integration,
-                    },
-                )?;
-                return Ok(Merged::SentBack(trak));
             }
         };
         let parents = match flow.strategy {
-            Strategy::Merge => vec![onto, trak.tip],
+            Strategy::Merge | Strategy::Pr => vec![onto, trak.tip],
             Strategy::Squash => vec![onto],
         };
         let message = format!(
@@ -172,6 +156,9 @@ impl Engine<'_> {
             trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
         );
         let merge = git.new_commit(&message, tree, &parents)?;
+        if let Some(sent_back) = self.landing_gate(&trak, &flow, merge, &base)? {
+            return Ok(Merged::SentBack(sent_back));
+        }
         Ok(Merged::Commit(trak, merge))
     }
 
@@ -219,25 +206,60 @@ impl Engine<'_> {
                 commit: merge.to_string(),
             },
         )?;
-        let worktree = self.store.worktree_path(&trak.id);
-        if worktree.exists()
-            && let Err(err) = self.store.git().remove_worktree(&worktree)
-        {
-            {
-                self.reporter.step(&format!(
-                    "warning: could not remove {}: {err:#}",
-                    worktree.display()
-                ));
-            }
-        }
-        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
-            self.reporter.step(&warning);
-        }
+        self.remove_trak_worktree(&trak);
         self.reporter.step(&format!(
             "integrated into {base} as {}",
             &merge.to_string()[..12]
         ));
         Ok(trak)
+    }
+
+    /// A finished trak's worktree goes; a failure to remove it is only a warning.
+    pub(super) fn remove_trak_worktree(&mut self, trak: &Trak) {
+        let worktree = self.store.worktree_path(&trak.id);
+        if worktree.exists()
+            && let Err(err) = self.store.git().remove_worktree(&worktree)
+        {
+            self.reporter.step(&format!(
+                "warning: could not remove {}: {err:#}",
+                worktree.display()
+            ));
+        }
+        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
+            self.reporter.step(&warning);
+        }
+    }
+
+    /// The merge into `base` conflicts in `paths`: back to `on_conflict` with them as feedback.
+    pub(super) fn send_back_conflict(
+        &mut self,
+        trak: Trak,
+        flow: &Flow,
+        base: &str,
+        paths: &[String],
+    ) -> Result<Trak> {
+        let route_to = flow.on_conflict.clone();
+        self.reporter.step(&format!(
+            "merge into {base} conflicts in {}; back to {route_to}",
+            paths.join(", ")
+        ));
+        let feedback = format!(
+            "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
+            paths
+                .iter()
+                .map(|p| format!("- {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        self.store.record(
+            &trak,
+            EventKind::Rejected {
+                stage: trak.state.stage.clone(),
+                feedback,
+                route_to,
+                by: Actor::Integration,
+            },
+        )
     }
 
     /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
@@ -255,7 +277,7 @@ impl Engine<'_> {
         )
     }
 
-    fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {
+    pub(super) fn block(&mut self, trak: Trak, reason: String) -> Result<Trak> {
         self.reporter.step(&format!("integration waits: {reason}"));
         if trak.state.note.as_deref() == Some(reason.as_str()) {
             return Ok(trak);

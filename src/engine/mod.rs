@@ -6,16 +6,19 @@
 //! (kill -9 included) just "drive the trak again".
 
 mod claim;
+pub mod conflict_forecast;
 mod decisions;
 pub mod doctor;
 mod gate;
 pub mod inspect;
 mod integration;
+mod landing_gate;
 pub mod notify;
 pub mod output;
 pub mod outside;
 pub mod process;
 pub mod prompt;
+pub mod pull_request;
 pub mod runner;
 mod session;
 mod stage;
@@ -34,11 +37,12 @@ use crate::store::state::Status;
 use crate::store::{Location, NewTrak, Store, Trak};
 
 /// The statuses in which a trak has work due that `ork resume` (or `ork run`) can do.
-pub const RUNNABLE: [Status; 5] = [
+pub const RUNNABLE: [Status; 6] = [
     Status::Queued,
     Status::Running,
     Status::Checking,
     Status::Integrating,
+    Status::InReview,
     Status::Subtraks,
 ];
 
@@ -190,6 +194,17 @@ impl Engine<'_> {
                 Status::Subtraks => {
                     let trak = self.run_subtraks(trak)?;
                     if trak.state.status == Status::Subtraks {
+                        return Ok(trak);
+                    }
+                    trak
+                }
+                Status::InReview => {
+                    let trak = self.review_pull_request(trak)?;
+                    // Still in review: GitHub (or a human) moves it on, not this drive.
+                    if trak.state.status == Status::InReview {
+                        if self.share() {
+                            return self.store.load(&trak.id);
+                        }
                         return Ok(trak);
                     }
                     trak
@@ -360,6 +375,13 @@ pub fn next_step(trak: &Trak) -> String {
             format!("Run the stage again: ork retry {id}  (or ork reject {id} -m \"…\")")
         }
         Status::Integrating => format!("Merge it: ork integrate {id}"),
+        Status::InReview => match &trak.state.pull_request {
+            Some(pr) => format!(
+                "Its pull request #{} is reviewed on GitHub ({}); read it again: ork resume {id}",
+                pr.number, pr.url
+            ),
+            None => format!("Read its pull request: ork resume {id}"),
+        },
         Status::Done => "Nothing: it is merged.".to_string(),
         Status::Dropped => match &trak.state.parent {
             Some(parent) => format!(

@@ -222,6 +222,33 @@ pub enum EventKind {
         #[serde(default)]
         commit: String,
     },
+    /// A branch holding only the trak's code was pushed and a pull request opened for it; the
+    /// trak waits in review.
+    PrOpened {
+        number: u64,
+        url: String,
+        /// The pushed branch (without `refs/heads/`).
+        branch: String,
+        /// The commit pushed as the branch's head.
+        head: String,
+    },
+    /// A later round's code was pushed to the pull request's branch (new commits, never forced).
+    PrPushed { head: String },
+    /// The pull request asks for changes (reviews, comments, failing checks): the trak goes back
+    /// to `route_to` with `feedback`.
+    PrChangesRequested {
+        stage: String,
+        feedback: String,
+        route_to: String,
+    },
+    /// The pull request waits for a human (closed unmerged, out of rounds, merged by hand).
+    PrWaiting { reason: String },
+    /// The trak merged with its base's tip failed the gate: back to `route_to` with the output.
+    LandingGateFailed {
+        stage: String,
+        feedback: String,
+        route_to: String,
+    },
     /// Every subtrak of the approved breakdown at `stage` is merged into this trak's branch
     /// (or was dropped): the trak goes on past `stage`.
     SubtraksJoined {
@@ -286,6 +313,11 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
+            EventKind::PrOpened { .. } => "pr_opened",
+            EventKind::PrPushed { .. } => "pr_pushed",
+            EventKind::PrChangesRequested { .. } => "pr_changes_requested",
+            EventKind::PrWaiting { .. } => "pr_waiting",
+            EventKind::LandingGateFailed { .. } => "landing_gate_failed",
             EventKind::SubtraksJoined { .. } => "subtraks_joined",
             EventKind::BaseMerged { .. } => "base_merged",
             EventKind::Unknown => "unknown",
@@ -304,12 +336,17 @@ impl EventKind {
             | EventKind::Rejected { stage, .. }
             | EventKind::Answered { stage, .. }
             | EventKind::Retried { stage, .. }
-            | EventKind::SubtraksJoined { stage, .. } => Some(stage),
+            | EventKind::PrChangesRequested { stage, .. }
+            | EventKind::LandingGateFailed { stage, .. } => Some(stage),
+            EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
+            | EventKind::PrOpened { .. }
+            | EventKind::PrPushed { .. }
+            | EventKind::PrWaiting { .. }
             | EventKind::BaseMerged { .. }
             | EventKind::Unknown => None,
         }
@@ -384,6 +421,15 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
+            EventKind::PrOpened { number, .. } => format!("Open pull request #{number}"),
+            EventKind::PrPushed { .. } => "Push a new round to the pull request".to_string(),
+            EventKind::PrChangesRequested { route_to, .. } => {
+                format!("Pull request asks for changes, back to {route_to}")
+            }
+            EventKind::PrWaiting { .. } => "Pull request waits for a human".to_string(),
+            EventKind::LandingGateFailed { route_to, .. } => {
+                format!("Gate fails on the merge with the base, back to {route_to}")
+            }
             EventKind::SubtraksJoined {
                 merged, dropped, ..
             } => match dropped.len() {

@@ -59,6 +59,8 @@ pub enum Status {
     Conflict,
     /// A human dropped it: it will not be merged.
     Dropped,
+    /// Its pull request is open: reviews, checks and the merge happen there.
+    InReview,
     /// Its breakdown was approved: it waits until its subtraks are merged into its branch.
     Subtraks,
 }
@@ -77,6 +79,7 @@ impl Status {
             Status::Done => "done",
             Status::Conflict => "conflict",
             Status::Dropped => "dropped",
+            Status::InReview => "in review",
             Status::Subtraks => "waiting on subtraks",
         }
     }
@@ -85,6 +88,22 @@ impl Status {
     pub fn is_finished(self) -> bool {
         matches!(self, Status::Done | Status::Dropped)
     }
+}
+
+/// The trak's pull request, once opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    /// The branch the code is pushed to (without `refs/heads/`).
+    pub branch: String,
+    /// The commit ork pushed last as the branch's head.
+    pub head: String,
+    /// When ork pushed last: reviews and comments before it were answered already.
+    pub pushed_at: DateTime<Utc>,
+    /// Rounds of changes the pull request asked for so far.
+    #[serde(default)]
+    pub rounds: u32,
 }
 
 /// The fold of a trak's events.
@@ -165,6 +184,9 @@ pub struct TrakState {
     /// Events made from the same state on different machines, when they disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_events: Vec<String>,
+    /// The pull request, in a `pr` flow once it was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
 }
 
 /// One round of a stage's questions and the human's answer to them.
@@ -225,6 +247,7 @@ impl TrakState {
             breakdowns: 0,
             subtraks: Vec::new(),
             conflicting_events: Vec::new(),
+            pull_request: None,
         };
         let counted: Vec<&Event> = without_dropped(&sorted);
         for event in &counted {
@@ -344,13 +367,46 @@ impl TrakState {
             EventKind::BaseMerged { .. } => {}
             EventKind::Rejected {
                 feedback, route_to, ..
+            }
+            | EventKind::LandingGateFailed {
+                feedback, route_to, ..
+            } => self.send_back(route_to, feedback),
+            EventKind::PrChangesRequested {
+                feedback, route_to, ..
             } => {
-                self.stage = route_to.clone();
-                self.attempt = 0;
-                self.status = Status::Queued;
-                self.feedback = Some(feedback.clone());
+                if let Some(pr) = &mut self.pull_request {
+                    pr.rounds += 1;
+                }
+                self.send_back(route_to, feedback);
+            }
+            EventKind::PrOpened {
+                number,
+                url,
+                branch,
+                head,
+            } => {
+                self.status = Status::InReview;
                 self.note = None;
-                self.verdict = None;
+                self.pull_request = Some(PullRequest {
+                    number: *number,
+                    url: url.clone(),
+                    branch: branch.clone(),
+                    head: head.clone(),
+                    pushed_at: event.at,
+                    rounds: 0,
+                });
+            }
+            EventKind::PrPushed { head } => {
+                self.status = Status::InReview;
+                self.note = None;
+                if let Some(pr) = &mut self.pull_request {
+                    pr.head = head.clone();
+                    pr.pushed_at = event.at;
+                }
+            }
+            EventKind::PrWaiting { reason } => {
+                self.status = Status::InReview;
+                self.note = Some(reason.clone());
             }
             EventKind::Answered { stage, answer } => {
                 self.status = Status::Queued;
@@ -396,6 +452,16 @@ impl TrakState {
                 self.integrated_as = Some(commit.clone()).filter(|c| !c.is_empty());
             }
         }
+    }
+
+    /// The work goes back to `route_to`, which runs again with `feedback`.
+    fn send_back(&mut self, route_to: &str, feedback: &str) {
+        self.stage = route_to.to_string();
+        self.attempt = 0;
+        self.status = Status::Queued;
+        self.feedback = Some(feedback.to_string());
+        self.note = None;
+        self.verdict = None;
     }
 
     /// A failed attempt: the stage runs again with `why` as feedback, or the trak stops.
@@ -1001,5 +1067,37 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_pull_request_waits_in_review_and_counts_its_rounds() {
+        let opened = EventKind::PrOpened {
+            number: 12,
+            url: "https://github.com/acme/app/pull/12".into(),
+            branch: "ork-pr/t".into(),
+            head: "abc".into(),
+        };
+        let changes = EventKind::PrChangesRequested {
+            stage: "review".into(),
+            feedback: "alice: use PKCE".into(),
+            route_to: "work".into(),
+        };
+        let state = TrakState::fold("t", &chain(vec![opened.clone()])).unwrap();
+        assert_eq!(state.status, Status::InReview);
+        assert_eq!(state.pull_request.as_ref().unwrap().number, 12);
+        let state = TrakState::fold("t", &chain(vec![opened.clone(), changes])).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status),
+            ("work", Status::Queued)
+        );
+        assert_eq!(state.feedback.as_deref(), Some("alice: use PKCE"));
+        let pr = state.pull_request.as_ref().unwrap();
+        assert_eq!((pr.rounds, pr.head.as_str()), (1, "abc"));
+        // A snapshot written before pull requests existed still reads.
+        let mut old: serde_json::Value =
+            serde_json::from_str(&TrakState::fold("t", &[created()]).unwrap().to_json()).unwrap();
+        old.as_object_mut().unwrap().remove("pull_request");
+        let back: TrakState = serde_json::from_value(old).unwrap();
+        assert_eq!(back.pull_request, None);
     }
 }

@@ -157,18 +157,20 @@ fn trak_row(listed: &Listed, interrupted: bool, now: chrono::DateTime<Utc>) -> R
     ])
 }
 
-/// The trak's pull request, shown beside its id.
-///
-/// The hook for pull requests: once a trak's state records its PR, return "#12" here.
-fn pull_request(_trak: &Trak) -> Option<String> {
-    None
+/// The trak's pull request, shown beside its id: "#12".
+fn pull_request(trak: &Trak) -> Option<String> {
+    trak.state
+        .pull_request
+        .as_ref()
+        .map(|pr| format!("#{}", pr.number))
 }
 
 fn status_style(status: Status) -> Style {
     match status {
-        Status::AwaitingReview | Status::AwaitingAnswer | Status::Integrating => {
-            Style::new().fg(Color::Yellow)
-        }
+        Status::AwaitingReview
+        | Status::AwaitingAnswer
+        | Status::Integrating
+        | Status::InReview => Style::new().fg(Color::Yellow),
         Status::Failed | Status::Conflict => Style::new().fg(Color::Red),
         Status::Done => Style::new().fg(Color::Green),
         Status::Running | Status::Checking | Status::Subtraks => Style::new().fg(Color::Cyan),
