@@ -743,28 +743,13 @@ impl Store {
             state.status.as_str(),
             self.machine
         );
-        let header = state.to_header();
-        let commit = match self.git.join(
-            trak.tip,
-            theirs,
-            &dir,
-            &files,
-            &message,
-            Some((STATE_HEADER, &header)),
-        )? {
-            crate::store::git::MergeResult::Clean(commit) => commit,
-            crate::store::git::MergeResult::Conflicts(paths) => bail!(
+        self.commit_merge(trak, theirs, &files, &message, state, |paths| {
+            anyhow::anyhow!(
                 "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
                  Merge it by hand in the trak's worktree (git merge {from}), commit, then run ork sync again.",
                 trak.id,
                 paths.join(", ")
-            ),
-        };
-        self.move_to(trak, commit)?;
-        Ok(Trak {
-            state,
-            tip: commit,
-            ..trak.clone()
+            )
         })
     }
 
@@ -795,21 +780,38 @@ impl Store {
             &state,
         );
         let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
+        self.commit_merge(trak, theirs, &files, &message, state, |paths| {
+            anyhow::anyhow!(
+                "bringing {branch} into trak {} conflicts in {}",
+                trak.id,
+                paths.join(", ")
+            )
+        })
+    }
+
+    /// Commits the merge of `theirs` into a local trak, with `files` as its record folder and
+    /// `state` in its header, and moves the branch there; `conflict` words the error when the
+    /// code does not merge (nothing is changed then).
+    fn commit_merge(
+        &self,
+        trak: &Trak,
+        theirs: Oid,
+        files: &[FileWrite],
+        message: &str,
+        state: TrakState,
+        conflict: impl FnOnce(&[String]) -> anyhow::Error,
+    ) -> Result<Trak> {
         let header = state.to_header();
         let commit = match self.git.join(
             trak.tip,
             theirs,
-            &dir,
-            &files,
-            &message,
+            &record_dir(&trak.id),
+            files,
+            message,
             Some((STATE_HEADER, &header)),
         )? {
             crate::store::git::MergeResult::Clean(commit) => commit,
-            crate::store::git::MergeResult::Conflicts(paths) => bail!(
-                "bringing {branch} into trak {} conflicts in {}",
-                trak.id,
-                paths.join(", ")
-            ),
+            crate::store::git::MergeResult::Conflicts(paths) => return Err(conflict(&paths)),
         };
         self.move_to(trak, commit)?;
         Ok(Trak {
