@@ -170,14 +170,7 @@ impl Sandbox {
 
     /// The trak's entry in `ork status --all --json`.
     fn trak(&self, id: &str) -> Value {
-        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
-        status["traks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("no trak {id} in:\n{status:#}"))
-            .clone()
+        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
     }
 
     /// The trak's status as `ork status --json` spells it (`awaiting_review`).

@@ -105,14 +105,7 @@ impl Sandbox {
     }
 
     fn trak(&self, id: &str) -> Value {
-        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
-        status["traks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("no trak {id} in:\n{status:#}"))
-            .clone()
+        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
     }
 
     fn assert_status(&self, id: &str, status: &str) {

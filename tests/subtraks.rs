@@ -102,17 +102,8 @@ impl Sandbox {
         created_id(&self.ork_ok(&["trak", "new", title]))
     }
 
-    /// Every trak in `ork status --all --json`, by id.
-    fn traks(&self) -> Vec<Value> {
-        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
-        status["traks"].as_array().unwrap().clone()
-    }
-
     fn trak(&self, id: &str) -> Value {
-        self.traks()
-            .into_iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("no trak {id}"))
+        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
     }
 
     fn assert_at(&self, id: &str, status: &str, stage: &str) {

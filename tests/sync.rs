@@ -196,14 +196,7 @@ impl Machine {
 
     /// The trak's entry in `ork status --all --json`.
     fn trak(&self, id: &str) -> Value {
-        let status = common::json(&self.ork_ok(&["status", "--all", "--json"]));
-        status["traks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("{}: no trak {id} in:\n{status:#}", self.name))
-            .clone()
+        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, self.name)
     }
 
     /// Asserts the trak is `status` at `stage` on this machine.

@@ -470,6 +470,19 @@ pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
+/// Trak `id`'s entry in the output of `ork status --all --json`; `whose` names the machine or
+/// sandbox in the failure message.
+pub fn status_entry(status_json: &str, id: &str, whose: &str) -> serde_json::Value {
+    let status = json(status_json);
+    status["traks"]
+        .as_array()
+        .expect("traks is an array")
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap_or_else(|| panic!("{whose}: no trak {id} in:\n{status:#}"))
+        .clone()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes: waiting for them, and killing what a test leaves running
 // ---------------------------------------------------------------------------------------------
