@@ -279,6 +279,94 @@ impl Repo {
         assert!(cat.wait().unwrap().success());
     }
 
+    /// How many traks `ork status --json` marks as conflicting.
+    fn traks_marked_conflicting(&self) -> usize {
+        let out = Command::new(ORK)
+            .args(["status", "--json"])
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        listed["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| !t["conflicts"].as_array().unwrap().is_empty())
+            .count()
+    }
+
+    /// git computing what the conflict forecast computes, timed: the listing, each trak's
+    /// changed files since its fork point, and the merges of each coding trak with main and
+    /// of each pair sharing a file. Forks are found first, untimed (a process per trak).
+    fn git_forecast_baseline(
+        &self,
+        alone: &[ork::store::Trak],
+        sharing: &[ork::store::Trak],
+    ) -> Stats {
+        let main = self.git_output(&["rev-parse", "main"]);
+        let tips = self.git_output(&["for-each-ref", "--format=%(objectname)", "refs/heads/ork/"]);
+        let forks: String = tips
+            .lines()
+            .map(|tip| format!("{} {tip}\n", self.git_output(&["merge-base", &main, tip])))
+            .collect();
+        let mut merges: String = alone
+            .iter()
+            .chain(sharing)
+            .map(|t| format!("{main} {}\n", t.tip))
+            .collect();
+        for (k, a) in sharing.iter().enumerate() {
+            for b in &sharing[k + 1..] {
+                merges.push_str(&format!("{} {}\n", a.tip, b.tip));
+            }
+        }
+        // merge-tree writes the merged trees: into a scratch object folder, as ork's stay in
+        // memory, so the repository does not grow run by run.
+        let scratch = tempfile::tempdir().unwrap();
+        let objects = self.path.join(".git/objects");
+        time(RUNS, || {
+            self.git_read_baseline(false);
+            self.git_with_input(&["diff-tree", "--stdin", "-r", "--name-only"], &forks, &[]);
+            let env = [
+                ("GIT_OBJECT_DIRECTORY", scratch.path()),
+                ("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects.as_path()),
+            ];
+            self.git_with_input(&["merge-tree", "--stdin", "--name-only"], &merges, &env);
+        })
+    }
+
+    fn git_output(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?} failed");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    }
+
+    /// Runs git with `input` on its standard input, its output read and dropped.
+    fn git_with_input(&self, args: &[&str], input: &str, env: &[(&str, &Path)]) {
+        let mut child = Command::new("git")
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(&self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        // merge-tree exits 1 when a merge conflicts: only a crash is a failure here.
+        assert!(child.wait().unwrap().code().is_some());
+    }
+
     /// Turns every local trak branch into a remote-tracking one, as a fetch would bring it.
     fn move_traks_to_remote_tracking(&self) {
         let refs = Command::new("git")
@@ -398,101 +486,116 @@ fn synthesize(path: &Path, n: usize, e: usize) {
     });
 }
 
-/// `ork status` with the conflict forecast, cold (its cache deleted before each run) and warm,
-/// on `n` traks of which every tenth changes code: half of those alone in their file, half in
-/// pairs editing the same line of a shared file (forecast conflicts), with main moved on.
+/// `ork status` with the conflict forecast on `n` traks of which every tenth changes code:
+/// half of those alone in their file, half editing one line of a shared file (traks editing
+/// the same line conflict), with main moved on since they forked. Three figures:
+///
+/// - cold (the cache deleted before each run), against git computing the same answers in as
+///   few processes as it can: the listing, then `git diff-tree --stdin` from each trak's fork
+///   point (the forks found beforehand, untimed: git has no batch merge-base) and
+///   `git merge-tree --stdin` over the merges ork makes (each coding trak with main, each pair
+///   changing a file in common);
+/// - warm (nothing moved since the last listing), against the listing alone;
+/// - one trak moved (a new commit on a trak in the shared file before each run, so it is
+///   merged again with main and with every trak sharing that file), against the listing alone.
 fn forecast_rows(n: usize) -> Vec<Row> {
-    use ork::store::git::FileWrite;
     let repo = Repo::new();
+    // No `gc --auto` in the background while timing; one packing after the set-up instead,
+    // as a repository that lives a while is mostly packed.
+    repo.run("git", &["config", "gc.auto", "0"]);
     std::fs::write(repo.path.join("shared.txt"), "line\n".repeat(20)).unwrap();
     repo.run("git", &["add", "-A"]);
     repo.run("git", &["commit", "-q", "-m", "shared"]);
     synthesize(&repo.path, n, 5);
     let store = Store::new(Git::discover(&repo.path).unwrap());
     let traks = store.list().unwrap();
-    let mut coding = 0;
+    let (mut alone, mut sharing) = (Vec::new(), Vec::new());
     for (i, trak) in traks.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
-        let (path, contents) = if (i / 10) % 2 == 0 {
-            (format!("src/own_{i}.rs"), format!("// trak {i}\n"))
+        if (i / 10) % 2 == 0 {
+            let file = format!("src/own_{i}.rs");
+            alone.push(commit_code(&store, trak, &file, format!("// trak {i}\n")));
         } else {
-            // Pairs of traks change the same line differently.
-            let line = (i / 20) % 20;
-            let mut lines = vec!["line".to_string(); 20];
-            lines[line] = format!("changed by trak {i}");
-            ("shared.txt".to_string(), lines.join("\n") + "\n")
-        };
-        let git = store.git();
-        let code = git
-            .write_commit(
-                trak.tip,
-                &[FileWrite {
-                    path,
-                    contents: contents.into_bytes(),
-                }],
-                "code",
-                None,
-            )
-            .unwrap();
-        git.update_ref(&trak.branch, code, trak.tip, "bench: code")
-            .unwrap();
-        let moved = ork::store::Trak {
-            tip: code,
-            ..trak.clone()
-        };
-        store
-            .record(
-                &moved,
-                EventKind::ReviewRequested {
-                    stage: "planning".into(),
-                },
-            )
-            .unwrap();
-        coding += 1;
+            // Traks changing the same line differently conflict; others merge cleanly.
+            let contents = shared_file_with((i / 20) % 20, &format!("changed by trak {i}"));
+            sharing.push(commit_code(&store, trak, "shared.txt", contents));
+        }
     }
+    let coding = alone.len() + sharing.len();
     std::fs::write(repo.path.join("README"), "bench, moved on\n").unwrap();
     repo.run("git", &["commit", "-q", "-am", "main moves on"]);
-    let listed: serde_json::Value = serde_json::from_slice(
-        &Command::new(ORK)
-            .args(["status", "--json"])
-            .current_dir(&repo.path)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let marked = listed["traks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| !t["conflicts"].as_array().unwrap().is_empty())
-        .count();
+    repo.run("git", &["gc", "-q"]);
+    let marked = repo.traks_marked_conflicting();
     eprintln!("forecast: {n} traks, {coding} changing code, {marked} marked as conflicting");
     assert!(marked > 0, "the forecast must find the pairs' conflicts");
+
     let cache = repo.path.join(".git/ork/forecast.json");
-    let cold = time_with_setup(
+    let status = || repo.run(ORK, &["status", "--json", "--all"]);
+    let cold = time_with_setup(RUNS, || drop(std::fs::remove_file(&cache)), status);
+    let warm = time(RUNS, status);
+    let mut mover = sharing[0].clone();
+    let mut moves = 0;
+    let moved = time_with_setup(
         RUNS,
         || {
-            let _ = std::fs::remove_file(&cache);
+            moves += 1;
+            let contents = shared_file_with(19, &format!("moved {moves}"));
+            mover = commit_code(&store, &mover, "shared.txt", contents);
         },
-        || repo.run(ORK, &["status", "--json", "--all"]),
+        status,
     );
-    let warm = time(RUNS, || repo.run(ORK, &["status", "--json", "--all"]));
-    let git = time(RUNS, || repo.git_read_baseline(false));
+    let listing = time(RUNS, || repo.git_read_baseline(false));
+    let git_same_answers = repo.git_forecast_baseline(&alone, &sharing);
     let what = format!("status --json with conflict forecast, N={n} ({coding} changing code)");
+    let listing_name = "for-each-ref + cat-file --batch";
     vec![
         Row::new(
             format!("{what}, cache cold"),
-            "for-each-ref + cat-file --batch",
+            "listing + diff-tree --stdin + merge-tree --stdin, same merges",
             cold,
-            git,
+            git_same_answers,
         ),
+        Row::new(format!("{what}, cache warm"), listing_name, warm, listing),
         Row::new(
-            format!("{what}, cache warm"),
-            "for-each-ref + cat-file --batch",
-            warm,
-            git,
+            format!("{what}, one trak moved"),
+            listing_name,
+            moved,
+            listing,
         ),
     ]
+}
+
+/// The 20-line shared file with line `line` replaced by `text`.
+fn shared_file_with(line: usize, text: &str) -> String {
+    let mut lines = vec!["line".to_string(); 20];
+    lines[line] = text.to_string();
+    lines.join("\n") + "\n"
+}
+
+/// Commits `contents` at `path` on `trak`'s branch and records an event on top, as a work
+/// stage would: the trak as it is afterwards.
+fn commit_code(
+    store: &Store,
+    trak: &ork::store::Trak,
+    path: &str,
+    contents: String,
+) -> ork::store::Trak {
+    use ork::store::git::FileWrite;
+    let git = store.git();
+    let files = [FileWrite {
+        path: path.to_string(),
+        contents: contents.into_bytes(),
+    }];
+    let code = git.write_commit(trak.tip, &files, "code", None).unwrap();
+    git.update_ref(&trak.branch, code, trak.tip, "bench: code")
+        .unwrap();
+    let moved = ork::store::Trak {
+        tip: code,
+        ..trak.clone()
+    };
+    let stage = "planning".to_string();
+    store
+        .record(&moved, EventKind::ReviewRequested { stage })
+        .unwrap()
 }
 
 /// One event commit through the store, plus ork's start-up, against `git commit` of one

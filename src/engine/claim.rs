@@ -321,7 +321,7 @@ pub struct ClaimView {
 pub fn claim_view(store: &Store, trak: &Trak) -> Option<ClaimView> {
     let remote = match &trak.location {
         crate::store::Location::Remote(remote) => remote.clone(),
-        crate::store::Location::Local => crate::sync::pick_remote(store.git(), None).ok()?,
+        crate::store::Location::Local => crate::sync::default_remote(store.git())?,
     };
     let claim = store.claim(&remote, &trak.id).ok()??;
     if claim.record.released {

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::store::git::{Git, Oid};
+use crate::store::dry_run::DryRun;
+use crate::store::git::Oid;
 use crate::store::{Store, Trak};
 
 /// The record folders never conflict (one per trak) and never land in the base.
@@ -68,46 +69,50 @@ pub fn forecast(store: &Store, traks: &[Trak]) -> Result<Forecast> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .filter(|c: &Cache| c.v == CACHE_VERSION)
         .unwrap_or_default();
-    let mut run = Run {
-        git,
-        old,
-        new: Cache {
-            v: CACHE_VERSION,
-            ..Cache::default()
-        },
-        computed: false,
-    };
-    let mut forecast = Forecast::new();
     let mut by_base: BTreeMap<&str, Vec<&Trak>> = BTreeMap::new();
     for trak in traks.iter().filter(|t| !t.state.status.is_finished()) {
         by_base.entry(&trak.state.base).or_default().push(trak);
     }
-    for (base, group) in by_base {
-        let Some(base_tip) = git.ref_tip(&format!("refs/heads/{base}"))? else {
-            continue;
+    let mut forecast = Forecast::new();
+    let mut new = Cache {
+        v: CACHE_VERSION,
+        ..Cache::default()
+    };
+    let mut computed = false;
+    git.dry_run(RECORDS, |dry| {
+        let mut run = Run {
+            dry,
+            old: &old,
+            new: &mut new,
+            computed: &mut computed,
         };
-        run.base_group(base, base_tip, &group, &mut forecast)?;
-    }
+        for (base, group) in by_base {
+            let Some(base_tip) = git.ref_tip(&format!("refs/heads/{base}"))? else {
+                continue;
+            };
+            run.base_group(base, base_tip, &group, &mut forecast)?;
+        }
+        Ok(())
+    })?;
     // Only what this listing used is kept: the file stays as small as the list of traks.
-    let pruned =
-        run.old.paths.len() != run.new.paths.len() || run.old.merges.len() != run.new.merges.len();
-    if run.computed || pruned {
+    let pruned = old.paths.len() != new.paths.len() || old.merges.len() != new.merges.len();
+    if computed || pruned {
         // A cache that cannot be written only costs the next listing some time.
-        let _ = write_atomically(&path, &serde_json::to_vec(&run.new)?);
+        let _ = write_atomically(&path, &serde_json::to_vec(&new)?);
     }
     Ok(forecast)
 }
 
 /// One forecast's work: the old cache to answer from, the new one to keep.
-struct Run<'a> {
-    git: &'a Git,
-    old: Cache,
-    new: Cache,
+struct Run<'a, 'repo> {
+    dry: &'a mut DryRun<'repo>,
+    old: &'a Cache,
+    new: &'a mut Cache,
     /// Whether anything was computed (rather than found in the cache).
-    computed: bool,
+    computed: &'a mut bool,
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// The traks of one base: each against the base's tip, then each pair touching a file in
     /// common.
     fn base_group(
@@ -165,8 +170,8 @@ impl Run<'_> {
         let paths = match self.old.paths.get(&key) {
             Some(paths) => paths.clone(),
             None => {
-                self.computed = true;
-                self.git.changed_paths(base_tip, tip, RECORDS)?
+                *self.computed = true;
+                self.dry.changed_paths(base_tip, tip)?
             }
         };
         self.new.paths.insert(key, paths.clone());
@@ -178,8 +183,8 @@ impl Run<'_> {
         let files = match self.old.merges.get(&key) {
             Some(files) => files.clone(),
             None => {
-                self.computed = true;
-                self.git.merge_conflicts(a, b, RECORDS)?
+                *self.computed = true;
+                self.dry.conflicts(a, b)?
             }
         };
         self.new.merges.insert(key, files.clone());

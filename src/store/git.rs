@@ -88,6 +88,11 @@ impl Git {
         Ok(Git { repo, main_workdir })
     }
 
+    /// The repository itself, for the store's other rooms that talk to gix.
+    pub(super) fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+
     /// The main worktree's root directory.
     pub fn main_workdir(&self) -> &Path {
         &self.main_workdir
@@ -823,58 +828,6 @@ impl Git {
         let mut editor = self.repo.edit_tree(merged)?;
         editor.remove(drop_path)?;
         Ok(MergeResult::Clean(editor.write()?.detach()))
-    }
-
-    /// The files `to` changed since it forked from `base` (since their merge base), leaving
-    /// out those under `skip` (a folder): a tree diff that never reads a file, and descends
-    /// only into folders whose trees differ.
-    pub fn changed_paths(&self, base: Oid, to: Oid, skip: &str) -> Result<Vec<String>> {
-        // Unrelated histories: everything in `to` is its own.
-        let fork = self
-            .repo
-            .merge_base(base, to)
-            .ok()
-            .flatten()
-            .map(|id| id.detach());
-        self.changed_paths_between(fork, to, skip)
-    }
-
-    fn changed_paths_between(&self, from: Option<Oid>, to: Oid, skip: &str) -> Result<Vec<String>> {
-        let empty = self.repo.empty_tree();
-        let old = match from {
-            Some(from) => self.commit_tree(from)?,
-            None => empty,
-        };
-        let new = self.commit_tree(to)?;
-        let changes = self
-            .repo
-            .diff_tree_to_tree(&old, &new, gix::diff::Options::default())
-            .with_context(|| format!("comparing {to} with where it forked"))?;
-        let prefix = format!("{skip}/");
-        let mut paths: Vec<String> = changes
-            .iter()
-            .filter(|c| !c.entry_mode().is_tree())
-            .map(|c| c.location().to_string())
-            .filter(|p| !p.starts_with(&prefix))
-            .collect();
-        paths.sort();
-        paths.dedup();
-        Ok(paths)
-    }
-
-    /// The files a three-way merge of commits `a` and `b` could not merge, leaving out those
-    /// under `skip` (a folder). A dry run: nothing is written to the object database, no
-    /// worktree is touched.
-    pub fn merge_conflicts(&self, a: Oid, b: Oid, skip: &str) -> Result<Vec<String>> {
-        let dry = Git {
-            repo: self.repo.clone().with_object_memory(),
-            main_workdir: self.main_workdir.clone(),
-        };
-        let prefix = format!("{skip}/");
-        match dry.merge_histories(a, b, |path| !path.starts_with(&prefix))? {
-            MergeResult::Clean(_) => Ok(Vec::new()),
-            MergeResult::Conflicts(paths) => Ok(paths),
-        }
     }
 
     /// A scratch worktree at `path` with `commit` checked out on a detached HEAD

@@ -11,6 +11,7 @@
 //! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
 
 pub mod claim;
+pub mod dry_run;
 pub mod event;
 pub mod git;
 pub mod history;

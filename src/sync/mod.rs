@@ -80,15 +80,32 @@ pub fn pick_remote(git: &Git, named: Option<&str>) -> Result<String> {
                 remotes.join(", ")
             }
         ),
-        None if remotes.iter().any(|r| r == "origin") => Ok("origin".to_string()),
-        None if remotes.len() == 1 => Ok(remotes[0].clone()),
         None if remotes.is_empty() => bail!(
             "this repository has no remote to sync with; add one: git remote add origin <url>"
         ),
-        None => bail!(
-            "which remote? ork sync <remote>, one of: {}",
-            remotes.join(", ")
-        ),
+        None => match default_of(&remotes) {
+            Some(remote) => Ok(remote.to_string()),
+            None => bail!(
+                "which remote? ork sync <remote>, one of: {}",
+                remotes.join(", ")
+            ),
+        },
+    }
+}
+
+/// The remote ork uses when none is named: `origin`, or the only one; `None` when there is
+/// none or the choice is not clear. For listings, which ask once per trak and need no error.
+pub fn default_remote(git: &Git) -> Option<String> {
+    default_of(&git.remote_names()).map(str::to_string)
+}
+
+fn default_of(remotes: &[String]) -> Option<&str> {
+    if remotes.iter().any(|r| r == "origin") {
+        Some("origin")
+    } else if let [only] = remotes {
+        Some(only)
+    } else {
+        None
     }
 }
 
