@@ -20,7 +20,7 @@ use crate::store::{Store, Trak};
 /// The record folders never conflict (one per trak) and never land in the base.
 const RECORDS: &str = ".orkestra/traks";
 const CACHE_FILE: &str = "forecast.json";
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// What a trak would conflict with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,10 +54,27 @@ pub type Forecast = BTreeMap<String, Vec<Conflict>>;
 #[derive(Default, Serialize, Deserialize)]
 struct Cache {
     v: u32,
-    /// `<base tip>:<trak tip>` → the files the trak changed since it forked from the base.
-    paths: BTreeMap<String, Vec<String>>,
+    /// `<base tip>:<trak tip>` → where the trak forked from the base, and the files it
+    /// changed since.
+    paths: BTreeMap<String, Changes>,
     /// `<tip>:<tip>` (sorted) → the files a merge of the two would conflict in.
     merges: BTreeMap<String, Vec<String>>,
+}
+
+/// Where one side forked from the base, and the files it changed since (sorted).
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Changes {
+    /// The fork commit, in hex; `None` for a history unrelated to the base's.
+    fork: Option<String>,
+    paths: Vec<String>,
+}
+
+impl Changes {
+    fn fork(&self) -> Option<Oid> {
+        self.fork
+            .as_deref()
+            .and_then(|hex| Oid::from_hex(hex.as_bytes()).ok())
+    }
 }
 
 /// The forecast over the unfinished traks among `traks`.
@@ -85,6 +102,7 @@ pub fn forecast(store: &Store, traks: &[Trak]) -> Result<Forecast> {
             old: &old,
             new: &mut new,
             computed: &mut computed,
+            base_changes: BTreeMap::new(),
         };
         for (base, group) in by_base {
             let Some(base_tip) = git.ref_tip(&format!("refs/heads/{base}"))? else {
@@ -110,6 +128,8 @@ struct Run<'a, 'repo> {
     new: &'a mut Cache,
     /// Whether anything was computed (rather than found in the cache).
     computed: &'a mut bool,
+    /// What the base changed since each fork point, computed when a merge needs it.
+    base_changes: BTreeMap<(Oid, Oid), Vec<String>>,
 }
 
 impl Run<'_, '_> {
@@ -122,18 +142,21 @@ impl Run<'_, '_> {
         traks: &[&Trak],
         forecast: &mut Forecast,
     ) -> Result<()> {
-        let mut touched: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut touched: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let changes: Vec<Changes> = traks
+            .iter()
+            .map(|trak| self.changes(base_tip, trak.tip))
+            .collect::<Result<_>>()?;
         for (index, trak) in traks.iter().enumerate() {
-            // The trak's own changes since it forked from the base: two traks can only
-            // conflict in a file both changed, and a trak in a file it changed.
-            let paths = self.changed_paths(base_tip, trak.tip)?;
-            if paths.is_empty() {
+            // A trak that changed no file merges cleanly with anything; two traks can only
+            // conflict in a file both changed.
+            if changes[index].paths.is_empty() {
                 continue;
             }
-            for path in paths {
+            for path in &changes[index].paths {
                 touched.entry(path).or_default().push(index);
             }
-            let files = self.conflicts(base_tip, trak.tip)?;
+            let files = self.conflicts_with_base(base_tip, trak.tip, &changes[index])?;
             if !files.is_empty() {
                 forecast.entry(trak.id.clone()).or_default().push(Conflict {
                     with: Other::Base(base.to_string()),
@@ -150,11 +173,11 @@ impl Run<'_, '_> {
             })
             .collect();
         for (a, b) in pairs {
-            let (a, b) = (traks[a], traks[b]);
-            let files = self.conflicts(a.tip, b.tip)?;
+            let files = self.conflicts((traks[a].tip, &changes[a]), (traks[b].tip, &changes[b]))?;
             if files.is_empty() {
                 continue;
             }
+            let (a, b) = (traks[a], traks[b]);
             for (one, other) in [(a, b), (b, a)] {
                 forecast.entry(one.id.clone()).or_default().push(Conflict {
                     with: Other::Trak(other.id.clone()),
@@ -165,26 +188,71 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    fn changed_paths(&mut self, base_tip: Oid, tip: Oid) -> Result<Vec<String>> {
+    /// Where `tip` forked from the base and what it changed since, from the cache if it can.
+    fn changes(&mut self, base_tip: Oid, tip: Oid) -> Result<Changes> {
         let key = format!("{base_tip}:{tip}");
-        let paths = match self.old.paths.get(&key) {
-            Some(paths) => paths.clone(),
+        let changes = match self.old.paths.get(&key) {
+            Some(changes) => changes.clone(),
             None => {
                 *self.computed = true;
-                self.dry.changed_paths(base_tip, tip)?
+                let fork = self.dry.merge_base(base_tip, tip)?;
+                Changes {
+                    fork: fork.map(|fork| fork.to_string()),
+                    paths: self.dry.changed_paths_since(fork, tip)?,
+                }
             }
         };
-        self.new.paths.insert(key, paths.clone());
+        self.new.paths.insert(key, changes.clone());
+        Ok(changes)
+    }
+
+    /// A trak merged with its base's tip: the base's own changes since the trak forked are
+    /// the other side.
+    fn conflicts_with_base(
+        &mut self,
+        base_tip: Oid,
+        tip: Oid,
+        trak: &Changes,
+    ) -> Result<Vec<String>> {
+        let base = match trak.fork() {
+            Some(fork) => Changes {
+                fork: trak.fork.clone(),
+                paths: self.base_changes_since(fork, base_tip)?,
+            },
+            None => Changes::default(),
+        };
+        self.conflicts((base_tip, &base), (tip, trak))
+    }
+
+    fn base_changes_since(&mut self, fork: Oid, base_tip: Oid) -> Result<Vec<String>> {
+        if let Some(paths) = self.base_changes.get(&(fork, base_tip)) {
+            return Ok(paths.clone());
+        }
+        let paths = self.dry.changed_paths_since(Some(fork), base_tip)?;
+        self.base_changes.insert((fork, base_tip), paths.clone());
         Ok(paths)
     }
 
-    fn conflicts(&mut self, a: Oid, b: Oid) -> Result<Vec<String>> {
+    /// The files a merge of two sides would conflict in, from the cache if it can. Sides
+    /// that forked from the same commit are merged file by file, only where both changed.
+    fn conflicts(
+        &mut self,
+        (a, a_changes): (Oid, &Changes),
+        (b, b_changes): (Oid, &Changes),
+    ) -> Result<Vec<String>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         let files = match self.old.merges.get(&key) {
             Some(files) => files.clone(),
             None => {
                 *self.computed = true;
-                self.dry.conflicts(a, b)?
+                match (a_changes.fork(), b_changes.fork()) {
+                    (Some(fork), Some(other)) if fork == other => self.dry.conflicts_from_fork(
+                        fork,
+                        (a, &a_changes.paths),
+                        (b, &b_changes.paths),
+                    )?,
+                    _ => self.dry.conflicts(a, b)?,
+                }
             }
         };
         self.new.merges.insert(key, files.clone());
