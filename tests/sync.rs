@@ -1405,6 +1405,82 @@ fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_ov
 }
 
 #[test]
+fn a_machine_whose_trak_is_taken_over_stops_its_agent_and_shares_nothing_of_that_run() {
+    let hang = unique_seconds(7000);
+    let sleep = format!("sleep {hang}");
+    let mut cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let net = Net::new(&queued_work("lease = \"3s\""));
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"work": [{"hang": hang}]}));
+    b.set_plan(json!({"work": [artifact("done on B")]}));
+    let log = a.plan.with_extension("log");
+    cleanup
+        .children
+        .push(spawn_ork(a, &["trak", "new", "Contested job"], &log));
+    wait_until(Duration::from_secs(30), "A's agent", || {
+        !pids(&sleep).is_empty()
+    });
+    let id = a.repo.trak_branches()[0]
+        .trim_start_matches("ork/")
+        .to_string();
+
+    // A lives and renews its claim; B takes the trak over anyway and finishes it. (A
+    // heartbeat landing between B's fetch and its push makes B lose that race: then again.)
+    b.ork_ok(&["sync"]);
+    let mut tries = 0;
+    loop {
+        let out = b.ork(&["resume", &id, "--take-over"]);
+        if out.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        tries += 1;
+        assert!(
+            tries < 5 && err.contains("claimed trak") && err.contains("first"),
+            "{err}"
+        );
+    }
+    assert_eq!(remote_status(&net, &id), "done");
+
+    // A's heartbeat sees the claim moved: its agent is killed, its ork ends with an info, not
+    // an error, and tells the user what became of its copy.
+    let mut child = cleanup.children.pop().unwrap();
+    wait_until(Duration::from_secs(30), "A's ork to stop", || {
+        child.try_wait().unwrap().is_some()
+    });
+    let status = child.wait().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(said.contains("info: another machine took trak"), "{said}");
+    assert!(said.contains("reset to the remote's"), "{said}");
+    assert!(pids(&sleep).is_empty(), "A's agent still runs");
+
+    // Nothing of A's stopped run is on the remote: one start by A, one by B, B's result.
+    let started = b.events_of(&id, "stage_started");
+    let machines: Vec<&str> = started
+        .iter()
+        .map(|e| e["machine"].as_str().unwrap())
+        .collect();
+    assert_eq!(machines, [RECORDED_A, RECORDED_B], "{started:?}");
+    let finished = b.events_of(&id, "stage_finished");
+    assert!(
+        finished.iter().all(|e| e["machine"] == RECORDED_B) && finished.len() == 1,
+        "{finished:?}"
+    );
+    // A's copy is the remote's: a sync there brings no conflict and changes nothing.
+    let remote_tip = net.remote_git(&["rev-parse", &format!("refs/heads/ork/{id}")]);
+    a.ork_ok(&["sync"]);
+    assert_eq!(
+        a.rev(&format!("ork/{id}")).as_deref(),
+        Some(remote_tip.trim())
+    );
+    assert_eq!(a.trak(&id)["status"], "done");
+}
+
+#[test]
 fn a_run_longer_than_the_lease_is_never_taken_over_while_its_machine_lives() {
     let lease = chrono::Duration::seconds(3);
     let net = Net::new(&queued_work("lease = \"3s\""));

@@ -7,6 +7,7 @@
 //! may take the trak over.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -112,11 +113,33 @@ impl Engine<'_> {
             .step(&format!("claimed on {remote} for {}", self.store.machine()));
         let held = HeldClaim::start(
             git.main_workdir().to_path_buf(),
+            self.store.worktree_path(&trak.id),
             remote,
             claim,
             self.workflow.sync.lease,
         );
         Ok((trak, held))
+    }
+
+    /// Another machine took trak `id` over while this one drove it: its run here was stopped
+    /// (by the heartbeat) and nothing of it is shared; the local copy is reset to the
+    /// remote's, which is the trak's now.
+    pub(super) fn taken_over(&mut self, id: &str, remote: &str) -> anyhow::Error {
+        let reset = self
+            .store
+            .git()
+            .fetch(remote)
+            .and_then(|()| self.store.load(id))
+            .and_then(|trak| self.store.reset_to_remote(&trak, remote));
+        let copy = match reset {
+            Ok(_) => "this machine's copy is reset to the remote's (what it recorded since is in                       `git reflog ork/<id>`)"
+                .replace("<id>", id),
+            Err(err) => format!("this machine's copy could not be reset ({err:#}); run `ork sync`"),
+        };
+        ClaimLost(format!(
+            "another machine took trak {id} over on {remote} while this machine ran it;              the run here was stopped and {copy}"
+        ))
+        .into()
     }
 
     /// Pushes the trak's branch to the shared queue's remote right after a run started, so
@@ -184,6 +207,10 @@ const RELEASE_TRIES: usize = 3;
 pub struct HeldClaim {
     remote: String,
     current: Arc<Mutex<Claim>>,
+    /// The trak's worktree: where its agent and gate run, stopped if the claim is lost.
+    worktree: PathBuf,
+    /// Set once another machine moved the claim (a take-over): the trak is not ours anymore.
+    lost: Arc<AtomicBool>,
     stop: Option<mpsc::Sender<()>>,
     heartbeat: Option<JoinHandle<()>>,
 }
@@ -191,12 +218,19 @@ pub struct HeldClaim {
 impl HeldClaim {
     /// Starts renewing `claim` every third of `lease`. The thread opens the repository at
     /// `workdir` again: a repository handle is not shared between threads.
-    fn start(workdir: PathBuf, remote: &str, claim: Claim, lease: Duration) -> HeldClaim {
+    fn start(
+        workdir: PathBuf,
+        worktree: PathBuf,
+        remote: &str,
+        claim: Claim,
+        lease: Duration,
+    ) -> HeldClaim {
         let current = Arc::new(Mutex::new(claim));
+        let lost = Arc::new(AtomicBool::new(false));
         let (stop, stopped) = mpsc::channel::<()>();
         let beat = (lease / 3).max(Duration::from_millis(200));
-        let thread_current = Arc::clone(&current);
-        let thread_remote = remote.to_string();
+        let (thread_current, thread_lost) = (Arc::clone(&current), Arc::clone(&lost));
+        let (thread_remote, thread_worktree) = (remote.to_string(), worktree.clone());
         let heartbeat = std::thread::spawn(move || {
             let store = match Git::discover(&workdir) {
                 Ok(git) => Store::new(git),
@@ -206,7 +240,8 @@ impl HeldClaim {
                 }
             };
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
-                if !renew(&store, &thread_remote, &thread_current) {
+                if renew(&store, &thread_remote, &thread_current) == Beat::TakenOver {
+                    lose(&thread_lost, &thread_worktree);
                     return;
                 }
             }
@@ -214,9 +249,29 @@ impl HeldClaim {
         HeldClaim {
             remote: remote.to_string(),
             current,
+            worktree,
+            lost,
             stop: Some(stop),
             heartbeat: Some(heartbeat),
         }
+    }
+
+    /// Whether another machine took the trak over while this one held it.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Renews the claim now, between two steps, so a take-over is seen before this machine
+    /// shares the step it just recorded; `false` once the claim is lost.
+    pub fn still_held(&self, store: &Store) -> bool {
+        if self.is_lost() {
+            return false;
+        }
+        if renew(store, &self.remote, &self.current) == Beat::TakenOver {
+            lose(&self.lost, &self.worktree);
+            return false;
+        }
+        true
     }
 
     /// Stops the heartbeat and marks the claim released, in one atomic push with the trak's
@@ -273,8 +328,31 @@ fn lock(current: &Mutex<Claim>) -> std::sync::MutexGuard<'_, Claim> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One heartbeat. Returns whether to go on: not once another machine moved the claim.
-fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> bool {
+/// What one heartbeat found.
+#[derive(Debug, PartialEq, Eq)]
+enum Beat {
+    Renewed,
+    /// Another machine moved the claim: it took the trak over.
+    TakenOver,
+    /// The remote could not be reached; the next beat tries again.
+    Unreachable,
+}
+
+/// The claim is lost: marked so, and whatever this process runs in the trak's worktree (its
+/// agent, its gate) stopped, so two machines never edit the same trak at once.
+fn lose(lost: &AtomicBool, worktree: &std::path::Path) {
+    if !lost.swap(true, Ordering::SeqCst) {
+        let stopped = crate::engine::process::kill_children_in(worktree);
+        if stopped > 0 {
+            eprintln!(
+                "warning: stopped this machine's run of the trak ({stopped} process group(s))"
+            );
+        }
+    }
+}
+
+/// One heartbeat: the claim pushed again with a new renewal time, against the last one seen.
+fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> Beat {
     let mut current = lock(current);
     let record = ClaimRecord {
         renewed_at: Utc::now(),
@@ -283,22 +361,21 @@ fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> bool {
     match store.push_claim(remote, &record, Some(current.oid), false) {
         Ok(Some(renewed)) => {
             *current = renewed;
-            true
+            Beat::Renewed
         }
         Ok(None) => {
             eprintln!(
-                "warning: another machine took over trak {} on {remote}; this machine's claim is gone",
+                "warning: another machine took over trak {} on {remote}; this machine stops working on it",
                 record.trak
             );
-            false
+            Beat::TakenOver
         }
-        // A remote out of reach for a moment: the next beat tries again.
         Err(err) => {
             eprintln!(
                 "warning: could not renew the claim of trak {}: {err:#}",
                 record.trak
             );
-            true
+            Beat::Unreachable
         }
     }
 }

@@ -133,10 +133,15 @@ impl Engine<'_> {
             if trak.state.status == Status::Running {
                 self.check_claim(&trak)?;
             }
-            return self.drive_steps(trak);
+            return self.drive_steps(trak, None);
         };
         let (trak, held) = self.claim(trak, &remote)?;
-        let result = self.drive_steps(trak);
+        let id = trak.id.clone();
+        let result = self.drive_steps(trak, Some(&held));
+        if held.is_lost() {
+            drop(held);
+            return Err(self.taken_over(&id, &remote));
+        }
         if let Err(err) = held.release(self.store) {
             self.reporter
                 .step(&format!("warning: could not release the claim: {err:#}"));
@@ -144,8 +149,9 @@ impl Engine<'_> {
         result
     }
 
-    /// The steps of [`Engine::drive`], under the run lock (and the claim, if any).
-    fn drive_steps(&mut self, trak: Trak) -> Result<Trak> {
+    /// The steps of [`Engine::drive`], under the run lock (and the claim, if any: once it is
+    /// lost, no step more is taken or shared).
+    fn drive_steps(&mut self, trak: Trak, held: Option<&HeldClaim>) -> Result<Trak> {
         let trak = self.store.adopt(&trak)?;
         if subtraks::wanted_by_parent(self.store, &trak) == Some(false)
             && !trak.state.status.is_finished()
@@ -164,6 +170,9 @@ impl Engine<'_> {
         let started_at = trak.tip;
         let mut trak = self.before_first_run(trak)?;
         loop {
+            if held.is_some_and(|held| !held.still_held(self.store)) {
+                return Ok(trak);
+            }
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).
                 trak = self.store.load(&trak.id)?;

@@ -13,8 +13,9 @@ use anyhow::{Context, Result};
 
 use crate::engine::output::{Bounded, printable};
 
-/// Process groups of the children running now, so an interrupt can take them down too.
-static LIVE_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+/// Process groups of the children running now, each with the worktree it runs in, so an
+/// interrupt can take them all down, and a trak lost to another machine its own.
+static LIVE_GROUPS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
 /// On Ctrl-C (or SIGTERM), kills every agent and gate process group this process started,
 /// then exits with status 130. The trak stays recorded as running; the next `ork` command shows
@@ -22,7 +23,7 @@ static LIVE_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new(
 pub fn kill_children_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
-        for pgid in groups {
+        for (pgid, _) in groups {
             kill_group(pgid);
         }
         if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
@@ -42,13 +43,33 @@ pub fn before_interrupt_exit(f: fn()) {
     let _ = BEFORE_INTERRUPT_EXIT.set(f);
 }
 
+/// Kills every child this process runs in `worktree` (with its process group): the trak
+/// working there was taken over by another machine, and its agent must not go on editing.
+/// Returns how many were killed.
+pub fn kill_children_in(worktree: &Path) -> usize {
+    let groups: Vec<u32> = LIVE_GROUPS
+        .lock()
+        .map(|groups| {
+            groups
+                .iter()
+                .filter(|(_, dir)| dir == worktree)
+                .map(|(pgid, _)| *pgid)
+                .collect()
+        })
+        .unwrap_or_default();
+    for &pgid in &groups {
+        kill_group(pgid);
+    }
+    groups.len()
+}
+
 /// Keeps a child's process group in [`LIVE_GROUPS`] while it lives.
 struct Registered(u32);
 
 impl Registered {
-    fn new(pgid: u32) -> Registered {
+    fn new(pgid: u32, worktree: &Path) -> Registered {
         if let Ok(mut groups) = LIVE_GROUPS.lock() {
-            groups.push(pgid);
+            groups.push((pgid, worktree.to_path_buf()));
         }
         Registered(pgid)
     }
@@ -57,7 +78,7 @@ impl Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         if let Ok(mut groups) = LIVE_GROUPS.lock() {
-            groups.retain(|&g| g != self.0);
+            groups.retain(|(g, _)| *g != self.0);
         }
     }
 }
@@ -218,7 +239,7 @@ pub fn run_streaming(
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {program}"))?;
-    let _registered = Registered::new(child.id());
+    let _registered = Registered::new(child.id(), &command.worktree);
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         let text = text.to_string();
         // A writer thread: a child that never reads its input must not block us.
