@@ -334,6 +334,26 @@ impl Repo {
         })
     }
 
+    /// Runs git with `input` on its standard input; what it printed, trimmed.
+    fn git_stdout(&self, args: &[&str], input: &str) -> String {
+        let mut child = Command::new("git")
+            .args(args)
+            .current_dir(&self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     fn git_output(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args(args)
@@ -688,24 +708,28 @@ fn claim_row() -> Row {
     repo.run("git", &["push", "-q", "origin", "main"]);
     let store = Store::new(Git::discover(&repo.path).unwrap());
     ork::sync::configure_remote(store.git(), "origin").unwrap();
-    let record = ClaimRecord::new("bench-trak-0000", "benchbox");
+    let first = ClaimRecord::new("bench-trak-0000", "benchbox");
     let mut expected = None;
     let ork = time(RUNS * 3, || {
+        // A new renewal time each push, as a heartbeat's: the same record twice makes the
+        // same commit, and git pushes nothing (an earlier version of this row did that).
+        let record = ClaimRecord {
+            renewed_at: chrono::Utc::now(),
+            ..first.clone()
+        };
         let claim = store
             .push_claim("origin", &record, expected, false)
             .unwrap()
             .expect("nobody else claims");
         expected = Some(claim.oid);
     });
-    // One new commit per push (and the warm-up), made beforehand: only the push is timed.
+    // One new commit per push (and the warm-up), made beforehand so only the push is timed:
+    // like a claim, a parentless commit of one new small file.
     let mut commits: Vec<String> = (0..=RUNS * 3)
         .map(|n| {
-            let out = Command::new("git")
-                .args(["commit-tree", "-m", &format!("bench {n}"), "HEAD^{tree}"])
-                .current_dir(&repo.path)
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
+            let blob = repo.git_stdout(&["hash-object", "-w", "--stdin"], &format!("bench {n}\n"));
+            let tree = repo.git_stdout(&["mktree"], &format!("100644 blob {blob}\tclaim.json\n"));
+            repo.git_stdout(&["commit-tree", "-m", &format!("bench {n}"), &tree], "")
         })
         .collect();
     let git = time(RUNS * 3, || {
