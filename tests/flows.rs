@@ -1845,6 +1845,54 @@ fn object_kib(s: &Sandbox) -> u64 {
 const MIB: u64 = 1 << 20;
 
 #[test]
+fn a_cli_result_line_longer_than_ork_keeps_fails_the_run_saying_why() {
+    // A stand-in for Claude Code whose one result line (3 MB) is longer than what ork
+    // keeps of it with a 64 KiB artifact limit (a 1 MiB head and a 2 × 64 KiB + 1 MiB tail).
+    let dir = tempfile::tempdir().unwrap();
+    let cli = dir.path().join("big-claude");
+    std::fs::write(
+        &cli,
+        r#"#!/usr/bin/env python3
+import sys
+sys.stdout.write('{"type":"result","subtype":"success","result":"' + "a" * 3000000 + '"}\n')
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let workflow = format!(
+        "default_flow = \"feature\"\n\n[limits]\nartifact = \"64KiB\"\n\n\
+         [agents.big]\nkind = \"claude\"\ncommand = [{:?}]\ntimeout = \"60s\"\n\n\
+         [flows.feature]\n\n[[flows.feature.stages]]\nname = \"work\"\nagent = \"big\"\n\
+         prompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n",
+        cli.display().to_string()
+    );
+    let s = Sandbox::new(&workflow, json!({}));
+    let out = s.ork(&["trak", "new", "Answer at length"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = s.repo.trak_branches()[0]
+        .trim_start_matches("ork/")
+        .to_string();
+    s.assert_at(&id, "failed", "work");
+    let note = s.trak(&id)["note"].as_str().unwrap_or_default().to_string();
+    for words in [
+        "without a result",
+        "it printed 2.9 MiB on stdout",
+        "ork keeps its last 1.1 MiB",
+        "[limits] artifact",
+    ] {
+        assert!(
+            note.contains(words),
+            "{words:?} not in the note:\n{note}\n{said}"
+        );
+    }
+}
+
+#[test]
 fn an_agent_printing_200_mb_leaves_ork_and_the_repository_small() {
     let s = Sandbox::new(&work_flow("120s", ""), json!({"work": [{"flood": 200}]}));
     let before = object_kib(&s);

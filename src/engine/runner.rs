@@ -96,6 +96,12 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     })
 }
 
+/// How much of the end of an agent's stdout ork keeps: room for a result line holding an
+/// artifact at its cap, escaped as JSON, and what a CLI prints around it.
+fn kept_tail(limits: &Limits) -> usize {
+    limits.artifact.saturating_mul(2) + (1 << 20)
+}
+
 /// The most of `$ORK_OUTPUT` ork reads: room for an artifact at its cap, escaped as JSON.
 fn output_file_bound(limits: &Limits) -> u64 {
     (limits.artifact as u64).saturating_mul(4) + (1 << 20)
@@ -214,6 +220,19 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         result.output = AgentOutput::Failed {
             error: format!("the agent {}", finished.describe()),
         };
+    }
+    // A CLI's result is its last line: one longer than the tail ork keeps is lost, and the
+    // user must learn that, not only that there was no result.
+    if let (AgentOutput::Failed { error }, Some((_, total))) =
+        (&mut result.output, &finished.stdout_cut)
+    {
+        error.push_str(&format!(
+            "; it printed {} on stdout, and ork keeps its last {} (where the result line \
+             is): a longer result line was cut. Raise `[limits] artifact` (what is kept is \
+             twice it plus 1 MiB), or ask for a shorter answer",
+            size::format(*total),
+            size::format(kept_tail(spec.limits) as u64)
+        ));
     }
     Ok(Run {
         result,
@@ -358,7 +377,7 @@ fn run_showing(
     let keep = Keep {
         // The session starts the stream; the result, which holds the artifact, ends it.
         head: 1 << 20,
-        tail: spec.limits.artifact.saturating_mul(2) + (1 << 20),
+        tail: kept_tail(spec.limits),
         combined: cap,
     };
     run_streaming(command, input, spec.agent.timeout, keep, &mut forward).with_context(|| {
