@@ -1845,6 +1845,35 @@ fn object_kib(s: &Sandbox) -> u64 {
 const MIB: u64 = 1 << 20;
 
 #[test]
+fn questions_of_any_size_leave_the_event_small() {
+    let huge = "Which one? ".repeat(9_000);
+    let questions: Vec<Value> = (0..20)
+        .map(|n| json!({"question": format!("{n}. {huge}"), "options": [huge.clone(), "no"]}))
+        .collect();
+    let s = Sandbox::new(
+        &work_flow("60s", "review = \"auto\""),
+        json!({"work": [{"result": {"type": "questions", "questions": questions}}]}),
+    );
+    let (id, _) = s.new_trak("Ask at length", &[]);
+    s.assert_at(&id, "awaiting_answer", "work");
+    // 20 questions of 100 KB, each with an option as long (4 MB, within what ork reads of
+    // $ORK_OUTPUT): the event keeps about 1 MiB.
+    for (file, size) in blob_sizes(&s, &format!("ork/{id}"), ".orkestra") {
+        assert!(size < MIB + 64 * 1024, "{file} is {size} bytes");
+    }
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("0. Which one? Which one?"),
+        "{}",
+        &show[..300]
+    );
+    assert!(
+        show.contains("more question(s) were left out"),
+        "the user is told"
+    );
+}
+
+#[test]
 fn a_cli_result_line_longer_than_ork_keeps_fails_the_run_saying_why() {
     // A stand-in for Claude Code whose one result line (3 MB) is longer than what ork
     // keeps of it with a 64 KiB artifact limit (a 1 MiB head and a 2 × 64 KiB + 1 MiB tail).

@@ -244,6 +244,90 @@ fn ceil_boundary(text: &str, mut at: usize) -> usize {
     at
 }
 
+/// The least room worth keeping a question, option or description in: below it, the rest is
+/// left out whole.
+const SMALLEST_KEPT: usize = 256;
+
+/// An agent's questions within `cap` bytes in all, as events carry them: each text cut
+/// ([`keep_head`]) to the room left, and what finds no room left out, said at the end of the
+/// last question kept. Whatever an agent asks, the event stays small.
+pub fn bound_questions(
+    questions: Vec<crate::store::event::Question>,
+    cap: usize,
+    whole_at: &str,
+) -> Vec<crate::store::event::Question> {
+    let mut budget = Budget(cap);
+    let mut kept: Vec<crate::store::event::Question> = Vec::new();
+    let mut left_out = 0;
+    for question in questions {
+        let Some(text) = budget.take(&question.question, whole_at) else {
+            left_out += 1;
+            continue;
+        };
+        let options = question
+            .options
+            .iter()
+            .map_while(|option| budget.take(option, whole_at))
+            .collect();
+        kept.push(crate::store::event::Question {
+            question: text,
+            options,
+        });
+    }
+    if left_out > 0
+        && let Some(last) = kept.last_mut()
+    {
+        last.question.push_str(&format!(
+            "\n[ork: {left_out} more question(s) were left out: the questions are longer than \
+             [limits] artifact allows. The whole run is in its log: {whole_at}]"
+        ));
+    }
+    kept
+}
+
+/// A breakdown's parts within `cap` bytes in all: titles cut to a line's worth, descriptions
+/// to the room left, repeated dependencies listed once. Keys are checked apart (short names).
+pub fn bound_parts(
+    parts: Vec<crate::store::event::Part>,
+    cap: usize,
+    whole_at: &str,
+) -> Vec<crate::store::event::Part> {
+    let mut budget = Budget(cap);
+    parts
+        .into_iter()
+        .map(|part| {
+            let mut depends_on: Vec<String> = Vec::new();
+            for dep in part.depends_on {
+                if !depends_on.contains(&dep) {
+                    depends_on.push(dep);
+                }
+            }
+            let title = keep_head(&part.title, SMALLEST_KEPT, whole_at);
+            crate::store::event::Part {
+                description: budget.take(&part.description, whole_at).unwrap_or_default(),
+                title: title.lines().next().unwrap_or_default().to_string(),
+                depends_on,
+                ..part
+            }
+        })
+        .collect()
+}
+
+/// Bytes left to keep, shared by several texts.
+struct Budget(usize);
+
+impl Budget {
+    /// `text`, cut to the room left (and the room taken), or `None` when no room is left.
+    fn take(&mut self, text: &str, whole_at: &str) -> Option<String> {
+        if self.0 < SMALLEST_KEPT && !text.is_empty() {
+            return None;
+        }
+        let kept = keep_head(text, self.0.saturating_sub(SMALLEST_KEPT / 2), whole_at);
+        self.0 = self.0.saturating_sub(kept.len());
+        Some(kept)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +382,58 @@ mod tests {
         let raw = "red \u{1b}[31;1mtext\u{1b}[0m\tbell\u{7} nul\u{0} cr\r \u{1b}]0;title\u{7}end \u{9b}\u{fffd}\n";
         assert_eq!(printable(raw), "red text\tbell nul cr end \u{fffd}\n");
         assert!(matches!(printable("plain\ttext\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn questions_stay_within_their_cap_and_say_what_was_left_out() {
+        use crate::store::event::Question;
+        let huge = "why? ".repeat(100_000);
+        let questions: Vec<Question> = (0..50)
+            .map(|n| Question {
+                question: format!("{n}: {huge}"),
+                options: vec!["yes".into(), huge.clone()],
+            })
+            .collect();
+        let kept = bound_questions(questions, 64 << 10, "ork logs x --stage s");
+        let size: usize = kept
+            .iter()
+            .map(|q| q.question.len() + q.options.iter().map(String::len).sum::<usize>())
+            .sum();
+        assert!(size <= (64 << 10) + 1024, "{size} bytes kept");
+        assert!(kept[0].question.starts_with("0: why? why?"));
+        assert!(
+            kept[0].question.contains("[ork: cut at"),
+            "{}",
+            &kept[0].question[..200]
+        );
+        let last = &kept.last().unwrap().question;
+        assert!(last.contains("more question(s) were left out"), "{last}");
+        // Small questions are kept as they are.
+        let small = vec![Question {
+            question: "Which database?".into(),
+            options: vec!["Postgres".into(), "SQLite".into()],
+        }];
+        assert_eq!(bound_questions(small.clone(), 64 << 10, "x"), small);
+    }
+
+    #[test]
+    fn parts_stay_within_their_cap() {
+        use crate::store::event::Part;
+        let parts: Vec<Part> = (0..10)
+            .map(|n| Part {
+                key: format!("p{n}"),
+                title: "T".repeat(1 << 20),
+                description: "d".repeat(1 << 20),
+                depends_on: vec!["p0".into(); 10_000],
+            })
+            .collect();
+        let kept = bound_parts(parts, 64 << 10, "x");
+        let size: usize = kept
+            .iter()
+            .map(|p| p.title.len() + p.description.len() + p.depends_on.len())
+            .sum();
+        assert!(size <= (64 << 10) + 10 * 1024, "{size} bytes kept");
+        assert_eq!(kept[3].depends_on, ["p0"]);
+        assert_eq!(kept.len(), 10);
     }
 }

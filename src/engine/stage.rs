@@ -383,10 +383,11 @@ fn finished_event(
     else {
         unreachable!("built above")
     };
+    // An error can quote the agent (a part key it made up): cut like any feedback.
     let mut fail = |why: String| {
         *outcome = Outcome::Failed;
         *retry = attempt < stage.max_attempts;
-        *error = Some(why);
+        *error = Some(keep_head(&why, cuts.limits.feedback, &cuts.whole_at));
         Vec::new()
     };
     let files = match result.output {
@@ -407,7 +408,8 @@ fn finished_event(
         }
         AgentOutput::Questions { questions: q } => {
             *outcome = Outcome::Questions;
-            *questions = q;
+            *questions =
+                crate::engine::output::bound_questions(q, cuts.limits.artifact, &cuts.whole_at);
             Vec::new()
         }
         AgentOutput::Breakdown { content, .. } if stage.subtraks.is_none() => {
@@ -418,6 +420,8 @@ fn finished_event(
             subtraks: parts,
         } => {
             let max_parts = stage.subtraks.as_ref().map_or(usize::MAX, |s| s.max_parts);
+            let parts =
+                crate::engine::output::bound_parts(parts, cuts.limits.artifact, &cuts.whole_at);
             match crate::agent::breakdown::validate(&parts, max_parts) {
                 Ok(()) => {
                     let files = artifact_file(&crate::agent::breakdown::artifact(&content, &parts));
@@ -427,11 +431,7 @@ fn finished_event(
                 Err(problem) => fail(format!("the breakdown cannot be used: {problem}")),
             }
         }
-        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&keep_head(
-            &why,
-            cuts.limits.feedback,
-            &cuts.whole_at,
-        ))),
+        AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&why)),
     };
     (event, files)
 }
