@@ -285,7 +285,8 @@ pub fn bound_questions(
     kept
 }
 
-/// A breakdown's parts within `cap` bytes in all: titles cut to a line's worth, descriptions
+/// A breakdown's parts within `cap` bytes in all: titles cut to their first line (of at most
+/// [`SMALLEST_KEPT`] bytes), descriptions
 /// to the room left, repeated dependencies listed once. Keys are checked apart (short names).
 pub fn bound_parts(
     parts: Vec<crate::store::event::Part>,
@@ -305,7 +306,11 @@ pub fn bound_parts(
             let title = keep_head(&part.title, SMALLEST_KEPT, whole_at);
             crate::store::event::Part {
                 description: budget.take(&part.description, whole_at).unwrap_or_default(),
-                title: title.lines().next().unwrap_or_default().to_string(),
+                title: title
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or_default()
+                    .to_string(),
                 depends_on,
                 ..part
             }
