@@ -286,8 +286,8 @@ pub fn bound_questions(
 }
 
 /// A breakdown's parts within `cap` bytes in all: titles cut to their first line (of at most
-/// [`SMALLEST_KEPT`] bytes), descriptions
-/// to the room left, repeated dependencies listed once. Keys are checked apart (short names).
+/// [`SMALLEST_KEPT`] bytes), descriptions to the room left, repeated dependencies listed once.
+/// Keys are checked apart (short names).
 pub fn bound_parts(
     parts: Vec<crate::store::event::Part>,
     cap: usize,
