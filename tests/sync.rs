@@ -1703,9 +1703,16 @@ fn a_trak_that_conflicts_with_what_another_machine_landed_goes_to_on_conflict() 
 
 /// A breakdown stage whose parts run the `part` flow, then the parent's work.
 fn breakdown_then_work() -> String {
-    let parts = "[flows.part]\n\n[[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n";
+    breakdown_then_work_with("")
+}
+
+/// [`breakdown_then_work`] with `extra` TOML (a `[sync]` table).
+fn breakdown_then_work_with(extra: &str) -> String {
+    let parts = format!(
+        "{extra}\n[flows.part]\n\n[[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n"
+    );
     workflow(
-        parts,
+        &parts,
         &[
             stage(
                 "breakdown",
@@ -1791,4 +1798,51 @@ fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
         prompt.contains("x summary") && prompt.contains("y summary"),
         "{prompt}"
     );
+}
+
+#[test]
+fn a_parent_leaves_a_subtrak_that_another_machine_runs_to_it() {
+    let hang = unique_seconds(6000);
+    let sleep = format!("sleep {hang}");
+    let net = Net::new(&breakdown_then_work_with(
+        "[sync]\nauto = true\nlease = \"5s\"\n",
+    ));
+    let parts = json!([
+        {"key": "x", "title": "Part x", "description": "x", "depends_on": []},
+        {"key": "y", "title": "Part y", "description": "y", "depends_on": []},
+    ]);
+    set_subtrak_plan(
+        &net.a,
+        json!({"breakdown": [{"result": {"type": "breakdown", "content": "Two parts", "subtraks": parts}}]}),
+        json!({"x": {"work": [artifact("x summary")]}}),
+    );
+    set_subtrak_plan(&net.b, json!({}), json!({"y": {"work": [{"hang": hang}]}}));
+    let (id, _) = net.a.new_trak("Split across machines", &[]);
+    net.a.ork_ok(&["approve", &id, "--no-run"]);
+    net.a.sync();
+    net.b.sync();
+    let y = format!("{id}.y");
+
+    // B's run of subtrak y holds its claim while its agent works.
+    let log = net.remote.root.parent().unwrap().join("b-y.log");
+    let cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: vec![spawn_ork(&net.b, &["resume", &y], &log)],
+    };
+    wait_until(Duration::from_secs(30), "B's agent on y", || {
+        !pids(&sleep).is_empty()
+    });
+
+    // A drives the parent: it runs x, leaves y to B and says so; it never starts y itself.
+    let out = net.a.ork_ok(&["resume", &id]);
+    assert!(
+        out.contains(&format!("running on another machine: y on {RECORDED_B}")),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("subtrak {y} starts")), "{out}");
+    assert!(!out.contains(&format!("subtrak {y} stopped")), "{out}");
+    assert_eq!(net.a.runs("y.work"), 0);
+    net.a.assert_at(&format!("{id}.x"), "done", "work");
+    net.a.assert_at(&id, "subtraks", "breakdown");
+    drop(cleanup);
 }

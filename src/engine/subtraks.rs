@@ -175,6 +175,7 @@ impl Engine<'_> {
         // The tip each subtrak had when it was last started: one that stops without moving on
         // (an error) is not started again and again.
         let mut started: HashMap<String, Oid> = HashMap::new();
+        let queue = super::queue_remote(self.store, self.workflow);
         std::thread::scope(|scope| -> Result<Trak> {
             loop {
                 self.share();
@@ -188,6 +189,7 @@ impl Engine<'_> {
                 if running.is_empty() && finished.len() == subtraks.len() {
                     return self.join_subtraks(parent, &subtraks);
                 }
+                let mut elsewhere = Vec::new();
                 for (planned, trak) in &subtraks {
                     let Some(trak) = trak else {
                         bail!(
@@ -196,6 +198,15 @@ impl Engine<'_> {
                             parent.id
                         );
                     };
+                    // Another machine's `ork run` may hold a subtrak: it is theirs to finish.
+                    if let Some(remote) = &queue
+                        && !running.contains(&trak.id)
+                        && let Some(holder) =
+                            super::claimed_elsewhere(self.store, self.workflow, remote, trak)?
+                    {
+                        elsewhere.push(format!("{} on {}", planned.part.key, holder.machine));
+                        continue;
+                    }
                     let ready = !running.contains(&trak.id)
                         && runnable_here(self.store, trak)
                         && planned
@@ -223,8 +234,13 @@ impl Engine<'_> {
                 }
                 if running.is_empty() {
                     let (done, all) = progress(&subtraks);
+                    let there = if elsewhere.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; running on another machine: {}", elsewhere.join(", "))
+                    };
                     self.reporter.step(&format!(
-                        "{stage}: waiting on subtraks ({done}/{all} done); see ork show {}",
+                        "{stage}: waiting on subtraks ({done}/{all} done{there}); see ork show {}",
                         parent.id
                     ));
                     return Ok(parent);
