@@ -336,55 +336,39 @@ impl Repo {
 
     /// Runs git with `input` on its standard input; what it printed, trimmed.
     fn git_stdout(&self, args: &[&str], input: &str) -> String {
-        let mut child = Command::new("git")
-            .args(args)
-            .current_dir(&self.path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.git_piped(args, input, &[]);
         assert!(out.status.success(), "git {args:?} failed");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn git_output(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&self.path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?} failed");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim_end()
-            .to_string()
+        self.git_stdout(args, "")
     }
 
-    /// Runs git with `input` on its standard input, its output read and dropped.
+    /// Runs git with `input` on its standard input, what it prints read and dropped; exit
+    /// code 1 is fine (merge-tree says so when a merge conflicts), a crash is not.
     fn git_with_input(&self, args: &[&str], input: &str, env: &[(&str, &Path)]) {
+        let out = self.git_piped(args, input, env);
+        assert!(out.status.code().is_some(), "git {args:?} crashed");
+    }
+
+    fn git_piped(&self, args: &[&str], input: &str, env: &[(&str, &Path)]) -> std::process::Output {
         let mut child = Command::new("git")
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&self.path)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        // merge-tree exits 1 when a merge conflicts: only a crash is a failure here.
-        assert!(child.wait().unwrap().code().is_some());
+        let mut stdin = child.stdin.take().unwrap();
+        // A writer thread: git may print before it has read all its input.
+        let input = input.to_string();
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let out = child.wait_with_output().unwrap();
+        // A git that exits before reading everything fails on its own; its status says so.
+        let _ = writer.join();
+        out
     }
 
     /// Turns every local trak branch into a remote-tracking one, as a fetch would bring it.

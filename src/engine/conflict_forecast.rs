@@ -214,6 +214,10 @@ impl Run<'_, '_> {
         tip: Oid,
         trak: &Changes,
     ) -> Result<Vec<String>> {
+        // Cached, the base's changes are not needed: a warm listing reads no object.
+        if let Some(files) = self.cached_merge(base_tip, tip) {
+            return Ok(files);
+        }
         let base = match trak.fork() {
             Some(fork) => Changes {
                 fork: trak.fork.clone(),
@@ -240,24 +244,33 @@ impl Run<'_, '_> {
         (a, a_changes): (Oid, &Changes),
         (b, b_changes): (Oid, &Changes),
     ) -> Result<Vec<String>> {
-        let key = format!("{}:{}", a.min(b), a.max(b));
-        let files = match self.old.merges.get(&key) {
-            Some(files) => files.clone(),
-            None => {
-                *self.computed = true;
-                match (a_changes.fork(), b_changes.fork()) {
-                    (Some(fork), Some(other)) if fork == other => self.dry.conflicts_from_fork(
-                        fork,
-                        (a, &a_changes.paths),
-                        (b, &b_changes.paths),
-                    )?,
-                    _ => self.dry.conflicts(a, b)?,
-                }
+        if let Some(files) = self.cached_merge(a, b) {
+            return Ok(files);
+        }
+        *self.computed = true;
+        let files = match (a_changes.fork(), b_changes.fork()) {
+            (Some(fork), Some(other)) if fork == other => {
+                self.dry
+                    .conflicts_from_fork(fork, (a, &a_changes.paths), (b, &b_changes.paths))?
             }
+            _ => self.dry.conflicts(a, b)?,
         };
-        self.new.merges.insert(key, files.clone());
+        self.new.merges.insert(merge_key(a, b), files.clone());
         Ok(files)
     }
+
+    /// The cached answer for a merge of `a` and `b`, kept for the next listing too.
+    fn cached_merge(&mut self, a: Oid, b: Oid) -> Option<Vec<String>> {
+        let key = merge_key(a, b);
+        let files = self.old.merges.get(&key)?.clone();
+        self.new.merges.insert(key, files.clone());
+        Some(files)
+    }
+}
+
+/// A merge's cache key: both commits, in order, so either side asks for the same answer.
+fn merge_key(a: Oid, b: Oid) -> String {
+    format!("{}:{}", a.min(b), a.max(b))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename: a reader sees the old file

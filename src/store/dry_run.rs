@@ -9,11 +9,10 @@
 
 use anyhow::{Context, Result};
 use gix::bstr::ByteSlice;
-use gix::merge::tree::TreatAsUnresolved;
 use gix::revision::plumbing::merge_base::Flags;
 use gix::revwalk::graph::Commit;
 
-use crate::store::git::{Git, Oid};
+use crate::store::git::{Git, Oid, unresolved_paths};
 
 /// The object cache of a dry run, in bytes: enough for the trees and commits of a few
 /// thousand traks, and a bound on what a dry run holds.
@@ -42,12 +41,16 @@ struct Merging {
 }
 
 impl Merging {
-    fn new(repo: &gix::Repository) -> Result<Merging> {
-        Ok(Merging {
-            diff_cache: repo.diff_resource_cache_for_tree_diff()?,
-            blob_merge: repo.merge_resource_cache(Default::default())?,
-            options: repo.tree_merge_options()?.into(),
-        })
+    /// The merge set-up in `slot`, built there first if this is the first merge.
+    fn ready<'m>(slot: &'m mut Option<Merging>, repo: &gix::Repository) -> Result<&'m mut Merging> {
+        if slot.is_none() {
+            *slot = Some(Merging {
+                diff_cache: repo.diff_resource_cache_for_tree_diff()?,
+                blob_merge: repo.merge_resource_cache(Default::default())?,
+                options: repo.tree_merge_options()?.into(),
+            });
+        }
+        Ok(slot.as_mut().expect("set above"))
     }
 }
 
@@ -134,10 +137,7 @@ impl DryRun<'_> {
         };
         let (ours, theirs) = (self.tree_of(a)?, self.tree_of(b)?);
         let repo = self.repo;
-        let merging = match &mut self.merging {
-            Some(merging) => merging,
-            None => self.merging.insert(Merging::new(repo)?),
-        };
+        let merging = Merging::ready(&mut self.merging, repo)?;
         let outcome = gix::merge::plumbing::tree(
             &base_tree,
             &ours,
@@ -151,17 +151,9 @@ impl DryRun<'_> {
             merging.options.clone(),
         )
         .with_context(|| format!("merging {a} and {b} in memory"))?;
-        let how = TreatAsUnresolved::git();
-        let mut paths: Vec<String> = outcome
-            .conflicts
-            .iter()
-            .filter(|conflict| conflict.is_unresolved(how))
-            .map(|conflict| conflict.ours.location().to_string())
-            .filter(|path| !path.starts_with(&self.skip_prefix))
-            .collect();
-        paths.sort();
-        paths.dedup();
-        Ok(paths)
+        Ok(unresolved_paths(&outcome.conflicts, |path| {
+            !path.starts_with(&self.skip_prefix)
+        }))
     }
 
     /// Like [`DryRun::conflicts`], for two commits known to have forked from `fork` and to
@@ -214,10 +206,7 @@ impl DryRun<'_> {
         }
         use gix::merge::blob::ResourceKind;
         let repo = self.repo;
-        let merging = match &mut self.merging {
-            Some(merging) => merging,
-            None => self.merging.insert(Merging::new(repo)?),
-        };
+        let merging = Merging::ready(&mut self.merging, repo)?;
         let rela_path = path.as_bytes().as_bstr();
         for (id, side) in [
             (ours, ResourceKind::CurrentOrOurs),

@@ -796,7 +796,6 @@ impl Git {
     /// Merges `theirs` into `ours` in memory, without touching any worktree: the merged tree
     /// with `drop_path` (a folder) left out, or the conflicted paths.
     pub fn merge_tree(&self, ours: Oid, theirs: Oid, drop_path: &str) -> Result<MergeResult> {
-        use gix::merge::tree::TreatAsUnresolved;
         let options = self.repo.tree_merge_options()?;
         let labels = gix::merge::blob::builtin_driver::text::Labels {
             ancestor: Some("merge base".into()),
@@ -807,17 +806,8 @@ impl Git {
             .repo
             .merge_commits(ours, theirs, labels, options.into())
             .context("merging the trak into its base")?;
-        let how = TreatAsUnresolved::git();
-        if outcome.tree_merge.has_unresolved_conflicts(how) {
-            let mut paths: Vec<String> = outcome
-                .tree_merge
-                .conflicts
-                .iter()
-                .filter(|c| c.is_unresolved(how))
-                .map(|c| c.ours.location().to_string())
-                .collect();
-            paths.sort();
-            paths.dedup();
+        let paths = unresolved_paths(&outcome.tree_merge.conflicts, |_| true);
+        if !paths.is_empty() {
             return Ok(MergeResult::Conflicts(paths));
         }
         let merged = outcome
@@ -912,7 +902,6 @@ impl Git {
         theirs: Oid,
         counts: impl Fn(&str) -> bool,
     ) -> Result<MergeResult> {
-        use gix::merge::tree::TreatAsUnresolved;
         let base_tree = match self
             .repo
             .merge_base(ours, theirs)
@@ -933,17 +922,8 @@ impl Git {
             .repo
             .merge_trees(base_tree, our_tree, their_tree, labels, options)
             .context("joining two histories")?;
-        let how = TreatAsUnresolved::git();
-        let mut conflicts: Vec<String> = outcome
-            .conflicts
-            .iter()
-            .filter(|c| c.is_unresolved(how))
-            .map(|c| c.ours.location().to_string())
-            .filter(|path| counts(path))
-            .collect();
+        let conflicts = unresolved_paths(&outcome.conflicts, counts);
         if !conflicts.is_empty() {
-            conflicts.sort();
-            conflicts.dedup();
             return Ok(MergeResult::Conflicts(conflicts));
         }
         Ok(MergeResult::Clean(
@@ -1198,6 +1178,24 @@ impl TreeDir<'_> {
 /// The object a reference points to. Branch refs point straight at commits, so the target is
 /// taken as it is; peeling (which reads the object to see whether it is a tag) is only for
 /// symbolic refs. Listing N traks then reads no object for the refs themselves.
+/// The paths a tree merge left in conflict as git counts them (unresolved, not merely
+/// auto-resolved), where `counts` says a path matters; sorted, each once.
+pub(super) fn unresolved_paths(
+    conflicts: &[gix::merge::tree::Conflict],
+    counts: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let how = gix::merge::tree::TreatAsUnresolved::git();
+    let mut paths: Vec<String> = conflicts
+        .iter()
+        .filter(|conflict| conflict.is_unresolved(how))
+        .map(|conflict| conflict.ours.location().to_string())
+        .filter(|path| counts(path))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 fn target_of(reference: &mut gix::Reference<'_>) -> Result<Oid> {
     if let Some(id) = reference.target().try_id() {
         return Ok(id.to_owned());
