@@ -1845,6 +1845,54 @@ fn object_kib(s: &Sandbox) -> u64 {
 const MIB: u64 = 1 << 20;
 
 #[test]
+fn a_run_waits_out_a_lock_held_for_an_instant_but_not_a_running_process() {
+    let s = Sandbox::new(
+        &work_flow("20s", "review = \"human\""),
+        json!({"work": [artifact("done")]}),
+    );
+    let (id, _) = s.new_trak("Locked", &["--no-run"]);
+    let lock = s.repo.root.join(format!(".git/ork/run/{id}.lock"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let hold = |seconds: &str| {
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so the sleep holding the lock can be killed with it.
+        let child = Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", seconds])
+            .process_group(0)
+            .spawn()
+            .expect("running flock");
+        wait_until(Duration::from_secs(10), "flock to hold the lock", || {
+            !Command::new("flock")
+                .args(["-n"])
+                .arg(&lock)
+                .arg("true")
+                .status()
+                .unwrap()
+                .success()
+        });
+        child
+    };
+
+    // Held for an instant (as `ork status` does to see whether a run lives): the run waits.
+    let mut brief = hold("0.2");
+    s.ork_ok(&["resume", &id]);
+    s.assert_at(&id, "awaiting_review", "work");
+    brief.wait().unwrap();
+
+    // Held on: another process runs the trak, and ork says so.
+    s.ork_ok(&["reject", &id, "-m", "again", "--no-run"]);
+    let seconds = unique_seconds(3000).to_string();
+    let mut long = hold(&seconds);
+    let out = s.ork(&["resume", &id]);
+    common::kill_groups(&format!("sleep {seconds}"));
+    let _ = long.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is being run by another ork process"), "{err}");
+}
+
+#[test]
 fn questions_of_any_size_leave_the_event_small() {
     let huge = "Which one? ".repeat(9_000);
     let questions: Vec<Value> = (0..20)

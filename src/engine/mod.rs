@@ -292,7 +292,15 @@ impl Engine<'_> {
 
     /// Takes the trak's run lock, or says who holds it.
     fn lock(&self, trak: &Trak) -> Result<std::fs::File> {
-        try_run_lock(self.store, &trak.id)?.ok_or_else(|| {
+        // `ork status` and the UI take the lock for an instant to see whether a run is alive:
+        // a drive starting in that instant waits it out rather than failing.
+        let deadline = std::time::Instant::now() + RUN_LOCK_PATIENCE;
+        let mut lock = try_run_lock(self.store, &trak.id)?;
+        while lock.is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            lock = try_run_lock(self.store, &trak.id)?;
+        }
+        lock.ok_or_else(|| {
                 anyhow::anyhow!(
                     "trak {} is being run by another ork process on this machine; wait for it, or see `ork logs {} -f`",
                     trak.id,
@@ -424,6 +432,10 @@ fn forget_runs(store: &Store, id: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// How long a drive waits for a trak's run lock before it says another process runs the trak:
+/// far longer than a probe holds it, far shorter than any run.
+const RUN_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The lock an `ork` process holds on this machine while it runs trak `id` (released by the OS
 /// if the process dies), or `None` if another process holds it.
