@@ -1042,6 +1042,23 @@ fn integration_waits_for_uncommitted_changes_in_its_way() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn a_secret_in_a_title_stays_out_of_the_branch_name_and_the_history() {
+    let token = format!("ghp_{}", "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789");
+    let s = Sandbox::new(&work_flow("20s", ""), json!({"work": [artifact("done")]}));
+    let (id, _) = s.new_trak(&format!("Deploy with {token}"), &["--no-run"]);
+    assert!(id.starts_with("deploy-with-redacted-"), "{id}");
+    let lowered = token.to_ascii_lowercase();
+    let branches = s.repo.git(&["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !branches.to_ascii_lowercase().contains(&lowered),
+        "{branches}"
+    );
+    let history = s.repo.git(&["log", "--format=%B", &format!("ork/{id}")]);
+    assert!(!history.contains(&token), "{history}");
+    assert_eq!(s.trak(&id)["title"], "Deploy with [REDACTED]");
+}
+
+#[test]
 fn logs_show_the_agent_output_with_secrets_redacted() {
     let token = format!("sk-ant-api03-{}", "abcdefghijklmnopqrstuvwxyzABCD");
     let s = Sandbox::new(

@@ -432,6 +432,9 @@ impl Store {
     /// A fresh id for `title` that no local or remote-tracking branch uses.
     /// Looks up only the candidate's own refs: creating a trak must not cost O(traks).
     fn unused_id(&self, title: &str) -> Result<String> {
+        // The id names a branch that gets pushed: a token pasted into a title must not be in it.
+        let title = secrets::redact(title);
+        let title = title.as_str();
         let remotes = self.git.remote_names();
         for _ in 0..100 {
             let id = crate::store::trak_id::new_id(title);
