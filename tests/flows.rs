@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::{
-    Cleanup, Repo, alive, created_id, lines, output_within, pids, stdout, success, unique_seconds,
-    wait_until,
+    Cleanup, Repo, RunsOrk, alive, created_id, lines, output_within, pids, stdout, success,
+    unique_seconds, wait_until,
 };
 
 /// How long one `ork` command may take before the test fails (and kills it).
@@ -97,6 +97,18 @@ struct Sandbox {
     agent_dir: PathBuf,
 }
 
+impl RunsOrk for Sandbox {
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command.env("FAKE_AGENT_PLAN", &self.plan);
+        command
+    }
+
+    fn limit(&self) -> Duration {
+        ORK_LIMIT
+    }
+}
+
 impl Sandbox {
     /// `ork init`'s files with `workflow` as the workflow, committed on `main`, and the fake
     /// agent following `stages` (the plan's `"stages"` object).
@@ -135,31 +147,6 @@ impl Sandbox {
     }
 
     /// `ork args` in the repository, with the fake agent's plan in its environment.
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    /// Runs `ork args`; fails the test if it does not finish within [`ORK_LIMIT`].
-    fn ork(&self, args: &[&str]) -> Output {
-        output_within(
-            &mut self.ork_command(args),
-            ORK_LIMIT,
-            &format!("ork {}", args.join(" ")),
-        )
-    }
-
-    /// Runs `ork args`, asserts it succeeded, and returns its stdout.
-    fn ork_ok(&self, args: &[&str]) -> String {
-        success(&self.ork(args), &format!("ork {}", args.join(" ")))
-    }
-
-    /// Runs `ork args`, asserts it failed as an error (exit 1), and returns its stderr.
-    fn ork_err(&self, args: &[&str]) -> String {
-        common::ork_error(&self.ork(args), &format!("ork {}", args.join(" ")))
-    }
-
     /// `ork trak new TITLE args…`: the new trak's id and the command's stdout.
     fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
         let mut full = vec!["trak", "new", title];
@@ -168,39 +155,9 @@ impl Sandbox {
         (created_id(&out), out)
     }
 
-    /// The trak's entry in `ork status --all --json`.
-    fn trak(&self, id: &str) -> Value {
-        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
-    }
-
     /// The trak's status as `ork status --json` spells it (`awaiting_review`).
     fn status(&self, id: &str) -> String {
         self.trak(id)["status"].as_str().unwrap().to_string()
-    }
-
-    /// Asserts the trak is `status` at `stage`.
-    fn assert_at(&self, id: &str, status: &str, stage: &str) {
-        let trak = self.trak(id);
-        assert_eq!(
-            (trak["status"].as_str(), trak["stage"].as_str()),
-            (Some(status), Some(stage)),
-            "{trak:#}\n{}",
-            self.ork_ok(&["log", id])
-        );
-    }
-
-    /// The trak's events (`ork log --json`), oldest first.
-    fn events(&self, id: &str) -> Vec<Value> {
-        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
-        log.as_array().unwrap().clone()
-    }
-
-    /// The trak's events of type `kind`, oldest first.
-    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
-        self.events(id)
-            .into_iter()
-            .filter(|e| e["type"] == kind)
-            .collect()
     }
 
     /// How many times the fake agent ran `stage`.

@@ -6,12 +6,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{Repo, created_id, output_within, success};
+use common::{Repo, RunsOrk, created_id};
 
 const ORK_LIMIT: Duration = Duration::from_secs(30);
 const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
@@ -44,6 +44,24 @@ struct Sandbox {
     gh_state: PathBuf,
     /// Whether `gh` is on PATH.
     gh_installed: bool,
+}
+
+impl RunsOrk for Sandbox {
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command: Command = self.repo.ork_command(&self.repo.root, args);
+        command
+            .env("FAKE_AGENT_PLAN", &self.plan)
+            .env("FAKE_GH_STATE", &self.gh_state);
+        let path = std::env::var("PATH").unwrap_or_default();
+        if self.gh_installed {
+            command.env("PATH", format!("{FAKE_GH_DIR}:{path}"));
+        }
+        command
+    }
+
+    fn limit(&self) -> Duration {
+        ORK_LIMIT
+    }
 }
 
 impl Sandbox {
@@ -83,29 +101,9 @@ impl Sandbox {
         sandbox
     }
 
-    fn ork(&self, args: &[&str]) -> Output {
-        let mut command: Command = self.repo.ork_command(&self.repo.root, args);
-        command
-            .env("FAKE_AGENT_PLAN", &self.plan)
-            .env("FAKE_GH_STATE", &self.gh_state);
-        let path = std::env::var("PATH").unwrap_or_default();
-        if self.gh_installed {
-            command.env("PATH", format!("{FAKE_GH_DIR}:{path}"));
-        }
-        output_within(&mut command, ORK_LIMIT, &format!("ork {}", args.join(" ")))
-    }
-
-    fn ork_ok(&self, args: &[&str]) -> String {
-        success(&self.ork(args), &format!("ork {}", args.join(" ")))
-    }
-
     fn new_trak(&self, title: &str) -> (String, String) {
         let out = self.ork_ok(&["trak", "new", title]);
         (created_id(&out), out)
-    }
-
-    fn trak(&self, id: &str) -> Value {
-        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
     }
 
     fn assert_status(&self, id: &str, status: &str) {
@@ -116,16 +114,6 @@ impl Sandbox {
             "{trak:#}\n{}",
             self.ork_ok(&["log", id])
         );
-    }
-
-    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
-        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
-        log.as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == kind)
-            .cloned()
-            .collect()
     }
 
     fn gh(&self) -> Value {

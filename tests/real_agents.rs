@@ -12,12 +12,12 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Repo, created_id, output_within, success};
+use common::{Repo, RunsOrk, created_id};
 
 /// The scripted model API.
 const SERVER: &str = concat!(
@@ -282,6 +282,28 @@ struct Sandbox {
     env: Vec<(&'static str, String)>,
 }
 
+impl RunsOrk for Sandbox {
+    /// `ork args` in the main checkout, with `PWD` naming it as a shell would, and no real
+    /// model's credentials.
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command.env("PWD", &self.repo.root).env_remove("OLDPWD");
+        for var in REAL_MODEL_VARS {
+            command.env_remove(var);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    fn limit(&self) -> Duration {
+        ORK_LIMIT
+    }
+
+    fn label(&self) -> String {
+        format!("{:?}", self.cli)
+    }
+}
+
 impl Sandbox {
     /// A repository set up for ork with `stages` run by `cli` (at `program`), talking to a
     /// scripted API that answers (or, with `hang`, never does).
@@ -327,31 +349,6 @@ impl Sandbox {
         }
     }
 
-    /// Runs `ork args` in the main checkout, with `PWD` naming it as a shell would; fails the
-    /// test if it does not finish within [`ORK_LIMIT`].
-    fn ork(&self, args: &[&str]) -> Output {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("PWD", &self.repo.root).env_remove("OLDPWD");
-        for var in REAL_MODEL_VARS {
-            command.env_remove(var);
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        output_within(&mut command, ORK_LIMIT, &format!("ork {}", args.join(" ")))
-    }
-
-    fn ork_ok(&self, args: &[&str]) -> String {
-        success(&self.ork(args), &format!("ork {}", args.join(" ")))
-    }
-
-    /// The trak's entry in `ork status --all --json`.
-    fn trak(&self, id: &str) -> Value {
-        common::status_entry(
-            &self.ork_ok(&["status", "--all", "--json"]),
-            id,
-            &format!("{:?}", self.cli),
-        )
-    }
-
     /// Asserts the trak is `status` at `stage`; on failure shows its log and what the API saw.
     fn assert_at(&self, id: &str, status: &str, stage: &str) {
         let trak = self.trak(id);
@@ -363,17 +360,6 @@ impl Sandbox {
             self.ork_ok(&["log", id]),
             self.api.summary()
         );
-    }
-
-    /// The trak's events of type `kind`, oldest first.
-    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
-        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
-        log.as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == kind)
-            .cloned()
-            .collect()
     }
 
     /// Where in the sandbox files named like the worker's are, relative to the sandbox.

@@ -5,12 +5,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{Cleanup, Repo, created_id, lines, output_within, success, wait_until};
+use common::{Cleanup, Repo, RunsOrk, created_id, lines, wait_until};
 
 /// How long one `ork` command may take before the test fails (and kills it).
 const ORK_LIMIT: Duration = Duration::from_secs(40);
@@ -56,6 +56,18 @@ struct Sandbox {
     agent_dir: PathBuf,
 }
 
+impl RunsOrk for Sandbox {
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command.env("FAKE_AGENT_PLAN", &self.plan);
+        command
+    }
+
+    fn limit(&self) -> Duration {
+        ORK_LIMIT
+    }
+}
+
 impl Sandbox {
     fn new(workflow: &str) -> Sandbox {
         let repo = Repo::initialized();
@@ -80,40 +92,8 @@ impl Sandbox {
         self.base.join(name).display().to_string()
     }
 
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    fn ork(&self, args: &[&str]) -> Output {
-        output_within(
-            &mut self.ork_command(args),
-            ORK_LIMIT,
-            &format!("ork {}", args.join(" ")),
-        )
-    }
-
-    fn ork_ok(&self, args: &[&str]) -> String {
-        success(&self.ork(args), &format!("ork {}", args.join(" ")))
-    }
-
     fn new_trak(&self, title: &str) -> String {
         created_id(&self.ork_ok(&["trak", "new", title]))
-    }
-
-    fn trak(&self, id: &str) -> Value {
-        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, "sandbox")
-    }
-
-    fn assert_at(&self, id: &str, status: &str, stage: &str) {
-        let trak = self.trak(id);
-        assert_eq!(
-            (trak["status"].as_str(), trak["stage"].as_str()),
-            (Some(status), Some(stage)),
-            "{trak:#}\n{}",
-            self.ork_ok(&["log", id])
-        );
     }
 
     /// The fake agent's `n`-th prompt for `stage` (`db.work` for subtrak `db`).

@@ -9,14 +9,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use common::{
-    AUTHOR, Cleanup, EMAIL, Repo, created_id, kill_groups, lines, output_within, pids, stdout,
-    success, unique_seconds, wait_until,
+    AUTHOR, Cleanup, EMAIL, Repo, RunsOrk, created_id, kill_groups, lines, pids, stdout,
+    unique_seconds, wait_until,
 };
 
 /// How long one `ork` command may take before the test fails (and kills it).
@@ -106,6 +106,24 @@ struct Machine {
     agent_dir: PathBuf,
 }
 
+impl RunsOrk for Machine {
+    fn ork_command(&self, args: &[&str]) -> Command {
+        let mut command = self.repo.ork_command(&self.repo.root, args);
+        command
+            .env("ORK_MACHINE", self.name)
+            .env("FAKE_AGENT_PLAN", &self.plan);
+        command
+    }
+
+    fn limit(&self) -> Duration {
+        ORK_LIMIT
+    }
+
+    fn label(&self) -> String {
+        self.name.to_string()
+    }
+}
+
 impl Machine {
     /// A clone of the bare repository `remote` in the sandbox folder `folder`.
     fn clone_of(remote: &Repo, folder: &str, name: &'static str) -> Machine {
@@ -127,39 +145,6 @@ impl Machine {
     fn set_plan(&self, stages: Value) {
         let plan = json!({"dir": self.agent_dir, "stages": stages});
         std::fs::write(&self.plan, plan.to_string()).unwrap();
-    }
-
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command
-            .env("ORK_MACHINE", self.name)
-            .env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    /// Runs `ork args` on this machine; fails the test if it does not finish in time.
-    fn ork(&self, args: &[&str]) -> Output {
-        output_within(
-            &mut self.ork_command(args),
-            ORK_LIMIT,
-            &format!("{}: ork {}", self.name, args.join(" ")),
-        )
-    }
-
-    /// Runs `ork args`, asserts it succeeded, and returns its stdout.
-    fn ork_ok(&self, args: &[&str]) -> String {
-        success(
-            &self.ork(args),
-            &format!("{}: ork {}", self.name, args.join(" ")),
-        )
-    }
-
-    /// Runs `ork args`, asserts it failed as an ork error, and returns its stderr.
-    fn ork_err(&self, args: &[&str]) -> String {
-        common::ork_error(
-            &self.ork(args),
-            &format!("{}: ork {}", self.name, args.join(" ")),
-        )
     }
 
     /// `ork args` on a trak another machine has: not an error of this one, but an info line
@@ -194,40 +179,9 @@ impl Machine {
         (created_id(&out), out)
     }
 
-    /// The trak's entry in `ork status --all --json`.
-    fn trak(&self, id: &str) -> Value {
-        common::status_entry(&self.ork_ok(&["status", "--all", "--json"]), id, self.name)
-    }
-
-    /// Asserts the trak is `status` at `stage` on this machine.
-    fn assert_at(&self, id: &str, status: &str, stage: &str) {
-        let trak = self.trak(id);
-        assert_eq!(
-            (trak["status"].as_str(), trak["stage"].as_str()),
-            (Some(status), Some(stage)),
-            "{}: {trak:#}\n{}",
-            self.name,
-            self.ork_ok(&["log", id])
-        );
-    }
-
     /// `ork show ID --json`.
     fn show_json(&self, id: &str) -> Value {
         common::json(&self.ork_ok(&["show", id, "--json"]))
-    }
-
-    /// The trak's events (`ork log --json`), oldest first.
-    fn events(&self, id: &str) -> Vec<Value> {
-        let log = common::json(&self.ork_ok(&["log", id, "--json"]));
-        log.as_array().unwrap().clone()
-    }
-
-    /// The trak's events of type `kind`.
-    fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
-        self.events(id)
-            .into_iter()
-            .filter(|e| e["type"] == kind)
-            .collect()
     }
 
     /// How many times the fake agent ran `stage` on this machine.

@@ -6,6 +6,9 @@
 #![allow(dead_code)]
 
 pub mod review_flow;
+pub mod runs_ork;
+
+pub use runs_ork::RunsOrk;
 
 use std::ffi::OsStr;
 use std::io::Write;
