@@ -768,7 +768,7 @@ fn a_killed_ork_leaves_an_interrupted_trak_that_resume_finishes() {
 
 #[test]
 fn ctrl_c_stops_the_agent_group_and_leaves_an_interrupted_trak() {
-    let hang = unique_seconds(2100);
+    let hang = unique_seconds(11000);
     let sleep = format!("sleep {hang}");
     let mut cleanup = Cleanup {
         cmdlines: vec![sleep.clone()],
@@ -1856,7 +1856,7 @@ fn a_run_waits_out_a_lock_held_for_an_instant_but_not_a_running_process() {
 
     // Held on: another process runs the trak, and ork says so.
     s.ork_ok(&["reject", &id, "-m", "again", "--no-run"]);
-    let seconds = unique_seconds(3000).to_string();
+    let seconds = unique_seconds(4000).to_string();
     let mut long = hold(&seconds);
     let out = s.ork(&["resume", &id]);
     common::kill_groups(&format!("sleep {seconds}"));

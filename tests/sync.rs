@@ -796,16 +796,9 @@ fn a_stage_running_on_another_machine_is_refused_without_take_over() {
 
 #[test]
 fn a_claim_whose_lease_ran_out_is_taken_without_take_over() {
-    let hang = unique_seconds(8000);
-    let sleep = format!("sleep {hang}");
-    let mut cleanup = Cleanup {
-        cmdlines: vec![sleep.clone()],
-        children: Vec::new(),
-    };
-    let net = Net::new(&work_only("[sync]\nlease = \"1s\"\n"));
+    let (net, sleep, mut cleanup) =
+        a_hangs_b_finishes(&work_only("[sync]\nlease = \"1s\"\n"), 8000);
     let (a, b) = (&net.a, &net.b);
-    a.set_plan(json!({"work": [{"hang": hang}]}));
-    b.set_plan(json!({"work": [artifact("done on B")]}));
 
     // A's ork dies mid-stage (kill -9); what it recorded is shared.
     let child = spawn_ork(
@@ -1107,6 +1100,22 @@ fn queued_work(extra: &str) -> String {
     )
 }
 
+/// Two machines on `workflow`: A's agent hangs (a `sleep` of its own, from `base`), B's
+/// finishes with "done on B". The net, the hanging sleep's command line, and the cleanup that
+/// kills it.
+fn a_hangs_b_finishes(workflow: &str, base: u32) -> (Net, String, Cleanup) {
+    let hang = unique_seconds(base);
+    let sleep = format!("sleep {hang}");
+    let cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let net = Net::new(workflow);
+    net.a.set_plan(json!({"work": [{"hang": hang}]}));
+    net.b.set_plan(json!({"work": [artifact("done on B")]}));
+    (net, sleep, cleanup)
+}
+
 /// The command line of the background `ork resume ID` that `ork run` starts on machine `m`.
 fn resume_cmdline(m: &Machine, id: &str) -> String {
     format!(
@@ -1257,17 +1266,9 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
 
 #[test]
 fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_over() {
-    let hang = unique_seconds(9000);
-    let sleep = format!("sleep {hang}");
-    let mut cleanup = Cleanup {
-        cmdlines: vec![sleep.clone()],
-        children: Vec::new(),
-    };
     let lease = chrono::Duration::seconds(5);
-    let net = Net::new(&queued_work("lease = \"5s\""));
+    let (net, sleep, mut cleanup) = a_hangs_b_finishes(&queued_work("lease = \"5s\""), 9000);
     let (a, b) = (&net.a, &net.b);
-    a.set_plan(json!({"work": [{"hang": hang}]}));
-    b.set_plan(json!({"work": [artifact("done on B")]}));
 
     // A claims the trak and runs its stage; the start and the claim are on the remote
     // before the agent runs.
@@ -1360,16 +1361,8 @@ fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_ov
 
 #[test]
 fn a_machine_whose_trak_is_taken_over_stops_its_agent_and_shares_nothing_of_that_run() {
-    let hang = unique_seconds(7000);
-    let sleep = format!("sleep {hang}");
-    let mut cleanup = Cleanup {
-        cmdlines: vec![sleep.clone()],
-        children: Vec::new(),
-    };
-    let net = Net::new(&queued_work("lease = \"3s\""));
+    let (net, sleep, mut cleanup) = a_hangs_b_finishes(&queued_work("lease = \"3s\""), 5000);
     let (a, b) = (&net.a, &net.b);
-    a.set_plan(json!({"work": [{"hang": hang}]}));
-    b.set_plan(json!({"work": [artifact("done on B")]}));
     let log = a.plan.with_extension("log");
     cleanup
         .children

@@ -500,7 +500,8 @@ pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool
 }
 
 /// A number of seconds for an agent to hang, from `base`, that no concurrently running test
-/// process uses (its `sleep` is told apart by its command line).
+/// process uses (its `sleep` is told apart by its command line). Each test takes its own
+/// `base`, a multiple of 1000 no other test uses, so that no two ranges overlap.
 pub fn unique_seconds(base: u32) -> u32 {
     base + std::process::id() % 1000
 }
