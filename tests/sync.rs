@@ -1401,8 +1401,14 @@ fn a_machine_whose_trak_is_taken_over_stops_its_agent_and_shares_nothing_of_that
     let status = child.wait().unwrap();
     let said = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(3), "{said}");
-    assert!(said.contains("info: another machine took trak"), "{said}");
-    assert!(said.contains("reset to the remote's"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "info: another machine took trak {id} over on origin while this machine ran it; the \
+             run here was stopped and this machine's copy is reset to the remote's (what it \
+             recorded since is in `git reflog ork/{id}`)"
+        )),
+        "{said}"
+    );
     assert!(pids(&sleep).is_empty(), "A's agent still runs");
 
     // Nothing of A's stopped run is on the remote: one start by A, one by B, B's result.

@@ -132,12 +132,15 @@ impl Engine<'_> {
             .and_then(|()| self.store.load(id))
             .and_then(|trak| self.store.reset_to_remote(&trak, remote));
         let copy = match reset {
-            Ok(_) => "this machine's copy is reset to the remote's (what it recorded since is in                       `git reflog ork/<id>`)"
-                .replace("<id>", id),
+            Ok(_) => format!(
+                "this machine's copy is reset to the remote's (what it recorded since is in \
+                 `git reflog ork/{id}`)"
+            ),
             Err(err) => format!("this machine's copy could not be reset ({err:#}); run `ork sync`"),
         };
         ClaimLost(format!(
-            "another machine took trak {id} over on {remote} while this machine ran it;              the run here was stopped and {copy}"
+            "another machine took trak {id} over on {remote} while this machine ran it; the \
+             run here was stopped and {copy}"
         ))
         .into()
     }
