@@ -59,8 +59,13 @@ fn stage(name: &str, prompt: &str, artifact: &str, extra: &str) -> String {
 
 /// Planning, then work, each waiting for a human.
 fn plan_and_work() -> String {
+    plan_and_work_with("")
+}
+
+/// [`plan_and_work`] with `extra` TOML (a `[notify]` table).
+fn plan_and_work_with(extra: &str) -> String {
     workflow(
-        "",
+        extra,
         &[
             stage("planning", "planner.md", "plan", "review = \"human\""),
             stage("work", "worker.md", "summary", "review = \"human\""),
@@ -1798,4 +1803,43 @@ fn a_parent_leaves_a_subtrak_that_another_machine_runs_to_it() {
     net.a.assert_at(&format!("{id}.x"), "done", "work");
     net.a.assert_at(&id, "subtraks", "breakdown");
     drop(cleanup);
+}
+
+#[test]
+fn a_conflict_a_sync_brings_runs_the_notify_command_on_both_machines() {
+    let told = tempfile::tempdir().unwrap();
+    let log = told.path().join("told.log");
+    let notify = format!(
+        "[notify]\ncommand = [\"sh\", \"-c\", \"echo \\\"$ORK_TRAK $ORK_STATUS\\\" >> {}\"]\n",
+        log.display()
+    );
+    let net = Net::new(&plan_and_work_with(&notify));
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"planning": [artifact("# Plan")]}));
+    let (id, _) = a.new_trak("Decide twice", &[]);
+    a.sync();
+    b.sync();
+    // From the same state, A approves and B rejects; neither run goes on.
+    a.ork_ok(&["approve", &id, "--no-run"]);
+    b.ork_ok(&["reject", &id, "--no-run", "-m", "redo"]);
+    let told_now = || std::fs::read_to_string(&log).unwrap_or_default();
+    let conflicts = || {
+        told_now()
+            .lines()
+            .filter(|l| *l == format!("{id} conflict"))
+            .count()
+    };
+    assert_eq!(conflicts(), 0, "{}", told_now());
+    a.sync();
+    // B's sync joins both histories into a conflict: B's user is told.
+    b.sync();
+    b.assert_at(&id, "conflict", "planning");
+    assert_eq!(conflicts(), 1, "{}", told_now());
+    // A's sync brings the join: A's user is told too.
+    a.sync();
+    a.assert_at(&id, "conflict", "planning");
+    assert_eq!(conflicts(), 2, "{}", told_now());
+    // A sync that moves nothing tells no one again.
+    a.sync();
+    assert_eq!(conflicts(), 2, "{}", told_now());
 }

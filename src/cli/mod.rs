@@ -488,6 +488,13 @@ pub fn run() -> Result<()> {
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
             print::synced(&remote, &report, verbose)?;
+            // A workflow that does not load has no notify command to run.
+            if let Ok(workflow) = Workflow::load(store.git().main_workdir()) {
+                let moved = report.joined.iter().chain(&report.fast_forwarded);
+                for warning in engine::notify::conflicts_brought(&store, &workflow.notify, moved) {
+                    eprintln!("warning: {warning}");
+                }
+            }
             read_pull_requests(&store)?;
             if !report.not_joined.is_empty() {
                 bail!(

@@ -233,12 +233,7 @@ impl Engine<'_> {
     fn stop(&mut self, trak: Trak, started_at: crate::store::git::Oid) -> Trak {
         if trak.tip != started_at && notify::worth_telling(trak.state.status) {
             self.reporter.stopped(&trak);
-            let worktree = self.store.worktree_path(&trak.id);
-            let dir = if worktree.is_dir() {
-                worktree
-            } else {
-                self.store.git().main_workdir().to_path_buf()
-            };
+            let dir = notify::place(self.store, &trak);
             if let Some(warning) = notify::notify(&self.workflow.notify, &dir, &trak) {
                 self.reporter.step(&format!("warning: {warning}"));
             }
