@@ -297,12 +297,13 @@ pub fn bound_parts(
     parts
         .into_iter()
         .map(|part| {
-            let mut depends_on: Vec<String> = Vec::new();
-            for dep in part.depends_on {
-                if !depends_on.contains(&dep) {
-                    depends_on.push(dep);
-                }
-            }
+            // A set, not a scan of the list: an agent may list a dependency any number of times.
+            let mut seen = std::collections::BTreeSet::new();
+            let depends_on: Vec<String> = part
+                .depends_on
+                .into_iter()
+                .filter(|dep| seen.insert(dep.clone()))
+                .collect();
             let title = keep_head(&part.title, SMALLEST_KEPT, whole_at);
             crate::store::event::Part {
                 description: budget.take(&part.description, whole_at).unwrap_or_default(),
