@@ -324,12 +324,15 @@ struct Budget(usize);
 
 impl Budget {
     /// `text`, cut to the room left (and the room taken), or `None` when no room is left.
+    /// Every text costs at least what it takes in an event's JSON, even an empty one, so no
+    /// number of them fits in the budget for free.
     fn take(&mut self, text: &str, whole_at: &str) -> Option<String> {
-        if self.0 < SMALLEST_KEPT && !text.is_empty() {
+        const JSON_STRING: usize = 8;
+        if self.0 < SMALLEST_KEPT {
             return None;
         }
         let kept = keep_head(text, self.0.saturating_sub(SMALLEST_KEPT / 2), whole_at);
-        self.0 = self.0.saturating_sub(kept.len());
+        self.0 = self.0.saturating_sub(kept.len().max(JSON_STRING));
         Some(kept)
     }
 }
@@ -420,6 +423,13 @@ mod tests {
             options: vec!["Postgres".into(), "SQLite".into()],
         }];
         assert_eq!(bound_questions(small.clone(), 64 << 10, "x"), small);
+        // Empty texts are not free: a million empty options do not all fit.
+        let empty = vec![Question {
+            question: "Pick".into(),
+            options: vec![String::new(); 1_000_000],
+        }];
+        let kept = bound_questions(empty, 64 << 10, "x");
+        assert!(kept[0].options.len() < 10_000, "{}", kept[0].options.len());
     }
 
     #[test]
