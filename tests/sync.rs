@@ -189,6 +189,17 @@ impl Machine {
         common::json(&self.ork_ok(&["show", id, "--json"]))
     }
 
+    /// The trak's events of type `kind` as this machine sees them, and which machine recorded
+    /// each, oldest first.
+    fn recorded_by(&self, id: &str, kind: &str) -> (Vec<Value>, Vec<String>) {
+        let events = self.events_of(id, kind);
+        let machines = events
+            .iter()
+            .map(|e| e["machine"].as_str().unwrap().to_string())
+            .collect();
+        (events, machines)
+    }
+
     /// How many times the fake agent ran `stage` on this machine.
     fn runs(&self, stage: &str) -> u32 {
         common::fake_agent_runs(&self.agent_dir, stage)
@@ -779,11 +790,7 @@ fn a_stage_running_on_another_machine_is_refused_without_take_over() {
     let out = b.ork_ok(&["resume", &id, "--take-over"]);
     assert_eq!(b.runs("work"), 1, "{out}");
     b.assert_at(&id, "awaiting_review", "work");
-    let started = b.events_of(&id, "stage_started");
-    let machines: Vec<&str> = started
-        .iter()
-        .map(|e| e["machine"].as_str().unwrap())
-        .collect();
+    let (started, machines) = b.recorded_by(&id, "stage_started");
     assert_eq!(machines.len(), 2, "{started:?}");
     assert_eq!(machines, [RECORDED_A, RECORDED_B], "{started:?}");
     assert_eq!(started[1]["attempt"], 1, "the same attempt, run again");
@@ -1346,11 +1353,7 @@ fn a_killed_machine_keeps_its_claim_until_the_lease_passes_then_another_takes_ov
         remote_status(&net, &id) == "done"
     });
     assert_eq!(b.runs("work"), 1, "{out}");
-    let started = b.events_of(&id, "stage_started");
-    let machines: Vec<&str> = started
-        .iter()
-        .map(|e| e["machine"].as_str().unwrap())
-        .collect();
+    let (started, machines) = b.recorded_by(&id, "stage_started");
     assert_eq!(machines, [RECORDED_A, RECORDED_B], "{started:?}");
     let claim = remote_claim(&net, &id).unwrap();
     assert_eq!(
@@ -1417,11 +1420,7 @@ fn a_machine_whose_trak_is_taken_over_stops_its_agent_and_shares_nothing_of_that
     assert!(pids(&sleep).is_empty(), "A's agent still runs");
 
     // Nothing of A's stopped run is on the remote: one start by A, one by B, B's result.
-    let started = b.events_of(&id, "stage_started");
-    let machines: Vec<&str> = started
-        .iter()
-        .map(|e| e["machine"].as_str().unwrap())
-        .collect();
+    let (started, machines) = b.recorded_by(&id, "stage_started");
     assert_eq!(machines, [RECORDED_A, RECORDED_B], "{started:?}");
     let finished = b.events_of(&id, "stage_finished");
     assert!(
