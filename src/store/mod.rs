@@ -730,23 +730,16 @@ impl Store {
         let mut artifacts: std::collections::BTreeMap<String, String> =
             self.artifacts(older)?.into_iter().collect();
         artifacts.extend(self.artifacts(newer)?);
-        let dir = record_dir(&trak.id);
-        let files = record_folder(
-            &dir,
-            event_files,
-            artifacts,
-            self.description(trak)?,
+        let files = self.merged_record(trak, event_files, artifacts, &state)?;
+        let mut message = format!("ork: Join the work of {from}\n\n");
+        message.push_str(&trailers(
+            &trak.id,
+            ("joined", &state.head_event),
+            &state.stage,
+            None,
+            &self.machine,
             &state,
-        );
-        let message = format!(
-            "ork: Join the work of {from}\n\nOrk-Trak: {}\nOrk-Event: joined\nOrk-Event-Id: {}\nOrk-Flow: {}\nOrk-Stage: {}\nOrk-Status: {}\nOrk-Machine: {}\n",
-            trak.id,
-            state.head_event,
-            state.flow,
-            state.stage,
-            state.status.as_str(),
-            self.machine
-        );
+        ));
         self.commit_merge(trak, theirs, &files, &message, state, |paths| {
             anyhow::anyhow!(
                 "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
@@ -755,6 +748,24 @@ impl Store {
                 paths.join(", ")
             )
         })
+    }
+
+    /// The record folder a merge commit of `trak` holds: `event_files`, `artifacts`, its
+    /// description and `state`.
+    fn merged_record(
+        &self,
+        trak: &Trak,
+        event_files: BTreeMap<String, Vec<u8>>,
+        artifacts: BTreeMap<String, String>,
+        state: &TrakState,
+    ) -> Result<Vec<FileWrite>> {
+        Ok(record_folder(
+            &record_dir(&trak.id),
+            event_files,
+            artifacts,
+            self.description(trak)?,
+            state,
+        ))
     }
 
     /// Records `kind` as the merge of `theirs` (the tip of `branch`) into a local trak: one
@@ -775,14 +786,7 @@ impl Store {
             .collect();
         event_files.insert(event.file_name(), event.to_json().into_bytes());
         let artifacts = self.artifacts(trak)?.into_iter().collect();
-        let dir = record_dir(&trak.id);
-        let files = record_folder(
-            &dir,
-            event_files,
-            artifacts,
-            self.description(trak)?,
-            &state,
-        );
+        let files = self.merged_record(trak, event_files, artifacts, &state)?;
         let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         self.commit_merge(trak, theirs, &files, &message, state, |paths| {
             anyhow::anyhow!(
@@ -917,20 +921,46 @@ fn commit_message(
         message.push_str(body.trim_end());
         message.push_str("\n\n");
     }
-    message.push_str(&format!("Ork-Trak: {id}\n"));
-    message.push_str(&format!("Ork-Event: {}\n", event.kind.name()));
-    message.push_str(&format!("Ork-Event-Id: {}\n", event.id));
-    message.push_str(&format!("Ork-Flow: {}\n", state.flow));
-    let stage = event.kind.stage().unwrap_or(&state.stage);
-    message.push_str(&format!("Ork-Stage: {stage}\n"));
-    if let EventKind::StageStarted { attempt, .. } | EventKind::StageFinished { attempt, .. } =
-        &event.kind
-    {
-        message.push_str(&format!("Ork-Attempt: {attempt}\n"));
-    }
-    message.push_str(&format!("Ork-Status: {}\n", state.status.as_str()));
-    message.push_str(&format!("Ork-Machine: {}\n", event.machine));
+    let attempt = match &event.kind {
+        EventKind::StageStarted { attempt, .. } | EventKind::StageFinished { attempt, .. } => {
+            Some(*attempt)
+        }
+        _ => None,
+    };
+    message.push_str(&trailers(
+        id,
+        (event.kind.name(), &event.id),
+        event.kind.stage().unwrap_or(&state.stage),
+        attempt,
+        &event.machine,
+        state,
+    ));
     message
+}
+
+/// The `Ork-*` trailers that end every commit ork writes (docs/data-model.md): the trak,
+/// the event (its name and id), the stage, the attempt where there is one, the status after
+/// it, and the machine that recorded it.
+fn trailers(
+    id: &str,
+    (event, event_id): (&str, &str),
+    stage: &str,
+    attempt: Option<u32>,
+    machine: &str,
+    state: &TrakState,
+) -> String {
+    let mut trailers = format!(
+        "Ork-Trak: {id}\nOrk-Event: {event}\nOrk-Event-Id: {event_id}\nOrk-Flow: {}\nOrk-Stage: {stage}\n",
+        state.flow
+    );
+    if let Some(attempt) = attempt {
+        trailers.push_str(&format!("Ork-Attempt: {attempt}\n"));
+    }
+    trailers.push_str(&format!(
+        "Ork-Status: {}\nOrk-Machine: {machine}\n",
+        state.status.as_str()
+    ));
+    trailers
 }
 
 /// Resolves `query` against `ids`: an exact id, or a prefix of exactly one.
