@@ -118,12 +118,7 @@ impl Sandbox {
 
     /// Like [`Sandbox::new`], with `files` committed on `main` too.
     fn with_files(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
-        let repo = Repo::initialized();
-        repo.write(".orkestra/workflow.toml", workflow);
-        for (path, contents) in files {
-            repo.write(path, contents);
-        }
-        repo.commit_all("Set up ork");
+        let repo = Repo::set_up(workflow, files);
         let base = repo.root.parent().unwrap().to_path_buf();
         let sandbox = Sandbox {
             plan: base.join("plan.json"),

@@ -66,12 +66,7 @@ impl RunsOrk for Sandbox {
 
 impl Sandbox {
     fn new(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
-        let repo = Repo::initialized();
-        repo.write(".orkestra/workflow.toml", workflow);
-        for (path, contents) in files {
-            repo.write(path, contents);
-        }
-        repo.commit_all("Set up ork");
+        let repo = Repo::set_up(workflow, files);
         let base = repo.root.parent().unwrap().to_path_buf();
         let remote = base.join("remote.git");
         repo.git(&[

@@ -70,9 +70,7 @@ impl RunsOrk for Sandbox {
 
 impl Sandbox {
     fn new(workflow: &str) -> Sandbox {
-        let repo = Repo::initialized();
-        repo.write(".orkestra/workflow.toml", workflow);
-        repo.commit_all("Set up ork");
+        let repo = Repo::set_up(workflow, &[]);
         let base = repo.root.parent().unwrap().to_path_buf();
         Sandbox {
             plan: base.join("plan.json"),

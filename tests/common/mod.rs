@@ -70,6 +70,18 @@ impl Repo {
         repo
     }
 
+    /// [`Repo::initialized`] with `workflow` as `.orkestra/workflow.toml` and `files`, all
+    /// committed on `main` ("Set up ork"): where every fake-agent sandbox starts.
+    pub fn set_up(workflow: &str, files: &[(&str, &str)]) -> Repo {
+        let repo = Repo::initialized();
+        repo.write(".orkestra/workflow.toml", workflow);
+        for (path, contents) in files {
+            repo.write(path, contents);
+        }
+        repo.commit_all("Set up ork");
+        repo
+    }
+
     /// An empty folder that is not a git repository.
     pub fn plain_dir() -> Repo {
         let sandbox = tempfile::tempdir().expect("creating a temporary folder");

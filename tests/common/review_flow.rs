@@ -22,7 +22,6 @@ impl ReviewFlow {
     /// The flow, with `extra` TOML appended to the workflow, committed on `main`; the fake
     /// agent follows `stages` (the plan's `"stages"` object).
     pub fn new(extra: &str, stages: Value) -> ReviewFlow {
-        let repo = Repo::initialized();
         let workflow = format!(
             "default_flow = \"feature\"\n\n\
              [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"20s\"\n\n\
@@ -31,8 +30,7 @@ impl ReviewFlow {
              [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"human\"\n\n\
              {extra}\n"
         );
-        repo.write(".orkestra/workflow.toml", &workflow);
-        repo.commit_all("Set up ork");
+        let repo = Repo::set_up(&workflow, &[]);
         let base = repo.root.parent().unwrap().to_path_buf();
         let flow = ReviewFlow {
             plan: base.join("plan.json"),
