@@ -19,6 +19,7 @@ use ork::config::workflow::{Workflow, kind_name};
 use ork::engine::{self, Engine, HumanDecision, TrakRequest};
 use ork::store::git::Git;
 use ork::store::state::Status;
+use ork::store::warnings::Warnings;
 use ork::store::{Store, Trak};
 
 use print::Terminal;
@@ -252,7 +253,9 @@ pub const CLAIM_LOST_EXIT: u8 = 3;
 
 /// Runs the command line and turns an error into its message and exit code.
 pub fn main() -> ExitCode {
-    ork::engine::process::kill_children_on_interrupt();
+    ork::engine::process::kill_children_on_interrupt(|| {
+        eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
+    });
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -289,6 +292,17 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
+    let warnings = Warnings::default();
+    let result = dispatch(cli, &warnings);
+    // What a drive did not already show on its way (a drop, a sync, a decision).
+    for warning in warnings.take() {
+        print::warning(&warning);
+    }
+    result
+}
+
+fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
+    let open = |git: Git| Store::with_warnings(git, warnings.clone());
     // The demo makes its own repository; its agent runs inside one.
     match cli.command {
         Command::Demo => return crate::cli::demo::run(),
@@ -351,7 +365,7 @@ pub fn run() -> Result<()> {
             // Refuse a repository with no commit before complaining about a missing workflow.
             git.main_branch()?;
             let workflow = Workflow::load(git.main_workdir())?;
-            let store = Store::new(git);
+            let store = open(git);
             let trak = engine::new_trak(
                 &store,
                 &workflow,
@@ -367,13 +381,13 @@ pub fn run() -> Result<()> {
         }
         Command::Trak(TrakCommand::Drop { id, message, force }) => {
             let workflow = Workflow::load(git.main_workdir())?;
-            let store = Store::new(git);
+            let store = open(git);
             let trak = store.resolve(id.as_deref())?;
             let trak = engine::drop_trak(&store, &workflow, &trak, message, force)?;
             print::next(&trak)
         }
         Command::Status { json, all } => {
-            let store = Store::new(git);
+            let store = open(git);
             let traks: Vec<_> = store
                 .list()?
                 .into_iter()
@@ -383,19 +397,19 @@ pub fn run() -> Result<()> {
             print::status(&store, &traks, &forecast, json)
         }
         Command::Show(args) => {
-            let store = Store::new(git);
+            let store = open(git);
             let trak = store.resolve(args.id.as_deref())?;
             let forecast = conflict_forecast(&store, &store.list()?);
             print::show(&store, &trak, &forecast, args.json)
         }
         Command::Log(args) => {
-            let store = Store::new(git);
+            let store = open(git);
             let trak = store.resolve(args.id.as_deref())?;
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
         Command::Approve(args) => decide(
-            git,
+            open(git),
             args,
             HumanDecision::Approve,
             &[Status::AwaitingReview, Status::Failed],
@@ -409,7 +423,7 @@ pub fn run() -> Result<()> {
             let feedback = read_feedback(message, file)?;
             let decision = HumanDecision::Reject { feedback, route_to };
             decide(
-                git,
+                open(git),
                 args,
                 decision,
                 &[
@@ -424,14 +438,14 @@ pub fn run() -> Result<()> {
                 bail!("the answer is empty; say what the agent should do: ork answer -m \"…\"");
             }
             decide(
-                git,
+                open(git),
                 args,
                 HumanDecision::Answer(message),
                 &[Status::AwaitingAnswer],
             )
         }
         Command::Retry { args, allow_secret } => decide(
-            git,
+            open(git),
             args,
             HumanDecision::Retry {
                 allow_secrets: allow_secret,
@@ -439,20 +453,20 @@ pub fn run() -> Result<()> {
             &[Status::Failed],
         ),
         Command::Resolve { args, keep } => decide(
-            git,
+            open(git),
             args,
             HumanDecision::Resolve { keep },
             &[Status::Conflict],
         ),
         Command::Resume(args) => {
             let workflow = Workflow::load(git.main_workdir())?;
-            let store = Store::new(git);
+            let store = open(git);
             let trak = pick(&store, args.id.as_deref(), &engine::RUNNABLE)?;
             carry_on(&store, &workflow, trak, args.run)
         }
         Command::Integrate(args) => {
             let workflow = Workflow::load(git.main_workdir())?;
-            let store = Store::new(git);
+            let store = open(git);
             let trak = pick(&store, args.id.as_deref(), &[Status::Integrating])?;
             if trak.state.status != Status::Integrating {
                 bail!(
@@ -466,7 +480,7 @@ pub fn run() -> Result<()> {
             carry_on(&store, &workflow, trak, args.run)
         }
         Command::Run { jobs, watch } => {
-            let store = Store::new(git);
+            let store = open(git);
             crate::cli::background::run_all(&store, jobs.max(1), watch)
         }
         Command::Logs {
@@ -475,7 +489,7 @@ pub fn run() -> Result<()> {
             follow,
             json,
         } => {
-            let store = Store::new(git);
+            let store = open(git);
             let trak = store.resolve(id.as_deref())?;
             print::logs(&store, &trak, stage.as_deref(), follow, json)
         }
@@ -484,7 +498,7 @@ pub fn run() -> Result<()> {
             print::hooks_installed(&done)
         }
         Command::Sync { remote, verbose } => {
-            let store = Store::new(git);
+            let store = open(git);
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
             print::synced(&remote, &report, verbose)?;
@@ -492,7 +506,7 @@ pub fn run() -> Result<()> {
             if let Ok(workflow) = Workflow::load(store.git().main_workdir()) {
                 let moved = report.joined.iter().chain(&report.fast_forwarded);
                 for warning in engine::notify::conflicts_brought(&store, &workflow.notify, moved) {
-                    eprintln!("warning: {warning}");
+                    print::warning(&warning);
                 }
             }
             read_pull_requests(&store)?;
@@ -509,11 +523,11 @@ pub fn run() -> Result<()> {
         }
         Command::Ui => {
             let workflow = Workflow::load(git.main_workdir())?;
-            crate::cli::ui::run(Store::new(git), workflow)
+            crate::cli::ui::run(open(git), workflow)
         }
         Command::Diff { id, stage, json } => {
             let workflow = Workflow::load(git.main_workdir())?;
-            let store = Store::new(git);
+            let store = open(git);
             let trak = store.resolve(id.as_deref())?;
             let Some(stage) = stage else {
                 return print::diff(&store, &trak, None, json);
@@ -538,7 +552,7 @@ pub fn run() -> Result<()> {
 /// The conflict forecast over `traks`; a listing still works, with a warning, without it.
 fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::conflict_forecast::Forecast {
     engine::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
-        eprintln!("warning: no conflict forecast: {err:#}");
+        print::warning(&format!("no conflict forecast: {err:#}"));
         Default::default()
     })
 }
@@ -570,9 +584,13 @@ fn read_pull_requests(store: &Store) -> Result<()> {
 }
 
 /// Records a human decision on the chosen trak, then carries on with it.
-fn decide(git: Git, args: DecisionArgs, decision: HumanDecision, waiting: &[Status]) -> Result<()> {
-    let workflow = Workflow::load(git.main_workdir())?;
-    let store = Store::new(git);
+fn decide(
+    store: Store,
+    args: DecisionArgs,
+    decision: HumanDecision,
+    waiting: &[Status],
+) -> Result<()> {
+    let workflow = Workflow::load(store.git().main_workdir())?;
     let trak = pick(&store, args.id.as_deref(), waiting)?;
     let trak = engine::decide(&store, &workflow, &trak, decision)?;
     print::decided(&trak)?;
@@ -629,7 +647,9 @@ fn auto_sync(store: &Store) {
         Ok((remote, report)) => {
             let _ = print::synced(&remote, &report, false);
         }
-        Err(err) => eprintln!("warning: auto-sync failed: {err:#}\n  run `ork sync` later"),
+        Err(err) => print::warning(&format!(
+            "auto-sync failed: {err:#}\n  run `ork sync` later"
+        )),
     }
 }
 

@@ -715,6 +715,11 @@ impl ork::engine::Reporter for Terminal {
         self.print(&format!("        │ {text}"));
     }
 
+    /// A warning on the way is a step of the run's story, in its place among the others.
+    fn warning(&mut self, text: &str) {
+        self.print(&format!("[{}] ▸ warning: {text}", self.elapsed()));
+    }
+
     /// Rings the terminal's bell when a trak starts waiting (on a terminal only).
     fn stopped(&mut self, trak: &Trak) {
         if ork::engine::waits_for_human(trak.state.status) && std::io::stderr().is_terminal() {
@@ -1150,6 +1155,16 @@ pub enum Paint {
 fn stdout_colour() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| colour_allowed(std::io::stdout().is_terminal()))
+}
+
+/// A warning the library left for the end of a command: `warning: …` on stderr, printable.
+pub fn warning(text: &str) {
+    let label = if stderr_colour() {
+        ansi(Paint::Bad, "warning:")
+    } else {
+        "warning:".to_string()
+    };
+    eprintln!("{label} {}", printable(text));
 }
 
 /// Whether standard error gets colour.

@@ -21,6 +21,7 @@ use crate::config::workflow::Workflow;
 use crate::store::claim::{Claim, ClaimRecord};
 use crate::store::git::Git;
 use crate::store::state::Status;
+use crate::store::warnings::Warnings;
 use crate::store::{Store, Trak};
 
 /// The remote the shared queue runs over, when `[sync] queue` is on and there is one.
@@ -117,6 +118,7 @@ impl Engine<'_> {
             remote,
             claim,
             self.workflow.sync.lease,
+            self.store.warnings().clone(),
         );
         Ok((trak, held))
     }
@@ -179,9 +181,8 @@ impl Engine<'_> {
                 .into())
             }
             Err(err) => {
-                self.reporter.step(&format!(
-                    "warning: could not share the start of the run: {err:#}"
-                ));
+                self.reporter
+                    .warning(&format!("could not share the start of the run: {err:#}"));
                 Ok(())
             }
         }
@@ -227,6 +228,7 @@ impl HeldClaim {
         remote: &str,
         claim: Claim,
         lease: Duration,
+        warnings: Warnings,
     ) -> HeldClaim {
         let current = Arc::new(Mutex::new(claim));
         let lost = Arc::new(AtomicBool::new(false));
@@ -236,15 +238,15 @@ impl HeldClaim {
         let (thread_remote, thread_worktree) = (remote.to_string(), worktree.clone());
         let heartbeat = std::thread::spawn(move || {
             let store = match Git::discover(&workdir) {
-                Ok(git) => Store::new(git),
+                Ok(git) => Store::with_warnings(git, warnings),
                 Err(err) => {
-                    eprintln!("warning: the claim's heartbeat could not start: {err:#}");
+                    warnings.push(format!("the claim's heartbeat could not start: {err:#}"));
                     return;
                 }
             };
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
                 if renew(&store, &thread_remote, &thread_current) == Beat::TakenOver {
-                    lose(&thread_lost, &thread_worktree);
+                    lose(&thread_lost, &thread_worktree, store.warnings());
                     return;
                 }
             }
@@ -271,7 +273,7 @@ impl HeldClaim {
             return false;
         }
         if renew(store, &self.remote, &self.current) == Beat::TakenOver {
-            lose(&self.lost, &self.worktree);
+            lose(&self.lost, &self.worktree, store.warnings());
             return false;
         }
         true
@@ -343,13 +345,13 @@ enum Beat {
 
 /// The claim is lost: marked so, and whatever this process runs in the trak's worktree (its
 /// agent, its gate) stopped, so two machines never edit the same trak at once.
-fn lose(lost: &AtomicBool, worktree: &std::path::Path) {
+fn lose(lost: &AtomicBool, worktree: &std::path::Path, warnings: &Warnings) {
     if !lost.swap(true, Ordering::SeqCst) {
         let stopped = crate::engine::process::kill_children_in(worktree);
         if stopped > 0 {
-            eprintln!(
-                "warning: stopped this machine's run of the trak ({stopped} process group(s))"
-            );
+            warnings.push(format!(
+                "stopped this machine's run of the trak ({stopped} process group(s))"
+            ));
         }
     }
 }
@@ -367,17 +369,17 @@ fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> Beat {
             Beat::Renewed
         }
         Ok(None) => {
-            eprintln!(
-                "warning: another machine took over trak {} on {remote}; this machine stops working on it",
+            store.warnings().push(format!(
+                "another machine took over trak {} on {remote}; this machine stops working on it",
                 record.trak
-            );
+            ));
             Beat::TakenOver
         }
         Err(err) => {
-            eprintln!(
-                "warning: could not renew the claim of trak {}: {err:#}",
+            store.warnings().push(format!(
+                "could not renew the claim of trak {}: {err:#}",
                 record.trak
-            );
+            ));
             Beat::Unreachable
         }
     }

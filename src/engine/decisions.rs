@@ -40,9 +40,7 @@ pub fn drop_trak(
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }
-    if let Some(warning) = super::forget_runs(store, &trak.id) {
-        eprintln!("{warning}");
-    }
+    super::forget_runs(store, &trak.id);
     Ok(trak)
 }
 

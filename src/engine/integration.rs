@@ -190,8 +190,8 @@ impl Engine<'_> {
             None => git.create_ref(&format!("refs/heads/{base}"), landed, "ork: integrate"),
         };
         if let Err(err) = moved {
-            self.reporter.step(&format!(
-                "warning: the merge landed on the remote, but the local {base} could not follow: {err:#}\n  \
+            self.reporter.warning(&format!(
+                "the merge landed on the remote, but the local {base} could not follow: {err:#}\n  \
                  Bring it along with `git merge --ff-only {}` once the way is clear.",
                 &landed.to_string()[..12]
             ));
@@ -220,14 +220,10 @@ impl Engine<'_> {
         if worktree.exists()
             && let Err(err) = self.store.git().remove_worktree(&worktree)
         {
-            self.reporter.step(&format!(
-                "warning: could not remove {}: {err:#}",
-                worktree.display()
-            ));
+            self.reporter
+                .warning(&format!("could not remove {}: {err:#}", worktree.display()));
         }
-        if let Some(warning) = super::forget_runs(self.store, &trak.id) {
-            self.reporter.step(&warning);
-        }
+        super::forget_runs(self.store, &trak.id);
     }
 
     /// The merge into `base` conflicts in `paths`: back to `on_conflict` with them as feedback.

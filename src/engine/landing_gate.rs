@@ -36,8 +36,8 @@ impl Engine<'_> {
         git.add_scratch_worktree(&scratch, candidate)?;
         let run = self.gate_run(trak, stage, gate, &scratch, candidate, "landing_gate");
         if let Err(err) = self.store.git().remove_scratch_worktree(&scratch) {
-            self.reporter.step(&format!(
-                "warning: could not remove the scratch worktree {}: {err:#}",
+            self.reporter.warning(&format!(
+                "could not remove the scratch worktree {}: {err:#}",
                 scratch.display()
             ));
         }

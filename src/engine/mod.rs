@@ -52,6 +52,8 @@ pub trait Reporter {
     fn step(&mut self, text: &str);
     /// A line of an agent's or a gate's output.
     fn line(&mut self, text: &str);
+    /// Something went wrong without stopping the work; the text says the way out.
+    fn warning(&mut self, text: &str);
     /// The trak stopped where a human is needed, or is done (the terminal rings its bell).
     fn stopped(&mut self, _trak: &Trak) {}
 }
@@ -125,6 +127,19 @@ impl Engine<'_> {
     /// With the shared queue on (`[sync] queue`), the trak is claimed on the remote first and
     /// the claim held (renewed) until the drive ends; a claim another machine holds is refused.
     pub fn drive(&mut self, trak: Trak) -> Result<Trak> {
+        let driven = self.drive_locked(trak);
+        self.show_warnings();
+        driven
+    }
+
+    /// Hands the warnings the store and its threads collected to the reporter.
+    fn show_warnings(&mut self) {
+        for warning in self.store.warnings().take() {
+            self.reporter.warning(&warning);
+        }
+    }
+
+    fn drive_locked(&mut self, trak: Trak) -> Result<Trak> {
         let _lock = self.lock(&trak)?;
         let remote = queue_remote(self.store, self.workflow)
             .filter(|_| RUNNABLE.contains(&trak.state.status));
@@ -144,7 +159,7 @@ impl Engine<'_> {
         }
         if let Err(err) = held.release(self.store) {
             self.reporter
-                .step(&format!("warning: could not release the claim: {err:#}"));
+                .warning(&format!("could not release the claim: {err:#}"));
         }
         result
     }
@@ -170,6 +185,7 @@ impl Engine<'_> {
         let started_at = trak.tip;
         let mut trak = self.before_first_run(trak)?;
         loop {
+            self.show_warnings();
             if held.is_some_and(|held| !held.still_held(self.store)) {
                 return Ok(trak);
             }
@@ -235,7 +251,7 @@ impl Engine<'_> {
             self.reporter.stopped(&trak);
             let dir = notify::place(self.store, &trak);
             if let Some(warning) = notify::notify(&self.workflow.notify, &dir, &trak) {
-                self.reporter.step(&format!("warning: {warning}"));
+                self.reporter.warning(&warning);
             }
         }
         trak
@@ -253,9 +269,8 @@ impl Engine<'_> {
         let shared = crate::sync::pick_remote(git, None)
             .and_then(|remote| crate::sync::sync(self.store, &remote).map(|_| remote));
         if let Err(err) = shared {
-            self.reporter.step(&format!(
-                "warning: auto-sync failed: {err:#}; run `ork sync` later"
-            ));
+            self.reporter
+                .warning(&format!("auto-sync failed: {err:#}; run `ork sync` later"));
         }
         true
     }
@@ -416,15 +431,15 @@ pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
     store.git().runtime_dir().join("runs").join(id)
 }
 
-/// Removes a finished or dropped trak's runtime files; returns the error as a warning to show.
-fn forget_runs(store: &Store, id: &str) -> Option<String> {
+/// Removes a finished or dropped trak's runtime files; a failure is a warning.
+fn forget_runs(store: &Store, id: &str) {
     let dir = runs_dir(store, id);
     match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(format!(
-            "warning: could not remove {}: {e}; delete it by hand, it holds nothing ork needs",
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => store.warnings().push(format!(
+            "could not remove {}: {e}; delete it by hand, it holds nothing ork needs",
             dir.display()
         )),
-        _ => None,
+        _ => {}
     }
 }
 

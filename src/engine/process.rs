@@ -18,10 +18,11 @@ use crate::engine::output::{Bounded, printable};
 static LIVE_GROUPS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
 /// On Ctrl-C (or SIGTERM), kills every agent and gate process group this process started,
-/// then exits with status 130. The trak stays recorded as running; the next `ork` command shows
-/// it as interrupted and `ork resume` carries on.
-pub fn kill_children_on_interrupt() {
-    let _ = ctrlc::set_handler(|| {
+/// runs `announce` (the front end says what happened: the library never writes to the
+/// terminal), then exits with status 130. The trak stays recorded as running; the next `ork`
+/// command shows it as interrupted and `ork resume` carries on.
+pub fn kill_children_on_interrupt(announce: fn()) {
+    let _ = ctrlc::set_handler(move || {
         let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
         for (pgid, _) in groups {
             kill_group(pgid);
@@ -29,7 +30,7 @@ pub fn kill_children_on_interrupt() {
         if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
             restore();
         }
-        eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
+        announce();
         std::process::exit(130);
     });
 }

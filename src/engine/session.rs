@@ -50,9 +50,8 @@ impl Engine<'_> {
             )
         });
         if let Err(err) = kept {
-            self.reporter.step(&format!(
-                "warning: could not keep the session's transcript: {err:#}"
-            ));
+            self.reporter
+                .warning(&format!("could not keep the session's transcript: {err:#}"));
         }
     }
 

@@ -55,9 +55,8 @@ impl Engine<'_> {
             // The session may have run on another machine: bring it here.
             // Without it the run starts a new session: a warning, not a failure.
             if let Err(err) = self.restore_session(&trak, agent, &worktree, session) {
-                self.reporter.step(&format!(
-                    "warning: could not bring the session here: {err:#}"
-                ));
+                self.reporter
+                    .warning(&format!("could not bring the session here: {err:#}"));
             }
         }
         let cuts = Cuts {
@@ -87,8 +86,8 @@ impl Engine<'_> {
         // What the checkouts around this worktree hold now, to tell what the run changes there.
         let around = crate::engine::outside::Snapshot::take(self.store, &trak)
             .map_err(|err| {
-                self.reporter.step(&format!(
-                    "warning: cannot watch the files outside the worktree during this run: {err:#}"
+                self.reporter.warning(&format!(
+                    "cannot watch the files outside the worktree during this run: {err:#}"
                 ))
             })
             .ok();
@@ -173,15 +172,15 @@ impl Engine<'_> {
             return Vec::new();
         };
         let changes = before.changes(self.store).unwrap_or_else(|err| {
-            self.reporter.step(&format!(
-                "warning: cannot tell what changed outside the worktree during this run: {err:#}"
+            self.reporter.warning(&format!(
+                "cannot tell what changed outside the worktree during this run: {err:#}"
             ));
             Vec::new()
         });
         if !changes.is_empty() {
             let list: Vec<String> = changes.iter().map(|c| c.describe()).collect();
-            self.reporter.step(&format!(
-                "warning: {} file(s) outside the trak's worktree changed during the run; ork leaves them as they are (not committed, not reverted): {}",
+            self.reporter.warning(&format!(
+                "{} file(s) outside the trak's worktree changed during the run; ork leaves them as they are (not committed, not reverted): {}",
                 changes.len(),
                 list.join(", ")
             ));
@@ -300,7 +299,7 @@ impl Engine<'_> {
         {
             // The run's result matters more than its log.
             self.reporter
-                .step(&format!("warning: could not keep the agent's log: {err:#}"));
+                .warning(&format!("could not keep the agent's log: {err:#}"));
         }
     }
 }

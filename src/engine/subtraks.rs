@@ -27,6 +27,7 @@ use crate::store::{NewTrak, Store, Trak};
 enum Message {
     Step(String, String),
     Line(String, String),
+    Warning(String, String),
     Finished(String, Result<Status, String>),
 }
 
@@ -46,6 +47,11 @@ impl Reporter for Forward {
         let _ = self
             .tx
             .send(Message::Line(self.key.clone(), text.to_string()));
+    }
+    fn warning(&mut self, text: &str) {
+        let _ = self
+            .tx
+            .send(Message::Warning(self.key.clone(), text.to_string()));
     }
 }
 
@@ -250,6 +256,9 @@ impl Engine<'_> {
                     match rx.recv().context("a subtrak's thread stopped")? {
                         Message::Step(key, text) => self.reporter.step(&format!("[{key}] {text}")),
                         Message::Line(key, text) => self.reporter.line(&format!("[{key}] {text}")),
+                        Message::Warning(key, text) => {
+                            self.reporter.warning(&format!("[{key}] {text}"))
+                        }
                         Message::Finished(id, result) => {
                             running.remove(&id);
                             match result {

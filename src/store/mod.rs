@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod state;
 mod story;
 pub mod trak_id;
+pub mod warnings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use anyhow::{Context, Result, bail};
 use crate::store::event::{Event, EventKind};
 use crate::store::git::{FileWrite, Git, Oid};
 use crate::store::state::{STATE_VERSION, TrakState};
+use crate::store::warnings::Warnings;
 
 /// The extra commit header that carries the trak's state (compact JSON) on the commits ork
 /// writes itself: listing then reads one object per trak. Invisible in `git log`.
@@ -90,14 +92,27 @@ pub struct NewTrak<'a> {
 pub struct Store {
     git: Git,
     machine: String,
+    warnings: Warnings,
 }
 
 impl Store {
     pub fn new(git: Git) -> Store {
+        Store::with_warnings(git, Warnings::default())
+    }
+
+    /// A store whose warnings go to `warnings`, shared with the caller (another thread's
+    /// store, a front end that shows them).
+    pub fn with_warnings(git: Git, warnings: Warnings) -> Store {
         Store {
             git,
             machine: crate::store::event::machine_name(),
+            warnings,
         }
+    }
+
+    /// What went wrong without stopping the work, for the caller to show.
+    pub fn warnings(&self) -> &Warnings {
+        &self.warnings
     }
 
     pub fn git(&self) -> &Git {
@@ -851,13 +866,13 @@ impl Store {
             return Ok(());
         };
         if let Err(err) = self.git.fast_forward_worktree(&worktree, old, new) {
-            eprintln!(
-                "warning: trak {} moved on, but its worktree {} could not follow: {err:#}\n  \
+            self.warnings.push(format!(
+                "trak {} moved on, but its worktree {} could not follow: {err:#}\n  \
                  Check its changes, then run `git -C {} reset --keep HEAD`.",
                 trak.id,
                 worktree.display(),
                 worktree.display()
-            );
+            ));
         }
         Ok(())
     }

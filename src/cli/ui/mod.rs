@@ -68,6 +68,12 @@ fn event_loop(
         if let Some(failure) = background.poll(store).pop() {
             app.message = Some(failure);
         }
+        // The library's warnings (a worktree that could not follow its branch, …) belong on
+        // the message line: nothing may write over the screen.
+        let warnings = store.warnings().take();
+        if !warnings.is_empty() {
+            app.message = Some(format!("warning: {}", clean(&warnings.join(" · "))));
+        }
         terminal.draw(|frame| draw::frame(frame, &app))?;
         if !event::poll(TICK)? {
             continue;
