@@ -100,3 +100,25 @@ fn nothing_in_the_library_imports_the_cli() {
         hits.join("\n")
     );
 }
+
+/// `docs/cli.md` carries the engine's action table as the engine prints it.
+#[test]
+fn the_action_table_in_the_docs_is_the_engines() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md")).unwrap();
+    let start = "<!-- the action table: engine::actions::markdown_table() -->\n";
+    let end = "<!-- end of the action table -->";
+    let from = doc
+        .find(start)
+        .expect("docs/cli.md has the action table's start marker")
+        + start.len();
+    let to = doc[from..]
+        .find(end)
+        .expect("docs/cli.md has the action table's end marker")
+        + from;
+    assert_eq!(
+        &doc[from..to],
+        ork::engine::actions::markdown_table(),
+        "docs/cli.md's action table differs from src/engine/actions.rs: copy markdown_table()'s output between the markers"
+    );
+}

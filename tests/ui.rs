@@ -387,3 +387,32 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
     tmux.keys(&["q"]);
     tmux.assert_restored();
 }
+
+/// A refused key says what `ork approve` says, in the engine's words, and the footer offers
+/// only the keys the selected trak allows.
+#[test]
+fn a_refused_key_reads_as_the_refused_command_does() {
+    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
+    let id = s.new_trak("Queued thing", &["--no-run"]);
+    let refused = s.ork_output(&["approve", &id]);
+    let cli_error = common::ork_error(&refused, "ork approve on a queued trak");
+    let words = format!("cannot approve trak {id}: it is queued at planning");
+    assert!(cli_error.contains(&format!("{words}.")), "{cli_error}");
+
+    let tmux = open_ui(&s);
+    let screen = tmux.wait_for("the queued trak", |screen| row(screen, &id).is_some());
+    let footer = screen.lines().rev().find(|l| l.contains("q quit")).unwrap();
+    assert!(
+        !footer.contains("a approve") && !footer.contains("t retry"),
+        "the footer offers what a queued trak refuses: {footer}"
+    );
+    tmux.keys(&["a"]);
+    let screen = tmux.wait_for("the refusal", |screen| screen.contains(&words));
+    assert_eq!(
+        s.at(&id),
+        ("queued".to_string(), "planning".to_string()),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ork::config::init;
 use ork::config::workflow::{Workflow, kind_name};
+use ork::engine::actions::{Action, Continuation};
 use ork::engine::{self, Engine, HumanDecision, TrakRequest};
 use ork::store::git::Git;
 use ork::store::state::Status;
@@ -408,12 +409,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
-        Command::Approve(args) => decide(
-            open(git),
-            args,
-            HumanDecision::Approve,
-            &[Status::AwaitingReview, Status::Failed],
-        ),
+        Command::Approve(args) => decide(open(git), args, HumanDecision::Approve),
         Command::Reject {
             args,
             message,
@@ -422,27 +418,13 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         } => {
             let feedback = read_feedback(message, file)?;
             let decision = HumanDecision::Reject { feedback, route_to };
-            decide(
-                open(git),
-                args,
-                decision,
-                &[
-                    Status::AwaitingReview,
-                    Status::Failed,
-                    Status::AwaitingAnswer,
-                ],
-            )
+            decide(open(git), args, decision)
         }
         Command::Answer { args, message } => {
             if message.trim().is_empty() {
                 bail!("the answer is empty; say what the agent should do: ork answer -m \"…\"");
             }
-            decide(
-                open(git),
-                args,
-                HumanDecision::Answer(message),
-                &[Status::AwaitingAnswer],
-            )
+            decide(open(git), args, HumanDecision::Answer(message))
         }
         Command::Retry { args, allow_secret } => decide(
             open(git),
@@ -450,35 +432,10 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             HumanDecision::Retry {
                 allow_secrets: allow_secret,
             },
-            &[Status::Failed],
         ),
-        Command::Resolve { args, keep } => decide(
-            open(git),
-            args,
-            HumanDecision::Resolve { keep },
-            &[Status::Conflict],
-        ),
-        Command::Resume(args) => {
-            let workflow = Workflow::load(git.main_workdir())?;
-            let store = open(git);
-            let trak = pick(&store, args.id.as_deref(), &engine::RUNNABLE)?;
-            carry_on(&store, &workflow, trak, args.run)
-        }
-        Command::Integrate(args) => {
-            let workflow = Workflow::load(git.main_workdir())?;
-            let store = open(git);
-            let trak = pick(&store, args.id.as_deref(), &[Status::Integrating])?;
-            if trak.state.status != Status::Integrating {
-                bail!(
-                    "trak {} is {} at {}, not waiting to be merged.\n  {}",
-                    trak.id,
-                    trak.state.status.as_str(),
-                    trak.state.stage,
-                    engine::next_step(&trak)
-                );
-            }
-            carry_on(&store, &workflow, trak, args.run)
-        }
+        Command::Resolve { args, keep } => decide(open(git), args, HumanDecision::Resolve { keep }),
+        Command::Resume(args) => act(open(git), args, Action::Resume),
+        Command::Integrate(args) => act(open(git), args, Action::Integrate),
         Command::Run { jobs, watch } => {
             let store = open(git);
             crate::cli::background::run_all(&store, jobs.max(1), watch)
@@ -502,14 +459,16 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let remote = ork::sync::pick_remote(store.git(), remote.as_deref())?;
             let report = ork::sync::sync(&store, &remote)?;
             print::synced(&remote, &report, verbose)?;
-            // A workflow that does not load has no notify command to run.
+            // A workflow that does not load has no notify command to run, nor pull requests.
             if let Ok(workflow) = Workflow::load(store.git().main_workdir()) {
                 let moved = report.joined.iter().chain(&report.fast_forwarded);
                 for warning in engine::notify::conflicts_brought(&store, &workflow.notify, moved) {
                     print::warning(&warning);
                 }
+                for trak in engine::actions::after_sync(&store, &workflow, &mut Terminal::new())? {
+                    print::next(&trak)?;
+                }
             }
-            read_pull_requests(&store)?;
             if !report.not_joined.is_empty() {
                 bail!(
                     "{} trak(s) could not be joined; see above",
@@ -557,49 +516,27 @@ fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::conflict_forecast
     })
 }
 
-/// After a sync: reads the pull request of every local trak in review (a `pr` flow), which may
-/// have been reviewed, merged or closed meanwhile.
-fn read_pull_requests(store: &Store) -> Result<()> {
-    let in_review: Vec<Trak> = store
-        .list_local()?
-        .into_iter()
-        .filter(|t| t.state.status == Status::InReview)
-        .collect();
-    if in_review.is_empty() {
-        return Ok(());
-    }
-    let workflow = Workflow::load(store.git().main_workdir())?;
-    let mut terminal = Terminal::new();
-    for trak in in_review {
-        let mut engine = Engine {
-            store,
-            workflow: &workflow,
-            reporter: &mut terminal,
-            take_over: false,
-        };
-        let trak = engine.drive(trak)?;
-        print::next(&trak)?;
-    }
-    Ok(())
-}
-
 /// Records a human decision on the chosen trak, then carries on with it.
-fn decide(
-    store: Store,
-    args: DecisionArgs,
-    decision: HumanDecision,
-    waiting: &[Status],
-) -> Result<()> {
+fn decide(store: Store, args: DecisionArgs, decision: HumanDecision) -> Result<()> {
     let workflow = Workflow::load(store.git().main_workdir())?;
-    let trak = pick(&store, args.id.as_deref(), waiting)?;
+    let trak = pick(&store, args.id.as_deref(), Action::of(&decision))?;
     let trak = engine::decide(&store, &workflow, &trak, decision)?;
     print::decided(&trak)?;
     carry_on(&store, &workflow, trak, args.run)
 }
 
+/// `ork resume`, `ork integrate`: the action checked on the chosen trak, which then runs.
+fn act(store: Store, args: DecisionArgs, action: Action) -> Result<()> {
+    let workflow = Workflow::load(store.git().main_workdir())?;
+    let trak = pick(&store, args.id.as_deref(), action)?;
+    engine::actions::check(&trak, action)?;
+    carry_on(&store, &workflow, trak, args.run)
+}
+
 /// The trak a command is about: the one named, else the one whose worktree we are in, else the
-/// only one in one of the `waiting` states.
-fn pick(store: &Store, query: Option<&str>, waiting: &[Status]) -> Result<Trak> {
+/// only one that allows `action`.
+fn pick(store: &Store, query: Option<&str>, action: Action) -> Result<Trak> {
+    let waiting = action.allowed_in();
     if query.is_some() {
         return store.resolve(query);
     }
@@ -641,9 +578,7 @@ fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Res
 /// With `[sync] auto = true`: share what this command recorded. A failure is only a warning:
 /// the work is recorded locally and the next sync carries it.
 fn auto_sync(store: &Store) {
-    let synced = ork::sync::pick_remote(store.git(), None)
-        .and_then(|remote| ork::sync::sync(store, &remote).map(|report| (remote, report)));
-    match synced {
+    match engine::actions::share_recorded(store) {
         Ok((remote, report)) => {
             let _ = print::synced(&remote, &report, false);
         }
@@ -670,25 +605,11 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)?;
-    // A subtrak that finished may have been the last its parent waited on: then the parent
-    // goes on. Its other subtraks are not started from here: another machine may run them.
-    if let Some(parent) = trak
-        .state
-        .parent
-        .as_deref()
-        .filter(|_| trak.state.status.is_finished())
-        && let Ok(parent) = store.load(parent)
-        && parent.state.status == Status::Subtraks
-    {
-        let subtraks = engine::subtraks::subtraks_of(store, &parent)?;
-        let (done, all) = engine::subtraks::progress(&subtraks);
-        if done < all {
-            return print::parent_waits(&parent, all - done);
-        }
-        let parent = engine.drive(parent)?;
-        print::next(&parent)?;
+    match engine.continue_parent(&trak)? {
+        Continuation::Nothing => Ok(()),
+        Continuation::ParentWaits { parent, open } => print::parent_waits(&parent, open),
+        Continuation::ParentDriven(parent) => print::next(&parent),
     }
-    Ok(())
 }
 
 /// The description from `-d TEXT`, or standard input for `-d -`.

@@ -2,7 +2,8 @@
 
 use anyhow::{Result, bail};
 
-use super::{next_step, try_run_lock};
+use super::actions::{Action, check};
+use super::try_run_lock;
 use crate::config::workflow::Workflow;
 use crate::store::event::{Actor, EventKind};
 use crate::store::state::Status;
@@ -52,27 +53,15 @@ pub fn decide(
     decision: HumanDecision,
 ) -> Result<Trak> {
     let trak = store.adopt(trak)?;
+    check(&trak, Action::of(&decision))?;
     let state = &trak.state;
     let stage = state.stage.clone();
     let event = match decision {
-        HumanDecision::Approve => {
-            require(&trak, &[Status::AwaitingReview, Status::Failed], "approve")?;
-            EventKind::Approved {
-                stage,
-                by: Actor::Human,
-            }
-        }
+        HumanDecision::Approve => EventKind::Approved {
+            stage,
+            by: Actor::Human,
+        },
         HumanDecision::Reject { feedback, route_to } => {
-            require(
-                &trak,
-                &[
-                    Status::AwaitingReview,
-                    Status::Failed,
-                    Status::AwaitingAnswer,
-                    Status::Subtraks,
-                ],
-                "reject",
-            )?;
             // By default a rejection goes where the stage's `on_reject` says, else back to it.
             let route_to = route_to
                 .or_else(|| {
@@ -101,27 +90,13 @@ pub fn decide(
                 by: Actor::Human,
             }
         }
-        HumanDecision::Answer(answer) => {
-            require(&trak, &[Status::AwaitingAnswer], "answer")?;
-            EventKind::Answered { stage, answer }
-        }
-        HumanDecision::Retry { allow_secrets } => {
-            require(&trak, &[Status::Failed], "retry")?;
-            EventKind::Retried {
-                stage,
-                allow_secrets,
-            }
-        }
-        HumanDecision::Resolve { keep } => {
-            require(&trak, &[Status::Conflict], "resolve")?;
-            resolution(store, &trak, &keep)?
-        }
-        HumanDecision::Drop { reason } => {
-            if state.status.is_finished() {
-                bail!("trak {} is already {}", trak.id, state.status.as_str());
-            }
-            EventKind::Dropped { reason }
-        }
+        HumanDecision::Answer(answer) => EventKind::Answered { stage, answer },
+        HumanDecision::Retry { allow_secrets } => EventKind::Retried {
+            stage,
+            allow_secrets,
+        },
+        HumanDecision::Resolve { keep } => resolution(store, &trak, &keep)?,
+        HumanDecision::Drop { reason } => EventKind::Dropped { reason },
     };
     let rejects_subtraks =
         state.status == Status::Subtraks && matches!(event, EventKind::Rejected { .. });
@@ -197,17 +172,4 @@ pub enum HumanDecision {
     Drop {
         reason: String,
     },
-}
-
-fn require(trak: &Trak, allowed: &[Status], what: &str) -> Result<()> {
-    if allowed.contains(&trak.state.status) {
-        return Ok(());
-    }
-    bail!(
-        "cannot {what} trak {}: it is {} at {}.\n  {}",
-        trak.id,
-        trak.state.status.as_str(),
-        trak.state.stage,
-        next_step(trak)
-    )
 }

@@ -5,6 +5,7 @@
 //! gate and the review, `integrating` merges. That is what makes `ork resume` after a crash
 //! (kill -9 included) just "drive the trak again".
 
+pub mod actions;
 mod claim;
 pub mod conflict_forecast;
 mod decisions;
@@ -265,10 +266,7 @@ impl Engine<'_> {
         if !self.workflow.sync.auto {
             return false;
         }
-        let git = self.store.git();
-        let shared = crate::sync::pick_remote(git, None)
-            .and_then(|remote| crate::sync::sync(self.store, &remote).map(|_| remote));
-        if let Err(err) = shared {
+        if let Err(err) = actions::share_recorded(self.store) {
             self.reporter
                 .warning(&format!("auto-sync failed: {err:#}; run `ork sync` later"));
         }

@@ -4,8 +4,8 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use ork::engine::HumanDecision;
+use ork::engine::actions::{self, Action};
 use ork::store::Trak;
-use ork::store::state::Status;
 
 use super::detail::Detail;
 
@@ -165,7 +165,6 @@ impl App {
 
     fn on_browse_key(&mut self, key: KeyEvent) -> Request {
         self.message = None;
-        let selected = self.selected_trak().map(|t| (t.id.clone(), t.state.status));
         match key.code {
             KeyCode::Char('q') => return Request::Quit,
             KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
@@ -173,24 +172,31 @@ impl App {
             KeyCode::Esc => self.filter.clear(),
             KeyCode::Char('/') => self.edit(Purpose::Filter),
             KeyCode::Char(c @ ('a' | 'r' | 'n' | 't' | 'd' | 'l')) => {
-                let Some((id, status)) = selected else {
+                let Some(trak) = self.selected_trak().cloned() else {
                     self.message = Some("No trak selected.".into());
                     return Request::Nothing;
                 };
-                return self.act_on(c, id, status);
+                return self.act_on(c, &trak);
             }
             _ => {}
         }
         Request::Nothing
     }
 
-    /// The request key `c` makes for trak `id`, or a line saying why not.
-    fn act_on(&mut self, c: char, id: String, status: Status) -> Request {
+    /// The request key `c` makes for `trak`, or a line saying why not: the engine's action
+    /// table decides, in the words the commands use.
+    fn act_on(&mut self, c: char, trak: &Trak) -> Request {
+        if let Some(action) = action_of_key(c)
+            && let Err(refused) = actions::check(trak, action)
+        {
+            self.message = Some(refused.headline());
+            return Request::Nothing;
+        }
+        let id = trak.id.clone();
         match c {
             'a' => return Request::Decide(id, HumanDecision::Approve),
             'r' => self.edit(Purpose::Reject),
-            'n' if status == Status::AwaitingAnswer => self.edit(Purpose::Answer),
-            'n' => self.message = Some(format!("{id} has no questions to answer.")),
+            'n' => self.edit(Purpose::Answer),
             // A change that adds a secret needs `ork retry --allow-secret`, after a look at it.
             't' => {
                 return Request::Decide(
@@ -326,6 +332,18 @@ fn push_with_children(trak: Trak, depth: usize, all: &[Trak], out: &mut Vec<List
     for child in all.iter().filter(|c| parent_of(c) == Some(id.as_str())) {
         push_with_children(child.clone(), depth + 1, all, out);
     }
+}
+
+/// The keys that decide, each with the action it is.
+pub const ACTION_KEYS: [(char, Action); 4] = [
+    ('a', Action::Approve),
+    ('r', Action::Reject),
+    ('n', Action::Answer),
+    ('t', Action::Retry),
+];
+
+fn action_of_key(c: char) -> Option<Action> {
+    ACTION_KEYS.iter().find(|(k, _)| *k == c).map(|(_, a)| *a)
 }
 
 #[cfg(test)]

@@ -11,11 +11,25 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wr
 use ork::store::Trak;
 use ork::store::state::Status;
 
-use super::app::{App, Listed, Mode, Overlay, Purpose};
+use super::app::{ACTION_KEYS, App, Listed, Mode, Overlay, Purpose};
 use super::detail::{Detail, EXCERPT_LINES, clean};
 
-/// The keys, as the footer lists them.
-const KEYS: &str = "↑/↓ j/k select · a approve · r reject · n answer · t retry · d diff · l log · / filter · q quit";
+/// The keys the footer lists: the decisions only where the selected trak allows them (the
+/// engine's action table says so), the rest always.
+fn keys(app: &App) -> String {
+    let mut keys = vec!["↑/↓ j/k select".to_string()];
+    if let Some(trak) = app.selected_trak() {
+        let allowed = ork::engine::actions::allowed(trak);
+        keys.extend(
+            ACTION_KEYS
+                .iter()
+                .filter(|(_, action)| allowed.contains(action))
+                .map(|(key, action)| format!("{key} {action}")),
+        );
+    }
+    keys.extend(["d diff", "l log", "/ filter", "q quit"].map(String::from));
+    keys.join(" · ")
+}
 
 pub fn frame(frame: &mut Frame, app: &App) {
     let [header, body, message, footer] = Layout::vertical([
@@ -292,9 +306,9 @@ fn excerpt(text: &str, n: usize) -> Vec<String> {
 fn footer_line(frame: &mut Frame, app: &App, area: Rect) {
     let Mode::Edit { purpose, text } = &app.mode else {
         let keys = if app.overlay.is_some() {
-            "↑/↓ j/k scroll · PgUp/PgDn · g/G top/end · Esc close"
+            "↑/↓ j/k scroll · PgUp/PgDn · g/G top/end · Esc close".to_string()
         } else {
-            KEYS
+            keys(app)
         };
         frame.render_widget(
             Paragraph::new(keys).style(Style::new().add_modifier(Modifier::DIM)),
