@@ -1,7 +1,7 @@
 //! `.orkestra/workflow.toml`: agents, flows and their stages, parsed and validated.
 //!
 //! Every error names the file, line and column, and says how to fix it. The file is read from
-//! the main worktree only, never from a trak branch (DESIGN.md rule 8).
+//! the main worktree only, never from a trak branch (docs/design.md rule 8).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -252,7 +252,7 @@ impl Default for NotifySettings {
     }
 }
 
-/// How much of what an agent or a gate produces ork keeps (DESIGN.md rule 11: output read
+/// How much of what an agent or a gate produces ork keeps (docs/design.md rule 11: output read
 /// with a bound). Past a cap the text is cut with a line saying so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

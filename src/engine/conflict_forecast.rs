@@ -5,7 +5,7 @@
 //! and only where it can matter: a trak whose code differs from its base in no file merges
 //! cleanly with anything, and two traks are merged only if they touch a file in common. The
 //! answers are cached in `.git/ork/forecast.json`, keyed by the commits they were computed
-//! from (DESIGN.md rule 4): derived, safe to delete, never stale, since a moved branch is a
+//! from (docs/design.md rule 4): derived, safe to delete, never stale, since a moved branch is a
 //! new key. A warm listing reads that one file and no object.
 
 use std::collections::{BTreeMap, BTreeSet};

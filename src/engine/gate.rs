@@ -196,7 +196,7 @@ pub(super) struct GateRun {
 /// The gate `command` with a leading script path that names a file in the main checkout
 /// (`.orkestra/scripts/checks.sh`) made absolute: the gate runs in the trak's worktree, where
 /// the agent could have rewritten that script, so the copy that runs is the one from the
-/// checkout `ork` runs from (DESIGN.md rule 8).
+/// checkout `ork` runs from (docs/design.md rule 8).
 fn trusted_command(command: &str, main_workdir: &Path) -> String {
     let trimmed = command.trim_start();
     let first = trimmed.split_whitespace().next().unwrap_or_default();

@@ -1,4 +1,4 @@
-//! What changed outside a trak's worktree while its agent ran (DESIGN.md rule 11).
+//! What changed outside a trak's worktree while its agent ran (docs/design.md rule 11).
 //!
 //! Before a run ork notes, for the main checkout and every other trak's worktree on this
 //! machine, which files have uncommitted changes and their size, times and inode; after the

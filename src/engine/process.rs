@@ -86,7 +86,7 @@ impl Drop for Registered {
 
 /// A process ork starts for a trak (agent, gate, setup command, notification). However it is
 /// configured, it starts in the trak's worktree with `PWD` naming that worktree and no
-/// `OLDPWD` (DESIGN.md rule 11): some agent CLIs, OpenCode among them, take their project from
+/// `OLDPWD` (docs/design.md rule 11): some agent CLIs, OpenCode among them, take their project from
 /// `$PWD`, and the `PWD` ork inherited names the user's main checkout. The only way to run a
 /// process here is through this type, so no spawn can forget it.
 pub struct TrakCommand {
@@ -143,7 +143,7 @@ pub enum Stream {
     Stderr,
 }
 
-/// How much of a child's output is kept in memory (DESIGN.md rule 11: output read with a
+/// How much of a child's output is kept in memory (docs/design.md rule 11: output read with a
 /// bound). Whatever a child prints, ork holds no more than this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keep {

@@ -2,7 +2,7 @@
 //!
 //! When the last stage of a `pr` flow passes, ork pushes `ork-pr/<id>`: commits whose trees
 //! are the trak merged with the base's tip, without ork's record folder `.orkestra/traks/`
-//! (DESIGN.md rule 10), so the pull request's diff is what a reviewer should read. It opens the
+//! (docs/design.md rule 10), so the pull request's diff is what a reviewer should read. It opens the
 //! pull request with a body made from the trak's artifacts, and the trak waits *in review*.
 //! Driving it again reads the pull request once: changes asked for go back to `on_changes`
 //! with the reviewers' words and the failing checks; the next round is pushed to the same

@@ -914,7 +914,7 @@ fn record_folder(
 }
 
 /// `kind` with every text it holds redacted: whatever an agent, a gate or a human wrote, no
-/// secret reaches a commit (DESIGN.md rule 10).
+/// secret reaches a commit (docs/design.md rule 10).
 fn redacted(kind: EventKind) -> Result<EventKind> {
     let mut value = serde_json::to_value(&kind).context("serialising an event")?;
     secrets::redact_value(&mut value);

@@ -3,7 +3,7 @@
 //!
 //! It lives in the store because the store is where text becomes commits: redaction happens at
 //! its write boundary (`Store::record`, `Git::append_note`, `Git::commit_on_ref`), and the store
-//! must not import `agent` (DESIGN.md rule 10, the arrows of `docs/architecture.md`).
+//! must not import `agent` (docs/design.md rule 10, the arrows of `docs/architecture.md`).
 
 /// The shape of one kind of secret.
 #[derive(Debug, Clone, Copy)]
