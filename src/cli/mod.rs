@@ -46,7 +46,7 @@ enum Command {
     },
     /// Create and manage traks.
     #[command(subcommand)]
-    Trak(TrakCommand),
+    Trak(TrakSubcommand),
     /// List traks: local ones and those that remote-tracking branches bring.
     Status {
         /// Print JSON.
@@ -176,7 +176,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum TrakCommand {
+enum TrakSubcommand {
     /// Create a trak (a branch ork/<id> and a worktree) and run its first stage.
     New {
         /// The trak's title; its id is made from it.
@@ -262,12 +262,16 @@ pub fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         // Another machine has the trak: not a failure, and `ork run` tells it by the code.
         Err(err) if err.downcast_ref::<ork::engine::ClaimLost>().is_some() => {
-            eprintln!("info: {}", ork::engine::output::printable(&err.to_string()));
+            eprintln!(
+                "info: {}",
+                ork::engine::process::output::printable(&err.to_string())
+            );
             ExitCode::from(CLAIM_LOST_EXIT)
         }
         Err(err) => {
             // Errors quote agents and git: only text reaches the terminal.
-            let printable = |text: String| ork::engine::output::printable(&text).into_owned();
+            let printable =
+                |text: String| ork::engine::process::output::printable(&text).into_owned();
             let label = if print::stderr_colour() {
                 print::ansi(print::Paint::Bad, "error:")
             } else {
@@ -321,7 +325,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         Command::Init { force } => {
             // Refuse an unborn repository before writing anything.
             git.main_branch()?;
-            let found = engine::doctor::installed_cli(git.main_workdir());
+            let found = engine::views::doctor::installed_cli(git.main_workdir());
             let agent = found
                 .as_ref()
                 .map_or(init::DEFAULT_AGENT, |(kind, _)| kind_name(*kind));
@@ -345,7 +349,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         }
         Command::Doctor { json } => {
             let workflow = Workflow::load(git.main_workdir());
-            let report = engine::doctor::examine(&git, workflow);
+            let report = engine::views::doctor::examine(&git, workflow);
             print::doctor(&report, json)?;
             if !report.ok() {
                 bail!(
@@ -355,7 +359,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             }
             Ok(())
         }
-        Command::Trak(TrakCommand::New {
+        Command::Trak(TrakSubcommand::New {
             title,
             flow,
             base,
@@ -380,7 +384,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             print::created(&store, &trak)?;
             carry_on(&store, &workflow, trak, run)
         }
-        Command::Trak(TrakCommand::Drop { id, message, force }) => {
+        Command::Trak(TrakSubcommand::Drop { id, message, force }) => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
             let trak = store.resolve(id.as_deref())?;
@@ -509,8 +513,8 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
 }
 
 /// The conflict forecast over `traks`; a listing still works, with a warning, without it.
-fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::conflict_forecast::Forecast {
-    engine::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
+fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::views::conflict_forecast::Forecast {
+    engine::views::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
         print::warning(&format!("no conflict forecast: {err:#}"));
         Default::default()
     })

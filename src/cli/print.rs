@@ -8,8 +8,8 @@ use serde_json::json;
 
 use ork::config::init::{self, FileAction};
 use ork::config::workflow::{AgentKind, kind_name};
-use ork::engine::conflict_forecast::{Conflict, Forecast, Other};
-use ork::engine::inspect;
+use ork::engine::views::conflict_forecast::{Conflict, Forecast, Other};
+use ork::engine::views::inspect;
 use ork::store::event::Event;
 use ork::store::{Location, Store, Trak};
 
@@ -21,7 +21,7 @@ macro_rules! outln {
         writeln!(
             std::io::stdout().lock(),
             "{}",
-            ork::engine::output::printable(&format!($($arg)*))
+            ork::engine::process::output::printable(&format!($($arg)*))
         )?
     };
 }
@@ -36,7 +36,7 @@ macro_rules! paintedln {
 
 /// Text from outside (agents, git, other machines) with its control characters taken out.
 fn printable(text: &str) -> String {
-    ork::engine::output::printable(text).into_owned()
+    ork::engine::process::output::printable(text).into_owned()
 }
 
 pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
@@ -69,7 +69,7 @@ pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
 }
 
 /// `ork doctor`: one line per fact, then the problems and warnings.
-pub fn doctor(report: &ork::engine::doctor::Report, json: bool) -> Result<()> {
+pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result<()> {
     if json {
         outln!("{}", serde_json::to_string_pretty(report)?);
         return Ok(());
@@ -142,7 +142,7 @@ pub fn doctor(report: &ork::engine::doctor::Report, json: bool) -> Result<()> {
 pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
     match found {
         Some((kind, path)) => {
-            let cli = ork::engine::runner::cli(*kind).expect("a CLI kind");
+            let cli = ork::engine::process::runner::cli(*kind).expect("a CLI kind");
             outln!(
                 "The stages use agent \"{}\": {} found at {}.",
                 kind_name(*kind),
@@ -698,7 +698,7 @@ impl Terminal {
     /// quote what agents said: only text, newlines and tabs reach the terminal.
     fn print(&self, text: &str) {
         let _guard = self.spinner.as_ref().map(Spinner::pause);
-        let text = ork::engine::output::printable(text);
+        let text = ork::engine::process::output::printable(text);
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }

@@ -81,7 +81,7 @@ pub fn decide(
             }
             EventKind::Rejected {
                 stage,
-                feedback: crate::engine::output::keep_head(
+                feedback: crate::engine::process::output::keep_head(
                     &feedback,
                     workflow.limits.feedback,
                     "Give shorter feedback: it is cut at the [limits] feedback size.",

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::{Gate, Stage};
-use crate::engine::output::{LiveBudget, keep_tail};
+use crate::engine::process::output::{LiveBudget, keep_tail};
 use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::Oid;
@@ -45,7 +45,7 @@ impl Engine<'_> {
                 ));
                 EventKind::Rejected {
                     stage: stage.name.clone(),
-                    feedback: crate::engine::output::keep_head(
+                    feedback: crate::engine::process::output::keep_head(
                         &format!("The reviewer rejected the work:\n\n{review}"),
                         self.workflow.limits.feedback,
                         "The whole review is the stage's artifact.",

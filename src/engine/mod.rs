@@ -7,23 +7,19 @@
 
 pub mod actions;
 mod claim;
-pub mod conflict_forecast;
 mod decisions;
-pub mod doctor;
 mod gate;
-pub mod inspect;
 mod integration;
 mod landing_gate;
 pub mod notify;
-pub mod output;
 pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod pull_request;
-pub mod runner;
 mod session;
 mod stage;
 pub mod subtraks;
+pub mod views;
 pub mod worktree;
 
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};

@@ -13,7 +13,7 @@ use crate::engine::process::{Keep, TrakCommand, run_streaming};
 
 /// The largest session export ork keeps.
 const SESSION_LIMIT: usize = 64 << 20;
-use crate::engine::runner::{resolve_program, session_home};
+use crate::engine::process::runner::{resolve_program, session_home};
 use crate::store::{LOGS_PREFIX, Trak};
 use crate::sync::transcript;
 

@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
-use crate::engine::output::keep_head;
+use crate::engine::process::output::keep_head;
+use crate::engine::process::runner::{RunSpec, run};
 use crate::engine::prompt::{PromptInput, render};
-use crate::engine::runner::{RunSpec, run};
 use crate::store::event::{EventKind, Outcome};
 use crate::store::git::FileWrite;
 use crate::store::state::Status;
@@ -97,7 +97,7 @@ impl Engine<'_> {
             // The agent could not even start (a missing program): a failed run, recorded, that
             // trying again will not mend.
             Err(err) => (
-                crate::engine::runner::Run {
+                crate::engine::process::runner::Run {
                     result: crate::agent::AgentResult {
                         output: AgentOutput::Failed {
                             error: format!(
@@ -407,8 +407,11 @@ fn finished_event(
         }
         AgentOutput::Questions { questions: q } => {
             *outcome = Outcome::Questions;
-            *questions =
-                crate::engine::output::bound_questions(q, cuts.limits.artifact, &cuts.whole_at);
+            *questions = crate::engine::process::output::bound_questions(
+                q,
+                cuts.limits.artifact,
+                &cuts.whole_at,
+            );
             Vec::new()
         }
         AgentOutput::Breakdown { content, .. } if stage.subtraks.is_none() => {
@@ -419,8 +422,11 @@ fn finished_event(
             subtraks: parts,
         } => {
             let max_parts = stage.subtraks.as_ref().map_or(usize::MAX, |s| s.max_parts);
-            let parts =
-                crate::engine::output::bound_parts(parts, cuts.limits.artifact, &cuts.whole_at);
+            let parts = crate::engine::process::output::bound_parts(
+                parts,
+                cuts.limits.artifact,
+                &cuts.whole_at,
+            );
             match crate::agent::breakdown::validate(&parts, max_parts) {
                 Ok(()) => {
                     let files = artifact_file(&crate::agent::breakdown::artifact(&content, &parts));

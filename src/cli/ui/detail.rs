@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use ork::engine::inspect;
+use ork::engine::views::inspect;
 use ork::store::git::Oid;
 use ork::store::{Store, Trak};
 
@@ -91,5 +91,5 @@ fn tail(path: &PathBuf) -> Result<Vec<String>> {
 /// A line safe to draw: escape sequences and other control characters out (an agent's
 /// colours would otherwise reach the terminal raw), tabs as spaces.
 pub fn clean(line: &str) -> String {
-    ork::engine::output::printable(line).replace('\t', "    ")
+    ork::engine::process::output::printable(line).replace('\t', "    ")
 }

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use ork::config::workflow::Workflow;
-use ork::engine::inspect;
+use ork::engine::views::inspect;
 use ork::store::Store;
 
 use app::{App, Overlay, Request};

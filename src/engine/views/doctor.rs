@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::workflow::{AgentKind, Workflow, kind_name};
+use crate::engine::process::runner;
 use crate::engine::process::{TrakCommand, run_with_timeout};
-use crate::engine::runner;
 use crate::store::git::{self, Git};
 
 /// How long a CLI may take to print its version: a CLI that hangs there is reported, not waited on.

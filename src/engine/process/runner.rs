@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
 use crate::config::size;
 use crate::config::workflow::{Agent, AgentKind, Limits};
-use crate::engine::output::LiveBudget;
+use crate::engine::process::output::LiveBudget;
 use crate::engine::process::{Finished, Keep, Stream, TrakCommand, run_streaming};
 
 /// Everything one run needs.
@@ -87,7 +87,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         output_file.exists(),
     ) {
         let room = spec.limits.artifact.saturating_sub(512);
-        *content = crate::engine::output::cut_head(head, room, *total, spec.whole_at);
+        *content = crate::engine::process::output::cut_head(head, room, *total, spec.whole_at);
     }
     let result = result.for_stage(spec.verdict).for_breakdown(spec.breakdown);
     Ok(Run {

@@ -1,6 +1,9 @@
 //! Running child processes for a trak: in its worktree, under a timeout, in their own process
 //! group, line by line.
 
+pub mod output;
+pub mod runner;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::engine::output::{Bounded, printable};
+use crate::engine::process::output::{Bounded, printable};
 
 /// Process groups of the children running now, each with the worktree it runs in, so an
 /// interrupt can take them all down, and a trak lost to another machine its own.
