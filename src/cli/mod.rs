@@ -6,6 +6,7 @@ mod demo;
 mod generate;
 mod print;
 mod ui;
+mod view;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use ork::engine::actions::{self, Action};
 use ork::store::Trak;
 
 use super::detail::Detail;
+use crate::cli::view;
 
 /// The whole view's state.
 pub struct App {
@@ -300,38 +301,15 @@ impl App {
     }
 }
 
-/// The parent a trak was broken out of, if it is a subtrak: the list indents it under it.
-fn parent_of(trak: &Trak) -> Option<&str> {
-    trak.state.parent.as_deref()
-}
-
-/// The traks with each one's subtraks right after it (indented one more), unfinished traks
-/// first, finished ones last.
+/// The traks in the order of [`view::tree_order`], which `ork status` lists them in too.
 fn in_list_order(traks: Vec<Trak>) -> Vec<Listed> {
-    let ids: std::collections::HashSet<String> = traks.iter().map(|t| t.id.clone()).collect();
-    let (roots, children): (Vec<Trak>, Vec<Trak>) = traks
+    view::tree_order(&traks)
         .into_iter()
-        .partition(|t| parent_of(t).is_none_or(|p| !ids.contains(p)));
-    let mut roots = roots;
-    // A stable sort keeps the store's order within each group.
-    roots.sort_by_key(|t| t.state.status.is_finished());
-    let mut listed = Vec::new();
-    for root in roots {
-        push_with_children(root, 0, &children, &mut listed);
-    }
-    listed
-}
-
-fn push_with_children(trak: Trak, depth: usize, all: &[Trak], out: &mut Vec<Listed>) {
-    let id = trak.id.clone();
-    out.push(Listed { trak, depth });
-    // Depth is bounded by the number of traks: a cycle cannot recur forever.
-    if depth >= all.len() {
-        return;
-    }
-    for child in all.iter().filter(|c| parent_of(c) == Some(id.as_str())) {
-        push_with_children(child.clone(), depth + 1, all, out);
-    }
+        .map(|(depth, trak)| Listed {
+            trak: trak.clone(),
+            depth,
+        })
+        .collect()
 }
 
 /// The keys that decide, each with the action it is.

@@ -13,6 +13,7 @@ use ork::store::state::Status;
 
 use super::app::{ACTION_KEYS, App, Listed, Mode, Overlay, Purpose};
 use super::detail::{Detail, EXCERPT_LINES, clean};
+use crate::cli::view::{self, Tone};
 
 /// The keys the footer lists: the decisions only where the selected trak allows them (the
 /// engine's action table says so), the rest always.
@@ -157,11 +158,8 @@ fn trak_row(listed: &Listed, interrupted: bool, now: chrono::DateTime<Utc>) -> R
     Row::new([
         Cell::from(title),
         Cell::from(s.stage.clone()),
-        if interrupted {
-            Cell::from("interrupted").style(Style::new().fg(Color::Red))
-        } else {
-            Cell::from(s.status.as_str()).style(status_style(s.status))
-        },
+        Cell::from(view::status_word(&listed.trak, interrupted, None))
+            .style(tone_style(view::tone(s.status, interrupted))),
         Cell::from(crate::cli::print::age(s.created_at, now)),
         Cell::from(if cost > 0.0 {
             format!("${cost:.2}")
@@ -179,16 +177,14 @@ fn pull_request(trak: &Trak) -> Option<String> {
         .map(|pr| format!("#{}", pr.number))
 }
 
-fn status_style(status: Status) -> Style {
-    match status {
-        Status::AwaitingReview
-        | Status::AwaitingAnswer
-        | Status::Integrating
-        | Status::InReview => Style::new().fg(Color::Yellow),
-        Status::Failed | Status::Conflict => Style::new().fg(Color::Red),
-        Status::Done => Style::new().fg(Color::Green),
-        Status::Running | Status::Checking | Status::Subtraks => Style::new().fg(Color::Cyan),
-        Status::Queued | Status::Dropped => Style::new(),
+/// A tone's colour on the screen, as `ork status` paints it on a terminal.
+fn tone_style(tone: Tone) -> Style {
+    match tone {
+        Tone::Waiting => Style::new().fg(Color::Yellow),
+        Tone::Bad => Style::new().fg(Color::Red),
+        Tone::Good => Style::new().fg(Color::Green),
+        Tone::Busy => Style::new().fg(Color::Cyan),
+        Tone::Plain => Style::new(),
     }
 }
 
@@ -228,7 +224,7 @@ fn detail_lines(trak: &Trak, detail: &Detail, height: usize) -> Vec<Line<'static
                 .join(" → ")
         )),
         Line::from(vec![
-            Span::styled(s.status.as_str(), status_style(s.status)),
+            Span::styled(s.status.as_str(), tone_style(view::tone(s.status, false))),
             Span::raw(format!(" at {}, attempt {}", s.stage, s.attempt)),
         ]),
     ];

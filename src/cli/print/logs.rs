@@ -1,0 +1,192 @@
+//! What agents printed and what changed: `ork logs` (kept, or followed live) and `ork diff`.
+
+use super::*;
+
+/// The kept logs of a trak's runs, or the live one with `follow`.
+pub fn logs(
+    store: &Store,
+    trak: &Trak,
+    stage: Option<&str>,
+    follow: bool,
+    json: bool,
+) -> Result<()> {
+    if follow {
+        return follow_live(store, trak);
+    }
+    let logs = inspect::kept_logs(store, trak, stage)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "trak": trak.id, "logs": logs }))?
+        );
+        return Ok(());
+    }
+    if logs.is_empty() {
+        let what = stage.map_or(" for".to_string(), |stage| format!(" stage {stage} of"));
+        outln!(
+            "No agent has run{what} {} yet (on this machine or synced).",
+            trak.id
+        );
+        return Ok(());
+    }
+    for log in logs {
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!("=== {} {} ===", log.stage, log.run)
+            )
+        );
+        outln!("{}", log.output.trim_end());
+    }
+    Ok(())
+}
+
+/// Prints the live log of the trak's newest run and follows it until the run ends.
+pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
+    use std::io::{Read, Seek};
+    let dir = ork::engine::runs_dir(store, &trak.id);
+    // A run that just started may not have written its log yet.
+    let mut first = inspect::newest_run_log(&dir);
+    while first.is_none() && ork::engine::try_run_lock(store, &trak.id)?.is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        first = inspect::newest_run_log(&dir);
+    }
+    let Some(mut path) = first else {
+        outln!(
+            "No run of {} on this machine to follow. Stored logs: ork logs {}",
+            trak.id,
+            trak.id
+        );
+        return Ok(());
+    };
+    let mut offset = 0u64;
+    loop {
+        let mut file = std::fs::File::open(&path)?;
+        // A log shorter than what was shown was started again (the same stage and attempt).
+        if file.metadata()?.len() < offset {
+            offset = 0;
+        }
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        let mut chunk = String::new();
+        offset += file.read_to_string(&mut chunk)? as u64;
+        write!(std::io::stdout().lock(), "{chunk}")?;
+        if !chunk.is_empty() {
+            continue;
+        }
+        // This run's output is all shown: the next stage's or attempt's run may have started.
+        if let Some(next) = inspect::newest_run_log(&dir).filter(|next| *next != path) {
+            outln!("=== {} ===", inspect::run_name(&next));
+            path = next;
+            offset = 0;
+            continue;
+        }
+        if ork::engine::try_run_lock(store, &trak.id)?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// `ork diff`: a stage's artifact across attempts, or the code against the base.
+pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool) -> Result<()> {
+    let Some((stage, artifact)) = stage else {
+        let diff = inspect::code_diff(store, trak)?;
+        if json {
+            let value = json!({
+                "trak": trak.id,
+                "base": trak.state.base,
+                "branch": short_branch(&trak.branch),
+                "diff": diff,
+            });
+            outln!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
+        write!(std::io::stdout().lock(), "{}", paint_diff(&diff))?;
+        return Ok(());
+    };
+    let versions = ork::store::history::artifact_versions(store, trak, stage, artifact)?;
+    if json {
+        let list: Vec<_> = versions
+            .iter()
+            .map(|v| json!({ "attempt": v.label, "content": v.content }))
+            .collect();
+        let value =
+            json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if versions.is_empty() {
+        outln!("Stage {stage} of {} has produced no artifact yet.", trak.id);
+        return Ok(());
+    }
+    for pair in versions.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        paintedln!(
+            "{}",
+            paint(
+                Paint::Heading,
+                &format!(
+                    "=== {stage}: attempt {} → attempt {} ===",
+                    old.label, new.label
+                )
+            )
+        );
+        let diff = similar::TextDiff::from_lines(&old.content, &new.content);
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("attempt {}", old.label),
+                &format!("attempt {}", new.label),
+            )
+            .to_string();
+        write!(std::io::stdout().lock(), "{}", paint_diff(&text))?;
+    }
+    if versions.len() == 1 {
+        outln!(
+            "Stage {stage} has one version so far (attempt {}):\n",
+            versions[0].label
+        );
+        outln!("{}", versions[0].content.trim_end());
+    }
+    Ok(())
+}
+
+pub(super) fn first_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.len() <= n {
+        return lines.join("\n");
+    }
+    format!("{}\n… (ork show for more)", lines[..n].join("\n"))
+}
+
+/// A unified diff made printable, with its removed lines red and its added lines green on a
+/// terminal.
+pub(super) fn paint_diff(diff: &str) -> String {
+    let diff = printable(diff);
+    if !stdout_colour() {
+        return diff;
+    }
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            let end = &line[body.len()..];
+            let kind = if body.starts_with("+++") || body.starts_with("---") {
+                Some(Paint::Heading)
+            } else if body.starts_with('+') {
+                Some(Paint::Added)
+            } else if body.starts_with('-') {
+                Some(Paint::Removed)
+            } else if body.starts_with("@@") {
+                Some(Paint::Busy)
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) => format!("{}{end}", ansi(kind, body)),
+                None => line.to_string(),
+            }
+        })
+        .collect()
+}

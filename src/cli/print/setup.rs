@@ -1,0 +1,143 @@
+//! What `ork init`, `ork doctor` and `ork hooks install` print.
+
+use super::*;
+
+pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
+    let changed = report
+        .iter()
+        .filter(|(_, a)| matches!(a, FileAction::Created | FileAction::Rewritten))
+        .count();
+    for (path, action) in report {
+        let what = match action {
+            FileAction::Created => "created  ",
+            FileAction::Rewritten => "rewrote  ",
+            FileAction::Unchanged => "unchanged",
+            FileAction::Kept => "kept     ",
+        };
+        let note = if *action == FileAction::Kept {
+            "  (differs from the default; --force rewrites it)"
+        } else {
+            ""
+        };
+        outln!("{what} {path}{note}");
+    }
+    if changed == 0 {
+        outln!("Nothing to do: .orkestra/ is already set up.");
+    } else {
+        outln!(
+            "\nWrote {changed} file(s). Review .orkestra/workflow.toml, commit .orkestra/, then:\n  ork trak new \"What to do\""
+        );
+    }
+    Ok(())
+}
+
+/// `ork doctor`: one line per fact, then the problems and warnings.
+pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let found = |ok: bool| if ok { "ok     " } else { "missing" };
+    let git = &report.git;
+    outln!(
+        "{} git       {}",
+        found(git.version.is_some()),
+        git.version.as_deref().unwrap_or("not found")
+    );
+    let identity = match (&git.user_name, &git.user_email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        _ => "not set (ork signs as ork <ork@localhost>)".to_string(),
+    };
+    outln!(
+        "{} identity  {identity}",
+        found(git.user_name.is_some() && git.user_email.is_some())
+    );
+    for agent in &report.agents {
+        let place = match (&agent.path, &agent.version) {
+            (Some(path), Some(version)) => format!("{} ({version})", path.display()),
+            (Some(path), None) => path.display().to_string(),
+            (None, _) => format!("{} not found", agent.program),
+        };
+        outln!(
+            "{} agent     {} ({}): {place}; used by {}",
+            found(agent.path.is_some()),
+            agent.name,
+            agent.kind,
+            agent.stages.join(", ")
+        );
+    }
+    if report.remotes.is_empty() {
+        outln!("-       remotes   none (ork works alone; `ork sync` needs one)");
+    }
+    for remote in &report.remotes {
+        let what = if remote.refspecs {
+            "fetches ork's notes and logs"
+        } else {
+            "lacks ork's fetch refspecs"
+        };
+        outln!(
+            "{} remote    {}: {what}",
+            found(remote.refspecs),
+            remote.name
+        );
+    }
+    for hook in &report.hooks {
+        let (mark, what) = match (hook.installed, report.remotes.is_empty()) {
+            (true, _) => ("ok     ", "installed"),
+            (false, true) => ("-      ", "not installed (only needed to push)"),
+            (false, false) => ("missing", "not installed"),
+        };
+        outln!("{mark} hook      {}: {what}", hook.name);
+    }
+    for warning in &report.warnings {
+        outln!("\nwarning: {warning}");
+    }
+    for problem in &report.problems {
+        outln!("\nproblem: {problem}");
+    }
+    if report.ok() {
+        outln!("\nReady: this machine has what the workflow needs.");
+    }
+    Ok(())
+}
+
+/// Which agent CLI `ork init`'s stages use, and how to install Claude Code when none was found.
+pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
+    match found {
+        Some((kind, path)) => {
+            let cli = ork::engine::process::runner::cli(*kind).expect("a CLI kind");
+            outln!(
+                "The stages use agent \"{}\": {} found at {}.",
+                kind_name(*kind),
+                cli.name,
+                path.display()
+            );
+        }
+        None => {
+            let cli = ork::agent::claude::CLI;
+            outln!(
+                "No agent CLI found on PATH (claude, codex, opencode): the stages use agent \"{}\".\n  Install {}: {}",
+                init::DEFAULT_AGENT,
+                cli.name,
+                cli.install
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn hooks_installed(done: &[ork::sync::hooks::Installed]) -> Result<()> {
+    use ork::sync::hooks::Installed;
+    for outcome in done {
+        match outcome {
+            Installed::Created(path) => outln!("installed {}", path.display()),
+            Installed::Replaced(path) => outln!("replaced  {}", path.display()),
+            Installed::Unchanged(path) => outln!("unchanged {} (already ork's)", path.display()),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colour: on a terminal only, and never with NO_COLOR set (https://no-color.org)
+// ---------------------------------------------------------------------------------------------

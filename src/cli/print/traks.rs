@@ -1,0 +1,454 @@
+//! The traks themselves: `ork status`, `ork show` and `ork log`, as text or JSON.
+
+use super::*;
+
+pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) -> Result<()> {
+    if json {
+        // One directory listing for all traks, rather than a stat per trak.
+        let present = store.worktree_ids();
+        let list: Vec<_> = traks
+            .iter()
+            .map(|t| trak_json(store, t, present.contains(&t.id), forecast))
+            .collect();
+        // Serialized straight from the structs: going through a `serde_json::Value` first
+        // cost a sixth of a listing of 1,000 traks.
+        #[derive(serde::Serialize)]
+        struct Listing<'a> {
+            traks: Vec<TrakJson<'a>>,
+        }
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&Listing { traks: list })?
+        );
+        return Ok(());
+    }
+    if traks.is_empty() {
+        outln!("No traks. Create one with: ork trak new \"What to do\"");
+        return Ok(());
+    }
+    let any_remote = traks.iter().any(|t| t.location != Location::Local);
+    let now = Utc::now();
+    let mut rows = vec![vec![
+        "ID".to_string(),
+        "TITLE".into(),
+        "FLOW".into(),
+        "STAGE".into(),
+        "STATUS".into(),
+        "AGE".into(),
+    ]];
+    if any_remote {
+        rows[0].push("WHERE".into());
+    }
+    let any_conflict = traks.iter().any(|t| forecast.contains_key(&t.id));
+    if any_conflict {
+        rows[0].push("CONFLICTS".into());
+    }
+    let mut tones = vec![Tone::Plain];
+    for (depth, trak) in view::tree_order(traks) {
+        let s = &trak.state;
+        let id = if depth == 0 {
+            trak.id.clone()
+        } else {
+            format!("{}└ {}", "  ".repeat(depth - 1), trak.id)
+        };
+        let mut row = vec![
+            id,
+            truncate(&s.title, 40),
+            s.flow.clone(),
+            s.stage.clone(),
+            status_word(store, trak),
+            age(s.created_at, now),
+        ];
+        if any_remote {
+            row.push(match &trak.location {
+                Location::Local => "local".into(),
+                Location::Remote(remote) => remote.clone(),
+            });
+        }
+        if any_conflict {
+            row.push(conflicts_cell(forecast.get(&trak.id)));
+        }
+        rows.push(row);
+        tones.push(status_tone(store, trak));
+    }
+    print_table(&rows, &tones)
+}
+
+pub(super) fn subtrak_progress(store: &Store, trak: &Trak) -> Option<(usize, usize)> {
+    if trak.state.subtraks.is_empty() {
+        return None;
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak).ok()?;
+    Some(ork::engine::subtraks::progress(&subtraks))
+}
+
+/// `ork show`'s lines about subtraks: the breakdown waiting for review, the subtraks and what
+/// each one needs, or the part this trak is.
+pub(super) fn show_subtraks(store: &Store, trak: &Trak) -> Result<()> {
+    let s = &trak.state;
+    if let (Some(parent), Some(key)) = (&s.parent, &s.key) {
+        outln!("  parent    {parent} (part {key})");
+    }
+    let proposed = s.breakdown_stage.as_deref() == Some(s.stage.as_str())
+        && s.status != ork::store::state::Status::Subtraks
+        && !s.breakdown.is_empty();
+    if proposed {
+        outln!("  breakdown {} part(s) proposed:", s.breakdown.len());
+        for part in &s.breakdown {
+            let after = if part.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", part.depends_on.join(", "))
+            };
+            outln!("            {}: {}{after}", part.key, part.title);
+        }
+        return Ok(());
+    }
+    if s.subtraks.is_empty() {
+        return Ok(());
+    }
+    let subtraks = ork::engine::subtraks::subtraks_of(store, trak)?;
+    let (done, all) = ork::engine::subtraks::progress(&subtraks);
+    outln!("  subtraks  {done}/{all} done");
+    for (planned, sub) in &subtraks {
+        let Some(sub) = sub else {
+            outln!(
+                "            {}  not made yet (ork resume {})",
+                planned.id,
+                trak.id
+            );
+            continue;
+        };
+        let waits =
+            !sub.state.status.is_finished() && !ork::engine::RUNNABLE.contains(&sub.state.status);
+        outln!(
+            "            {}  {} at {}",
+            sub.id,
+            status_word(store, sub),
+            sub.state.stage
+        );
+        if waits && s.status == ork::store::state::Status::Subtraks {
+            outln!("              {}", ork::engine::next_step_here(store, sub));
+            outln!(
+                "              or go on without it: ork trak drop {}  /  split again: ork reject {} -m \"…\"",
+                sub.id,
+                trak.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The files outside the trak's worktree that changed during its runs, with the run:
+/// (stage, attempt, when, change).
+pub(super) fn outside_changes(
+    events: &[Event],
+) -> Vec<(&str, u32, DateTime<Utc>, &ork::store::event::OutsideChange)> {
+    events
+        .iter()
+        .flat_map(|event| match &event.kind {
+            ork::store::event::EventKind::StageFinished {
+                stage,
+                attempt,
+                outside_changes,
+                ..
+            } => outside_changes
+                .iter()
+                .map(|c| (stage.as_str(), *attempt, event.at, c))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Result<()> {
+    let description = store.description(trak)?;
+    let events = store.events(trak)?;
+    let outside = outside_changes(&events);
+    if json {
+        let present = worktree(store, trak).is_some();
+        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast))?;
+        value["description"] = json!(description);
+        value["stages"] = json!(trak.state.stages);
+        value["events"] = json!(trak.state.events);
+        value["conflicting_events"] = json!(trak.state.conflicting_events);
+        value["breakdown"] = json!(trak.state.breakdown);
+        value["outside_changes"] = json!(
+            outside
+                .iter()
+                .map(|(stage, attempt, at, change)| {
+                    let mut entry = json!(change);
+                    entry["stage"] = json!(stage);
+                    entry["attempt"] = json!(attempt);
+                    entry["at"] = json!(at);
+                    entry
+                })
+                .collect::<Vec<_>>()
+        );
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let s = &trak.state;
+    let stages: Vec<String> = s
+        .stages
+        .iter()
+        .map(|name| {
+            if *name == s.stage {
+                format!("[{name}]")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    outln!("{}  {}", trak.id, s.title);
+    outln!("  flow      {}: {}", s.flow, stages.join(" → "));
+    let attempt = if s.attempt > 0 {
+        format!(", attempt {}", s.attempt)
+    } else {
+        String::new()
+    };
+    let word = status_word(store, trak);
+    let word = match paint_of(status_tone(store, trak)) {
+        Some(kind) => paint(kind, &word),
+        None => printable(&word),
+    };
+    paintedln!("  status    {word} at {}{attempt}", printable(&s.stage));
+    if let Some(claim) = ork::engine::claim_view(store, trak) {
+        outln!(
+            "  claim     {} (on {})",
+            printable(&claim_text(&claim)),
+            printable(&claim.remote)
+        );
+    }
+    outln!("  base      {}", s.base);
+    outln!("  branch    {}", short_branch(&trak.branch));
+    if let Some(path) = worktree(store, trak) {
+        outln!("  worktree  {path}");
+    }
+    outln!(
+        "  created   {} ({} ago)",
+        s.created_at.format("%Y-%m-%d %H:%M UTC"),
+        age(s.created_at, Utc::now())
+    );
+    outln!("  events    {} (ork log {})", s.events, trak.id);
+    for (stage, attempt, _, change) in &outside {
+        outln!(
+            "  outside   {stage} attempt {attempt} changed {} (left as it is)",
+            change.describe()
+        );
+    }
+    for (stage, usage) in &s.usage {
+        outln!("  cost      {stage}: {}", usage_text(usage));
+    }
+    if s.usage.len() > 1 {
+        outln!("  cost      total: {}", usage_text(&s.total_usage()));
+    }
+    if let Some(verdict) = &s.verdict {
+        outln!("  verdict   {:?}", verdict.decision);
+    }
+    if let Some(note) = &s.note {
+        outln!(
+            "  note      {}",
+            first_lines(note, 20).replace('\n', "\n            ")
+        );
+    }
+    for q in &s.questions {
+        outln!("  question  {}", question_text(q));
+    }
+    show_subtraks(store, trak)?;
+    if let Some(pr) = &s.pull_request {
+        let rounds = if pr.rounds > 0 {
+            format!(", {} round(s) of changes", pr.rounds)
+        } else {
+            String::new()
+        };
+        outln!(
+            "  pr        #{} {} ({}{rounds})",
+            pr.number,
+            pr.url,
+            pr.branch
+        );
+    }
+    for conflict in forecast.get(&trak.id).into_iter().flatten() {
+        let with = match &conflict.with {
+            Other::Trak(id) => format!("trak {id}"),
+            Other::Base(base) => format!("{base}'s tip"),
+        };
+        outln!("  conflicts with {with} in: {}", conflict.files.join(", "));
+    }
+    outln!("  next      {}", ork::engine::next_step_here(store, trak));
+    if !s.conflicting_events.is_empty() {
+        outln!(
+            "  conflict  events made from the same state: {}",
+            s.conflicting_events.join(", ")
+        );
+    }
+    if !description.trim().is_empty() {
+        outln!("\n{}", description.trim_end());
+    }
+    Ok(())
+}
+
+pub fn log(events: &[Event], json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(events)?);
+        return Ok(());
+    }
+    for event in events {
+        let stage = event.kind.stage().unwrap_or("-");
+        outln!(
+            "{}  {:<19} {:<10} {:<16} {}",
+            event.at.format("%Y-%m-%d %H:%M:%S"),
+            event.kind.name(),
+            stage,
+            event.machine,
+            event.kind.summary()
+        );
+    }
+    Ok(())
+}
+
+/// One trak in `ork status --json` (and the base of `ork show --json`).
+#[derive(serde::Serialize)]
+pub(super) struct TrakJson<'a> {
+    id: &'a str,
+    title: &'a str,
+    flow: &'a str,
+    stage: &'a str,
+    status: ork::store::state::Status,
+    interrupted: bool,
+    note: Option<&'a str>,
+    usage: ork::store::event::Usage,
+    attempt: u32,
+    base: &'a str,
+    branch: &'a str,
+    remote: Option<&'a str>,
+    worktree: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tip: String,
+    /// The machine working on it through the shared queue, if a claim is held.
+    claim: Option<ork::engine::ClaimView>,
+    pull_request: Option<&'a ork::store::state::PullRequest>,
+    /// What it would conflict with if it merged now (empty: nothing).
+    conflicts: &'a [Conflict],
+    /// For a subtrak: its parent's id and its key in the parent's breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// For a parent: its subtraks' ids in breakdown order, and how many are merged or dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subtraks: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<Progress>,
+}
+
+#[derive(serde::Serialize)]
+pub(super) struct Progress {
+    done: usize,
+    total: usize,
+}
+
+pub(super) fn trak_json<'a>(
+    store: &Store,
+    trak: &'a Trak,
+    has_worktree: bool,
+    forecast: &'a Forecast,
+) -> TrakJson<'a> {
+    let s = &trak.state;
+    TrakJson {
+        id: &trak.id,
+        title: &s.title,
+        flow: &s.flow,
+        stage: &s.stage,
+        status: s.status,
+        interrupted: ork::engine::is_interrupted(store, trak),
+        note: s.note.as_deref(),
+        usage: s.total_usage(),
+        attempt: s.attempt,
+        base: &s.base,
+        branch: short_branch(&trak.branch),
+        remote: match &trak.location {
+            Location::Local => None,
+            Location::Remote(remote) => Some(remote),
+        },
+        worktree: has_worktree.then(|| store.worktree_path(&trak.id).display().to_string()),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        tip: trak.tip.to_string(),
+        claim: ork::engine::claim_view(store, trak),
+        pull_request: s.pull_request.as_ref(),
+        conflicts: forecast.get(&trak.id).map_or(&[], Vec::as_slice),
+        parent: s.parent.as_deref(),
+        key: s.key.as_deref(),
+        subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
+        progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
+    }
+}
+
+/// "other-trak-1a2b: a.rs, b.rs; main: c.rs" (cut short in the table; `ork show` lists all).
+pub(super) fn conflicts_cell(conflicts: Option<&Vec<Conflict>>) -> String {
+    let text = conflicts
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{}: {}", c.with.name(), c.files.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    truncate(&text, 60)
+}
+
+/// The trak's worktree, if it has one on this machine.
+pub(super) fn worktree(store: &Store, trak: &Trak) -> Option<String> {
+    let path = store.worktree_path(&trak.id);
+    path.is_dir().then(|| path.display().to_string())
+}
+
+pub(super) fn short_branch(full: &str) -> &str {
+    full.strip_prefix("refs/heads/")
+        .or_else(|| full.strip_prefix("refs/remotes/"))
+        .unwrap_or(full)
+}
+
+/// "1200 in / 300 out tokens, $0.0200".
+pub(super) fn usage_text(usage: &ork::store::event::Usage) -> String {
+    format!(
+        "{} in / {} out tokens, ${:.4}",
+        usage.input_tokens, usage.output_tokens, usage.cost_usd
+    )
+}
+
+/// The status as the table shows it (see [`view::status_word`]), with the claim of the machine
+/// running it.
+pub(super) fn status_word(store: &Store, trak: &Trak) -> String {
+    let interrupted = ork::engine::is_interrupted(store, trak);
+    let word = view::status_word(trak, interrupted, subtrak_progress(store, trak));
+    match ork::engine::claim_view(store, trak) {
+        Some(claim) => format!("{word} ({})", claim_text(&claim)),
+        None => word,
+    }
+}
+
+pub(super) fn status_tone(store: &Store, trak: &Trak) -> Tone {
+    view::tone(trak.state.status, ork::engine::is_interrupted(store, trak))
+}
+
+/// "machine_b since 14:02:11, renewed 3s ago", with "stale" once its lease has passed.
+pub(super) fn claim_text(claim: &ork::engine::ClaimView) -> String {
+    format!(
+        "{} since {}, renewed {} ago{}",
+        claim.machine,
+        claim.since.format("%H:%M:%S UTC"),
+        age(claim.renewed_at, Utc::now()),
+        if claim.stale { ", stale" } else { "" }
+    )
+}
+
+/// "Which provider? (GitHub / Google)".
+pub(super) fn question_text(q: &ork::store::event::Question) -> String {
+    if q.options.is_empty() {
+        q.question.clone()
+    } else {
+        format!("{} ({})", q.question, q.options.join(" / "))
+    }
+}
