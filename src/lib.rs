@@ -21,5 +21,6 @@
 pub mod agent;
 pub mod config;
 pub mod engine;
+pub mod layout;
 pub mod store;
 pub mod sync;

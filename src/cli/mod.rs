@@ -497,9 +497,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                 return print::diff(&store, &trak, None, json);
             };
             let artifact = workflow
-                .flows
-                .get(&trak.state.flow)
-                .and_then(|f| f.stages.iter().find(|s| s.name == stage))
+                .recorded_stage(&trak.state.flow, &stage)
                 .map(|s| s.artifact.clone())
                 .with_context(|| {
                     format!(

@@ -57,12 +57,12 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
         true,
     ),
     (
-        ".orkestra/worktree.include",
+        crate::layout::WORKTREE_INCLUDE,
         include_str!("defaults/worktree.include"),
         false,
     ),
     (
-        ".orkestra/.gitignore",
+        crate::layout::GITIGNORE,
         include_str!("defaults/gitignore"),
         false,
     ),

@@ -14,9 +14,9 @@ use toml::Spanned;
 use crate::config::{duration, size};
 
 /// The workflow file, relative to the repository root.
-pub const WORKFLOW_PATH: &str = ".orkestra/workflow.toml";
+pub const WORKFLOW_PATH: &str = crate::layout::WORKFLOW;
 /// The folder of prompt templates, relative to the repository root.
-pub const PROMPTS_DIR: &str = ".orkestra/agents";
+pub const PROMPTS_DIR: &str = crate::layout::PROMPTS;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -187,6 +187,17 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The stage named `name`, or an error saying it was taken out of the workflow.
+    pub fn stage(&self, name: &str) -> Result<&Stage> {
+        self.stages.iter().find(|s| s.name == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "flow \"{}\" has no stage \"{name}\" any more; add it back to {WORKFLOW_PATH} to go on (its stages: {})",
+                self.name,
+                self.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
     /// The gate the landing check runs: the last stage's that has one, with that stage.
     pub fn landing_gate(&self) -> Option<(&Stage, &Gate)> {
         if !self.landing_gate {
@@ -341,6 +352,21 @@ impl Workflow {
                 self.flow_names()
             )
         })
+    }
+
+    /// The flow a trak runs, by the name its record holds: the one lookup every room uses, so
+    /// a flow removed from the workflow reads the same everywhere.
+    pub fn recorded_flow(&self, flow: &str) -> Result<&Flow> {
+        self.flows.get(flow).ok_or_else(|| {
+            anyhow::anyhow!(
+                "flow \"{flow}\" is no longer defined in {WORKFLOW_PATH}; add it back to go on"
+            )
+        })
+    }
+
+    /// Stage `stage` of the recorded flow `flow`.
+    pub fn recorded_stage(&self, flow: &str, stage: &str) -> Result<&Stage> {
+        self.recorded_flow(flow)?.stage(stage)
     }
 
     fn flow_names(&self) -> String {

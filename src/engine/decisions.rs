@@ -66,9 +66,8 @@ pub fn decide(
             let route_to = route_to
                 .or_else(|| {
                     workflow
-                        .flows
-                        .get(&state.flow)
-                        .and_then(|f| f.stages.iter().find(|s| s.name == stage))
+                        .recorded_stage(&state.flow, &stage)
+                        .ok()
                         .and_then(|s| s.on_reject.clone())
                 })
                 .unwrap_or_else(|| stage.clone());

@@ -314,24 +314,14 @@ impl Engine<'_> {
     }
 
     fn flow(&self, trak: &Trak) -> Result<&Flow> {
-        self.workflow.flows.get(&trak.state.flow).with_context(|| {
-            format!(
-                "trak {} uses flow \"{}\", which .orkestra/workflow.toml no longer defines; add it back to go on",
-                trak.id, trak.state.flow
-            )
-        })
+        self.workflow
+            .recorded_flow(&trak.state.flow)
+            .with_context(|| format!("trak {} cannot go on", trak.id))
     }
 
     fn stage<'f>(&self, flow: &'f Flow, trak: &Trak) -> Result<&'f Stage> {
-        flow.stages
-            .iter()
-            .find(|s| s.name == trak.state.stage)
-            .with_context(|| {
-                format!(
-                    "flow \"{}\" has no stage \"{}\" any more; add it back to .orkestra/workflow.toml to go on",
-                    flow.name, trak.state.stage
-                )
-            })
+        flow.stage(&trak.state.stage)
+            .with_context(|| format!("trak {} cannot go on", trak.id))
     }
 }
 

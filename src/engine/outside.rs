@@ -20,7 +20,7 @@ use crate::store::{Store, Trak};
 
 /// Where trak worktrees live in the main checkout: watched one by one, not as the main
 /// checkout's files.
-const WORKTREES_DIR: &str = ".orkestra/worktrees";
+use crate::layout::WORKTREES as WORKTREES_DIR;
 
 /// The checkouts outside one trak's worktree, as they were at one moment.
 pub struct Snapshot {

@@ -28,7 +28,7 @@ pub fn pr_branch(id: &str) -> String {
 }
 
 /// The folder that must never reach a pull request's branch.
-const RECORDS: &str = ".orkestra/traks";
+use crate::layout::TRAKS as RECORDS;
 /// How long one `gh` call may take.
 const GH_TIMEOUT: Duration = Duration::from_secs(120);
 /// What `gh pr view` is asked for.

@@ -98,10 +98,9 @@ fn breakdown_config<'w>(workflow: &'w Workflow, parent: &Trak) -> Result<&'w Sub
         .as_deref()
         .unwrap_or(&parent.state.stage);
     workflow
-        .flows
-        .get(&parent.state.flow)
-        .and_then(|f| f.stages.iter().find(|s| s.name == stage))
-        .and_then(|s| s.subtraks.as_ref())
+        .recorded_stage(&parent.state.flow, stage)?
+        .subtraks
+        .as_ref()
         .with_context(|| {
             format!(
                 "stage \"{stage}\" of flow \"{}\" is no longer a breakdown stage (`subtraks = {{ flow = \"…\" }}`); add the key back to .orkestra/workflow.toml to go on",

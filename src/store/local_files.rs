@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// The file listing untracked files to copy into new worktrees, relative to the repository root.
-pub const INCLUDE_PATH: &str = ".orkestra/worktree.include";
+pub use crate::layout::WORKTREE_INCLUDE as INCLUDE_PATH;
 
 /// The files under `dir` (the main worktree or a trak's) that the repository's
 /// `.orkestra/worktree.include` matches, relative to `dir`. They are the user's local files
@@ -16,7 +16,7 @@ pub fn included_files(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let Some(matcher) = include_matcher(root)? else {
         return Ok(Vec::new());
     };
-    let worktrees = dir.join(".orkestra/worktrees");
+    let worktrees = dir.join(crate::layout::WORKTREES);
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .hidden(false)

@@ -45,13 +45,8 @@ pub const LOGS_PREFIX: &str = "refs/ork/logs/";
 pub const BRANCH_PREFIX: &str = "refs/heads/ork/";
 const REMOTES_PREFIX: &str = "refs/remotes/";
 
-/// The folder that holds trak records on trak branches.
-const TRAKS_DIR: &str = ".orkestra/traks";
-
-/// The folder of a trak's record on its branch.
-pub fn record_dir(id: &str) -> String {
-    format!("{TRAKS_DIR}/{id}")
-}
+use crate::layout::TRAKS as TRAKS_DIR;
+pub use crate::layout::record_dir;
 
 /// Where a trak's branch was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +116,15 @@ impl Store {
 
     /// Where trak `id`'s worktree lives.
     pub fn worktree_path(&self, id: &str) -> PathBuf {
-        self.git.main_workdir().join(".orkestra/worktrees").join(id)
+        self.git
+            .main_workdir()
+            .join(crate::layout::WORKTREES)
+            .join(id)
     }
 
     /// The ids of the traks that have a worktree folder on this machine.
     pub fn worktree_ids(&self) -> std::collections::HashSet<String> {
-        let dir = self.git.main_workdir().join(".orkestra/worktrees");
+        let dir = self.git.main_workdir().join(crate::layout::WORKTREES);
         std::fs::read_dir(dir)
             .into_iter()
             .flatten()

@@ -254,7 +254,7 @@ pub struct Allowed {
 }
 
 /// The allow list's place in the main checkout (config is trusted only from there).
-pub const ALLOW_FILE: &str = ".orkestra/secrets.allow";
+pub use crate::layout::SECRETS_ALLOW as ALLOW_FILE;
 
 impl Allowed {
     /// The list in `text`.

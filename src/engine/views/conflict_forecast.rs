@@ -18,7 +18,7 @@ use crate::store::git::Oid;
 use crate::store::{Store, Trak};
 
 /// The record folders never conflict (one per trak) and never land in the base.
-const RECORDS: &str = ".orkestra/traks";
+use crate::layout::TRAKS as RECORDS;
 const CACHE_FILE: &str = "forecast.json";
 const CACHE_VERSION: u32 = 2;
 
