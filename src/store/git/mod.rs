@@ -5,6 +5,18 @@
 //! binary is used only where gix must not be: anything that touches a populated worktree and
 //! network operations (see `DESIGN.md`, "git access"). The rest of `ork` speaks of traks and
 //! events; it sees object ids only as opaque tips to compare-and-swap against.
+//!
+//! There is one `Git`; its methods are spread over one file per capability (several `impl Git`
+//! blocks), the way gitoxide spreads `Repository` over `gix/src/repository/`:
+//!
+//! - `mod.rs`: the `Git` struct, opening the repository (signing as ork where no identity is
+//!   configured), where its folders are;
+//! - `refs.rs`: refs read, listed, created, moved by compare-and-swap and deleted;
+//! - `objects.rs`: blobs and trees: a commit's files and folders, trees written with files added;
+//! - `commits.rs`: commits written and read back, ancestry, first-parent walks;
+//! - `merge.rs`: merges in memory: a trak into its base, two histories joined;
+//! - `notes.rs`: gate notes;
+//! - the rest (worktrees, checkouts, remotes, locks, the `git` binary) is still in this file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,45 +24,20 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, anyhow, bail};
 use gix::bstr::ByteSlice;
-use gix::object::tree::EntryKind;
-use gix::refs::transaction::PreviousValue;
+
+mod commits;
+mod merge;
+mod notes;
+mod objects;
+mod refs;
+
+pub use merge::MergeResult;
+pub(super) use merge::unresolved_paths;
+pub use objects::{FileWrite, TreeDir};
+pub use refs::{RefMoved, RefTip, is_valid_branch_name};
 
 /// An object id: the tip a write was based on, or the commit it produced.
 pub type Oid = gix::ObjectId;
-
-/// A reference and the commit it points to.
-#[derive(Debug, Clone)]
-pub struct RefTip {
-    /// Full name, like `refs/heads/ork/add-login-k3f9`.
-    pub name: String,
-    pub tip: Oid,
-}
-
-/// A file to write in a commit, by path relative to the repository root.
-pub struct FileWrite {
-    pub path: String,
-    pub contents: Vec<u8>,
-}
-
-/// The outcome of a compare-and-swap ref update that lost the race.
-#[derive(Debug)]
-pub struct RefMoved {
-    pub name: String,
-    pub expected: Oid,
-}
-
-impl std::fmt::Display for RefMoved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} moved while ork was writing to it (expected it at {}); another ork process or machine \
-             recorded something first. Run the command again to act on the new state.",
-            self.name, self.expected
-        )
-    }
-}
-
-impl std::error::Error for RefMoved {}
 
 /// The repository `ork` works on, opened once.
 pub struct Git {
@@ -96,192 +83,6 @@ impl Git {
     /// The main worktree's root directory.
     pub fn main_workdir(&self) -> &Path {
         &self.main_workdir
-    }
-
-    /// The branch checked out in the worktree the process runs in, as a full ref name.
-    pub fn current_branch(&self) -> Option<String> {
-        self.repo
-            .head_name()
-            .ok()
-            .flatten()
-            .map(|name| name.as_bstr().to_string())
-    }
-
-    /// The branch checked out in the main worktree, as a short name, or `None` when HEAD is detached.
-    /// Fails when the repository has no commit yet.
-    pub fn main_branch(&self) -> Result<Option<String>> {
-        let main = self.repo.main_repo().unwrap_or_else(|_| self.repo.clone());
-        let head = main.head().context("reading HEAD of the main worktree")?;
-        if head.is_unborn() {
-            bail!(
-                "the repository at {} has no commit yet.\n  ork branches traks off a commit: make a \
-                 first commit (`git commit --allow-empty -m init`), then try again.",
-                self.main_workdir.display()
-            );
-        }
-        Ok(head.referent_name().map(|name| name.shorten().to_string()))
-    }
-
-    /// The object a reference points to, or `None` when it does not exist.
-    pub fn ref_tip(&self, full_name: &str) -> Result<Option<Oid>> {
-        let Some(mut reference) = self
-            .repo
-            .try_find_reference(full_name)
-            .with_context(|| format!("reading {full_name}"))?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(target_of(&mut reference)?))
-    }
-
-    /// All references under `prefix` (for example `refs/heads/ork/`) and what they point to.
-    pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<RefTip>> {
-        let platform = self
-            .repo
-            .references()
-            .context("opening the reference store")?;
-        let iter = platform
-            .prefixed(prefix)
-            .with_context(|| format!("listing {prefix}"))?;
-        let mut out = Vec::new();
-        for reference in iter {
-            let mut reference = reference.map_err(|e| anyhow!("listing {prefix}: {e}"))?;
-            let name = reference.name().as_bstr().to_string();
-            let tip = target_of(&mut reference)?;
-            out.push(RefTip { name, tip });
-        }
-        Ok(out)
-    }
-
-    /// The contents of the file at `path` in `commit`'s tree, or `None` when there is none.
-    pub fn read_file(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>> {
-        let tree = self.commit_tree(commit)?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("looking up {path} in {commit}"))?
-        else {
-            return Ok(None);
-        };
-        let object = entry
-            .object()
-            .with_context(|| format!("reading {path} in {commit}"))?;
-        Ok(Some(object.detach().data))
-    }
-
-    /// `commit`'s message and the folder `path` of its tree, or `None` when there is no such
-    /// folder: one commit read and one tree read per path component.
-    pub fn commit_dir(&self, commit: Oid, path: &str) -> Result<Option<(String, TreeDir<'_>)>> {
-        let commit_object = self
-            .repo
-            .find_commit(commit)
-            .with_context(|| format!("reading commit {commit}"))?;
-        let message = commit_object
-            .message_raw_sloppy()
-            .to_str_lossy()
-            .into_owned();
-        let tree = commit_object
-            .tree()
-            .with_context(|| format!("reading the tree of {commit}"))?;
-        Ok(subfolder(&tree, commit, path)?.map(|dir| (message, dir)))
-    }
-
-    /// The folder `path` in `commit`'s tree, or `None` when there is none.
-    pub fn dir_at(&self, commit: Oid, path: &str) -> Result<Option<TreeDir<'_>>> {
-        subfolder(&self.commit_tree(commit)?, commit, path)
-    }
-
-    /// The id of `commit`'s tree.
-    pub fn tree_of(&self, commit: Oid) -> Result<Oid> {
-        Ok(self.commit_tree(commit)?.id)
-    }
-
-    fn commit_tree(&self, commit: Oid) -> Result<gix::Tree<'_>> {
-        self.repo
-            .find_commit(commit)
-            .with_context(|| format!("reading commit {commit}"))?
-            .tree()
-            .with_context(|| format!("reading the tree of {commit}"))
-    }
-
-    /// Writes a commit whose tree is `parent`'s tree with `files` added or replaced, without
-    /// touching any index, worktree or ref. Returns the new commit.
-    pub fn write_commit(
-        &self,
-        parent: Oid,
-        files: &[FileWrite],
-        message: &str,
-        header: Option<(&str, &str)>,
-    ) -> Result<Oid> {
-        let tree_id = self.commit_tree(parent)?.id;
-        let tree = self.tree_with(tree_id, files)?;
-        self.new_commit_with_header(message, tree, &[parent], header)
-    }
-
-    /// `tree` with `files` added or replaced.
-    fn tree_with(&self, tree: Oid, files: &[FileWrite]) -> Result<Oid> {
-        let mut editor = self.repo.edit_tree(tree).context("editing a tree")?;
-        for file in files {
-            let blob = self
-                .repo
-                .write_blob(&file.contents)
-                .with_context(|| format!("writing {}", file.path))?;
-            editor
-                .upsert(file.path.as_str(), EntryKind::Blob, blob)
-                .with_context(|| format!("adding {} to the tree", file.path))?;
-        }
-        Ok(editor.write().context("writing a tree")?.detach())
-    }
-
-    /// Creates `full_name` at `target`; fails if it already exists.
-    pub fn create_ref(&self, full_name: &str, target: Oid, log_message: &str) -> Result<()> {
-        if self.ref_tip(full_name)?.is_some() {
-            bail!("{full_name} already exists");
-        }
-        self.repo
-            .reference(full_name, target, PreviousValue::MustNotExist, log_message)
-            .with_context(|| format!("creating {full_name}"))?;
-        Ok(())
-    }
-
-    /// Moves `full_name` from `expected` to `target`, or fails with [`RefMoved`] when it no longer
-    /// points at `expected`: compare-and-swap, so no concurrent write is ever silently lost.
-    pub fn update_ref(
-        &self,
-        full_name: &str,
-        target: Oid,
-        expected: Oid,
-        log_message: &str,
-    ) -> Result<()> {
-        let previous = PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected));
-        match self
-            .repo
-            .reference(full_name, target, previous, log_message)
-        {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_conflict() => Err(RefMoved {
-                name: full_name.to_string(),
-                expected,
-            }
-            .into()),
-            Err(err) => Err(anyhow::Error::new(err).context(format!("updating {full_name}"))),
-        }
-    }
-
-    /// Deletes `full_name` if it still points at `expected`.
-    pub fn delete_ref(&self, full_name: &str, expected: Oid) -> Result<()> {
-        use gix::refs::transaction::{Change, RefEdit, RefLog};
-        let edit = RefEdit {
-            change: Change::Delete {
-                expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
-                log: RefLog::AndReference,
-            },
-            name: full_name.try_into()?,
-            deref: false,
-        };
-        self.repo
-            .edit_reference(edit)
-            .with_context(|| format!("deleting {full_name}"))?;
-        Ok(())
     }
 
     /// Checks out the local branch `full_name` in a new linked worktree at `path`.
@@ -339,39 +140,6 @@ impl Git {
                 Err(e).with_context(|| format!("locking .git/ork/{name}"))
             }
         }
-    }
-
-    /// Whether `ancestor` is `descendant` or one of its ancestors.
-    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
-        if ancestor == descendant {
-            return Ok(true);
-        }
-        match self.repo.merge_base(ancestor, descendant) {
-            Ok(base) => Ok(base.is_some_and(|b| b.detach() == ancestor)),
-            Err(_) => Ok(false),
-        }
-    }
-
-    /// Walks first parents from `tip`, newest first, handing each commit's id and message to
-    /// `visit` until it returns `false`.
-    pub fn walk_first_parents(
-        &self,
-        tip: Oid,
-        mut visit: impl FnMut(Oid, &str) -> bool,
-    ) -> Result<()> {
-        let mut next = Some(tip);
-        while let Some(id) = next {
-            let commit = self
-                .repo
-                .find_commit(id)
-                .with_context(|| format!("reading commit {id}"))?;
-            let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
-            if !visit(id, &message) {
-                break;
-            }
-            next = commit.parent_ids().next().map(|p| p.detach());
-        }
-        Ok(())
     }
 
     /// Where git looks for hooks (`git rev-parse --git-path hooks`: honours `core.hooksPath`).
@@ -509,39 +277,6 @@ impl Git {
         let remote = remote.to_str_lossy().into_owned();
         // "." tracks a local branch: there is no remote to land on.
         (remote != ".").then_some(remote)
-    }
-
-    /// A commit with no parent whose tree holds one file, `name`: a record moved in place on a
-    /// ref of its own (a claim), never a history.
-    pub fn single_file_commit(&self, name: &str, contents: &[u8], message: &str) -> Result<Oid> {
-        let empty = self.repo.empty_tree().id;
-        let tree = self.tree_with(
-            empty,
-            &[FileWrite {
-                path: name.to_string(),
-                contents: contents.to_vec(),
-            }],
-        )?;
-        self.new_commit(message, tree, &[])
-    }
-
-    /// Joins another machine's gate notes into ours, line by line
-    /// (`git notes merge -s cat_sort_uniq`).
-    pub fn merge_notes(&self, notes_ref: &str, theirs: &str) -> Result<()> {
-        let short = notes_ref.trim_start_matches("refs/notes/");
-        self.run(
-            &self.main_workdir,
-            &[
-                "notes",
-                &format!("--ref={short}"),
-                "merge",
-                "-q",
-                "-s",
-                "cat_sort_uniq",
-                theirs,
-            ],
-        )
-        .map(drop)
     }
 
     /// Forgets worktree registrations whose folders are gone (`git worktree prune`).
@@ -734,92 +469,6 @@ impl Git {
             .map(drop)
     }
 
-    /// Appends `line` (one JSON object) to the note on `commit` in `notes_ref`, so that
-    /// `git notes merge -s cat_sort_uniq` can join two machines' notes line by line.
-    pub fn append_note(&self, notes_ref: &str, commit: Oid, line: &str) -> Result<()> {
-        let mut notes = self
-            .repo
-            .notes()?
-            .with_refs([notes_ref])?
-            .with_commit_message(format!("ork: note on {commit}"));
-        let mut text = notes
-            .get(commit)?
-            .first()
-            .map(|note| note.blob.data.clone())
-            .unwrap_or_default();
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        // A note leaves the machine with `ork sync`: no secret in it (DESIGN.md rule 10).
-        text.extend_from_slice(crate::store::secrets::redact_json(line.trim_end()).as_bytes());
-        text.push(b'\n');
-        let name: gix::refs::FullName = notes_ref.try_into()?;
-        notes
-            .replace_at_ref(name.as_ref(), commit, text)
-            .with_context(|| format!("writing a note on {commit}"))?;
-        Ok(())
-    }
-
-    /// Adds `files` to the tree at the tip of `full_name` (or to an empty tree when it does not
-    /// exist yet) and moves it there by compare-and-swap: for side records such as agent logs.
-    pub fn commit_on_ref(
-        &self,
-        full_name: &str,
-        files: &[FileWrite],
-        message: &str,
-    ) -> Result<Oid> {
-        // Side records (agent logs, session transcripts) are pushed like the rest: redacted.
-        let redacted: Vec<FileWrite> = files
-            .iter()
-            .map(|f| FileWrite {
-                path: f.path.clone(),
-                contents: crate::store::secrets::redact_bytes(&f.contents),
-            })
-            .collect();
-        let files = redacted.as_slice();
-        match self.ref_tip(full_name)? {
-            Some(tip) => {
-                let commit = self.write_commit(tip, files, message, None)?;
-                self.update_ref(full_name, commit, tip, message)?;
-                Ok(commit)
-            }
-            None => {
-                let empty = self.repo.empty_tree().id;
-                let tree = self.tree_with(empty, files)?;
-                let commit = self.new_commit(message, tree, &[])?;
-                self.create_ref(full_name, commit, message)?;
-                Ok(commit)
-            }
-        }
-    }
-
-    /// Merges `theirs` into `ours` in memory, without touching any worktree: the merged tree
-    /// with `drop_path` (a folder) left out, or the conflicted paths.
-    pub fn merge_tree(&self, ours: Oid, theirs: Oid, drop_path: &str) -> Result<MergeResult> {
-        let options = self.repo.tree_merge_options()?;
-        let labels = gix::merge::blob::builtin_driver::text::Labels {
-            ancestor: Some("merge base".into()),
-            current: Some("base".into()),
-            other: Some("trak".into()),
-        };
-        let mut outcome = self
-            .repo
-            .merge_commits(ours, theirs, labels, options.into())
-            .context("merging the trak into its base")?;
-        let paths = unresolved_paths(&outcome.tree_merge.conflicts, |_| true);
-        if !paths.is_empty() {
-            return Ok(MergeResult::Conflicts(paths));
-        }
-        let merged = outcome
-            .tree_merge
-            .tree
-            .write()
-            .context("writing the merged tree")?;
-        let mut editor = self.repo.edit_tree(merged)?;
-        editor.remove(drop_path)?;
-        Ok(MergeResult::Clean(editor.write()?.detach()))
-    }
-
     /// A scratch worktree at `path` with `commit` checked out on a detached HEAD
     /// (`git worktree add --detach`), for running a check on a commit no branch points at.
     pub fn add_scratch_worktree(&self, path: &Path, commit: Oid) -> Result<()> {
@@ -849,150 +498,6 @@ impl Git {
             &["worktree", "remove", "--force", "--force", &path_text],
         )
         .map(drop)
-    }
-
-    /// Joins two diverged histories: a commit with parents `ours` and `theirs` whose tree is
-    /// both sides' changes merged as git merges them, except the folder `dir`, which is
-    /// replaced by `dir_files` (computed by the caller, never text-merged). Conflicts outside
-    /// `dir` are returned instead.
-    pub fn join(
-        &self,
-        ours: Oid,
-        theirs: Oid,
-        dir: &str,
-        dir_files: &[FileWrite],
-        message: &str,
-        header: Option<(&str, &str)>,
-    ) -> Result<MergeResult> {
-        let prefix = format!("{dir}/");
-        let merged = match self.merge_histories(ours, theirs, |path| !path.starts_with(&prefix))? {
-            MergeResult::Clean(tree) => tree,
-            conflicts => return Ok(conflicts),
-        };
-        let mut editor = self.repo.edit_tree(merged)?;
-        editor.remove(dir)?;
-        let without_record = editor.write()?.detach();
-        let tree = self.tree_with(without_record, dir_files)?;
-        Ok(MergeResult::Clean(self.new_commit_with_header(
-            message,
-            tree,
-            &[ours, theirs],
-            header,
-        )?))
-    }
-
-    /// Joins two histories of files that never change once written (agent logs): the union of
-    /// both trees, as a commit with both parents. Histories started apart join too.
-    pub fn union(&self, ours: Oid, theirs: Oid, message: &str) -> Result<Oid> {
-        match self.merge_histories(ours, theirs, |_| true)? {
-            MergeResult::Clean(tree) => self.new_commit(message, tree, &[ours, theirs]),
-            MergeResult::Conflicts(paths) => bail!(
-                "{ours} and {theirs} hold different files at {}",
-                paths.join(", ")
-            ),
-        }
-    }
-
-    /// Merges the trees of two commits as git would (from their merge base, or from nothing
-    /// when they share no history); conflicts at paths where `counts` is false are ignored
-    /// (the caller replaces those paths).
-    fn merge_histories(
-        &self,
-        ours: Oid,
-        theirs: Oid,
-        counts: impl Fn(&str) -> bool,
-    ) -> Result<MergeResult> {
-        let base_tree = match self
-            .repo
-            .merge_base(ours, theirs)
-            .with_context(|| format!("finding where {ours} and {theirs} diverged"))?
-        {
-            Some(base) => self.commit_tree(base.detach())?.id,
-            None => self.repo.empty_tree().id,
-        };
-        let our_tree = self.commit_tree(ours)?.id;
-        let their_tree = self.commit_tree(theirs)?.id;
-        let labels = gix::merge::blob::builtin_driver::text::Labels {
-            ancestor: Some("merge base".into()),
-            current: Some("local".into()),
-            other: Some("remote".into()),
-        };
-        let options = self.repo.tree_merge_options()?;
-        let mut outcome = self
-            .repo
-            .merge_trees(base_tree, our_tree, their_tree, labels, options)
-            .context("joining two histories")?;
-        let conflicts = unresolved_paths(&outcome.conflicts, counts);
-        if !conflicts.is_empty() {
-            return Ok(MergeResult::Conflicts(conflicts));
-        }
-        Ok(MergeResult::Clean(
-            outcome
-                .tree
-                .write()
-                .context("writing the merged tree")?
-                .detach(),
-        ))
-    }
-
-    /// Writes a commit of `tree` with `parents`, moving no ref.
-    pub fn new_commit(&self, message: &str, tree: Oid, parents: &[Oid]) -> Result<Oid> {
-        self.new_commit_with_header(message, tree, parents, None)
-    }
-
-    /// Like [`Git::new_commit`], with an extra commit header `(name, value)`: data that git
-    /// keeps with the commit (through fetch and push) but `git log` does not show.
-    pub fn new_commit_with_header(
-        &self,
-        message: &str,
-        tree: Oid,
-        parents: &[Oid],
-        header: Option<(&str, &str)>,
-    ) -> Result<Oid> {
-        let committer = self
-            .repo
-            .committer()
-            .context("no committer identity")?
-            .context("reading the committer identity")?;
-        let author = self
-            .repo
-            .author()
-            .context("no author identity")?
-            .context("reading the author identity")?;
-        let commit = gix::objs::Commit {
-            message: message.into(),
-            tree,
-            author: author.into(),
-            committer: committer.into(),
-            encoding: None,
-            parents: parents.iter().copied().collect(),
-            extra_headers: header
-                .map(|(name, value)| (name.into(), value.into()))
-                .into_iter()
-                .collect(),
-        };
-        Ok(self
-            .repo
-            .write_object(commit)
-            .context("writing a commit")?
-            .detach())
-    }
-
-    /// `commit`'s message and the value of its extra header `name`, if it has one.
-    pub fn commit_header(&self, commit: Oid, name: &str) -> Result<(String, Option<String>)> {
-        let object = self
-            .repo
-            .find_commit(commit)
-            .with_context(|| format!("reading commit {commit}"))?;
-        let decoded = object
-            .decode()
-            .with_context(|| format!("decoding commit {commit}"))?;
-        let message = decoded.message.to_str_lossy().into_owned();
-        let header = decoded
-            .extra_headers()
-            .find(name)
-            .map(|value| value.to_str_lossy().into_owned());
-        Ok((message, header))
     }
 
     /// The worktree (main or linked) that has the local branch `full_name` checked out.
@@ -1055,156 +560,6 @@ fn added_in_diff(diff: &str) -> Vec<(String, usize, String)> {
         }
     }
     added
-}
-
-/// The folder `path` under `tree` (the tree of `commit`, named in errors), if there is one.
-fn subfolder<'repo>(
-    tree: &gix::Tree<'repo>,
-    commit: Oid,
-    path: &str,
-) -> Result<Option<TreeDir<'repo>>> {
-    let Some(entry) = tree
-        .lookup_entry_by_path(path)
-        .with_context(|| format!("looking up {path} in {commit}"))?
-    else {
-        return Ok(None);
-    };
-    let tree = entry
-        .object()
-        .with_context(|| format!("reading {path} in {commit}"))?
-        .try_into_tree()
-        .map_err(|_| anyhow!("{path} in {commit} is not a folder"))?;
-    Ok(Some(TreeDir { tree }))
-}
-
-/// The result of merging a trak into its base in memory.
-#[derive(Debug)]
-pub enum MergeResult {
-    /// The merged tree, with the trak's record folder left out.
-    Clean(Oid),
-    /// The paths git could not merge.
-    Conflicts(Vec<String>),
-}
-
-/// A folder of a commit's tree, for reading a few files from it without repeating the lookup.
-pub struct TreeDir<'repo> {
-    tree: gix::Tree<'repo>,
-}
-
-impl TreeDir<'_> {
-    /// The contents of the file `name` directly in this folder.
-    pub fn file(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let Some(entry) = self.tree.find_entry(name) else {
-            return Ok(None);
-        };
-        let object = entry.object().with_context(|| format!("reading {name}"))?;
-        Ok(Some(object.detach().data))
-    }
-
-    /// The sub-folder `name`, if there is one.
-    pub fn dir(&self, name: &str) -> Result<Option<Self>> {
-        let Some(entry) = self.tree.find_entry(name) else {
-            return Ok(None);
-        };
-        let tree = entry
-            .object()
-            .with_context(|| format!("reading {name}"))?
-            .try_into_tree()
-            .map_err(|_| anyhow!("{name} is not a folder"))?;
-        Ok(Some(TreeDir { tree }))
-    }
-
-    /// The names of the files directly in this folder, in git's order (sorted).
-    pub fn file_names(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in self.tree.iter() {
-            let entry = entry.context("decoding a tree")?;
-            if entry.mode().is_blob() {
-                names.push(entry.filename().to_str_lossy().into_owned());
-            }
-        }
-        Ok(names)
-    }
-
-    /// The names of everything directly in this folder, files and folders, sorted.
-    pub fn entry_names(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in self.tree.iter() {
-            let entry = entry.context("decoding a tree")?;
-            names.push(entry.filename().to_str_lossy().into_owned());
-        }
-        Ok(names)
-    }
-
-    /// Every file under this folder, at any depth, as (path relative to it, contents).
-    pub fn files_deep(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut files = Vec::new();
-        for entry in self.tree.iter() {
-            let entry = entry.context("decoding a tree")?;
-            let name = entry.filename().to_str_lossy().into_owned();
-            if entry.mode().is_blob() {
-                files.push((name, entry.object()?.detach().data));
-            } else if entry.mode().is_tree() {
-                let sub = TreeDir {
-                    tree: entry
-                        .object()?
-                        .try_into_tree()
-                        .map_err(|_| anyhow!("{name} is not a folder"))?,
-                };
-                for (path, data) in sub.files_deep()? {
-                    files.push((format!("{name}/{path}"), data));
-                }
-            }
-        }
-        Ok(files)
-    }
-
-    /// Every file directly in this folder as (name, contents), sorted by name.
-    pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut files = Vec::new();
-        for entry in self.tree.iter() {
-            let entry = entry.context("decoding a tree")?;
-            if !entry.mode().is_blob() {
-                continue;
-            }
-            let name = entry.filename().to_str_lossy().into_owned();
-            let data = entry.object()?.detach().data;
-            files.push((name, data));
-        }
-        Ok(files)
-    }
-}
-
-/// The object a reference points to. Branch refs point straight at commits, so the target is
-/// taken as it is; peeling (which reads the object to see whether it is a tag) is only for
-/// symbolic refs. Listing N traks then reads no object for the refs themselves.
-/// The paths a tree merge left in conflict as git counts them (unresolved, not merely
-/// auto-resolved), where `counts` says a path matters; sorted, each once.
-pub(super) fn unresolved_paths(
-    conflicts: &[gix::merge::tree::Conflict],
-    counts: impl Fn(&str) -> bool,
-) -> Vec<String> {
-    let how = gix::merge::tree::TreatAsUnresolved::git();
-    let mut paths: Vec<String> = conflicts
-        .iter()
-        .filter(|conflict| conflict.is_unresolved(how))
-        .map(|conflict| conflict.ours.location().to_string())
-        .filter(|path| counts(path))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
-fn target_of(reference: &mut gix::Reference<'_>) -> Result<Oid> {
-    if let Some(id) = reference.target().try_id() {
-        return Ok(id.to_owned());
-    }
-    let name = reference.name().as_bstr().to_string();
-    Ok(reference
-        .peel_to_id()
-        .with_context(|| format!("resolving {name}"))?
-        .detach())
 }
 
 /// Whether a failed fetch lost a race for a ref to another process of this repository
@@ -1277,6 +632,7 @@ fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
 
 /// Who ork signs as on a machine with no git identity.
 const FALLBACK_NAME: &str = "ork";
+
 const FALLBACK_EMAIL: &str = "ork@localhost";
 
 /// Discovers the repository containing `cwd`. Commits and reflogs need an author and a
@@ -1301,11 +657,6 @@ fn open_with_identity_fallback(cwd: &Path) -> Result<gix::Repository> {
         },
     )?;
     Ok(repo.into())
-}
-
-/// Whether `name` is a valid branch name, as git would accept it after `refs/heads/`.
-pub fn is_valid_branch_name(name: &str) -> bool {
-    gix::validate::reference::name(format!("refs/heads/{name}").as_bytes().as_bstr()).is_ok()
 }
 
 #[cfg(test)]
