@@ -1,6 +1,7 @@
-//! Running the `git` binary: `Git::run` for what gix must not do (see the module docs), and
-//! the calls that need no opened repository (`git --version`; `git init`, `git config` and
-//! `git commit` for setting up `ork demo`'s repository).
+//! Running the `git` binary: `git_command`, the one place its `Command` is built (in the C
+//! locale), `Git::run` for what gix must not do (see the module docs), and the calls that need
+//! no opened repository (`git --version`; `git init`, `git config` and `git commit` for setting
+//! up `ork demo`'s repository).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -8,6 +9,15 @@ use std::process::{Command, Output};
 use anyhow::{Context, Result, bail};
 
 use super::Git;
+
+/// The `git` binary, ready for its arguments: every `git` process ork starts is built here.
+pub(super) fn git_command() -> Command {
+    let mut command = Command::new("git");
+    // ork reads what git prints, and matches some of its messages (a fetch that lost a lock
+    // race to another process): git must answer in English whatever the user's locale.
+    command.env("LC_ALL", "C");
+    command
+}
 
 impl Git {
     /// Runs the `git` binary in `dir` for the operations gix must not do (see the module docs).
@@ -24,7 +34,7 @@ impl Git {
 /// `git --version`'s answer ("git version 2.47.1"): the binary ork runs for fetch, push and
 /// worktrees.
 pub fn version() -> Result<String> {
-    let output = Command::new("git")
+    let output = git_command()
         .arg("--version")
         .output()
         .context("running git --version: is git installed and on PATH?")?;
@@ -57,7 +67,7 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
 /// own message when it fails.
 fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
     use std::io::Write;
-    let mut child = Command::new("git")
+    let mut child = git_command()
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -81,4 +91,22 @@ fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
         );
     }
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn git_runs_in_the_c_locale() {
+        let command = git_command();
+        assert_eq!(command.get_program(), "git");
+        let lc_all = command
+            .get_envs()
+            .find(|(name, _)| *name == "LC_ALL")
+            .and_then(|(_, value)| value);
+        assert_eq!(lc_all, Some(OsStr::new("C")));
+    }
 }

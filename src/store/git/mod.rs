@@ -20,7 +20,8 @@
 //! - `checkout.rs`: a populated checkout changed and read through the `git` binary;
 //! - `remote.rs`: remotes, fetch and push;
 //! - `locks.rs`: `.git/ork/`, the runtime folder, and its locks;
-//! - `command.rs`: running the `git` binary.
+//! - `command.rs`: running the `git` binary; `git_command()` builds every `git` process ork
+//!   starts, with `LC_ALL=C`, so that ork can read what git prints.
 
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,10 @@
 //! Remotes: their names, fetch refspecs and a branch's upstream; fetch (tried again when it
 //! lost a lock race) and atomic push (never forced; leases for refs moved in place).
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 use gix::bstr::ByteSlice;
 
+use super::command::git_command;
 use super::{Git, Oid};
 
 impl Git {
@@ -40,7 +39,7 @@ impl Git {
     /// `remote`'s configured fetch refspecs.
     pub fn fetch_refspecs(&self, remote: &str) -> Result<Vec<String>> {
         let key = format!("remote.{remote}.fetch");
-        let current = Command::new("git")
+        let current = git_command()
             .arg("-C")
             .arg(&self.main_workdir)
             .args(["config", "--get-all", &key])
@@ -108,7 +107,7 @@ impl Git {
         }));
         args.push(remote.to_string());
         args.extend(refspecs.iter().cloned());
-        let output = Command::new("git")
+        let output = git_command()
             .arg("-C")
             .arg(&self.main_workdir)
             .args(&args)
