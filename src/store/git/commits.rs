@@ -1,0 +1,164 @@
+//! Commits: written without touching any index, worktree or ref (with an optional extra
+//! header), or moved onto a side ref of their own; read back (message, header); ancestry and
+//! first-parent walks.
+
+use anyhow::{Context, Result};
+use gix::bstr::ByteSlice;
+
+use super::{FileWrite, Git, Oid};
+
+impl Git {
+    /// Writes a commit whose tree is `parent`'s tree with `files` added or replaced, without
+    /// touching any index, worktree or ref. Returns the new commit.
+    pub fn write_commit(
+        &self,
+        parent: Oid,
+        files: &[FileWrite],
+        message: &str,
+        header: Option<(&str, &str)>,
+    ) -> Result<Oid> {
+        let tree_id = self.commit_tree(parent)?.id;
+        let tree = self.tree_with(tree_id, files)?;
+        self.new_commit_with_header(message, tree, &[parent], header)
+    }
+
+    /// Writes a commit of `tree` with `parents`, moving no ref.
+    pub fn new_commit(&self, message: &str, tree: Oid, parents: &[Oid]) -> Result<Oid> {
+        self.new_commit_with_header(message, tree, parents, None)
+    }
+
+    /// Like [`Git::new_commit`], with an extra commit header `(name, value)`: data that git
+    /// keeps with the commit (through fetch and push) but `git log` does not show.
+    pub fn new_commit_with_header(
+        &self,
+        message: &str,
+        tree: Oid,
+        parents: &[Oid],
+        header: Option<(&str, &str)>,
+    ) -> Result<Oid> {
+        let committer = self
+            .repo
+            .committer()
+            .context("no committer identity")?
+            .context("reading the committer identity")?;
+        let author = self
+            .repo
+            .author()
+            .context("no author identity")?
+            .context("reading the author identity")?;
+        let commit = gix::objs::Commit {
+            message: message.into(),
+            tree,
+            author: author.into(),
+            committer: committer.into(),
+            encoding: None,
+            parents: parents.iter().copied().collect(),
+            extra_headers: header
+                .map(|(name, value)| (name.into(), value.into()))
+                .into_iter()
+                .collect(),
+        };
+        Ok(self
+            .repo
+            .write_object(commit)
+            .context("writing a commit")?
+            .detach())
+    }
+
+    /// `commit`'s message and the value of its extra header `name`, if it has one.
+    pub fn commit_header(&self, commit: Oid, name: &str) -> Result<(String, Option<String>)> {
+        let object = self
+            .repo
+            .find_commit(commit)
+            .with_context(|| format!("reading commit {commit}"))?;
+        let decoded = object
+            .decode()
+            .with_context(|| format!("decoding commit {commit}"))?;
+        let message = decoded.message.to_str_lossy().into_owned();
+        let header = decoded
+            .extra_headers()
+            .find(name)
+            .map(|value| value.to_str_lossy().into_owned());
+        Ok((message, header))
+    }
+
+    /// A commit with no parent whose tree holds one file, `name`: a record moved in place on a
+    /// ref of its own (a claim), never a history.
+    pub fn single_file_commit(&self, name: &str, contents: &[u8], message: &str) -> Result<Oid> {
+        let empty = self.repo.empty_tree().id;
+        let tree = self.tree_with(
+            empty,
+            &[FileWrite {
+                path: name.to_string(),
+                contents: contents.to_vec(),
+            }],
+        )?;
+        self.new_commit(message, tree, &[])
+    }
+
+    /// Adds `files` to the tree at the tip of `full_name` (or to an empty tree when it does not
+    /// exist yet) and moves it there by compare-and-swap: for side records such as agent logs.
+    pub fn commit_on_ref(
+        &self,
+        full_name: &str,
+        files: &[FileWrite],
+        message: &str,
+    ) -> Result<Oid> {
+        // Side records (agent logs, session transcripts) are pushed like the rest: redacted.
+        let redacted: Vec<FileWrite> = files
+            .iter()
+            .map(|f| FileWrite {
+                path: f.path.clone(),
+                contents: crate::store::secrets::redact_bytes(&f.contents),
+            })
+            .collect();
+        let files = redacted.as_slice();
+        match self.ref_tip(full_name)? {
+            Some(tip) => {
+                let commit = self.write_commit(tip, files, message, None)?;
+                self.update_ref(full_name, commit, tip, message)?;
+                Ok(commit)
+            }
+            None => {
+                let empty = self.repo.empty_tree().id;
+                let tree = self.tree_with(empty, files)?;
+                let commit = self.new_commit(message, tree, &[])?;
+                self.create_ref(full_name, commit, message)?;
+                Ok(commit)
+            }
+        }
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        match self.repo.merge_base(ancestor, descendant) {
+            Ok(base) => Ok(base.is_some_and(|b| b.detach() == ancestor)),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Walks first parents from `tip`, newest first, handing each commit's id and message to
+    /// `visit` until it returns `false`.
+    pub fn walk_first_parents(
+        &self,
+        tip: Oid,
+        mut visit: impl FnMut(Oid, &str) -> bool,
+    ) -> Result<()> {
+        let mut next = Some(tip);
+        while let Some(id) = next {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .with_context(|| format!("reading commit {id}"))?;
+            let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+            if !visit(id, &message) {
+                break;
+            }
+            next = commit.parent_ids().next().map(|p| p.detach());
+        }
+        Ok(())
+    }
+}
