@@ -122,3 +122,49 @@ fn the_action_table_in_the_docs_is_the_engines() {
         "docs/cli.md's action table differs from src/engine/actions.rs: copy markdown_table()'s output between the markers"
     );
 }
+
+/// Comments cite the design rules where they live, in this repository (`docs/design.md`), and
+/// only rules that exist there.
+#[test]
+fn cited_design_rules_are_in_the_repository() {
+    let design =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"))
+            .unwrap();
+    let files = sources("");
+    let outside = lines_with(&files, &["DESIGN.md"]);
+    assert!(
+        outside.is_empty(),
+        "cite docs/design.md, not a file outside the repository:\n{}",
+        outside.join("\n")
+    );
+    for hit in lines_with(&files, &["design.md rule "]) {
+        let after = hit.split("design.md rule ").nth(1).unwrap();
+        let number: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+        assert!(
+            design.contains(&format!("\n{number}. **")),
+            "{hit}: docs/design.md has no rule {number}"
+        );
+    }
+}
+
+/// The CLI reads the store; every write to a trak goes through the engine or sync.
+#[test]
+fn the_cli_records_nothing_itself() {
+    let writes = [
+        ".record(",
+        ".record_with_worktree(",
+        ".create(&NewTrak",
+        ".update_ref(",
+        ".delete_ref(",
+        ".write_commit(",
+        ".move_to(",
+        ".adopt(",
+    ];
+    let cli: Vec<_> = sources("cli");
+    let hits = lines_with(&cli, &writes);
+    assert!(
+        hits.is_empty(),
+        "the CLI writes to the store; go through the engine or sync:\n{}",
+        hits.join("\n")
+    );
+}

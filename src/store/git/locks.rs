@@ -8,7 +8,7 @@ use super::Git;
 
 impl Git {
     /// `.git/ork/`: runtime files (locks, live logs of running agents). Nothing in it is state
-    /// (DESIGN.md rule 4); deleting it loses nothing.
+    /// (docs/design.md rule 4); deleting it loses nothing.
     pub fn runtime_dir(&self) -> PathBuf {
         self.repo.common_dir().join("ork")
     }

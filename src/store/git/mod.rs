@@ -3,7 +3,7 @@
 //! Reading (refs, commits, trees, blobs) and writing objects, commits and compare-and-swap ref
 //! updates go through one in-process `gix` repository, opened once per `ork` process. The `git`
 //! binary is used only where gix must not be: anything that touches a populated worktree and
-//! network operations (see `DESIGN.md`, "git access"). The rest of `ork` speaks of traks and
+//! network operations (see `docs/design.md`, "Git access"). The rest of `ork` speaks of traks and
 //! events; it sees object ids only as opaque tips to compare-and-swap against.
 //!
 //! There is one `Git`; its methods are spread over one file per capability (several `impl Git`

@@ -21,7 +21,7 @@ impl Git {
         if !text.is_empty() && !text.ends_with(b"\n") {
             text.push(b'\n');
         }
-        // A note leaves the machine with `ork sync`: no secret in it (DESIGN.md rule 10).
+        // A note leaves the machine with `ork sync`: no secret in it (docs/design.md rule 10).
         text.extend_from_slice(crate::store::secrets::redact_json(line.trim_end()).as_bytes());
         text.push(b'\n');
         let name: gix::refs::FullName = notes_ref.try_into()?;
