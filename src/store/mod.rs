@@ -10,12 +10,15 @@
 //! Every change is one commit with a readable subject and `Ork-*` trailers, moved onto the
 //! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
 
+mod agent_changes;
 pub mod claim;
 pub mod dry_run;
 pub mod event;
 pub mod git;
 pub mod history;
+mod listing;
 pub mod local_files;
+mod machines;
 pub mod secrets;
 pub mod state;
 mod story;
@@ -134,29 +137,6 @@ impl Store {
             .collect()
     }
 
-    /// Every trak: local branches, then those known only from remote-tracking branches.
-    /// One ref listing and a constant number of object reads per trak.
-    pub fn list(&self) -> Result<Vec<Trak>> {
-        let mut traks: BTreeMap<String, Trak> = BTreeMap::new();
-        for tip in self.git.refs_with_prefix(BRANCH_PREFIX)? {
-            let id = tip.name[BRANCH_PREFIX.len()..].to_string();
-            if let Some(trak) = self.read_if_trak(&id, &tip.name, tip.tip, Location::Local)? {
-                traks.insert(id, trak);
-            }
-        }
-        for (remote, id, name, tip) in self.remote_trak_refs()? {
-            if let Some(local) = traks.get(&id)
-                && !self.remote_is_ahead(local.tip, tip)?
-            {
-                continue;
-            }
-            if let Some(trak) = self.read_if_trak(&id, &name, tip, Location::Remote(remote))? {
-                traks.insert(id, trak);
-            }
-        }
-        Ok(traks.into_values().collect())
-    }
-
     /// Whether a fetched copy at `remote` holds everything the local branch at `local` has and
     /// more: then it is the trak's current state, and a plain `git fetch` shows another
     /// machine's progress. Costs a history walk only when the tips differ.
@@ -267,61 +247,11 @@ impl Store {
         Ok(ids)
     }
 
-    /// The trak named by `query` (an id or a unique prefix of one), or, with no query, the trak
-    /// whose worktree the process runs in.
-    pub fn resolve(&self, query: Option<&str>) -> Result<Trak> {
-        let ids = self.ids()?;
-        let id = match query {
-            Some(query) => pick_id(query, &ids)?,
-            None => self.current_trak_id().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "which trak? Pass an id, or run this inside a trak's worktree.\n  Traks: {}",
-                    list_or_none(&ids)
-                )
-            })?,
-        };
-        self.load(&id)
-    }
-
     /// The trak whose worktree the process runs in.
     fn current_trak_id(&self) -> Option<String> {
         self.git
             .current_branch()
             .and_then(|b| b.strip_prefix(BRANCH_PREFIX).map(str::to_string))
-    }
-
-    /// Every trak with a local branch, read from that branch (whatever remotes hold).
-    pub fn list_local(&self) -> Result<Vec<Trak>> {
-        let mut traks = Vec::new();
-        for tip in self.git.refs_with_prefix(BRANCH_PREFIX)? {
-            let id = &tip.name[BRANCH_PREFIX.len()..];
-            traks.extend(self.read_if_trak(id, &tip.name, tip.tip, Location::Local)?);
-        }
-        Ok(traks)
-    }
-
-    /// Reads trak `id` from its local branch, else from a remote-tracking branch.
-    pub fn load(&self, id: &str) -> Result<Trak> {
-        self.find(id)?
-            .ok_or_else(|| anyhow::anyhow!("there is no trak {id}"))
-    }
-
-    /// Like [`Store::load`], but `None` when trak `id` has no branch here or on a remote.
-    /// Looks up only the trak's own refs (one per remote), never the list of all traks.
-    pub fn find(&self, id: &str) -> Result<Option<Trak>> {
-        let local = format!("{BRANCH_PREFIX}{id}");
-        let local_tip = self.git.ref_tip(&local)?;
-        let trak = match (local_tip, self.remote_ref_of(id)?) {
-            (Some(tip), Some((remote, name, theirs))) if self.remote_is_ahead(tip, theirs)? => {
-                self.read(id, &name, theirs, Location::Remote(remote))?
-            }
-            (Some(tip), _) => self.read(id, &local, tip, Location::Local)?,
-            (None, Some((remote, name, tip))) => {
-                self.read(id, &name, tip, Location::Remote(remote))?
-            }
-            (None, None) => return Ok(None),
-        };
-        Ok(Some(trak))
     }
 
     /// (remote, ref name, tip) of the first configured remote that has trak `id`.
@@ -524,105 +454,6 @@ impl Store {
 }
 
 impl Store {
-    /// Records `kind` in one commit together with everything the agent changed in the trak's
-    /// `worktree` and `files` (name, contents) under the trak's record folder, such as the
-    /// artifact. The worktree's branch must still be at the tip the trak was read at.
-    pub fn record_with_worktree(
-        &self,
-        trak: &Trak,
-        worktree: &std::path::Path,
-        kind: EventKind,
-        files: &[(String, Vec<u8>)],
-    ) -> Result<Trak> {
-        let current = self.git.ref_tip(&trak.branch)?;
-        if current != Some(trak.tip) && !self.only_agent_commits(trak, current)? {
-            return Err(crate::store::git::RefMoved {
-                name: trak.branch.clone(),
-                expected: trak.tip,
-            }
-            .into());
-        }
-        let event = Event::new(
-            redacted(kind)?,
-            &self.machine,
-            Some(trak.state.head_event.clone()),
-        );
-        let state = trak.state.advance(&event);
-        // `.orkestra/traks/` in the worktree is put back as recorded first: whatever an agent
-        // did there, or an index left stale by a crash, must not reach the commit.
-        let traks_dir = worktree.join(TRAKS_DIR);
-        match std::fs::remove_dir_all(&traks_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("resetting {}", traks_dir.display())),
-        }
-        self.git.restore_folder(worktree, trak.tip, TRAKS_DIR)?;
-        let dir = worktree.join(record_dir(&trak.id));
-        let mut writes = vec![
-            (
-                format!("events/{}", event.file_name()),
-                event.to_json().into_bytes(),
-            ),
-            ("state.json".to_string(), state.to_json().into_bytes()),
-        ];
-        writes.extend(
-            files
-                .iter()
-                .map(|(name, contents)| (name.clone(), secrets::redact_bytes(contents))),
-        );
-        for (name, contents) in &writes {
-            let path = dir.join(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-            }
-            std::fs::write(&path, contents)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
-        let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
-        let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
-        Ok(Trak {
-            state,
-            tip: commit,
-            ..trak.clone()
-        })
-    }
-
-    /// The known secrets among the lines the agent's change in `worktree` adds to the trak's
-    /// tip (its record folder and the user's local files left out: those are never committed),
-    /// that `allowed` does not allow.
-    pub fn added_secrets(
-        &self,
-        trak: &Trak,
-        worktree: &std::path::Path,
-        allowed: &secrets::Allowed,
-    ) -> Result<Vec<secrets::Finding>> {
-        let mut keep_out = vec![TRAKS_DIR.to_string()];
-        keep_out.extend(
-            local_files::included_files(self.git.main_workdir(), worktree)?
-                .iter()
-                .map(|p| p.display().to_string()),
-        );
-        let lines = self.git.added_lines(worktree, trak.tip, &keep_out)?;
-        Ok(lines
-            .iter()
-            .flat_map(|(path, line, text)| secrets::find_on_line(path, *line, text))
-            .filter(|finding| !allowed.allows(finding))
-            .collect())
-    }
-
-    /// Takes back the commits the agent made itself in `worktree` (the branch moved past the
-    /// trak's tip without an ork event): the branch returns to the tip, their changes stay in
-    /// the worktree's files, uncommitted. For a change that must not be on any ref.
-    pub fn uncommit_agent_commits(&self, trak: &Trak, worktree: &std::path::Path) -> Result<()> {
-        let current = self.git.ref_tip(&trak.branch)?;
-        if current == Some(trak.tip) || !self.only_agent_commits(trak, current)? {
-            return Ok(());
-        }
-        self.git.reset_branch_keeping_files(worktree, trak.tip)
-    }
-
     /// Whether the branch moved from the trak's tip to `current` only through commits the agent
     /// made itself in the worktree (no ork event among them): its work, to be recorded on top.
     fn only_agent_commits(&self, trak: &Trak, current: Option<Oid>) -> Result<bool> {
@@ -661,108 +492,6 @@ impl Store {
             .collect())
     }
 
-    /// Whether `remote`'s copy of the trak, as last fetched, is at its local tip.
-    pub fn remote_is_at(&self, trak: &Trak, remote: &str) -> Result<bool> {
-        let tracking = format!("{REMOTES_PREFIX}{remote}/ork/{}", trak.id);
-        Ok(self.git.ref_tip(&tracking)? == Some(trak.tip))
-    }
-
-    /// Resets a local trak to `remote`'s copy, as last fetched, dropping what was recorded here
-    /// since (compare-and-swap against `trak.tip`; the worktree follows). For a machine that
-    /// recorded a run's start but lost the trak to another machine: the remote's copy is the
-    /// trak's, and this one's start must not join it later. Returns the trak as reset.
-    pub fn reset_to_remote(&self, trak: &Trak, remote: &str) -> Result<Trak> {
-        let tracking = format!("{REMOTES_PREFIX}{remote}/ork/{}", trak.id);
-        let Some(theirs) = self.git.ref_tip(&tracking)? else {
-            return Ok(trak.clone());
-        };
-        if theirs != trak.tip {
-            self.git.update_ref(
-                &trak.branch,
-                theirs,
-                trak.tip,
-                &format!("ork: reset to {remote}'s copy"),
-            )?;
-            self.refresh_worktree(trak, trak.tip, theirs)?;
-        }
-        self.load(&trak.id)
-    }
-
-    /// Makes a trak known only from a remote-tracking branch a local one, at the same commit,
-    /// so that it can be recorded on.
-    pub fn adopt(&self, trak: &Trak) -> Result<Trak> {
-        if trak.location == Location::Local {
-            return Ok(trak.clone());
-        }
-        let branch = format!("{BRANCH_PREFIX}{}", trak.id);
-        match self.git.ref_tip(&branch)? {
-            // The local branch is behind the fetched copy: fast-forward it (and its worktree).
-            Some(local) => {
-                let behind = Trak {
-                    tip: local,
-                    branch: branch.clone(),
-                    location: Location::Local,
-                    ..trak.clone()
-                };
-                self.move_to(&behind, trak.tip)?;
-            }
-            None => self.git.create_ref(
-                &branch,
-                trak.tip,
-                &format!("ork: adopt trak {} from {}", trak.id, trak.branch),
-            )?,
-        }
-        Ok(Trak {
-            location: Location::Local,
-            branch,
-            ..trak.clone()
-        })
-    }
-
-    /// Joins a local trak with `theirs`, the tip of its copy from another machine, when both
-    /// moved on: events as a union of files, state folded again from them, code merged as git
-    /// merges it. Fails, changing nothing, if the code conflicts.
-    pub fn join(&self, trak: &Trak, theirs: Oid, from: &str) -> Result<Trak> {
-        // Event files are copied byte for byte (a newer ork's events keep every field); they
-        // are parsed only to fold the state.
-        let mut event_files: BTreeMap<String, Vec<u8>> =
-            self.event_files_at(&trak.id, theirs)?.into_iter().collect();
-        event_files.extend(self.event_files_at(&trak.id, trak.tip)?);
-        let events = event_files
-            .iter()
-            .map(|(name, bytes)| Event::from_json(name, bytes))
-            .collect::<Result<Vec<_>>>()?;
-        let state = TrakState::fold(&trak.id, &events)?;
-        let their_trak = self.read(&trak.id, from, theirs, Location::Remote(from.to_string()))?;
-        // The newer side's artifacts win where both have one; each side's own are kept.
-        let (newer, older) = if their_trak.state.updated_at > trak.state.updated_at {
-            (&their_trak, trak)
-        } else {
-            (trak, &their_trak)
-        };
-        let mut artifacts: std::collections::BTreeMap<String, String> =
-            self.artifacts(older)?.into_iter().collect();
-        artifacts.extend(self.artifacts(newer)?);
-        let files = self.merged_record(trak, event_files, artifacts, &state)?;
-        let mut message = format!("ork: Join the work of {from}\n\n");
-        message.push_str(&trailers(
-            &trak.id,
-            ("joined", &state.head_event),
-            &state.stage,
-            None,
-            &self.machine,
-            &state,
-        ));
-        self.commit_merge(trak, theirs, &files, &message, state, |paths| {
-            anyhow::anyhow!(
-                "trak {} moved on here and on {from}, and their code conflicts in {}.\n  \
-                 Merge it by hand in the trak's worktree (git merge {from}), commit, then run ork sync again.",
-                trak.id,
-                paths.join(", ")
-            )
-        })
-    }
-
     /// The record folder a merge commit of `trak` holds: `event_files`, `artifacts`, its
     /// description and `state`.
     fn merged_record(
@@ -779,35 +508,6 @@ impl Store {
             self.description(trak)?,
             state,
         ))
-    }
-
-    /// Records `kind` as the merge of `theirs` (the tip of `branch`) into a local trak: one
-    /// commit with both parents whose code is both sides' merged and whose record folder is the
-    /// trak's own plus the event. Fails, changing nothing, if the code conflicts.
-    pub fn record_merge(
-        &self,
-        trak: &Trak,
-        theirs: Oid,
-        branch: &str,
-        kind: EventKind,
-    ) -> Result<Trak> {
-        let event = Event::new(kind, &self.machine, Some(trak.state.head_event.clone()));
-        let state = trak.state.advance(&event);
-        let mut event_files: BTreeMap<String, Vec<u8>> = self
-            .event_files_at(&trak.id, trak.tip)?
-            .into_iter()
-            .collect();
-        event_files.insert(event.file_name(), event.to_json().into_bytes());
-        let artifacts = self.artifacts(trak)?.into_iter().collect();
-        let files = self.merged_record(trak, event_files, artifacts, &state)?;
-        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
-        self.commit_merge(trak, theirs, &files, &message, state, |paths| {
-            anyhow::anyhow!(
-                "bringing {branch} into trak {} conflicts in {}",
-                trak.id,
-                paths.join(", ")
-            )
-        })
     }
 
     /// Commits the merge of `theirs` into a local trak, with `files` as its record folder and
@@ -840,39 +540,6 @@ impl Store {
             tip: commit,
             ..trak.clone()
         })
-    }
-
-    /// Whether trak `id` has a branch here or on a remote.
-    pub fn exists(&self, id: &str) -> Result<bool> {
-        Ok(self.git.ref_tip(&format!("{BRANCH_PREFIX}{id}"))?.is_some()
-            || self.remote_ref_of(id)?.is_some())
-    }
-
-    /// Moves a local trak's branch to `commit` (a descendant of its tip) by compare-and-swap,
-    /// bringing its worktree along if it has one.
-    pub fn move_to(&self, trak: &Trak, commit: Oid) -> Result<()> {
-        self.git
-            .update_ref(&trak.branch, commit, trak.tip, "ork: sync")?;
-        self.refresh_worktree(trak, trak.tip, commit)
-    }
-
-    /// After the trak's branch moved from `old` to `new` without its worktree, brings the
-    /// worktree along. The move stands whatever happens here, so a failure is a warning with
-    /// the way out, not an error.
-    fn refresh_worktree(&self, trak: &Trak, old: Oid, new: Oid) -> Result<()> {
-        let Some(worktree) = self.git.worktree_of_branch(&trak.branch)? else {
-            return Ok(());
-        };
-        if let Err(err) = self.git.fast_forward_worktree(&worktree, old, new) {
-            self.warnings.push(format!(
-                "trak {} moved on, but its worktree {} could not follow: {err:#}\n  \
-                 Check its changes, then run `git -C {} reset --keep HEAD`.",
-                trak.id,
-                worktree.display(),
-                worktree.display()
-            ));
-        }
-        Ok(())
     }
 
     /// The machine name events are signed with.
@@ -976,48 +643,9 @@ fn trailers(
     trailers
 }
 
-/// Resolves `query` against `ids`: an exact id, or a prefix of exactly one.
-fn pick_id(query: &str, ids: &[String]) -> Result<String> {
-    if ids.iter().any(|id| id == query) {
-        return Ok(query.to_string());
-    }
-    let mut matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(query)).collect();
-    // A trak's subtraks share its id as a prefix (`<id>.<key>`): the prefix means the parent.
-    if let Some(parent) = matches.iter().copied().find(|candidate| {
-        matches
-            .iter()
-            .all(|id| id == candidate || id.starts_with(&format!("{candidate}.")))
-    }) {
-        matches = vec![parent];
-    }
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => bail!(
-            "no trak matches \"{query}\".\n  Traks: {}",
-            list_or_none(ids)
-        ),
-        many => bail!(
-            "\"{query}\" matches {} traks; use more of the id:\n  {}",
-            many.len(),
-            many.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        ),
-    }
-}
-
-fn list_or_none(ids: &[String]) -> String {
-    if ids.is_empty() {
-        "none yet (create one with `ork trak new`)".to_string()
-    } else {
-        ids.join(", ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::listing::pick_id;
 
     fn ids(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

@@ -1,0 +1,105 @@
+//! The agent's changes in a trak's worktree, recorded with the stage's event in one commit;
+//! the secrets they would add; commits the agent made itself, taken back into the worktree.
+
+use super::*;
+
+impl Store {
+    /// Records `kind` in one commit together with everything the agent changed in the trak's
+    /// `worktree` and `files` (name, contents) under the trak's record folder, such as the
+    /// artifact. The worktree's branch must still be at the tip the trak was read at.
+    pub fn record_with_worktree(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+        kind: EventKind,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Trak> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current != Some(trak.tip) && !self.only_agent_commits(trak, current)? {
+            return Err(crate::store::git::RefMoved {
+                name: trak.branch.clone(),
+                expected: trak.tip,
+            }
+            .into());
+        }
+        let event = Event::new(
+            redacted(kind)?,
+            &self.machine,
+            Some(trak.state.head_event.clone()),
+        );
+        let state = trak.state.advance(&event);
+        // `.orkestra/traks/` in the worktree is put back as recorded first: whatever an agent
+        // did there, or an index left stale by a crash, must not reach the commit.
+        let traks_dir = worktree.join(TRAKS_DIR);
+        match std::fs::remove_dir_all(&traks_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("resetting {}", traks_dir.display())),
+        }
+        self.git.restore_folder(worktree, trak.tip, TRAKS_DIR)?;
+        let dir = worktree.join(record_dir(&trak.id));
+        let mut writes = vec![
+            (
+                format!("events/{}", event.file_name()),
+                event.to_json().into_bytes(),
+            ),
+            ("state.json".to_string(), state.to_json().into_bytes()),
+        ];
+        writes.extend(
+            files
+                .iter()
+                .map(|(name, contents)| (name.clone(), secrets::redact_bytes(contents))),
+        );
+        for (name, contents) in &writes {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, contents)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
+        let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
+        let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
+        Ok(Trak {
+            state,
+            tip: commit,
+            ..trak.clone()
+        })
+    }
+
+    /// The known secrets among the lines the agent's change in `worktree` adds to the trak's
+    /// tip (its record folder and the user's local files left out: those are never committed),
+    /// that `allowed` does not allow.
+    pub fn added_secrets(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+        allowed: &secrets::Allowed,
+    ) -> Result<Vec<secrets::Finding>> {
+        let mut keep_out = vec![TRAKS_DIR.to_string()];
+        keep_out.extend(
+            local_files::included_files(self.git.main_workdir(), worktree)?
+                .iter()
+                .map(|p| p.display().to_string()),
+        );
+        let lines = self.git.added_lines(worktree, trak.tip, &keep_out)?;
+        Ok(lines
+            .iter()
+            .flat_map(|(path, line, text)| secrets::find_on_line(path, *line, text))
+            .filter(|finding| !allowed.allows(finding))
+            .collect())
+    }
+
+    /// Takes back the commits the agent made itself in `worktree` (the branch moved past the
+    /// trak's tip without an ork event): the branch returns to the tip, their changes stay in
+    /// the worktree's files, uncommitted. For a change that must not be on any ref.
+    pub fn uncommit_agent_commits(&self, trak: &Trak, worktree: &std::path::Path) -> Result<()> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current == Some(trak.tip) || !self.only_agent_commits(trak, current)? {
+            return Ok(());
+        }
+        self.git.reset_branch_keeping_files(worktree, trak.tip)
+    }
+}
