@@ -100,31 +100,10 @@ fn visit<'a>(trak: &'a Trak, depth: usize, traks: &'a [Trak], out: &mut Vec<(usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ork::store::event::{Event, EventKind};
-    use ork::store::state::TrakState;
+    use ork::store::testing;
 
     fn trak(id: &str, parent: Option<&str>, status: Status) -> Trak {
-        let created = Event::new(
-            EventKind::Created {
-                title: id.to_string(),
-                flow: "feature".into(),
-                base: "main".into(),
-                stages: vec!["work".into()],
-                parent: parent.map(str::to_string),
-                key: parent.map(|_| "part".to_string()),
-            },
-            "m",
-            None,
-        );
-        let mut state = TrakState::fold(id, &[created]).unwrap();
-        state.status = status;
-        Trak {
-            id: id.to_string(),
-            state,
-            location: ork::store::Location::Local,
-            branch: format!("refs/heads/ork/{id}"),
-            tip: ork::store::git::Oid::from_hex(&[b'0'; 40]).unwrap(),
-        }
+        testing::trak(id, parent, status, "work")
     }
 
     #[test]

@@ -304,40 +304,13 @@ pub fn share_recorded(store: &Store) -> Result<(String, crate::sync::SyncReport)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::event::{Event, EventKind};
-    use crate::store::state::TrakState;
-
-    /// A trak with id `id` at `stage`, in `status`.
-    fn at(id: &str, status: Status, stage: &str) -> Trak {
-        let created = Event::new(
-            EventKind::Created {
-                title: id.to_string(),
-                flow: "feature".into(),
-                base: "main".into(),
-                stages: vec![stage.into()],
-                parent: None,
-                key: None,
-            },
-            "m",
-            None,
-        );
-        let mut state = TrakState::fold(id, &[created]).unwrap();
-        state.status = status;
-        state.stage = stage.to_string();
-        Trak {
-            id: id.to_string(),
-            state,
-            location: crate::store::Location::Local,
-            branch: format!("refs/heads/ork/{id}"),
-            tip: crate::store::git::Oid::from_hex(&[b'0'; 40]).unwrap(),
-        }
-    }
+    use crate::store::testing::trak as at;
 
     /// Every `ork <action> <id>` a hint offers is allowed in the status it is offered in.
     #[test]
     fn next_steps_offer_only_allowed_actions() {
         for status in OPEN.into_iter().chain([Status::Done, Status::Dropped]) {
-            let trak = at("t-1", status, "work");
+            let trak = at("t-1", None, status, "work");
             let hint = next_step(&trak);
             for action in Action::ALL {
                 let offered = hint.contains(&format!("ork {} t-1", command_of(action)));
@@ -359,14 +332,14 @@ mod tests {
 
     #[test]
     fn a_refusal_says_where_the_trak_is_and_what_it_allows() {
-        let trak = at("t-1", Status::Running, "work");
+        let trak = at("t-1", None, Status::Running, "work");
         let refused = check(&trak, Action::Approve).unwrap_err();
         assert_eq!(
             refused.headline(),
             "cannot approve trak t-1: it is running at work"
         );
         assert!(refused.to_string().ends_with(&next_step(&trak)));
-        let done = at("t-1", Status::Done, "work");
+        let done = at("t-1", None, Status::Done, "work");
         assert_eq!(
             check(&done, Action::Drop).unwrap_err().headline(),
             "cannot drop trak t-1: it is already done"
@@ -376,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_decision_is_allowed_where_its_action_is() {
-        let failed = at("t-1", Status::Failed, "work");
+        let failed = at("t-1", None, Status::Failed, "work");
         assert_eq!(
             allowed(&failed),
             [Action::Approve, Action::Reject, Action::Retry, Action::Drop]

@@ -22,6 +22,8 @@ mod machines;
 pub mod secrets;
 pub mod state;
 mod story;
+#[doc(hidden)]
+pub mod testing;
 pub mod trak_id;
 pub mod warnings;
 

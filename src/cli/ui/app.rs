@@ -327,30 +327,10 @@ fn action_of_key(c: char) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ork::store::event::{Event, EventKind};
-    use ork::store::state::TrakState;
 
-    /// A trak folded from its creation event, a subtrak of `parent` if given.
+    /// A queued trak, a subtrak of `parent` if given.
     fn trak(id: &str, parent: Option<&str>) -> Trak {
-        let created = Event::new(
-            EventKind::Created {
-                title: id.to_string(),
-                flow: "feature".into(),
-                base: "main".into(),
-                stages: vec!["work".into()],
-                parent: parent.map(str::to_string),
-                key: parent.map(|_| "part".to_string()),
-            },
-            "m",
-            None,
-        );
-        Trak {
-            id: id.to_string(),
-            state: TrakState::fold(id, &[created]).unwrap(),
-            location: ork::store::Location::Local,
-            branch: format!("refs/heads/ork/{id}"),
-            tip: ork::store::git::Oid::from_hex(&[b'0'; 40]).unwrap(),
-        }
+        ork::store::testing::trak(id, parent, ork::store::state::Status::Queued, "work")
     }
 
     #[test]
