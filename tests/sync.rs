@@ -868,37 +868,55 @@ fn a_push_refused_because_the_remote_moved_is_retried_and_loses_nothing() {
     let gates = BTreeSet::from([a.gate_commit(&ta), b.gate_commit(&tb), b.gate_commit(&tb2)]);
 
     // While A's sync fetches, B shares its second trak: the remote moves between A's fetch and
-    // A's push (a reference-transaction hook of A's runs B's `ork sync`, once).
+    // A's push. ork's git processes run no hook, so the race is set up on PATH: a `git` that,
+    // the first time A's sync pushes, runs B's `ork sync` before the real push.
     let base = net.remote.root.parent().unwrap();
     let marker = base.join("hook-ran");
     let hook_log = base.join("hook-sync.log");
-    let hook = format!(
+    let real_git = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let wrapper_dir = base.join("git-wrapper");
+    std::fs::create_dir_all(&wrapper_dir).unwrap();
+    let wrapper = format!(
         "#!/bin/sh\n\
-         cat > /dev/null\n\
-         [ \"$1\" = committed ] || exit 0\n\
-         [ -e {marker} ] && exit 0\n\
-         : > {marker}\n\
-         env -i PATH=\"$PATH\" HOME={home} XDG_CONFIG_HOME={home}/.config GIT_CONFIG_NOSYSTEM=1 \
-         GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_NAME='{AUTHOR}' GIT_AUTHOR_EMAIL='{EMAIL}' \
-         GIT_COMMITTER_NAME='{AUTHOR}' GIT_COMMITTER_EMAIL='{EMAIL}' ORK_MACHINE={MACHINE_B} LC_ALL=C \
-         {ork} -C {b_root} sync > {log} 2>&1\n\
-         exit 0\n",
+         for arg in \"$@\"; do\n\
+           if [ \"$arg\" = push ] && [ ! -e {marker} ]; then\n\
+             : > {marker}\n\
+             env -i PATH=\"$PATH\" HOME={home} XDG_CONFIG_HOME={home}/.config GIT_CONFIG_NOSYSTEM=1 \
+             GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_NAME='{AUTHOR}' GIT_AUTHOR_EMAIL='{EMAIL}' \
+             GIT_COMMITTER_NAME='{AUTHOR}' GIT_COMMITTER_EMAIL='{EMAIL}' ORK_MACHINE={MACHINE_B} LC_ALL=C \
+             {ork} -C {b_root} sync > {log} 2>&1\n\
+           fi\n\
+         done\n\
+         exec {real_git} \"$@\"\n",
         marker = quoted(&marker),
         home = quoted(b.repo.home()),
         ork = quoted(Path::new(env!("CARGO_BIN_EXE_ork"))),
         b_root = quoted(&b.repo.root),
         log = quoted(&hook_log),
+        real_git = quoted(Path::new(real_git.trim())),
     );
-    let hook_path = a.repo.root.join(".git/hooks/reference-transaction");
-    std::fs::write(&hook_path, hook).unwrap();
+    let wrapper_path = wrapper_dir.join("git");
+    std::fs::write(&wrapper_path, wrapper).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook_path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&wrapper_path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
-    let out = a.sync();
-    std::fs::remove_file(&hook_path).unwrap();
-    assert!(marker.exists(), "the hook never ran; A's sync said:\n{out}");
+    let mut sync = a.ork_command(&["sync"]);
+    let path = std::env::var("PATH").unwrap_or_default();
+    sync.env("PATH", format!("{}:{path}", wrapper_dir.display()));
+    let out = common::success(&sync.output().unwrap(), "A's ork sync");
+    assert!(
+        marker.exists(),
+        "the push never ran B's sync; A's sync said:\n{out}"
+    );
     let hook_out = std::fs::read_to_string(&hook_log).unwrap();
     assert!(
         hook_out.contains(&format!("refs/heads/ork/{tb2}")),

@@ -12,12 +12,32 @@ use super::Git;
 
 /// The `git` binary, ready for its arguments: every `git` process ork starts is built here.
 pub(super) fn git_command() -> Command {
+    let mut command = git_command_as_configured();
+    // No hook and no program a repository's config names runs in a git process ork starts
+    // (docs/design.md rule 12): an agent with a shell can write `.git/hooks/*` or set
+    // `core.fsmonitor`, and ork's own calls must not run what it planted. Given on the command
+    // line, these win over every config file.
+    command.args(
+        UNTRUSTED_PROGRAMS_OFF
+            .iter()
+            .flat_map(|setting| ["-c", setting]),
+    );
+    command
+}
+
+/// The `git` binary with the repository's own settings, for the one question that needs them
+/// and runs nothing: where the user's hooks are (`ork hooks install`, `ork doctor`).
+pub(super) fn git_command_as_configured() -> Command {
     let mut command = Command::new("git");
     // ork reads what git prints, and matches some of its messages (a fetch that lost a lock
     // race to another process): git must answer in English whatever the user's locale.
     command.env("LC_ALL", "C");
     command
 }
+
+/// The settings every git process ork starts runs with: hooks looked for where there are none,
+/// the file-system monitor off.
+pub const UNTRUSTED_PROGRAMS_OFF: [&str; 2] = ["core.hooksPath=/dev/null", "core.fsmonitor=false"];
 
 impl Git {
     /// Runs the `git` binary in `dir` for the operations gix must not do (see the module docs).
@@ -108,5 +128,18 @@ mod tests {
             .find(|(name, _)| *name == "LC_ALL")
             .and_then(|(_, value)| value);
         assert_eq!(lc_all, Some(OsStr::new("C")));
+    }
+
+    #[test]
+    fn git_runs_no_hook_and_no_fsmonitor() {
+        let command = git_command();
+        let args: Vec<&OsStr> = command.get_args().collect();
+        for setting in UNTRUSTED_PROGRAMS_OFF {
+            assert!(
+                args.windows(2)
+                    .any(|w| w == [OsStr::new("-c"), OsStr::new(setting)]),
+                "{setting} missing from {args:?}"
+            );
+        }
     }
 }

@@ -25,7 +25,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 mod checkout;
 mod command;
@@ -95,7 +95,19 @@ impl Git {
 
     /// Where git looks for hooks (`git rev-parse --git-path hooks`: honours `core.hooksPath`).
     pub fn hooks_dir(&self) -> Result<PathBuf> {
-        let out = self.run(&self.main_workdir, &["rev-parse", "--git-path", "hooks"])?;
+        // The user's `core.hooksPath`, which the settings of every other git call override.
+        let out = command::git_command_as_configured()
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .args(["rev-parse", "--git-path", "hooks"])
+            .output()
+            .context("running git rev-parse --git-path hooks")?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "git rev-parse --git-path hooks failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         Ok(if path.is_relative() {
             self.main_workdir.join(path)
