@@ -13,7 +13,7 @@ use crate::engine::prompt::{PromptInput, render};
 use crate::store::event::{EventKind, Outcome};
 use crate::store::git::FileWrite;
 use crate::store::state::Status;
-use crate::store::{LOGS_PREFIX, Trak};
+use crate::store::{Branch, LOGS_PREFIX, Trak};
 
 impl Engine<'_> {
     /// Runs one attempt of the current stage and records its result with the agent's changes.
@@ -136,6 +136,21 @@ impl Engine<'_> {
         {
             *retry &= could_start;
             *outside_changes = escaped;
+        }
+        // The branch is ork's: whatever the agent did to it is undone before anything counts.
+        let branch = self.store.take_back_branch(&trak, &worktree)?;
+        if let Branch::PutBack {
+            moved_to,
+            quarantine,
+        } = &branch
+        {
+            block_for_moved_branch(&mut kind, &trak, &stage.name, *moved_to, quarantine);
+            files.clear();
+            self.reporter.step(&format!(
+                "{}: failed: the agent moved the trak's branch; put back",
+                stage.name
+            ));
+            return self.store.record(&trak, kind);
         }
         let secrets = self.added_secrets(&trak, &worktree)?;
         if !secrets.is_empty() {
@@ -310,9 +325,36 @@ struct Cuts {
     whole_at: String,
 }
 
-/// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
-/// `secrets`, so it is not committed and the stage does not run again by itself.
-fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::secrets::Finding]) {
+/// Turns a run's `StageFinished` event into a failure a human must look at: the agent moved
+/// the trak's branch where ork did not (a forged record, another history), and ork put it back.
+fn block_for_moved_branch(
+    kind: &mut EventKind,
+    trak: &crate::store::Trak,
+    stage: &str,
+    moved_to: Option<crate::store::git::Oid>,
+    quarantine: &str,
+) {
+    let id = &trak.id;
+    let short = |oid: crate::store::git::Oid| oid.to_string()[..12].to_string();
+    let what = match moved_to {
+        Some(to) => format!(
+            "moved ork/{id} {} → {} with commits ork did not make (records only ork writes, or another history); ork put the branch back and kept them under {quarantine}",
+            short(trak.tip),
+            short(to)
+        ),
+        None => format!("deleted ork/{id}; ork put the branch back"),
+    };
+    fail_for_a_person(
+        kind,
+        format!(
+            "the agent of the {stage} run {what}.\n  Nothing of the run was recorded; its files are still in the worktree. \
+             Look at them (git log {quarantine}), then run `ork retry {id}`, or drop the trak: ork trak drop {id}"
+        ),
+    );
+}
+
+/// Makes a run's `StageFinished` a failure that does not run again by itself, with `error`.
+fn fail_for_a_person(kind: &mut EventKind, message: String) {
     if let EventKind::StageFinished {
         outcome,
         error,
@@ -323,21 +365,30 @@ fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::se
         ..
     } = kind
     {
-        let list: Vec<String> = secrets.iter().map(|s| format!("  {s}")).collect();
         *outcome = Outcome::Failed;
         *retry = false;
         *decision = None;
         *route_to = None;
         questions.clear();
-        *error = Some(format!(
+        *error = Some(message);
+    }
+}
+
+/// Turns a run's `StageFinished` event into a failure a human must look at: its change adds
+/// `secrets`, so it is not committed and the stage does not run again by itself.
+fn block_for_secrets(kind: &mut EventKind, id: &str, secrets: &[crate::store::secrets::Finding]) {
+    let list: Vec<String> = secrets.iter().map(|s| format!("  {s}")).collect();
+    fail_for_a_person(
+        kind,
+        format!(
             "the change adds {} known secret{}, so it was not committed (it is still in the worktree):\n{}\n  \
              Remove them and run `ork retry {id}`; or, if they are meant to be there, run \
              `ork retry {id} --allow-secret` or list them in .orkestra/secrets.allow",
             secrets.len(),
             if secrets.len() == 1 { "" } else { "s" },
             list.join("\n")
-        ));
-    }
+        ),
+    );
 }
 
 /// The `StageFinished` event for a run's result, and the record files it carries (the

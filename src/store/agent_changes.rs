@@ -92,6 +92,46 @@ impl Store {
             .collect())
     }
 
+    /// Puts the trak's branch back where ork left it before the agent ran if the agent moved it
+    /// where only ork may (docs/design.md rule 12: the record is ork's alone): a commit carrying
+    /// ork's `Ork-Event` trailer (a forged record), a branch moved off the trak's history, or
+    /// deleted. What it pointed to is kept under [`QUARANTINE_PREFIX`]`<id>` for a person to
+    /// look at. Commits of the agent's own work (a merge of the base it resolved, say) stay:
+    /// ork records on top of them.
+    pub fn take_back_branch(&self, trak: &Trak, worktree: &std::path::Path) -> Result<Branch> {
+        let current = self.git.ref_tip(&trak.branch)?;
+        if current == Some(trak.tip) {
+            return Ok(Branch::Untouched);
+        }
+        if self.only_agent_commits(trak, current)? {
+            return Ok(Branch::AgentCommits);
+        }
+        let quarantine = format!("{QUARANTINE_PREFIX}{}", trak.id);
+        if let Some(moved) = current {
+            match self.git.ref_tip(&quarantine)? {
+                Some(old) => self
+                    .git
+                    .update_ref(&quarantine, moved, old, "ork: quarantine")?,
+                None => self.git.create_ref(&quarantine, moved, "ork: quarantine")?,
+            }
+            // The worktree's HEAD is the branch: a reset there moves both, keeping the files.
+            let _ = self.git.reset_branch_keeping_files(worktree, trak.tip);
+        }
+        match self.git.ref_tip(&trak.branch)? {
+            Some(now) if now == trak.tip => {}
+            Some(now) => self
+                .git
+                .update_ref(&trak.branch, trak.tip, now, "ork: put back")?,
+            None => self
+                .git
+                .create_ref(&trak.branch, trak.tip, "ork: put back")?,
+        }
+        Ok(Branch::PutBack {
+            moved_to: current,
+            quarantine,
+        })
+    }
+
     /// Takes back the commits the agent made itself in `worktree` (the branch moved past the
     /// trak's tip without an ork event): the branch returns to the tip, their changes stay in
     /// the worktree's files, uncommitted. For a change that must not be on any ref.
@@ -102,4 +142,23 @@ impl Store {
         }
         self.git.reset_branch_keeping_files(worktree, trak.tip)
     }
+}
+
+/// Where the commits an agent put on its trak's branch that ork did not make are kept:
+/// `refs/ork/quarantine/<id>`.
+pub const QUARANTINE_PREFIX: &str = "refs/ork/quarantine/";
+
+/// What [`Store::take_back_branch`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Branch {
+    /// The agent did not move it.
+    Untouched,
+    /// The agent committed its own work, on top of the trak's tip, carrying no record.
+    AgentCommits,
+    /// The agent moved it somewhere ork did not (forged records, another history, deleted):
+    /// the branch is back at the trak's tip, what it pointed to is under `quarantine`.
+    PutBack {
+        moved_to: Option<Oid>,
+        quarantine: String,
+    },
 }

@@ -11,6 +11,7 @@
 //! branch by compare-and-swap. Reading a trak costs a constant number of object reads.
 
 mod agent_changes;
+pub use agent_changes::{Branch, QUARANTINE_PREFIX};
 pub mod claim;
 pub mod dry_run;
 pub mod event;
