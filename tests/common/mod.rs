@@ -7,8 +7,11 @@
 
 pub mod review_flow;
 pub mod runs_ork;
+pub mod sandbox;
 
 pub use runs_ork::RunsOrk;
+#[allow(unused_imports)]
+pub use sandbox::{Net, Sandbox, artifact};
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -235,6 +238,16 @@ impl Repo {
     pub fn read(&self, rel: &str) -> String {
         let path = self.root.join(rel);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// A bare repository `name` beside this one, added as its remote `origin`, with `main`
+    /// pushed to it.
+    pub fn add_origin(&self, name: &str) -> Repo {
+        let remote = self.sibling(name);
+        remote.git(&["init", "-q", "--bare", "-b", "main"]);
+        self.git(&["remote", "add", "origin", remote.root.to_str().unwrap()]);
+        self.git(&["push", "-q", "origin", "main"]);
+        remote
     }
 
     /// Stages everything and commits it.
