@@ -132,7 +132,10 @@ impl Repo {
         for var in GIT_LOCATION_VARS {
             command.env_remove(var);
         }
+        // Agent CLIs and their stand-ins keep their sessions under the sandbox's home.
         command
+            .env_remove("CODEX_HOME")
+            .env_remove("XDG_DATA_HOME")
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -511,6 +514,15 @@ pub fn status_entry(status_json: &str, id: &str, whose: &str) -> serde_json::Val
         .clone()
 }
 
+/// The row of `ork status`'s table for trak `id`.
+pub fn status_row(table: &str, id: &str) -> String {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
+        .to_string()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes: waiting for them, and killing what a test leaves running
 // ---------------------------------------------------------------------------------------------
@@ -591,20 +603,4 @@ impl Drop for Cleanup {
             kill_groups(cmdline);
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the fake agent (fixtures/agents/fake-agent) leaves in its folder
-// ---------------------------------------------------------------------------------------------
-
-/// How many times the fake agent keeping its files in `dir` ran `stage`.
-pub fn fake_agent_runs(dir: &Path, stage: &str) -> u32 {
-    std::fs::read_to_string(dir.join(format!("{stage}.count")))
-        .map_or(0, |n| n.trim().parse().unwrap())
-}
-
-/// The prompt of the fake agent's `n`-th run of `stage`.
-pub fn fake_agent_prompt(dir: &Path, stage: &str, n: u32) -> String {
-    let path = dir.join(format!("{stage}-{n}.prompt"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
