@@ -2,7 +2,7 @@
 //! bodies hold the human's words (a rejection's feedback, questions and their answers) and
 //! why a gate failed.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! independent ones at once, each merging into the parent's branch; the parent then goes on.
 //! The fake agent (fixtures/agents/fake-agent) is scripted per subtrak by its key.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `ork hooks install`: a plain `git push` of an ork branch carries its notes and logs too.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

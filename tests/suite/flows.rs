@@ -4,7 +4,7 @@
 //! crashes of `ork` itself, integration (clean, conflicting, into a dirty checkout), logs,
 //! diffs, usage, and background runs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! on one line (`-v` names every trak), `ork logs --json` and `ork diff --json`, and no colour
 //! when piped.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

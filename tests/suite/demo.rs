@@ -1,6 +1,6 @@
 //! `ork demo` runs a whole flow in a repository of its own, with no model and no network.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

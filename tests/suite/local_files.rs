@@ -1,7 +1,7 @@
 //! Files listed in `.orkestra/worktree.include` (secrets, local settings) reach every worktree
 //! but never a commit.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! merges in the bare remote); the landing gate (a base that stays green); the conflict
 //! forecast in `ork status`.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

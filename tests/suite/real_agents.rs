@@ -8,7 +8,7 @@
 //! skip with a line on stderr; under `CI=true` they fail instead. `.config/nextest.toml` runs them
 //! in a group of their own, two at a time: each starts real node processes.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::ops::Deref;

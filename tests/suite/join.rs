@@ -1,7 +1,7 @@
 //! Joining two machines' histories of one trak, through the library: the union of event files,
 //! byte for byte, and a state folded from them.
 
-mod common;
+use crate::common;
 
 use ork::store::event::{Actor, EventKind};
 use ork::store::git::{FileWrite, Git};

@@ -3,7 +3,7 @@
 //! person would, reading the screen with `capture-pane`. The server is killed when the test
 //! ends, failed or not.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! End to end: `ork init`, `ork trak new`, `ork status`, `ork show` and `ork log` against real
 //! git repositories, checked through both ork's output and git's view of the repository.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,7 +1,7 @@
 //! An agent's session started on one machine is resumed on another: Claude Code's transcript,
 //! Codex's rollout and OpenCode's exported session travel with the trak.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

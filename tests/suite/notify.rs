@@ -1,7 +1,7 @@
 //! End to end: the `[notify]` command runs when a trak starts waiting for a human and when it
 //! is done, with the trak in its environment; one that fails or hangs never harms the trak.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

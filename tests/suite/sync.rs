@@ -5,7 +5,7 @@
 //! machines, agent logs, claims on running stages and `--take-over`, a push the remote refused
 //! because it moved, an unreachable remote, and the refspecs `ork init` configures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
