@@ -2,15 +2,11 @@
 //! the built `ork` binary and the `git` binary, with an environment that ignores the machine's
 //! own git configuration.
 
-// Each test crate uses its own subset of these helpers.
-#![allow(dead_code)]
-
 pub mod review_flow;
 pub mod runs_ork;
 pub mod sandbox;
 
 pub use runs_ork::RunsOrk;
-#[allow(unused_imports)]
 pub use sandbox::{Net, Sandbox, artifact};
 
 use std::ffi::OsStr;
