@@ -681,23 +681,33 @@ fn ctrl_c_stops_the_agent_group_and_leaves_an_interrupted_trak() {
 // 8. A merge conflict during integration
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
+/// A trak whose first `work` run sets `config.txt`'s timeout to 30 while main, after the trak
+/// was created, sets the same line to 20: its integration conflicts, and the second run
+/// (`resolution`, an agent's run that should end at 25) resolves it. The sandbox, the trak's id
+/// and main's commit before the trak ran.
+fn timeout_conflict(resolution: Value) -> (Sandbox, String, String) {
     let s = Sandbox::with_files(
         &work_flow("20s", "review = \"auto\""),
         &[("config.txt", "name = app\ntimeout = 10\n")],
         json!({"work": [
             {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
-            // As the feedback says: merge the base, resolve, `git add`; ork commits.
-            {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
-             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
+            resolution,
         ]}),
     );
     let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
-    // main moves on after the trak was created, changing the same line.
     s.repo.write("config.txt", "name = app\ntimeout = 20\n");
     s.repo.commit_all("Timeout 20");
     let main_before = s.repo.git(&["rev-parse", "main"]);
+    (s, id, main_before)
+}
+
+#[test]
+fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
+    // As the feedback says: merge the base, resolve, `git add`; ork commits.
+    let (s, id, main_before) = timeout_conflict(json!(
+        {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
+         "result": {"type": "artifact", "content": "merged main, timeout 25"}}
+    ));
 
     let out = s.ork_ok(&["resume", &id]);
     assert_eq!(s.runs("work"), 2, "{out}");
@@ -725,20 +735,11 @@ fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
 
 #[test]
 fn an_agent_that_commits_its_own_merge_resolution_integrates() {
-    let s = Sandbox::with_files(
-        &work_flow("20s", "review = \"auto\""),
-        &[("config.txt", "name = app\ntimeout = 10\n")],
-        json!({"work": [
-            {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
-            // Commits the merge itself (keeping its side), then edits the result.
-            {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
-             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
-        ]}),
-    );
-    let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
-    s.repo.write("config.txt", "name = app\ntimeout = 20\n");
-    s.repo.commit_all("Timeout 20");
-    let main_before = s.repo.git(&["rev-parse", "main"]);
+    // Commits the merge itself (keeping its side), then edits the result.
+    let (s, id, main_before) = timeout_conflict(json!(
+        {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
+         "result": {"type": "artifact", "content": "merged main, timeout 25"}}
+    ));
 
     let out = s.ork_ok(&["resume", &id]);
     assert_eq!(s.runs("work"), 2, "{out}");
