@@ -4,53 +4,28 @@
 //! crashes of `ork` itself, integration (clean, conflicting, into a dirty checkout), logs,
 //! diffs, usage, and background runs.
 
-mod common;
+use crate::common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use common::sandbox::{FAKE_AGENT, feature_workflow, stage};
 use common::{
-    Cleanup, Repo, RunsOrk, alive, created_id, lines, output_within, pids, stdout, success,
-    unique_seconds, wait_until,
+    Cleanup, RunsOrk, Sandbox, alive, artifact, created_id, lines, output_within, pids, stdout,
+    success, unique_seconds, wait_until,
 };
 
-/// How long one `ork` command may take before the test fails (and kills it).
-const ORK_LIMIT: Duration = Duration::from_secs(20);
-
-/// The fake agent, by absolute path.
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
-
 // ---------------------------------------------------------------------------------------------
-// Workflow and plan builders
+// Workflows
 // ---------------------------------------------------------------------------------------------
 
 /// A workflow with one agent, `fake` (the fake agent, under `agent_timeout`), and one flow,
 /// `feature`, made of `stages`; merge conflicts go back to its `work` stage.
 fn workflow(agent_timeout: &str, stages: &[String]) -> String {
-    format!(
-        "default_flow = \"feature\"\n\n\
-         [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"{agent_timeout}\"\n\n\
-         [flows.feature]\ndescription = \"A test flow\"\n\n\
-         {}\n\
-         [flows.feature.integration]\nstrategy = \"merge\"\non_conflict = \"work\"\n",
-        stages.concat()
-    )
-}
-
-/// One `[[flows.feature.stages]]` table run by the fake agent; `extra` holds more keys (TOML).
-fn stage(name: &str, prompt: &str, artifact: &str, extra: &str) -> String {
-    format!(
-        "[[flows.feature.stages]]\nname = \"{name}\"\nagent = \"fake\"\nprompt = \"{prompt}\"\nartifact = \"{artifact}\"\n{extra}\n"
-    )
-}
-
-/// A run of the fake agent that writes `content` as an artifact result.
-fn artifact(content: &str) -> Value {
-    json!({"result": {"type": "artifact", "content": content}})
+    feature_workflow(agent_timeout, "", stages)
 }
 
 /// The `feature` flow: a human-reviewed plan, gated and human-reviewed work,
@@ -84,113 +59,7 @@ fn work_flow(agent_timeout: &str, extra: &str) -> String {
     )
 }
 
-// ---------------------------------------------------------------------------------------------
-// The sandbox
-// ---------------------------------------------------------------------------------------------
-
-/// A repository set up for ork with a given workflow, and the fake agent's plan beside it.
-struct Sandbox {
-    repo: Repo,
-    /// The sandbox folder holding the repository, the plan and the agent's records.
-    base: PathBuf,
-    plan: PathBuf,
-    agent_dir: PathBuf,
-}
-
-impl RunsOrk for Sandbox {
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    fn limit(&self) -> Duration {
-        ORK_LIMIT
-    }
-}
-
 impl Sandbox {
-    /// `ork init`'s files with `workflow` as the workflow, committed on `main`, and the fake
-    /// agent following `stages` (the plan's `"stages"` object).
-    fn new(workflow: &str, stages: Value) -> Sandbox {
-        Sandbox::with_files(workflow, &[], stages)
-    }
-
-    /// Like [`Sandbox::new`], with `files` committed on `main` too.
-    fn with_files(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
-        let repo = Repo::set_up(workflow, files);
-        let base = repo.root.parent().unwrap().to_path_buf();
-        let sandbox = Sandbox {
-            plan: base.join("plan.json"),
-            agent_dir: base.join("agent"),
-            base,
-            repo,
-        };
-        sandbox.set_plan(stages);
-        sandbox
-    }
-
-    /// Replaces the fake agent's plan (its run counters are kept).
-    fn set_plan(&self, stages: Value) {
-        let plan = json!({"dir": self.agent_dir, "stages": stages});
-        std::fs::write(&self.plan, plan.to_string()).unwrap();
-    }
-
-    /// A path in the sandbox, outside the repository.
-    fn path(&self, name: &str) -> PathBuf {
-        self.base.join(name)
-    }
-
-    /// `ork args` in the repository, with the fake agent's plan in its environment.
-    /// `ork trak new TITLE args…`: the new trak's id and the command's stdout.
-    fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
-        let mut full = vec!["trak", "new", title];
-        full.extend_from_slice(args);
-        let out = self.ork_ok(&full);
-        (created_id(&out), out)
-    }
-
-    /// The trak's status as `ork status --json` spells it (`awaiting_review`).
-    fn status(&self, id: &str) -> String {
-        self.trak(id)["status"].as_str().unwrap().to_string()
-    }
-
-    /// How many times the fake agent ran `stage`.
-    fn runs(&self, stage: &str) -> u32 {
-        common::fake_agent_runs(&self.agent_dir, stage)
-    }
-
-    /// The prompt of the `n`-th run of `stage`.
-    fn prompt(&self, stage: &str, n: u32) -> String {
-        common::fake_agent_prompt(&self.agent_dir, stage, n)
-    }
-
-    /// The `ORK_*` environment of the `n`-th run of `stage`.
-    fn agent_env(&self, stage: &str, n: u32) -> BTreeMap<String, String> {
-        let path = self.agent_dir.join(format!("{stage}-{n}.env"));
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    /// The commits on `ork/<id>` whose `Ork-Event` trailer is `event`, oldest first.
-    fn event_commits(&self, id: &str, event: &str) -> Vec<String> {
-        let log = self.repo.git(&[
-            "log",
-            "--reverse",
-            "--format=%H %(trailers:key=Ork-Event,valueonly,separator=)",
-            &format!("ork/{id}"),
-        ]);
-        log.lines()
-            .filter_map(|l| l.split_once(' '))
-            .filter(|(_, e)| e.trim() == event)
-            .map(|(h, _)| h.to_string())
-            .collect()
-    }
-
     /// The repository's `git status --porcelain` lines, sorted.
     fn porcelain(&self) -> Vec<String> {
         let out = self.repo.git_output(&["status", "--porcelain"]);
@@ -812,23 +681,33 @@ fn ctrl_c_stops_the_agent_group_and_leaves_an_interrupted_trak() {
 // 8. A merge conflict during integration
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
+/// A trak whose first `work` run sets `config.txt`'s timeout to 30 while main, after the trak
+/// was created, sets the same line to 20: its integration conflicts, and the second run
+/// (`resolution`, an agent's run that should end at 25) resolves it. The sandbox, the trak's id
+/// and main's commit before the trak ran.
+fn timeout_conflict(resolution: Value) -> (Sandbox, String, String) {
     let s = Sandbox::with_files(
         &work_flow("20s", "review = \"auto\""),
         &[("config.txt", "name = app\ntimeout = 10\n")],
         json!({"work": [
             {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
-            // As the feedback says: merge the base, resolve, `git add`; ork commits.
-            {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
-             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
+            resolution,
         ]}),
     );
     let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
-    // main moves on after the trak was created, changing the same line.
     s.repo.write("config.txt", "name = app\ntimeout = 20\n");
     s.repo.commit_all("Timeout 20");
     let main_before = s.repo.git(&["rev-parse", "main"]);
+    (s, id, main_before)
+}
+
+#[test]
+fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
+    // As the feedback says: merge the base, resolve, `git add`; ork commits.
+    let (s, id, main_before) = timeout_conflict(json!(
+        {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
+         "result": {"type": "artifact", "content": "merged main, timeout 25"}}
+    ));
 
     let out = s.ork_ok(&["resume", &id]);
     assert_eq!(s.runs("work"), 2, "{out}");
@@ -856,20 +735,11 @@ fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
 
 #[test]
 fn an_agent_that_commits_its_own_merge_resolution_integrates() {
-    let s = Sandbox::with_files(
-        &work_flow("20s", "review = \"auto\""),
-        &[("config.txt", "name = app\ntimeout = 10\n")],
-        json!({"work": [
-            {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
-            // Commits the merge itself (keeping its side), then edits the result.
-            {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
-             "result": {"type": "artifact", "content": "merged main, timeout 25"}},
-        ]}),
-    );
-    let (id, _) = s.new_trak("Raise the timeout", &["--no-run"]);
-    s.repo.write("config.txt", "name = app\ntimeout = 20\n");
-    s.repo.commit_all("Timeout 20");
-    let main_before = s.repo.git(&["rev-parse", "main"]);
+    // Commits the merge itself (keeping its side), then edits the result.
+    let (s, id, main_before) = timeout_conflict(json!(
+        {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
+         "result": {"type": "artifact", "content": "merged main, timeout 25"}}
+    ));
 
     let out = s.ork_ok(&["resume", &id]);
     assert_eq!(s.runs("work"), 2, "{out}");
@@ -1578,7 +1448,7 @@ fn agents_and_gates_run_in_the_worktree_with_pwd_and_no_oldpwd() {
         .env("PWD", &s.repo.root)
         .env("OLDPWD", s.path("elsewhere"));
     let out = success(
-        &output_within(&mut command, ORK_LIMIT, "ork trak new"),
+        &output_within(&mut command, s.limit(), "ork trak new"),
         "ork trak new",
     );
     let id = created_id(&out);

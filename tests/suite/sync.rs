@@ -5,32 +5,30 @@
 //! machines, agent logs, claims on running stages and `--take-over`, a push the remote refused
 //! because it moved, an unreachable remote, and the refspecs `ork init` configures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::sandbox::{MACHINE_B, feature_workflow, stage};
 use common::{
-    AUTHOR, Cleanup, EMAIL, Repo, RunsOrk, created_id, kill_groups, lines, pids, stdout,
-    unique_seconds, wait_until,
+    AUTHOR, Cleanup, EMAIL, Net, Repo, RunsOrk, Sandbox, artifact, kill_groups, lines, pids,
+    status_row, stdout, unique_seconds, wait_until,
 };
 
-/// How long one `ork` command may take before the test fails (and kills it).
-const ORK_LIMIT: Duration = Duration::from_secs(90);
-
-/// The fake agent, by absolute path.
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
-
-const MACHINE_A: &str = "machine-a";
-const MACHINE_B: &str = "machine-b";
-/// The names events, trailers and log files record for `MACHINE_A` and `MACHINE_B`: ork keeps
-/// ASCII letters and digits and turns everything else into `_` (docs/data-model.md).
+/// The names events, trailers and log files record for a [`Net`]'s machines `machine-a` and
+/// `machine-b`: ork keeps ASCII letters and digits and turns everything else into `_`
+/// (docs/data-model.md).
 const RECORDED_A: &str = "machine_a";
 const RECORDED_B: &str = "machine_b";
+
+/// One machine of a [`Net`]: a clone of the remote with its own home folder, machine name and
+/// fake-agent plan.
+type Machine = Sandbox;
 
 // ---------------------------------------------------------------------------------------------
 // Workflows and plans
@@ -39,22 +37,7 @@ const RECORDED_B: &str = "machine_b";
 /// A workflow with one agent, `fake` (the fake agent), `extra` top-level tables (such as
 /// `[sync]`), and one flow, `feature`, made of `stages`.
 fn workflow(extra: &str, stages: &[String]) -> String {
-    format!(
-        "default_flow = \"feature\"\n\n\
-         [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"60s\"\n\n\
-         {extra}\n\
-         [flows.feature]\ndescription = \"A test flow\"\n\n\
-         {}\n\
-         [flows.feature.integration]\nstrategy = \"merge\"\non_conflict = \"work\"\n",
-        stages.concat()
-    )
-}
-
-/// One `[[flows.feature.stages]]` table run by the fake agent; `extra` holds more keys (TOML).
-fn stage(name: &str, prompt: &str, artifact: &str, extra: &str) -> String {
-    format!(
-        "[[flows.feature.stages]]\nname = \"{name}\"\nagent = \"fake\"\nprompt = \"{prompt}\"\nartifact = \"{artifact}\"\n{extra}\n"
-    )
+    feature_workflow("60s", extra, stages)
 }
 
 /// Planning, then work, each waiting for a human.
@@ -94,64 +77,11 @@ fn work_only(extra: &str) -> String {
     )
 }
 
-/// A run of the fake agent that writes `content` as an artifact result.
-fn artifact(content: &str) -> Value {
-    json!({"result": {"type": "artifact", "content": content}})
-}
-
 // ---------------------------------------------------------------------------------------------
 // Machines
 // ---------------------------------------------------------------------------------------------
 
-/// One machine: a clone of the remote with its own home folder, machine name and fake-agent plan.
-struct Machine {
-    repo: Repo,
-    name: &'static str,
-    plan: PathBuf,
-    agent_dir: PathBuf,
-}
-
-impl RunsOrk for Machine {
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command
-            .env("ORK_MACHINE", self.name)
-            .env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    fn limit(&self) -> Duration {
-        ORK_LIMIT
-    }
-
-    fn label(&self) -> String {
-        self.name.to_string()
-    }
-}
-
 impl Machine {
-    /// A clone of the bare repository `remote` in the sandbox folder `folder`.
-    fn clone_of(remote: &Repo, folder: &str, name: &'static str) -> Machine {
-        let repo = remote.sibling_with_home(folder);
-        let url = remote.root.display().to_string();
-        repo.git(&["clone", "-q", &url, "."]);
-        let base = remote.root.parent().unwrap();
-        let machine = Machine {
-            plan: base.join(format!("{folder}-plan.json")),
-            agent_dir: base.join(format!("{folder}-agent")),
-            repo,
-            name,
-        };
-        machine.set_plan(json!({}));
-        machine
-    }
-
-    /// Replaces the fake agent's plan on this machine (its run counters are kept).
-    fn set_plan(&self, stages: Value) {
-        let plan = json!({"dir": self.agent_dir, "stages": stages});
-        std::fs::write(&self.plan, plan.to_string()).unwrap();
-    }
-
     /// `ork args` on a trak another machine has: not an error of this one, but an info line
     /// and exit code 3. Its stderr.
     fn left_to_another(&self, args: &[&str]) -> String {
@@ -161,7 +91,7 @@ impl Machine {
             out.status.code(),
             Some(3),
             "{}: ork {args:?}: {err}",
-            self.name
+            self.label()
         );
         assert!(err.starts_with("info: "), "{err}");
         err
@@ -170,18 +100,6 @@ impl Machine {
     /// `ork sync`, asserted to succeed; its stdout.
     fn sync(&self) -> String {
         self.ork_ok(&["sync"])
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        self.repo.git(args)
-    }
-
-    /// `ork trak new TITLE args…`: the new trak's id and the command's stdout.
-    fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
-        let mut full = vec!["trak", "new", title];
-        full.extend_from_slice(args);
-        let out = self.ork_ok(&full);
-        (created_id(&out), out)
     }
 
     /// `ork show ID --json`.
@@ -198,16 +116,6 @@ impl Machine {
             .map(|e| e["machine"].as_str().unwrap().to_string())
             .collect();
         (events, machines)
-    }
-
-    /// How many times the fake agent ran `stage` on this machine.
-    fn runs(&self, stage: &str) -> u32 {
-        common::fake_agent_runs(&self.agent_dir, stage)
-    }
-
-    /// The prompt of the `n`-th run of `stage` on this machine.
-    fn prompt(&self, stage: &str, n: u32) -> String {
-        common::fake_agent_prompt(&self.agent_dir, stage, n)
     }
 
     /// The commit `rev` names, or `None` if it names none.
@@ -250,19 +158,13 @@ impl Machine {
 
     /// The commit of the trak's gate note: the commit the gate ran on (its stage_finished).
     fn gate_commit(&self, id: &str) -> String {
-        let log = self.git(&[
-            "log",
-            "--format=%H %(trailers:key=Ork-Event,valueonly,separator=)",
-            &format!("ork/{id}"),
-        ]);
-        log.lines()
-            .filter_map(|l| l.split_once(' '))
-            .find(|(_, e)| e.trim() == "stage_finished")
-            .map(|(h, _)| h.to_string())
+        self.event_commits(id, "stage_finished")
+            .pop()
             .unwrap_or_else(|| {
                 panic!(
-                    "{}: no stage_finished commit on ork/{id}:\n{log}",
-                    self.name
+                    "{}: no stage_finished commit on ork/{id}:\n{}",
+                    self.label(),
+                    self.git(&["log", "--format=%H %s", &format!("ork/{id}")])
                 )
             })
     }
@@ -281,56 +183,6 @@ fn notes_list(repo: &Repo) -> BTreeSet<String> {
         .collect()
 }
 
-/// A bare remote and two clones of it, `a` (which set the project up) and `b`.
-struct Net {
-    remote: Repo,
-    a: Machine,
-    b: Machine,
-}
-
-impl Net {
-    /// The remote, then machine A: a first commit, `ork init`'s files with `workflow` as the
-    /// workflow, committed and pushed; then machine B, a clone of that.
-    fn new(workflow: &str) -> Net {
-        let remote = Repo::plain_dir();
-        remote.git(&["init", "-q", "--bare", "-b", "main"]);
-        let a = Machine::clone_of(&remote, "machine-a", MACHINE_A);
-        a.git(&["symbolic-ref", "HEAD", "refs/heads/main"]);
-        a.repo.write("README.md", "# Project\n");
-        a.repo.commit_all("First commit");
-        a.ork_ok(&["init"]);
-        a.repo.write(".orkestra/workflow.toml", workflow);
-        a.repo.commit_all("Set up ork");
-        a.git(&["push", "-q", "-u", "origin", "main"]);
-        let b = Machine::clone_of(&remote, "machine-b", MACHINE_B);
-        Net { remote, a, b }
-    }
-
-    /// Runs `git args` in the bare remote.
-    fn remote_git(&self, args: &[&str]) -> String {
-        self.remote.git(args)
-    }
-
-    /// The remote's ref `name`, if it has it.
-    fn remote_ref(&self, name: &str) -> Option<String> {
-        let out = self
-            .remote
-            .git_output(&["rev-parse", "--verify", "-q", name]);
-        out.status
-            .success()
-            .then(|| stdout(&out).trim().to_string())
-    }
-}
-
-/// The row of `ork status`'s table for trak `id`.
-fn status_row(table: &str, id: &str) -> String {
-    table
-        .lines()
-        .find(|l| l.starts_with(&format!("{id} ")))
-        .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
-        .to_string()
-}
-
 /// Starts `ork args` on `machine` in the background, its output in `log`.
 fn spawn_ork(machine: &Machine, args: &[&str], log: &Path) -> Child {
     let file = std::fs::File::create(log).unwrap();
@@ -347,7 +199,7 @@ fn wait_for_event(m: &Machine, event: &str) -> String {
     let mut id = String::new();
     wait_until(
         Duration::from_secs(15),
-        &format!("a trak at {event} on {}", m.name),
+        &format!("a trak at {event} on {}", m.label()),
         || {
             for branch in m.repo.trak_branches() {
                 if m.repo.trailer(&branch, "Ork-Event") == event {
@@ -548,8 +400,8 @@ fn agent_logs_of_both_machines_reach_both_machines() {
     // And `ork logs` shows both on both machines.
     for m in [a, b] {
         let logs = m.ork_ok(&["logs", &id]);
-        assert!(logs.contains("PLANNING-ON-A"), "{}: {logs}", m.name);
-        assert!(logs.contains("WORKING-ON-B"), "{}: {logs}", m.name);
+        assert!(logs.contains("PLANNING-ON-A"), "{}: {logs}", m.label());
+        assert!(logs.contains("WORKING-ON-B"), "{}: {logs}", m.label());
     }
 }
 
@@ -598,12 +450,12 @@ fn conflicting_decisions_show_as_a_conflict_until_resolved() {
     let events_dir = format!(".orkestra/traks/{id}/events");
     for m in [a, b] {
         let trak = m.trak(&id);
-        assert_eq!(trak["status"], "conflict", "{}: {trak:#}", m.name);
+        assert_eq!(trak["status"], "conflict", "{}: {trak:#}", m.label());
         let show = m.ork_ok(&["show", &id]);
         assert!(show.contains("conflict"), "{show}");
-        assert!(show.contains(&approved_id), "{}: {show}", m.name);
-        assert!(show.contains(&rejected_id), "{}: {show}", m.name);
-        assert!(show.contains("ork resolve"), "{}: {show}", m.name);
+        assert!(show.contains(&approved_id), "{}: {show}", m.label());
+        assert!(show.contains(&rejected_id), "{}: {show}", m.label());
+        assert!(show.contains("ork resolve"), "{}: {show}", m.label());
         let json = m.show_json(&id);
         let mut conflicting: Vec<&str> = json["conflicting_events"]
             .as_array()
@@ -614,11 +466,15 @@ fn conflicting_decisions_show_as_a_conflict_until_resolved() {
         conflicting.sort();
         let mut expected = vec![approved_id.as_str(), rejected_id.as_str()];
         expected.sort();
-        assert_eq!(conflicting, expected, "{}", m.name);
+        assert_eq!(conflicting, expected, "{}", m.label());
         let files = m.files(&format!("ork/{id}"));
         for event in [&approved_id, &rejected_id] {
             let file = format!("{events_dir}/{event}.json");
-            assert!(files.contains(&file), "{}: no {file} in {files:?}", m.name);
+            assert!(
+                files.contains(&file),
+                "{}: no {file} in {files:?}",
+                m.label()
+            );
         }
         // Both decisions are in the history (the join's parents).
         let history = m.trailers(&format!("ork/{id}"), "Ork-Event-Id");
@@ -649,7 +505,7 @@ fn conflicting_decisions_show_as_a_conflict_until_resolved() {
             json["conflicting_events"],
             json!([]),
             "{}: {json:#}",
-            m.name
+            m.label()
         );
         assert_eq!(json["tip"], tip.as_str());
         // The rejection is still recorded, set aside by the resolution.
@@ -660,7 +516,7 @@ fn conflicting_decisions_show_as_a_conflict_until_resolved() {
         );
         assert_eq!(m.events_of(&id, "rejected").len(), 1);
         let resolved = m.events_of(&id, "resolved");
-        assert_eq!(resolved.len(), 1, "{}", m.name);
+        assert_eq!(resolved.len(), 1, "{}", m.label());
         assert_eq!(resolved[0]["chosen"], approved_id.as_str());
         assert_eq!(resolved[0]["dropped"], json!([rejected_id]));
         assert_eq!(resolved[0]["machine"], RECORDED_A);
@@ -703,7 +559,7 @@ fn gate_notes_of_both_machines_reach_both_and_survive_a_prune() {
     let both = BTreeSet::from([commit_a.clone(), commit_b.clone()]);
     assert_eq!(notes_list(&net.remote), both, "the remote's notes");
     for m in [a, b] {
-        assert_eq!(m.annotated(), both, "{}'s notes", m.name);
+        assert_eq!(m.annotated(), both, "{}'s notes", m.label());
         let note = m.git(&["notes", "--ref=orkestra", "show", &commit_a]);
         assert!(
             note.contains(&format!("\"machine\":\"{RECORDED_A}\"")),
@@ -725,8 +581,8 @@ fn gate_notes_of_both_machines_reach_both_and_survive_a_prune() {
     for m in [a, b] {
         let refs = m.all_refs();
         m.git(&["fetch", "-q", "--prune"]);
-        assert_eq!(m.annotated(), both, "{}'s notes after a prune", m.name);
-        assert_eq!(m.all_refs(), refs, "{}: the prune changed refs", m.name);
+        assert_eq!(m.annotated(), both, "{}'s notes after a prune", m.label());
+        assert_eq!(m.all_refs(), refs, "{}: the prune changed refs", m.label());
         assert_eq!(
             m.rev("refs/notes/remotes/origin/orkestra"),
             m.rev("refs/notes/orkestra")
@@ -1184,7 +1040,7 @@ fn renewed_at(claim: &Value) -> chrono::DateTime<chrono::Utc> {
 #[test]
 fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main() {
     let net = Net::new(&queued_work(""));
-    let c = Machine::clone_of(&net.remote, "machine-c", MACHINE_C);
+    let c = Machine::machine(&net.remote, MACHINE_C);
     let machines = [&net.a, &net.b, &c];
     // Each run writes a file of its own trak and takes a moment, so the machines overlap.
     let run = json!({"work": [{
@@ -1290,7 +1146,7 @@ fn three_machines_work_through_one_queue_and_land_every_trak_on_the_remote_main(
     for m in machines {
         m.git(&["fetch", "-q"]);
         m.git(&["merge", "--ff-only", "-q", "origin/main"]);
-        assert_eq!(m.rev("main"), Some(remote_main.clone()), "{}", m.name);
+        assert_eq!(m.rev("main"), Some(remote_main.clone()), "{}", m.label());
     }
 }
 
@@ -1621,7 +1477,7 @@ fn two_machines_integrating_at_once_both_land_on_the_remote_main() {
     for m in [a, b] {
         m.git(&["fetch", "-q"]);
         m.git(&["merge", "--ff-only", "-q", "origin/main"]);
-        assert_eq!(m.rev("main"), net.remote_ref("main"), "{}", m.name);
+        assert_eq!(m.rev("main"), net.remote_ref("main"), "{}", m.label());
     }
     for id in [&first, &second] {
         assert_eq!(remote_status(&net, id), "done");
@@ -1700,12 +1556,6 @@ fn breakdown_then_work_with(extra: &str) -> String {
     )
 }
 
-/// The fake agent's plan on `m`: its `stages`, and each subtrak's by key.
-fn set_subtrak_plan(m: &Machine, stages: Value, subtraks: Value) {
-    let plan = json!({"dir": m.agent_dir, "stages": stages, "subtraks": subtraks});
-    std::fs::write(&m.plan, plan.to_string()).unwrap();
-}
-
 #[test]
 fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
     let net = Net::new(&breakdown_then_work());
@@ -1716,15 +1566,13 @@ fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
         {"key": "y", "title": "Part y", "description": "y", "depends_on": []},
     ]);
     // Each part waits until the other has started: they run at the same time, one per machine.
-    set_subtrak_plan(
-        &net.a,
+    net.a.set_plan_with_subtraks(
         json!({"breakdown": [{"result": {"type": "breakdown", "content": "Two parts", "subtraks": parts}}],
                "work": [artifact("joined")]}),
         json!({"x": {"work": [{"touch": [x_started], "wait_for": [y_started], "write": {"x.txt": "x\n"},
                                "result": {"type": "artifact", "content": "x summary"}}]}}),
     );
-    set_subtrak_plan(
-        &net.b,
+    net.b.set_plan_with_subtraks(
         json!({}),
         json!({"y": {"work": [{"touch": [y_started], "wait_for": [x_started], "write": {"y.txt": "y\n"},
                                "result": {"type": "artifact", "content": "y summary"}}]}}),
@@ -1786,12 +1634,12 @@ fn a_parent_leaves_a_subtrak_that_another_machine_runs_to_it() {
         {"key": "x", "title": "Part x", "description": "x", "depends_on": []},
         {"key": "y", "title": "Part y", "description": "y", "depends_on": []},
     ]);
-    set_subtrak_plan(
-        &net.a,
+    net.a.set_plan_with_subtraks(
         json!({"breakdown": [{"result": {"type": "breakdown", "content": "Two parts", "subtraks": parts}}]}),
         json!({"x": {"work": [artifact("x summary")]}}),
     );
-    set_subtrak_plan(&net.b, json!({}), json!({"y": {"work": [{"hang": hang}]}}));
+    net.b
+        .set_plan_with_subtraks(json!({}), json!({"y": {"work": [{"hang": hang}]}}));
     let (id, _) = net.a.new_trak("Split across machines", &[]);
     net.a.ork_ok(&["approve", &id, "--no-run"]);
     net.a.sync();

@@ -2,25 +2,25 @@
 //! bodies hold the human's words (a rejection's feedback, questions and their answers) and
 //! why a gate failed.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 
-use common::review_flow::{ReviewFlow, artifact};
+use common::{RunsOrk, Sandbox, artifact};
 
 /// The trak branch's commits as `git log` prints them, newest first.
-fn story(flow: &ReviewFlow, id: &str) -> String {
+fn story(flow: &Sandbox, id: &str) -> String {
     flow.repo.git(&["log", &format!("ork/{id}")])
 }
 
 #[test]
 fn git_log_after_a_reject_shows_the_feedback() {
-    let flow = ReviewFlow::new(
+    let flow = Sandbox::review_flow(
         "",
         json!({"planning": [artifact("# Plan v1"), artifact("# Plan v2")]}),
     );
-    let id = flow.new_trak("Add login", &[]);
-    flow.ork(&[
+    let (id, _) = flow.new_trak("Add login", &[]);
+    flow.ork_ok(&[
         "reject",
         &id,
         "-m",
@@ -77,7 +77,7 @@ fn questions_answers_and_failed_gates_are_in_the_commit_bodies() {
     let gate = "[[flows.feature.stages]]\nname = \"check\"\nagent = \"fake\"\nprompt = \"worker.md\"\n\
                 artifact = \"report\"\nmax_attempts = 1\n\
                 gate = { command = \"echo 'FAIL login_test: expected 200, got 500'; echo second line; exit 1\" }\n";
-    let flow = ReviewFlow::new(
+    let flow = Sandbox::review_flow(
         gate,
         json!({
             "planning": [
@@ -89,7 +89,7 @@ fn questions_answers_and_failed_gates_are_in_the_commit_bodies() {
             "check": [artifact("checked")],
         }),
     );
-    let id = flow.new_trak("Add login", &[]);
+    let (id, _) = flow.new_trak("Add login", &[]);
     let log = story(&flow, &id);
     assert!(
         log.contains("ork: Questions from planning (attempt 1)"),
@@ -100,7 +100,7 @@ fn questions_answers_and_failed_gates_are_in_the_commit_bodies() {
         "{log}"
     );
 
-    flow.ork(&["answer", &id, "-m", "GitHub, with PKCE"]);
+    flow.ork_ok(&["answer", &id, "-m", "GitHub, with PKCE"]);
     let log = story(&flow, &id);
     let answer = log
         .split("\ncommit ")
@@ -109,8 +109,8 @@ fn questions_answers_and_failed_gates_are_in_the_commit_bodies() {
     assert!(answer.contains("Which OAuth provider?"), "{answer}");
     assert!(answer.contains("Answer: GitHub, with PKCE"), "{answer}");
 
-    flow.ork(&["approve", &id]);
-    flow.ork(&["approve", &id]);
+    flow.ork_ok(&["approve", &id]);
+    flow.ork_ok(&["approve", &id]);
     assert_eq!(flow.at(&id), ("failed".to_string(), "check".to_string()));
     let log = story(&flow, &id);
     let gate = log

@@ -2,35 +2,29 @@
 //! independent ones at once, each merging into the parent's branch; the parent then goes on.
 //! The fake agent (fixtures/agents/fake-agent) is scripted per subtrak by its key.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{Cleanup, Repo, RunsOrk, created_id, lines, wait_until};
-
-/// How long one `ork` command may take before the test fails (and kills it).
-const ORK_LIMIT: Duration = Duration::from_secs(40);
-
-/// The fake agent, by absolute path.
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+use common::sandbox::fake_agent;
+use common::{Cleanup, RunsOrk, Sandbox, artifact, wait_until};
 
 /// The `feature` flow: a human-reviewed breakdown whose parts run the `part` flow, then the
 /// parent's own `work`. `setup` is the worktree setup command, if any.
 fn workflow(part_extra: &str, setup: Option<&str>) -> String {
     let setup = setup.map_or(String::new(), |s| format!("[worktree]\nsetup = {s:?}\n\n"));
     format!(
-        "default_flow = \"feature\"\n\n{setup}\
-         [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"30s\"\n\n\
+        "default_flow = \"feature\"\n\n{setup}{}\n\
          [flows.feature]\n\n\
          [[flows.feature.stages]]\nname = \"breakdown\"\nagent = \"fake\"\nprompt = \"breakdown.md\"\nartifact = \"breakdown\"\nreview = \"human\"\n\
          subtraks = {{ flow = \"part\", parallel = 3 }}\n\n\
          [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n\n\
          [flows.part]\n\n\
-         [[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n{part_extra}\n"
+         [[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n{part_extra}\n",
+        fake_agent("30s")
     )
 }
 
@@ -44,68 +38,10 @@ fn breakdown(parts: Vec<Value>) -> Value {
     json!({"result": {"type": "breakdown", "content": "How the work splits.", "subtraks": parts}})
 }
 
-fn artifact(content: &str) -> Value {
-    json!({"result": {"type": "artifact", "content": content}})
-}
-
-/// A repository set up with a workflow, and the fake agent's plan beside it.
-struct Sandbox {
-    repo: Repo,
-    base: PathBuf,
-    plan: PathBuf,
-    agent_dir: PathBuf,
-}
-
-impl RunsOrk for Sandbox {
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("FAKE_AGENT_PLAN", &self.plan);
-        command
-    }
-
-    fn limit(&self) -> Duration {
-        ORK_LIMIT
-    }
-}
-
 impl Sandbox {
-    fn new(workflow: &str) -> Sandbox {
-        let repo = Repo::set_up(workflow, &[]);
-        let base = repo.root.parent().unwrap().to_path_buf();
-        Sandbox {
-            plan: base.join("plan.json"),
-            agent_dir: base.join("agent"),
-            base,
-            repo,
-        }
-    }
-
-    /// The fake agent's plan: the parent's `stages` and each subtrak's, by key.
-    fn set_plan(&self, stages: Value, subtraks: Value) {
-        let plan = json!({"dir": self.agent_dir, "stages": stages, "subtraks": subtraks});
-        std::fs::write(&self.plan, plan.to_string()).unwrap();
-    }
-
+    /// A file in the sandbox for the fake agent to touch or wait for.
     fn marker(&self, name: &str) -> String {
-        self.base.join(name).display().to_string()
-    }
-
-    fn new_trak(&self, title: &str) -> String {
-        created_id(&self.ork_ok(&["trak", "new", title]))
-    }
-
-    /// The fake agent's `n`-th prompt for `stage` (`db.work` for subtrak `db`).
-    fn prompt(&self, stage: &str, n: u32) -> String {
-        common::fake_agent_prompt(&self.agent_dir, stage, n)
-    }
-
-    fn runs(&self, stage: &str) -> u32 {
-        common::fake_agent_runs(&self.agent_dir, stage)
-    }
-
-    /// The fake agent's run log: "<stage> start|end <n>" lines in the order they happened.
-    fn run_log(&self) -> Vec<String> {
-        lines(&std::fs::read_to_string(self.agent_dir.join("runs.log")).unwrap_or_default())
+        self.path(name).display().to_string()
     }
 
     /// The subtrak branches of `parent` (`ork/<parent>.*`).
@@ -115,17 +51,6 @@ impl Sandbox {
             .into_iter()
             .filter(|b| b.starts_with(&format!("ork/{parent}.")))
             .collect()
-    }
-
-    /// How many `created` events trak `id` has.
-    fn created_events(&self, id: &str) -> usize {
-        let events = common::json(&self.ork_ok(&["log", id, "--json"]));
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == "created")
-            .count()
     }
 }
 
@@ -138,9 +63,9 @@ fn position(log: &[String], line: &str) -> usize {
 
 #[test]
 fn three_parts_run_by_their_dependencies_and_merge_into_the_parent() {
-    let sandbox = Sandbox::new(&workflow("", None));
+    let sandbox = Sandbox::new(&workflow("", None), json!({}));
     let (db_started, ui_started) = (sandbox.marker("db-started"), sandbox.marker("ui-started"));
-    sandbox.set_plan(
+    sandbox.set_plan_with_subtraks(
         json!({
             "breakdown": [breakdown(vec![part("db", &[]), part("ui", &[]), part("api", &["db"])])],
             "work": [{"write": {"glue.txt": "glue\n"}, "result": {"type": "artifact", "content": "joined"}}],
@@ -156,7 +81,7 @@ fn three_parts_run_by_their_dependencies_and_merge_into_the_parent() {
                               "result": {"type": "artifact", "content": "api summary"}}]},
         }),
     );
-    let id = sandbox.new_trak("Add OAuth login");
+    let (id, _) = sandbox.new_trak("Add OAuth login", &[]);
     sandbox.assert_at(&id, "awaiting_review", "breakdown");
     let show = sandbox.ork_ok(&["show", &id]);
     assert!(show.contains("breakdown 3 part(s) proposed"), "{show}");
@@ -217,7 +142,7 @@ fn three_parts_run_by_their_dependencies_and_merge_into_the_parent() {
         assert_eq!(trak["key"], *key);
         assert_eq!(trak["base"], format!("ork/{id}"));
         assert_eq!(trak["status"], "done");
-        assert_eq!(sandbox.created_events(sub), 1);
+        assert_eq!(sandbox.events_of(sub, "created").len(), 1);
     }
     // The tree in `ork status --all`: the subtraks indented under their parent.
     let table = sandbox.ork_ok(&["status", "--all"]);
@@ -229,8 +154,8 @@ fn three_parts_run_by_their_dependencies_and_merge_into_the_parent() {
 
 #[test]
 fn breakdowns_with_a_cycle_an_unknown_dependency_or_duplicate_keys_go_back_to_the_agent() {
-    let sandbox = Sandbox::new(&workflow("", None));
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&workflow("", None), json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [
             breakdown(vec![part("a", &["c"]), part("b", &["a"]), part("c", &["b"])]),
             breakdown(vec![part("a", &[]), part("b", &["nope"])]),
@@ -238,7 +163,7 @@ fn breakdowns_with_a_cycle_an_unknown_dependency_or_duplicate_keys_go_back_to_th
         ]}),
         json!({}),
     );
-    let id = sandbox.new_trak("Split badly");
+    let (id, _) = sandbox.new_trak("Split badly", &[]);
     assert_eq!(sandbox.runs("breakdown"), 3);
     let second = sandbox.prompt("breakdown", 2);
     assert!(
@@ -261,15 +186,15 @@ fn breakdowns_with_a_cycle_an_unknown_dependency_or_duplicate_keys_go_back_to_th
 
 #[test]
 fn a_rejected_breakdown_runs_again_and_one_part_is_no_split() {
-    let sandbox = Sandbox::new(&workflow("", None));
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&workflow("", None), json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [
             breakdown(vec![part("ui", &[]), part("api", &[])]),
             breakdown(vec![part("all", &[])]),
         ]}),
         json!({}),
     );
-    let id = sandbox.new_trak("Small change");
+    let (id, _) = sandbox.new_trak("Small change", &[]);
     // Rejected while it waits for review: nothing is made, the breakdown runs again.
     sandbox.ork_ok(&["reject", &id, "-m", "too small to split"]);
     assert_eq!(sandbox.subtrak_branches(&id), Vec::<String>::new());
@@ -286,8 +211,8 @@ fn a_rejected_breakdown_runs_again_and_one_part_is_no_split() {
 
 #[test]
 fn a_failed_subtrak_keeps_the_parent_waiting_until_the_breakdown_is_rejected() {
-    let sandbox = Sandbox::new(&workflow("max_attempts = 1", None));
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&workflow("max_attempts = 1", None), json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [
             breakdown(vec![part("good", &[]), part("bad", &[])]),
             breakdown(vec![part("whole", &[])]),
@@ -297,7 +222,7 @@ fn a_failed_subtrak_keeps_the_parent_waiting_until_the_breakdown_is_rejected() {
             "bad": {"work": [{"exit": 1}]},
         }),
     );
-    let id = sandbox.new_trak("Two parts");
+    let (id, _) = sandbox.new_trak("Two parts", &[]);
     let out = sandbox.ork_ok(&["approve", &id]);
     assert!(out.contains("waiting on subtraks (1/2 done)"), "{out}");
     let (good, bad) = (format!("{id}.good"), format!("{id}.bad"));
@@ -343,8 +268,8 @@ fn a_failed_subtrak_keeps_the_parent_waiting_until_the_breakdown_is_rejected() {
 
 #[test]
 fn a_dropped_subtrak_lets_the_parent_go_on_and_its_next_stage_is_told() {
-    let sandbox = Sandbox::new(&workflow("max_attempts = 1", None));
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&workflow("max_attempts = 1", None), json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("good", &[]), part("bad", &[]), part("after", &["bad"])])]}),
         json!({
             "good": {"work": [artifact("good summary")]},
@@ -352,7 +277,7 @@ fn a_dropped_subtrak_lets_the_parent_go_on_and_its_next_stage_is_told() {
             "after": {"work": [artifact("after summary")]},
         }),
     );
-    let id = sandbox.new_trak("Drop one");
+    let (id, _) = sandbox.new_trak("Drop one", &[]);
     sandbox.ork_ok(&["approve", &id]);
     let bad = format!("{id}.bad");
     sandbox.assert_at(&bad, "failed", "work");
@@ -368,7 +293,7 @@ fn a_dropped_subtrak_lets_the_parent_go_on_and_its_next_stage_is_told() {
 
 #[test]
 fn a_crash_while_making_subtraks_is_completed_by_resume_without_duplicates() {
-    let sandbox = Sandbox::new("");
+    let sandbox = Sandbox::new("", json!({}));
     let hang = sandbox.marker("hang");
     // The second subtrak's worktree setup hangs while the marker exists.
     let setup = format!("case \"$(pwd)\" in *.b) if [ -f {hang} ]; then sleep 3600; fi;; esac");
@@ -376,11 +301,11 @@ fn a_crash_while_making_subtraks_is_completed_by_resume_without_duplicates() {
         .repo
         .write(".orkestra/workflow.toml", &workflow("", Some(&setup)));
     sandbox.repo.commit_all("Hang on b");
-    sandbox.set_plan(
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[]), part("c", &["a"])])]}),
         json!({}),
     );
-    let id = sandbox.new_trak("Crash while splitting");
+    let (id, _) = sandbox.new_trak("Crash while splitting", &[]);
     std::fs::write(&hang, "").unwrap();
     let mut cleanup = Cleanup {
         cmdlines: vec!["sleep 3600".into()],
@@ -421,14 +346,14 @@ fn a_crash_while_making_subtraks_is_completed_by_resume_without_duplicates() {
     assert_eq!(sandbox.subtrak_branches(&id), all);
     for key in ["a", "b", "c"] {
         let sub = format!("{id}.{key}");
-        assert_eq!(sandbox.created_events(&sub), 1, "{sub}");
+        assert_eq!(sandbox.events_of(&sub, "created").len(), 1, "{sub}");
         sandbox.assert_at(&sub, "done", "work");
     }
 }
 
 #[test]
 fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
-    let sandbox = Sandbox::new(&workflow("", None));
+    let sandbox = Sandbox::new(&workflow("", None), json!({}));
     let (a_started, b_started) = (sandbox.marker("a-started"), sandbox.marker("b-started"));
     // Both parts change the same file at the same time: the second to merge conflicts, and
     // resolves it as the feedback says (merge the parent's branch, fix, `git add`).
@@ -440,11 +365,11 @@ fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
              "result": {"type": "artifact", "content": "merged"}},
         ]})
     };
-    sandbox.set_plan(
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[])])]}),
         json!({"a": runs("a", &a_started, &b_started), "b": runs("b", &b_started, &a_started)}),
     );
-    let id = sandbox.new_trak("Clash");
+    let (id, _) = sandbox.new_trak("Clash", &[]);
     sandbox.ork_ok(&["approve", &id]);
     sandbox.assert_at(&id, "done", "work");
     let (a_runs, b_runs) = (sandbox.runs("a.work"), sandbox.runs("b.work"));
@@ -470,12 +395,12 @@ fn human_gates_inside_subtraks_wait_and_the_last_approval_carries_the_parent_on(
         &text[..at],
         &text[at + auto.len()..]
     );
-    let sandbox = Sandbox::new(&text);
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&text, json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[])])]}),
         json!({"a": {"work": [artifact("a done")]}, "b": {"work": [artifact("b done")]}}),
     );
-    let id = sandbox.new_trak("Reviewed parts");
+    let (id, _) = sandbox.new_trak("Reviewed parts", &[]);
     let out = sandbox.ork_ok(&["approve", &id]);
     assert!(out.contains("waiting on subtraks (0/2 done)"), "{out}");
     let (a, b) = (format!("{id}.a"), format!("{id}.b"));
@@ -496,12 +421,12 @@ fn human_gates_inside_subtraks_wait_and_the_last_approval_carries_the_parent_on(
 
 #[test]
 fn a_subtrak_run_on_its_own_waits_for_its_dependencies() {
-    let sandbox = Sandbox::new(&workflow("", None));
-    sandbox.set_plan(
+    let sandbox = Sandbox::new(&workflow("", None), json!({}));
+    sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("db", &[]), part("api", &["db"])])]}),
         json!({"db": {"work": [artifact("db done")]}, "api": {"work": [artifact("api done")]}}),
     );
-    let id = sandbox.new_trak("Ordered parts");
+    let (id, _) = sandbox.new_trak("Ordered parts", &[]);
     sandbox.ork_ok(&["approve", &id, "--no-run"]);
     let api = format!("{id}.api");
     let err = common::ork_error(&sandbox.ork(&["resume", &api]), "ork resume api");

@@ -2,24 +2,20 @@
 //! on one line (`-v` names every trak), `ork logs --json` and `ork diff --json`, and no colour
 //! when piped.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 
-use common::review_flow::{ReviewFlow, artifact};
+use common::{RunsOrk, Sandbox, artifact};
 
 #[test]
 fn sync_counts_many_traks_on_one_line_and_names_them_with_v() {
-    let flow = ReviewFlow::new("", json!({}));
-    let remote = flow.repo.sibling("remote.git");
-    remote.git(&["init", "-q", "--bare"]);
-    let url = remote.root.display().to_string();
-    flow.repo.git(&["remote", "add", "origin", &url]);
-    flow.repo.git(&["push", "-q", "origin", "main"]);
+    let flow = Sandbox::review_flow("", json!({})).with_remote();
+    let url = flow.remote().root.display().to_string();
     let ids: Vec<String> = (0..7)
-        .map(|n| flow.new_trak(&format!("Task {n}"), &["--no-run"]))
+        .map(|n| flow.new_trak(&format!("Task {n}"), &["--no-run"]).0)
         .collect();
-    let out = flow.ork(&["sync"]);
+    let out = flow.ork_ok(&["sync"]);
     assert!(out.contains("→ pushed to origin: "), "{out}");
     assert!(
         !out.contains(&ids[0]),
@@ -42,7 +38,7 @@ fn sync_counts_many_traks_on_one_line_and_names_them_with_v() {
 
 #[test]
 fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
-    let flow = ReviewFlow::new(
+    let flow = Sandbox::review_flow(
         "",
         json!({"planning": [
             {"stdout": "thinking hard", "write": {"login.rs": "fn login() {}\n"},
@@ -50,10 +46,10 @@ fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
             artifact("# Plan v2"),
         ]}),
     );
-    let id = flow.new_trak("Add login", &[]);
-    flow.ork(&["reject", &id, "-m", "more detail"]);
+    let (id, _) = flow.new_trak("Add login", &[]);
+    flow.ork_ok(&["reject", &id, "-m", "more detail"]);
 
-    let logs = common::json(&flow.ork(&["logs", &id, "--json"]));
+    let logs = common::json(&flow.ork_ok(&["logs", &id, "--json"]));
     assert_eq!(logs["trak"], id.as_str());
     let runs = logs["logs"].as_array().unwrap();
     assert_eq!(runs.len(), 2, "{logs:#}");
@@ -66,14 +62,14 @@ fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
         "{logs:#}"
     );
 
-    let diff = common::json(&flow.ork(&["diff", &id, "--json"]));
+    let diff = common::json(&flow.ork_ok(&["diff", &id, "--json"]));
     assert_eq!(diff["base"], "main");
     assert!(
         diff["diff"].as_str().unwrap().contains("+fn login() {}"),
         "{diff:#}"
     );
 
-    let versions = common::json(&flow.ork(&["diff", &id, "--stage", "planning", "--json"]));
+    let versions = common::json(&flow.ork_ok(&["diff", &id, "--stage", "planning", "--json"]));
     let contents: Vec<&str> = versions["versions"]
         .as_array()
         .unwrap()
@@ -89,23 +85,20 @@ fn logs_and_diff_print_json_and_nothing_is_coloured_when_piped() {
         vec!["diff", &id],
         vec!["logs", &id],
     ] {
-        let out = flow.ork(&args);
+        let out = flow.ork_ok(&args);
         assert!(
             !out.contains('\x1b'),
             "ork {args:?} is coloured when piped:\n{out}"
         );
     }
-    let err = common::usage_error(
-        &flow.ork_output(&["logs", &id, "-f", "--json"]),
-        "logs -f --json",
-    );
+    let err = common::usage_error(&flow.ork(&["logs", &id, "-f", "--json"]), "logs -f --json");
     assert!(err.contains("--json") && err.contains("--follow"), "{err}");
 }
 
 #[test]
 fn ork_ui_outside_a_terminal_says_what_to_use_instead() {
-    let flow = ReviewFlow::new("", json!({}));
-    let err = common::ork_error(&flow.ork_output(&["ui"]), "ork ui, piped");
+    let flow = Sandbox::review_flow("", json!({}));
+    let err = common::ork_error(&flow.ork(&["ui"]), "ork ui, piped");
     assert!(err.contains("ork ui needs a terminal"), "{err}");
     assert!(err.contains("ork status"), "{err}");
 }

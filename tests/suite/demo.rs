@@ -1,20 +1,21 @@
 //! `ork demo` runs a whole flow in a repository of its own, with no model and no network.
 
-use std::process::Command;
+use crate::common;
+
+use std::path::Path;
+
+use common::{Repo, success};
 
 #[test]
 fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
-    let sandbox = tempfile::tempdir().unwrap();
-    let home = sandbox.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_ork"))
-        .arg("demo")
-        .env("TMPDIR", sandbox.path())
-        .env("HOME", &home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
+    // Outside any repository, with no git user name set.
+    let sandbox = Repo::plain_dir();
+    let base = sandbox.root.parent().unwrap();
+    let output = sandbox
+        .ork_command(&sandbox.root, &["demo"])
+        .env("TMPDIR", base)
         .env_remove("GIT_AUTHOR_NAME")
         .env_remove("GIT_COMMITTER_NAME")
-        .env_remove("GIT_DIR")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -47,16 +48,10 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("cd "))
         .expect("the demo says where its repository is");
-    assert!(dir.starts_with(sandbox.path().canonicalize().unwrap().to_str().unwrap()));
+    assert!(dir.starts_with(base.to_str().unwrap()));
     let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("HOME", &home)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let out = sandbox.command("git", Path::new(dir)).args(args).output();
+        success(&out.unwrap(), &format!("git {args:?}"))
     };
     let files = git(&["ls-tree", "-r", "--name-only", "main"]);
     assert!(files.lines().any(|f| f == "greet.sh"), "{files}");

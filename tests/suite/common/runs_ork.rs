@@ -1,7 +1,7 @@
 //! What every test sandbox offers once it says how it runs `ork`: the command with a time
 //! limit, success or an error asserted, a trak's entry in `ork status`, its stage and status
-//! asserted, its events. Each sandbox (one repository, a machine of several, a pull-request
-//! set-up) implements [`RunsOrk::ork_command`] and [`RunsOrk::limit`]; the rest comes with it.
+//! asserted, its events. The sandbox ([`super::Sandbox`]: one repository, or a machine of
+//! several) implements [`RunsOrk::ork_command`] and [`RunsOrk::limit`]; the rest comes with it.
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -35,6 +35,15 @@ pub trait RunsOrk {
         super::ork_error(&self.ork(args), &self.what(args))
     }
 
+    /// `ork trak new TITLE args…`, asserted to succeed: the new trak's id and the command's
+    /// stdout.
+    fn new_trak(&self, title: &str, args: &[&str]) -> (String, String) {
+        let mut full = vec!["trak", "new", title];
+        full.extend_from_slice(args);
+        let out = self.ork_ok(&full);
+        (super::created_id(&out), out)
+    }
+
     /// The trak's entry in `ork status --all --json`.
     fn trak(&self, id: &str) -> Value {
         super::status_entry(
@@ -42,6 +51,32 @@ pub trait RunsOrk {
             id,
             &self.label(),
         )
+    }
+
+    /// The trak's status as `ork status --json` spells it (`awaiting_review`).
+    fn status(&self, id: &str) -> String {
+        self.trak(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// The trak's status and stage as `ork status --json` has them.
+    fn at(&self, id: &str) -> (String, String) {
+        let trak = self.trak(id);
+        (
+            trak["status"].as_str().unwrap().to_string(),
+            trak["stage"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Asserts the trak is `status`; on failure shows its log.
+    fn assert_status(&self, id: &str, status: &str) {
+        let trak = self.trak(id);
+        assert_eq!(
+            trak["status"].as_str(),
+            Some(status),
+            "{}: {trak:#}\n{}",
+            self.label(),
+            self.ork_ok(&["log", id])
+        );
     }
 
     /// Asserts the trak is `status` at `stage`; on failure shows its log.

@@ -2,13 +2,12 @@
 //! the built `ork` binary and the `git` binary, with an environment that ignores the machine's
 //! own git configuration.
 
-// Each test crate uses its own subset of these helpers.
-#![allow(dead_code)]
-
 pub mod review_flow;
 pub mod runs_ork;
+pub mod sandbox;
 
 pub use runs_ork::RunsOrk;
+pub use sandbox::{Net, Sandbox, artifact};
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -129,7 +128,10 @@ impl Repo {
         for var in GIT_LOCATION_VARS {
             command.env_remove(var);
         }
+        // Agent CLIs and their stand-ins keep their sessions under the sandbox's home.
         command
+            .env_remove("CODEX_HOME")
+            .env_remove("XDG_DATA_HOME")
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -235,6 +237,16 @@ impl Repo {
     pub fn read(&self, rel: &str) -> String {
         let path = self.root.join(rel);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// A bare repository `name` beside this one, added as its remote `origin`, with `main`
+    /// pushed to it.
+    pub fn add_origin(&self, name: &str) -> Repo {
+        let remote = self.sibling(name);
+        remote.git(&["init", "-q", "--bare", "-b", "main"]);
+        self.git(&["remote", "add", "origin", remote.root.to_str().unwrap()]);
+        self.git(&["push", "-q", "origin", "main"]);
+        remote
     }
 
     /// Stages everything and commits it.
@@ -498,6 +510,15 @@ pub fn status_entry(status_json: &str, id: &str, whose: &str) -> serde_json::Val
         .clone()
 }
 
+/// The row of `ork status`'s table for trak `id`.
+pub fn status_row(table: &str, id: &str) -> String {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
+        .to_string()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes: waiting for them, and killing what a test leaves running
 // ---------------------------------------------------------------------------------------------
@@ -578,20 +599,4 @@ impl Drop for Cleanup {
             kill_groups(cmdline);
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the fake agent (fixtures/agents/fake-agent) leaves in its folder
-// ---------------------------------------------------------------------------------------------
-
-/// How many times the fake agent keeping its files in `dir` ran `stage`.
-pub fn fake_agent_runs(dir: &Path, stage: &str) -> u32 {
-    std::fs::read_to_string(dir.join(format!("{stage}.count")))
-        .map_or(0, |n| n.trim().parse().unwrap())
-}
-
-/// The prompt of the fake agent's `n`-th run of `stage`.
-pub fn fake_agent_prompt(dir: &Path, stage: &str, n: u32) -> String {
-    let path = dir.join(format!("{stage}-{n}.prompt"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -3,29 +3,23 @@
 //! merges in the bare remote); the landing gate (a base that stays green); the conflict
 //! forecast in `ork status`.
 
-mod common;
-
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
+use crate::common;
 
 use serde_json::{Value, json};
 
-use common::{Repo, RunsOrk, created_id};
-
-const ORK_LIMIT: Duration = Duration::from_secs(30);
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
-const FAKE_GH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/gh");
+use common::sandbox::fake_agent;
+use common::{RunsOrk, Sandbox, created_id};
 
 /// A workflow with one `work` stage (the fake agent, `review = "auto"`, `extra` keys) and the
 /// `[flows.feature.integration]` table `integration`.
 fn workflow(extra: &str, integration: &str) -> String {
     format!(
         "default_flow = \"feature\"\n\n\
-         [agents.fake]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"20s\"\n\n\
+         {}\n\
          [flows.feature]\n\
          [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n{extra}\n\n\
-         [flows.feature.integration]\non_conflict = \"work\"\n{integration}\n"
+         [flows.feature.integration]\non_conflict = \"work\"\n{integration}\n",
+        fake_agent("20s")
     )
 }
 
@@ -34,91 +28,15 @@ const TOKEN: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
 
 const PR_FLOW: &str = "strategy = \"pr\"\non_changes = \"work\"\nmerge = \"squash\"\n";
 
-/// A repository with ork set up and committed, a bare remote `origin` holding `main`, the fake
-/// agent's plan, and the stand-in gh's state file.
-struct Sandbox {
-    repo: Repo,
-    remote: PathBuf,
-    plan: PathBuf,
-    agent_dir: PathBuf,
-    gh_state: PathBuf,
-    /// Whether `gh` is on PATH.
-    gh_installed: bool,
-}
-
-impl RunsOrk for Sandbox {
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command: Command = self.repo.ork_command(&self.repo.root, args);
-        command
-            .env("FAKE_AGENT_PLAN", &self.plan)
-            .env("FAKE_GH_STATE", &self.gh_state);
-        let path = std::env::var("PATH").unwrap_or_default();
-        if self.gh_installed {
-            command.env("PATH", format!("{FAKE_GH_DIR}:{path}"));
-        }
-        command
-    }
-
-    fn limit(&self) -> Duration {
-        ORK_LIMIT
-    }
+/// A repository with ork set up and committed (with `files`), a bare remote `origin` holding
+/// `main`, the fake agent following `stages`, and the stand-in gh on `PATH`.
+fn pr_sandbox(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
+    Sandbox::with_files(workflow, files, stages)
+        .with_remote()
+        .with_gh()
 }
 
 impl Sandbox {
-    fn new(workflow: &str, files: &[(&str, &str)], stages: Value) -> Sandbox {
-        let repo = Repo::set_up(workflow, files);
-        let base = repo.root.parent().unwrap().to_path_buf();
-        let remote = base.join("remote.git");
-        repo.git(&[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ]);
-        repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
-        repo.git(&["push", "-q", "origin", "main"]);
-        let sandbox = Sandbox {
-            plan: base.join("plan.json"),
-            agent_dir: base.join("agent"),
-            gh_state: base.join("gh.json"),
-            remote,
-            repo,
-            gh_installed: true,
-        };
-        std::fs::write(
-            &sandbox.plan,
-            json!({"dir": sandbox.agent_dir, "stages": stages}).to_string(),
-        )
-        .unwrap();
-        sandbox.set_gh(json!({"logged_in": true, "prs": {}}));
-        sandbox
-    }
-
-    fn new_trak(&self, title: &str) -> (String, String) {
-        let out = self.ork_ok(&["trak", "new", title]);
-        (created_id(&out), out)
-    }
-
-    fn assert_status(&self, id: &str, status: &str) {
-        let trak = self.trak(id);
-        assert_eq!(
-            trak["status"].as_str(),
-            Some(status),
-            "{trak:#}\n{}",
-            self.ork_ok(&["log", id])
-        );
-    }
-
-    fn gh(&self) -> Value {
-        common::json(&std::fs::read_to_string(&self.gh_state).unwrap())
-    }
-
-    fn set_gh(&self, state: Value) {
-        std::fs::write(&self.gh_state, state.to_string()).unwrap();
-    }
-
     /// Changes the pull request of `branch` in the stand-in's state.
     fn edit_pr(&self, branch: &str, edit: impl FnOnce(&mut Value)) {
         let mut state = self.gh();
@@ -146,29 +64,14 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    /// `git args` in the bare remote.
-    fn remote_git(&self, args: &[&str]) -> String {
-        let mut full = vec!["--git-dir", self.remote.to_str().unwrap()];
-        full.extend_from_slice(args);
-        self.repo.git(&full)
-    }
-
     /// The commit `branch` points at in the bare remote, if it exists there.
     fn remote_tip(&self, branch: &str) -> Option<String> {
-        let out = self.repo.git(&[
+        let out = self.git(&[
             "ls-remote",
-            self.remote.to_str().unwrap(),
+            self.remote().root.to_str().unwrap(),
             &format!("refs/heads/{branch}"),
         ]);
         out.split_whitespace().next().map(str::to_string)
-    }
-
-    fn prompt(&self, stage: &str, n: u32) -> String {
-        common::fake_agent_prompt(&self.agent_dir, stage, n)
-    }
-
-    fn runs(&self, stage: &str) -> u32 {
-        common::fake_agent_runs(&self.agent_dir, stage)
     }
 }
 
@@ -186,15 +89,9 @@ fn passing_check(name: &str) -> Value {
 
 /// A trak whose work stage passed, with its pull request opened: (sandbox, id, PR branch).
 fn opened(stages: Value) -> (Sandbox, String, String) {
-    let s = Sandbox::new(&workflow("", PR_FLOW), &[], stages);
-    let out = s.ork_ok(&[
-        "trak",
-        "new",
-        "Add OAuth login",
-        "-d",
-        &format!("Users sign in with GitHub. CI token: {TOKEN}"),
-    ]);
-    let id = created_id(&out);
+    let s = pr_sandbox(&workflow("", PR_FLOW), &[], stages);
+    let description = format!("Users sign in with GitHub. CI token: {TOKEN}");
+    let (id, out) = s.new_trak("Add OAuth login", &["-d", &description]);
     s.assert_status(&id, "in_review");
     assert!(out.contains("opened pull request #1"), "{out}");
     let branch = format!("ork-pr/{id}");
@@ -318,10 +215,10 @@ fn a_pull_request_goes_from_opened_through_changes_to_merged() {
     );
     assert_eq!(s.gh()["prs"][&branch]["state"], "MERGED");
     assert_eq!(
-        s.remote_git(&["show", "main:login.rs"]),
+        s.remote().git(&["show", "main:login.rs"]),
         "fn login() { pkce() }"
     );
-    let main_files = lines_of(&s.remote_git(&["ls-tree", "-r", "--name-only", "main"]));
+    let main_files = lines_of(&s.remote().git(&["ls-tree", "-r", "--name-only", "main"]));
     assert!(
         main_files.iter().all(|f| !f.starts_with(".orkestra/traks")),
         "{main_files:?}"
@@ -361,8 +258,8 @@ fn a_closed_pull_request_waits_and_says_so() {
 #[test]
 fn merge_none_waits_for_a_human_to_merge() {
     let flow = "strategy = \"pr\"\nmerge = \"none\"\n";
-    let s = Sandbox::new(&workflow("", flow), &[], json!({}));
-    let (id, _) = s.new_trak("Add OAuth login");
+    let s = pr_sandbox(&workflow("", flow), &[], json!({}));
+    let (id, _) = s.new_trak("Add OAuth login", &[]);
     let branch = format!("ork-pr/{id}");
     s.edit_pr(&branch, |pr| pr["reviewDecision"] = json!("APPROVED"));
     let out = s.ork_ok(&["resume", &id]);
@@ -373,16 +270,16 @@ fn merge_none_waits_for_a_human_to_merge() {
 
 #[test]
 fn without_gh_nothing_is_pushed_and_the_trak_says_what_to_install() {
-    let mut s = Sandbox::new(&workflow("", PR_FLOW), &[], json!({}));
-    s.gh_installed = false;
-    let (id, out) = s.new_trak("Add OAuth login");
+    let mut s = pr_sandbox(&workflow("", PR_FLOW), &[], json!({}));
+    s.gh_on_path = false;
+    let (id, out) = s.new_trak("Add OAuth login", &[]);
     s.assert_status(&id, "integrating");
     assert!(out.contains("not on PATH"), "{out}");
     assert!(out.contains("https://cli.github.com"), "{out}");
     assert_eq!(s.remote_tip(&format!("ork-pr/{id}")), None);
 
     // Installed but not logged in: the same, with `gh auth login`.
-    s.gh_installed = true;
+    s.gh_on_path = true;
     s.set_gh(json!({"logged_in": false, "prs": {}}));
     let out = s.ork_ok(&["integrate", &id]);
     assert!(out.contains("gh auth login"), "{out}");
@@ -407,7 +304,7 @@ const CALLS_EXIST: &str = "if [ -f feature.txt ]; then f=$(cat feature.txt); gre
 #[test]
 fn the_base_moved_on_breaking_the_trak_so_it_goes_back_to_work_and_the_base_stays() {
     let gate = format!("gate = {{ command = {CALLS_EXIST:?} }}");
-    let s = Sandbox::new(
+    let s = pr_sandbox(
         &workflow(&gate, "strategy = \"merge\""),
         &[("lib.txt", "fn plus\n")],
         json!({"work": [
@@ -476,7 +373,7 @@ fn the_base_moved_on_breaking_the_trak_so_it_goes_back_to_work_and_the_base_stay
 #[test]
 fn integration_gate_false_turns_the_landing_gate_off() {
     let gate = format!("gate = {{ command = {CALLS_EXIST:?} }}");
-    let s = Sandbox::new(
+    let s = pr_sandbox(
         &workflow(&gate, "strategy = \"merge\"\ngate = false"),
         &[("lib.txt", "fn plus\n")],
         json!({"work": [{"write": {"feature.txt": "plus"}, "result": {"type": "artifact", "content": "x"}}]}),
@@ -497,7 +394,7 @@ fn integration_gate_false_turns_the_landing_gate_off() {
 fn two_traks_editing_the_same_lines_are_marked_before_either_merges() {
     let flow =
         workflow("", "strategy = \"merge\"").replace("review = \"auto\"", "review = \"human\"");
-    let s = Sandbox::new(
+    let s = pr_sandbox(
         &flow,
         &[
             ("config.txt", "name = app\ntimeout = 10\n"),
@@ -509,9 +406,9 @@ fn two_traks_editing_the_same_lines_are_marked_before_either_merges() {
             {"write": {"other.txt": "b\n"}, "result": {"type": "artifact", "content": "other"}},
         ]}),
     );
-    let (a, _) = s.new_trak("Timeout 30");
-    let (b, _) = s.new_trak("Timeout 60");
-    let (c, _) = s.new_trak("Other file");
+    let (a, _) = s.new_trak("Timeout 30", &[]);
+    let (b, _) = s.new_trak("Timeout 60", &[]);
+    let (c, _) = s.new_trak("Other file", &[]);
     let table = s.ork_ok(&["status"]);
     assert!(table.contains("CONFLICTS"), "{table}");
     let line = |id: &str| {

@@ -8,16 +8,17 @@
 //! skip with a line on stderr; under `CI=true` they fail instead. `.config/nextest.toml` runs them
 //! in a group of their own, two at a time: each starts real node processes.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Repo, RunsOrk, created_id};
+use common::{Repo, RunsOrk, Sandbox, created_id};
 
 /// The scripted model API.
 const SERVER: &str = concat!(
@@ -275,78 +276,74 @@ impl Drop for ScriptedApi {
 // The sandbox: a repository whose workflow runs one real CLI
 // ---------------------------------------------------------------------------------------------
 
-struct Sandbox {
+/// A sandbox whose workflow runs the real `cli`, talking to a scripted API.
+struct CliSandbox {
     cli: Cli,
-    repo: Repo,
     api: ScriptedApi,
-    env: Vec<(&'static str, String)>,
+    sandbox: Sandbox,
 }
 
-impl RunsOrk for Sandbox {
-    /// `ork args` in the main checkout, with `PWD` naming it as a shell would, and no real
-    /// model's credentials.
-    fn ork_command(&self, args: &[&str]) -> Command {
-        let mut command = self.repo.ork_command(&self.repo.root, args);
-        command.env("PWD", &self.repo.root).env_remove("OLDPWD");
-        for var in REAL_MODEL_VARS {
-            command.env_remove(var);
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command
-    }
+impl Deref for CliSandbox {
+    type Target = Sandbox;
 
-    fn limit(&self) -> Duration {
-        ORK_LIMIT
-    }
-
-    fn label(&self) -> String {
-        format!("{:?}", self.cli)
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
     }
 }
 
-impl Sandbox {
+impl CliSandbox {
     /// A repository set up for ork with `stages` run by `cli` (at `program`), talking to a
-    /// scripted API that answers (or, with `hang`, never does).
-    fn new(cli: Cli, program: &Path, stages: &str, hang: bool) -> Sandbox {
-        let repo = Repo::initialized();
+    /// scripted API that answers (or, with `hang`, never does). `ork` runs in the main checkout,
+    /// with `PWD` naming it as a shell would, and no real model's credentials.
+    fn new(cli: Cli, program: &Path, stages: &str, hang: bool) -> CliSandbox {
         let model = cli
             .model()
             .map(|model| format!("model = \"{model}\"\n"))
             .unwrap_or_default();
-        repo.write(
-            ".orkestra/workflow.toml",
-            &format!(
-                "default_flow = \"feature\"\n\n\
-                 [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}\n\
-                 [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
-                 [flows.feature.integration]\nstrategy = \"merge\"\n",
-                cli.program(),
-                program.display(),
-                cli.timeout(),
-            ),
+        let workflow = format!(
+            "default_flow = \"feature\"\n\n\
+             [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}\n\
+             [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
+             [flows.feature.integration]\nstrategy = \"merge\"\n",
+            cli.program(),
+            program.display(),
+            cli.timeout(),
         );
-        for (file, stage) in [
+        let prompts: Vec<(String, String)> = [
             ("planner.md", "planning"),
             ("worker.md", "work"),
             ("reviewer.md", "review"),
-        ] {
-            repo.write(
-                &format!(".orkestra/agents/{file}"),
-                &format!(
+        ]
+        .iter()
+        .map(|(file, stage)| {
+            (
+                format!(".orkestra/agents/{file}"),
+                format!(
                     "[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"
                 ),
-            );
-        }
-        repo.commit_all("Set up ork");
-        let base = repo.root.parent().unwrap().to_path_buf();
-        let api = ScriptedApi::start(cli.api(), &base, hang);
+            )
+        })
+        .collect();
+        let files: Vec<(&str, &str)> = prompts
+            .iter()
+            .map(|(path, text)| (path.as_str(), text.as_str()))
+            .collect();
+        let repo = Repo::set_up(&workflow, &files);
+        let root = repo.root.clone();
+        let api = ScriptedApi::start(cli.api(), repo.root.parent().unwrap(), hang);
         let env = cli.configure(repo.home(), api.port);
-        Sandbox {
-            cli,
-            repo,
-            api,
-            env,
+        let mut sandbox = Sandbox::in_repo(repo, "")
+            .with_limit(ORK_LIMIT)
+            .with_label(format!("{cli:?}"))
+            .with_env("PWD", root)
+            .without_env("OLDPWD");
+        for var in REAL_MODEL_VARS {
+            sandbox = sandbox.without_env(var);
         }
+        for (var, value) in env {
+            sandbox = sandbox.with_env(var, value);
+        }
+        CliSandbox { cli, api, sandbox }
     }
 
     /// Asserts the trak is `status` at `stage`; on failure shows its log and what the API saw.
@@ -417,7 +414,7 @@ fn whole_flow(cli: Cli) {
     let Some(program) = installed(cli) else {
         return;
     };
-    let s = Sandbox::new(cli, &program, &feature_stages(), false);
+    let s = CliSandbox::new(cli, &program, &feature_stages(), false);
 
     // Planning asks a question.
     let out = s.ork_ok(&["trak", "new", "Greet the world"]);
@@ -539,7 +536,7 @@ fn never_answered(cli: Cli) {
     };
     let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\n\
                   prompt = \"worker.md\"\nartifact = \"summary\"\nmax_attempts = 1\n";
-    let s = Sandbox::new(cli, &program, stages, true);
+    let s = CliSandbox::new(cli, &program, stages, true);
     let out = s.ork_ok(&["trak", "new", "Wait forever"]);
     let id = created_id(&out);
     assert!(out.contains("timed out"), "{out}");

@@ -1,7 +1,7 @@
 //! End to end: bad inputs get a clear message, the right exit code, no panic, and leave nothing
 //! behind.
 
-mod common;
+use crate::common;
 
 use common::{Repo, all_files, dir_entries, usage_error};
 

@@ -1,33 +1,19 @@
 //! Joining two machines' histories of one trak, through the library: the union of event files,
 //! byte for byte, and a state folded from them.
 
-use std::process::Command;
+use crate::common;
 
 use ork::store::event::{Actor, EventKind};
 use ork::store::git::{FileWrite, Git};
 use ork::store::state::Status;
 use ork::store::{NewTrak, Store, record_dir};
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-}
+use common::Repo;
 
 #[test]
 fn a_join_keeps_every_event_file_as_it_was_and_shows_the_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    let store = Store::new(Git::discover(root).unwrap());
+    let repo = Repo::new();
+    let store = Store::new(Git::discover(&repo.root).unwrap());
     let created = store
         .create(&NewTrak {
             title: "Shared",

@@ -1,11 +1,11 @@
 //! End to end: `ork init`, `ork trak new`, `ork status`, `ork show` and `ork log` against real
 //! git repositories, checked through both ork's output and git's view of the repository.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{MACHINE, Repo, all_files, created_id, json, lines, success};
+use common::{MACHINE, Repo, all_files, created_id, json, lines, status_row, success};
 
 const DEFAULT_FILES: &[&str] = &[
     ".orkestra/workflow.toml",
@@ -18,15 +18,6 @@ const DEFAULT_FILES: &[&str] = &[
     ".orkestra/.gitignore",
     ".orkestra/worktree.include",
 ];
-
-/// The line of `ork status` output that starts with `id`.
-fn status_row(status: &str, id: &str) -> String {
-    status
-        .lines()
-        .find(|l| l.starts_with(&format!("{id} ")))
-        .unwrap_or_else(|| panic!("no row for {id} in:\n{status}"))
-        .to_string()
-}
 
 /// The trak's record files on its branch, relative to `.orkestra/traks/<id>/`.
 fn record_files(repo: &Repo, id: &str) -> Vec<String> {
@@ -487,11 +478,8 @@ fn json_output_has_the_documented_shape() {
 fn traks_on_a_remote_are_listed_with_where() {
     let a = Repo::initialized();
     a.commit_all("Add .orkestra");
-    let origin = a.sibling("origin.git");
-    a.git_in(&origin.root, &["init", "-q", "--bare", "-b", "main"]);
+    let origin = a.add_origin("origin.git");
     let url = origin.root.to_str().unwrap();
-    a.git(&["remote", "add", "origin", url]);
-    a.git(&["push", "-q", "origin", "main"]);
     let b = a.sibling("b");
     a.git_in(&b.root, &["clone", "-q", url, "."]);
     assert!(b.ork_ok(&["status"]).contains("No traks"));

@@ -3,15 +3,15 @@
 //! person would, reading the screen with `capture-pane`. The server is killed when the test
 //! ends, failed or not.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use common::review_flow::{ReviewFlow, artifact};
 use common::success;
+use common::{RunsOrk, Sandbox, artifact};
 
 /// How long the screen may take to show what a test waits for.
 const SCREEN_LIMIT: Duration = Duration::from_secs(30);
@@ -25,7 +25,7 @@ struct Tmux {
 }
 
 /// A tmux server of its own with a shell in the repository, `ork ui` typed into it.
-fn open_ui(flow: &ReviewFlow) -> Tmux {
+fn open_ui(flow: &Sandbox) -> Tmux {
     let tmux = Tmux::start(flow);
     tmux.type_text(&format!("{} ui", env!("CARGO_BIN_EXE_ork")));
     tmux.keys(&["Enter"]);
@@ -34,7 +34,7 @@ fn open_ui(flow: &ReviewFlow) -> Tmux {
 }
 
 impl Tmux {
-    fn start(sandbox: &ReviewFlow) -> Tmux {
+    fn start(sandbox: &Sandbox) -> Tmux {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
@@ -144,7 +144,7 @@ fn row<'s>(screen: &'s str, id: &str) -> Option<&'s str> {
 
 #[test]
 fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({
             "planning": [{"stdout": "thinking about the plan", "result": {"type": "artifact", "content": "# Plan\n1. a login page"}}],
@@ -152,8 +152,8 @@ fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
         }),
     );
     // A queued trak lists first (ids sort by title); the waiting one must be selected anyway.
-    let queued = s.new_trak("Another thing", &["--no-run"]);
-    let waiting = s.new_trak("Write docs", &[]);
+    let (queued, _) = s.new_trak("Another thing", &["--no-run"]);
+    let (waiting, _) = s.new_trak("Write docs", &[]);
     assert_eq!(s.at(&waiting).0, "awaiting_review");
     let tmux = open_ui(&s);
     let screen = tmux.wait_for("the waiting trak", |s| row(s, &waiting).is_some());
@@ -186,11 +186,11 @@ fn the_waiting_trak_is_selected_and_a_approves_it_on_to_the_next_stage() {
 
 #[test]
 fn r_sends_typed_feedback_to_the_agent() {
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({"planning": [artifact("# Plan v1"), artifact("# Plan v2")]}),
     );
-    let id = s.new_trak("Add login", &[]);
+    let (id, _) = s.new_trak("Add login", &[]);
     let tmux = open_ui(&s);
     tmux.wait_for("the waiting trak", |screen| row(screen, &id).is_some());
 
@@ -204,7 +204,7 @@ fn r_sends_typed_feedback_to_the_agent() {
             && row(screen, &id).is_some_and(|r| r.contains("awaiting review"))
     });
 
-    let prompt = common::fake_agent_prompt(&s.agent_dir, "planning", 2);
+    let prompt = s.prompt("planning", 2);
     assert!(
         prompt.contains("use PKCE"),
         "the feedback must reach the agent:\n{prompt}"
@@ -222,22 +222,22 @@ fn r_sends_typed_feedback_to_the_agent() {
     tmux.wait_for("the footer's keys", |screen| screen.contains("q quit"));
     tmux.keys(&["q"]);
     tmux.assert_restored();
-    assert_eq!(common::fake_agent_runs(&s.agent_dir, "planning"), 2);
+    assert_eq!(s.runs("planning"), 2);
 }
 
 #[test]
 fn traks_moved_by_another_process_show_up_without_a_key() {
-    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
-    let first = s.new_trak("Add login", &[]);
+    let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
+    let (first, _) = s.new_trak("Add login", &[]);
     let tmux = open_ui(&s);
     tmux.wait_for("the first trak", |screen| row(screen, &first).is_some());
 
     // Another terminal creates a trak and approves the first one.
-    let second = s.new_trak("Fix the logout", &["--no-run"]);
+    let (second, _) = s.new_trak("Fix the logout", &["--no-run"]);
     tmux.wait_for("the new trak", |screen| {
         row(screen, &second).is_some_and(|r| r.contains("queued"))
     });
-    s.ork(&["approve", &first, "--no-run"]);
+    s.ork_ok(&["approve", &first, "--no-run"]);
     tmux.wait_for("the approved trak at work", |screen| {
         row(screen, &first).is_some_and(|r| r.contains("work") && r.contains("queued"))
     });
@@ -249,14 +249,14 @@ fn traks_moved_by_another_process_show_up_without_a_key() {
 
 #[test]
 fn the_filter_narrows_the_list_and_d_shows_the_diff() {
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({
             "planning": [{"write": {"login.rs": "fn login() {}\n"}, "result": {"type": "artifact", "content": "# Plan"}}],
         }),
     );
-    let login = s.new_trak("Add login", &[]);
-    let logout = s.new_trak("Fix logout", &["--no-run"]);
+    let (login, _) = s.new_trak("Add login", &[]);
+    let (logout, _) = s.new_trak("Fix logout", &["--no-run"]);
     let tmux = open_ui(&s);
     tmux.wait_for("both traks", |screen| {
         row(screen, &login).is_some() && row(screen, &logout).is_some()
@@ -284,8 +284,8 @@ fn the_filter_narrows_the_list_and_d_shows_the_diff() {
 
 #[test]
 fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
-    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
-    let id = s.new_trak("Add login", &[]);
+    let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
+    let (id, _) = s.new_trak("Add login", &[]);
     let tmux = Tmux::start(&s);
     let ork = env!("CARGO_BIN_EXE_ork");
     tmux.type_text(&format!("{ork} status; echo end-of-status"));
@@ -318,8 +318,8 @@ fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
 
 #[test]
 fn a_terminate_signal_from_elsewhere_restores_the_terminal_too() {
-    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
-    let id = s.new_trak("Add login", &[]);
+    let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
+    let (id, _) = s.new_trak("Add login", &[]);
     let tmux = open_ui(&s);
     tmux.wait_for("the trak", |screen| row(screen, &id).is_some());
     let shell = tmux.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
@@ -339,7 +339,7 @@ fn a_terminate_signal_from_elsewhere_restores_the_terminal_too() {
 
 #[test]
 fn n_answers_questions_and_t_retries_a_failed_stage() {
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({
             "planning": [
@@ -353,7 +353,7 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
             ],
         }),
     );
-    let id = s.new_trak("Add login", &[]);
+    let (id, _) = s.new_trak("Add login", &[]);
     let tmux = open_ui(&s);
     tmux.wait_for("the question", |screen| {
         screen.contains("Which OAuth provider?")
@@ -368,7 +368,7 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
     tmux.wait_for("the plan, waiting for review", |screen| {
         row(screen, &id).is_some_and(|r| r.contains("planning") && r.contains("awaiting review"))
     });
-    let prompt = common::fake_agent_prompt(&s.agent_dir, "planning", 2);
+    let prompt = s.prompt("planning", 2);
     assert!(
         prompt.contains("GitHub"),
         "the answer must reach the agent:\n{prompt}"
@@ -379,7 +379,7 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
     tmux.wait_for("work to fail", |screen| {
         row(screen, &id).is_some_and(|r| r.contains("work") && r.contains("failed"))
     });
-    let failed_runs = common::fake_agent_runs(&s.agent_dir, "work");
+    let failed_runs = s.runs("work");
     tmux.keys(&["t"]);
     // The fake agent saves each run's prompt: the next one's file shows the run started.
     let next_prompt = s.agent_dir.join(format!("work-{}.prompt", failed_runs + 1));

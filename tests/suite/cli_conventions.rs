@@ -1,7 +1,7 @@
 //! The command line's conventions: shell completions and man pages generated from the same
 //! clap definitions the parser uses, working outside any repository.
 
-mod common;
+use crate::common;
 
 use common::{Repo, stdout, success};
 

@@ -1,15 +1,14 @@
 //! End to end: the `[notify]` command runs when a trak starts waiting for a human and when it
 //! is done, with the trak in its environment; one that fails or hangs never harms the trak.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 
-use common::review_flow::{ReviewFlow, artifact};
-use common::{pids, stderr, stdout, unique_seconds};
+use common::{RunsOrk, Sandbox, artifact, pids, stderr, stdout, unique_seconds};
 
 /// A notify script that appends `ORK_TRAK|ORK_TITLE|ORK_STAGE|ORK_STATUS` to `log`.
-fn recording_script(flow: &ReviewFlow, log: &std::path::Path) -> String {
+fn recording_script(flow: &Sandbox, log: &std::path::Path) -> String {
     let script = flow.path("notify.sh");
     std::fs::write(
         &script,
@@ -41,7 +40,7 @@ fn the_notify_command_runs_with_the_trak_when_it_waits_and_when_it_is_done() {
     let stages = json!({"planning": [artifact("# Plan")], "work": [artifact("done")]});
     let log = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     // The script lives in the sandbox, so the workflow names it once the sandbox exists.
-    let flow = ReviewFlow::new("", stages);
+    let flow = Sandbox::review_flow("", stages);
     let script = recording_script(&flow, &log);
     let workflow = flow.repo.read(".orkestra/workflow.toml");
     flow.repo.write(
@@ -50,7 +49,7 @@ fn the_notify_command_runs_with_the_trak_when_it_waits_and_when_it_is_done() {
     );
     flow.repo.commit_all("Notify me");
 
-    let out = flow.ork_output(&["trak", "new", "Add login"]);
+    let out = flow.ork(&["trak", "new", "Add login"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = common::created_id(&stdout(&out));
     // Not a terminal: no bell.
@@ -61,11 +60,11 @@ fn the_notify_command_runs_with_the_trak_when_it_waits_and_when_it_is_done() {
     );
 
     // Recording a decision without a run tells nobody: the trak does not wait for anyone.
-    flow.ork(&["approve", &id, "--no-run"]);
+    flow.ork_ok(&["approve", &id, "--no-run"]);
     assert_eq!(notified(&log).len(), 1);
     // Resuming runs work, which waits for review again; approving it merges the trak: done.
-    flow.ork(&["resume", &id]);
-    flow.ork(&["approve", &id]);
+    flow.ork_ok(&["resume", &id]);
+    flow.ork_ok(&["approve", &id]);
     assert_eq!(
         notified(&log),
         [
@@ -79,11 +78,11 @@ fn the_notify_command_runs_with_the_trak_when_it_waits_and_when_it_is_done() {
 #[test]
 fn a_failing_or_hanging_notify_command_does_not_harm_the_trak() {
     let stages = json!({"planning": [artifact("# Plan")]});
-    let flow = ReviewFlow::new(
+    let flow = Sandbox::review_flow(
         "[notify]\ncommand = [\"sh\", \"-c\", \"echo no display here; exit 3\"]\n",
         stages.clone(),
     );
-    let out = flow.ork_output(&["trak", "new", "Add login"]);
+    let out = flow.ork(&["trak", "new", "Add login"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = common::created_id(&stdout(&out));
     let said = format!("{}{}", stdout(&out), stderr(&out));
@@ -99,13 +98,13 @@ fn a_failing_or_hanging_notify_command_does_not_harm_the_trak() {
 
     // A command that hangs is killed by the timeout, with its children.
     let seconds = unique_seconds(10000);
-    let flow = ReviewFlow::new(
+    let flow = Sandbox::review_flow(
         &format!(
             "[notify]\ncommand = [\"sh\", \"-c\", \"sleep {seconds}; true\"]\ntimeout = \"1s\"\n"
         ),
         stages,
     );
-    let out = flow.ork_output(&["trak", "new", "Add login"]);
+    let out = flow.ork(&["trak", "new", "Add login"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = common::created_id(&stdout(&out));
     let said = format!("{}{}", stdout(&out), stderr(&out));
@@ -123,9 +122,9 @@ fn a_failing_or_hanging_notify_command_does_not_harm_the_trak() {
 
 #[test]
 fn an_empty_notify_command_is_a_clear_error() {
-    let flow = ReviewFlow::new("[notify]\ncommand = []\n", json!({}));
+    let flow = Sandbox::review_flow("[notify]\ncommand = []\n", json!({}));
     let err = common::ork_error(
-        &flow.ork_output(&["trak", "new", "Add login"]),
+        &flow.ork(&["trak", "new", "Add login"]),
         "ork trak new with an empty notify command",
     );
     assert!(err.contains("[notify] command is empty"), "{err}");
@@ -134,7 +133,7 @@ fn an_empty_notify_command_is_a_clear_error() {
 
 #[test]
 fn the_bell_rings_on_a_terminal_when_a_trak_starts_waiting() {
-    let flow = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
+    let flow = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
     let typescript = flow.path("typescript");
     // `script` gives ork a pseudo-terminal and records everything written to it.
     let out = flow

@@ -1,7 +1,7 @@
 //! End to end: `ork doctor` on a machine without the agent CLIs and with them, `ork init`
 //! picking the CLI that is installed, and the message a missing CLI gets at run time.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,24 @@
+//! The end-to-end tests, one test crate: each module is a file of tests beside this one, and
+//! `common` holds what they share (the sandbox, running `ork` and `git`, processes). Cargo
+//! builds and links it once, as the `suite` test binary.
+
+mod common;
+
+mod cli_conventions;
+mod cli_errors;
+mod cli_store;
+mod demo;
+mod doctor;
+mod flows;
+mod hooks;
+mod join;
+mod local_files;
+mod notify;
+mod output;
+mod pull_requests;
+mod real_agents;
+mod story;
+mod subtraks;
+mod sync;
+mod transcript;
+mod ui;
