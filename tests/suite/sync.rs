@@ -730,7 +730,7 @@ fn a_push_refused_because_the_remote_moved_is_retried_and_loses_nothing() {
     let marker = base.join("hook-ran");
     let hook_log = base.join("hook-sync.log");
     let real_git = String::from_utf8(
-        Command::new("sh")
+        std::process::Command::new("sh")
             .args(["-c", "command -v git"])
             .output()
             .unwrap()

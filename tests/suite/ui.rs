@@ -392,9 +392,9 @@ fn n_answers_questions_and_t_retries_a_failed_stage() {
 /// only the keys the selected trak allows.
 #[test]
 fn a_refused_key_reads_as_the_refused_command_does() {
-    let s = ReviewFlow::new("", json!({"planning": [artifact("# Plan")]}));
-    let id = s.new_trak("Queued thing", &["--no-run"]);
-    let refused = s.ork_output(&["approve", &id]);
+    let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
+    let (id, _) = s.new_trak("Queued thing", &["--no-run"]);
+    let refused = s.ork(&["approve", &id]);
     let cli_error = common::ork_error(&refused, "ork approve on a queued trak");
     let words = format!("cannot approve trak {id}: it is queued at planning");
     assert!(cli_error.contains(&format!("{words}.")), "{cli_error}");

@@ -1,16 +1,14 @@
 //! End to end: what an agent with a shell plants in the repository does not run in ork's own
 //! git processes (docs/design.md rule 12).
 
-mod common;
-
 use std::path::Path;
 
 use serde_json::json;
 
-use common::review_flow::{ReviewFlow, artifact};
+use crate::common::{self, RunsOrk, Sandbox, artifact};
 
 /// Hooks that leave a mark in `marks` when git runs them, and an fs-monitor that does too.
-fn plant_hooks(s: &ReviewFlow, marks: &Path) {
+fn plant_hooks(s: &Sandbox, marks: &Path) {
     let hooks = s.repo.root.join(".git/hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     for hook in [
@@ -45,7 +43,7 @@ fn plant_hooks(s: &ReviewFlow, marks: &Path) {
 
 #[test]
 fn planted_hooks_and_fsmonitor_never_run_in_orks_git_processes() {
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({
             "planning": [artifact("# Plan")],
@@ -66,9 +64,9 @@ fn planted_hooks_and_fsmonitor_never_run_in_orks_git_processes() {
     std::fs::create_dir_all(&marks).unwrap();
 
     // A whole trak through ork: worktree, record commits, the agent's commit, the merge.
-    let id = s.new_trak("Add login", &[]);
-    s.ork(&["approve", &id]);
-    s.ork(&["approve", &id]);
+    let (id, _) = s.new_trak("Add login", &[]);
+    s.ork_ok(&["approve", &id]);
+    s.ork_ok(&["approve", &id]);
     assert_eq!(s.at(&id).0, "done");
     assert_eq!(s.repo.read("login.txt"), "login\n");
 
@@ -83,7 +81,7 @@ fn planted_hooks_and_fsmonitor_never_run_in_orks_git_processes() {
 }
 
 /// The subjects of `rev`'s commits, newest first.
-fn subjects(s: &ReviewFlow, rev: &str) -> Vec<String> {
+fn subjects(s: &Sandbox, rev: &str) -> Vec<String> {
     s.repo
         .git(&["log", "--format=%s", rev])
         .lines()
@@ -98,7 +96,7 @@ fn an_agent_that_forges_its_own_approval_is_put_back_and_the_trak_waits_for_a_pe
     let forge = "git add -A && git commit -q -m 'approved work by human' \
                  -m 'Ork-Trak: x' -m 'Ork-Event: approved' && \
                  git commit -q --allow-empty -m 'integrated' -m 'Ork-Event: integrated'";
-    let s = ReviewFlow::new(
+    let s = Sandbox::review_flow(
         "",
         json!({
             "planning": [artifact("# Plan")],
@@ -106,9 +104,9 @@ fn an_agent_that_forges_its_own_approval_is_put_back_and_the_trak_waits_for_a_pe
                       "result": {"type": "artifact", "content": "done"}}],
         }),
     );
-    let id = s.new_trak("Add login", &[]);
+    let (id, _) = s.new_trak("Add login", &[]);
     let tip_before = s.repo.git(&["rev-parse", &format!("ork/{id}")]);
-    let out = s.ork_output(&["approve", &id]);
+    let out = s.ork(&["approve", &id]);
     let said = format!("{}{}", common::stdout(&out), common::stderr(&out));
     let (status, stage) = s.at(&id);
     assert_eq!(
@@ -134,11 +132,11 @@ fn an_agent_that_forges_its_own_approval_is_put_back_and_the_trak_waits_for_a_pe
     ]);
     let quarantined = subjects(&s, &format!("refs/ork/quarantine/{id}"));
     assert_eq!(quarantined[0], "integrated", "{quarantined:?}");
-    let show = s.ork(&["show", &id]);
+    let show = s.ork_ok(&["show", &id]);
     assert!(show.contains("refs/ork/quarantine/"), "{show}");
 
     // Nothing reached main, and resuming does not merge it: the trak waits for a person.
-    let resumed = s.ork_output(&["resume", &id]);
+    let resumed = s.ork(&["resume", &id]);
     assert_eq!(
         resumed.status.code(),
         Some(1),
