@@ -57,6 +57,30 @@ pub fn installed(git: &Git) -> Result<Vec<(&'static str, bool)>> {
         .collect())
 }
 
+/// The hooks in git's hooks folder that are not ork's (git's `*.sample` files aside): they
+/// run under the user's own git commands, never under ork's, whose git runs no hook. An
+/// agent with a shell can plant one; `ork doctor` lists them.
+pub fn foreign(git: &Git) -> Result<Vec<String>> {
+    let dir = git.hooks_dir()?;
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".sample"))
+        .filter(|name| {
+            let ours = HOOKS.iter().find(|(hook, _)| hook == name);
+            ours.is_none_or(|(_, script)| {
+                std::fs::read_to_string(dir.join(name)).ok().as_deref() != Some(*script)
+            })
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 fn write_executable(path: &std::path::Path, script: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, script).with_context(|| format!("writing {}", path.display()))?;

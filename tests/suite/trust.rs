@@ -146,3 +146,24 @@ fn an_agent_that_forges_its_own_approval_is_put_back_and_the_trak_waits_for_a_pe
     assert!(!s.repo.root.join("backdoor.txt").exists());
     assert_eq!(s.at(&id).0, "failed");
 }
+
+#[test]
+fn doctor_lists_the_hooks_ork_did_not_install() {
+    let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
+    let marks = s.path("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    plant_hooks(&s, &marks);
+    let out = s.ork(&["doctor"]);
+    let said = common::stdout(&out);
+    assert!(
+        said.contains("hooks ork did not install: commit-msg, post-checkout, post-commit, post-merge, pre-commit, pre-push, reference-transaction"),
+        "{said}"
+    );
+    assert!(said.contains("pre-push: not ork's"), "{said}");
+    let json = common::json(&common::stdout(&s.ork(&["doctor", "--json"])));
+    assert_eq!(
+        json["foreign_hooks"].as_array().unwrap().len(),
+        7,
+        "{json:#}"
+    );
+}

@@ -82,10 +82,15 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
         );
     }
     for hook in &report.hooks {
+        let foreign = report.foreign_hooks.contains(&hook.name);
         let (mark, what) = match (hook.installed, report.remotes.is_empty()) {
-            (true, _) => ("ok     ", "installed"),
-            (false, true) => ("-      ", "not installed (only needed to push)"),
-            (false, false) => ("missing", "not installed"),
+            (true, _) => ("ok     ", "installed".to_string()),
+            (false, _) if foreign => (
+                "-      ",
+                "not ork's (another hook of that name is there)".to_string(),
+            ),
+            (false, true) => ("-      ", "not installed (only needed to push)".to_string()),
+            (false, false) => ("missing", "not installed".to_string()),
         };
         outln!("{mark} hook      {}: {what}", hook.name);
     }

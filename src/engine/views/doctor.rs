@@ -25,6 +25,8 @@ pub struct Report {
     pub agents: Vec<AgentFacts>,
     pub remotes: Vec<RemoteFacts>,
     pub hooks: Vec<HookFacts>,
+    /// Hooks in git's hooks folder that ork did not install (they never run under ork).
+    pub foreign_hooks: Vec<String>,
     /// What the workflow needs and this machine lacks, each with how to get it.
     pub problems: Vec<String>,
     /// What is worth knowing but does not stop ork.
@@ -92,12 +94,21 @@ pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
     };
     let remotes = remote_facts(git, &mut warnings);
     let hooks = hook_facts(git, &remotes, &mut warnings);
+    let foreign_hooks = crate::sync::hooks::foreign(git).unwrap_or_default();
+    if !foreign_hooks.is_empty() {
+        warnings.push(format!(
+            "hooks ork did not install: {}. They run under your own git commands (never under ork's: its git runs no hook); if you did not put them there, an agent may have: look at them in {}",
+            foreign_hooks.join(", "),
+            git.hooks_dir().map(|d| d.display().to_string()).unwrap_or_default()
+        ));
+    }
     Report {
         git: git_facts,
         workflow_error,
         agents,
         remotes,
         hooks,
+        foreign_hooks,
         problems,
         warnings,
     }
