@@ -21,7 +21,7 @@ pub fn spawn_resume(store: &Store, trak: &Trak, take_over: bool) -> Result<PathB
 pub fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, PathBuf)> {
     use std::os::unix::process::CommandExt;
     let dir = engine::runs_dir(store, &trak.id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    engine::process::create_private_dir(&dir)?;
     let log = dir.join("drive.log");
     let file =
         std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;

@@ -167,3 +167,18 @@ fn doctor_lists_the_hooks_ork_did_not_install() {
         "{json:#}"
     );
 }
+
+#[test]
+fn a_runs_raw_output_is_readable_by_the_user_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"stdout": "raw output", "result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, _) = s.new_trak("Add login", &[]);
+    let runs = s.repo.root.join(".git/ork/runs");
+    for dir in [runs.join(&id), runs.join(&id).join("planning-1")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", dir.display());
+    }
+}

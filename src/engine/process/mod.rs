@@ -16,6 +16,24 @@ use anyhow::{Context, Result};
 
 use crate::engine::process::output::{Bounded, printable};
 
+/// Creates `dir` (and the folders above it that are missing) readable by the user alone: a
+/// run's folder holds the agent's raw output, before any redaction.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    // A folder made by an earlier ork, before runs were private.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", dir.display()))?;
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
 /// Process groups of the children running now, each with the worktree it runs in, so an
 /// interrupt can take them all down, and a trak lost to another machine its own.
 static LIVE_GROUPS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());

@@ -42,8 +42,7 @@ pub struct Run {
 
 /// Runs the agent, calling `on_line` with each line worth showing live.
 pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
-    std::fs::create_dir_all(spec.run_dir)
-        .with_context(|| format!("creating {}", spec.run_dir.display()))?;
+    crate::engine::process::create_private_dir(spec.run_dir)?;
     match spec.agent.kind {
         AgentKind::Command => run_command(spec, on_line),
         kind => run_cli(spec, kind, on_line),
