@@ -155,7 +155,11 @@ impl Engine<'_> {
             None,
             gate.timeout,
             keep,
-            &mut |_: Stream, line| live.spend(line, |text| reporter.line(text)),
+            &mut |_: Stream, line| {
+                live.spend(line, |text| {
+                    reporter.line(&crate::store::secrets::redact(text))
+                })
+            },
         )
         .with_context(|| format!("running the gate `{command}`"))?;
         let passed = finished.success();

@@ -92,7 +92,9 @@ impl Engine<'_> {
             })
             .ok();
         let reporter = &mut *self.reporter;
-        let (mut finished, could_start) = match run(&spec, &mut |line| reporter.line(line)) {
+        // What reaches a terminal is redacted as `ork logs` is (docs/design.md rule 10).
+        let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
+        let (mut finished, could_start) = match run(&spec, &mut live) {
             Ok(finished) => (finished, true),
             // The agent could not even start (a missing program): a failed run, recorded, that
             // trying again will not mend.

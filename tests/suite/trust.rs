@@ -182,3 +182,24 @@ fn a_runs_raw_output_is_readable_by_the_user_alone() {
         assert_eq!(mode & 0o077, 0, "{} is {mode:o}", dir.display());
     }
 }
+
+#[test]
+fn the_live_terminal_is_redacted_as_the_kept_logs_are() {
+    let token = format!("ghp_{}", "LiveTerminal0123456789abcdefgh");
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"stdout": format!("using {token} now"),
+                             "result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, created) = s.new_trak("Add login", &[]);
+    assert!(
+        !created.contains(&token),
+        "the live output showed the secret:\n{created}"
+    );
+    assert!(created.contains("using [REDACTED] now"), "{created}");
+    let logs = s.ork_ok(&["logs", &id]);
+    assert!(
+        !logs.contains(&token) && logs.contains("[REDACTED]"),
+        "{logs}"
+    );
+}
