@@ -39,6 +39,11 @@ fn main() {
         println!("{}", render(&[claim_row()]));
         return;
     }
+    // `-- --trak`: the whole-trak row only, printed and not written.
+    if args.iter().any(|a| a == "--trak") {
+        println!("{}", render(&[whole_trak_row()]));
+        return;
+    }
     let write =
         args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
     let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();
@@ -109,6 +114,7 @@ fn main() {
     let git = time(RUNS * 3, || run(Path::new("."), "git", &["--version"]));
     rows.push(transition_row(ork.median));
     rows.push(trak_new_row());
+    rows.push(whole_trak_row());
     rows.push(claim_row());
     rows.push(Row::new("ork --version".into(), "git --version", ork, git));
 
@@ -174,6 +180,34 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Times `ork` and `git` in turn, `runs` times each after one warm-up run of each: for
+/// figures whose cost swings with the machine's state in the seconds before (on this machine's
+/// ext4, creating files costs more for seconds after many were deleted, as every trak's
+/// worktree removal does), each run of one is next to a run of the other.
+fn time_in_turn(runs: usize, mut ork: impl FnMut(), mut git: impl FnMut()) -> (Stats, Stats) {
+    ork();
+    git();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let start = Instant::now();
+        ork();
+        a.push(start.elapsed());
+        let start = Instant::now();
+        git();
+        b.push(start.elapsed());
+    }
+    (stats(a), stats(b))
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    Stats {
+        median: samples[samples.len() / 2],
+        min: samples[0],
+        max: samples[samples.len() - 1],
+    }
+}
+
 /// Runs `f` `runs` times after one warm-up run.
 fn time(runs: usize, f: impl FnMut()) -> Stats {
     time_with_setup(runs, || {}, f)
@@ -183,7 +217,7 @@ fn time(runs: usize, f: impl FnMut()) -> Stats {
 fn time_with_setup(runs: usize, mut setup: impl FnMut(), mut f: impl FnMut()) -> Stats {
     setup();
     f();
-    let mut samples: Vec<Duration> = (0..runs)
+    let samples: Vec<Duration> = (0..runs)
         .map(|_| {
             setup();
             let start = Instant::now();
@@ -191,12 +225,7 @@ fn time_with_setup(runs: usize, mut setup: impl FnMut(), mut f: impl FnMut()) ->
             start.elapsed()
         })
         .collect();
-    samples.sort();
-    Stats {
-        median: samples[samples.len() / 2],
-        min: samples[0],
-        max: samples[samples.len() - 1],
-    }
+    stats(samples)
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) {
@@ -636,10 +665,9 @@ fn transition_row(startup: Duration) -> Row {
     )
 }
 
-/// `ork trak new --no-run` against `git worktree add` of an existing branch.
-fn trak_new_row() -> Row {
-    let repo = Repo::new();
-    // A checkout of some size, so both sides pay for writing files.
+/// Writes 200 files in 10 folders and commits them: a checkout of some size, so both sides
+/// pay for writing files.
+fn commit_200_files(repo: &Repo) {
     for i in 0..200 {
         let dir = repo.path.join(format!("src/m{}", i % 10));
         std::fs::create_dir_all(&dir).unwrap();
@@ -651,6 +679,12 @@ fn trak_new_row() -> Row {
     }
     repo.run("git", &["add", "-A"]);
     repo.run("git", &["commit", "-q", "-m", "files"]);
+}
+
+/// `ork trak new --no-run` against `git worktree add` of an existing branch.
+fn trak_new_row() -> Row {
+    let repo = Repo::new();
+    commit_200_files(&repo);
     let mut i = 0;
     let ork = time(RUNS, || {
         i += 1;
@@ -673,6 +707,114 @@ fn trak_new_row() -> Row {
         ork,
         git,
     )
+}
+
+/// The workflow of the whole-trak row: `work` by a command agent that writes one file, then
+/// `review` by a command agent that approves (`echo APPROVE`: a verdict on its first line),
+/// both acted on without a human, and a merge into the base.
+const WHOLE_TRAK_WORKFLOW: &str = r#"default_flow = "bench"
+
+[agents.writer]
+kind = "command"
+command = [".orkestra/scripts/bench-agent.sh"]
+
+[agents.approver]
+kind = "command"
+command = ["echo", "APPROVE"]
+
+[flows.bench]
+[[flows.bench.stages]]
+name = "work"
+agent = "writer"
+prompt = "worker.md"
+artifact = "summary"
+review = "auto"
+
+[[flows.bench.stages]]
+name = "review"
+agent = "approver"
+prompt = "reviewer.md"
+artifact = "verdict"
+verdict = true
+review = "auto"
+
+[flows.bench.integration]
+strategy = "merge"
+"#;
+
+/// The work stage's agent: one new file in the worktree, and its result in `$ORK_OUTPUT`.
+const WHOLE_TRAK_AGENT: &str = r#"#!/bin/sh
+echo "work of $ORK_TRAK" > "work-$ORK_TRAK.txt"
+echo '{"type": "artifact", "content": "Wrote one file."}' > "$ORK_OUTPUT"
+"#;
+
+/// A whole two-stage trak, `ork trak new` driving it to `done` (merged into main), against the
+/// git work it stands for: `git worktree add -b`, a file written and committed, a second
+/// commit, `git merge --no-ff` in the main checkout and `git worktree remove`. Timed in turn
+/// (see [`time_in_turn`]): both remove a 200-file worktree every run.
+fn whole_trak_row() -> Row {
+    // Two repositories made alike, one for each side: what one side's worktree removals cost
+    // the other's file creations (see [`time_in_turn`]) stays out of the figures.
+    let repo = whole_trak_repo();
+    let git_repo = whole_trak_repo();
+    let mut i = 0;
+    let mut j = 0;
+    let (ork, git) = time_in_turn(
+        RUNS,
+        || {
+            i += 1;
+            repo.run(ORK, &["trak", "new", &format!("Bench trak {i}")]);
+        },
+        || {
+            j += 1;
+            let branch = format!("bench-{j}");
+            let dir = format!(".orkestra/worktrees/{branch}");
+            let file = format!("work-{branch}.txt");
+            let git = |args: &[&str]| git_repo.run("git", args);
+            git(&["worktree", "add", "-q", "-b", &branch, &dir, "main"]);
+            std::fs::write(git_repo.path.join(&dir).join(&file), "work\n").unwrap();
+            git(&["-C", &dir, "add", &file]);
+            git(&["-C", &dir, "commit", "-q", "-m", "work"]);
+            git(&["-C", &dir, "commit", "-q", "--allow-empty", "-m", "review"]);
+            git(&["merge", "-q", "--no-ff", "-m", "merge", &branch]);
+            git(&["worktree", "remove", &dir]);
+        },
+    );
+    let out = Command::new(ORK)
+        .args(["status", "--json", "--all"])
+        .current_dir(&repo.path)
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let done = listed["traks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "done")
+        .count();
+    assert_eq!(done, i, "every trak must be merged into main");
+    Row::new(
+        "whole trak: work by a command agent, automatic review, merge (200-file checkout)".into(),
+        "git worktree add -b, add + commit, a second commit, merge --no-ff, worktree remove",
+        ork,
+        git,
+    )
+}
+
+/// A repository for [`whole_trak_row`]: 200 files, and the whole-trak workflow and its agent
+/// committed.
+fn whole_trak_repo() -> Repo {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    commit_200_files(&repo);
+    let orkestra = repo.path.join(".orkestra");
+    std::fs::write(orkestra.join("workflow.toml"), WHOLE_TRAK_WORKFLOW).unwrap();
+    let agent = orkestra.join("scripts/bench-agent.sh");
+    std::fs::write(&agent, WHOLE_TRAK_AGENT).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.run("git", &["add", "-A"]);
+    repo.run("git", &["commit", "-q", "-m", "workflow"]);
+    repo
 }
 
 /// A claim of a trak on a local bare remote (`Store::push_claim`: a claim commit, pushed with
