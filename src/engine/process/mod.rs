@@ -462,13 +462,16 @@ impl Taken {
     }
 }
 
-/// Sends SIGKILL to the process group `pgid` (the child was made its leader).
+/// Sends SIGKILL to the process group `pgid` (the child was made its leader), by a system call:
+/// a `kill` process for it cost every agent and gate run a process more.
 pub fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    use nix::sys::signal::{Signal, killpg};
+    // Never group 0 (our own) or 1: killpg(1) would reach init's group.
+    let Ok(pgid) = i32::try_from(pgid) else { return };
+    if pgid > 1 {
+        // A group that is gone already (every process in it exited) is no error here.
+        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    }
 }
 
 #[cfg(test)]
