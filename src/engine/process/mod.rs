@@ -467,7 +467,9 @@ impl Taken {
 pub fn kill_group(pgid: u32) {
     use nix::sys::signal::{Signal, killpg};
     // Never group 0 (our own) or 1: killpg(1) would reach init's group.
-    let Ok(pgid) = i32::try_from(pgid) else { return };
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return;
+    };
     if pgid > 1 {
         // A group that is gone already (every process in it exited) is no error here.
         let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
