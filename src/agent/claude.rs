@@ -30,6 +30,20 @@ const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
 /// What Claude Code says when `--resume` names a session it does not have.
 const UNKNOWN_SESSION: &str = "No conversation found with session ID";
 
+/// The folders Claude Code keeps its state in: `~/.claude` (or `$CLAUDE_CONFIG_DIR`) and its
+/// settings file `~/.claude.json` beside it, which it rewrites in place. Under ork's sandbox
+/// they are writable (docs/security.md).
+pub fn state_folders(env: super::Env<'_>) -> Vec<std::path::PathBuf> {
+    let home = env("HOME");
+    [
+        env("CLAUDE_CONFIG_DIR").or_else(|| home.as_ref().map(|h| h.join(".claude"))),
+        home.map(|h| h.join(".claude.json")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Claude Code keeps a session in `~/.claude/projects/<slug of the cwd>/<session>.jsonl`
 /// (every character of the cwd that is not a letter or a digit becomes `-`), and `--resume`
 /// finds it only there.

@@ -35,6 +35,15 @@ const DEFAULT_SANDBOX: &str = "workspace-write";
 /// What Codex says when `resume` names a thread it does not have.
 const UNKNOWN_THREAD: &str = "no rollout found for thread id";
 
+/// The folder Codex keeps its state in: `$CODEX_HOME` (`~/.codex` by default). Under ork's
+/// sandbox it is writable (docs/security.md).
+pub fn state_folders(env: super::Env<'_>) -> Vec<std::path::PathBuf> {
+    env("CODEX_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".codex")))
+        .into_iter()
+        .collect()
+}
+
 /// Codex keeps a session (a thread) as a rollout,
 /// `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread>.jsonl` (`CODEX_HOME` is `~/.codex`
 /// by default); `codex exec resume <thread>` finds it anywhere under `sessions/`.

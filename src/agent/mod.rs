@@ -91,6 +91,10 @@ pub struct SessionQuery<'a> {
     pub executable: Option<&'a str>,
 }
 
+/// Reads one variable of an agent's environment as a path (`HOME`, `CODEX_HOME`, the XDG
+/// folders).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<PathBuf>;
+
 /// How ork should launch an agent CLI for one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch {

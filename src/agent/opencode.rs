@@ -31,6 +31,23 @@ pub const CLI: super::Cli = super::Cli {
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";
 
+/// The folders OpenCode keeps its state in: an `opencode` folder in each XDG base (data,
+/// config, cache, state; under `~/.local/share`, `~/.config`, `~/.cache`, `~/.local/state` by
+/// default). Under ork's sandbox they are writable (docs/security.md).
+pub fn state_folders(env: super::Env<'_>) -> Vec<std::path::PathBuf> {
+    let home = env("HOME");
+    [
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_STATE_HOME", ".local/state"),
+    ]
+    .into_iter()
+    .filter_map(|(var, default)| env(var).or_else(|| home.as_ref().map(|h| h.join(default))))
+    .map(|base| base.join("opencode"))
+    .collect()
+}
+
 /// OpenCode keeps its sessions in one SQLite database,
 /// `$XDG_DATA_HOME/opencode/opencode.db` (`~/.local/share` by default), which only the CLI
 /// reads: a session travels as `opencode export <id>` (JSON) and comes back with

@@ -3,5 +3,6 @@
 
 pub mod duration;
 pub mod init;
+pub mod sandbox;
 pub mod size;
 pub mod workflow;

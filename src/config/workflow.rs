@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::sandbox::SandboxSettings;
 use crate::config::{duration, size};
 
 /// The workflow file, relative to the repository root.
@@ -302,6 +303,7 @@ pub struct Workflow {
     pub sync: SyncSettings,
     pub notify: NotifySettings,
     pub limits: Limits,
+    pub sandbox: SandboxSettings,
 }
 
 impl Workflow {
@@ -388,7 +390,7 @@ fn hint_for(message: &str) -> String {
 }
 
 /// The workflow text, for turning byte spans into `file:line:column`.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     text: &'a str,
     path: &'a Path,
 }
@@ -408,7 +410,7 @@ impl Source<'_> {
         anyhow::anyhow!("{}: {what}\n  fix: {fix}", self.location(span))
     }
 
-    fn message(&self, span: std::ops::Range<usize>, what: &str, fix: &str) -> String {
+    pub(super) fn message(&self, span: std::ops::Range<usize>, what: &str, fix: &str) -> String {
         self.error(Some(span), what, fix).to_string()
     }
 }
@@ -429,6 +431,8 @@ struct RawWorkflow {
     #[serde(default)]
     notify: Option<RawNotify>,
     limits: Option<RawLimits>,
+    #[serde(default)]
+    sandbox: Option<super::sandbox::RawSandbox>,
 }
 
 #[derive(Deserialize)]
@@ -635,6 +639,9 @@ impl RawWorkflow {
             note: parse_size(raw.note, src, errors),
             log: parse_size(raw.log, src, errors),
         });
+        let sandbox = self.sandbox.map_or_else(SandboxSettings::default, |raw| {
+            super::sandbox::validate(raw, src, errors)
+        });
         Workflow {
             agents,
             flows,
@@ -643,6 +650,7 @@ impl RawWorkflow {
             sync,
             notify,
             limits,
+            sandbox,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::{Gate, Stage};
 use crate::engine::process::output::{LiveBudget, keep_tail};
+use crate::engine::process::sandbox::Confinement;
 use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::Oid;
@@ -144,6 +145,9 @@ impl Engine<'_> {
         let reporter = &mut *self.reporter;
         let mut run = TrakCommand::shell(&trusted, dir);
         run.envs(agent_env(trak, stage, trak.state.attempt, dir));
+        // The gate runs the worktree's code: confined like the agent (docs/design.md rule 12).
+        let own = super::runs_dir(self.store, &trak.id).join(format!("{}-{kind}", stage.name));
+        run.confine(&Confinement::new(&self.workflow.sandbox, dir, &own))?;
         let keep = Keep {
             head: 64 << 10,
             tail: 64 << 10,

@@ -240,7 +240,7 @@ impl Engine<'_> {
             paths.join(", ")
         ));
         let feedback = format!(
-            "Merging this branch into {base} conflicts in:\n\n{}\n\nMerge {base} into this branch (`git merge {base}`), resolve the conflicts keeping both sides' intent, and finish the merge with `git add`; ork commits the result.",
+            "Merging this branch into {base} conflicts in:\n\n{}\n\nork has started merging {base} into this branch in your worktree: those files hold git's conflict markers. Resolve them keeping both sides' intent and leave the result for ork to commit as the merge (no `git merge` or `git commit` of your own).",
             paths
                 .iter()
                 .map(|p| format!("- {p}"))

@@ -54,8 +54,9 @@ impl Engine<'_> {
         ));
         let feedback = format!(
             "This branch merges cleanly into {base}'s current tip, but the result fails the gate `{}` ({}):\n\n{}\n\n\
-             {base} has moved on since this branch took it in. Merge it into this branch \
-             (`git merge {base}`), make the gate pass on the result, and leave the changes for ork to commit.",
+             {base} has moved on since this branch took it in; ork has merged it into this \
+             branch in your worktree. Make the gate pass on the result and leave the changes \
+             for ork to commit.",
             gate.command, run.result, run.output
         );
         let trak = self.store.record(

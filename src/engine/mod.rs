@@ -99,7 +99,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         id: None,
         parent: None,
     })?;
-    if let Err(err) = crate::engine::worktree::create(store, &trak, &workflow.worktree) {
+    if let Err(err) = crate::engine::worktree::create(store, &trak, workflow) {
         // Best effort: the worktree error is what the user must see.
         let _ = store.git().delete_ref(&trak.branch, trak.tip);
         return Err(err.context(format!("trak {} was not created", trak.id)));
@@ -357,7 +357,7 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
         std::fs::remove_dir_all(&path)
             .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
     }
-    crate::engine::worktree::create(store, trak, &workflow.worktree)
+    crate::engine::worktree::create(store, trak, workflow)
 }
 
 /// Whether a trak in `status` waits for a human to act.

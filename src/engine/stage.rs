@@ -1,6 +1,6 @@
 //! One run of a stage's agent: the prompt, the run, its log and session, and the recorded result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -9,6 +9,7 @@ use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
 use crate::engine::process::output::keep_head;
 use crate::engine::process::runner::{RunSpec, run};
+use crate::engine::process::sandbox::Confinement;
 use crate::engine::prompt::{PromptInput, render};
 use crate::store::event::{EventKind, Outcome};
 use crate::store::git::FileWrite;
@@ -70,6 +71,7 @@ impl Engine<'_> {
         };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
+        let confinement = self.confinement(&worktree, &run_dir);
         let spec = RunSpec {
             agent,
             repo_root: self.store.git().main_workdir(),
@@ -82,7 +84,11 @@ impl Engine<'_> {
             run_dir: &run_dir,
             limits: &self.workflow.limits,
             whole_at: &cuts.whole_at,
+            confinement: &confinement,
         };
+        if trak.state.merge_base {
+            self.begin_merge_of_base(&trak, &worktree)?;
+        }
         // What the checkouts around this worktree hold now, to tell what the run changes there.
         let around = crate::engine::outside::Snapshot::take(self.store, &trak)
             .map_err(|err| {
@@ -292,6 +298,49 @@ impl Engine<'_> {
     }
 
     /// The runtime folder of one run: prompt, output file, live log.
+    /// Starts merging the trak's base into `worktree` for the agent to resolve: it was sent
+    /// back because its merge into the base conflicted or failed the gate, and the agent
+    /// cannot start a merge itself (docs/design.md rule 12). Shared bases merge the remote's
+    /// tip where it is ahead of the local one.
+    fn begin_merge_of_base(&mut self, trak: &Trak, worktree: &Path) -> Result<()> {
+        let base = &trak.state.base;
+        let git = self.store.git();
+        let local = format!("refs/heads/{base}");
+        let upstream = git
+            .upstream_remote(base)
+            .map(|remote| format!("refs/remotes/{remote}/{base}"))
+            .filter(|upstream| {
+                match (
+                    git.ref_tip(upstream).ok().flatten(),
+                    git.ref_tip(&local).ok().flatten(),
+                ) {
+                    (Some(theirs), Some(ours)) => git.is_ancestor(ours, theirs).unwrap_or(false),
+                    (Some(_), None) => true,
+                    _ => false,
+                }
+            });
+        let rev = upstream.unwrap_or(local);
+        if git.begin_merge(worktree, &rev)? {
+            self.reporter.step(&format!(
+                "merging {base} into the worktree for the agent to resolve"
+            ));
+        }
+        Ok(())
+    }
+
+    /// What a process of this trak working in `worktree` may write (docs/design.md rule 12),
+    /// said once per run where the machine cannot hold it.
+    pub(super) fn confinement(&mut self, worktree: &Path, run_dir: &Path) -> Confinement {
+        let confinement = Confinement::new(&self.workflow.sandbox, worktree, run_dir);
+        if let Some(why) = confinement.unenforced() {
+            self.reporter.warning(&format!(
+                "the sandbox is not enforced on this machine ({why}): this run is not confined. \
+                 Set `[sandbox] mode = \"report\"` in .orkestra/workflow.toml to run so on purpose"
+            ));
+        }
+        confinement
+    }
+
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
         super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
     }

@@ -84,7 +84,7 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
             parent: Some((&parent.id, &planned.part.key)),
         })?;
         // A worktree that cannot be made now is made again when the subtrak first runs.
-        crate::engine::worktree::create(store, &trak, &workflow.worktree)
+        crate::engine::worktree::create(store, &trak, workflow)
             .with_context(|| format!("preparing the worktree of subtrak {}", trak.id))?;
     }
     Ok(())

@@ -4,18 +4,28 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::config::workflow::WorktreeSetup;
+use crate::config::workflow::{Workflow, WorktreeSetup};
+use crate::engine::process::sandbox::Confinement;
 use crate::engine::process::{TrakCommand, run_with_timeout};
 use crate::store::local_files::included_files;
 use crate::store::{Store, Trak};
 
 /// Checks out `trak`'s branch in its worktree, copies the files `worktree.include` lists, and
 /// runs the setup command. On any failure the worktree is removed again and the error returned.
-pub fn create(store: &Store, trak: &Trak, setup: &WorktreeSetup) -> Result<PathBuf> {
+pub fn create(store: &Store, trak: &Trak, workflow: &Workflow) -> Result<PathBuf> {
     let path = store.worktree_path(&trak.id);
     store.git().add_worktree(&path, &trak.branch)?;
-    let prepared =
-        copy_includes(store.git().main_workdir(), &path).and_then(|_| run_setup(&path, setup));
+    // The setup command runs confined like the agents, with its own extra folders
+    // (docs/design.md rule 12): it comes from the workflow, but it runs the worktree's files.
+    let sandbox = &workflow.sandbox;
+    let confinement = Confinement::new(
+        sandbox,
+        &path,
+        &crate::engine::runs_dir(store, &trak.id).join("setup"),
+    )
+    .also_writing(sandbox.setup_writable.iter().cloned());
+    let prepared = copy_includes(store.git().main_workdir(), &path)
+        .and_then(|_| run_setup(&path, &workflow.worktree, &confinement));
     if let Err(err) = prepared {
         // Best effort: the caller reports `err`, which matters more than a cleanup failure.
         let _ = store.git().remove_worktree(&path);
@@ -24,11 +34,13 @@ pub fn create(store: &Store, trak: &Trak, setup: &WorktreeSetup) -> Result<PathB
     Ok(path)
 }
 
-fn run_setup(worktree: &Path, setup: &WorktreeSetup) -> Result<()> {
+fn run_setup(worktree: &Path, setup: &WorktreeSetup, confinement: &Confinement) -> Result<()> {
     let Some(script) = &setup.setup else {
         return Ok(());
     };
-    let done = run_with_timeout(&mut TrakCommand::shell(script, worktree), setup.timeout)?;
+    let mut command = TrakCommand::shell(script, worktree);
+    command.confine(confinement)?;
+    let done = run_with_timeout(&mut command, setup.timeout)?;
     if !done.success() {
         bail!(
             "the worktree setup command `{script}` failed ({}):\n{}\n  Fix it in the [worktree] table of .orkestra/workflow.toml, then run `ork trak new` again.",

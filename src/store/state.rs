@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::event::{Decision, Event, EventKind, Outcome, Part, Question, Usage};
+use crate::store::event::{Actor, Decision, Event, EventKind, Outcome, Part, Question, Usage};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +157,11 @@ pub struct TrakState {
     /// --allow-secret`); cleared when that run is recorded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_secrets: bool,
+    /// Whether the base is to be merged into the worktree before the next run: the merge into
+    /// the base conflicted or failed the landing gate. ork starts that merge itself (the agent
+    /// cannot write the git dir, docs/design.md rule 12) and the agent resolves the files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge_base: bool,
     /// Whether the current attempt's gate passed (its review comes next).
     #[serde(default)]
     pub gate_passed: bool,
@@ -239,6 +244,7 @@ impl TrakState {
             integrated_as: None,
             running_on: None,
             allow_secrets: false,
+            merge_base: false,
             gate_passed: false,
             parent: parent.clone(),
             key: key.clone(),
@@ -323,6 +329,7 @@ impl TrakState {
                 }
                 self.feedback = None;
                 self.allow_secrets = false;
+                self.merge_base &= *outcome == Outcome::Questions;
                 self.usage.entry(stage.clone()).or_default().add(usage);
                 match outcome {
                     Outcome::Artifact => self.status = Status::Checking,
@@ -366,11 +373,20 @@ impl TrakState {
             EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
             EventKind::BaseMerged { .. } => {}
             EventKind::Rejected {
-                feedback, route_to, ..
+                feedback,
+                route_to,
+                by,
+                ..
+            } => {
+                self.send_back(route_to, feedback);
+                self.merge_base = *by == Actor::Integration;
             }
-            | EventKind::LandingGateFailed {
+            EventKind::LandingGateFailed {
                 feedback, route_to, ..
-            } => self.send_back(route_to, feedback),
+            } => {
+                self.send_back(route_to, feedback);
+                self.merge_base = true;
+            }
             EventKind::PrChangesRequested {
                 feedback, route_to, ..
             } => {

@@ -52,6 +52,12 @@ fn feature_flow(gate: &str) -> String {
 }
 
 /// A flow with one `work` stage with the given extra keys.
+/// `workflow` run with `[sandbox] mode = "report"`: agents unconfined, for the tests of what
+/// ork finds after an agent wrote where the sandbox would have refused it.
+fn unconfined(workflow: &str) -> String {
+    format!("{workflow}\n[sandbox]\nmode = \"report\"\n")
+}
+
 fn work_flow(agent_timeout: &str, extra: &str) -> String {
     workflow(
         agent_timeout,
@@ -448,7 +454,7 @@ fn an_agent_past_its_timeout_is_killed_with_its_process_group() {
     // hang is far longer, so a run that ends at all was ended by the timeout.
     let s = Sandbox::new(&work_flow("8s", "max_attempts = 1"), json!({}));
     // The agent records its process id (the shell's parent) outside the repository.
-    let pid_file = s.path("agent.pid");
+    let pid_file = s.repo.agents_area().join("agent.pid");
     s.set_plan(json!({"work": [{
         "run": format!("echo $PPID > '{}'", pid_file.display()),
         "hang": hang,
@@ -686,8 +692,13 @@ fn ctrl_c_stops_the_agent_group_and_leaves_an_interrupted_trak() {
 /// (`resolution`, an agent's run that should end at 25) resolves it. The sandbox, the trak's id
 /// and main's commit before the trak ran.
 fn timeout_conflict(resolution: Value) -> (Sandbox, String, String) {
+    timeout_conflict_in(&work_flow("20s", "review = \"auto\""), resolution)
+}
+
+/// [`timeout_conflict`] under `workflow`.
+fn timeout_conflict_in(workflow: &str, resolution: Value) -> (Sandbox, String, String) {
     let s = Sandbox::with_files(
-        &work_flow("20s", "review = \"auto\""),
+        workflow,
         &[("config.txt", "name = app\ntimeout = 10\n")],
         json!({"work": [
             {"write": {"config.txt": "name = app\ntimeout = 30\n"}, "result": {"type": "artifact", "content": "timeout 30"}},
@@ -703,9 +714,10 @@ fn timeout_conflict(resolution: Value) -> (Sandbox, String, String) {
 
 #[test]
 fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
-    // As the feedback says: merge the base, resolve, `git add`; ork commits.
+    // As the feedback says: ork has started the merge, the agent resolves the file; ork
+    // commits the merge. What the agent found is kept beside its records.
     let (s, id, main_before) = timeout_conflict(json!(
-        {"run": "git merge main >/dev/null 2>&1; printf 'name = app\\ntimeout = 25\\n' > config.txt; git add config.txt",
+        {"run": "cp config.txt \"$(dirname \"$FAKE_AGENT_PLAN\")/agents/found.txt\"; printf 'name = app\\ntimeout = 25\\n' > config.txt",
          "result": {"type": "artifact", "content": "merged main, timeout 25"}}
     ));
 
@@ -721,6 +733,11 @@ fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
         "the conflicted file in the feedback:\n{prompt}"
     );
     assert!(prompt.contains("conflict"), "{prompt}");
+    let found = std::fs::read_to_string(s.repo.agents_area().join("found.txt")).unwrap();
+    assert!(
+        found.contains("<<<<<<<") && found.contains("timeout = 20"),
+        "the agent should start from git's conflict markers:\n{found}"
+    );
 
     s.assert_at(&id, "done", "work");
     assert_eq!(
@@ -735,11 +752,15 @@ fn a_merge_conflict_sends_the_trak_back_to_work_until_it_merges() {
 
 #[test]
 fn an_agent_that_commits_its_own_merge_resolution_integrates() {
-    // Commits the merge itself (keeping its side), then edits the result.
-    let (s, id, main_before) = timeout_conflict(json!(
-        {"run": "git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
-         "result": {"type": "artifact", "content": "merged main, timeout 25"}}
-    ));
+    // Commits the merge itself (keeping its side), then edits the result: possible only
+    // unconfined (`report`), and what ork does with such a commit is what is tested here.
+    let (s, id, main_before) = timeout_conflict_in(
+        &unconfined(&work_flow("20s", "review = \"auto\"")),
+        json!(
+            {"run": "git merge --abort && git merge -q -s ours main -m 'Merge main' && printf 'name = app\\ntimeout = 25\\n' > config.txt",
+             "result": {"type": "artifact", "content": "merged main, timeout 25"}}
+        ),
+    );
 
     let out = s.ork_ok(&["resume", &id]);
     assert_eq!(s.runs("work"), 2, "{out}");
@@ -1258,8 +1279,8 @@ fn a_detached_trak_runs_in_the_background() {
 fn run_jobs_runs_every_queued_trak_a_few_at_a_time() {
     let s = Sandbox::new(&work_flow("20s", ""), json!({}));
     // Each run notes how many runs are under way at its start.
-    let running = s.path("running");
-    let counts = s.path("counts");
+    let running = s.repo.agents_area().join("running");
+    let counts = s.repo.agents_area().join("counts");
     std::fs::create_dir_all(&running).unwrap();
     s.set_plan(json!({"work": [{
         "run": format!(
@@ -1438,7 +1459,7 @@ fn agents_and_gates_run_in_the_worktree_with_pwd_and_no_oldpwd() {
     let s = Sandbox::new(
         &work_flow(
             "20s",
-            "gate = { command = \"printf '%s\\\\n' \\\"$PWD\\\" \\\"$(pwd)\\\" \\\"${OLDPWD-unset}\\\" > ../../../../gate.env\" }",
+            "gate = { command = \"printf '%s\\\\n' \\\"$PWD\\\" \\\"$(pwd)\\\" \\\"${OLDPWD-unset}\\\" > ../../../../agents/gate.env\" }",
         ),
         json!({"work": [artifact("done")]}),
     );
@@ -1458,7 +1479,7 @@ fn agents_and_gates_run_in_the_worktree_with_pwd_and_no_oldpwd() {
     assert_eq!(env["CWD"], worktree, "{env:?}");
     assert_eq!(env["ORK_WORKTREE"], worktree, "{env:?}");
     assert!(!env.contains_key("OLDPWD"), "{env:?}");
-    let gate = std::fs::read_to_string(s.path("gate.env")).unwrap();
+    let gate = std::fs::read_to_string(s.repo.agents_area().join("gate.env")).unwrap();
     assert_eq!(gate, format!("{worktree}\n{worktree}\nunset\n"));
 }
 
@@ -1489,8 +1510,9 @@ fn triple(place: &str, path: &str, change: &str) -> (String, String, String) {
 #[test]
 fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
     let main = "$ORK_WORKTREE/../../..";
+    // Unconfined (`report`): under `enforce` these writes are refused (tests/suite/sandbox.rs).
     let s = Sandbox::new(
-        &work_flow("20s", ""),
+        &unconfined(&work_flow("20s", "")),
         json!({"work": [{
             "run": format!("echo escaped > {main}/x; echo again >> {main}/dirty.txt; rm {main}/README.md"),
             "result": {"type": "artifact", "content": "done"}
@@ -1550,7 +1572,10 @@ fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
 
 #[test]
 fn files_an_agent_changes_in_another_traks_worktree_are_named_and_left_alone() {
-    let s = Sandbox::new(&work_flow("20s", ""), json!({"work": [artifact("a")]}));
+    let s = Sandbox::new(
+        &unconfined(&work_flow("20s", "")),
+        json!({"work": [artifact("a")]}),
+    );
     let (resting, _) = s.new_trak("Resting", &[]);
     s.assert_at(&resting, "awaiting_review", "work");
     let other = format!("$ORK_WORKTREE/../{resting}");

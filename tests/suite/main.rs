@@ -18,6 +18,7 @@ mod notify;
 mod output;
 mod pull_requests;
 mod real_agents;
+mod sandbox;
 mod story;
 mod subtraks;
 mod sync;

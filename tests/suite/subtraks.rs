@@ -41,7 +41,7 @@ fn breakdown(parts: Vec<Value>) -> Value {
 impl Sandbox {
     /// A file in the sandbox for the fake agent to touch or wait for.
     fn marker(&self, name: &str) -> String {
-        self.path(name).display().to_string()
+        self.repo.agents_area().join(name).display().to_string()
     }
 
     /// The subtrak branches of `parent` (`ork/<parent>.*`).
@@ -297,9 +297,13 @@ fn a_crash_while_making_subtraks_is_completed_by_resume_without_duplicates() {
     let hang = sandbox.marker("hang");
     // The second subtrak's worktree setup hangs while the marker exists.
     let setup = format!("case \"$(pwd)\" in *.b) if [ -f {hang} ]; then sleep 3600; fi;; esac");
-    sandbox
-        .repo
-        .write(".orkestra/workflow.toml", &workflow("", Some(&setup)));
+    sandbox.repo.write(
+        ".orkestra/workflow.toml",
+        &crate::common::agents_area_writable(
+            &workflow("", Some(&setup)),
+            &sandbox.repo.agents_area(),
+        ),
+    );
     sandbox.repo.commit_all("Hang on b");
     sandbox.set_plan_with_subtraks(
         json!({"breakdown": [breakdown(vec![part("a", &[]), part("b", &[]), part("c", &["a"])])]}),
@@ -356,12 +360,12 @@ fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
     let sandbox = Sandbox::new(&workflow("", None), json!({}));
     let (a_started, b_started) = (sandbox.marker("a-started"), sandbox.marker("b-started"));
     // Both parts change the same file at the same time: the second to merge conflicts, and
-    // resolves it as the feedback says (merge the parent's branch, fix, `git add`).
+    // resolves the merge ork starts in its worktree.
     let runs = |key: &str, mine: &str, theirs: &str| {
         json!({"work": [
             {"touch": [mine], "wait_for": [theirs], "write": {"same.txt": format!("{key}\n")},
              "result": {"type": "artifact", "content": format!("{key} wrote same.txt")}},
-            {"run": "git merge \"ork/$ORK_PARENT\" >/dev/null 2>&1; printf 'merged\\n' > same.txt; git add same.txt",
+            {"run": "grep -q '<<<<<<<' same.txt && printf 'merged\\n' > same.txt",
              "result": {"type": "artifact", "content": "merged"}},
         ]})
     };
@@ -380,7 +384,10 @@ fn a_subtrak_whose_merge_conflicts_goes_back_to_its_on_conflict_stage() {
         prompt.contains("conflicts in") && prompt.contains("same.txt"),
         "{prompt}"
     );
-    assert!(prompt.contains(&format!("git merge ork/{id}")), "{prompt}");
+    assert!(
+        prompt.contains(&format!("ork has started merging ork/{id}")),
+        "{prompt}"
+    );
     assert_eq!(sandbox.repo.git(&["show", "main:same.txt"]), "merged");
 }
 

@@ -1559,8 +1559,8 @@ fn breakdown_then_work_with(extra: &str) -> String {
 #[test]
 fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
     let net = Net::new(&breakdown_then_work());
-    let base = net.remote.root.parent().unwrap();
-    let (x_started, y_started) = (base.join("x-started"), base.join("y-started"));
+    let area = net.remote.agents_area();
+    let (x_started, y_started) = (area.join("x-started"), area.join("y-started"));
     let parts = json!([
         {"key": "x", "title": "Part x", "description": "x", "depends_on": []},
         {"key": "y", "title": "Part y", "description": "y", "depends_on": []},
@@ -1585,7 +1585,7 @@ fn a_subtrak_runs_on_a_second_clone_while_another_runs_on_the_first() {
     net.b.sync();
     net.b.assert_at(&y, "queued", "work");
 
-    let log = base.join("b-resume.log");
+    let log = area.join("b-resume.log");
     let mut cleanup = Cleanup {
         cmdlines: Vec::new(),
         children: vec![spawn_ork(&net.b, &["resume", &y], &log)],

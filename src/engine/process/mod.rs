@@ -3,6 +3,7 @@
 
 pub mod output;
 pub mod runner;
+pub mod sandbox;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -132,6 +133,13 @@ impl TrakCommand {
         let mut command = TrakCommand::new("sh", worktree);
         command.args(["-c", script]);
         command
+    }
+
+    /// Confines the process as `confinement` says (docs/design.md rule 12): agents, gates and
+    /// the worktree setup run so; ork's own helpers (`gh`, notifications) do not.
+    pub fn confine(&mut self, confinement: &sandbox::Confinement) -> Result<&mut TrakCommand> {
+        confinement.apply(&mut self.command)?;
+        Ok(self)
     }
 
     /// The command, placed in the worktree: the last thing done before it starts, so nothing

@@ -10,6 +10,7 @@ use crate::agent::{self, AgentOutput, AgentResult, Request, Usage};
 use crate::config::size;
 use crate::config::workflow::{Agent, AgentKind, Limits};
 use crate::engine::process::output::LiveBudget;
+use crate::engine::process::sandbox::Confinement;
 use crate::engine::process::{Finished, Keep, Stream, TrakCommand, run_streaming};
 
 /// Everything one run needs.
@@ -32,6 +33,8 @@ pub struct RunSpec<'a> {
     pub limits: &'a Limits,
     /// Where the whole output can be read, for the line that says something was cut.
     pub whole_at: &'a str,
+    /// What the agent may write (docs/design.md rule 12); its CLI's state folders are added.
+    pub confinement: &'a Confinement,
 }
 
 /// A finished run: its result and its full output stream.
@@ -68,6 +71,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
     if let Some(session) = spec.resume {
         command.env("ORK_SESSION", session);
     }
+    command.confine(spec.confinement)?;
     let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
         Some(line.to_string())
     })?;
@@ -210,6 +214,21 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         .args(&launch.argv[1..])
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let env = |name: &str| {
+        launch
+            .env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into())
+            .or_else(|| std::env::var_os(name))
+            .map(PathBuf::from)
+    };
+    command.confine(
+        &spec
+            .confinement
+            .clone()
+            .also_writing((adapter.state_folders)(&env)),
+    )?;
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
     let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
@@ -300,6 +319,8 @@ struct Adapter {
     parse: fn(&str, &str, Option<i32>) -> AgentResult,
     progress: fn(&str) -> Option<String>,
     session: fn(&agent::SessionQuery<'_>) -> Option<agent::SessionHome>,
+    /// Where the CLI keeps its own state: writable under the sandbox.
+    state_folders: fn(agent::Env<'_>) -> Vec<PathBuf>,
 }
 
 impl Adapter {
@@ -310,18 +331,21 @@ impl Adapter {
                 parse: agent::claude::parse,
                 progress: agent::claude::progress,
                 session: agent::claude::session_home,
+                state_folders: agent::claude::state_folders,
             },
             AgentKind::Codex => Adapter {
                 launch: agent::codex::launch,
                 parse: agent::codex::parse,
                 progress: agent::codex::progress,
                 session: agent::codex::session_home,
+                state_folders: agent::codex::state_folders,
             },
             AgentKind::Opencode => Adapter {
                 launch: agent::opencode::launch,
                 parse: agent::opencode::parse,
                 progress: agent::opencode::progress,
                 session: agent::opencode::session_home,
+                state_folders: agent::opencode::state_folders,
             },
             AgentKind::Command => unreachable!("command agents run through run_command"),
         }

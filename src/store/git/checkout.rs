@@ -49,6 +49,39 @@ impl Git {
         Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
     }
 
+    /// Starts merging `rev` into the branch checked out at `path` and leaves it unfinished
+    /// (`git merge --no-commit`): conflicting files hold git's markers and `MERGE_HEAD` names
+    /// `rev`, so that ork's next commit of the worktree is the merge. Nothing is done when a
+    /// merge is already under way there or `rev` is merged already. Returns whether it
+    /// started one.
+    pub fn begin_merge(&self, path: &Path, rev: &str) -> Result<bool> {
+        let merging = self.run(path, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]);
+        if merging.is_ok() {
+            return Ok(false);
+        }
+        let tip = self.run(
+            path,
+            &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+        )?;
+        let tip = Oid::from_hex(String::from_utf8_lossy(&tip.stdout).trim().as_bytes())
+            .with_context(|| format!("reading {rev}"))?;
+        let head = self.run(path, &["rev-parse", "HEAD"])?;
+        let head = Oid::from_hex(String::from_utf8_lossy(&head.stdout).trim().as_bytes())
+            .context("reading the worktree's HEAD")?;
+        if self.is_ancestor(tip, head)? {
+            return Ok(false);
+        }
+        // A conflict makes git exit 1 and is what is wanted here; anything else must leave
+        // MERGE_HEAD behind too, or the merge did not start.
+        let _ = self.run(
+            path,
+            &["merge", "--no-ff", "--no-commit", "-q", &tip.to_string()],
+        );
+        self.run(path, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])
+            .with_context(|| format!("starting the merge of {rev} in {}", path.display()))?;
+        Ok(true)
+    }
+
     /// Moves the branch checked out in the worktree at `path` to `commit`, and its index with it,
     /// leaving every file as it is (`git reset --mixed`).
     pub fn reset_branch_keeping_files(&self, path: &Path, commit: Oid) -> Result<()> {

@@ -73,12 +73,21 @@ impl Repo {
     /// committed on `main` ("Set up ork"): where every fake-agent sandbox starts.
     pub fn set_up(workflow: &str, files: &[(&str, &str)]) -> Repo {
         let repo = Repo::initialized();
-        repo.write(".orkestra/workflow.toml", workflow);
+        repo.write(
+            ".orkestra/workflow.toml",
+            &agents_area_writable(workflow, &repo.agents_area()),
+        );
         for (path, contents) in files {
             repo.write(path, contents);
         }
         repo.commit_all("Set up ork");
         repo
+    }
+
+    /// Where the fake agents of this sandbox keep their records and markers (one folder for
+    /// every machine of a sandbox).
+    pub fn agents_area(&self) -> PathBuf {
+        self.root.parent().unwrap().join("agents")
     }
 
     /// An empty folder that is not a git repository.
@@ -599,4 +608,17 @@ impl Drop for Cleanup {
             kill_groups(cmdline);
         }
     }
+}
+
+/// `workflow` with `[sandbox] writable` naming `area`, unless it has a `[sandbox]` table of
+/// its own: the fake agent keeps its counters and markers outside the worktree, as a real CLI
+/// keeps its state in its own folders, and ork's sandbox lets it write only there.
+pub fn agents_area_writable(workflow: &str, area: &Path) -> String {
+    if workflow.contains("[sandbox]") {
+        return workflow.to_string();
+    }
+    format!(
+        "{workflow}\n[sandbox]\nwritable = [\"{}\"]\n",
+        area.display()
+    )
 }

@@ -129,7 +129,7 @@ impl Sandbox {
         let base = repo.root.parent().unwrap().to_path_buf();
         Sandbox {
             plan: base.join(format!("{prefix}plan.json")),
-            agent_dir: base.join(format!("{prefix}agent")),
+            agent_dir: repo.agents_area().join(format!("{prefix}agent")),
             base,
             repo,
             gh_on_path: false,
@@ -344,7 +344,10 @@ impl Net {
         a.repo.write("README.md", "# Project\n");
         a.repo.commit_all("First commit");
         a.ork_ok(&["init"]);
-        a.repo.write(".orkestra/workflow.toml", workflow);
+        a.repo.write(
+            ".orkestra/workflow.toml",
+            &super::agents_area_writable(workflow, &a.repo.agents_area()),
+        );
         a.repo.commit_all("Set up ork");
         a.git(&["push", "-q", "-u", "origin", "main"]);
         let b = Sandbox::machine(&remote, MACHINE_B);
