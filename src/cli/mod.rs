@@ -62,7 +62,14 @@ enum Command {
     /// A trak's events, oldest first.
     Log(IdArgs),
     /// Approve the stage waiting for review; the next stage runs.
-    Approve(DecisionArgs),
+    Approve {
+        #[command(flatten)]
+        args: DecisionArgs,
+        /// Approve the trak's change to ork's own configuration (.orkestra/) instead: a trak
+        /// that changes it waits before it integrates until you do.
+        #[arg(long)]
+        config: bool,
+    },
     /// Reject the stage waiting for review; it runs again with your feedback.
     Reject {
         #[command(flatten)]
@@ -414,7 +421,14 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
-        Command::Approve(args) => decide(open(git), args, HumanDecision::Approve),
+        Command::Approve { args, config } => {
+            let decision = if config {
+                HumanDecision::ApproveConfig
+            } else {
+                HumanDecision::Approve
+            };
+            decide(open(git), args, decision)
+        }
         Command::Reject {
             args,
             message,

@@ -22,6 +22,7 @@ use crate::store::{Store, Trak};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Approve,
+    ApproveConfig,
     Reject,
     Answer,
     Retry,
@@ -47,8 +48,9 @@ const OPEN: [Status; 10] = [
 
 impl Action {
     /// Every action, in the order the table lists them.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Approve,
+        Action::ApproveConfig,
         Action::Reject,
         Action::Answer,
         Action::Retry,
@@ -62,6 +64,7 @@ impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Action::Approve => "approve",
+            Action::ApproveConfig => "approve --config",
             Action::Reject => "reject",
             Action::Answer => "answer",
             Action::Retry => "retry",
@@ -76,6 +79,8 @@ impl Action {
     pub fn allowed_in(self) -> &'static [Status] {
         match self {
             Action::Approve => &[Status::AwaitingReview, Status::Failed],
+            // Where a change to `.orkestra/` waits (docs/design.md rule 12).
+            Action::ApproveConfig => &[Status::Integrating],
             // A breakdown waiting on its subtraks can still be sent back.
             Action::Reject => &[
                 Status::AwaitingReview,
@@ -101,6 +106,9 @@ impl Action {
             Action::Reject => {
                 "The stage (or the one `--to` or the stage's `on_reject` names) runs again with the feedback. A rejected breakdown drops the subtraks still open."
             }
+            Action::ApproveConfig => {
+                "The trak's change to .orkestra/ is approved as it is now; the trak integrates. A later change to those files waits again."
+            }
             Action::Answer => "The stage runs again with the answer.",
             Action::Retry => "The failed stage runs again.",
             Action::Resolve => {
@@ -122,6 +130,7 @@ impl Action {
     pub fn of(decision: &HumanDecision) -> Action {
         match decision {
             HumanDecision::Approve => Action::Approve,
+            HumanDecision::ApproveConfig => Action::ApproveConfig,
             HumanDecision::Reject { .. } => Action::Reject,
             HumanDecision::Answer(_) => Action::Answer,
             HumanDecision::Retry { .. } => Action::Retry,

@@ -61,6 +61,16 @@ pub fn decide(
             stage,
             by: Actor::Human,
         },
+        HumanDecision::ApproveConfig => {
+            let changes = super::config_gate::config_changes(store, &trak)?;
+            if changes.is_empty() {
+                bail!(
+                    "trak {} changes nothing under .orkestra/: there is no configuration change to approve",
+                    trak.id
+                );
+            }
+            EventKind::ConfigApproved { changes }
+        }
         HumanDecision::Reject { feedback, route_to } => {
             // By default a rejection goes where the stage's `on_reject` says, else back to it.
             let route_to = route_to
@@ -151,6 +161,9 @@ fn resolution(store: &Store, trak: &Trak, keep: &str) -> Result<EventKind> {
 /// What a human decided.
 pub enum HumanDecision {
     Approve,
+    /// Approve the trak's change to ork's own configuration as it is now (docs/design.md
+    /// rule 12); it integrates.
+    ApproveConfig,
     Reject {
         feedback: String,
         /// The stage to send the work back to; by default the stage's `on_reject`, else the

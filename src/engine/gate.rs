@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::Decision;
 use crate::config::workflow::{Gate, Stage};
+use crate::engine::config_gate::BaseConfig;
 use crate::engine::process::output::{LiveBudget, keep_tail};
 use crate::engine::process::sandbox::Confinement;
 use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
@@ -154,6 +155,7 @@ impl Engine<'_> {
             combined: limits.feedback.max(limits.note),
         };
         let mut live = LiveBudget::new(limits.feedback);
+        let base_config = BaseConfig::swap_in(self.store, trak, dir)?;
         let finished = run_streaming(
             &mut run,
             None,
@@ -165,7 +167,9 @@ impl Engine<'_> {
                 })
             },
         )
-        .with_context(|| format!("running the gate `{command}`"))?;
+        .with_context(|| format!("running the gate `{command}`"));
+        base_config.restore(self.store, dir, commit)?;
+        let finished = finished?;
         let passed = finished.success();
         let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
         let output = redact(limits.feedback);

@@ -25,6 +25,9 @@ impl Engine<'_> {
     /// Where the base is shared through a remote (its upstream, or the shared queue's remote),
     /// the merge lands on the remote's base first ([`Engine::integrate_on_remote`]).
     pub(super) fn integrate(&mut self, trak: Trak) -> Result<Trak> {
+        if let Some(reason) = self.config_waits(&trak)? {
+            return self.block(trak, reason);
+        }
         let flow = self.flow(&trak)?.clone();
         if flow.strategy == Strategy::Pr {
             return self.push_for_review(trak, &flow);

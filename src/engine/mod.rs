@@ -7,6 +7,7 @@
 
 pub mod actions;
 mod claim;
+pub(crate) mod config_gate;
 mod decisions;
 mod gate;
 mod integration;

@@ -162,3 +162,29 @@ pub enum Branch {
         quarantine: String,
     },
 }
+
+impl Store {
+    /// The files under `.orkestra/` (its records left out) that `trak` changes since it forked
+    /// from `base_tip`, each as "path blob" (the blob id it has at the trak's tip, `deleted`
+    /// when gone): ork's own configuration, which a person approves before it lands
+    /// (docs/design.md rule 12). The blob ids make an approval hold only for those contents.
+    pub fn config_changes(&self, trak: &Trak, base_tip: Oid) -> Result<Vec<String>> {
+        let changed = self.git.dry_run(crate::layout::TRAKS, |dry| {
+            let fork = dry.merge_base(trak.tip, base_tip)?;
+            dry.changed_paths_since(fork, trak.tip)
+        })?;
+        let prefix = format!("{}/", crate::layout::ORKESTRA);
+        let mut out = Vec::new();
+        for path in changed.into_iter().filter(|p| p.starts_with(&prefix)) {
+            let blob = match self.git.read_file(trak.tip, &path)? {
+                Some(data) => {
+                    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)?
+                        .to_string()
+                }
+                None => "deleted".to_string(),
+            };
+            out.push(format!("{path} {blob}"));
+        }
+        Ok(out)
+    }
+}

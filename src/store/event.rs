@@ -214,6 +214,10 @@ pub enum EventKind {
     },
     /// The merge into the base branch could not be done safely; `ork integrate` retries.
     IntegrationBlocked { reason: String },
+    /// A human approved the change the trak makes to ork's own configuration, `changes` (each
+    /// "path blob" under `.orkestra/`, as [`crate::store::Store::config_changes`] lists them;
+    /// docs/design.md rule 12): it may integrate while they stay so.
+    ConfigApproved { changes: Vec<String> },
     /// A human dropped the trak: it will not be merged. Its branch and history stay.
     Dropped { reason: String },
     /// The trak's branch was merged into its base as `commit`.
@@ -311,6 +315,7 @@ impl EventKind {
             EventKind::Retried { .. } => "retried",
             EventKind::Resolved { .. } => "resolved",
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
+            EventKind::ConfigApproved { .. } => "config_approved",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
@@ -342,6 +347,7 @@ impl EventKind {
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
+            | EventKind::ConfigApproved { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
             | EventKind::PrOpened { .. }
@@ -419,6 +425,12 @@ impl EventKind {
                 )
             }
             EventKind::IntegrationBlocked { .. } => "Integration waits".to_string(),
+            EventKind::ConfigApproved { changes } => {
+                format!(
+                    "Approve the change to ork's configuration ({} file(s))",
+                    changes.len()
+                )
+            }
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
             EventKind::PrOpened { number, .. } => format!("Open pull request #{number}"),

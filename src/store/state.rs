@@ -162,6 +162,11 @@ pub struct TrakState {
     /// cannot write the git dir, docs/design.md rule 12) and the agent resolves the files.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub merge_base: bool,
+    /// The change to `.orkestra/` a human approved (`ork approve --config`), as
+    /// [`crate::store::Store::config_changes`] lists it: the trak integrates while its change
+    /// stays exactly that (docs/design.md rule 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_approved: Option<Vec<String>>,
     /// Whether the current attempt's gate passed (its review comes next).
     #[serde(default)]
     pub gate_passed: bool,
@@ -245,6 +250,7 @@ impl TrakState {
             running_on: None,
             allow_secrets: false,
             merge_base: false,
+            config_approved: None,
             gate_passed: false,
             parent: parent.clone(),
             key: key.clone(),
@@ -457,6 +463,10 @@ impl TrakState {
             EventKind::IntegrationBlocked { reason } => {
                 self.status = Status::Integrating;
                 self.note = Some(reason.clone());
+            }
+            EventKind::ConfigApproved { changes } => {
+                self.config_approved = Some(changes.clone());
+                self.note = None;
             }
             EventKind::Dropped { reason } => {
                 self.status = Status::Dropped;

@@ -204,3 +204,62 @@ fn the_live_terminal_is_redacted_as_the_kept_logs_are() {
         "{logs}"
     );
 }
+
+#[test]
+fn a_change_to_orks_own_configuration_waits_for_a_person_even_in_an_automatic_flow() {
+    use crate::common::sandbox::{feature_workflow, stage};
+    // An automatic flow, its gate spelt `sh .orkestra/…` (the form that used to run the
+    // agent's copy). The agent turns the gate into `exit 0` and adds its own gate command.
+    let gate = "gate = { command = \"sh .orkestra/scripts/checks.sh\", timeout = \"20s\" }\nreview = \"auto\"\nmax_attempts = 2";
+    let workflow = feature_workflow("20s", "", &[stage("work", "worker.md", "summary", gate)]);
+    let s = Sandbox::with_files(
+        &workflow,
+        &[(
+            ".orkestra/scripts/checks.sh",
+            "test -f ok.txt || { echo 'gate: ok.txt is missing'; exit 1; }\n",
+        )],
+        json!({"work": [
+            {"write": {".orkestra/scripts/checks.sh": "exit 0\n", "feature.txt": "x\n"}, "result": {"type": "artifact", "content": "done"}},
+            {"write": {"ok.txt": "ok\n"}, "result": {"type": "artifact", "content": "done, with ok.txt"}},
+        ]}),
+    );
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+    let (id, out) = s.new_trak("Loosen the gate", &[]);
+
+    // The gate that ran was the base's: the first attempt failed on it, despite `exit 0`.
+    assert_eq!(s.runs("work"), 2, "{out}");
+    let failed = s.events_of(&id, "gate_failed");
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(
+        failed[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("ok.txt is missing"),
+        "{failed:?}"
+    );
+    // The trak's own files are back in its worktree after the gate.
+    let worktree = s.repo.root.join(".orkestra/worktrees").join(&id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join(".orkestra/scripts/checks.sh")).unwrap(),
+        "exit 0\n"
+    );
+
+    // Every stage passed, and still nothing landed: the change to .orkestra/ waits.
+    s.assert_at(&id, "integrating", "work");
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("ork's own configuration: .orkestra/scripts/checks.sh")
+            && show.contains(&format!("ork approve {id} --config")),
+        "{show}"
+    );
+    let plain = s.ork(&["approve", &id]);
+    assert_eq!(plain.status.code(), Some(1), "{}", common::stdout(&plain));
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+
+    // A person approves that change explicitly: it lands.
+    s.ork_ok(&["approve", &id, "--config"]);
+    s.assert_at(&id, "done", "work");
+    assert_eq!(s.repo.read(".orkestra/scripts/checks.sh"), "exit 0\n");
+    assert_eq!(s.events_of(&id, "config_approved").len(), 1);
+}

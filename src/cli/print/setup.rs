@@ -66,6 +66,17 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
             agent.stages.join(", ")
         );
     }
+    let sandbox = &report.sandbox;
+    outln!(
+        "{} sandbox   {}: {}",
+        if sandbox.enforced {
+            "ok     "
+        } else {
+            "-      "
+        },
+        sandbox.mode,
+        sandbox.support
+    );
     if report.remotes.is_empty() {
         outln!("-       remotes   none (ork works alone; `ork sync` needs one)");
     }

@@ -41,6 +41,7 @@ impl Background {
     ) -> Result<String> {
         let what = match &decision {
             HumanDecision::Approve => "approved",
+            HumanDecision::ApproveConfig => "configuration change approved",
             HumanDecision::Reject { .. } => "rejected",
             HumanDecision::Answer(_) => "answered",
             HumanDecision::Retry { .. } => "retried",

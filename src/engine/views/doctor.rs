@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::sandbox::SandboxMode;
 use crate::config::workflow::{AgentKind, Workflow, kind_name};
 use crate::engine::process::runner;
+use crate::engine::process::sandbox::Support;
 use crate::engine::process::{TrakCommand, run_with_timeout};
 use crate::store::git::{self, Git};
 
@@ -27,10 +29,23 @@ pub struct Report {
     pub hooks: Vec<HookFacts>,
     /// Hooks in git's hooks folder that ork did not install (they never run under ork).
     pub foreign_hooks: Vec<String>,
+    /// What confines the agents here (docs/security.md).
+    pub sandbox: SandboxFacts,
     /// What the workflow needs and this machine lacks, each with how to get it.
     pub problems: Vec<String>,
     /// What is worth knowing but does not stop ork.
     pub warnings: Vec<String>,
+}
+
+/// The workflow's `[sandbox] mode` and what this machine holds of it.
+#[derive(Debug, Serialize)]
+pub struct SandboxFacts {
+    /// "enforce", "report" or "off" (the workflow's; "enforce" when it cannot be read).
+    pub mode: &'static str,
+    /// Whether agents here run confined.
+    pub enforced: bool,
+    /// What the kernel offers: "enforced by Landlock", "not enforced: …".
+    pub support: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +97,11 @@ pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let git_facts = git_facts(git, &mut problems, &mut warnings);
+    let mode = workflow
+        .as_ref()
+        .map(|w| w.sandbox.mode)
+        .unwrap_or_default();
+    let sandbox = sandbox_facts(mode, &mut warnings);
     let (agents, workflow_error) = match workflow {
         Ok(workflow) => (
             agent_facts(&workflow, git.main_workdir(), &mut problems),
@@ -109,8 +129,31 @@ pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
         remotes,
         hooks,
         foreign_hooks,
+        sandbox,
         problems,
         warnings,
+    }
+}
+
+fn sandbox_facts(mode: SandboxMode, warnings: &mut Vec<String>) -> SandboxFacts {
+    let support = crate::engine::process::sandbox::support();
+    let held = !matches!(support, Support::Unavailable(_));
+    let enforced = mode == SandboxMode::Enforce && held;
+    if mode == SandboxMode::Enforce && !held {
+        warnings.push(format!(
+            "the sandbox is {}: agents run unconfined here. Set `[sandbox] mode = \"report\"` to do so on purpose (docs/security.md)",
+            support.describe()
+        ));
+    } else if mode != SandboxMode::Enforce {
+        warnings.push(format!(
+            "[sandbox] mode = \"{}\": agents may write outside their worktree (docs/security.md)",
+            mode.name()
+        ));
+    }
+    SandboxFacts {
+        mode: mode.name(),
+        enforced,
+        support: support.describe(),
     }
 }
 

@@ -82,6 +82,30 @@ impl Git {
         Ok(true)
     }
 
+    /// Makes each of `paths` in the worktree at `dir` what it is in `commit` (its index entry
+    /// too): checked out from there, or removed where `commit` does not have it.
+    pub fn put_paths_as_in(&self, dir: &Path, commit: Oid, paths: &[String]) -> Result<()> {
+        let mut present = Vec::new();
+        for path in paths {
+            if self.read_file(commit, path)?.is_some() {
+                present.push(path.as_str());
+            } else {
+                let _ = self.run(
+                    dir,
+                    &["rm", "-q", "--cached", "--ignore-unmatch", "--", path],
+                );
+                let _ = std::fs::remove_file(dir.join(path));
+            }
+        }
+        if !present.is_empty() {
+            let rev = commit.to_string();
+            let mut args = vec!["checkout", rev.as_str(), "--"];
+            args.extend(present);
+            self.run(dir, &args)?;
+        }
+        Ok(())
+    }
+
     /// Moves the branch checked out in the worktree at `path` to `commit`, and its index with it,
     /// leaving every file as it is (`git reset --mixed`).
     pub fn reset_branch_keeping_files(&self, path: &Path, commit: Oid) -> Result<()> {
