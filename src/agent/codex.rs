@@ -32,6 +32,12 @@ pub const CLI: super::Cli = super::Cli {
 /// Writes in the working directory, commands in the sandbox (no network).
 const DEFAULT_SANDBOX: &str = "workspace-write";
 
+/// Codex's sandbox when ork confines the run: none of its own. Codex's Linux sandbox is
+/// bubblewrap, which needs mount namespaces, and Landlock refuses every mount to a process it
+/// confines ("Failed to make / slave: Operation not permitted"), so each command would fail.
+/// ork's sandbox holds a stricter line (the worktree writable, the git dir not).
+const CONFINED_SANDBOX: &str = "danger-full-access";
+
 /// What Codex says when `resume` names a thread it does not have.
 const UNKNOWN_THREAD: &str = "no rollout found for thread id";
 
@@ -74,7 +80,11 @@ pub fn launch(request: &Request<'_>) -> Launch {
         "--json",
         "--skip-git-repo-check",
         "--sandbox",
-        request.permission.unwrap_or(DEFAULT_SANDBOX),
+        request.permission.unwrap_or(if request.confined {
+            CONFINED_SANDBOX
+        } else {
+            DEFAULT_SANDBOX
+        }),
     ]
     .map(String::from)
     .into();

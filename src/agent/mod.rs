@@ -126,6 +126,9 @@ pub struct Request<'a> {
     pub schema_file: Option<&'a Path>,
     /// The workflow's `permission_mode`: Claude's mode, Codex's sandbox, OpenCode's config (JSON).
     pub permission: Option<&'a str>,
+    /// Whether ork confines the run itself (its Landlock sandbox, docs/security.md): a CLI
+    /// whose own sandbox cannot run inside it leaves its own off.
+    pub confined: bool,
     /// Claude's `--allowedTools` / `--disallowedTools`.
     pub allowed_tools: &'a [String],
     pub disallowed_tools: &'a [String],

@@ -95,7 +95,14 @@ impl Cli {
                 ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
             ],
             Cli::Codex => {
-                let codex_home = home.join(".codex");
+                // Not under /tmp, where the test's home is: Codex will not set up its command
+                // sandbox (bubblewrap's helper) for a CODEX_HOME there. The build's own
+                // temporary folder is kept (a few kilobytes a run) for a failure to be read.
+                let codex_home = tempfile::Builder::new()
+                    .prefix("codex-home-")
+                    .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                    .expect("a folder for CODEX_HOME")
+                    .keep();
                 write_file(
                     &codex_home.join("config.toml"),
                     &format!(
@@ -352,9 +359,10 @@ impl CliSandbox {
         assert_eq!(
             (trak["status"].as_str(), trak["stage"].as_str()),
             (Some(status), Some(stage)),
-            "{:?}: {trak:#}\n{}\nrequests:\n{}",
+            "{:?}: {trak:#}\n{}\n{}\nrequests:\n{}",
             self.cli,
             self.ork_ok(&["log", id]),
+            self.ork_ok(&["logs", id]),
             self.api.summary()
         );
     }

@@ -197,6 +197,7 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
         permission: spec.agent.permission_mode.as_deref(),
+        confined: spec.confinement.enforced(),
         allowed_tools: &spec.agent.allowed_tools,
         disallowed_tools: &spec.agent.disallowed_tools,
         args: &spec.agent.args,

@@ -55,15 +55,18 @@ pub struct Confinement {
 }
 
 impl Confinement {
-    /// A process working in `worktree`, with `run_dir` as its own folder (its `TMPDIR` is
-    /// `run_dir/tmp`), under the workflow's `[sandbox]`.
+    /// A process working in `worktree`, with `run_dir` as its own folder, under the
+    /// workflow's `[sandbox]`. Its `TMPDIR` is the trak's one `tmp` folder beside the runs'
+    /// folders: an agent CLI that resumes a session may look again for what it left there in
+    /// an earlier run (Codex does).
     pub fn new(settings: &SandboxSettings, worktree: &Path, run_dir: &Path) -> Confinement {
-        let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf()];
+        let tmp = run_dir.parent().unwrap_or(run_dir).join("tmp");
+        let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf(), tmp.clone()];
         writable.extend(settings.writable.iter().cloned());
         Confinement {
             mode: settings.mode,
             writable,
-            tmp: run_dir.join("tmp"),
+            tmp,
             pass_env: settings.pass_env.clone(),
         }
     }
@@ -99,6 +102,11 @@ impl Confinement {
             install(command, self.ruleset()?);
         }
         Ok(())
+    }
+
+    /// Whether the kernel confines the process.
+    pub fn enforced(&self) -> bool {
+        self.mode == SandboxMode::Enforce && self.unenforced().is_none()
     }
 
     /// Why `enforce` was asked for and cannot be held on this machine, if so.
@@ -140,6 +148,12 @@ impl Confinement {
             ruleset = ruleset
                 .add_rule(PathBeneath::new(fd, access))
                 .with_context(|| format!("allowing writes under {}", path.display()))?;
+        }
+        // Writing files under /proc (no creating): a process's own settings, and the uid map a
+        // user namespace needs, as Codex's own sandbox (bubblewrap) sets up. What else /proc
+        // takes is the kernel's to refuse to a user.
+        if let Ok(fd) = PathFd::new("/proc") {
+            ruleset = ruleset.add_rule(PathBeneath::new(fd, AccessFs::WriteFile))?;
         }
         Ok(ruleset)
     }
