@@ -98,7 +98,7 @@ impl Confinement {
         for var in ["TMPDIR", "TMP", "TEMP"] {
             command.env(var, &self.tmp);
         }
-        if self.mode == SandboxMode::Enforce && self.unenforced().is_none() {
+        if self.enforced() {
             install(command, self.ruleset()?);
         }
         Ok(())
@@ -117,8 +117,8 @@ impl Confinement {
         }
     }
 
-    /// The kernel's rules: read and run anything, write only [`Confinement::writable`] and
-    /// `/dev` (`/dev/null`, the terminal). A folder that does not exist yet is made first (an
+    /// The kernel's rules: read and run anything, write only [`Confinement::writable`],
+    /// `/dev` (`/dev/null`, the terminal) and existing files under `/proc`. A folder that does not exist yet is made first (an
     /// agent CLI's state folder on a fresh machine); a missing path with an extension is taken
     /// for a file (`~/.claude.json`) and left out until it exists.
     fn ruleset(&self) -> Result<RulesetCreated> {
