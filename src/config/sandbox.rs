@@ -23,11 +23,11 @@ pub enum SandboxMode {
     /// The kernel refuses every write outside the allowed folders (Linux Landlock).
     #[default]
     Enforce,
-    /// Nothing is refused; what the run changed outside its worktree is found afterwards and
-    /// makes the trak wait.
+    /// Nothing is refused; credentials are still dropped and a run gets its own `TMPDIR`.
+    /// What ork checks after every run (the trak's branch, the checkouts around it) it checks
+    /// as in every mode.
     Report,
-    /// Neither confined nor looked at beyond the worktree (the checks of refs and hooks still
-    /// run).
+    /// Unconfined, with the environment as ork has it; the checks after a run still run.
     Off,
 }
 

@@ -19,10 +19,7 @@ impl Engine<'_> {
         if changes.is_empty() || trak.state.config_approved.as_ref() == Some(&changes) {
             return Ok(None);
         }
-        let paths: Vec<&str> = changes
-            .iter()
-            .filter_map(|c| c.rsplit_once(' ').map(|(path, _)| path))
-            .collect();
+        let paths = paths_of(&changes);
         let base = &trak.state.base;
         Ok(Some(format!(
             "the change touches ork's own configuration: {}. A person approves that explicitly: look at it (git diff {base}...ork/{id} -- .orkestra), then ork approve {id} --config",
@@ -43,11 +40,11 @@ pub struct BaseConfig {
 impl BaseConfig {
     /// Puts the base's `.orkestra/` files in place in `dir`, where they differ.
     pub fn swap_in(store: &Store, trak: &Trak, dir: &std::path::Path) -> Result<BaseConfig> {
-        let paths: Vec<String> = config_changes(store, trak)?
-            .into_iter()
-            .filter_map(|c| c.rsplit_once(' ').map(|(path, _)| path.to_string()))
-            .collect();
-        if let (false, Some(base_tip)) = (paths.is_empty(), base_tip(store, trak)?) {
+        let Some((base_tip, changes)) = changed_since_base(store, trak)? else {
+            return Ok(BaseConfig { paths: Vec::new() });
+        };
+        let paths = paths_of(&changes);
+        if !paths.is_empty() {
             store.git().put_paths_as_in(dir, base_tip, &paths)?;
         }
         Ok(BaseConfig { paths })
@@ -65,13 +62,26 @@ impl BaseConfig {
 /// What `trak` changes under `.orkestra/` since it forked from its base (nothing for a
 /// subtrak: it lands on its parent, whose own integration is where the check is).
 pub fn config_changes(store: &Store, trak: &Trak) -> Result<Vec<String>> {
+    Ok(changed_since_base(store, trak)?.map_or_else(Vec::new, |(_, changes)| changes))
+}
+
+/// The base's tip and [`config_changes`] against it; none for a subtrak or a missing base.
+fn changed_since_base(store: &Store, trak: &Trak) -> Result<Option<(Oid, Vec<String>)>> {
     if trak.state.parent.is_some() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    match base_tip(store, trak)? {
-        Some(base_tip) => store.config_changes(trak, base_tip),
-        None => Ok(Vec::new()),
-    }
+    let Some(base_tip) = base_tip(store, trak)? else {
+        return Ok(None);
+    };
+    Ok(Some((base_tip, store.config_changes(trak, base_tip)?)))
+}
+
+/// The paths of [`config_changes`]' "path blob" entries.
+fn paths_of(changes: &[String]) -> Vec<String> {
+    changes
+        .iter()
+        .filter_map(|c| c.rsplit_once(' ').map(|(path, _)| path.to_string()))
+        .collect()
 }
 
 /// The base's tip here: the local branch, else the remote's copy of it.

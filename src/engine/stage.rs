@@ -297,7 +297,6 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    /// The runtime folder of one run: prompt, output file, live log.
     /// Starts merging the trak's base into `worktree` for the agent to resolve: it was sent
     /// back because its merge into the base conflicted or failed the gate, and the agent
     /// cannot start a merge itself (docs/design.md rule 12). Shared bases merge the remote's
@@ -305,22 +304,18 @@ impl Engine<'_> {
     fn begin_merge_of_base(&mut self, trak: &Trak, worktree: &Path) -> Result<()> {
         let base = &trak.state.base;
         let git = self.store.git();
-        let local = format!("refs/heads/{base}");
-        let upstream = git
-            .upstream_remote(base)
-            .map(|remote| format!("refs/remotes/{remote}/{base}"))
-            .filter(|upstream| {
-                match (
-                    git.ref_tip(upstream).ok().flatten(),
-                    git.ref_tip(&local).ok().flatten(),
-                ) {
-                    (Some(theirs), Some(ours)) => git.is_ancestor(ours, theirs).unwrap_or(false),
-                    (Some(_), None) => true,
-                    _ => false,
-                }
-            });
-        let rev = upstream.unwrap_or(local);
-        if git.begin_merge(worktree, &rev)? {
+        let local = git.ref_tip(&format!("refs/heads/{base}"))?;
+        let upstream = match git.upstream_remote(base) {
+            Some(remote) => git.ref_tip(&format!("refs/remotes/{remote}/{base}"))?,
+            None => None,
+        };
+        let tip = match (local, upstream) {
+            (Some(ours), Some(theirs)) if git.is_ancestor(ours, theirs)? => theirs,
+            (Some(ours), _) => ours,
+            (None, Some(theirs)) => theirs,
+            (None, None) => anyhow::bail!("the base branch {base} no longer exists"),
+        };
+        if git.begin_merge(worktree, tip)? {
             self.reporter.step(&format!(
                 "merging {base} into the worktree for the agent to resolve"
             ));
@@ -341,6 +336,7 @@ impl Engine<'_> {
         confinement
     }
 
+    /// The runtime folder of one run: prompt, output file, live log.
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
         super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
     }

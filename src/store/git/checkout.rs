@@ -44,29 +44,29 @@ impl Git {
             &["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"],
             message,
         )?;
-        let head = self.run(path, &["rev-parse", "HEAD"])?;
-        let text = String::from_utf8_lossy(&head.stdout);
-        Oid::from_hex(text.trim().as_bytes()).context("reading the new commit id")
+        self.rev_parse(path, "HEAD")
+            .context("reading the new commit id")
     }
 
-    /// Starts merging `rev` into the branch checked out at `path` and leaves it unfinished
+    /// What `rev` names in the checkout at `path` (`git rev-parse --verify`).
+    fn rev_parse(&self, path: &Path, rev: &str) -> Result<Oid> {
+        let out = self.run(path, &["rev-parse", "-q", "--verify", rev])?;
+        Ok(Oid::from_hex(
+            String::from_utf8_lossy(&out.stdout).trim().as_bytes(),
+        )?)
+    }
+
+    /// Starts merging `tip` into the branch checked out at `path` and leaves it unfinished
     /// (`git merge --no-commit`): conflicting files hold git's markers and `MERGE_HEAD` names
-    /// `rev`, so that ork's next commit of the worktree is the merge. Nothing is done when a
-    /// merge is already under way there or `rev` is merged already. Returns whether it
+    /// `tip`, so that ork's next commit of the worktree is the merge. Nothing is done when a
+    /// merge is already under way there or `tip` is merged already. Returns whether it
     /// started one.
-    pub fn begin_merge(&self, path: &Path, rev: &str) -> Result<bool> {
-        let merging = self.run(path, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]);
-        if merging.is_ok() {
+    pub fn begin_merge(&self, path: &Path, tip: Oid) -> Result<bool> {
+        if self.rev_parse(path, "MERGE_HEAD").is_ok() {
             return Ok(false);
         }
-        let tip = self.run(
-            path,
-            &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
-        )?;
-        let tip = Oid::from_hex(String::from_utf8_lossy(&tip.stdout).trim().as_bytes())
-            .with_context(|| format!("reading {rev}"))?;
-        let head = self.run(path, &["rev-parse", "HEAD"])?;
-        let head = Oid::from_hex(String::from_utf8_lossy(&head.stdout).trim().as_bytes())
+        let head = self
+            .rev_parse(path, "HEAD")
             .context("reading the worktree's HEAD")?;
         if self.is_ancestor(tip, head)? {
             return Ok(false);
@@ -77,8 +77,8 @@ impl Git {
             path,
             &["merge", "--no-ff", "--no-commit", "-q", &tip.to_string()],
         );
-        self.run(path, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])
-            .with_context(|| format!("starting the merge of {rev} in {}", path.display()))?;
+        self.rev_parse(path, "MERGE_HEAD")
+            .with_context(|| format!("starting the merge of {tip} in {}", path.display()))?;
         Ok(true)
     }
 
