@@ -11,6 +11,7 @@ use crate::engine::config_gate::BaseConfig;
 use crate::engine::process::output::{LiveBudget, keep_tail};
 use crate::engine::process::sandbox::Confinement;
 use crate::engine::process::{Keep, Stream, TrakCommand, run_streaming};
+use crate::engine::repo_watch::RepoWatch;
 use crate::store::event::{Actor, EventKind};
 use crate::store::git::Oid;
 use crate::store::{NOTES_REF, Trak};
@@ -95,13 +96,15 @@ impl Engine<'_> {
                 },
             );
         }
-        let retry = attempt < stage.max_attempts;
+        let retry = attempt < stage.max_attempts && !run.for_a_person;
         self.reporter.step(&format!(
             "{}: gate failed ({}); {}",
             stage.name,
             run.result,
             if retry {
                 "the agent tries again with its output".to_string()
+            } else if run.for_a_person {
+                format!("the trak waits for a person: ork show {}", trak.id)
             } else {
                 format!(
                     "{} attempts used; the trak waits: ork retry {id}  /  ork reject {id} -m \"…\"",
@@ -148,7 +151,9 @@ impl Engine<'_> {
         run.envs(agent_env(trak, stage, trak.state.attempt, dir));
         // The gate runs the worktree's code: confined like the agent (docs/design.md rule 12).
         let own = super::runs_dir(self.store, &trak.id).join(format!("{}-{kind}", stage.name));
-        run.confine(&Confinement::new(&self.workflow.sandbox, dir, &own))?;
+        let confinement = Confinement::new(&self.workflow.sandbox, &trak.id, dir, &own);
+        run.confine(&confinement)?;
+        let watch = RepoWatch::start(self.store, &confinement)?;
         let keep = Keep {
             head: 64 << 10,
             tail: 64 << 10,
@@ -169,10 +174,14 @@ impl Engine<'_> {
         )
         .with_context(|| format!("running the gate `{command}`"));
         base_config.restore(self.store, dir, commit)?;
+        let tampered = watch.finish(self.store, &trak.id, &kind.replace('_', " "))?;
         let finished = finished?;
-        let passed = finished.success();
+        let passed = finished.success() && tampered.is_none();
         let redact = |cap| crate::store::secrets::redact(&keep_tail(&finished.output, cap));
-        let output = redact(limits.feedback);
+        let output = match &tampered {
+            Some(message) => message.clone(),
+            None => redact(limits.feedback),
+        };
         let note = serde_json::json!({
             "kind": kind,
             "trak": trak.id,
@@ -190,8 +199,12 @@ impl Engine<'_> {
             .append_note(NOTES_REF, commit, &note.to_string())?;
         Ok(GateRun {
             passed,
-            result: finished.describe(),
+            result: match tampered {
+                Some(_) => "it changed the repository itself".to_string(),
+                None => finished.describe(),
+            },
             output,
+            for_a_person: tampered.is_some(),
         })
     }
 }
@@ -203,6 +216,8 @@ pub(super) struct GateRun {
     pub result: String,
     /// Its output (the tail of it), secrets redacted.
     pub output: String,
+    /// The failure is not the agent's to mend: the trak waits for a person.
+    pub for_a_person: bool,
 }
 
 /// The gate `command` with a leading script path that names a file in the main checkout

@@ -47,6 +47,14 @@ impl Engine<'_> {
                 .step(&format!("landing gate passed on the merge with {base}"));
             return Ok(None);
         }
+        if run.for_a_person {
+            self.reporter
+                .step(&format!("landing gate: {}; the trak waits", run.result));
+            let trak = self
+                .store
+                .record(trak, EventKind::IntegrationBlocked { reason: run.output })?;
+            return Ok(Some(trak));
+        }
         let route_to = flow.on_conflict.clone();
         self.reporter.step(&format!(
             "the merge with {base} fails the gate ({}); {base} stays where it is; back to {route_to}",

@@ -17,6 +17,7 @@ pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod pull_request;
+mod repo_watch;
 mod session;
 mod stage;
 pub mod subtraks;

@@ -11,6 +11,7 @@ use crate::engine::process::output::keep_head;
 use crate::engine::process::runner::{RunSpec, run};
 use crate::engine::process::sandbox::Confinement;
 use crate::engine::prompt::{PromptInput, render};
+use crate::engine::repo_watch::RepoWatch;
 use crate::store::event::{EventKind, Outcome};
 use crate::store::git::FileWrite;
 use crate::store::state::Status;
@@ -33,6 +34,9 @@ impl Engine<'_> {
             Status::Running => trak.state.attempt.max(1),
             _ => trak.state.attempt + 1,
         };
+        if !trak.state.planted.is_empty() {
+            return self.wait_for_planted_files(trak, &stage.name, attempt);
+        }
         let feedback = trak.state.feedback.clone();
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
         let resume = trak.state.sessions.get(&stage.name).cloned();
@@ -71,7 +75,7 @@ impl Engine<'_> {
         };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
-        let confinement = self.confinement(&worktree, &run_dir);
+        let confinement = self.confinement(&trak, &worktree, &run_dir);
         let spec = RunSpec {
             agent,
             repo_root: self.store.git().main_workdir(),
@@ -97,6 +101,7 @@ impl Engine<'_> {
                 ))
             })
             .ok();
+        let watch = RepoWatch::start(self.store, &confinement)?;
         let reporter = &mut *self.reporter;
         // What reaches a terminal is redacted as `ork logs` is (docs/design.md rule 10).
         let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
@@ -135,7 +140,10 @@ impl Engine<'_> {
             finished.result.session_id = Some(String::new());
         }
         let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
+        // Refs put back first: a main the agent moved must not read as files deleted there.
+        let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
         let escaped = self.outside_changes(around.as_ref());
+        self.note_planted_files(&trak, &stage.name, &escaped);
         if let EventKind::StageFinished {
             retry,
             outside_changes,
@@ -158,6 +166,15 @@ impl Engine<'_> {
                 "{}: failed: the agent moved the trak's branch; put back",
                 stage.name
             ));
+            return self.store.record(&trak, kind);
+        }
+        if let Some(message) = tampered {
+            fail_for_a_person(&mut kind, message);
+            self.reporter.step(&format!(
+                "{}: failed: the run changed the repository itself; see ork show {}",
+                stage.name, trak.id
+            ));
+            self.store.uncommit_agent_commits(&trak, &worktree)?;
             return self.store.record(&trak, kind);
         }
         let secrets = self.added_secrets(&trak, &worktree)?;
@@ -209,6 +226,68 @@ impl Engine<'_> {
             ));
         }
         changes
+    }
+
+    /// Tells each other trak whose worktree this run wrote into which files it wrote there:
+    /// that trak's next run waits for a person, so they never go silently into its commit.
+    fn note_planted_files(
+        &mut self,
+        trak: &Trak,
+        stage: &str,
+        escaped: &[crate::store::event::OutsideChange],
+    ) {
+        let mut by_trak: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for change in escaped {
+            if let Some(other) = &change.trak {
+                by_trak.entry(other).or_default().push(change.path.clone());
+            }
+        }
+        for (other, files) in by_trak {
+            let by = format!("{stage} run of {}", trak.id);
+            let noted = self.store.load(other).and_then(|other| {
+                self.store
+                    .record(&other, EventKind::Planted { by, files })
+                    .map(drop)
+            });
+            if let Err(err) = noted {
+                self.reporter.warning(&format!(
+                    "could not tell trak {other} about the files written into its worktree: {err:#}"
+                ));
+            }
+        }
+    }
+
+    /// A run that does not start: another trak's run wrote files into this trak's worktree,
+    /// and a person looks at them before anything commits them.
+    fn wait_for_planted_files(&mut self, trak: Trak, stage: &str, attempt: u32) -> Result<Trak> {
+        let mut kind = EventKind::StageFinished {
+            stage: stage.to_string(),
+            attempt,
+            outcome: Outcome::Failed,
+            error: None,
+            retry: false,
+            decision: None,
+            route_to: None,
+            questions: Vec::new(),
+            session_id: None,
+            usage: Default::default(),
+            subtraks: Vec::new(),
+            outside_changes: Vec::new(),
+        };
+        let id = &trak.id;
+        fail_for_a_person(
+            &mut kind,
+            format!(
+                "another trak's run wrote into this trak's worktree: {}.\n  The {stage} run did not start, \
+                 so nothing commits them. Look at them in {} (remove what is not this trak's work), then run `ork retry {id}`",
+                trak.state.planted.join(", "),
+                self.store.worktree_path(id).display()
+            ),
+        );
+        self.reporter.step(&format!(
+            "{stage}: waits: files written into the worktree by another trak's run"
+        ));
+        self.store.record(&trak, kind)
     }
 
     /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in
@@ -325,8 +404,13 @@ impl Engine<'_> {
 
     /// What a process of this trak working in `worktree` may write (docs/design.md rule 12),
     /// said once per run where the machine cannot hold it.
-    pub(super) fn confinement(&mut self, worktree: &Path, run_dir: &Path) -> Confinement {
-        let confinement = Confinement::new(&self.workflow.sandbox, worktree, run_dir);
+    pub(super) fn confinement(
+        &mut self,
+        trak: &Trak,
+        worktree: &Path,
+        run_dir: &Path,
+    ) -> Confinement {
+        let confinement = Confinement::new(&self.workflow.sandbox, &trak.id, worktree, run_dir);
         if let Some(why) = confinement.unenforced() {
             self.reporter.warning(&format!(
                 "the sandbox is not enforced on this machine ({why}): this run is not confined. \

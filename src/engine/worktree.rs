@@ -20,6 +20,7 @@ pub fn create(store: &Store, trak: &Trak, workflow: &Workflow) -> Result<PathBuf
     let sandbox = &workflow.sandbox;
     let confinement = Confinement::new(
         sandbox,
+        &trak.id,
         &path,
         &crate::engine::runs_dir(store, &trak.id).join("setup"),
     )

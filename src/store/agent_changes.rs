@@ -15,12 +15,16 @@ impl Store {
         files: &[(String, Vec<u8>)],
     ) -> Result<Trak> {
         let current = self.git.ref_tip(&trak.branch)?;
-        if current != Some(trak.tip) && !self.only_agent_commits(trak, current)? {
-            return Err(crate::store::git::RefMoved {
-                name: trak.branch.clone(),
-                expected: trak.tip,
+        let mut taken = Vec::new();
+        if let Some(moved) = current.filter(|c| *c != trak.tip) {
+            if !self.only_agent_commits(trak, current)? {
+                return Err(crate::store::git::RefMoved {
+                    name: trak.branch.clone(),
+                    expected: trak.tip,
+                }
+                .into());
             }
-            .into());
+            taken = self.take_in_agent_commits(trak, worktree, moved)?;
         }
         let event = Event::new(
             redacted(kind)?,
@@ -59,7 +63,10 @@ impl Store {
             std::fs::write(&path, contents)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
+        let message = with_agent_commits(
+            commit_message(&trak.id, &event, &trak.state.questions, &state),
+            &taken,
+        );
         let local_files = local_files::included_files(self.git.main_workdir(), worktree)?;
         let commit = self.git.commit_worktree(worktree, &message, &local_files)?;
         Ok(Trak {
@@ -67,6 +74,51 @@ impl Store {
             tip: commit,
             ..trak.clone()
         })
+    }
+
+    /// Takes the commits the agent made on the trak's branch (only possible where the sandbox
+    /// does not hold the git dir) back into the worktree, so that ork's commit of it is the
+    /// only one (docs/design.md rule 12: the record is ork's alone): the branch returns to
+    /// the trak's tip, the files stay, and a merge the agent committed stays a merge of ork's
+    /// commit. Returns their subjects, oldest first, redacted and bounded, for its body.
+    fn take_in_agent_commits(
+        &self,
+        trak: &Trak,
+        worktree: &std::path::Path,
+        moved: Oid,
+    ) -> Result<Vec<String>> {
+        const NAMED: usize = 20;
+        let mut commits = Vec::new();
+        let mut count = 0usize;
+        self.git.walk_first_parents(moved, |id, message| {
+            if id == trak.tip {
+                return false;
+            }
+            count += 1;
+            if commits.len() < NAMED {
+                let subject = message.lines().next().unwrap_or_default();
+                let subject: String = secrets::redact(subject).chars().take(200).collect();
+                commits.push((id, subject));
+            }
+            true
+        })?;
+        let mut merged = None;
+        for (id, _) in &commits {
+            for parent in self.git.parents(*id)?.into_iter().skip(1) {
+                if merged.is_none() && !self.git.is_ancestor(parent, trak.tip)? {
+                    merged = Some(parent);
+                }
+            }
+        }
+        self.git.reset_branch_keeping_files(worktree, trak.tip)?;
+        if let Some(parent) = merged {
+            self.git.begin_merge_keeping_files(worktree, parent)?;
+        }
+        let mut subjects: Vec<String> = commits.into_iter().rev().map(|(_, s)| s).collect();
+        if count > NAMED {
+            subjects.insert(0, format!("… and {} earlier", count - NAMED));
+        }
+        Ok(subjects)
     }
 
     /// The known secrets among the lines the agent's change in `worktree` adds to the trak's
@@ -96,8 +148,8 @@ impl Store {
     /// where only ork may (docs/design.md rule 12: the record is ork's alone): a commit carrying
     /// ork's `Ork-Event` trailer (a forged record), a branch moved off the trak's history, or
     /// deleted. What it pointed to is kept under [`QUARANTINE_PREFIX`]`<id>` for a person to
-    /// look at. Commits of the agent's own work (a merge of the base it resolved, say) stay:
-    /// ork records on top of them.
+    /// look at. Commits of the agent's own work (a merge of the base it resolved, say) are
+    /// left for [`Store::record_with_worktree`], which takes them into ork's commit.
     pub fn take_back_branch(&self, trak: &Trak, worktree: &std::path::Path) -> Result<Branch> {
         let current = self.git.ref_tip(&trak.branch)?;
         if current == Some(trak.tip) {
@@ -186,5 +238,22 @@ impl Store {
             out.push(format!("{path} {blob}"));
         }
         Ok(out)
+    }
+}
+
+/// `message` with the subjects of the agent's own commits in its body, before the trailers
+/// (which must stay the last paragraph).
+fn with_agent_commits(message: String, subjects: &[String]) -> String {
+    if subjects.is_empty() {
+        return message;
+    }
+    let list: Vec<String> = subjects.iter().map(|s| format!("  {s}")).collect();
+    let paragraph = format!(
+        "The agent's own commits, taken into this one:\n{}\n\n",
+        list.join("\n")
+    );
+    match message.rfind("\n\n") {
+        Some(at) => format!("{}{paragraph}{}", &message[..at + 2], &message[at + 2..]),
+        None => format!("{message}\n\n{paragraph}"),
     }
 }

@@ -218,6 +218,9 @@ pub enum EventKind {
     /// "path blob" under `.orkestra/`, as [`crate::store::Store::config_changes`] lists them;
     /// docs/design.md rule 12): it may integrate while they stay so.
     ConfigApproved { changes: Vec<String> },
+    /// Another trak's run (`by`, as "work run of X") wrote `files` into this trak's worktree
+    /// (docs/design.md rule 12): the trak's next run waits until a person has looked.
+    Planted { by: String, files: Vec<String> },
     /// A human dropped the trak: it will not be merged. Its branch and history stay.
     Dropped { reason: String },
     /// The trak's branch was merged into its base as `commit`.
@@ -316,6 +319,7 @@ impl EventKind {
             EventKind::Resolved { .. } => "resolved",
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::ConfigApproved { .. } => "config_approved",
+            EventKind::Planted { .. } => "planted",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
@@ -348,6 +352,7 @@ impl EventKind {
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
             | EventKind::ConfigApproved { .. }
+            | EventKind::Planted { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
             | EventKind::PrOpened { .. }
@@ -430,6 +435,9 @@ impl EventKind {
                     "Approve the change to ork's configuration ({} file(s))",
                     changes.len()
                 )
+            }
+            EventKind::Planted { by, files } => {
+                format!("Note {} file(s) written here by the {by}", files.len())
             }
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),

@@ -20,6 +20,7 @@ pub mod history;
 mod listing;
 pub mod local_files;
 mod machines;
+pub mod repo_watch;
 pub mod secrets;
 pub mod state;
 mod story;

@@ -35,6 +35,9 @@ fn is_zero(n: &u32) -> bool {
 /// The schema version of `state.json`; a snapshot with another version is recomputed.
 pub const STATE_VERSION: u32 = 2;
 
+/// How many planted files a trak's state names; the rest are in its events.
+const PLANTED_KEPT: usize = 100;
+
 /// Where a trak stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,6 +170,10 @@ pub struct TrakState {
     /// stays exactly that (docs/design.md rule 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_approved: Option<Vec<String>>,
+    /// Files another trak's run wrote into this trak's worktree: its next run waits for a
+    /// person until `ork retry` (docs/design.md rule 12).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planted: Vec<String>,
     /// Whether the current attempt's gate passed (its review comes next).
     #[serde(default)]
     pub gate_passed: bool,
@@ -251,6 +258,7 @@ impl TrakState {
             allow_secrets: false,
             merge_base: false,
             config_approved: None,
+            planted: Vec::new(),
             gate_passed: false,
             parent: parent.clone(),
             key: key.clone(),
@@ -454,6 +462,7 @@ impl TrakState {
             EventKind::Retried { allow_secrets, .. } => {
                 self.status = Status::Queued;
                 self.note = None;
+                self.planted.clear();
                 self.allow_secrets = *allow_secrets;
                 if *allow_secrets {
                     // The human kept what the run was stopped for: nothing to tell the agent.
@@ -467,6 +476,18 @@ impl TrakState {
             EventKind::ConfigApproved { changes } => {
                 self.config_approved = Some(changes.clone());
                 self.note = None;
+            }
+            EventKind::Planted { by, files } => {
+                for file in files {
+                    if !self.planted.contains(file) && self.planted.len() < PLANTED_KEPT {
+                        self.planted.push(file.clone());
+                    }
+                }
+                self.note = Some(format!(
+                    "the {by} wrote {} file(s) into this trak's worktree: {}",
+                    files.len(),
+                    files.join(", ")
+                ));
             }
             EventKind::Dropped { reason } => {
                 self.status = Status::Dropped;

@@ -771,11 +771,20 @@ fn an_agent_that_commits_its_own_merge_resolution_integrates() {
     );
     let merge = s.repo.git(&["log", "-1", "--format=%P", "main"]);
     assert!(merge.starts_with(&main_before), "{merge}");
-    // The agent's own commit is part of the trak's history on main.
+    // The agent's own commit never becomes history (docs/design.md rule 12): ork's commit
+    // takes it in, names it in its body, and is the merge of main in its place.
     let agent_merge = s
         .repo
         .git(&["log", "--format=%H", "--grep=^Merge main$", "main"]);
-    assert_eq!(lines(&agent_merge).len(), 1, "{agent_merge}");
+    assert!(agent_merge.is_empty(), "{agent_merge}");
+    let taken = s.repo.git(&[
+        "log",
+        "--format=%P",
+        "--grep=^  Merge main$",
+        &format!("ork/{id}"),
+    ]);
+    assert_eq!(lines(&taken).len(), 1, "{taken}");
+    assert_eq!(taken.split_whitespace().count(), 2, "a merge: {taken}");
 }
 
 // ---------------------------------------------------------------------------------------------

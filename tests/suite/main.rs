@@ -18,6 +18,7 @@ mod notify;
 mod output;
 mod pull_requests;
 mod real_agents;
+mod repo_watch;
 mod sandbox;
 mod story;
 mod subtraks;

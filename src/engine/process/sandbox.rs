@@ -21,6 +21,7 @@ use landlock::{
 };
 
 use crate::config::sandbox::{SandboxMode, SandboxSettings};
+use crate::store::repo_watch::confined_email;
 
 /// The newest Landlock ABI ork asks for; an older kernel gets what it has (best effort), and
 /// [`support`] says how much that is.
@@ -52,6 +53,8 @@ pub struct Confinement {
     /// Its own temporary folder, given as `TMPDIR`.
     tmp: PathBuf,
     pass_env: Vec<String>,
+    /// The trak the process works for: git names it in what the process does to refs.
+    trak: String,
 }
 
 impl Confinement {
@@ -59,7 +62,12 @@ impl Confinement {
     /// workflow's `[sandbox]`. Its `TMPDIR` is the trak's one `tmp` folder beside the runs'
     /// folders: an agent CLI that resumes a session may look again for what it left there in
     /// an earlier run (Codex does).
-    pub fn new(settings: &SandboxSettings, worktree: &Path, run_dir: &Path) -> Confinement {
+    pub fn new(
+        settings: &SandboxSettings,
+        trak: &str,
+        worktree: &Path,
+        run_dir: &Path,
+    ) -> Confinement {
         let tmp = run_dir.parent().unwrap_or(run_dir).join("tmp");
         let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf(), tmp.clone()];
         writable.extend(settings.writable.iter().cloned());
@@ -68,6 +76,7 @@ impl Confinement {
             writable,
             tmp,
             pass_env: settings.pass_env.clone(),
+            trak: trak.to_string(),
         }
     }
 
@@ -86,6 +95,7 @@ impl Confinement {
     /// rules, applied in the child just before it execs (where the kernel cannot, the process
     /// runs unconfined: [`Confinement::unenforced`] says so).
     pub(super) fn apply(&self, command: &mut std::process::Command) -> Result<()> {
+        mark_git_identity(command, &self.trak);
         if self.mode == SandboxMode::Off {
             return Ok(());
         }
@@ -239,4 +249,23 @@ fn install(command: &mut std::process::Command, ruleset: RulesetCreated) {
             }
         });
     }
+}
+
+/// Makes git, run by the process or anything it starts, sign what it does to refs as a
+/// process of `trak` and log every ref update, so that ork can tell afterwards which refs the
+/// run moved (docs/design.md rule 12; store::repo_watch). Commits the process makes carry the
+/// same committer: ork never keeps them as history anyway.
+fn mark_git_identity(command: &mut std::process::Command, trak: &str) {
+    command
+        .env("GIT_COMMITTER_NAME", format!("ork-confined {trak}"))
+        .env("GIT_COMMITTER_EMAIL", confined_email(trak));
+    // Appended to the configuration the environment may carry already.
+    let count: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    command
+        .env("GIT_CONFIG_COUNT", (count + 1).to_string())
+        .env(format!("GIT_CONFIG_KEY_{count}"), "core.logAllRefUpdates")
+        .env(format!("GIT_CONFIG_VALUE_{count}"), "always");
 }

@@ -82,6 +82,25 @@ impl Git {
         Ok(true)
     }
 
+    /// Makes ork's next commit of the worktree at `path` a merge of `tip` too, leaving its
+    /// files as they are (`git merge --no-commit -s ours`): for a merge someone else resolved
+    /// and committed there, whose result the files already hold.
+    pub fn begin_merge_keeping_files(&self, path: &Path, tip: Oid) -> Result<()> {
+        self.run(
+            path,
+            &[
+                "merge",
+                "--no-ff",
+                "--no-commit",
+                "-q",
+                "-s",
+                "ours",
+                &tip.to_string(),
+            ],
+        )
+        .map(drop)
+    }
+
     /// Makes each of `paths` in the worktree at `dir` what it is in `commit` (its index entry
     /// too): checked out from there, or removed where `commit` does not have it.
     pub fn put_paths_as_in(&self, dir: &Path, commit: Oid, paths: &[String]) -> Result<()> {

@@ -140,6 +140,15 @@ impl Git {
         }
     }
 
+    /// The parents of `commit`, first parent first.
+    pub fn parents(&self, commit: Oid) -> Result<Vec<Oid>> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .with_context(|| format!("reading commit {commit}"))?;
+        Ok(commit.parent_ids().map(|p| p.detach()).collect())
+    }
+
     /// Walks first parents from `tip`, newest first, handing each commit's id and message to
     /// `visit` until it returns `false`.
     pub fn walk_first_parents(

@@ -88,6 +88,11 @@ impl Git {
         &self.repo
     }
 
+    /// The git dir all worktrees share (`.git` of the main checkout).
+    pub fn common_dir(&self) -> &Path {
+        self.repo.common_dir()
+    }
+
     /// The main worktree's root directory.
     pub fn main_workdir(&self) -> &Path {
         &self.main_workdir

@@ -162,3 +162,41 @@ fn target_of(reference: &mut gix::Reference<'_>) -> Result<Oid> {
 pub fn is_valid_branch_name(name: &str) -> bool {
     gix::validate::reference::name(format!("refs/heads/{name}").as_bytes().as_bstr()).is_ok()
 }
+
+impl Git {
+    /// The emails of the identities that moved `full_name` since it pointed at `since`, newest
+    /// first, as its reflog says (at most `limit` entries read; none when it keeps no log).
+    pub fn reflog_movers(
+        &self,
+        full_name: &str,
+        since: Option<Oid>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let Some(reference) = self
+            .repo
+            .try_find_reference(full_name)
+            .with_context(|| format!("reading {full_name}"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut platform = reference.log_iter();
+        let Some(lines) = platform
+            .rev()
+            .with_context(|| format!("reading the reflog of {full_name}"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut movers = Vec::new();
+        for line in lines.take(limit) {
+            let Ok(line) = line else { continue };
+            if Some(line.new_oid) == since {
+                break;
+            }
+            movers.push(line.signature.email.to_string());
+            if Some(line.previous_oid) == since {
+                break;
+            }
+        }
+        Ok(movers)
+    }
+}
