@@ -263,7 +263,13 @@ pub const CLAIM_LOST_EXIT: u8 = 3;
 /// Runs the command line and turns an error into its message and exit code.
 pub fn main() -> ExitCode {
     ork::engine::process::kill_children_on_interrupt(|| {
-        eprintln!("\ninterrupted: agents stopped; `ork resume` carries on from here");
+        // Never `eprintln!`: with stderr a closed pipe (`ork … 2>&1 | head -1`) it panics,
+        // and the interrupt would not end the process.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\ninterrupted: agents stopped; `ork resume` carries on from here"
+        );
     });
     match run() {
         Ok(()) => ExitCode::SUCCESS,

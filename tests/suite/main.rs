@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bounds;
 mod cli_conventions;
 mod cli_errors;
 mod cli_store;

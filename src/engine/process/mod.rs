@@ -39,20 +39,27 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// interrupt can take them all down, and a trak lost to another machine its own.
 static LIVE_GROUPS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
-/// On Ctrl-C (or SIGTERM), kills every agent and gate process group this process started,
-/// runs `announce` (the front end says what happened: the library never writes to the
-/// terminal), then exits with status 130. The trak stays recorded as running; the next `ork`
-/// command shows it as interrupted and `ork resume` carries on.
+/// On Ctrl-C, SIGTERM or SIGHUP, kills every agent and gate process group this process
+/// started, runs `announce` (the front end says what happened: the library never writes to the
+/// terminal), then exits with status 130 (docs/design.md rule 13: a signal always stops ork).
+/// The trak stays recorded as running; the next `ork` command shows it as interrupted and
+/// `ork resume` carries on. Whatever `announce` or the terminal's restore do — a write to a
+/// closed pipe that panics, a poisoned lock — the process exits.
 pub fn kill_children_on_interrupt(announce: fn()) {
     let _ = ctrlc::set_handler(move || {
-        let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+        let groups = match LIVE_GROUPS.lock() {
+            Ok(groups) => groups.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
         for (pgid, _) in groups {
             kill_group(pgid);
         }
-        if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
-            restore();
-        }
-        announce();
+        let _ = std::panic::catch_unwind(|| {
+            if let Some(restore) = BEFORE_INTERRUPT_EXIT.get() {
+                restore();
+            }
+            announce();
+        });
         std::process::exit(130);
     });
 }
