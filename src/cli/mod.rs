@@ -419,7 +419,15 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let store = open(git);
             let trak = store.resolve(args.id.as_deref())?;
             let forecast = conflict_forecast(&store, &store.list()?);
-            print::show(&store, &trak, &forecast, args.json)
+            // What a person reviews, where the workflow still names the stage's artifact.
+            let artifact = Workflow::load(store.git().main_workdir())
+                .ok()
+                .and_then(|w| {
+                    w.recorded_stage(&trak.state.flow, &trak.state.stage)
+                        .ok()
+                        .map(|s| s.artifact.clone())
+                });
+            print::show(&store, &trak, &forecast, artifact.as_deref(), args.json)
         }
         Command::Log(args) => {
             let store = open(git);

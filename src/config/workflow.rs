@@ -20,6 +20,8 @@ pub const WORKFLOW_PATH: &str = crate::layout::WORKFLOW;
 pub const PROMPTS_DIR: &str = crate::layout::PROMPTS;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// How many times a reviewer's verdict may send the work back before a person decides.
+const DEFAULT_MAX_ROUNDS: u32 = 3;
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(1800);
 const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -81,7 +83,8 @@ impl PrMerge {
     }
 }
 
-const DEFAULT_MAX_ROUNDS: u32 = 5;
+/// How many pull-request rounds (changes requested, fixed, pushed) before a person decides.
+const DEFAULT_PR_ROUNDS: u32 = 5;
 
 /// A configured agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +153,10 @@ pub struct Stage {
     pub max_attempts: u32,
     pub verdict: bool,
     pub on_reject: Option<String>,
+    /// How many times this stage's reviewer may reject (each a round back to `on_reject`)
+    /// before the trak waits for a person (docs/design.md rule 13). Always at least 1: a
+    /// route back, to its own stage too, never runs unbounded.
+    pub max_rounds: u32,
     /// For a breakdown stage: the flow its parts run and how many.
     pub subtraks: Option<Subtraks>,
     /// Overrides the agent's `model` for this stage.
@@ -516,6 +523,8 @@ struct RawStage {
     verdict: bool,
     #[serde(default)]
     on_reject: Option<Spanned<String>>,
+    #[serde(default)]
+    max_rounds: Option<Spanned<u32>>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -943,6 +952,16 @@ fn validate_flow(
             }
             *m.get_ref()
         });
+        let max_rounds = stage.max_rounds.map_or(DEFAULT_MAX_ROUNDS, |m| {
+            if *m.get_ref() == 0 {
+                errors.push(src.message(
+                    m.span(),
+                    "max_rounds must be at least 1: a route back without a cap can run without end",
+                    "set max_rounds = 1 or more (the default is 3)",
+                ));
+            }
+            *m.get_ref()
+        });
         let gate = stage.gate.map(|g| Gate {
             command: g.command.into_inner(),
             timeout: parse_timeout(g.timeout, DEFAULT_GATE_TIMEOUT, src, errors),
@@ -971,6 +990,7 @@ fn validate_flow(
             max_attempts,
             verdict: stage.verdict,
             on_reject,
+            max_rounds,
             subtraks,
         });
     }
@@ -1002,7 +1022,7 @@ fn validate_flow(
             "set strategy = \"pr\", or remove `merge`",
         ));
     }
-    let max_rounds = integration.max_rounds.map_or(DEFAULT_MAX_ROUNDS, |m| {
+    let max_rounds = integration.max_rounds.map_or(DEFAULT_PR_ROUNDS, |m| {
         if *m.get_ref() == 0 {
             errors.push(src.message(
                 m.span(),
@@ -1366,7 +1386,7 @@ mod tests {
         assert_eq!(f.strategy, Strategy::Pr);
         assert_eq!(
             (f.on_changes.as_str(), f.merge, f.max_rounds),
-            ("w", PrMerge::Merge, DEFAULT_MAX_ROUNDS)
+            ("w", PrMerge::Merge, DEFAULT_PR_ROUNDS)
         );
         assert_eq!(f.landing_gate().map(|(s, _)| s.name.as_str()), Some("w"));
         let wf = parse(&flow("strategy = \"pr\"\nmerge = \"none\"\ngate = false\n")).unwrap();

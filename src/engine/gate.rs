@@ -28,6 +28,23 @@ impl Engine<'_> {
             (_, crate::config::workflow::Review::Human) => EventKind::ReviewRequested {
                 stage: stage.name.clone(),
             },
+            (Some(verdict), _)
+                if verdict.decision == Decision::Reject
+                    && trak.state.rounds.get(&stage.name).copied().unwrap_or(0)
+                        >= stage.max_rounds =>
+            {
+                self.reporter.step(&format!(
+                    "{}: the reviewer rejects again; {} round(s) is max_rounds: the trak waits: \
+                     ork approve {id}  /  ork reject {id} -m \"…\"",
+                    stage.name,
+                    stage.max_rounds,
+                    id = trak.id
+                ));
+                EventKind::RoundsReached {
+                    stage: stage.name.clone(),
+                    rounds: stage.max_rounds,
+                }
+            }
             (Some(verdict), _) if verdict.decision == Decision::Reject => {
                 let review = self
                     .store

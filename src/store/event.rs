@@ -181,6 +181,9 @@ pub enum EventKind {
     },
     /// The stage's result waits for `ork approve` or `ork reject`.
     ReviewRequested { stage: String },
+    /// The stage's reviewer rejected once more than its `max_rounds` allows (`rounds` times
+    /// so far): the trak waits for a person with the last verdict (docs/design.md rule 13).
+    RoundsReached { stage: String, rounds: u32 },
     /// The stage was approved (by a human, a reviewer agent, or automatically): the trak moves
     /// to the next stage, or to integration after the last.
     Approved {
@@ -320,6 +323,7 @@ impl EventKind {
             EventKind::IntegrationBlocked { .. } => "integration_blocked",
             EventKind::ConfigApproved { .. } => "config_approved",
             EventKind::Planted { .. } => "planted",
+            EventKind::RoundsReached { .. } => "rounds_reached",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
@@ -346,7 +350,8 @@ impl EventKind {
             | EventKind::Answered { stage, .. }
             | EventKind::Retried { stage, .. }
             | EventKind::PrChangesRequested { stage, .. }
-            | EventKind::LandingGateFailed { stage, .. } => Some(stage),
+            | EventKind::LandingGateFailed { stage, .. }
+            | EventKind::RoundsReached { stage, .. } => Some(stage),
             EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
@@ -435,6 +440,9 @@ impl EventKind {
                     "Approve the change to ork's configuration ({} file(s))",
                     changes.len()
                 )
+            }
+            EventKind::RoundsReached { stage, rounds } => {
+                format!("Stop {stage}'s review loop after {rounds} round(s)")
             }
             EventKind::Planted { by, files } => {
                 format!("Note {} file(s) written here by the {by}", files.len())

@@ -170,6 +170,10 @@ pub struct TrakState {
     /// stays exactly that (docs/design.md rule 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_approved: Option<Vec<String>>,
+    /// How many times each stage's reviewer sent the work back, since a person last decided
+    /// there (docs/design.md rule 13).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rounds: BTreeMap<String, u32>,
     /// Files another trak's run wrote into this trak's worktree: its next run waits for a
     /// person until `ork retry` (docs/design.md rule 12).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -258,6 +262,7 @@ impl TrakState {
             allow_secrets: false,
             merge_base: false,
             config_approved: None,
+            rounds: BTreeMap::new(),
             planted: Vec::new(),
             gate_passed: false,
             parent: parent.clone(),
@@ -372,6 +377,13 @@ impl TrakState {
                 self.fail_or_retry(*retry, output.clone())
             }
             EventKind::ReviewRequested { .. } => self.status = Status::AwaitingReview,
+            EventKind::RoundsReached { stage, rounds } => {
+                self.status = Status::AwaitingReview;
+                self.note = Some(format!(
+                    "{stage}'s reviewer rejected {rounds} time(s), as many as max_rounds allows: \
+                     approve the work as it is, or reject it with your own feedback"
+                ));
+            }
             EventKind::Approved { stage, .. } => {
                 let breakdown = self.breakdown_stage.as_ref() == Some(stage);
                 if breakdown && self.breakdown.len() >= 2 {
@@ -387,11 +399,19 @@ impl TrakState {
             EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
             EventKind::BaseMerged { .. } => {}
             EventKind::Rejected {
+                stage,
                 feedback,
                 route_to,
                 by,
-                ..
             } => {
+                match by {
+                    Actor::Reviewer => *self.rounds.entry(stage.clone()).or_default() += 1,
+                    // A person decided: the reviewer gets its rounds again.
+                    Actor::Human => {
+                        self.rounds.remove(stage);
+                    }
+                    _ => {}
+                }
                 self.send_back(route_to, feedback);
                 self.merge_base = *by == Actor::Integration;
             }

@@ -33,11 +33,12 @@ fn sigterm_stops_ork_even_when_its_output_pipe_is_closed() {
     let mut out = BufReader::new(reader);
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    drop(out);
     cleanup.children.push(child);
     wait_until(Duration::from_secs(10), "the agent's sleep", || {
         !pids(&sleep).is_empty()
     });
+    // The reader is gone while the agent runs: ork's next write meets a closed pipe.
+    drop(out);
 
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &ork_pid.to_string()])
@@ -65,4 +66,85 @@ fn sigterm_stops_ork_even_when_its_output_pipe_is_closed() {
     let table = s.ork_ok(&["status"]);
     assert!(table.contains("interrupted"), "{table}");
     drop(cleanup);
+}
+
+/// A reviewer that rejects every time, in a flow where both stages are automatic.
+fn rejecting_reviewer() -> serde_json::Value {
+    json!({
+        "work": [{"write": {"code.txt": "code\n"}, "result": {"type": "artifact", "content": "done"}}],
+        "review": [{"result": {"type": "verdict", "decision": "reject", "content": "Still not good"}}],
+    })
+}
+
+/// Work then review, the reviewer sending the work back to `on_reject` (the built-in `fix`
+/// shape when it is "work"), `rounds` the review stage's extra keys.
+fn review_loop(on_reject: &str, rounds: &str) -> String {
+    feature_workflow(
+        "20s",
+        "",
+        &[
+            stage("work", "worker.md", "summary", "review = \"auto\""),
+            stage(
+                "review",
+                "reviewer.md",
+                "verdict",
+                &format!(
+                    "verdict = true\non_reject = \"{on_reject}\"\nreview = \"auto\"\n{rounds}"
+                ),
+            ),
+        ],
+    )
+}
+
+#[test]
+fn an_always_rejecting_reviewer_stops_after_max_rounds_and_the_trak_waits() {
+    let s = Sandbox::new(&review_loop("work", ""), rejecting_reviewer());
+    let (id, out) = s.new_trak("Loop", &[]);
+
+    // Three rounds back (the default), then the fourth rejection waits for a person.
+    assert_eq!((s.runs("work"), s.runs("review")), (4, 4), "{out}");
+    assert_eq!(
+        s.at(&id),
+        ("awaiting_review".to_string(), "review".to_string())
+    );
+    assert!(out.contains("max_rounds"), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("rejected 3 time(s)"), "{show}");
+    assert!(
+        show.contains("Still not good"),
+        "the last verdict is shown: {show}"
+    );
+    let json = crate::common::json(&s.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(json["rounds"]["review"], 3, "{json:#}");
+
+    // A person sends it back with their own words: the reviewer gets its rounds again.
+    s.ork_ok(&["reject", &id, "-m", "try the other way"]);
+    assert_eq!((s.runs("work"), s.runs("review")), (8, 8));
+    assert_eq!(s.at(&id).0, "awaiting_review");
+}
+
+#[test]
+fn a_reviewer_routing_to_its_own_stage_is_capped_too() {
+    let s = Sandbox::new(
+        &review_loop("review", "max_rounds = 2"),
+        rejecting_reviewer(),
+    );
+    let (id, out) = s.new_trak("Self loop", &[]);
+    assert_eq!((s.runs("work"), s.runs("review")), (1, 3), "{out}");
+    assert_eq!(
+        s.at(&id),
+        ("awaiting_review".to_string(), "review".to_string())
+    );
+    // The person accepts the work as it is: it lands.
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(s.at(&id).0, "done");
+}
+
+#[test]
+fn max_rounds_of_zero_is_refused_with_where_and_what_to_do() {
+    let s = Sandbox::new(&review_loop("work", "max_rounds = 0"), rejecting_reviewer());
+    let err = s.ork_err(&["trak", "new", "Unbounded"]);
+    assert!(err.contains("max_rounds must be at least 1"), "{err}");
+    assert!(err.contains("workflow.toml"), "{err}");
+    assert_eq!(s.runs("work"), 0);
 }

@@ -161,7 +161,13 @@ pub(super) fn outside_changes(
         .collect()
 }
 
-pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Result<()> {
+pub fn show(
+    store: &Store,
+    trak: &Trak,
+    forecast: &Forecast,
+    artifact: Option<&str>,
+    json: bool,
+) -> Result<()> {
     let description = store.description(trak)?;
     let events = store.events(trak)?;
     let outside = outside_changes(&events);
@@ -173,6 +179,7 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
         value["events"] = json!(trak.state.events);
         value["conflicting_events"] = json!(trak.state.conflicting_events);
         value["breakdown"] = json!(trak.state.breakdown);
+        value["rounds"] = json!(trak.state.rounds);
         value["outside_changes"] = json!(
             outside
                 .iter()
@@ -246,6 +253,9 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
     if let Some(verdict) = &s.verdict {
         outln!("  verdict   {:?}", verdict.decision);
     }
+    for (stage, rounds) in &s.rounds {
+        outln!("  rounds    {stage}: its reviewer sent the work back {rounds} time(s)");
+    }
     if let Some(note) = &s.note {
         outln!(
             "  note      {}",
@@ -285,6 +295,18 @@ pub fn show(store: &Store, trak: &Trak, forecast: &Forecast, json: bool) -> Resu
     }
     if !description.trim().is_empty() {
         outln!("\n{}", description.trim_end());
+    }
+    if s.status == ork::store::state::Status::AwaitingReview
+        && let Some(name) = artifact
+        && let Some((_, content)) = store.artifacts(trak)?.into_iter().find(|(a, _)| a == name)
+    {
+        // What the person is asked to review, where they are asked.
+        outln!(
+            "\n── {name} (to review; whole: ork diff {} --stage {}) ──\n{}",
+            trak.id,
+            s.stage,
+            printable(&first_lines(&content, 40))
+        );
     }
     Ok(())
 }
