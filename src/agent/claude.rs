@@ -251,6 +251,27 @@ fn usage(result: &Value) -> Usage {
     }
 }
 
+/// Adds what one stream line spent: an assistant message's tokens (once per message, priced
+/// by [`super::prices`]), or the result's own totals, which replace the estimate.
+pub fn live_usage(line: &str, live: &mut super::LiveUsage, _model: Option<&str>) {
+    if !line.contains("\"usage\"") {
+        return;
+    }
+    let Ok(event) = serde_json::from_str::<Value>(line) else {
+        return;
+    };
+    match text(&event, "type") {
+        Some("assistant") => {
+            let message = &event["message"];
+            let mut spent = usage(message);
+            spent.cost_usd = super::prices::estimate(text(message, "model"), &spent);
+            live.add_message(text(message, "id"), &spent);
+        }
+        Some("result") => live.spent = usage(&event),
+        _ => {}
+    }
+}
+
 fn init_session(event: &Value) -> Option<String> {
     is_system(event, "init").then(|| text(event, "session_id").map(str::to_string))?
 }

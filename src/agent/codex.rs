@@ -139,6 +139,33 @@ pub fn progress(line: &str) -> Option<String> {
     }
 }
 
+/// A `turn.completed` event's tokens. `input_tokens` already counts the cached ones
+/// (`cached_input_tokens` is a part of it).
+fn turn_usage(event: &Value) -> Usage {
+    let tokens = |key: &str| event["usage"][key].as_u64().unwrap_or(0);
+    Usage {
+        input_tokens: tokens("input_tokens"),
+        output_tokens: tokens("output_tokens"),
+        cost_usd: 0.0,
+    }
+}
+
+/// Adds what one stream line spent: a completed turn's tokens, priced by [`super::prices`]
+/// for the stage's `model` (Codex names none in its events).
+pub fn live_usage(line: &str, live: &mut super::LiveUsage, model: Option<&str>) {
+    if !line.contains("turn.completed") {
+        return;
+    }
+    let Ok(event) = serde_json::from_str::<Value>(line) else {
+        return;
+    };
+    if text(&event, "type") == Some("turn.completed") {
+        let mut spent = turn_usage(&event);
+        spent.cost_usd = super::prices::estimate(model, &spent);
+        live.spent.add(&spent);
+    }
+}
+
 /// What the events of one run add up to.
 #[derive(Default)]
 struct Run {
@@ -162,10 +189,7 @@ impl Run {
             }
             "turn.completed" => {
                 self.completed = true;
-                let tokens = |key: &str| event["usage"][key].as_u64().unwrap_or(0);
-                // `input_tokens` already counts the cached ones (`cached_input_tokens` is a part).
-                self.usage.input_tokens += tokens("input_tokens");
-                self.usage.output_tokens += tokens("output_tokens");
+                self.usage.add(&turn_usage(&event));
             }
             "turn.failed" => {
                 self.failure = Some(

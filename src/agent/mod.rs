@@ -12,6 +12,7 @@ pub mod breakdown;
 pub mod claude;
 pub mod codex;
 pub mod opencode;
+pub mod prices;
 
 pub use crate::store::event::{Decision, Part, Question, Usage};
 
@@ -59,6 +60,42 @@ pub struct AgentResult {
     /// The session to resume on the next attempt of the same stage, if the agent has one.
     pub session_id: Option<String>,
     pub usage: Usage,
+}
+
+/// What a run has spent so far, read line by line as the agent streams it, so a budget can
+/// stop it mid-run (docs/design.md rule 13). Each adapter's `live_usage` adds a line's share.
+#[derive(Debug, Default)]
+pub struct LiveUsage {
+    pub spent: Usage,
+    /// The message whose usage was counted last: Claude Code repeats it on every content block.
+    last_message: Option<String>,
+}
+
+impl LiveUsage {
+    /// Counts `usage` of message `id` once, however many lines repeat it.
+    pub(crate) fn add_message(&mut self, id: Option<&str>, usage: &Usage) {
+        if id.is_some() && id == self.last_message.as_deref() {
+            return;
+        }
+        self.last_message = id.map(str::to_string);
+        self.spent.add(usage);
+    }
+}
+
+/// A `command` agent's usage line on stdout: `{"ork_usage": {"input_tokens": N,
+/// "output_tokens": N, "cost_usd": N}}`, what it spent since its last such line
+/// (docs/workflow.md, the command contract).
+pub fn command_live_usage(line: &str, live: &mut LiveUsage, _model: Option<&str>) {
+    if !line.contains("\"ork_usage\"") {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct Line {
+        ork_usage: Usage,
+    }
+    if let Ok(parsed) = serde_json::from_str::<Line>(line) {
+        live.spent.add(&parsed.ork_usage);
+    }
 }
 
 /// Where an agent CLI keeps one session on disk: what ork copies to the trak's log ref after a
@@ -455,6 +492,55 @@ fn strip_ansi(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each CLI's live reading of its real stream adds up to what its whole run reports.
+    #[test]
+    fn live_usage_of_real_streams_adds_up_to_the_runs_usage() {
+        type Live = fn(&str, &mut LiveUsage, Option<&str>);
+        type Parse = fn(&str, &str, Option<i32>) -> AgentResult;
+        let cases: [(&str, Live, Parse); 3] = [
+            (
+                "claude-code/stream-json-permission-denied.jsonl",
+                claude::live_usage,
+                claude::parse,
+            ),
+            (
+                "codex/exec-json-command-and-message.jsonl",
+                codex::live_usage,
+                codex::parse,
+            ),
+            (
+                "opencode/run-json-write-and-text.jsonl",
+                opencode::live_usage,
+                opencode::parse,
+            ),
+        ];
+        for (fixture, live, parse) in cases {
+            let path = format!("{}/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+            let stream = std::fs::read_to_string(&path).unwrap();
+            let mut usage = LiveUsage::default();
+            for line in stream.lines() {
+                live(line, &mut usage, Some("gpt-5"));
+            }
+            let whole = parse(&stream, "", Some(0)).usage;
+            assert!(whole.input_tokens > 0, "{fixture}");
+            assert_eq!(
+                (usage.spent.input_tokens, usage.spent.output_tokens),
+                (whole.input_tokens, whole.output_tokens),
+                "{fixture}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_repeated_on_every_content_block_counts_once() {
+        let mut live = LiveUsage::default();
+        let line = r#"{"type":"assistant","message":{"id":"m1","model":"claude-sonnet-4","usage":{"input_tokens":1000000,"output_tokens":0}}}"#;
+        claude::live_usage(line, &mut live, None);
+        claude::live_usage(line, &mut live, None);
+        assert_eq!(live.spent.input_tokens, 1_000_000);
+        assert_eq!(live.spent.cost_usd, 3.0);
+    }
 
     fn artifact(content: &str) -> AgentResult {
         AgentResult {

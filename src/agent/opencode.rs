@@ -137,6 +137,33 @@ pub fn progress(line: &str) -> Option<String> {
     }
 }
 
+/// A finished step's tokens and cost. Input counts cache reads and writes (OpenCode keeps them
+/// apart from `input`), output counts reasoning (billed as output, kept apart from `output`).
+fn step_usage(part: &Value) -> Usage {
+    let tokens = &part["tokens"];
+    let count = |value: &Value| value.as_u64().unwrap_or(0);
+    Usage {
+        input_tokens: count(&tokens["input"])
+            + count(&tokens["cache"]["read"])
+            + count(&tokens["cache"]["write"]),
+        output_tokens: count(&tokens["output"]) + count(&tokens["reasoning"]),
+        cost_usd: part["cost"].as_f64().unwrap_or(0.0),
+    }
+}
+
+/// Adds what one stream line spent: a finished step's tokens and OpenCode's own cost of it.
+pub fn live_usage(line: &str, live: &mut super::LiveUsage, _model: Option<&str>) {
+    if !line.contains("step_finish") {
+        return;
+    }
+    let Ok(event) = serde_json::from_str::<Value>(line) else {
+        return;
+    };
+    if text(&event, "type") == Some("step_finish") {
+        live.spent.add(&step_usage(&event["part"]));
+    }
+}
+
 /// What the events of one run add up to.
 #[derive(Default)]
 struct Run {
@@ -172,16 +199,8 @@ impl Run {
         self
     }
 
-    /// Input counts cache reads and writes (OpenCode keeps them apart from `input`), output counts
-    /// reasoning (billed as output, kept apart from `output`).
     fn add_step(&mut self, part: &Value) {
-        let tokens = &part["tokens"];
-        let count = |value: &Value| value.as_u64().unwrap_or(0);
-        self.usage.input_tokens += count(&tokens["input"])
-            + count(&tokens["cache"]["read"])
-            + count(&tokens["cache"]["write"]);
-        self.usage.output_tokens += count(&tokens["output"]) + count(&tokens["reasoning"]);
-        self.usage.cost_usd += part["cost"].as_f64().unwrap_or(0.0);
+        self.usage.add(&step_usage(part));
     }
 
     fn outcome(&self, stderr: &str, exit_code: Option<i32>) -> AgentOutput {

@@ -98,6 +98,7 @@ pub fn run() -> Result<()> {
         &store,
         &workflow,
         &TrakRequest {
+            budget: None,
             title: "Add a greeting script",
             description: "A shell script, greet.sh, that greets the world.",
             flow: Some("feature"),

@@ -67,8 +67,11 @@ enum Command {
         args: DecisionArgs,
         /// Approve the trak's change to ork's own configuration (.orkestra/) instead: a trak
         /// that changes it waits before it integrates until you do.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["usd", "tokens"])]
         config: bool,
+        /// Set the budget the trak stopped at (else the trak's own) to a new total, and go on.
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Reject the stage waiting for review; it runs again with your feedback.
     Reject {
@@ -200,6 +203,8 @@ enum TrakSubcommand {
         #[arg(short = 'd', long = "description", value_name = "TEXT")]
         description: Option<String>,
         #[command(flatten)]
+        budget: BudgetArgs,
+        #[command(flatten)]
         run: RunArgs,
     },
     /// Give a trak up: it will not be merged. Its branch keeps its history; its worktree goes.
@@ -223,6 +228,36 @@ enum HooksCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// What a trak may spend in all, over the flow's `budget` (docs/workflow.md, Budgets).
+#[derive(Args)]
+struct BudgetArgs {
+    /// The most the trak may spend, in US dollars (its subtraks not included).
+    #[arg(long = "budget", value_name = "USD", value_parser = positive_usd)]
+    usd: Option<f64>,
+    /// The most tokens (input and output) the trak may use.
+    #[arg(long = "budget-tokens", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    tokens: Option<u64>,
+}
+
+impl BudgetArgs {
+    fn budget(&self) -> Option<ork::store::event::Budget> {
+        (self.usd.is_some() || self.tokens.is_some()).then_some(ork::store::event::Budget {
+            usd: self.usd,
+            tokens: self.tokens,
+        })
+    }
+}
+
+/// A dollar amount above zero.
+fn positive_usd(text: &str) -> Result<f64, String> {
+    match text.trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd > 0.0 && usd.is_finite() => Ok(usd),
+        _ => Err(format!(
+            "`{text}` is not an amount of dollars above 0 (for example 5 or 2.50)"
+        )),
+    }
 }
 
 #[derive(Args)]
@@ -378,6 +413,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             flow,
             base,
             description,
+            budget,
             run,
         }) => {
             let description = read_description(description)?;
@@ -393,6 +429,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                     description: &description,
                     flow: flow.as_deref(),
                     base: base.as_deref(),
+                    budget: budget.budget(),
                 },
             )?;
             print::created(&store, &trak)?;
@@ -435,11 +472,15 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
-        Command::Approve { args, config } => {
-            let decision = if config {
-                HumanDecision::ApproveConfig
-            } else {
-                HumanDecision::Approve
+        Command::Approve {
+            args,
+            config,
+            budget,
+        } => {
+            let decision = match budget.budget() {
+                Some(budget) => HumanDecision::RaiseBudget(budget),
+                None if config => HumanDecision::ApproveConfig,
+                None => HumanDecision::Approve,
             };
             decide(open(git), args, decision)
         }

@@ -1,6 +1,7 @@
 //! Configuration: `.orkestra/workflow.toml` read and validated, the durations and sizes it is
 //! written in, and the files `ork init` writes.
 
+pub mod budget;
 pub mod duration;
 pub mod init;
 pub mod sandbox;

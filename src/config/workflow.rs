@@ -157,6 +157,8 @@ pub struct Stage {
     /// before the trak waits for a person (docs/design.md rule 13). Always at least 1: a
     /// route back, to its own stage too, never runs unbounded.
     pub max_rounds: u32,
+    /// What this stage may spend over the trak's life (every attempt and round).
+    pub budget: super::budget::Budget,
     /// For a breakdown stage: the flow its parts run and how many.
     pub subtraks: Option<Subtraks>,
     /// Overrides the agent's `model` for this stage.
@@ -192,6 +194,8 @@ pub struct Flow {
     pub max_rounds: u32,
     /// Run the gate once more on the trak merged with the base's tip before the base moves.
     pub landing_gate: bool,
+    /// What a trak of this flow may spend in all, unless the trak has its own budget.
+    pub budget: super::budget::Budget,
 }
 
 impl Flow {
@@ -504,6 +508,8 @@ struct RawFlow {
     stages: Vec<RawStage>,
     #[serde(default)]
     integration: Option<RawIntegration>,
+    #[serde(default)]
+    budget: Option<super::budget::RawBudget>,
 }
 
 #[derive(Deserialize)]
@@ -525,6 +531,8 @@ struct RawStage {
     on_reject: Option<Spanned<String>>,
     #[serde(default)]
     max_rounds: Option<Spanned<u32>>,
+    #[serde(default)]
+    budget: Option<super::budget::RawBudget>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -978,6 +986,12 @@ fn validate_flow(
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
+        let budget = super::budget::validate(
+            stage.budget,
+            &format!("stage {name} of flow \"{flow_name}\""),
+            src,
+            errors,
+        );
         stages.push(Stage {
             model: stage.model,
             timeout,
@@ -991,6 +1005,7 @@ fn validate_flow(
             verdict: stage.verdict,
             on_reject,
             max_rounds,
+            budget,
             subtraks,
         });
     }
@@ -1054,6 +1069,7 @@ fn validate_flow(
             .unwrap_or_default(),
         max_rounds,
         landing_gate: integration.gate.unwrap_or(true),
+        budget: super::budget::validate(raw.budget, &format!("flow \"{flow_name}\""), src, errors),
     }
 }
 

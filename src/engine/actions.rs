@@ -23,6 +23,7 @@ use crate::store::{Store, Trak};
 pub enum Action {
     Approve,
     ApproveConfig,
+    RaiseBudget,
     Reject,
     Answer,
     Retry,
@@ -48,9 +49,10 @@ const OPEN: [Status; 10] = [
 
 impl Action {
     /// Every action, in the order the table lists them.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Approve,
         Action::ApproveConfig,
+        Action::RaiseBudget,
         Action::Reject,
         Action::Answer,
         Action::Retry,
@@ -65,6 +67,7 @@ impl Action {
         match self {
             Action::Approve => "approve",
             Action::ApproveConfig => "approve --config",
+            Action::RaiseBudget => "approve --budget",
             Action::Reject => "reject",
             Action::Answer => "answer",
             Action::Retry => "retry",
@@ -81,6 +84,8 @@ impl Action {
             Action::Approve => &[Status::AwaitingReview, Status::Failed],
             // Where a change to `.orkestra/` waits (docs/design.md rule 12).
             Action::ApproveConfig => &[Status::Integrating],
+            // A budget can be set or raised while the trak is not finished.
+            Action::RaiseBudget => &OPEN,
             // A breakdown waiting on its subtraks can still be sent back.
             Action::Reject => &[
                 Status::AwaitingReview,
@@ -109,6 +114,9 @@ impl Action {
             Action::ApproveConfig => {
                 "The trak's change to .orkestra/ is approved as it is now; the trak integrates. A later change to those files waits again."
             }
+            Action::RaiseBudget => {
+                "The budget the trak stopped at (else the trak's own) is set to the new amount; a trak that waited at it goes on, resuming the agent's session."
+            }
             Action::Answer => "The stage runs again with the answer.",
             Action::Retry => "The failed stage runs again.",
             Action::Resolve => {
@@ -131,6 +139,7 @@ impl Action {
         match decision {
             HumanDecision::Approve => Action::Approve,
             HumanDecision::ApproveConfig => Action::ApproveConfig,
+            HumanDecision::RaiseBudget(_) => Action::RaiseBudget,
             HumanDecision::Reject { .. } => Action::Reject,
             HumanDecision::Answer(_) => Action::Answer,
             HumanDecision::Retry { .. } => Action::Retry,
@@ -361,7 +370,13 @@ mod tests {
         let failed = at("t-1", None, Status::Failed, "work");
         assert_eq!(
             allowed(&failed),
-            [Action::Approve, Action::Reject, Action::Retry, Action::Drop]
+            [
+                Action::Approve,
+                Action::RaiseBudget,
+                Action::Reject,
+                Action::Retry,
+                Action::Drop
+            ]
         );
     }
 }

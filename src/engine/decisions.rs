@@ -61,6 +61,10 @@ pub fn decide(
             stage,
             by: Actor::Human,
         },
+        HumanDecision::RaiseBudget(budget) => EventKind::BudgetSet {
+            stage: state.budget_reached.clone().filter(|s| !s.is_empty()),
+            budget,
+        },
         HumanDecision::ApproveConfig => {
             let changes = super::config_gate::config_changes(store, &trak)?;
             if changes.is_empty() {
@@ -164,6 +168,8 @@ pub enum HumanDecision {
     /// Approve the trak's change to ork's own configuration as it is now (docs/design.md
     /// rule 12); it integrates.
     ApproveConfig,
+    /// Set the budget the trak waits at (else the trak's own) to this; it goes on.
+    RaiseBudget(crate::store::event::Budget),
     Reject {
         feedback: String,
         /// The stage to send the work back to; by default the stage's `on_reject`, else the

@@ -6,6 +6,7 @@
 //! (kill -9 included) just "drive the trak again".
 
 pub mod actions;
+mod budget;
 mod claim;
 pub(crate) mod config_gate;
 mod decisions;
@@ -65,6 +66,8 @@ pub struct TrakRequest<'a> {
     pub flow: Option<&'a str>,
     /// The base branch; the main worktree's current branch when `None`.
     pub base: Option<&'a str>,
+    /// What the whole trak may spend, over the flow's `budget`.
+    pub budget: Option<crate::store::event::Budget>,
 }
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
@@ -101,6 +104,16 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         id: None,
         parent: None,
     })?;
+    let trak = match request.budget {
+        Some(budget) => store.record(
+            &trak,
+            crate::store::event::EventKind::BudgetSet {
+                stage: None,
+                budget,
+            },
+        )?,
+        None => trak,
+    };
     if let Err(err) = crate::engine::worktree::create(store, &trak, workflow) {
         // Best effort: the worktree error is what the user must see.
         let _ = store.git().delete_ref(&trak.branch, trak.tip);

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Engine, agent_env, ensure_worktree};
 use crate::agent::AgentOutput;
 use crate::config::workflow::{Flow, Stage, prompt_path};
+use crate::engine::budget::Spend;
 use crate::engine::process::output::keep_head;
 use crate::engine::process::runner::{RunSpec, run};
 use crate::engine::process::sandbox::Confinement;
@@ -36,6 +37,18 @@ impl Engine<'_> {
         };
         if !trak.state.planted.is_empty() {
             return self.wait_for_planted_files(trak, &stage.name, attempt);
+        }
+        let spend = Spend::for_run(&trak, &flow, &stage);
+        if let Some(cap) = spend.reached_before() {
+            let cap = cap.clone();
+            return self.stop_at_budget(
+                &trak,
+                &stage.name,
+                attempt,
+                &cap,
+                Default::default(),
+                None,
+            );
         }
         let feedback = trak.state.feedback.clone();
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
@@ -89,6 +102,7 @@ impl Engine<'_> {
             limits: &self.workflow.limits,
             whole_at: &cuts.whole_at,
             confinement: &confinement,
+            spend: &spend,
         };
         if trak.state.merge_base {
             self.begin_merge_of_base(&trak, &worktree)?;
@@ -139,6 +153,7 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
+        let (run_usage, run_session) = (finished.result.usage, finished.result.session_id.clone());
         let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
         // Refs put back first: a main the agent moved must not read as files deleted there.
         let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
@@ -176,6 +191,16 @@ impl Engine<'_> {
             ));
             self.store.uncommit_agent_commits(&trak, &worktree)?;
             return self.store.record(&trak, kind);
+        }
+        if let Some(cap) = spend.crossed() {
+            // Stopped mid-run: its files stay in the worktree for the run that goes on.
+            let mut used = spend.live();
+            if run_usage.cost_usd > used.cost_usd {
+                used = run_usage;
+            }
+            let session = run_session.or(resume.clone());
+            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            return self.stop_at_budget(&trak, &stage.name, attempt, cap, used, session);
         }
         let secrets = self.added_secrets(&trak, &worktree)?;
         if !secrets.is_empty() {
@@ -226,6 +251,40 @@ impl Engine<'_> {
             ));
         }
         changes
+    }
+
+    /// Records that `cap` was reached at `stage` (by the run that spent `used`, or before any
+    /// run): the trak waits until a person raises the budget (`ork approve --budget`).
+    fn stop_at_budget(
+        &mut self,
+        trak: &Trak,
+        stage: &str,
+        attempt: u32,
+        cap: &crate::engine::budget::Cap,
+        used: crate::store::event::Usage,
+        session_id: Option<String>,
+    ) -> Result<Trak> {
+        let spent = cap.spent(&used);
+        self.reporter.step(&format!(
+            "{stage}: stopped at the budget of {} ({}): spent ${:.2} and {} tokens; to go on: ork approve {} --budget <more>",
+            cap.scope.as_deref().map_or("the trak".to_string(), |s| format!("stage {s}")),
+            cap.limit.describe(),
+            spent.cost_usd,
+            spent.input_tokens + spent.output_tokens,
+            trak.id
+        ));
+        self.store.record(
+            trak,
+            EventKind::BudgetReached {
+                stage: stage.to_string(),
+                attempt,
+                scope: cap.scope.clone(),
+                spent,
+                limit: cap.limit,
+                usage: used,
+                session_id,
+            },
+        )
     }
 
     /// Tells each other trak whose worktree this run wrote into which files it wrote there:

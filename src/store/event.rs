@@ -44,6 +44,41 @@ impl Usage {
     }
 }
 
+/// What a trak, or one of its stages, may spend (docs/design.md rule 13); `None`: no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+}
+
+impl Budget {
+    /// Whether `spent` reaches this budget.
+    pub fn reached_by(&self, spent: &Usage) -> bool {
+        self.usd.is_some_and(|usd| spent.cost_usd >= usd)
+            || self
+                .tokens
+                .is_some_and(|tokens| spent.input_tokens + spent.output_tokens >= tokens)
+    }
+
+    /// "$5.00", "200000 tokens", "$5.00 or 200000 tokens".
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            self.usd.map(|usd| format!("${usd:.2}")),
+            self.tokens.map(|t| format!("{t} tokens")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            "no cap".to_string()
+        } else {
+            parts.join(" or ")
+        }
+    }
+}
+
 /// One part of a breakdown: what a subtrak is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
@@ -181,6 +216,28 @@ pub enum EventKind {
     },
     /// The stage's result waits for `ork approve` or `ork reject`.
     ReviewRequested { stage: String },
+    /// A person set what the trak (`stage: None`) or one stage may spend: at creation
+    /// (`ork trak new --budget`), or raising a budget the trak reached (`ork approve --budget`).
+    BudgetSet {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        budget: Budget,
+    },
+    /// A run was stopped (or not started) because the trak (`scope: None`) or its stage had
+    /// spent `spent` of `limit`: the trak waits for a person (docs/design.md rule 13). `usage`
+    /// is what the stopped run spent, `session_id` the session to resume.
+    BudgetReached {
+        stage: String,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        spent: Usage,
+        limit: Budget,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
     /// The stage's reviewer rejected once more than its `max_rounds` allows (`rounds` times
     /// so far): the trak waits for a person with the last verdict (docs/design.md rule 13).
     RoundsReached { stage: String, rounds: u32 },
@@ -324,6 +381,8 @@ impl EventKind {
             EventKind::ConfigApproved { .. } => "config_approved",
             EventKind::Planted { .. } => "planted",
             EventKind::RoundsReached { .. } => "rounds_reached",
+            EventKind::BudgetSet { .. } => "budget_set",
+            EventKind::BudgetReached { .. } => "budget_reached",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
@@ -351,7 +410,9 @@ impl EventKind {
             | EventKind::Retried { stage, .. }
             | EventKind::PrChangesRequested { stage, .. }
             | EventKind::LandingGateFailed { stage, .. }
-            | EventKind::RoundsReached { stage, .. } => Some(stage),
+            | EventKind::RoundsReached { stage, .. }
+            | EventKind::BudgetReached { stage, .. } => Some(stage),
+            EventKind::BudgetSet { stage, .. } => stage.as_deref(),
             EventKind::SubtraksJoined { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
@@ -440,6 +501,13 @@ impl EventKind {
                     "Approve the change to ork's configuration ({} file(s))",
                     changes.len()
                 )
+            }
+            EventKind::BudgetSet { stage, budget } => match stage {
+                Some(stage) => format!("Budget {stage}: {}", budget.describe()),
+                None => format!("Budget the trak: {}", budget.describe()),
+            },
+            EventKind::BudgetReached { stage, limit, .. } => {
+                format!("Stop {stage} at its budget ({})", limit.describe())
             }
             EventKind::RoundsReached { stage, rounds } => {
                 format!("Stop {stage}'s review loop after {rounds} round(s)")

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::event::{Actor, Decision, Event, EventKind, Outcome, Part, Question, Usage};
+use crate::store::event::{
+    Actor, Budget, Decision, Event, EventKind, Outcome, Part, Question, Usage,
+};
 
 /// A reviewer's verdict, kept while a human looks at it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +172,17 @@ pub struct TrakState {
     /// stays exactly that (docs/design.md rule 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_approved: Option<Vec<String>>,
+    /// What the whole trak may spend, as a person set it (`ork trak new --budget`, `ork approve
+    /// --budget`); the flow's `budget` holds while there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// Stage budgets a person raised, over the stage's `budget` in the workflow.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_budgets: BTreeMap<String, Budget>,
+    /// Which budget the trak waits at, if one was reached: `""` for the trak's, else the
+    /// stage's name. `ork approve --budget` raises that one and goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_reached: Option<String>,
     /// How many times each stage's reviewer sent the work back, since a person last decided
     /// there (docs/design.md rule 13).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -262,6 +275,9 @@ impl TrakState {
             allow_secrets: false,
             merge_base: false,
             config_approved: None,
+            budget: None,
+            stage_budgets: BTreeMap::new(),
+            budget_reached: None,
             rounds: BTreeMap::new(),
             planted: Vec::new(),
             gate_passed: false,
@@ -377,6 +393,44 @@ impl TrakState {
                 self.fail_or_retry(*retry, output.clone())
             }
             EventKind::ReviewRequested { .. } => self.status = Status::AwaitingReview,
+            EventKind::BudgetSet { stage, budget } => {
+                match stage {
+                    Some(stage) => {
+                        self.stage_budgets.insert(stage.clone(), *budget);
+                    }
+                    None => self.budget = Some(*budget),
+                }
+                if self.budget_reached.take().is_some() {
+                    self.status = Status::Queued;
+                    self.note = None;
+                }
+            }
+            EventKind::BudgetReached {
+                stage,
+                scope,
+                spent,
+                limit,
+                usage,
+                session_id,
+                ..
+            } => {
+                self.usage.entry(stage.clone()).or_default().add(usage);
+                if let Some(session) = session_id.as_ref().filter(|s| !s.is_empty()) {
+                    self.sessions.insert(stage.clone(), session.clone());
+                }
+                self.status = Status::Failed;
+                self.budget_reached = Some(scope.clone().unwrap_or_default());
+                let whose = match scope {
+                    Some(stage) => format!("stage {stage}"),
+                    None => "the trak".to_string(),
+                };
+                self.note = Some(format!(
+                    "{whose} reached its budget: spent ${:.2} and {} tokens of {}",
+                    spent.cost_usd,
+                    spent.input_tokens + spent.output_tokens,
+                    limit.describe()
+                ));
+            }
             EventKind::RoundsReached { stage, rounds } => {
                 self.status = Status::AwaitingReview;
                 self.note = Some(format!(

@@ -148,3 +148,87 @@ fn max_rounds_of_zero_is_refused_with_where_and_what_to_do() {
     assert!(err.contains("workflow.toml"), "{err}");
     assert_eq!(s.runs("work"), 0);
 }
+
+/// A usage line of the `command` contract: what one model turn spent.
+fn turn(usd: f64) -> String {
+    format!(r#"{{"ork_usage": {{"input_tokens": 1000, "output_tokens": 100, "cost_usd": {usd}}}}}"#)
+}
+
+#[test]
+fn a_budget_stops_the_agent_mid_run_and_raising_it_goes_on() {
+    let hang = unique_seconds(13000);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let turns = [turn(0.4), turn(0.4), turn(0.4), turn(0.4)].join("\n");
+    let s = Sandbox::new(
+        &feature_workflow(
+            "60s",
+            "",
+            &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+        ),
+        json!({"work": [
+            {"write": {"half.txt": "half\n"}, "stdout": turns, "hang": hang},
+            {"write": {"done.txt": "done\n"}, "result": {"type": "artifact", "content": "done"}},
+        ]}),
+    );
+    let started = Instant::now();
+    let (id, out) = s.new_trak("Spend", &["--budget", "1"]);
+
+    // Stopped at the turn that crossed $1 (the third), long before the agent's sleep ends.
+    assert!(started.elapsed() < Duration::from_secs(20), "{out}");
+    assert!(pids(&sleep).is_empty(), "the agent's group is stopped");
+    assert_eq!(
+        s.at(&id),
+        ("failed".to_string(), "work".to_string()),
+        "{out}"
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("reached its budget: spent $1.20"), "{show}");
+    assert!(show.contains("of $1.00"), "{show}");
+    // What the stopped run wrote waits in the worktree, uncommitted.
+    assert!(s.repo.worktree_path(&id).join("half.txt").exists());
+
+    // Resuming does not get past it; raising the budget does.
+    let resumed = s.ork(&["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(1));
+    assert_eq!(s.runs("work"), 1);
+    s.ork_ok(&["approve", &id, "--budget", "5"]);
+    assert_eq!(s.runs("work"), 2);
+    assert_eq!(s.at(&id).0, "done");
+    assert_eq!(s.repo.read("half.txt"), "half\n");
+    assert_eq!(s.repo.read("done.txt"), "done\n");
+    let json = crate::common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let cost = json["usage"]["cost_usd"].as_f64().unwrap_or(-1.0);
+    assert!((cost - 1.2).abs() < 1e-9, "{json:#}");
+}
+
+#[test]
+fn a_stage_budget_already_spent_starts_no_run() {
+    let s = Sandbox::new(
+        &feature_workflow(
+            "20s",
+            "",
+            &[stage(
+                "work",
+                "worker.md",
+                "summary",
+                "review = \"human\"\nbudget = { usd = 0.5 }",
+            )],
+        ),
+        json!({"work": [{"stdout": turn(0.6), "result": {"type": "artifact", "content": "done"}}]}),
+    );
+    let (id, _) = s.new_trak("Spend", &[]);
+    // The first run crossed it on its only turn and was stopped there.
+    assert_eq!(s.at(&id).0, "failed");
+    let out = s.ork(&["retry", &id]);
+    assert_eq!(
+        s.runs("work"),
+        1,
+        "no run starts past the budget: {}",
+        crate::common::stdout(&out)
+    );
+    assert_eq!(s.at(&id).0, "failed");
+}

@@ -42,6 +42,7 @@ impl Background {
         let what = match &decision {
             HumanDecision::Approve => "approved",
             HumanDecision::ApproveConfig => "configuration change approved",
+            HumanDecision::RaiseBudget(_) => "budget raised",
             HumanDecision::Reject { .. } => "rejected",
             HumanDecision::Answer(_) => "answered",
             HumanDecision::Retry { .. } => "retried",

@@ -35,6 +35,8 @@ pub struct RunSpec<'a> {
     pub whole_at: &'a str,
     /// What the agent may write (docs/design.md rule 12); its CLI's state folders are added.
     pub confinement: &'a Confinement,
+    /// What the run may spend: crossing it stops the agent (docs/design.md rule 13).
+    pub spend: &'a crate::engine::budget::Spend,
 }
 
 /// A finished run: its result and its full output stream.
@@ -72,9 +74,14 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         command.env("ORK_SESSION", session);
     }
     command.confine(spec.confinement)?;
-    let finished = run_showing(&mut command, Some(spec.prompt), spec, on_line, |line| {
-        Some(line.to_string())
-    })?;
+    let finished = run_showing(
+        &mut command,
+        Some(spec.prompt),
+        spec,
+        on_line,
+        |line| Some(line.to_string()),
+        agent::command_live_usage,
+    )?;
     let mut result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
         Ok(written) => command_result(&finished, written.as_deref()),
         Err(error) => AgentResult {
@@ -231,7 +238,14 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
             .also_writing((adapter.state_folders)(&env)),
     )?;
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
-    let finished = run_showing(&mut command, input, spec, on_line, adapter.progress)?;
+    let finished = run_showing(
+        &mut command,
+        input,
+        spec,
+        on_line,
+        adapter.progress,
+        adapter.live_usage,
+    )?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
         .for_stage(spec.verdict)
         .for_breakdown(spec.breakdown);
@@ -319,6 +333,8 @@ struct Adapter {
     launch: fn(&Request<'_>) -> agent::Launch,
     parse: fn(&str, &str, Option<i32>) -> AgentResult,
     progress: fn(&str) -> Option<String>,
+    /// What one stream line spent, for budgets held while the agent runs.
+    live_usage: fn(&str, &mut agent::LiveUsage, Option<&str>),
     session: fn(&agent::SessionQuery<'_>) -> Option<agent::SessionHome>,
     /// Where the CLI keeps its own state: writable under the sandbox.
     state_folders: fn(agent::Env<'_>) -> Vec<PathBuf>,
@@ -331,6 +347,7 @@ impl Adapter {
                 launch: agent::claude::launch,
                 parse: agent::claude::parse,
                 progress: agent::claude::progress,
+                live_usage: agent::claude::live_usage,
                 session: agent::claude::session_home,
                 state_folders: agent::claude::state_folders,
             },
@@ -338,6 +355,7 @@ impl Adapter {
                 launch: agent::codex::launch,
                 parse: agent::codex::parse,
                 progress: agent::codex::progress,
+                live_usage: agent::codex::live_usage,
                 session: agent::codex::session_home,
                 state_folders: agent::codex::state_folders,
             },
@@ -345,6 +363,7 @@ impl Adapter {
                 launch: agent::opencode::launch,
                 parse: agent::opencode::parse,
                 progress: agent::opencode::progress,
+                live_usage: agent::opencode::live_usage,
                 session: agent::opencode::session_home,
                 state_folders: agent::opencode::state_folders,
             },
@@ -369,13 +388,16 @@ pub fn session_home(agent: &Agent, worktree: &Path, session: &str) -> Option<age
 }
 
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
-/// every stderr line, on the terminal and in the live log, up to the log cap of each.
+/// every stderr line, on the terminal and in the live log, up to the log cap of each. Where
+/// the run has a budget, each stdout line's usage (`read_usage`) counts against it, and the
+/// line that crosses it stops the agent's process group.
 fn run_showing(
     command: &mut TrakCommand,
     input: Option<&str>,
     spec: &RunSpec<'_>,
     on_line: &mut dyn FnMut(&str),
     show: impl Fn(&str) -> Option<String>,
+    read_usage: fn(&str, &mut agent::LiveUsage, Option<&str>),
 ) -> Result<Finished> {
     // The live log, for `ork logs -f`: every line as it arrives, before any condensing.
     let log_path = spec.run_dir.join("log");
@@ -389,6 +411,14 @@ fn run_showing(
         to_file.spend(line, |text| {
             let _ = writeln!(live, "{text}");
         });
+        if stream == Stream::Stdout
+            && spec.spend.capped()
+            && spec
+                .spend
+                .read_line(line, read_usage, spec.agent.model.as_deref())
+        {
+            crate::engine::process::kill_children_in(spec.worktree);
+        }
         let text = match stream {
             Stream::Stdout => show(line),
             Stream::Stderr => Some(line.to_string()),
