@@ -165,6 +165,9 @@ pub struct Stage {
     pub model: Option<String>,
     /// Overrides the agent's `timeout` for this stage.
     pub timeout: Option<Duration>,
+    /// How long the agent may print nothing and change nothing in its worktree before its
+    /// run ends as stalled (and runs again within `max_attempts`).
+    pub stall: Option<Duration>,
 }
 
 impl Stage {
@@ -537,6 +540,8 @@ struct RawStage {
     model: Option<String>,
     #[serde(default)]
     timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    stall: Option<Spanned<String>>,
     #[serde(default)]
     subtraks: Option<Spanned<RawSubtraks>>,
 }
@@ -986,6 +991,9 @@ fn validate_flow(
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
+        let stall = stage
+            .stall
+            .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
         let budget = super::budget::validate(
             stage.budget,
             &format!("stage {name} of flow \"{flow_name}\""),
@@ -995,6 +1003,7 @@ fn validate_flow(
         stages.push(Stage {
             model: stage.model,
             timeout,
+            stall,
             name: stage.name.into_inner(),
             agent: stage.agent.into_inner(),
             prompt: stage.prompt.into_inner(),

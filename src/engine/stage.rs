@@ -103,6 +103,7 @@ impl Engine<'_> {
             whole_at: &cuts.whole_at,
             confinement: &confinement,
             spend: &spend,
+            stall: stage.stall,
         };
         if trak.state.merge_base {
             self.begin_merge_of_base(&trak, &worktree)?;

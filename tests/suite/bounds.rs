@@ -232,3 +232,44 @@ fn a_stage_budget_already_spent_starts_no_run() {
     );
     assert_eq!(s.at(&id).0, "failed");
 }
+
+#[test]
+fn a_stalled_agent_is_ended_and_its_stage_runs_again() {
+    let hang = unique_seconds(14000);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = Sandbox::new(
+        &feature_workflow(
+            "60s",
+            "",
+            &[stage(
+                "work",
+                "worker.md",
+                "summary",
+                "review = \"auto\"\nstall = \"2s\"\nmax_attempts = 2",
+            )],
+        ),
+        json!({"work": [
+            {"stdout": "thinking", "hang": hang},
+            {"write": {"done.txt": "done\n"}, "result": {"type": "artifact", "content": "done"}},
+        ]}),
+    );
+    let started = Instant::now();
+    let (id, out) = s.new_trak("Stall", &[]);
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+    assert!(pids(&sleep).is_empty(), "the stalled agent's group is gone");
+    assert_eq!(s.runs("work"), 2, "{out}");
+    assert_eq!(s.at(&id).0, "done", "{out}");
+    let log = s.ork_ok(&["log", &id]);
+    assert!(
+        log.contains("stalled") || out.contains("stalled"),
+        "{out}\n{log}"
+    );
+    assert!(
+        s.prompt("work", 2).contains("stalled"),
+        "the retry is told why"
+    );
+}

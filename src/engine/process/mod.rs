@@ -121,6 +121,8 @@ impl Drop for Registered {
 pub struct TrakCommand {
     command: Command,
     worktree: PathBuf,
+    /// How long the child may go without output or a change in the worktree.
+    stall: Option<Duration>,
 }
 
 impl TrakCommand {
@@ -129,6 +131,7 @@ impl TrakCommand {
         let mut command = TrakCommand {
             command: Command::new(program),
             worktree: worktree.to_path_buf(),
+            stall: None,
         };
         // Placed at once too, so even a spawn straight through `Deref` starts in the worktree.
         command.placed();
@@ -147,6 +150,13 @@ impl TrakCommand {
     pub fn confine(&mut self, confinement: &sandbox::Confinement) -> Result<&mut TrakCommand> {
         confinement.apply(&mut self.command)?;
         Ok(self)
+    }
+
+    /// Ends the child as stalled once it has printed nothing and changed nothing in its
+    /// worktree for `after` (docs/design.md rule 13).
+    pub fn stall_after(&mut self, after: Option<Duration>) -> &mut TrakCommand {
+        self.stall = after;
+        self
     }
 
     /// The command, placed in the worktree: the last thing done before it starts, so nothing
@@ -217,6 +227,8 @@ pub struct Finished {
     /// Bytes the child printed, both streams.
     pub printed: u64,
     pub elapsed: Duration,
+    /// When it was ended for a stall: how long it had been quiet.
+    pub stalled: Option<Duration>,
 }
 
 impl Finished {
@@ -232,12 +244,16 @@ impl Finished {
     /// "exit code 2", "killed by signal 9" or "timed out after 10m".
     pub fn describe(&self) -> String {
         use std::os::unix::process::ExitStatusExt;
-        match self.status {
-            None => format!(
+        match (self.status, self.stalled) {
+            (None, Some(quiet)) => format!(
+                "stalled: it printed nothing and changed nothing in its worktree for {}",
+                crate::config::duration::format(quiet)
+            ),
+            (None, None) => format!(
                 "timed out after {}",
                 crate::config::duration::format(self.elapsed)
             ),
-            Some(s) => match (s.code(), s.signal()) {
+            (Some(s), _) => match (s.code(), s.signal()) {
                 (Some(code), _) => format!("exit code {code}"),
                 (None, Some(signal)) => format!("killed by signal {signal}"),
                 (None, None) => "ended".to_string(),
@@ -306,7 +322,18 @@ pub fn run_streaming(
     drop(tx);
     let mut taken = Taken::new(keep);
     let deadline = start + timeout;
-    let status = pump(&rx, &mut child, deadline, &mut taken, on_line)?;
+    let mut watch = command
+        .stall
+        .map(|after| StallWatch::new(after, &command.worktree));
+    let status = pump(
+        &rx,
+        &mut child,
+        deadline,
+        &mut taken,
+        on_line,
+        watch.as_mut(),
+    )?;
+    let stalled = watch.and_then(|w| w.stalled);
     // A grandchild may still hold the pipes open; once the group is gone they close.
     kill_group(child.id());
     if status.is_none() {
@@ -319,7 +346,73 @@ pub fn run_streaming(
     for reader in readers {
         let _ = reader.join();
     }
-    Ok(taken.finish(status, start.elapsed()))
+    let mut finished = taken.finish(status, start.elapsed());
+    finished.stalled = stalled.filter(|_| finished.status.is_none());
+    Ok(finished)
+}
+
+/// Watches a child for a stall: the last time it printed or its worktree changed.
+struct StallWatch {
+    after: Duration,
+    worktree: PathBuf,
+    last_activity: Instant,
+    /// The worktree as last looked at: how many files, and the newest change among them.
+    seen: (usize, Option<std::time::SystemTime>),
+    stalled: Option<Duration>,
+}
+
+impl StallWatch {
+    fn new(after: Duration, worktree: &Path) -> StallWatch {
+        StallWatch {
+            after,
+            worktree: worktree.to_path_buf(),
+            last_activity: Instant::now(),
+            seen: worktree_stamp(worktree),
+            stalled: None,
+        }
+    }
+
+    /// Whether the child is stalled now: quiet for `after`, and its worktree as it was. The
+    /// worktree is walked only once a quiet spell is that long, never while output flows.
+    fn stalled_now(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.last_activity) < self.after {
+            return false;
+        }
+        let stamp = worktree_stamp(&self.worktree);
+        if stamp != self.seen {
+            self.seen = stamp;
+            self.last_activity = now;
+            return false;
+        }
+        self.stalled = Some(now.duration_since(self.last_activity));
+        true
+    }
+}
+
+/// How many files the worktree holds and the newest modification among them (ignored files and
+/// `.git` left out, as git would).
+fn worktree_stamp(worktree: &Path) -> (usize, Option<std::time::SystemTime>) {
+    let mut count = 0;
+    let mut newest = None;
+    for entry in ignore::WalkBuilder::new(worktree)
+        .hidden(false)
+        .build()
+        .flatten()
+    {
+        if entry.path().components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        count += 1;
+        if let Ok(modified) = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .ok_or(())
+        {
+            newest = newest.max(Some(modified));
+        }
+    }
+    (count, newest)
 }
 
 /// Longest piece of a line delivered at once: a line without end is read in pieces.
@@ -397,17 +490,23 @@ fn pump(
     deadline: Instant,
     taken: &mut Taken,
     on_line: &mut dyn FnMut(Stream, &str),
+    mut stall: Option<&mut StallWatch>,
 ) -> Result<Option<ExitStatus>> {
     let mut nap = FIRST_NAP;
     loop {
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || stall.as_mut().is_some_and(|s| s.stalled_now(now)) {
             kill_group(child.id());
             return Ok(None);
         }
         let wait = (deadline - now).min(Duration::from_millis(50));
         match rx.recv_timeout(wait) {
-            Ok(piece) => taken.take(piece, on_line),
+            Ok(piece) => {
+                if let Some(stall) = stall.as_mut() {
+                    stall.last_activity = Instant::now();
+                }
+                taken.take(piece, on_line)
+            }
             Err(error) => {
                 if let Some(status) = child.try_wait().context("waiting for a child process")? {
                     return Ok(Some(status));
@@ -473,6 +572,7 @@ impl Taken {
             output: self.output.finish(),
             printed: self.printed,
             elapsed,
+            stalled: None,
         }
     }
 }

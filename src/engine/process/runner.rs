@@ -37,6 +37,8 @@ pub struct RunSpec<'a> {
     pub confinement: &'a Confinement,
     /// What the run may spend: crossing it stops the agent (docs/design.md rule 13).
     pub spend: &'a crate::engine::budget::Spend,
+    /// How long the agent may be quiet, its worktree unchanged, before it is ended as stalled.
+    pub stall: Option<std::time::Duration>,
 }
 
 /// A finished run: its result and its full output stream.
@@ -427,6 +429,7 @@ fn run_showing(
             to_terminal.spend(&text, &mut *on_line);
         }
     };
+    command.stall_after(spec.stall);
     let program = command.get_program().to_string_lossy().into_owned();
     let keep = Keep {
         // The session starts the stream; the result, which holds the artifact, ends it.
@@ -478,6 +481,7 @@ mod tests {
             stdout_cut: None,
             printed: stdout.len() as u64,
             elapsed: std::time::Duration::ZERO,
+            stalled: None,
         }
     }
 
