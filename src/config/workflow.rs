@@ -866,6 +866,23 @@ struct Known<'a> {
     flows: &'a [String],
 }
 
+/// A count that must be 1 or more: `default` when unset; `(problem, fix)` said at its line
+/// when 0.
+fn at_least_one(
+    value: Option<Spanned<u32>>,
+    default: u32,
+    (problem, fix): (&str, &str),
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> u32 {
+    value.map_or(default, |m| {
+        if *m.get_ref() == 0 {
+            errors.push(src.message(m.span(), problem, fix));
+        }
+        *m.get_ref()
+    })
+}
+
 fn validate_flow(
     flow_name: &str,
     raw: Spanned<RawFlow>,
@@ -955,26 +972,26 @@ fn validate_flow(
             check_stage_ref(&target, "on_reject", &stage_names, src, errors);
             target.into_inner()
         });
-        let max_attempts = stage.max_attempts.map_or(DEFAULT_MAX_ATTEMPTS, |m| {
-            if *m.get_ref() == 0 {
-                errors.push(src.message(
-                    m.span(),
-                    "max_attempts must be at least 1",
-                    "set max_attempts = 1 or more",
-                ));
-            }
-            *m.get_ref()
-        });
-        let max_rounds = stage.max_rounds.map_or(DEFAULT_MAX_ROUNDS, |m| {
-            if *m.get_ref() == 0 {
-                errors.push(src.message(
-                    m.span(),
-                    "max_rounds must be at least 1: a route back without a cap can run without end",
-                    "set max_rounds = 1 or more (the default is 3)",
-                ));
-            }
-            *m.get_ref()
-        });
+        let max_attempts = at_least_one(
+            stage.max_attempts,
+            DEFAULT_MAX_ATTEMPTS,
+            (
+                "max_attempts must be at least 1",
+                "set max_attempts = 1 or more",
+            ),
+            src,
+            errors,
+        );
+        let max_rounds = at_least_one(
+            stage.max_rounds,
+            DEFAULT_MAX_ROUNDS,
+            (
+                "max_rounds must be at least 1: a route back without a cap can run without end",
+                "set max_rounds = 1 or more (the default is 3)",
+            ),
+            src,
+            errors,
+        );
         let gate = stage.gate.map(|g| Gate {
             command: g.command.into_inner(),
             timeout: parse_timeout(g.timeout, DEFAULT_GATE_TIMEOUT, src, errors),

@@ -200,6 +200,11 @@ fn a_budget_stops_the_agent_mid_run_and_raising_it_goes_on() {
     assert_eq!(s.at(&id).0, "done");
     assert_eq!(s.repo.read("half.txt"), "half\n");
     assert_eq!(s.repo.read("done.txt"), "done\n");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(
+        show.contains("budget    trak: $1.20 spent of $5.00"),
+        "{show}"
+    );
     let json = crate::common::json(&s.ork_ok(&["show", &id, "--json"]));
     let cost = json["usage"]["cost_usd"].as_f64().unwrap_or(-1.0);
     assert!((cost - 1.2).abs() < 1e-9, "{json:#}");

@@ -180,6 +180,9 @@ pub fn show(
         value["conflicting_events"] = json!(trak.state.conflicting_events);
         value["breakdown"] = json!(trak.state.breakdown);
         value["rounds"] = json!(trak.state.rounds);
+        value["budget"] = json!(trak.state.budget);
+        value["stage_budgets"] = json!(trak.state.stage_budgets);
+        value["budget_reached"] = json!(trak.state.budget_reached);
         value["outside_changes"] = json!(
             outside
                 .iter()
@@ -249,6 +252,20 @@ pub fn show(
     }
     if s.usage.len() > 1 {
         outln!("  cost      total: {}", usage_text(&s.total_usage()));
+    }
+    if let Some(budget) = &s.budget {
+        outln!(
+            "  budget    trak: ${:.2} spent of {}",
+            s.total_usage().cost_usd,
+            budget.describe()
+        );
+    }
+    for (stage, budget) in &s.stage_budgets {
+        let spent = s.usage.get(stage).map_or(0.0, |u| u.cost_usd);
+        outln!(
+            "  budget    {stage}: ${spent:.2} spent of {}",
+            budget.describe()
+        );
     }
     if let Some(verdict) = &s.verdict {
         outln!("  verdict   {:?}", verdict.decision);
