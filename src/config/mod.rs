@@ -6,4 +6,5 @@ pub mod duration;
 pub mod init;
 pub mod sandbox;
 pub mod size;
+pub mod trust;
 pub mod workflow;

@@ -318,6 +318,8 @@ pub struct Workflow {
     pub notify: NotifySettings,
     pub limits: Limits,
     pub sandbox: SandboxSettings,
+    /// Signed human decisions (`[trust]`).
+    pub trust: super::trust::TrustSettings,
 }
 
 impl Workflow {
@@ -447,6 +449,8 @@ struct RawWorkflow {
     limits: Option<RawLimits>,
     #[serde(default)]
     sandbox: Option<super::sandbox::RawSandbox>,
+    #[serde(default)]
+    trust: super::trust::TrustSettings,
 }
 
 #[derive(Deserialize)]
@@ -673,6 +677,7 @@ impl RawWorkflow {
             notify,
             limits,
             sandbox,
+            trust: self.trust,
         }
     }
 }

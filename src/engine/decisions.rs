@@ -113,7 +113,11 @@ pub fn decide(
     };
     let rejects_subtraks =
         state.status == Status::Subtraks && matches!(event, EventKind::Rejected { .. });
-    let trak = store.record(&trak, event)?;
+    let trak = if workflow.trust.sign {
+        store.record_signed(&trak, event, &store.git().signing_key()?)?
+    } else {
+        store.record(&trak, event)?
+    };
     if trak.state.status == Status::Subtraks {
         // Approving a breakdown makes its subtraks (running them is the caller's to do).
         super::subtraks::create_subtraks(store, workflow, &trak)?;

@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod pull_request;
 mod repo_watch;
 mod session;
+mod signatures;
 mod stage;
 pub mod subtraks;
 pub mod views;
@@ -105,13 +106,18 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         parent: None,
     })?;
     let trak = match request.budget {
-        Some(budget) => store.record(
-            &trak,
-            crate::store::event::EventKind::BudgetSet {
+        // The person's budget is a decision like any: signed where decisions are.
+        Some(budget) => {
+            let set = crate::store::event::EventKind::BudgetSet {
                 stage: None,
                 budget,
-            },
-        )?,
+            };
+            if workflow.trust.sign {
+                store.record_signed(&trak, set, &store.git().signing_key()?)?
+            } else {
+                store.record(&trak, set)?
+            }
+        }
         None => trak,
     };
     if let Err(err) = crate::engine::worktree::create(store, &trak, workflow) {
@@ -180,6 +186,7 @@ impl Engine<'_> {
     /// lost, no step more is taken or shared).
     fn drive_steps(&mut self, trak: Trak, held: Option<&HeldClaim>) -> Result<Trak> {
         let trak = self.store.adopt(&trak)?;
+        signatures::check_decisions(self.store, self.workflow, &trak)?;
         if subtraks::wanted_by_parent(self.store, &trak) == Some(false)
             && !trak.state.status.is_finished()
         {

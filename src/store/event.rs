@@ -396,6 +396,20 @@ impl EventKind {
         }
     }
 
+    /// Whether only a person makes this event: what `[trust] verify` wants signed.
+    pub fn is_human_decision(&self) -> bool {
+        match self {
+            EventKind::Approved { by, .. } | EventKind::Rejected { by, .. } => *by == Actor::Human,
+            EventKind::Answered { .. }
+            | EventKind::Retried { .. }
+            | EventKind::Resolved { .. }
+            | EventKind::ConfigApproved { .. }
+            | EventKind::Dropped { .. }
+            | EventKind::BudgetSet { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The stage the event concerns, if any.
     pub fn stage(&self) -> Option<&str> {
         match self {

@@ -308,6 +308,31 @@ impl Store {
             .collect())
     }
 
+    /// The commit that brought `event`'s file into the trak's record: walking back from the
+    /// tip, the first commit whose first parent lacks it (through a merge, into the parent that
+    /// has it). It is found by content, never by a trailer a forger could write.
+    pub fn commit_of_event(&self, trak: &Trak, event: &Event) -> Result<Option<Oid>> {
+        let path = format!("{}/events/{}", record_dir(&trak.id), event.file_name());
+        let mut at = trak.tip;
+        if self.git.read_file(at, &path)?.is_none() {
+            return Ok(None);
+        }
+        loop {
+            let parents = self.git.parents(at)?;
+            let mut with_it = None;
+            for parent in &parents {
+                if self.git.read_file(*parent, &path)?.is_some() {
+                    with_it = Some(*parent);
+                    break;
+                }
+            }
+            match with_it {
+                Some(parent) => at = parent,
+                None => return Ok(Some(at)),
+            }
+        }
+    }
+
     /// A trak's description.
     pub fn description(&self, trak: &Trak) -> Result<String> {
         let path = format!("{}/description.md", record_dir(&trak.id));
@@ -406,6 +431,16 @@ impl Store {
     /// read at. If another process or machine moved the branch first, fails with
     /// [`crate::store::git::RefMoved`] and records nothing.
     pub fn record(&self, trak: &Trak, kind: EventKind) -> Result<Trak> {
+        self.record_with(trak, kind, None)
+    }
+
+    /// Records a person's decision `kind`, its commit signed with the SSH key `signing_key`
+    /// (`[trust] sign`; docs/security.md).
+    pub fn record_signed(&self, trak: &Trak, kind: EventKind, signing_key: &str) -> Result<Trak> {
+        self.record_with(trak, kind, Some(signing_key))
+    }
+
+    fn record_with(&self, trak: &Trak, kind: EventKind, signing_key: Option<&str>) -> Result<Trak> {
         if trak.location != Location::Local {
             bail!(
                 "trak {} is only on a remote; ork records on local branches (created on first change)",
@@ -438,9 +473,13 @@ impl Store {
         ];
         let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let header = state.to_header();
-        let commit =
-            self.git
-                .write_commit(trak.tip, &files, &message, Some((STATE_HEADER, &header)))?;
+        let header = Some((STATE_HEADER, header.as_str()));
+        let commit = match signing_key {
+            Some(key) => self
+                .git
+                .write_signed_commit(trak.tip, &files, &message, header, key)?,
+            None => self.git.write_commit(trak.tip, &files, &message, header)?,
+        };
         self.git.update_ref(
             &trak.branch,
             commit,

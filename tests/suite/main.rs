@@ -21,6 +21,7 @@ mod pull_requests;
 mod real_agents;
 mod repo_watch;
 mod sandbox;
+mod signed;
 mod story;
 mod subtraks;
 mod sync;

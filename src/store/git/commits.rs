@@ -27,6 +27,35 @@ impl Git {
         self.new_commit_with_header(message, tree, parents, None)
     }
 
+    /// Like [`Git::write_commit`], signed with the SSH key `signing_key` (git's
+    /// `user.signingkey`) as `git commit -S` does with `gpg.format = ssh`: the commit's bytes
+    /// signed by `ssh-keygen -Y sign -n git`, the signature in its `gpgsig` header, so that
+    /// `git verify-commit` and `git log --show-signature` check it.
+    pub fn write_signed_commit(
+        &self,
+        parent: Oid,
+        files: &[FileWrite],
+        message: &str,
+        header: Option<(&str, &str)>,
+        signing_key: &str,
+    ) -> Result<Oid> {
+        use gix::objs::WriteTo;
+        let tree_id = self.commit_tree(parent)?.id;
+        let tree = self.tree_with(tree_id, files)?;
+        let mut commit = self.commit_object(message, tree, &[parent], header)?;
+        let mut payload = Vec::new();
+        commit.write_to(&mut payload)?;
+        let signature = ssh_sign(&payload, signing_key)?;
+        commit
+            .extra_headers
+            .push(("gpgsig".into(), signature.trim_end().into()));
+        Ok(self
+            .repo
+            .write_object(commit)
+            .context("writing a signed commit")?
+            .detach())
+    }
+
     /// Like [`Git::new_commit`], with an extra commit header `(name, value)`: data that git
     /// keeps with the commit (through fetch and push) but `git log` does not show.
     pub fn new_commit_with_header(
@@ -36,6 +65,22 @@ impl Git {
         parents: &[Oid],
         header: Option<(&str, &str)>,
     ) -> Result<Oid> {
+        let commit = self.commit_object(message, tree, parents, header)?;
+        Ok(self
+            .repo
+            .write_object(commit)
+            .context("writing a commit")?
+            .detach())
+    }
+
+    /// The commit object, by ork's identity, not yet written.
+    fn commit_object(
+        &self,
+        message: &str,
+        tree: Oid,
+        parents: &[Oid],
+        header: Option<(&str, &str)>,
+    ) -> Result<gix::objs::Commit> {
         let committer = self
             .repo
             .committer()
@@ -58,11 +103,7 @@ impl Git {
                 .into_iter()
                 .collect(),
         };
-        Ok(self
-            .repo
-            .write_object(commit)
-            .context("writing a commit")?
-            .detach())
+        Ok(commit)
     }
 
     /// `commit`'s message and the value of its extra header `name`, if it has one.
@@ -170,4 +211,30 @@ impl Git {
         }
         Ok(())
     }
+}
+
+/// `payload` signed with the SSH key `key` in git's namespace, as git signs commits with
+/// `gpg.format = ssh` (`ssh-keygen -Y sign`, which uses the SSH agent for a public key file).
+fn ssh_sign(payload: &[u8], key: &str) -> Result<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "git", "-f", key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running ssh-keygen to sign the decision (is OpenSSH installed?)")?;
+    child
+        .stdin
+        .take()
+        .context("ssh-keygen's input")?
+        .write_all(payload)?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "ssh-keygen could not sign with {key}: {}\n  Set git's user.signingkey to your SSH key (git config user.signingkey ~/.ssh/id_ed25519.pub), or turn [trust] sign off",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -121,6 +121,47 @@ impl Git {
         })
     }
 
+    /// The SSH key git signs with (`user.signingkey`), as the user configured it.
+    pub fn signing_key(&self) -> Result<String> {
+        let out = command::git_command_as_configured()
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .args(["config", "--get", "user.signingkey"])
+            .output()
+            .context("running git config user.signingkey")?;
+        let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if key.is_empty() {
+            anyhow::bail!(
+                "[trust] sign is on, but git has no user.signingkey.\n  Name your SSH key: git config user.signingkey ~/.ssh/id_ed25519.pub"
+            );
+        }
+        Ok(match key.strip_prefix("~/") {
+            Some(rest) => {
+                std::env::var("HOME").map_or(key.clone(), |home| format!("{home}/{rest}"))
+            }
+            None => key,
+        })
+    }
+
+    /// Whether `commit` carries a good signature by a key in `allowed_signers` (git's own
+    /// check: `git verify-commit` with `gpg.format = ssh`).
+    pub fn signed_by_allowed(&self, commit: Oid, allowed_signers: &Path) -> Result<bool> {
+        let out = command::git_command()
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .arg("-c")
+            .arg("gpg.format=ssh")
+            .arg("-c")
+            .arg(format!(
+                "gpg.ssh.allowedSignersFile={}",
+                allowed_signers.display()
+            ))
+            .args(["verify-commit", &commit.to_string()])
+            .output()
+            .context("running git verify-commit")?;
+        Ok(out.status.success())
+    }
+
     /// The name and email ork's commits are made with, as git finds them (`GIT_COMMITTER_*`,
     /// `user.name`, `user.email`); none when there is none and ork signs as its fallback.
     pub fn identity(&self) -> Option<(String, String)> {
