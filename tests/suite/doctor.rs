@@ -189,3 +189,46 @@ fn a_missing_cli_at_run_time_says_how_to_install_it() {
     let show = ork_on(&repo, &path, &["show", &id]);
     assert!(stdout(&show).contains(&said), "{}", stdout(&show));
 }
+
+#[test]
+fn doctor_notices_a_codex_whose_bubblewrap_cannot_run_its_commands() {
+    let repo = Repo::new();
+    let path = path_with(
+        &repo,
+        &[
+            ("codex", "codex-cli 0.171.0"),
+            ("bwrap", "bubblewrap 0.11.0"),
+        ],
+    );
+    assert!(ork_on(&repo, &path, &["init"]).status.success());
+    // Unconfined by ork, Codex uses its own bubblewrap sandbox.
+    let workflow = repo.read(".orkestra/workflow.toml");
+    repo.write(
+        ".orkestra/workflow.toml",
+        &format!("{workflow}\n[sandbox]\nmode = \"report\"\n"),
+    );
+    let under_tmp = repo
+        .ork_command(&repo.root, &["doctor"])
+        .env("PATH", &path)
+        .env("CODEX_HOME", "/tmp/codex-home")
+        .output()
+        .unwrap();
+    let said = stdout(&under_tmp);
+    assert!(!under_tmp.status.success(), "{said}");
+    assert!(
+        said.contains("refuses its home /tmp/codex-home under /tmp"),
+        "{said}"
+    );
+
+    let elsewhere = repo
+        .ork_command(&repo.root, &["doctor"])
+        .env("PATH", &path)
+        .env("CODEX_HOME", "/opt/codex-home")
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&elsewhere).contains("bubblewrap"),
+        "{}",
+        stdout(&elsewhere)
+    );
+}

@@ -103,10 +103,13 @@ pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
         .unwrap_or_default();
     let sandbox = sandbox_facts(mode, &mut warnings);
     let (agents, workflow_error) = match workflow {
-        Ok(workflow) => (
-            agent_facts(&workflow, git.main_workdir(), &mut problems),
-            None,
-        ),
+        Ok(workflow) => {
+            codex_sandbox_check(&workflow, sandbox.enforced, &mut problems);
+            (
+                agent_facts(&workflow, git.main_workdir(), &mut problems),
+                None,
+            )
+        }
         Err(err) => {
             problems.push(format!("the workflow cannot be read: {err:#}"));
             (Vec::new(), Some(format!("{err:#}")))
@@ -132,6 +135,29 @@ pub fn examine(git: &Git, workflow: anyhow::Result<Workflow>) -> Report {
         sandbox,
         problems,
         warnings,
+    }
+}
+
+/// Codex runs each command through bubblewrap when it finds `bwrap` (where ork's sandbox is
+/// not enforced; under it ork turns Codex's own off), and its helper refuses a `CODEX_HOME`
+/// under `/tmp`: then every command the agent runs fails. Found in review on a machine with
+/// Flatpak's bubblewrap.
+fn codex_sandbox_check(workflow: &Workflow, enforced: bool, problems: &mut Vec<String>) {
+    let uses_codex = workflow
+        .agents
+        .values()
+        .any(|a| a.kind == crate::config::workflow::AgentKind::Codex);
+    if !uses_codex || enforced || runner::locate("bwrap", Path::new("/")).is_none() {
+        return;
+    }
+    let home = std::env::var_os("CODEX_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".codex")));
+    if let Some(home) = home.filter(|h| h.starts_with("/tmp")) {
+        problems.push(format!(
+            "Codex will run its commands through bubblewrap here, which refuses its home {} under /tmp: every command the agent runs would fail. Set CODEX_HOME to a folder outside /tmp, or keep [sandbox] mode = \"enforce\" (ork then turns Codex's own sandbox off)",
+            home.display()
+        ));
     }
 }
 
