@@ -156,6 +156,91 @@ impl Place {
                     trak: self.trak.clone(),
                     path: path.clone(),
                     change,
+                    home: false,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The folders of the home folder whose entries are read besides its own: where a write runs
+/// later as the user (keys, shell and tool configuration, programs on `PATH`).
+const HOME_FOLDERS: [&str; 4] = [".ssh", ".config", ".local/bin", ".gnupg"];
+
+/// The user's home folder at one moment, where the sandbox does not hold it: the stamp of each
+/// entry of `$HOME` and of [`HOME_FOLDERS`], one level deep (a folder's stamp changes when an
+/// entry is added or removed in it), never a read of the whole tree.
+pub struct HomeSnapshot {
+    root: PathBuf,
+    skip: Vec<PathBuf>,
+    entries: BTreeMap<String, Stamp>,
+}
+
+impl HomeSnapshot {
+    /// `$HOME` now, leaving out `skip` (what the process may write: its CLI's state folders,
+    /// `[sandbox] writable`) and any folder that holds `repo` (its checkouts change on their own).
+    pub fn take(repo: &Path, mut skip: Vec<PathBuf>) -> Option<HomeSnapshot> {
+        let root = PathBuf::from(std::env::var_os("HOME")?);
+        skip.push(repo.to_path_buf());
+        let mut snapshot = HomeSnapshot {
+            root,
+            skip,
+            entries: BTreeMap::new(),
+        };
+        snapshot.entries = snapshot.read();
+        Some(snapshot)
+    }
+
+    fn read(&self) -> BTreeMap<String, Stamp> {
+        let mut entries = BTreeMap::new();
+        let folders =
+            std::iter::once(String::new()).chain(HOME_FOLDERS.iter().map(|f| f.to_string()));
+        for folder in folders {
+            let Ok(list) = std::fs::read_dir(self.root.join(&folder)) else {
+                continue;
+            };
+            for entry in list.flatten() {
+                let path = entry.path();
+                if self
+                    .skip
+                    .iter()
+                    .any(|s| s.starts_with(&path) || path.starts_with(s))
+                {
+                    continue;
+                }
+                let name = path
+                    .strip_prefix(&self.root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                if let Some(stamp) = Stamp::of(&path) {
+                    entries.insert(name, stamp);
+                }
+            }
+        }
+        entries
+    }
+
+    /// What changed in the home folder since this snapshot.
+    pub fn changes(&self) -> Vec<OutsideChange> {
+        let after = self.read();
+        let mut names: Vec<&String> = self.entries.keys().chain(after.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let change = match (self.entries.get(name), after.get(name)) {
+                    (Some(a), Some(b)) if a == b => return None,
+                    (None, Some(_)) => FileChange::New,
+                    (Some(_), None) => FileChange::Deleted,
+                    _ => FileChange::Modified,
+                };
+                Some(OutsideChange {
+                    trak: None,
+                    path: name.clone(),
+                    change,
+                    home: true,
                 })
             })
             .collect()

@@ -117,6 +117,12 @@ impl Engine<'_> {
             })
             .ok();
         let watch = RepoWatch::start(self.store, &confinement)?;
+        // Where the kernel does not hold the home folder, what the run changes there is named.
+        let home = (!confinement.enforced()).then(|| {
+            let mut skip = confinement.writable().to_vec();
+            skip.extend(crate::engine::process::runner::state_folders(agent));
+            crate::engine::outside::HomeSnapshot::take(self.store.git().main_workdir(), skip)
+        });
         let reporter = &mut *self.reporter;
         // What reaches a terminal is redacted as `ork logs` is (docs/design.md rule 10).
         let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
@@ -158,7 +164,18 @@ impl Engine<'_> {
         let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
         // Refs put back first: a main the agent moved must not read as files deleted there.
         let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
-        let escaped = self.outside_changes(around.as_ref());
+        let mut escaped = self.outside_changes(around.as_ref());
+        if let Some(home) = home.flatten() {
+            let changed = home.changes();
+            if !changed.is_empty() {
+                let list: Vec<String> = changed.iter().map(|c| c.describe()).collect();
+                self.reporter.warning(&format!(
+                    "the run changed your home folder, which the sandbox does not hold in this mode: {}. Look at them: they may run later as you",
+                    list.join(", ")
+                ));
+            }
+            escaped.extend(changed);
+        }
         self.note_planted_files(&trak, &stage.name, &escaped);
         if let EventKind::StageFinished {
             retry,

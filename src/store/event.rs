@@ -99,9 +99,13 @@ pub struct OutsideChange {
     /// The trak whose worktree holds the file; `None` for the main checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trak: Option<String>,
-    /// The file, relative to that checkout.
+    /// The file, relative to that checkout (to `$HOME` when `home`).
     pub path: String,
     pub change: FileChange,
+    /// In the user's home folder, not a checkout: what ork reads there where the sandbox is
+    /// not enforced (docs/security.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub home: bool,
 }
 
 /// How a file changed.
@@ -121,6 +125,9 @@ impl OutsideChange {
             FileChange::Modified => "modified",
             FileChange::Deleted => "deleted",
         };
+        if self.home {
+            return format!("~/{} ({change}, your home)", self.path);
+        }
         match &self.trak {
             None => format!("{} ({change}, main checkout)", self.path),
             Some(id) => format!("{} ({change}, trak {id})", self.path),

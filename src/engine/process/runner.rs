@@ -374,6 +374,16 @@ impl Adapter {
     }
 }
 
+/// The folders `agent`'s CLI keeps its own state in (none for a `command` agent), as the
+/// sandbox lets it write them.
+pub fn state_folders(agent: &Agent) -> Vec<PathBuf> {
+    if agent.kind == AgentKind::Command {
+        return Vec::new();
+    }
+    let env = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    (Adapter::for_kind(agent.kind).state_folders)(&env)
+}
+
 /// Where `agent`'s CLI keeps `session`, run in `worktree`; `None` for a `command` agent (its
 /// sessions are its own business) or when the CLI's home is unknown.
 pub fn session_home(agent: &Agent, worktree: &Path, session: &str) -> Option<agent::SessionHome> {
