@@ -303,13 +303,24 @@ impl CliSandbox {
     /// scripted API that answers (or, with `hang`, never does). `ork` runs in the main checkout,
     /// with `PWD` naming it as a shell would, and no real model's credentials.
     fn new(cli: Cli, program: &Path, stages: &str, hang: bool) -> CliSandbox {
+        CliSandbox::with_agent_keys(cli, program, stages, hang, "")
+    }
+
+    /// [`CliSandbox::new`], with more keys (TOML lines) for the agent.
+    fn with_agent_keys(
+        cli: Cli,
+        program: &Path,
+        stages: &str,
+        hang: bool,
+        agent_keys: &str,
+    ) -> CliSandbox {
         let model = cli
             .model()
             .map(|model| format!("model = \"{model}\"\n"))
             .unwrap_or_default();
         let workflow = format!(
             "default_flow = \"feature\"\n\n\
-             [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}\n\
+             [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}{agent_keys}\n\
              [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
              [flows.feature.integration]\nstrategy = \"merge\"\n",
             cli.program(),
@@ -605,4 +616,36 @@ fn codex_waiting_on_a_silent_api_is_killed_at_the_timeout() {
 #[test]
 fn opencode_waiting_on_a_silent_api_is_killed_at_the_timeout() {
     never_answered(Cli::OpenCode);
+}
+
+// ---------------------------------------------------------------------------------------------
+// An agent with a shell, under ork's sandbox
+// ---------------------------------------------------------------------------------------------
+
+/// Claude Code's Bash tool, confined by ork (docs/security.md): `git status` works, `git
+/// commit`, a write above the worktree and one to `$HOME` are refused, and the trak finishes.
+#[test]
+fn claude_codes_shell_reads_the_repository_but_cannot_commit_or_write_outside() {
+    let Some(program) = installed(Cli::Claude) else {
+        return;
+    };
+    let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\nprompt = \"worker.md\"\n\
+                  artifact = \"summary\"\nreview = \"auto\"\n";
+    let s = CliSandbox::with_agent_keys(
+        Cli::Claude,
+        &program,
+        stages,
+        false,
+        "allowed_tools = [\"Bash\", \"Write\"]\n",
+    );
+    let out = s.ork_ok(&["trak", "new", "TRY-ESCAPES from the sandbox"]);
+    let id = created_id(&out);
+    s.assert_at(&id, "done", "work");
+    assert_eq!(
+        s.repo.read("tries.txt"),
+        "status ok\ncommit refused\nupdir refused\nhome refused\n",
+        "{out}"
+    );
+    assert!(!s.repo.root.join(".orkestra/escape.txt").exists());
+    assert!(!s.repo.home().join("escape.txt").exists());
 }
