@@ -21,13 +21,7 @@ fn signed_sandbox() -> Sandbox {
         }),
     );
     let key = s.path("decider");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "decider", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = new_key(&key);
     s.repo.write(
         ".orkestra/allowed_signers",
         &format!("decider@example.com {public}"),
@@ -94,4 +88,77 @@ fn an_unsigned_decision_is_refused_with_the_commit_named() {
     );
     assert!(err.contains(forged.trim()), "{err}");
     assert_eq!(s.runs("work"), 0, "nothing ran on the unsigned approval");
+}
+
+/// An SSH key made for the test at `path`; its public half.
+fn new_key(path: &std::path::Path) -> String {
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "decider", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::read_to_string(path.with_extension("pub")).unwrap()
+}
+
+#[test]
+fn a_signed_decision_verifies_on_a_second_clone_and_a_forged_one_fetched_is_refused_there() {
+    use crate::common::Net;
+    use crate::common::sandbox::{feature_workflow, stage};
+    let net = Net::new(&feature_workflow(
+        "60s",
+        TRUST,
+        &[
+            stage("planning", "planner.md", "plan", "review = \"human\""),
+            stage("work", "worker.md", "summary", "review = \"human\""),
+        ],
+    ));
+    let (a, b) = (&net.a, &net.b);
+    // Only A holds the key; the allowed signers reach both machines with main.
+    let public = new_key(&a.path("decider"));
+    a.repo.write(
+        ".orkestra/allowed_signers",
+        &format!("decider@example.com {public}"),
+    );
+    a.repo.commit_all("allow the decider's key");
+    a.git(&["push", "-q", "origin", "main"]);
+    a.git(&[
+        "config",
+        "user.signingkey",
+        a.path("decider").to_str().unwrap(),
+    ]);
+    b.git(&["pull", "-q"]);
+    a.set_plan(json!({"planning": [artifact("# Plan")]}));
+    b.set_plan(json!({"work": [{"write": {"login.txt": "login\n"}, "result": {"type": "artifact", "content": "done"}}]}));
+
+    // A approves the plan, signed, and shares it; B verifies it and works.
+    let (id, _) = a.new_trak("Add login", &[]);
+    a.ork_ok(&["approve", &id, "--no-run"]);
+    a.ork_ok(&["sync"]);
+    b.git(&["fetch", "-q"]);
+    let out = b.ork_ok(&["resume", &id]);
+    assert_eq!(b.runs("work"), 1, "{out}");
+    b.assert_at(&id, "awaiting_review", "work");
+
+    // B has no key: its approval can only be unsigned (as a forger's). Shared, A refuses it.
+    let workflow = b.repo.read(".orkestra/workflow.toml");
+    b.repo.write(
+        ".orkestra/workflow.toml",
+        &workflow.replace("sign = true", "sign = false"),
+    );
+    b.ork_ok(&["approve", &id, "--no-run"]);
+    b.repo.write(".orkestra/workflow.toml", &workflow);
+    b.ork_ok(&["sync"]);
+    let forged = b.git(&["rev-parse", &format!("ork/{id}")]);
+    a.git(&["fetch", "-q"]);
+    let err = a.ork_err(&["resume", &id]);
+    assert!(
+        err.contains("not signed by a key in .orkestra/allowed_signers"),
+        "{err}"
+    );
+    assert!(err.contains(forged.trim()), "{err}");
+    assert!(
+        !a.repo.root.join("login.txt").exists(),
+        "nothing merged on A"
+    );
 }
