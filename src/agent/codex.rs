@@ -153,13 +153,7 @@ fn turn_usage(event: &Value) -> Usage {
 /// Adds what one stream line spent: a completed turn's tokens, priced by [`super::prices`]
 /// for the stage's `model` (Codex names none in its events).
 pub fn live_usage(line: &str, live: &mut super::LiveUsage, model: Option<&str>) {
-    if !line.contains("turn.completed") {
-        return;
-    }
-    let Ok(event) = serde_json::from_str::<Value>(line) else {
-        return;
-    };
-    if text(&event, "type") == Some("turn.completed") {
+    if let Some(event) = super::event_of_type(line, "turn.completed") {
         let mut spent = turn_usage(&event);
         spent.cost_usd = super::prices::estimate(model, &spent);
         live.spent.add(&spent);

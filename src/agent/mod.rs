@@ -82,6 +82,16 @@ impl LiveUsage {
     }
 }
 
+/// The event on stream line `line` if its `type` is `kind`. The text is looked at first: most
+/// lines of a stream are other events, and are not parsed.
+pub(crate) fn event_of_type(line: &str, kind: &str) -> Option<Value> {
+    if !line.contains(kind) {
+        return None;
+    }
+    let event: Value = serde_json::from_str(line).ok()?;
+    (event["type"] == kind).then_some(event)
+}
+
 /// A `command` agent's usage line on stdout: `{"ork_usage": {"input_tokens": N,
 /// "output_tokens": N, "cost_usd": N}}`, what it spent since its last such line
 /// (docs/workflow.md, the command contract).

@@ -153,13 +153,7 @@ fn step_usage(part: &Value) -> Usage {
 
 /// Adds what one stream line spent: a finished step's tokens and OpenCode's own cost of it.
 pub fn live_usage(line: &str, live: &mut super::LiveUsage, _model: Option<&str>) {
-    if !line.contains("step_finish") {
-        return;
-    }
-    let Ok(event) = serde_json::from_str::<Value>(line) else {
-        return;
-    };
-    if text(&event, "type") == Some("step_finish") {
+    if let Some(event) = super::event_of_type(line, "step_finish") {
         live.spent.add(&step_usage(&event["part"]));
     }
 }

@@ -165,17 +165,7 @@ impl Engine<'_> {
         // Refs put back first: a main the agent moved must not read as files deleted there.
         let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
         let mut escaped = self.outside_changes(around.as_ref());
-        if let Some(home) = home.flatten() {
-            let changed = home.changes();
-            if !changed.is_empty() {
-                let list: Vec<String> = changed.iter().map(|c| c.describe()).collect();
-                self.reporter.warning(&format!(
-                    "the run changed your home folder, which the sandbox does not hold in this mode: {}. Look at them: they may run later as you",
-                    list.join(", ")
-                ));
-            }
-            escaped.extend(changed);
-        }
+        escaped.extend(self.home_changes(home.flatten().as_ref()));
         self.note_planted_files(&trak, &stage.name, &escaped);
         if let EventKind::StageFinished {
             retry,
@@ -365,6 +355,22 @@ impl Engine<'_> {
             "{stage}: waits: files written into the worktree by another trak's run"
         ));
         self.store.record(&trak, kind)
+    }
+
+    /// What the run changed in the home folder since `before`, said as a warning.
+    fn home_changes(
+        &mut self,
+        before: Option<&crate::engine::outside::HomeSnapshot>,
+    ) -> Vec<crate::store::event::OutsideChange> {
+        let changed = before.map(|home| home.changes()).unwrap_or_default();
+        if !changed.is_empty() {
+            let list: Vec<String> = changed.iter().map(|c| c.describe()).collect();
+            self.reporter.warning(&format!(
+                "the run changed your home folder, which the sandbox does not hold in this mode: {}. Look at them: they may run later as you",
+                list.join(", ")
+            ));
+        }
+        changed
     }
 
     /// The known secrets the agent's change adds that neither `.orkestra/secrets.allow` (in

@@ -33,6 +33,8 @@ pub struct RepoState {
     refs: BTreeMap<String, Oid>,
     /// Hooks, config and `info/` files, by path, with a hash of their contents.
     files: BTreeMap<PathBuf, Oid>,
+    /// Where git looks for hooks: asked once (a git process), read again after the run.
+    hooks: PathBuf,
 }
 
 /// One change a run made to the repository itself.
@@ -90,6 +92,10 @@ fn hook_name(path: &Path) -> Option<String> {
 impl Store {
     /// The repository's refs and its hooks, config and `info/` files, as they are now.
     pub fn repo_state(&self) -> Result<RepoState> {
+        self.repo_state_with(self.git.hooks_dir()?)
+    }
+
+    fn repo_state_with(&self, hooks: PathBuf) -> Result<RepoState> {
         let refs = self
             .git
             .refs_with_prefix("refs/")?
@@ -97,7 +103,7 @@ impl Store {
             .map(|r| (r.name, r.tip))
             .collect();
         let mut files = BTreeMap::new();
-        for path in self.program_files()? {
+        for path in self.program_files(&hooks) {
             let Ok(data) = std::fs::read(&path) else {
                 continue;
             };
@@ -105,7 +111,7 @@ impl Store {
                 gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)?;
             files.insert(path, hash);
         }
-        Ok(RepoState { refs, files })
+        Ok(RepoState { refs, files, hooks })
     }
 
     /// What trak `id`'s processes changed in the repository since `before`, its refs put back:
@@ -113,7 +119,7 @@ impl Store {
     /// pointed them at is kept under [`MOVED_REFS_PREFIX`]`<id>/`. The trak's own branch is
     /// not looked at here: [`Store::take_back_branch`] is its rule.
     pub fn repo_changes(&self, id: &str, before: &RepoState) -> Result<Vec<RepoChange>> {
-        let after = self.repo_state()?;
+        let after = self.repo_state_with(before.hooks.clone())?;
         let own_branch = format!("{BRANCH_PREFIX}{id}");
         let email = confined_email(id);
         let mut changes = Vec::new();
@@ -208,10 +214,10 @@ impl Store {
     /// The files in the git dir that make git run programs or change what it does: `config`
     /// (and each worktree's `config.worktree`), the hooks folder, and `info/` (attributes,
     /// excludes, sparse checkout), for the repository and each worktree.
-    fn program_files(&self) -> Result<Vec<PathBuf>> {
+    fn program_files(&self, hooks: &Path) -> Vec<PathBuf> {
         let common = self.git.common_dir().to_path_buf();
         let mut files = vec![common.join("config"), common.join("config.worktree")];
-        let mut folders = vec![self.git.hooks_dir()?, common.join("info")];
+        let mut folders = vec![hooks.to_path_buf(), common.join("info")];
         if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
             for entry in entries.flatten() {
                 files.push(entry.path().join("config.worktree"));
@@ -224,6 +230,6 @@ impl Store {
             };
             files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
         }
-        Ok(files)
+        files
     }
 }

@@ -394,23 +394,14 @@ impl StallWatch {
 fn worktree_stamp(worktree: &Path) -> (usize, Option<std::time::SystemTime>) {
     let mut count = 0;
     let mut newest = None;
-    for entry in ignore::WalkBuilder::new(worktree)
+    let walk = ignore::WalkBuilder::new(worktree)
         .hidden(false)
-        .build()
-        .flatten()
-    {
-        if entry.path().components().any(|c| c.as_os_str() == ".git") {
-            continue;
-        }
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build();
+    for entry in walk.flatten() {
         count += 1;
-        if let Ok(modified) = entry
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .ok_or(())
-        {
-            newest = newest.max(Some(modified));
-        }
+        let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
+        newest = newest.max(modified);
     }
     (count, newest)
 }

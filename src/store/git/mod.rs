@@ -101,12 +101,7 @@ impl Git {
     /// Where git looks for hooks (`git rev-parse --git-path hooks`: honours `core.hooksPath`).
     pub fn hooks_dir(&self) -> Result<PathBuf> {
         // The user's `core.hooksPath`, which the settings of every other git call override.
-        let out = command::git_command_as_configured()
-            .arg("-C")
-            .arg(&self.main_workdir)
-            .args(["rev-parse", "--git-path", "hooks"])
-            .output()
-            .context("running git rev-parse --git-path hooks")?;
+        let out = self.ask_as_configured(&["rev-parse", "--git-path", "hooks"])?;
         if !out.status.success() {
             anyhow::bail!(
                 "git rev-parse --git-path hooks failed: {}",
@@ -122,25 +117,27 @@ impl Git {
     }
 
     /// The SSH key git signs with (`user.signingkey`), as the user configured it.
+    /// `~/` expanded by git itself (`--type=path`).
     pub fn signing_key(&self) -> Result<String> {
-        let out = command::git_command_as_configured()
-            .arg("-C")
-            .arg(&self.main_workdir)
-            .args(["config", "--get", "user.signingkey"])
-            .output()
-            .context("running git config user.signingkey")?;
+        let out = self.ask_as_configured(&["config", "--type=path", "--get", "user.signingkey"])?;
         let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if key.is_empty() {
             anyhow::bail!(
                 "[trust] sign is on, but git has no user.signingkey.\n  Name your SSH key: git config user.signingkey ~/.ssh/id_ed25519.pub"
             );
         }
-        Ok(match key.strip_prefix("~/") {
-            Some(rest) => {
-                std::env::var("HOME").map_or(key.clone(), |home| format!("{home}/{rest}"))
-            }
-            None => key,
-        })
+        Ok(key)
+    }
+
+    /// Runs a git question in the main checkout with the user's own settings (hooks path,
+    /// signing key): questions only, never a command that could run a program.
+    fn ask_as_configured(&self, args: &[&str]) -> Result<std::process::Output> {
+        command::git_command_as_configured()
+            .arg("-C")
+            .arg(&self.main_workdir)
+            .args(args)
+            .output()
+            .with_context(|| format!("running git {}", args.join(" ")))
     }
 
     /// Whether `commit` carries a good signature by a key in `allowed_signers` (git's own
