@@ -5,21 +5,34 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::agent::LiveUsage;
-use crate::config::workflow::{Flow, Stage};
-use crate::store::Trak;
-use crate::store::event::{Budget, Usage};
+use anyhow::Result;
 
-/// One cap over one run: the trak's (`scope: None`) or its stage's.
+use crate::agent::LiveUsage;
+use crate::config::workflow::{Flow, Stage, Workflow};
+use crate::store::event::{Budget, Usage};
+use crate::store::{Store, Trak};
+
+/// One cap over one run: the trak's (`scope: None`) or its stage's; `owner` names the
+/// ancestor whose budget it is when a subtrak runs under its parent's (None: the trak's own).
 #[derive(Debug, Clone)]
 pub struct Cap {
     pub scope: Option<String>,
+    pub owner: Option<String>,
     pub limit: Budget,
     /// What was spent under this cap before the run.
     pub before: Usage,
 }
 
 impl Cap {
+    /// "the trak", "stage work", "parent 20260101-x".
+    pub fn describe(&self) -> String {
+        match (&self.owner, &self.scope) {
+            (Some(owner), _) => format!("trak {owner} (a parent of this subtrak)"),
+            (None, Some(stage)) => format!("stage {stage}"),
+            (None, None) => "the trak".to_string(),
+        }
+    }
+
     /// What is spent under this cap with `live` added.
     pub fn spent(&self, live: &Usage) -> Usage {
         let mut spent = self.before;
@@ -36,32 +49,99 @@ pub struct Spend {
     crossed: Cell<Option<usize>>,
 }
 
-impl Spend {
-    /// The caps over a run of `stage`: the trak's own budget (else its flow's) against the
-    /// trak's whole spend, and the stage's (raised, else the workflow's) against the stage's.
-    pub fn for_run(trak: &Trak, flow: &Flow, stage: &Stage) -> Spend {
-        let state = &trak.state;
-        let trak_cap = state.budget.unwrap_or(flow.budget);
-        let stage_cap = state
-            .stage_budgets
-            .get(&stage.name)
-            .copied()
-            .unwrap_or(stage.budget);
-        let mut caps = Vec::new();
-        if trak_cap != Budget::default() {
+/// What `trak` and every subtrak under it spent: a parent's budget covers its whole tree.
+pub fn tree_usage(store: &Store, trak: &Trak) -> Result<Usage> {
+    let mut spent = trak.state.total_usage();
+    for planned in &trak.state.subtraks {
+        if let Some(subtrak) = store.find(&planned.id)? {
+            spent.add(&tree_usage(store, &subtrak)?);
+        }
+    }
+    Ok(spent)
+}
+
+/// What a trak may spend in all: the budget a person set, else its flow's.
+fn trak_budget(trak: &Trak, flow: &Flow) -> Budget {
+    trak.state.budget.unwrap_or(flow.budget)
+}
+
+/// An ancestor's budget, its flow looked up by name (a flow since removed: its own only).
+fn ancestor_budget(workflow: &Workflow, ancestor: &Trak) -> Budget {
+    match workflow.flow(Some(&ancestor.state.flow)) {
+        Ok(flow) => trak_budget(ancestor, flow),
+        Err(_) => ancestor.state.budget.unwrap_or_default(),
+    }
+}
+
+/// The caps over a run of `stage`: the trak's own budget against its whole tree's spend, the
+/// stage's (raised, else the workflow's) against the stage's, and each ancestor's against its
+/// tree's — a subtrak's spend counts in its parent's budget too.
+pub fn caps_for_run(
+    store: &Store,
+    workflow: &Workflow,
+    trak: &Trak,
+    flow: &Flow,
+    stage: &Stage,
+) -> Result<Vec<Cap>> {
+    let state = &trak.state;
+    let mut caps = Vec::new();
+    let own = trak_budget(trak, flow);
+    if own != Budget::default() {
+        caps.push(Cap {
+            scope: None,
+            owner: None,
+            limit: own,
+            before: tree_usage(store, trak)?,
+        });
+    }
+    let stage_cap = state
+        .stage_budgets
+        .get(&stage.name)
+        .copied()
+        .unwrap_or(stage.budget);
+    if stage_cap != Budget::default() {
+        caps.push(Cap {
+            scope: Some(stage.name.clone()),
+            owner: None,
+            limit: stage_cap,
+            before: state.usage.get(&stage.name).copied().unwrap_or_default(),
+        });
+    }
+    let mut parent = state.parent.clone();
+    while let Some(id) = parent {
+        let Some(ancestor) = store.find(&id)? else {
+            break;
+        };
+        let limit = ancestor_budget(workflow, &ancestor);
+        if limit != Budget::default() {
             caps.push(Cap {
                 scope: None,
-                limit: trak_cap,
-                before: state.total_usage(),
+                owner: Some(id),
+                limit,
+                before: tree_usage(store, &ancestor)?,
             });
         }
-        if stage_cap != Budget::default() {
-            caps.push(Cap {
-                scope: Some(stage.name.clone()),
-                limit: stage_cap,
-                before: state.usage.get(&stage.name).copied().unwrap_or_default(),
-            });
-        }
+        parent = ancestor.state.parent.clone();
+    }
+    Ok(caps)
+}
+
+/// For a subtrak waiting at an ancestor's budget: whether that budget was raised above what
+/// the ancestor's tree spent, so the subtrak may go on.
+pub fn parent_budget_raised(store: &Store, workflow: &Workflow, trak: &Trak) -> Result<bool> {
+    let Some(owner) = trak.state.budget_owner.as_deref() else {
+        return Ok(false);
+    };
+    let Some(ancestor) = store.find(owner)? else {
+        return Ok(true);
+    };
+    let limit = ancestor_budget(workflow, &ancestor);
+    Ok(!limit.reached_by(&tree_usage(store, &ancestor)?))
+}
+
+impl Spend {
+    /// Holds `caps` (from [`caps_for_run`]) over one run.
+    pub fn new(caps: Vec<Cap>) -> Spend {
         Spend {
             caps,
             live: RefCell::default(),

@@ -202,6 +202,7 @@ impl Engine<'_> {
             );
         }
         let started_at = trak.tip;
+        let trak = self.wake_at_raised_parent_budget(trak)?;
         let mut trak = self.before_first_run(trak)?;
         loop {
             self.show_warnings();
@@ -261,6 +262,25 @@ impl Engine<'_> {
                 | Status::Conflict => return Ok(self.stop(trak, started_at)),
             };
         }
+    }
+
+    /// A subtrak that waits at its parent's budget goes on once a person raised that budget
+    /// (`ork approve <parent> --budget`): the decision is the parent's, recorded and signed there.
+    fn wake_at_raised_parent_budget(&mut self, trak: Trak) -> Result<Trak> {
+        if trak.state.status != Status::Failed
+            || !budget::parent_budget_raised(self.store, self.workflow, &trak)?
+        {
+            return Ok(trak);
+        }
+        let parent = trak.state.budget_owner.clone().unwrap_or_default();
+        self.reporter.step(&format!(
+            "subtrak {}: the budget of {parent} was raised; it goes on",
+            trak.id
+        ));
+        self.store.record(
+            &trak,
+            crate::store::event::EventKind::ParentBudgetRaised { parent },
+        )
     }
 
     /// The loop stops with `trak`: if this drive moved it to where a human is needed (or to

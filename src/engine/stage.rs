@@ -38,7 +38,13 @@ impl Engine<'_> {
         if !trak.state.planted.is_empty() {
             return self.wait_for_planted_files(trak, &stage.name, attempt);
         }
-        let spend = Spend::for_run(&trak, &flow, &stage);
+        let spend = Spend::new(crate::engine::budget::caps_for_run(
+            self.store,
+            self.workflow,
+            &trak,
+            &flow,
+            &stage,
+        )?);
         if let Some(cap) = spend.reached_before() {
             let cap = cap.clone();
             return self.stop_at_budget(
@@ -275,11 +281,11 @@ impl Engine<'_> {
         let spent = cap.spent(&used);
         self.reporter.step(&format!(
             "{stage}: stopped at the budget of {} ({}): spent ${:.2} and {} tokens; to go on: ork approve {} --budget <more>",
-            cap.scope.as_deref().map_or("the trak".to_string(), |s| format!("stage {s}")),
+            cap.describe(),
             cap.limit.describe(),
             spent.cost_usd,
             spent.input_tokens + spent.output_tokens,
-            trak.id
+            cap.owner.as_deref().unwrap_or(&trak.id)
         ));
         self.store.record(
             trak,
@@ -287,6 +293,7 @@ impl Engine<'_> {
                 stage: stage.to_string(),
                 attempt,
                 scope: cap.scope.clone(),
+                owner: cap.owner.clone(),
                 spent,
                 limit: cap.limit,
                 usage: used,

@@ -212,6 +212,13 @@ impl Engine<'_> {
                         elsewhere.push(format!("{} on {}", planned.part.key, holder.machine));
                         continue;
                     }
+                    let woken;
+                    let trak = if running.contains(&trak.id) {
+                        trak
+                    } else {
+                        woken = self.wake_at_raised_parent_budget(trak.clone())?;
+                        &woken
+                    };
                     let ready = !running.contains(&trak.id)
                         && runnable_here(self.store, trak)
                         && planned

@@ -238,6 +238,9 @@ pub enum EventKind {
         attempt: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
+        /// The ancestor whose budget (over its whole tree) this subtrak's run crossed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
         spent: Usage,
         limit: Budget,
         #[serde(default)]
@@ -245,6 +248,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
     },
+    /// The budget of `parent`, at which this subtrak stopped, was raised (recorded by the engine
+    /// once the parent's cap no longer holds): the subtrak goes on.
+    ParentBudgetRaised { parent: String },
     /// The stage's reviewer rejected once more than its `max_rounds` allows (`rounds` times
     /// so far): the trak waits for a person with the last verdict (docs/design.md rule 13).
     RoundsReached { stage: String, rounds: u32 },
@@ -390,6 +396,7 @@ impl EventKind {
             EventKind::RoundsReached { .. } => "rounds_reached",
             EventKind::BudgetSet { .. } => "budget_set",
             EventKind::BudgetReached { .. } => "budget_reached",
+            EventKind::ParentBudgetRaised { .. } => "parent_budget_raised",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
@@ -440,6 +447,7 @@ impl EventKind {
             | EventKind::IntegrationBlocked { .. }
             | EventKind::ConfigApproved { .. }
             | EventKind::Planted { .. }
+            | EventKind::ParentBudgetRaised { .. }
             | EventKind::Dropped { .. }
             | EventKind::Integrated { .. }
             | EventKind::PrOpened { .. }
@@ -527,8 +535,20 @@ impl EventKind {
                 Some(stage) => format!("Budget {stage}: {}", budget.describe()),
                 None => format!("Budget the trak: {}", budget.describe()),
             },
+            EventKind::BudgetReached {
+                stage,
+                limit,
+                owner: Some(owner),
+                ..
+            } => format!(
+                "Stop {stage} at the budget of {owner} ({})",
+                limit.describe()
+            ),
             EventKind::BudgetReached { stage, limit, .. } => {
                 format!("Stop {stage} at its budget ({})", limit.describe())
+            }
+            EventKind::ParentBudgetRaised { parent } => {
+                format!("Go on: the budget of {parent} was raised")
             }
             EventKind::RoundsReached { stage, rounds } => {
                 format!("Stop {stage}'s review loop after {rounds} round(s)")

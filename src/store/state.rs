@@ -183,6 +183,10 @@ pub struct TrakState {
     /// stage's name. `ork approve --budget` raises that one and goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_reached: Option<String>,
+    /// The ancestor whose budget the trak waits at, if it stopped at a parent's (its spend
+    /// counts in the parent's too): raising that parent's budget lets it go on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_owner: Option<String>,
     /// How many times each stage's reviewer sent the work back, since a person last decided
     /// there (docs/design.md rule 13).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -278,6 +282,7 @@ impl TrakState {
             budget: None,
             stage_budgets: BTreeMap::new(),
             budget_reached: None,
+            budget_owner: None,
             rounds: BTreeMap::new(),
             planted: Vec::new(),
             gate_passed: false,
@@ -400,7 +405,15 @@ impl TrakState {
                     }
                     None => self.budget = Some(*budget),
                 }
-                if self.budget_reached.take().is_some() {
+                if self.budget_owner.is_none() && self.budget_reached.take().is_some() {
+                    self.status = Status::Queued;
+                    self.note = None;
+                }
+            }
+            EventKind::ParentBudgetRaised { parent } => {
+                if self.budget_owner.as_deref() == Some(parent) {
+                    self.budget_owner = None;
+                    self.budget_reached = None;
                     self.status = Status::Queued;
                     self.note = None;
                 }
@@ -408,21 +421,24 @@ impl TrakState {
             EventKind::BudgetReached {
                 stage,
                 scope,
+                owner,
                 spent,
                 limit,
                 usage,
                 session_id,
                 ..
             } => {
+                self.budget_owner = owner.clone();
                 self.usage.entry(stage.clone()).or_default().add(usage);
                 if let Some(session) = session_id.as_ref().filter(|s| !s.is_empty()) {
                     self.sessions.insert(stage.clone(), session.clone());
                 }
                 self.status = Status::Failed;
                 self.budget_reached = Some(scope.clone().unwrap_or_default());
-                let whose = match scope {
-                    Some(stage) => format!("stage {stage}"),
-                    None => "the trak".to_string(),
+                let whose = match (owner, scope) {
+                    (Some(owner), _) => format!("its parent {owner} (spend counted over its tree)"),
+                    (None, Some(stage)) => format!("stage {stage}"),
+                    (None, None) => "the trak".to_string(),
                 };
                 self.note = Some(format!(
                     "{whose} reached its budget: spent ${:.2} and {} tokens of {}",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use common::sandbox::fake_agent;
-use common::{Cleanup, RunsOrk, Sandbox, artifact, wait_until};
+use common::{Cleanup, RunsOrk, Sandbox, artifact, pids, wait_until};
 
 /// The `feature` flow: a human-reviewed breakdown whose parts run the `part` flow, then the
 /// parent's own `work`. `setup` is the worktree setup command, if any.
@@ -453,4 +453,87 @@ fn a_subtrak_run_on_its_own_waits_for_its_dependencies() {
         "{out}"
     );
     sandbox.assert_at(&id, "done", "work");
+}
+
+/// A usage line of the `command` contract: what one model turn spent.
+fn turn(usd: f64) -> String {
+    format!(r#"{{"ork_usage": {{"input_tokens": 1000, "output_tokens": 100, "cost_usd": {usd}}}}}"#)
+}
+
+#[test]
+fn subtraks_spend_the_parents_budget_the_one_crossing_it_stops_and_the_others_start_nothing() {
+    let hang = common::unique_seconds(15000);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    // One subtrak at a time, so which one crosses the budget is known.
+    let sandbox = Sandbox::new(
+        &workflow("", None).replace("parallel = 3", "parallel = 1"),
+        json!({}),
+    );
+    let done = |text: &str| json!({"type": "artifact", "content": text});
+    let b_turns = [turn(0.3), turn(0.3)].join("\n");
+    sandbox.set_plan_with_subtraks(
+        json!({
+            "breakdown": [breakdown(vec![part("a", &[]), part("b", &["a"]), part("c", &["a"])])],
+            "work": [{"write": {"glue.txt": "glue\n"}, "result": done("joined")}],
+        }),
+        json!({
+            "a": {"work": [{"write": {"a.txt": "a\n"},
+                           "result": {"type": "artifact", "content": "a", "usage": {"cost_usd": 0.6}}}]},
+            // b's second turn brings the tree past $1: it is stopped there, mid-run.
+            "b": {"work": [
+                {"write": {"b-half.txt": "b\n"}, "stdout": b_turns, "hang": hang},
+                {"write": {"b.txt": "b\n"}, "result": done("b")},
+            ]},
+            "c": {"work": [{"write": {"c.txt": "c\n"}, "result": done("c")}]},
+        }),
+    );
+    let (id, _) = sandbox.new_trak("Split spend", &["--budget", "1"]);
+    sandbox.assert_at(&id, "awaiting_review", "breakdown");
+    let out = sandbox.ork_ok(&["approve", &id]);
+
+    let (a, b, c) = (format!("{id}.a"), format!("{id}.b"), format!("{id}.c"));
+    assert_eq!(sandbox.at(&a).0, "done", "{out}");
+    assert_eq!(sandbox.at(&b).0, "failed", "{out}");
+    assert!(pids(&sleep).is_empty(), "b's agent is stopped");
+    assert!(
+        out.contains(&format!(
+            "stopped at the budget of trak {id} (a parent of this subtrak) ($1.00): spent $1.20"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("to go on: ork approve {id} --budget <more>")),
+        "{out}"
+    );
+    // c, ready after a, started no run: the parent's budget was spent.
+    assert_eq!(sandbox.runs("c.work"), 0, "{out}");
+    assert_eq!(sandbox.at(&c).0, "failed", "{out}");
+    assert_eq!(sandbox.at(&id).0, "subtraks", "the parent waits: {out}");
+    let show = sandbox.ork_ok(&["show", &b]);
+    assert!(
+        show.contains(&format!(
+            "its parent {id} (spend counted over its tree) reached its budget"
+        )),
+        "{show}"
+    );
+
+    // Raising the parent's budget lets both go on; b resumes where it stopped.
+    let out = sandbox.ork_ok(&["approve", &id, "--budget", "5"]);
+    assert!(
+        out.contains(&format!(
+            "subtrak {b}: the budget of {id} was raised; it goes on"
+        )),
+        "{out}"
+    );
+    assert_eq!(sandbox.runs("b.work"), 2, "{out}");
+    assert_eq!(sandbox.runs("c.work"), 1, "{out}");
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    for file in ["a.txt", "b-half.txt", "b.txt", "c.txt", "glue.txt"] {
+        assert!(files.contains(&file.to_string()), "{file}: {files:?}");
+    }
 }
