@@ -264,7 +264,7 @@ pub fn live_usage(line: &str, live: &mut super::LiveUsage, _model: Option<&str>)
         Some("assistant") => {
             let message = &event["message"];
             let mut spent = usage(message);
-            spent.cost_usd = super::prices::estimate(text(message, "model"), &spent);
+            spent.cost_usd = live.prices.estimate(text(message, "model"), &spent);
             live.add_message(text(message, "id"), &spent);
         }
         Some("result") => live.spent = usage(&event),

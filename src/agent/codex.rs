@@ -155,7 +155,7 @@ fn turn_usage(event: &Value) -> Usage {
 pub fn live_usage(line: &str, live: &mut super::LiveUsage, model: Option<&str>) {
     if let Some(event) = super::event_of_type(line, "turn.completed") {
         let mut spent = turn_usage(&event);
-        spent.cost_usd = super::prices::estimate(model, &spent);
+        spent.cost_usd = live.prices.estimate(model, &spent);
         live.spent.add(&spent);
     }
 }

@@ -67,11 +67,21 @@ pub struct AgentResult {
 #[derive(Debug, Default)]
 pub struct LiveUsage {
     pub spent: Usage,
+    /// How tokens a CLI reports without a cost are priced.
+    pub prices: prices::Prices,
     /// The message whose usage was counted last: Claude Code repeats it on every content block.
     last_message: Option<String>,
 }
 
 impl LiveUsage {
+    /// Nothing spent yet; tokens without a cost priced by `prices`.
+    pub fn priced_by(prices: prices::Prices) -> LiveUsage {
+        LiveUsage {
+            prices,
+            ..LiveUsage::default()
+        }
+    }
+
     /// Counts `usage` of message `id` once, however many lines repeat it.
     pub(crate) fn add_message(&mut self, id: Option<&str>, usage: &Usage) {
         if id.is_some() && id == self.last_message.as_deref() {

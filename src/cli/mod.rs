@@ -444,27 +444,37 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         }
         Command::Status { json, all } => {
             let store = open(git);
-            let traks: Vec<_> = store
-                .list()?
+            let listed = store.list()?;
+            let spending = spending(&store, &listed);
+            let traks: Vec<_> = listed
                 .into_iter()
                 .filter(|t| all || !t.state.status.is_finished())
                 .collect();
             let forecast = conflict_forecast(&store, &traks);
-            print::status(&store, &traks, &forecast, json)
+            print::status(&store, &traks, &forecast, &spending, json)
         }
         Command::Show(args) => {
             let store = open(git);
             let trak = store.resolve(args.id.as_deref())?;
-            let forecast = conflict_forecast(&store, &store.list()?);
+            let listed = store.list()?;
+            let forecast = conflict_forecast(&store, &listed);
+            let workflow = Workflow::load(store.git().main_workdir()).ok();
             // What a person reviews, where the workflow still names the stage's artifact.
-            let artifact = Workflow::load(store.git().main_workdir())
-                .ok()
-                .and_then(|w| {
-                    w.recorded_stage(&trak.state.flow, &trak.state.stage)
-                        .ok()
-                        .map(|s| s.artifact.clone())
-                });
-            print::show(&store, &trak, &forecast, artifact.as_deref(), args.json)
+            let artifact = workflow.as_ref().and_then(|w| {
+                w.recorded_stage(&trak.state.flow, &trak.state.stage)
+                    .ok()
+                    .map(|s| s.artifact.clone())
+            });
+            let spend =
+                ork::engine::budget::spend_views(workflow.as_ref(), &listed).remove(&trak.id);
+            print::show(
+                &store,
+                &trak,
+                &forecast,
+                artifact.as_deref(),
+                spend,
+                args.json,
+            )
         }
         Command::Log(args) => {
             let store = open(git);
@@ -581,6 +591,32 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
 }
 
 /// The conflict forecast over `traks`; a listing still works, with a warning, without it.
+/// What each trak spent against its budget, and the repository's day against `[budget]
+/// per_day` (when the workflow loads and sets one).
+fn spending(store: &Store, listed: &[Trak]) -> print::Spending {
+    use ork::engine::budget;
+    let workflow = Workflow::load(store.git().main_workdir()).ok();
+    let per_day = workflow
+        .as_ref()
+        .map(|w| w.budget.per_day)
+        .filter(|b| *b != Default::default());
+    let today = per_day.map(|limit| {
+        let day = ork::store::state::day_of(chrono::Utc::now());
+        let mut spent = ork::store::event::Usage::default();
+        for trak in listed {
+            spent.add(&trak.state.spent_on(&day));
+        }
+        budget::SpendView {
+            spent,
+            budget: limit,
+        }
+    });
+    print::Spending {
+        traks: budget::spend_views(workflow.as_ref(), listed),
+        today,
+    }
+}
+
 fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::views::conflict_forecast::Forecast {
     engine::views::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
         print::warning(&format!("no conflict forecast: {err:#}"));

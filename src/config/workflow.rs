@@ -320,6 +320,10 @@ pub struct Workflow {
     pub sandbox: SandboxSettings,
     /// Signed human decisions (`[trust]`).
     pub trust: super::trust::TrustSettings,
+    /// What the whole repository may spend (`[budget]`).
+    pub budget: super::budget::RepositoryBudget,
+    /// How tokens are priced where a CLI reports no cost (`[prices]` over the defaults).
+    pub prices: crate::agent::prices::Prices,
 }
 
 impl Workflow {
@@ -451,6 +455,10 @@ struct RawWorkflow {
     sandbox: Option<super::sandbox::RawSandbox>,
     #[serde(default)]
     trust: super::trust::TrustSettings,
+    #[serde(default)]
+    budget: Option<super::budget::RawRepositoryBudget>,
+    #[serde(default)]
+    prices: BTreeMap<String, Spanned<crate::agent::prices::Price>>,
 }
 
 #[derive(Deserialize)]
@@ -678,6 +686,8 @@ impl RawWorkflow {
             limits,
             sandbox,
             trust: self.trust,
+            budget: super::budget::validate_repository(self.budget, src, errors),
+            prices: super::budget::validate_prices(self.prices, src, errors),
         }
     }
 }

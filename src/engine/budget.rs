@@ -4,10 +4,12 @@
 //! model turn whose usage crossed it.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use anyhow::Result;
 
 use crate::agent::LiveUsage;
+use crate::agent::prices::Prices;
 use crate::config::workflow::{Flow, Stage, Workflow};
 use crate::store::event::{Budget, Usage};
 use crate::store::{Store, Trak};
@@ -58,6 +60,72 @@ pub fn tree_usage(store: &Store, trak: &Trak) -> Result<Usage> {
         }
     }
     Ok(spent)
+}
+
+/// A trak's spend over its whole tree against the budget that holds it, for listings.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct SpendView {
+    pub spent: Usage,
+    pub budget: Budget,
+}
+
+impl SpendView {
+    /// "$1.20", or "$1.20 / $5.00" under a budget; empty when nothing was spent or capped.
+    pub fn cell(&self) -> String {
+        let nothing = self.spent == Usage::default();
+        match (self.budget == Budget::default(), nothing) {
+            (true, true) => String::new(),
+            (true, false) => format!("${:.2}", self.spent.cost_usd),
+            (false, _) => format!("${:.2} / {}", self.spent.cost_usd, self.budget.describe()),
+        }
+    }
+}
+
+/// Each listed trak's [`SpendView`], from the listing alone (a parent's tree is summed from
+/// its subtraks in `traks`); `workflow` gives the flows' budgets where it loads.
+pub fn spend_views(workflow: Option<&Workflow>, traks: &[Trak]) -> HashMap<String, SpendView> {
+    let by_id: HashMap<&str, &Trak> = traks.iter().map(|t| (t.id.as_str(), t)).collect();
+    fn tree(by_id: &HashMap<&str, &Trak>, trak: &Trak) -> Usage {
+        let mut spent = trak.state.total_usage();
+        for planned in &trak.state.subtraks {
+            if let Some(sub) = by_id.get(planned.id.as_str()) {
+                spent.add(&tree(by_id, sub));
+            }
+        }
+        spent
+    }
+    traks
+        .iter()
+        .map(|trak| {
+            let budget = match workflow {
+                Some(workflow) => ancestor_budget(workflow, trak),
+                None => trak.state.budget.unwrap_or_default(),
+            };
+            let spent = tree(&by_id, trak);
+            (trak.id.clone(), SpendView { spent, budget })
+        })
+        .collect()
+}
+
+/// What every trak spent today (UTC), on every machine whose records this one has: the
+/// repository's `[budget] per_day` is held against it.
+pub fn spent_today(store: &Store) -> Result<Usage> {
+    let today = crate::store::state::day_of(chrono::Utc::now());
+    let mut spent = Usage::default();
+    for trak in store.list()? {
+        spent.add(&trak.state.spent_on(&today));
+    }
+    Ok(spent)
+}
+
+/// The repository's daily budget and what was spent of it today, when it is reached.
+pub fn day_budget_reached(store: &Store, workflow: &Workflow) -> Result<Option<(Usage, Budget)>> {
+    let limit = workflow.budget.per_day;
+    if limit == Budget::default() {
+        return Ok(None);
+    }
+    let spent = spent_today(store)?;
+    Ok(limit.reached_by(&spent).then_some((spent, limit)))
 }
 
 /// What a trak may spend in all: the budget a person set, else its flow's.
@@ -140,12 +208,26 @@ pub fn parent_budget_raised(store: &Store, workflow: &Workflow, trak: &Trak) -> 
 }
 
 impl Spend {
-    /// Holds `caps` (from [`caps_for_run`]) over one run.
-    pub fn new(caps: Vec<Cap>) -> Spend {
+    /// Holds `caps` (from [`caps_for_run`]) over one run, tokens without a cost priced by
+    /// `prices`.
+    pub fn new(caps: Vec<Cap>, prices: Prices) -> Spend {
         Spend {
             caps,
-            live: RefCell::default(),
+            live: RefCell::new(LiveUsage::priced_by(prices)),
             crossed: Cell::new(None),
+        }
+    }
+
+    /// What a finished run spent: `reported` as its CLI said, its tokens priced where the CLI
+    /// gave no cost (Codex), so a dollar budget counts every run.
+    pub fn priced(&self, reported: Usage, model: Option<&str>) -> Usage {
+        let tokens = reported.input_tokens + reported.output_tokens;
+        if reported.cost_usd > 0.0 || tokens == 0 {
+            return reported;
+        }
+        Usage {
+            cost_usd: self.live.borrow().prices.estimate(model, &reported),
+            ..reported
         }
     }
 

@@ -6,7 +6,7 @@
 //! (kill -9 included) just "drive the trak again".
 
 pub mod actions;
-mod budget;
+pub mod budget;
 mod claim;
 pub(crate) mod config_gate;
 mod decisions;
@@ -212,6 +212,19 @@ impl Engine<'_> {
             if self.share() {
                 // The sync may have brought this trak on (another machine's events).
                 trak = self.store.load(&trak.id)?;
+            }
+            if matches!(trak.state.status, Status::Queued | Status::Running)
+                && let Some((spent, limit)) = budget::day_budget_reached(self.store, self.workflow)?
+            {
+                self.reporter.step(&format!(
+                    "{}: not started: the repository's budget for today is spent (${:.2} and {} tokens of {}); runs start again tomorrow (UTC), or raise [budget] per_day in {}",
+                    trak.state.stage,
+                    spent.cost_usd,
+                    spent.input_tokens + spent.output_tokens,
+                    limit.describe(),
+                    crate::config::workflow::WORKFLOW_PATH
+                ));
+                return Ok(trak);
             }
             trak = match trak.state.status {
                 Status::Queued => self.run_stage(trak)?,

@@ -38,13 +38,10 @@ impl Engine<'_> {
         if !trak.state.planted.is_empty() {
             return self.wait_for_planted_files(trak, &stage.name, attempt);
         }
-        let spend = Spend::new(crate::engine::budget::caps_for_run(
-            self.store,
-            self.workflow,
-            &trak,
-            &flow,
-            &stage,
-        )?);
+        let spend = Spend::new(
+            crate::engine::budget::caps_for_run(self.store, self.workflow, &trak, &flow, &stage)?,
+            self.workflow.prices.clone(),
+        );
         if let Some(cap) = spend.reached_before() {
             let cap = cap.clone();
             return self.stop_at_budget(
@@ -166,6 +163,7 @@ impl Engine<'_> {
             // The session could not be resumed here: start afresh next time.
             finished.result.session_id = Some(String::new());
         }
+        finished.result.usage = spend.priced(finished.result.usage, agent.model.as_deref());
         let (run_usage, run_session) = (finished.result.usage, finished.result.session_id.clone());
         let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
         // Refs put back first: a main the agent moved must not read as files deleted there.

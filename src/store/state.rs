@@ -155,6 +155,10 @@ pub struct TrakState {
     /// Tokens and cost per stage, over every run on every machine.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub usage: BTreeMap<String, Usage>,
+    /// What the trak spent per UTC day ("2026-12-02"), the last few days only: the
+    /// repository's `[budget] per_day` adds today's up over every trak.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spent_by_day: BTreeMap<String, Usage>,
     /// The machine that started the current stage's latest run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_on: Option<String>,
@@ -234,6 +238,14 @@ pub struct Exchange {
     pub answer: String,
 }
 
+/// How many days of spend a trak's state keeps: enough for "today" on any machine's clock.
+const DAYS_KEPT: usize = 3;
+
+/// The UTC day of `at`, as `spent_by_day` keys it.
+pub fn day_of(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
 impl TrakState {
     /// Folds `events` (in any order) into the trak's state. Fails if there is no `created` event.
     pub fn fold(trak_id: &str, events: &[Event]) -> anyhow::Result<TrakState> {
@@ -274,6 +286,7 @@ impl TrakState {
             answers: BTreeMap::new(),
             sessions: BTreeMap::new(),
             usage: BTreeMap::new(),
+            spent_by_day: BTreeMap::new(),
             integrated_as: None,
             running_on: None,
             allow_secrets: false,
@@ -370,7 +383,7 @@ impl TrakState {
                 self.feedback = None;
                 self.allow_secrets = false;
                 self.merge_base &= *outcome == Outcome::Questions;
-                self.usage.entry(stage.clone()).or_default().add(usage);
+                self.spend(stage, usage, event.at);
                 match outcome {
                     Outcome::Artifact => self.status = Status::Checking,
                     Outcome::Verdict => {
@@ -429,7 +442,7 @@ impl TrakState {
                 ..
             } => {
                 self.budget_owner = owner.clone();
-                self.usage.entry(stage.clone()).or_default().add(usage);
+                self.spend(stage, usage, event.at);
                 if let Some(session) = session_id.as_ref().filter(|s| !s.is_empty()) {
                     self.sessions.insert(stage.clone(), session.clone());
                 }
@@ -630,6 +643,23 @@ impl TrakState {
         self.feedback = None;
         self.note = None;
         self.verdict = None;
+    }
+
+    /// Adds what a run of `stage` spent, on the day it ended.
+    fn spend(&mut self, stage: &str, usage: &Usage, at: DateTime<Utc>) {
+        self.usage.entry(stage.to_string()).or_default().add(usage);
+        if *usage == Usage::default() {
+            return;
+        }
+        self.spent_by_day.entry(day_of(at)).or_default().add(usage);
+        while self.spent_by_day.len() > DAYS_KEPT {
+            self.spent_by_day.pop_first();
+        }
+    }
+
+    /// What the trak spent on `day` (as [`day_of`] names it).
+    pub fn spent_on(&self, day: &str) -> Usage {
+        self.spent_by_day.get(day).copied().unwrap_or_default()
     }
 
     /// Every stage's usage added up.

@@ -278,3 +278,117 @@ fn a_stalled_agent_is_ended_and_its_stage_runs_again() {
         "the retry is told why"
     );
 }
+
+#[test]
+fn two_clones_share_a_daily_budget_once_their_spend_reaches_it_neither_starts_a_run() {
+    let net = crate::common::Net::new(&feature_workflow(
+        "60s",
+        "[budget]\nper_day = { usd = 1 }\n\n[sync]\nauto = true\n",
+        &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+    ));
+    let (a, b) = (&net.a, &net.b);
+    let spends = |usd: f64, text: &str| {
+        json!({"work": [
+            {"write": {format!("{text}.txt"): "x\n"},
+             "result": {"type": "artifact", "content": text, "usage": {"cost_usd": usd}}},
+            {"write": {format!("{text}-2.txt"): "x\n"}, "result": {"type": "artifact", "content": text}},
+        ]})
+    };
+    a.set_plan(spends(0.6, "on-a"));
+    b.set_plan(spends(0.5, "on-b"));
+
+    // $0.60 on A, then $0.50 on B: each ran, as the day's spend was under $1 when it started.
+    let (first, _) = a.new_trak("First on A", &[]);
+    assert_eq!(a.at(&first).0, "done");
+    b.git(&["fetch", "-q"]);
+    let (second, _) = b.new_trak("First on B", &[]);
+    assert_eq!(b.at(&second).0, "done");
+    assert_eq!((a.runs("work"), b.runs("work")), (1, 1));
+
+    // $1.10 spent between them: neither machine starts another run.
+    for (machine, title) in [(a, "Second on A"), (b, "Second on B")] {
+        let (id, out) = machine.new_trak(title, &[]);
+        assert!(
+            out.contains("not started: the repository's budget for today is spent ($1.10"),
+            "{out}"
+        );
+        assert!(out.contains("raise [budget] per_day"), "{out}");
+        assert_eq!(machine.at(&id).0, "queued", "{out}");
+    }
+    assert_eq!((a.runs("work"), b.runs("work")), (1, 1));
+    let status = a.ork_ok(&["status"]);
+    assert!(
+        status.contains(
+            "Spent today (UTC), every trak on every machine: $1.10 and 0 tokens of $1.00"
+        ),
+        "{status}"
+    );
+    // Each trak's spend is a column of its own.
+    let all = a.ork_ok(&["status", "--all"]);
+    let row = all
+        .lines()
+        .find(|l| l.starts_with(&first))
+        .unwrap_or_default();
+    assert!(all.contains("SPENT") && row.contains("$0.60"), "{all}");
+    let json = crate::common::json(&a.ork_ok(&["status", "--json"]));
+    let today = json["today"]["spent"]["cost_usd"].as_f64().unwrap_or(-1.0);
+    assert!((today - 1.1).abs() < 1e-9, "{json:#}");
+}
+
+#[test]
+fn tokens_reported_without_a_cost_are_priced_by_the_workflows_table_and_count_in_the_budget() {
+    let tokens = |n: u64| json!({"input_tokens": n, "output_tokens": 0});
+    let s = Sandbox::new(
+        &feature_workflow(
+            "60s",
+            "[prices]\n\"house-model\" = { input = 2.0, output = 8.0 }\n",
+            &[stage(
+                "work",
+                "worker.md",
+                "summary",
+                "review = \"human\"\nmodel = \"house-model-1\"\nbudget = { usd = 3 }",
+            )],
+        ),
+        json!({"work": [
+            {"result": {"type": "artifact", "content": "one", "usage": tokens(1_000_000)}},
+            {"result": {"type": "artifact", "content": "two", "usage": tokens(500_000)}},
+            {"result": {"type": "artifact", "content": "three"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Priced", &[]);
+    let json = crate::common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let cost = json["usage"]["cost_usd"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (cost - 2.0).abs() < 1e-9,
+        "a million input tokens at $2: {json:#}"
+    );
+    // $3 after the second run: the stage's budget lets no third start.
+    s.ork_ok(&["reject", &id, "-m", "again"]);
+    let out = s.ork(&["reject", &id, "-m", "once more"]);
+    let text = crate::common::stdout(&out) + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(s.runs("work"), 2, "{text}");
+    assert!(
+        text.contains("stopped at the budget of stage work ($3.00): spent $3.00"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_negative_price_is_refused_with_where_and_what_to_do() {
+    let s = Sandbox::new(
+        &feature_workflow(
+            "60s",
+            "[prices]\n\"gpt-5\" = { input = -1.0, output = 8.0 }\n",
+            &[stage("work", "worker.md", "summary", "review = \"human\"")],
+        ),
+        json!({}),
+    );
+    let out = s.ork(&["trak", "new", "Anything"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("workflow.toml:"), "{err}");
+    assert!(
+        err.contains("the price of \"gpt-5\" must name a model and be at least $0"),
+        "{err}"
+    );
+}

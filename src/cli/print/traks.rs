@@ -2,25 +2,56 @@
 
 use super::*;
 
-pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) -> Result<()> {
+use ork::engine::budget::SpendView;
+
+/// What was spent against which budget: per trak (over its tree), and the repository's day.
+pub struct Spending {
+    pub traks: std::collections::HashMap<String, SpendView>,
+    /// Today's spend against `[budget] per_day`, when the workflow sets one.
+    pub today: Option<SpendView>,
+}
+
+pub fn status(
+    store: &Store,
+    traks: &[Trak],
+    forecast: &Forecast,
+    spending: &Spending,
+    json: bool,
+) -> Result<()> {
     if json {
         // One directory listing for all traks, rather than a stat per trak.
         let present = store.worktree_ids();
         let list: Vec<_> = traks
             .iter()
-            .map(|t| trak_json(store, t, present.contains(&t.id), forecast))
+            .map(|t| {
+                let spend = spending.traks.get(&t.id).copied();
+                trak_json(store, t, present.contains(&t.id), forecast, spend)
+            })
             .collect();
         // Serialized straight from the structs: going through a `serde_json::Value` first
         // cost a sixth of a listing of 1,000 traks.
         #[derive(serde::Serialize)]
         struct Listing<'a> {
             traks: Vec<TrakJson<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            today: Option<SpendView>,
         }
         outln!(
             "{}",
-            serde_json::to_string_pretty(&Listing { traks: list })?
+            serde_json::to_string_pretty(&Listing {
+                traks: list,
+                today: spending.today
+            })?
         );
         return Ok(());
+    }
+    if let Some(today) = &spending.today {
+        outln!(
+            "Spent today (UTC), every trak on every machine: ${:.2} and {} tokens of {} ([budget] per_day)",
+            today.spent.cost_usd,
+            today.spent.input_tokens + today.spent.output_tokens,
+            today.budget.describe()
+        );
     }
     if traks.is_empty() {
         outln!("No traks. Create one with: ork trak new \"What to do\"");
@@ -38,6 +69,13 @@ pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) ->
     ]];
     if any_remote {
         rows[0].push("WHERE".into());
+    }
+    let spend_cell = |t: &Trak| spending.traks.get(&t.id).map(SpendView::cell);
+    let any_spend = traks
+        .iter()
+        .any(|t| spend_cell(t).is_some_and(|c| !c.is_empty()));
+    if any_spend {
+        rows[0].push("SPENT".into());
     }
     let any_conflict = traks.iter().any(|t| forecast.contains_key(&t.id));
     if any_conflict {
@@ -64,6 +102,9 @@ pub fn status(store: &Store, traks: &[Trak], forecast: &Forecast, json: bool) ->
                 Location::Local => "local".into(),
                 Location::Remote(remote) => remote.clone(),
             });
+        }
+        if any_spend {
+            row.push(spend_cell(trak).unwrap_or_default());
         }
         if any_conflict {
             row.push(conflicts_cell(forecast.get(&trak.id)));
@@ -166,6 +207,7 @@ pub fn show(
     trak: &Trak,
     forecast: &Forecast,
     artifact: Option<&str>,
+    spend: Option<SpendView>,
     json: bool,
 ) -> Result<()> {
     let description = store.description(trak)?;
@@ -173,7 +215,7 @@ pub fn show(
     let outside = outside_changes(&events);
     if json {
         let present = worktree(store, trak).is_some();
-        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast))?;
+        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast, spend))?;
         value["description"] = json!(description);
         value["stages"] = json!(trak.state.stages);
         value["events"] = json!(trak.state.events);
@@ -253,11 +295,16 @@ pub fn show(
     if s.usage.len() > 1 {
         outln!("  cost      total: {}", usage_text(&s.total_usage()));
     }
-    if let Some(budget) = &s.budget {
+    if let Some(spend) = spend.filter(|v| v.budget != Default::default()) {
+        let tree = if s.subtraks.is_empty() {
+            ""
+        } else {
+            " (with its subtraks)"
+        };
         outln!(
-            "  budget    trak: ${:.2} spent of {}",
-            s.total_usage().cost_usd,
-            budget.describe()
+            "  budget    trak: ${:.2} spent{tree} of {}",
+            spend.spent.cost_usd,
+            spend.budget.describe()
         );
     }
     for (stage, budget) in &s.stage_budgets {
@@ -358,6 +405,9 @@ pub(super) struct TrakJson<'a> {
     interrupted: bool,
     note: Option<&'a str>,
     usage: ork::store::event::Usage,
+    /// Spend over the trak's tree against the budget that holds it (a budget, or subtraks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spend: Option<SpendView>,
     attempt: u32,
     base: &'a str,
     branch: &'a str,
@@ -394,9 +444,11 @@ pub(super) fn trak_json<'a>(
     trak: &'a Trak,
     has_worktree: bool,
     forecast: &'a Forecast,
+    spend: Option<SpendView>,
 ) -> TrakJson<'a> {
     let s = &trak.state;
     TrakJson {
+        spend: spend.filter(|v| v.budget != Default::default() || !s.subtraks.is_empty()),
         id: &trak.id,
         title: &s.title,
         flow: &s.flow,
