@@ -43,6 +43,7 @@ impl Engine<'_> {
                 EventKind::RoundsReached {
                     stage: stage.name.clone(),
                     rounds: stage.max_rounds,
+                    integration: false,
                 }
             }
             (Some(verdict), _) if verdict.decision == Decision::Reject => {

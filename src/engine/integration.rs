@@ -237,11 +237,12 @@ impl Engine<'_> {
         base: &str,
         paths: &[String],
     ) -> Result<Trak> {
+        let why = format!("merge into {base} conflicts in {}", paths.join(", "));
+        if let Some(trak) = self.stop_sending_back(&trak, flow, &why)? {
+            return Ok(trak);
+        }
         let route_to = flow.on_conflict.clone();
-        self.reporter.step(&format!(
-            "merge into {base} conflicts in {}; back to {route_to}",
-            paths.join(", ")
-        ));
+        self.reporter.step(&format!("{why}; back to {route_to}"));
         let feedback = format!(
             "Merging this branch into {base} conflicts in:\n\n{}\n\nork has started merging {base} into this branch in your worktree: those files hold git's conflict markers. Resolve them keeping both sides' intent and leave the result for ork to commit as the merge (no `git merge` or `git commit` of your own).",
             paths
@@ -259,6 +260,33 @@ impl Engine<'_> {
                 by: Actor::Integration,
             },
         )
+    }
+
+    /// A merge sent back as many times as the flow's `max_rounds` allows is not sent back
+    /// again: the trak waits for a person (docs/design.md rule 13). `None`: send it back.
+    pub(super) fn stop_sending_back(
+        &mut self,
+        trak: &Trak,
+        flow: &Flow,
+        why: &str,
+    ) -> Result<Option<Trak>> {
+        if trak.state.integration_rounds < flow.max_rounds {
+            return Ok(None);
+        }
+        self.reporter.step(&format!(
+            "{why}; the merge was sent back {} time(s), as many as max_rounds allows: the trak waits: ork approve {id}  /  ork reject {id} -m \"…\"",
+            flow.max_rounds,
+            id = trak.id
+        ));
+        let trak = self.store.record(
+            trak,
+            EventKind::RoundsReached {
+                stage: trak.state.stage.clone(),
+                rounds: flow.max_rounds,
+                integration: true,
+            },
+        )?;
+        Ok(Some(trak))
     }
 
     /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each

@@ -55,11 +55,15 @@ impl Engine<'_> {
                 .record(trak, EventKind::IntegrationBlocked { reason: run.output })?;
             return Ok(Some(trak));
         }
-        let route_to = flow.on_conflict.clone();
-        self.reporter.step(&format!(
-            "the merge with {base} fails the gate ({}); {base} stays where it is; back to {route_to}",
+        let why = format!(
+            "the merge with {base} fails the gate ({}); {base} stays where it is",
             run.result
-        ));
+        );
+        if let Some(trak) = self.stop_sending_back(trak, flow, &why)? {
+            return Ok(Some(trak));
+        }
+        let route_to = flow.on_conflict.clone();
+        self.reporter.step(&format!("{why}; back to {route_to}"));
         let feedback = format!(
             "This branch merges cleanly into {base}'s current tip, but the result fails the gate `{}` ({}):\n\n{}\n\n\
              {base} has moved on since this branch took it in; ork has merged it into this \

@@ -253,7 +253,14 @@ pub enum EventKind {
     ParentBudgetRaised { parent: String },
     /// The stage's reviewer rejected once more than its `max_rounds` allows (`rounds` times
     /// so far): the trak waits for a person with the last verdict (docs/design.md rule 13).
-    RoundsReached { stage: String, rounds: u32 },
+    /// With `integration`: the merge into the base sent the trak back (a conflict, a failing
+    /// landing gate) as many times as the flow's `max_rounds` allows.
+    RoundsReached {
+        stage: String,
+        rounds: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        integration: bool,
+    },
     /// The stage was approved (by a human, a reviewer agent, or automatically): the trak moves
     /// to the next stage, or to integration after the last.
     Approved {
@@ -550,7 +557,14 @@ impl EventKind {
             EventKind::ParentBudgetRaised { parent } => {
                 format!("Go on: the budget of {parent} was raised")
             }
-            EventKind::RoundsReached { stage, rounds } => {
+            EventKind::RoundsReached {
+                rounds,
+                integration: true,
+                ..
+            } => {
+                format!("Stop sending the merge back after {rounds} round(s)")
+            }
+            EventKind::RoundsReached { stage, rounds, .. } => {
                 format!("Stop {stage}'s review loop after {rounds} round(s)")
             }
             EventKind::Planted { by, files } => {

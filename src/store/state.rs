@@ -195,6 +195,10 @@ pub struct TrakState {
     /// there (docs/design.md rule 13).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rounds: BTreeMap<String, u32>,
+    /// How many times the merge into the base sent the trak back (conflicts, a failing landing
+    /// gate) since a person last decided; the flow's `max_rounds` caps it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub integration_rounds: u32,
     /// Files another trak's run wrote into this trak's worktree: its next run waits for a
     /// person until `ork retry` (docs/design.md rule 12).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -297,6 +301,7 @@ impl TrakState {
             budget_reached: None,
             budget_owner: None,
             rounds: BTreeMap::new(),
+            integration_rounds: 0,
             planted: Vec::new(),
             gate_passed: false,
             parent: parent.clone(),
@@ -460,14 +465,30 @@ impl TrakState {
                     limit.describe()
                 ));
             }
-            EventKind::RoundsReached { stage, rounds } => {
+            EventKind::RoundsReached {
+                rounds,
+                integration: true,
+                ..
+            } => {
+                self.status = Status::AwaitingReview;
+                self.note = Some(format!(
+                    "the merge into {} was sent back {rounds} time(s) (conflicts, a failing gate on \
+                     the merge), as many as max_rounds allows: approve to try the merge again, or \
+                     reject with your own feedback",
+                    self.base
+                ));
+            }
+            EventKind::RoundsReached { stage, rounds, .. } => {
                 self.status = Status::AwaitingReview;
                 self.note = Some(format!(
                     "{stage}'s reviewer rejected {rounds} time(s), as many as max_rounds allows: \
                      approve the work as it is, or reject it with your own feedback"
                 ));
             }
-            EventKind::Approved { stage, .. } => {
+            EventKind::Approved { stage, by } => {
+                if *by == Actor::Human {
+                    self.integration_rounds = 0;
+                }
                 let breakdown = self.breakdown_stage.as_ref() == Some(stage);
                 if breakdown && self.breakdown.len() >= 2 {
                     self.start_subtraks();
@@ -492,7 +513,9 @@ impl TrakState {
                     // A person decided: the reviewer gets its rounds again.
                     Actor::Human => {
                         self.rounds.remove(stage);
+                        self.integration_rounds = 0;
                     }
+                    Actor::Integration => self.integration_rounds += 1,
                     _ => {}
                 }
                 self.send_back(route_to, feedback);
@@ -501,6 +524,7 @@ impl TrakState {
             EventKind::LandingGateFailed {
                 feedback, route_to, ..
             } => {
+                self.integration_rounds += 1;
                 self.send_back(route_to, feedback);
                 self.merge_base = true;
             }

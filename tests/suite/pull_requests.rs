@@ -371,6 +371,42 @@ fn the_base_moved_on_breaking_the_trak_so_it_goes_back_to_work_and_the_base_stay
 }
 
 #[test]
+fn a_merge_that_keeps_failing_its_gate_is_sent_back_max_rounds_times_then_the_trak_waits() {
+    // Green in the trak's worktree, red on every merge with main: a loop without end but
+    // for the cap.
+    let gate = "gate = { command = \"case \\\"$PWD\\\" in */ork/landing/*) echo the merge is red; exit 1;; esac\" }";
+    let s = pr_sandbox(
+        &workflow(gate, "strategy = \"merge\"\nmax_rounds = 2"),
+        &[],
+        json!({"work": [{"write": {"feature.txt": "x"}, "result": {"type": "artifact", "content": "x"}}]}),
+    );
+    let main_before = s.repo.git(&["rev-parse", "main"]);
+    let id = created_id(&s.ork_ok(&["trak", "new", "--no-run", "Never green"]));
+    let out = s.ork_ok(&["resume", &id]);
+
+    // Two rounds back to work, then the third failure waits for a person.
+    assert_eq!(s.events_of(&id, "landing_gate_failed").len(), 2, "{out}");
+    assert_eq!(s.runs("work"), 3, "{out}");
+    s.assert_status(&id, "awaiting_review");
+    assert!(out.contains("max_rounds"), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("sent back 2 time(s)"), "{show}");
+    let json = crate::common::json(&s.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(json["integration_rounds"], 2, "{json:#}");
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+    let story = s
+        .repo
+        .git(&["log", "-1", "--format=%s", &format!("ork/{id}")]);
+    assert!(story.contains("Stop sending the merge back"), "{story}");
+
+    // A person approving tries the merge again, with the rounds counted afresh.
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(s.events_of(&id, "landing_gate_failed").len(), 4);
+    s.assert_status(&id, "awaiting_review");
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main_before);
+}
+
+#[test]
 fn integration_gate_false_turns_the_landing_gate_off() {
     let gate = format!("gate = {{ command = {CALLS_EXIST:?} }}");
     let s = pr_sandbox(

@@ -222,6 +222,7 @@ pub fn show(
         value["conflicting_events"] = json!(trak.state.conflicting_events);
         value["breakdown"] = json!(trak.state.breakdown);
         value["rounds"] = json!(trak.state.rounds);
+        value["integration_rounds"] = json!(trak.state.integration_rounds);
         value["budget"] = json!(trak.state.budget);
         value["stage_budgets"] = json!(trak.state.stage_budgets);
         value["budget_reached"] = json!(trak.state.budget_reached);
@@ -319,6 +320,13 @@ pub fn show(
     }
     for (stage, rounds) in &s.rounds {
         outln!("  rounds    {stage}: its reviewer sent the work back {rounds} time(s)");
+    }
+    if s.integration_rounds > 0 {
+        outln!(
+            "  rounds    the merge into {}: sent back {} time(s)",
+            s.base,
+            s.integration_rounds
+        );
     }
     if let Some(note) = &s.note {
         outln!(
