@@ -226,6 +226,28 @@ fn r_sends_typed_feedback_to_the_agent() {
 }
 
 #[test]
+fn a_traks_spend_shows_against_its_budget_in_the_list_and_the_detail() {
+    let usage = json!({"input_tokens": 1000, "output_tokens": 100, "cost_usd": 0.4});
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": {"type": "artifact", "content": "# Plan", "usage": usage}}]}),
+    );
+    let (capped, _) = s.new_trak("Capped", &["--budget", "5"]);
+    let tmux = open_ui(&s);
+    let screen = tmux.wait_for("the capped trak", |s| row(s, &capped).is_some());
+    assert!(
+        row(&screen, &capped).unwrap().contains("$0.40 / $5.00"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("spent $0.4000 (1000 in / 100 out tokens) of $5.00"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}
+
+#[test]
 fn traks_moved_by_another_process_show_up_without_a_key() {
     let s = Sandbox::review_flow("", json!({"planning": [artifact("# Plan")]}));
     let (first, _) = s.new_trak("Add login", &[]);

@@ -3,8 +3,12 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use std::collections::HashMap;
+
+use ork::config::workflow::Workflow;
 use ork::engine::HumanDecision;
 use ork::engine::actions::{self, Action};
+use ork::engine::budget::{SpendView, spend_views};
 use ork::store::Trak;
 
 use super::detail::Detail;
@@ -27,6 +31,8 @@ pub struct App {
     pub message: Option<String>,
     /// A full-screen text (the diff, the full log) over the view.
     pub overlay: Option<Overlay>,
+    /// Each trak's spend (with its subtraks') against its budget, as `ork status` shows it.
+    pub spend: HashMap<String, SpendView>,
 }
 
 /// One row of the list.
@@ -83,11 +89,14 @@ impl App {
             detail: None,
             message: None,
             overlay: None,
+            spend: HashMap::new(),
         }
     }
 
     /// Replaces the list; the first time, selects the first trak that waits for a human.
-    pub fn set_traks(&mut self, traks: Vec<Trak>) {
+    /// `workflow` gives the flows' budgets.
+    pub fn set_traks(&mut self, traks: Vec<Trak>, workflow: &Workflow) {
+        self.spend = spend_views(Some(workflow), &traks);
         self.traks = in_list_order(traks);
         let still_there = self
             .selected

@@ -8,7 +8,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
+use ork::engine::budget::SpendView;
 use ork::store::Trak;
+use ork::store::event::{Budget, Usage};
 use ork::store::state::Status;
 
 use super::app::{ACTION_KEYS, App, Listed, Mode, Overlay, Purpose};
@@ -85,7 +87,31 @@ const MIN_DETAIL_WIDTH: u16 = 40;
 const STAGE_WIDTH: usize = 10;
 const STATUS_WIDTH: u16 = 15;
 const AGE_WIDTH: u16 = 4;
-const COST_WIDTH: u16 = 6;
+const COST_WIDTH: usize = 6;
+
+/// A trak's COST cell: what it spent with its subtraks, against its budget where it has one.
+fn cost_cell(app: &App, trak: &Trak) -> String {
+    let cell = app
+        .spend
+        .get(&trak.id)
+        .map(|v| v.cell())
+        .unwrap_or_default();
+    if cell.is_empty() {
+        "-".to_string()
+    } else {
+        cell
+    }
+}
+
+/// The COST column is as wide as its widest cell ("$1.20 / $5.00" under a budget).
+fn cost_width(app: &App) -> u16 {
+    app.traks
+        .iter()
+        .map(|l| cost_cell(app, &l.trak).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(COST_WIDTH) as u16
+}
 
 /// The widest id (indented) and stage of the list.
 fn column_widths(app: &App) -> (usize, usize) {
@@ -110,7 +136,7 @@ fn column_widths(app: &App) -> (usize, usize) {
 /// and the gaps between them.
 fn list_width(app: &App) -> u16 {
     let (id, stage) = column_widths(app);
-    let fixed = STATUS_WIDTH + AGE_WIDTH + COST_WIDTH;
+    let fixed = STATUS_WIDTH + AGE_WIDTH + cost_width(app);
     (2 + 2 + id + stage + 4) as u16 + fixed
 }
 
@@ -119,7 +145,10 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     let now = Utc::now();
     let rows: Vec<Row> = visible
         .iter()
-        .map(|l| trak_row(l, app.interrupted.contains(&l.trak.id), now))
+        .map(|l| {
+            let interrupted = app.interrupted.contains(&l.trak.id);
+            trak_row(l, interrupted, cost_cell(app, &l.trak), now)
+        })
         .collect();
     let empty = app.traks.is_empty();
     let table = Table::new(
@@ -129,7 +158,7 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(column_widths(app).1 as u16),
             Constraint::Length(STATUS_WIDTH),
             Constraint::Length(AGE_WIDTH),
-            Constraint::Length(COST_WIDTH),
+            Constraint::Length(cost_width(app)),
         ],
     )
     .header(
@@ -147,10 +176,14 @@ fn trak_list(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn trak_row(listed: &Listed, interrupted: bool, now: chrono::DateTime<Utc>) -> Row<'static> {
+fn trak_row(
+    listed: &Listed,
+    interrupted: bool,
+    cost: String,
+    now: chrono::DateTime<Utc>,
+) -> Row<'static> {
     let s = &listed.trak.state;
     let id = format!("{}{}", "  ".repeat(listed.depth), listed.trak.id);
-    let cost = s.total_usage().cost_usd;
     let mut title = id;
     if let Some(pr) = pull_request(&listed.trak) {
         title.push_str(&format!(" {pr}"));
@@ -161,11 +194,7 @@ fn trak_row(listed: &Listed, interrupted: bool, now: chrono::DateTime<Utc>) -> R
         Cell::from(view::status_word(&listed.trak, interrupted, None))
             .style(tone_style(view::tone(s.status, interrupted))),
         Cell::from(crate::cli::print::age(s.created_at, now)),
-        Cell::from(if cost > 0.0 {
-            format!("${cost:.2}")
-        } else {
-            "-".to_string()
-        }),
+        Cell::from(cost),
     ])
 }
 
@@ -194,7 +223,8 @@ fn detail_pane(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new("No trak selected.").block(block), area);
         return;
     };
-    let lines = detail_lines(trak, detail, area.height.saturating_sub(2) as usize);
+    let spend = app.spend.get(&trak.id);
+    let lines = detail_lines(trak, detail, spend, area.height.saturating_sub(2) as usize);
     frame.render_widget(
         Paragraph::new(Text::from(lines))
             .block(block)
@@ -205,7 +235,12 @@ fn detail_pane(frame: &mut Frame, app: &App, area: Rect) {
 
 /// The detail pane's lines: who the trak is, what to do next, then its live output (the end of
 /// it, sized to what is left of `height`), its latest artifacts and its last gate failure.
-fn detail_lines(trak: &Trak, detail: &Detail, height: usize) -> Vec<Line<'static>> {
+fn detail_lines(
+    trak: &Trak,
+    detail: &Detail,
+    spend: Option<&SpendView>,
+    height: usize,
+) -> Vec<Line<'static>> {
     let s = &trak.state;
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
@@ -228,13 +263,8 @@ fn detail_lines(trak: &Trak, detail: &Detail, height: usize) -> Vec<Line<'static
             Span::raw(format!(" at {}, attempt {}", s.stage, s.attempt)),
         ]),
     ];
-    let usage = s.total_usage();
-    if usage.cost_usd > 0.0 || usage.input_tokens > 0 {
-        lines.push(Line::from(format!(
-            "cost ${:.4} ({} in / {} out tokens)",
-            usage.cost_usd, usage.input_tokens, usage.output_tokens
-        )));
-    }
+    lines.extend(spend.and_then(spend_line).map(Line::from));
+    lines.extend(rounds_lines(trak).into_iter().map(Line::from));
     lines.push(Line::from(vec![
         Span::styled("next: ", bold),
         Span::raw(next_here(trak, &detail.next)),
@@ -280,6 +310,39 @@ fn detail_lines(trak: &Trak, detail: &Detail, height: usize) -> Vec<Line<'static
 }
 
 /// What to do next, in this view's keys where a key does it.
+/// "spent $1.2000 (… tokens) of $5.00 with its subtraks": the trak's spend against its budget.
+fn spend_line(view: &SpendView) -> Option<String> {
+    let spent = &view.spent;
+    if *spent == Usage::default() && view.budget == Budget::default() {
+        return None;
+    }
+    let mut line = format!(
+        "spent ${:.4} ({} in / {} out tokens)",
+        spent.cost_usd, spent.input_tokens, spent.output_tokens
+    );
+    if view.budget != Budget::default() {
+        line.push_str(&format!(" of {}", view.budget.describe()));
+    }
+    Some(line)
+}
+
+/// How many times each route back has sent the trak back so far (docs/design.md rule 13).
+fn rounds_lines(trak: &Trak) -> Vec<String> {
+    let s = &trak.state;
+    let mut lines: Vec<String> = s
+        .rounds
+        .iter()
+        .map(|(stage, n)| format!("rounds: {stage}'s reviewer sent the work back {n} time(s)"))
+        .collect();
+    if s.integration_rounds > 0 {
+        lines.push(format!(
+            "rounds: the merge into {} sent it back {} time(s)",
+            s.base, s.integration_rounds
+        ));
+    }
+    lines
+}
+
 fn next_here(trak: &Trak, next: &str) -> String {
     match trak.state.status {
         Status::AwaitingReview => "a approve · r reject with feedback".to_string(),

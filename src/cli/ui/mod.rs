@@ -59,7 +59,7 @@ fn event_loop(
         tick = tick.wrapping_add(1);
         let moved = watcher.changed(store)?;
         if moved {
-            reload(store, &mut app)?;
+            reload(store, workflow, &mut app)?;
         }
         if moved || tick.is_multiple_of(INTERRUPT_CHECK_TICKS) {
             app.interrupted = interrupted(store, &app);
@@ -94,7 +94,7 @@ fn event_loop(
                         .unwrap_or_else(|err| format!("{err:#}").replace('\n', " ")),
                 );
                 // Show the recorded decision at once, before the background run moves it on.
-                reload(store, &mut app)?;
+                reload(store, workflow, &mut app)?;
             }
             Request::ShowDiff(id) => app.overlay = Some(shown(store, &id, "diff", diff_lines)),
             Request::ShowLog(id) => app.overlay = Some(shown(store, &id, "log", log_lines)),
@@ -103,8 +103,8 @@ fn event_loop(
 }
 
 /// Lists the traks again.
-fn reload(store: &Store, app: &mut App) -> Result<()> {
-    app.set_traks(store.list()?);
+fn reload(store: &Store, workflow: &Workflow, app: &mut App) -> Result<()> {
+    app.set_traks(store.list()?, workflow);
     Ok(())
 }
 
