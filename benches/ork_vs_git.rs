@@ -44,6 +44,11 @@ fn main() {
         println!("{}", render(&[whole_trak_row()]));
         return;
     }
+    // `-- --usage`: the streamed-usage row only, printed and not written.
+    if args.iter().any(|a| a == "--usage") {
+        println!("{}", render(&[streamed_usage_row()]));
+        return;
+    }
     let write =
         args.iter().any(|a| a == "--write") || std::env::var_os("ORK_BENCH_WRITE").is_some();
     let quick = std::env::var_os("ORK_BENCH_QUICK").is_some();
@@ -115,6 +120,7 @@ fn main() {
     rows.push(transition_row(ork.median));
     rows.push(trak_new_row());
     rows.push(whole_trak_row());
+    rows.push(streamed_usage_row());
     rows.push(claim_row());
     rows.push(Row::new("ork --version".into(), "git --version", ork, git));
 
@@ -811,6 +817,89 @@ fn whole_trak_repo() -> Repo {
     std::fs::write(orkestra.join("workflow.toml"), WHOLE_TRAK_WORKFLOW).unwrap();
     let agent = orkestra.join("scripts/bench-agent.sh");
     std::fs::write(&agent, WHOLE_TRAK_AGENT).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.run("git", &["add", "-A"]);
+    repo.run("git", &["commit", "-q", "-m", "workflow"]);
+    repo
+}
+
+/// How many usage lines the streaming agent prints: one per model turn, far more turns than a
+/// run takes, so that reading them is what the row measures.
+const USAGE_LINES: usize = 20_000;
+
+/// A one-stage flow whose agent streams [`USAGE_LINES`] usage lines; `budget` is the flow's
+/// budget line, or empty.
+fn streaming_workflow(budget: &str) -> String {
+    format!(
+        "default_flow = \"bench\"\n\n[agents.streamer]\nkind = \"command\"\n\
+         command = [\".orkestra/scripts/bench-agent.sh\"]\n\n[flows.bench]\n{budget}\n\
+         [[flows.bench.stages]]\nname = \"work\"\nagent = \"streamer\"\nprompt = \"worker.md\"\n\
+         artifact = \"summary\"\nreview = \"auto\"\n\n[flows.bench.integration]\nstrategy = \"merge\"\n"
+    )
+}
+
+/// The streaming agent: [`USAGE_LINES`] usage lines on stdout (from `awk`, so that printing
+/// costs the agent next to nothing), one file, its result.
+const STREAMING_AGENT: &str = r#"#!/bin/sh
+awk -v n=USAGE_LINES 'BEGIN { for (i = 0; i < n; i++) print "{\"ork_usage\": {\"input_tokens\": 1200, \"output_tokens\": 150, \"cost_usd\": 0.000001}}" }'
+echo "work of $ORK_TRAK" > "work-$ORK_TRAK.txt"
+echo '{"type": "artifact", "content": "Wrote one file."}' > "$ORK_OUTPUT"
+"#;
+
+/// A whole one-stage trak whose agent streams usage lines, under a budget (every line read for
+/// what it spent, against the cap) and without one (no line read for usage): what holding a
+/// budget while the agent runs costs.
+fn streamed_usage_row() -> Row {
+    let capped = streaming_repo(&streaming_workflow("budget = { usd = 1000000 }"));
+    let uncapped = streaming_repo(&streaming_workflow(""));
+    let (mut i, mut j) = (0, 0);
+    let (ork, baseline) = time_in_turn(
+        RUNS,
+        || {
+            i += 1;
+            capped.run(ORK, &["trak", "new", &format!("Capped {i}")]);
+        },
+        || {
+            j += 1;
+            uncapped.run(ORK, &["trak", "new", &format!("Uncapped {j}")]);
+        },
+    );
+    let done = |repo: &Repo| -> usize {
+        let out = Command::new(ORK)
+            .args(["status", "--json", "--all"])
+            .current_dir(&repo.path)
+            .output()
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        listed["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "done")
+            .count()
+    };
+    assert_eq!(done(&capped), i, "every capped trak must be merged");
+    assert_eq!(done(&uncapped), j, "every uncapped trak must be merged");
+    Row::new(
+        format!("whole trak whose agent streams {USAGE_LINES} usage lines, under a budget"),
+        "the same trak without a budget (no line read for usage)",
+        ork,
+        baseline,
+    )
+}
+
+/// A repository with `workflow` and the streaming agent committed.
+fn streaming_repo(workflow: &str) -> Repo {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    let orkestra = repo.path.join(".orkestra");
+    std::fs::write(orkestra.join("workflow.toml"), workflow).unwrap();
+    let agent = orkestra.join("scripts/bench-agent.sh");
+    std::fs::write(
+        &agent,
+        STREAMING_AGENT.replace("USAGE_LINES", &USAGE_LINES.to_string()),
+    )
+    .unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     repo.run("git", &["add", "-A"]);
     repo.run("git", &["commit", "-q", "-m", "workflow"]);
