@@ -52,8 +52,12 @@ pub enum Review {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    #[default]
+    /// A merge commit whose second parent is the trak's branch: the whole record in the
+    /// base's history.
     Merge,
+    /// One commit of the trak's code on the base, the record left on `ork/<id>`: the default,
+    /// so that the base's history reads like a person's.
+    #[default]
     Squash,
     /// Push a branch holding only the code and open a pull request (through `gh`).
     Pr,

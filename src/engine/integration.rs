@@ -61,8 +61,8 @@ impl Engine<'_> {
             );
         };
         // A crash after moving the base but before recording it: finish the record only.
-        if git.is_ancestor(trak.tip, base_tip)? {
-            return self.finish_integration(trak, &base, base_tip);
+        if let Some(landed) = landed_on(git, &trak, base_tip)? {
+            return self.finish_integration(trak, &base, landed);
         }
         let (trak, merge) = match self.merge_onto(trak, base_tip)? {
             Merged::Commit(trak, merge) => (trak, merge),
@@ -110,9 +110,9 @@ impl Engine<'_> {
                 }
             };
             // Landed already (a crash after the push): finish the record only.
-            if git.is_ancestor(trak.tip, onto)? {
+            if let Some(landed) = landed_on(git, &trak, onto)? {
                 self.follow_remote_base(&base, local, onto);
-                return self.finish_integration(trak, &base, onto);
+                return self.finish_integration(trak, &base, landed);
             }
             let (merged, merge) = match self.merge_onto(trak, onto)? {
                 Merged::Commit(trak, merge) => (trak, merge),
@@ -154,15 +154,43 @@ impl Engine<'_> {
             Strategy::Merge | Strategy::Pr => vec![onto, trak.tip],
             Strategy::Squash => vec![onto],
         };
-        let message = format!(
-            "{} (ork trak {})\n\nOrk-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
-            trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
-        );
+        let message = self.landing_message(&trak, &flow)?;
         let merge = git.new_commit(&message, tree, &parents)?;
         if let Some(sent_back) = self.landing_gate(&trak, &flow, merge, &base)? {
             return Ok(Merged::SentBack(sent_back));
         }
         Ok(Merged::Commit(trak, merge))
+    }
+
+    /// The message of the commit that lands the trak (docs/data-model.md, "The integration
+    /// commit"). A squash reads as a person's commit: the title, then the summary of the stage
+    /// that writes the code. A merge names the trak it brings in. Both end in the trailers
+    /// that link the commit to the trak's record on `ork/<id>`.
+    fn landing_message(&self, trak: &Trak, flow: &Flow) -> Result<String> {
+        let trailers = format!(
+            "Ork-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
+            trak.id, trak.state.flow, trak.tip
+        );
+        if flow.strategy != Strategy::Squash {
+            return Ok(format!(
+                "{} (ork trak {})\n\n{trailers}",
+                trak.state.title, trak.id
+            ));
+        }
+        let summary = match flow.stages.iter().find(|s| s.name == flow.on_conflict) {
+            Some(stage) => self
+                .store
+                .artifacts(trak)?
+                .into_iter()
+                .find(|(name, _)| *name == stage.artifact)
+                .map(|(_, content)| summary_body(&content))
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(match summary.is_empty() {
+            true => format!("{}\n\n{trailers}", trak.state.title),
+            false => format!("{}\n\n{summary}\n\n{trailers}", trak.state.title),
+        })
     }
 
     /// Moves the local base from `from` to `merge`: by compare-and-swap, or as `git merge
@@ -318,6 +346,39 @@ impl Engine<'_> {
 
 /// Why a checked-out base could not be moved, in words that stay the same while the cause
 /// does (git's own message names a new merge commit every time).
+/// How many lines and bytes of the work's summary a squash commit's message carries: a commit
+/// message is read in `git log`, not a report (the whole artifact stays in the trak's record).
+const SUMMARY_LINES: usize = 40;
+const SUMMARY_BYTES: usize = 4000;
+
+/// A summary as a commit message body: redacted, trimmed, bounded, with no line that git would
+/// read as one of ork's trailers (`Ork-…: `).
+fn summary_body(content: &str) -> String {
+    let redacted = crate::store::secrets::redact(content);
+    let mut body = String::new();
+    for line in redacted.trim().lines().take(SUMMARY_LINES) {
+        if body.len() + line.len() > SUMMARY_BYTES {
+            break;
+        }
+        if line.starts_with("Ork-") {
+            continue;
+        }
+        body.push_str(line.trim_end());
+        body.push('\n');
+    }
+    body.trim_end().to_string()
+}
+
+/// The commit on `onto` that already holds the trak (a crash after the base moved, before
+/// `integrated` was recorded): `onto` itself when the trak's tip is in its history (a merge),
+/// or the squashed commit whose trailer names that tip.
+fn landed_on(git: &crate::store::git::Git, trak: &Trak, onto: Oid) -> Result<Option<Oid>> {
+    if git.is_ancestor(trak.tip, onto)? {
+        return Ok(Some(onto));
+    }
+    git.first_parent_since(onto, trak.tip, &format!("\nOrk-Trak-Tip: {}\n", trak.tip))
+}
+
 fn in_the_way(base: &str, checkout: &Path, git_error: &str) -> anyhow::Error {
     let files: Vec<&str> = git_error
         .lines()

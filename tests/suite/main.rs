@@ -15,6 +15,7 @@ mod hooks;
 mod house_rules;
 mod join;
 mod local_files;
+mod main_history;
 mod notify;
 mod output;
 mod pull_requests;

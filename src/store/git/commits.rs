@@ -190,6 +190,26 @@ impl Git {
         Ok(commit.parent_ids().map(|p| p.detach()).collect())
     }
 
+    /// The newest commit on `tip`'s first-parent line since it forked from `other` whose
+    /// message holds `needle`: what a base gained from a branch without merging it.
+    pub fn first_parent_since(&self, tip: Oid, other: Oid, needle: &str) -> Result<Option<Oid>> {
+        let fork = match self.repo.merge_base(tip, other) {
+            Ok(base) => base.map(|b| b.detach()),
+            Err(_) => None,
+        };
+        let mut found = None;
+        self.walk_first_parents(tip, |id, message| {
+            if Some(id) == fork {
+                return false;
+            }
+            if message.contains(needle) {
+                found = Some(id);
+            }
+            found.is_none()
+        })?;
+        Ok(found)
+    }
+
     /// Walks first parents from `tip`, newest first, handing each commit's id and message to
     /// `visit` until it returns `false`.
     pub fn walk_first_parents(
