@@ -139,8 +139,9 @@ pub fn progress(line: &str) -> Option<String> {
     }
 }
 
-/// A `turn.completed` event's tokens. `input_tokens` already counts the cached ones
-/// (`cached_input_tokens` is a part of it).
+/// The tokens of a `turn.completed` event, or of a rollout's `token_usage_record` (its
+/// payload). `input_tokens` already counts the cached ones (`cached_input_tokens` is a part of
+/// it).
 fn turn_usage(event: &Value) -> Usage {
     let tokens = |key: &str| event["usage"][key].as_u64().unwrap_or(0);
     Usage {
@@ -151,13 +152,42 @@ fn turn_usage(event: &Value) -> Usage {
 }
 
 /// Adds what one stream line spent: a completed turn's tokens, priced by [`super::prices`]
-/// for the stage's `model` (Codex names none in its events).
+/// for the stage's `model` (Codex names none in its events). Read only where the rollout
+/// ([`USAGE_FILE`]) is not found.
 pub fn live_usage(line: &str, live: &mut super::LiveUsage, model: Option<&str>) {
     if let Some(event) = super::event_of_type(line, "turn.completed") {
-        let mut spent = turn_usage(&event);
-        spent.cost_usd = live.prices.estimate(model, &spent);
+        let spent = priced(turn_usage(&event), live, model);
         live.spent.add(&spent);
     }
+}
+
+/// The session's rollout (see [`session_home`]): Codex records each model response's tokens
+/// there (`token_usage_record`) as the response ends, while stdout has them only when the whole
+/// turn completes — too late to stop a run at a budget, and, for a resumed thread, added up over
+/// the whole thread (Codex CLI 0.169.0: a resumed run's `turn.completed` counts the earlier
+/// runs' tokens again). The records of this run's responses are what it spent.
+pub const USAGE_FILE: super::UsageFile = super::UsageFile {
+    session_of: started_thread,
+    read: rollout_usage,
+};
+
+/// The thread a `thread.started` line starts.
+fn started_thread(line: &str) -> Option<String> {
+    let event = super::event_of_type(line, "thread.started")?;
+    text(&event, "thread_id").map(str::to_string)
+}
+
+/// Adds one model response's tokens from a rollout line, priced as [`live_usage`] prices them.
+pub fn rollout_usage(line: &str, live: &mut super::LiveUsage, model: Option<&str>) {
+    if let Some(record) = super::event_of_type(line, "token_usage_record") {
+        let spent = priced(turn_usage(&record["payload"]), live, model);
+        live.spent.add(&spent);
+    }
+}
+
+fn priced(mut tokens: Usage, live: &super::LiveUsage, model: Option<&str>) -> Usage {
+    tokens.cost_usd = live.prices.estimate(model, &tokens);
+    tokens
 }
 
 /// What the events of one run add up to.
@@ -520,6 +550,39 @@ mod tests {
             failure(&garbage),
             "codex exited with code 0 without a result"
         );
+    }
+
+    #[test]
+    fn the_rollout_counts_each_response_as_it_ends_and_stdout_names_its_thread() {
+        let rollout = include_str!("../../fixtures/codex/rollout-token-usage.jsonl");
+        let prices = super::super::prices::Prices::with([(
+            "scripted".to_string(),
+            super::super::prices::Price {
+                input: 3.0,
+                output: 15.0,
+            },
+        )]);
+        let mut live = super::super::LiveUsage::priced_by(prices);
+        let model = Some("scripted");
+        for line in rollout.lines() {
+            rollout_usage(line, &mut live, model);
+        }
+        // Two records of 10,000 + 1,000 tokens; the token_count between them is not a third.
+        assert_eq!(
+            (live.spent.input_tokens, live.spent.output_tokens),
+            (20_000, 2_000)
+        );
+        assert!(
+            (live.spent.cost_usd - 0.09).abs() < 1e-9,
+            "{:?}",
+            live.spent
+        );
+        let completed = r#"{"type":"turn.completed","usage":{"input_tokens":30000,"cached_input_tokens":0,"output_tokens":3000}}"#;
+        assert_eq!(
+            started_thread(COMMAND_AND_MESSAGE.lines().next().unwrap()).as_deref(),
+            Some("01a1fd38-2db7-7ac2-8f4f-1d7e1cf5dade")
+        );
+        assert_eq!(started_thread(completed), None);
     }
 
     #[test]

@@ -92,6 +92,21 @@ impl LiveUsage {
     }
 }
 
+/// How a CLI's line adds what it spent to its run's [`LiveUsage`], given the stage's model.
+pub type LiveRead = fn(&str, &mut LiveUsage, Option<&str>);
+
+/// A file a CLI records its usage in as it runs, for a CLI whose stdout tells it too late to
+/// stop the run at a budget (Codex: only when its turn ends). ork follows the file while the CLI
+/// runs: once it is found, what its lines add up to is what the run spent, against the budget
+/// and in the run's record, and stdout's usage is not read.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageFile {
+    /// The session a stdout line starts, if it does: the file is that session's.
+    pub session_of: fn(&str) -> Option<String>,
+    /// What one line of the file spent.
+    pub read: LiveRead,
+}
+
 /// The event on stream line `line` if its `type` is `kind`. The text is looked at first: most
 /// lines of a stream are other events, and are not parsed.
 pub(crate) fn event_of_type(line: &str, kind: &str) -> Option<Value> {

@@ -206,6 +206,15 @@ fn stays_inside(rel: &str) -> bool {
 }
 
 /// The first file under `root`, at any depth, whose name ends with `suffix`.
+/// The file `home` keeps its session in, if it is one file and it is there.
+pub fn session_file(home: &SessionHome) -> Option<PathBuf> {
+    match home {
+        SessionHome::File(path) => path.is_file().then(|| path.clone()),
+        SessionHome::Under { root, suffix } => find_under(root, suffix),
+        SessionHome::Exported { .. } => None,
+    }
+}
+
 fn find_under(root: &Path, suffix: &str) -> Option<PathBuf> {
     ignore::WalkBuilder::new(root)
         .standard_filters(false)

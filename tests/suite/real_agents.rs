@@ -2,7 +2,8 @@
 //! `fixtures/agent-clis/package.json` — each driven by the built `ork` through whole flows against
 //! a scripted local model API (`fixtures/scripted-api/server.py`, on 127.0.0.1): questions and
 //! `ork answer`, a gate that fails once and a retry that resumes the same session, a reviewer that
-//! rejects once, integration, and an API that never answers, ended by ork's timeout.
+//! rejects once, integration, an API that never answers, ended by ork's timeout, and a dollar
+//! budget that stops an agent calling tools turn after turn, then lets it go on when raised.
 //!
 //! `.ci/run` installs the CLIs and names their folder in `ORK_AGENT_CLIS`. Without them these tests
 //! skip with a line on stderr; under `CI=true` they fail instead. `.config/nextest.toml` runs them
@@ -314,6 +315,18 @@ impl CliSandbox {
         hang: bool,
         agent_keys: &str,
     ) -> CliSandbox {
+        CliSandbox::with_workflow(cli, program, stages, hang, agent_keys, "")
+    }
+
+    /// [`CliSandbox::with_agent_keys`], with more `tables` (TOML) at the workflow's end.
+    fn with_workflow(
+        cli: Cli,
+        program: &Path,
+        stages: &str,
+        hang: bool,
+        agent_keys: &str,
+        tables: &str,
+    ) -> CliSandbox {
         let model = cli
             .model()
             .map(|model| format!("model = \"{model}\"\n"))
@@ -322,7 +335,7 @@ impl CliSandbox {
             "default_flow = \"feature\"\n\n\
              [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}{agent_keys}\n\
              [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
-             [flows.feature.integration]\nstrategy = \"merge\"\n",
+             [flows.feature.integration]\nstrategy = \"merge\"\n\n{tables}",
             cli.program(),
             program.display(),
             cli.timeout(),
@@ -564,7 +577,12 @@ fn never_answered(cli: Cli) {
         !s.api.stage_requests("work").is_empty(),
         "{cli:?} was waiting for the API when it was stopped"
     );
-    // Killed processes may take a moment to be gone.
+    assert_no_process_left(&s);
+}
+
+/// Asserts no process of the sandbox's CLI runs (given 10 s: killed processes may take a moment
+/// to be gone).
+fn assert_no_process_left(s: &CliSandbox) {
     let home = s.repo.home();
     let mut left = processes_with_home(home);
     for _ in 0..100 {
@@ -580,7 +598,8 @@ fn never_answered(cli: Cli) {
         .collect();
     assert!(
         left.is_empty(),
-        "{cli:?} left processes running: {commands:?}"
+        "{:?} left processes running: {commands:?}",
+        s.cli
     );
 }
 
@@ -616,6 +635,161 @@ fn codex_waiting_on_a_silent_api_is_killed_at_the_timeout() {
 #[test]
 fn opencode_waiting_on_a_silent_api_is_killed_at_the_timeout() {
     never_answered(Cli::OpenCode);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A budget
+// ---------------------------------------------------------------------------------------------
+
+/// The turns a KEEP-SPENDING work run writes a file in before its answer (server.py's
+/// SPENDING_TURNS): `turn-1.txt` …
+const SPENDING_TURNS: usize = 6;
+
+/// The tokens server.py reports for each answer of a KEEP-SPENDING run (SPENDING_USAGE).
+const TURN_TOKENS: (f64, f64) = (10_000.0, 1_000.0);
+
+/// USD per million input and output tokens for the models the CLIs name: the workflow's
+/// `[prices]` for ork, and Claude Code's own list price of claude-sonnet-4-5, with which it
+/// prices its result.
+const PRICE: (f64, f64) = (3.0, 15.0);
+
+/// What one turn of a KEEP-SPENDING run costs.
+fn turn_cost() -> f64 {
+    (TURN_TOKENS.0 * PRICE.0 + TURN_TOKENS.1 * PRICE.1) / 1_000_000.0
+}
+
+/// The model each CLI is told to use, so that ork and Claude Code know its price: ork prices
+/// tokens by the stage's `model`, and with none named (Codex's is in its own config) prices
+/// them as a large model's; Claude Code's default is one ork's table prices unlike Claude Code.
+fn budget_agent_keys(cli: Cli) -> &'static str {
+    match cli {
+        Cli::Claude => "model = \"claude-sonnet-4-5\"\n",
+        _ => "model = \"scripted\"\n",
+    }
+}
+
+/// What ork counts of one turn of a run it stopped. Claude Code's stream shows a message's
+/// usage as the message starts, when the API has counted one output token; the final count
+/// comes only in the run's result, which a stopped run never prints. Codex's rollout records a
+/// response's usage whole.
+fn stopped_turn_cost(cli: Cli) -> f64 {
+    match cli {
+        Cli::Claude => (TURN_TOKENS.0 * PRICE.0 + PRICE.1) / 1_000_000.0,
+        _ => turn_cost(),
+    }
+}
+
+fn price_table() -> String {
+    let (input, output) = PRICE;
+    format!(
+        "[prices]\n\"claude-sonnet-4-5\" = {{ input = {input:?}, output = {output:?} }}\n\
+         \"scripted\" = {{ input = {input:?}, output = {output:?} }}\n"
+    )
+}
+
+/// The CLI calls a tool turn after turn, each turn's usage reported, under a budget worth two and
+/// a half turns: ork stops it at most one turn past the one that crossed the budget, kills it,
+/// and the trak waits. Raising the budget resumes the same session, which writes the files it
+/// had left and finishes; what was spent is what the turns cost.
+fn budget_stops_and_resumes(cli: Cli) {
+    let Some(program) = installed(cli) else {
+        return;
+    };
+    let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\n\
+                  prompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n";
+    let s = CliSandbox::with_workflow(
+        cli,
+        &program,
+        stages,
+        false,
+        budget_agent_keys(cli),
+        &price_table(),
+    );
+    let budget = 2.5 * turn_cost();
+    let out = s.ork_ok(&[
+        "trak",
+        "new",
+        "KEEP-SPENDING turn after turn",
+        "--budget",
+        &budget.to_string(),
+    ]);
+    let id = created_id(&out);
+
+    // Stopped: the third turn crosses the budget, and no more than one turn more was asked for.
+    s.assert_at(&id, "failed", "work");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("reached its budget: spent $"), "{show}");
+    assert!(show.contains(&format!("of ${budget:.2}")), "{show}");
+    let crossing_turn = (budget / turn_cost()).ceil() as usize;
+    // The turn at which what ork counts crosses it, and ork stops the CLI.
+    let stopping_turn = (budget / stopped_turn_cost(cli)).ceil() as usize;
+    let stopped_requests = s.api.stage_requests("work").len();
+    assert!(
+        stopped_requests <= crossing_turn + 1
+            && (stopping_turn..=stopping_turn + 1).contains(&stopped_requests),
+        "{cli:?} was asked {stopped_requests} turns; the budget was crossed at turn \
+         {crossing_turn}, and by what ork counts at turn {stopping_turn}:\n{}",
+        s.api.summary()
+    );
+    assert_no_process_left(&s);
+    let stopped = s.events_of(&id, "budget_reached");
+    assert_eq!(stopped.len(), 1, "{stopped:#?}");
+    let session = &stopped[0]["session_id"];
+    assert!(session.is_string(), "{stopped:#?}");
+    // ork counted the turns up to the one that crossed, and stopped there.
+    let counted = stopped[0]["usage"]["input_tokens"].as_f64().unwrap_or(-1.0);
+    assert_eq!(
+        counted,
+        stopping_turn as f64 * TURN_TOKENS.0,
+        "{stopped:#?}"
+    );
+
+    // Raised, the same session goes on where it stopped and finishes.
+    s.ork_ok(&["approve", &id, "--budget", "5"]);
+    s.assert_at(&id, "done", "work");
+    let requests = s.api.stage_requests("work");
+    let resumed = &requests[stopped_requests];
+    assert!(
+        !resumed["all_results"].as_array().unwrap().is_empty(),
+        "the resumed run's first request carries the stopped run's tool results:\n{}",
+        s.api.summary()
+    );
+    let finished = s.events_of(&id, "stage_finished");
+    assert_eq!(finished.len(), 1, "{finished:#?}");
+    assert_eq!(&finished[0]["session_id"], session, "the same session");
+    let tree = s.repo.tree_files("main");
+    for turn in 1..=SPENDING_TURNS {
+        let file = format!("turn-{turn}.txt");
+        assert!(tree.contains(&file), "{file} in main: {tree:?}");
+        assert_eq!(
+            s.repo.read(&file),
+            format!("written by {}\n", cli.program())
+        );
+    }
+
+    // What was spent is the stopped run's turns as ork counted them and the resumed run's as
+    // the CLI reported them, each once.
+    let json = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let cost = json["usage"]["cost_usd"].as_f64().unwrap_or(-1.0);
+    let resumed_turns = requests.len() - stopped_requests;
+    let expected =
+        stopping_turn as f64 * stopped_turn_cost(cli) + resumed_turns as f64 * turn_cost();
+    assert!(
+        (cost - expected).abs() < 1e-6,
+        "spent ${cost}; {stopping_turn} stopped and {resumed_turns} resumed turns cost \
+         ${expected}: {json:#}\n{}",
+        s.api.summary()
+    );
+}
+
+#[test]
+fn claude_code_under_a_budget_is_stopped_within_a_turn_and_resumes_its_session_when_raised() {
+    budget_stops_and_resumes(Cli::Claude);
+}
+
+#[test]
+fn codex_under_a_budget_is_stopped_within_a_turn_and_resumes_its_session_when_raised() {
+    budget_stops_and_resumes(Cli::Codex);
 }
 
 // ---------------------------------------------------------------------------------------------

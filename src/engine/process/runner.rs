@@ -83,6 +83,7 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         on_line,
         |line| Some(line.to_string()),
         agent::command_live_usage,
+        None,
     )?;
     let mut result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
         Ok(written) => command_result(&finished, written.as_deref()),
@@ -240,6 +241,18 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
             .also_writing((adapter.state_folders)(&env)),
     )?;
     let input = launch.prompt_on_stdin.then_some(spec.prompt);
+    let locate = |session: &str| {
+        let home = (adapter.session)(&agent::SessionQuery {
+            env: &env,
+            worktree: spec.worktree,
+            session,
+            executable: spec.agent.command.first().map(String::as_str),
+        })?;
+        crate::engine::session::session_file(&home)
+    };
+    let mut follow = adapter
+        .usage_file
+        .map(|file| UsageTail::new(file, &locate, spec.resume));
     let finished = run_showing(
         &mut command,
         input,
@@ -247,10 +260,16 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         on_line,
         adapter.progress,
         adapter.live_usage,
+        follow.as_mut(),
     )?;
     let mut result = (adapter.parse)(&finished.stdout, &finished.stderr, finished.code())
         .for_stage(spec.verdict)
         .for_breakdown(spec.breakdown);
+    if let Some(tail) = follow.as_mut().filter(|tail| tail.found()) {
+        // The records written as the CLI exited, too.
+        tail.added_lines("");
+        result.usage = tail.recorded();
+    }
     if finished.status.is_none() {
         result.output = AgentOutput::Failed {
             error: format!("the agent {}", finished.describe()),
@@ -336,7 +355,9 @@ struct Adapter {
     parse: fn(&str, &str, Option<i32>) -> AgentResult,
     progress: fn(&str) -> Option<String>,
     /// What one stream line spent, for budgets held while the agent runs.
-    live_usage: fn(&str, &mut agent::LiveUsage, Option<&str>),
+    live_usage: agent::LiveRead,
+    /// Where the CLI records its usage sooner than on stdout, if it does.
+    usage_file: Option<agent::UsageFile>,
     session: fn(&agent::SessionQuery<'_>) -> Option<agent::SessionHome>,
     /// Where the CLI keeps its own state: writable under the sandbox.
     state_folders: fn(agent::Env<'_>) -> Vec<PathBuf>,
@@ -350,6 +371,7 @@ impl Adapter {
                 parse: agent::claude::parse,
                 progress: agent::claude::progress,
                 live_usage: agent::claude::live_usage,
+                usage_file: None,
                 session: agent::claude::session_home,
                 state_folders: agent::claude::state_folders,
             },
@@ -358,6 +380,7 @@ impl Adapter {
                 parse: agent::codex::parse,
                 progress: agent::codex::progress,
                 live_usage: agent::codex::live_usage,
+                usage_file: Some(agent::codex::USAGE_FILE),
                 session: agent::codex::session_home,
                 state_folders: agent::codex::state_folders,
             },
@@ -366,6 +389,7 @@ impl Adapter {
                 parse: agent::opencode::parse,
                 progress: agent::opencode::progress,
                 live_usage: agent::opencode::live_usage,
+                usage_file: None,
                 session: agent::opencode::session_home,
                 state_folders: agent::opencode::state_folders,
             },
@@ -401,15 +425,17 @@ pub fn session_home(agent: &Agent, worktree: &Path, session: &str) -> Option<age
 
 /// Runs `command` under the agent's timeout, showing `show(line)` for each stdout line and
 /// every stderr line, on the terminal and in the live log, up to the log cap of each. Where
-/// the run has a budget, each stdout line's usage (`read_usage`) counts against it, and the
-/// line that crosses it stops the agent's process group.
+/// the run has a budget, each stdout line's usage (`read_usage`) counts against it, and so do
+/// the lines `follow` finds added to the CLI's usage file by then; the line that crosses it
+/// stops the agent's process group.
 fn run_showing(
     command: &mut TrakCommand,
     input: Option<&str>,
     spec: &RunSpec<'_>,
     on_line: &mut dyn FnMut(&str),
     show: impl Fn(&str) -> Option<String>,
-    read_usage: fn(&str, &mut agent::LiveUsage, Option<&str>),
+    read_usage: agent::LiveRead,
+    mut follow: Option<&mut UsageTail<'_>>,
 ) -> Result<Finished> {
     // The live log, for `ork logs -f`: every line as it arrives, before any condensing.
     let log_path = spec.run_dir.join("log");
@@ -423,13 +449,22 @@ fn run_showing(
         to_file.spend(line, |text| {
             let _ = writeln!(live, "{text}");
         });
-        if stream == Stream::Stdout
-            && spec.spend.capped()
-            && spec
-                .spend
-                .read_line(line, read_usage, spec.agent.model.as_deref())
-        {
-            crate::engine::process::kill_children_in(spec.worktree);
+        if stream == Stream::Stdout {
+            let model = spec.agent.model.as_deref();
+            let capped = spec.spend.capped();
+            // The file first: what it holds by now was spent before this line was printed.
+            let mut crossed = false;
+            let mut from_file = false;
+            if let Some(tail) = follow.as_deref_mut() {
+                for recorded in tail.added_lines(line) {
+                    crossed |= capped && spec.spend.read_line(&recorded, tail.file.read, model);
+                }
+                from_file = tail.found();
+            }
+            crossed |= capped && !from_file && spec.spend.read_line(line, read_usage, model);
+            if crossed {
+                crate::engine::process::kill_children_in(spec.worktree);
+            }
         }
         let text = match stream {
             Stream::Stdout => show(line),
@@ -453,6 +488,105 @@ fn run_showing(
             spec.agent.name
         )
     })
+}
+
+/// Follows a CLI's [`agent::UsageFile`] while it runs, handing out the lines added to it.
+struct UsageTail<'a> {
+    file: agent::UsageFile,
+    /// The file a session is kept in, by the session's id.
+    locate: &'a dyn Fn(&str) -> Option<PathBuf>,
+    /// The session the run started, once a stdout line named it.
+    session: Option<String>,
+    /// The file once found, and how much of it was read.
+    found: Option<(PathBuf, u64)>,
+    /// The start of a line not ended yet.
+    partial: Vec<u8>,
+    /// What the lines handed out so far recorded.
+    recorded: agent::LiveUsage,
+}
+
+impl<'a> UsageTail<'a> {
+    /// A run that resumes a session reads its file from where it ends now: what it holds
+    /// already was spent by earlier runs.
+    fn new(
+        file: agent::UsageFile,
+        locate: &'a dyn Fn(&str) -> Option<PathBuf>,
+        resume: Option<&str>,
+    ) -> UsageTail<'a> {
+        let found = resume.and_then(locate).map(|path| {
+            let end = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+            (path, end)
+        });
+        UsageTail {
+            file,
+            locate,
+            session: None,
+            found,
+            partial: Vec::new(),
+            recorded: agent::LiveUsage::default(),
+        }
+    }
+
+    /// Whether the file was found: its lines, not stdout's, say what the run spent.
+    fn found(&self) -> bool {
+        self.found.is_some()
+    }
+
+    /// The tokens the lines handed out so far recorded, without a cost (the run's price is the
+    /// budget's to set, by the stage's model).
+    fn recorded(&self) -> Usage {
+        Usage {
+            cost_usd: 0.0,
+            ..self.recorded.spent
+        }
+    }
+
+    /// The whole lines added to the file since the last look; `stdout_line`, the line the CLI
+    /// just printed, may name the session whose file it is.
+    fn added_lines(&mut self, stdout_line: &str) -> Vec<String> {
+        if self.found.is_none() {
+            if self.session.is_none() {
+                self.session = (self.file.session_of)(stdout_line);
+            }
+            // A new session's file holds only this run's records.
+            self.found = self
+                .session
+                .as_deref()
+                .and_then(self.locate)
+                .map(|p| (p, 0));
+        }
+        let Some((path, read)) = self.found.as_mut() else {
+            return Vec::new();
+        };
+        let added = read_from(path, *read);
+        *read += added.len() as u64;
+        self.partial.extend(added);
+        let Some(end) = self.partial.iter().rposition(|byte| *byte == b'\n') else {
+            return Vec::new();
+        };
+        let whole: Vec<u8> = self.partial.drain(..=end).collect();
+        let lines: Vec<String> = whole
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| String::from_utf8_lossy(line).into_owned())
+            .collect();
+        for line in &lines {
+            (self.file.read)(line, &mut self.recorded, None);
+        }
+        lines
+    }
+}
+
+/// The bytes of the file at `path` from `offset` on (none if it cannot be read).
+fn read_from(path: &Path, offset: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path)
+        && file.seek(SeekFrom::Start(offset)).is_ok()
+    {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    bytes
 }
 
 /// A program path relative to the repository root when it names a file (`scripts/agent`),
@@ -480,6 +614,63 @@ fn last_lines(text: &str, n: usize) -> String {
 mod tests {
     use super::*;
     use crate::agent::Decision;
+
+    /// A usage file whose sessions start on `START <id>` lines and whose lines are counted whole.
+    const TEST_FILE: agent::UsageFile = agent::UsageFile {
+        session_of: |line| line.strip_prefix("START ").map(str::to_string),
+        read: agent::command_live_usage,
+    };
+
+    #[test]
+    fn a_usage_tail_hands_out_each_whole_line_once_from_where_its_session_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("session-s1.jsonl");
+        let locate = |session: &str| Some(dir.path().join(format!("session-{session}.jsonl")));
+        let locate: &dyn Fn(&str) -> Option<PathBuf> = &locate;
+
+        // A new session: nothing is read until a stdout line names it, then all of its file.
+        std::fs::write(&file, "one\n").unwrap();
+        let mut tail = UsageTail::new(TEST_FILE, locate, None);
+        assert!(tail.added_lines("before").is_empty());
+        std::fs::write(&file, "one\ntwo\nthr").unwrap();
+        assert_eq!(tail.added_lines("START s1"), ["one", "two"]);
+        // A line being written waits for its end; nothing is handed out twice.
+        assert!(tail.added_lines("later").is_empty());
+        std::fs::write(&file, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(tail.added_lines("later"), ["three"]);
+        assert!(tail.added_lines("later").is_empty());
+
+        // A resumed session: its file is read from where it ended when the run started.
+        let mut resumed = UsageTail::new(TEST_FILE, locate, Some("s1"));
+        std::fs::write(&file, "one\ntwo\nthree\nfour\n").unwrap();
+        assert_eq!(resumed.added_lines("any"), ["four"]);
+    }
+
+    #[test]
+    fn a_usage_tail_adds_up_what_its_lines_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s1");
+        let locate = |session: &str| Some(dir.path().join(session));
+        let locate: &dyn Fn(&str) -> Option<PathBuf> = &locate;
+        let usage = |tokens| {
+            format!(
+                r#"{{"ork_usage": {{"input_tokens": {tokens}, "output_tokens": 1, "cost_usd": 0.5}}}}"#
+            )
+        };
+        std::fs::write(&file, format!("{}\nother\n{}\n", usage(10), usage(20))).unwrap();
+        let mut tail = UsageTail::new(TEST_FILE, locate, None);
+        assert!(!tail.found());
+        assert_eq!(tail.added_lines("START s1").len(), 3);
+        assert!(tail.found());
+        assert_eq!(
+            tail.recorded(),
+            Usage {
+                input_tokens: 30,
+                output_tokens: 2,
+                cost_usd: 0.0
+            }
+        );
+    }
 
     fn finished(code: i32, stdout: &str) -> Finished {
         use std::os::unix::process::ExitStatusExt;
