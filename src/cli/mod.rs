@@ -37,6 +37,24 @@ struct Cli {
     command: Command,
 }
 
+/// The agents `ork init --agent` can make the default: those its workflow defines.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum InitAgent {
+    Claude,
+    Codex,
+    Opencode,
+}
+
+impl InitAgent {
+    fn name(self) -> &'static str {
+        match self {
+            InitAgent::Claude => "claude",
+            InitAgent::Codex => "codex",
+            InitAgent::Opencode => "opencode",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write the default .orkestra/ files (workflow, prompts, checks) into this repository.
@@ -44,6 +62,10 @@ enum Command {
         /// Rewrite files that differ from the defaults.
         #[arg(long)]
         force: bool,
+        /// The agent CLI every stage uses (`default_agent`); without it, the first of claude,
+        /// codex and opencode found on PATH.
+        #[arg(long, value_enum)]
+        agent: Option<InitAgent>,
     },
     /// Create and manage traks.
     #[command(subcommand)]
@@ -371,13 +393,18 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
     };
     let git = Git::discover(&cwd)?;
     match cli.command {
-        Command::Init { force } => {
-            // Refuse an unborn repository before writing anything.
-            git.main_branch()?;
-            let found = engine::views::doctor::installed_cli(git.main_workdir());
-            let agent = found
-                .as_ref()
-                .map_or(init::DEFAULT_AGENT, |(kind, _)| kind_name(*kind));
+        Command::Init { force, agent } => {
+            // Only files are written: a repository without a commit yet is fine.
+            let chosen = agent.map(InitAgent::name);
+            let found = match chosen {
+                Some(_) => None,
+                None => engine::views::doctor::installed_cli(git.main_workdir()),
+            };
+            let agent = chosen.unwrap_or_else(|| {
+                found
+                    .as_ref()
+                    .map_or(init::DEFAULT_AGENT, |(kind, _)| kind_name(*kind))
+            });
             let report = init::write_defaults(git.main_workdir(), force, agent)?;
             // A plain `git fetch` then brings other machines' notes and logs too.
             for remote in git.remote_names() {
@@ -392,7 +419,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                     )
             });
             if wrote_workflow {
-                print::init_agent(found.as_ref())?;
+                print::init_agent(chosen, found.as_ref())?;
             }
             Ok(())
         }
@@ -446,12 +473,14 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let store = open(git);
             let listed = store.list()?;
             let spending = spending(&store, &listed);
+            let listed_count = listed.len();
             let traks: Vec<_> = listed
                 .into_iter()
                 .filter(|t| all || !t.state.status.is_finished())
                 .collect();
             let forecast = conflict_forecast(&store, &traks);
-            print::status(&store, &traks, &forecast, &spending, json)
+            let hidden = listed_count - traks.len();
+            print::status(&store, &traks, &forecast, &spending, hidden, json)
         }
         Command::Show(args) => {
             let store = open(git);

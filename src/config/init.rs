@@ -14,8 +14,8 @@ pub const DEFAULT_AGENT: &str = "claude";
 /// `codex` or `opencode`).
 pub fn default_workflow(agent: &str) -> String {
     DEFAULT_WORKFLOW.replace(
-        &format!("agent = \"{DEFAULT_AGENT}\""),
-        &format!("agent = \"{agent}\""),
+        &format!("default_agent = \"{DEFAULT_AGENT}\""),
+        &format!("default_agent = \"{agent}\""),
     )
 }
 
@@ -161,7 +161,9 @@ mod tests {
     fn the_stages_use_the_agent_asked_for() {
         let workflow = default_workflow("codex");
         assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
-        assert_eq!(workflow.matches("agent = \"codex\"").count(), 11);
+        // One line names the agent: the default every stage falls back to.
+        assert_eq!(workflow.matches("agent = \"").count(), 1, "{workflow}");
+        assert!(workflow.contains("\ndefault_agent = \"codex\"\n"));
         assert_eq!(default_workflow(DEFAULT_AGENT), DEFAULT_WORKFLOW);
     }
 

@@ -444,6 +444,10 @@ impl Source<'_> {
 struct RawWorkflow {
     #[serde(default)]
     default_flow: Option<Spanned<String>>,
+    /// The agent of every stage that names none: one line to switch the whole workflow to
+    /// another CLI.
+    #[serde(default)]
+    default_agent: Option<Spanned<String>>,
     #[serde(default)]
     agents: BTreeMap<String, Spanned<RawAgent>>,
     #[serde(default)]
@@ -535,7 +539,8 @@ struct RawFlow {
 #[serde(deny_unknown_fields)]
 struct RawStage {
     name: Spanned<String>,
-    agent: Spanned<String>,
+    #[serde(default)]
+    agent: Option<Spanned<String>>,
     prompt: Spanned<String>,
     artifact: Spanned<String>,
     #[serde(default)]
@@ -624,11 +629,24 @@ impl RawWorkflow {
                 let known = Known {
                     agents: &agents,
                     flows: &flow_names,
+                    default_agent: self.default_agent.as_ref(),
                 };
                 let flow = validate_flow(&name, raw, &known, src, prompts, errors);
                 (name, flow)
             })
             .collect();
+        if let Some(default) = &self.default_agent
+            && !agents.contains_key(default.get_ref())
+        {
+            errors.push(src.message(
+                default.span(),
+                &format!(
+                    "default_agent names an agent \"{}\" that is not defined",
+                    default.get_ref()
+                ),
+                &agent_fix(&agents, default.get_ref()),
+            ));
+        }
         if flows.is_empty() {
             errors.push(format!(
                 "{}: no flows are defined\n  fix: add a [flows.<name>] table with [[flows.<name>.stages]] (or run `ork init --force` for the defaults)",
@@ -883,6 +901,55 @@ fn is_simple_name(name: &str) -> bool {
 struct Known<'a> {
     agents: &'a BTreeMap<String, Agent>,
     flows: &'a [String],
+    /// `default_agent`, where it is set.
+    default_agent: Option<&'a Spanned<String>>,
+}
+
+/// The agent a stage runs: its own `agent`, else the workflow's `default_agent`; either must
+/// name an `[agents.*]` table (an unknown `default_agent` is reported once, where it is set).
+fn stage_agent(
+    stage: &RawStage,
+    name: &str,
+    known: &Known<'_>,
+    src: &Source,
+    errors: &mut Vec<String>,
+) -> String {
+    let Some(agent) = &stage.agent else {
+        return match known.default_agent {
+            Some(default) => default.get_ref().clone(),
+            None => {
+                errors.push(src.message(
+                    stage.name.span(),
+                    &format!("stage \"{name}\" names no agent, and the workflow sets no default_agent"),
+                    "add agent = \"…\" to the stage, or default_agent = \"…\" at the top of workflow.toml",
+                ));
+                String::new()
+            }
+        };
+    };
+    if !known.agents.contains_key(agent.get_ref()) {
+        errors.push(src.message(
+            agent.span(),
+            &format!(
+                "stage \"{name}\" uses agent \"{}\", which is not defined",
+                agent.get_ref()
+            ),
+            &agent_fix(known.agents, agent.get_ref()),
+        ));
+    }
+    agent.get_ref().clone()
+}
+
+/// How to fix a reference to agent `missing`, which `agents` does not define.
+fn agent_fix(agents: &BTreeMap<String, Agent>, missing: &str) -> String {
+    if agents.is_empty() {
+        return format!("add an [agents.{missing}] table");
+    }
+    let known: Vec<_> = agents.keys().cloned().collect();
+    format!(
+        "use one of: {}, or add an [agents.{missing}] table",
+        known.join(", ")
+    )
 }
 
 /// A count that must be 1 or more: `default` when unset; `(problem, fix)` said at its line
@@ -960,25 +1027,7 @@ fn validate_flow(
                 "give each stage's artifact its own name, so later stages can tell them apart",
             ));
         }
-        if !known.agents.contains_key(stage.agent.get_ref()) {
-            let known: Vec<_> = known.agents.keys().cloned().collect();
-            errors.push(src.message(
-                stage.agent.span(),
-                &format!(
-                    "stage \"{name}\" uses agent \"{}\", which is not defined",
-                    stage.agent.get_ref()
-                ),
-                &if known.is_empty() {
-                    format!("add an [agents.{}] table", stage.agent.get_ref())
-                } else {
-                    format!(
-                        "use one of: {}, or add an [agents.{}] table",
-                        known.join(", "),
-                        stage.agent.get_ref()
-                    )
-                },
-            ));
-        }
+        let agent = stage_agent(&stage, name, known, src, errors);
         let prompt_path = prompts.join(stage.prompt.get_ref());
         if !prompt_path.is_file() {
             errors.push(src.message(
@@ -1041,7 +1090,7 @@ fn validate_flow(
             timeout,
             stall,
             name: stage.name.into_inner(),
-            agent: stage.agent.into_inner(),
+            agent,
             prompt: stage.prompt.into_inner(),
             artifact: stage.artifact.into_inner(),
             review: stage.review,

@@ -716,3 +716,34 @@ fn a_machine_without_a_git_identity_can_create_traks() {
     let author = repo.git(&["log", "-1", "--format=%an <%ae>", &format!("ork/{id}")]);
     assert_eq!(author.trim(), "ork <ork@localhost>");
 }
+
+#[test]
+fn status_says_how_many_finished_traks_all_would_list() {
+    use common::sandbox::{feature_workflow, stage};
+    use common::{RunsOrk, Sandbox, artifact};
+    let s = Sandbox::new(
+        &feature_workflow(
+            "20s",
+            "",
+            &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+        ),
+        serde_json::json!({"work": [artifact("done")]}),
+    );
+    let (done, _) = s.new_trak("Finished one", &[]);
+    s.assert_status(&done, "done");
+    let out = s.ork_ok(&["status"]);
+    assert_eq!(
+        out.trim(),
+        "No unfinished traks; 1 finished trak(s) not listed: ork status --all lists them"
+    );
+    // Under a table of unfinished traks, the same count follows it.
+    let (queued, _) = s.new_trak("Still to do", &["--no-run"]);
+    let out = s.ork_ok(&["status"]);
+    assert!(status_row(&out, &queued).contains("queued"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with("1 finished trak(s) not listed: ork status --all lists them"),
+        "{out}"
+    );
+    assert!(s.ork_ok(&["status", "--all"]).contains(&done));
+}

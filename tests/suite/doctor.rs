@@ -89,13 +89,13 @@ fn doctor_with_the_clis_on_path_shows_their_versions() {
     let workflow = repo
         .read(".orkestra/workflow.toml")
         .replacen(
-            "name = \"planning\"\nagent = \"claude\"",
-            "name = \"planning\"\nagent = \"codex\"",
+            "name = \"planning\"\n",
+            "name = \"planning\"\nagent = \"codex\"\n",
             1,
         )
         .replacen(
-            "name = \"review\"\nagent = \"claude\"",
-            "name = \"review\"\nagent = \"opencode\"",
+            "name = \"review\"\n",
+            "name = \"review\"\nagent = \"opencode\"\n",
             1,
         );
     repo.write(".orkestra/workflow.toml", &workflow);
@@ -167,10 +167,70 @@ fn init_uses_codex_when_only_codex_is_installed() {
         "{out}"
     );
     let workflow = repo.read(".orkestra/workflow.toml");
+    assert!(
+        workflow.contains("\ndefault_agent = \"codex\"\n"),
+        "{workflow}"
+    );
     assert!(!workflow.contains("agent = \"claude\""), "{workflow}");
-    assert_eq!(workflow.matches("agent = \"codex\"").count(), 11);
     let doctor = ork_on(&repo, &path, &["doctor"]);
-    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    let out = stdout(&doctor);
+    assert!(doctor.status.success(), "{out}");
+    assert!(
+        out.contains("used by feature/planning, feature/breakdown"),
+        "{out}"
+    );
+    assert!(!out.contains("claude"), "every stage runs codex:\n{out}");
+}
+
+#[test]
+fn init_agent_makes_one_cli_every_stages_default_and_a_stage_may_still_name_its_own() {
+    let repo = Repo::new();
+    let path = path_with(
+        &repo,
+        &[("claude", "2.1.197 (Claude Code)"), ("opencode", "1.18.33")],
+    );
+    let init = ork_on(&repo, &path, &["init", "--agent", "opencode"]);
+    let out = stdout(&init);
+    assert!(init.status.success(), "{out}{}", stderr(&init));
+    assert!(out.contains("The stages use agent \"opencode\""), "{out}");
+    let workflow = repo.read(".orkestra/workflow.toml");
+    assert!(
+        workflow.contains("\ndefault_agent = \"opencode\"\n"),
+        "{workflow}"
+    );
+    // One stage back on claude: its own `agent` wins over the default.
+    repo.write(
+        ".orkestra/workflow.toml",
+        &workflow.replacen(
+            "name = \"review\"\n",
+            "name = \"review\"\nagent = \"claude\"\n",
+            1,
+        ),
+    );
+    let out = stdout(&ork_on(&repo, &path, &["doctor"]));
+    assert!(
+        out.contains(
+            "(1.18.33); used by feature/planning, feature/breakdown, feature/work, feature/compound"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(2.1.197 (Claude Code)); used by feature/review"),
+        "{out}"
+    );
+
+    // A default naming no agent table is refused at its line.
+    repo.write(
+        ".orkestra/workflow.toml",
+        &workflow.replace("default_agent = \"opencode\"", "default_agent = \"gemini\""),
+    );
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = format!("{}{}", stdout(&doctor), stderr(&doctor));
+    assert!(
+        out.contains("default_agent names an agent \"gemini\" that is not defined"),
+        "{out}"
+    );
+    assert!(out.contains("workflow.toml:"), "{out}");
 }
 
 #[test]

@@ -118,7 +118,16 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
 }
 
 /// Which agent CLI `ork init`'s stages use, and how to install Claude Code when none was found.
-pub fn init_agent(found: Option<&(AgentKind, std::path::PathBuf)>) -> Result<()> {
+/// Which agent the written workflow's stages use: `chosen` with `--agent`, else the CLI
+/// `found` on PATH, else the default.
+pub fn init_agent(
+    chosen: Option<&str>,
+    found: Option<&(AgentKind, std::path::PathBuf)>,
+) -> Result<()> {
+    if let Some(agent) = chosen {
+        outln!("The stages use agent \"{agent}\" (default_agent in .orkestra/workflow.toml).");
+        return Ok(());
+    }
     match found {
         Some((kind, path)) => {
             let cli = ork::engine::process::runner::cli(*kind).expect("a CLI kind");

@@ -16,6 +16,7 @@ pub fn status(
     traks: &[Trak],
     forecast: &Forecast,
     spending: &Spending,
+    finished_hidden: usize,
     json: bool,
 ) -> Result<()> {
     if json {
@@ -53,8 +54,17 @@ pub fn status(
             today.budget.describe()
         );
     }
+    let hidden_line = match finished_hidden {
+        0 => None,
+        n => Some(format!(
+            "{n} finished trak(s) not listed: ork status --all lists them"
+        )),
+    };
     if traks.is_empty() {
-        outln!("No traks. Create one with: ork trak new \"What to do\"");
+        match hidden_line {
+            Some(line) => outln!("No unfinished traks; {line}"),
+            None => outln!("No traks. Create one with: ork trak new \"What to do\""),
+        }
         return Ok(());
     }
     let any_remote = traks.iter().any(|t| t.location != Location::Local);
@@ -112,7 +122,11 @@ pub fn status(
         rows.push(row);
         tones.push(status_tone(store, trak));
     }
-    print_table(&rows, &tones)
+    print_table(&rows, &tones)?;
+    if let Some(line) = hidden_line {
+        outln!("{line}");
+    }
+    Ok(())
 }
 
 pub(super) fn subtrak_progress(store: &Store, trak: &Trak) -> Option<(usize, usize)> {
