@@ -433,6 +433,9 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                 },
             )?;
             print::created(&store, &trak)?;
+            if !ork::store::text::title(&title).rest.is_empty() {
+                print::title_cut(&trak);
+            }
             carry_on(&store, &workflow, trak, run)
         }
         Command::Trak(TrakSubcommand::Drop { id, message, force }) => {

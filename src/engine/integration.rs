@@ -156,7 +156,12 @@ impl Engine<'_> {
         };
         let message = format!(
             "{} (ork trak {})\n\nOrk-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
-            trak.state.title, trak.id, trak.id, trak.state.flow, trak.tip
+            // The subject quotes the title, perhaps recorded elsewhere: one clean line.
+            crate::store::text::one_line(&trak.state.title),
+            trak.id,
+            trak.id,
+            trak.state.flow,
+            trak.tip
         );
         let merge = git.new_commit(&message, tree, &parents)?;
         if let Some(sent_back) = self.landing_gate(&trak, &flow, merge, &base)? {
