@@ -123,3 +123,81 @@ fn a_breakdown_agent_s_titles_are_cleaned_too() {
         "{all:?}"
     );
 }
+
+/// The last failed run's error of `id`'s stage `stage`.
+fn last_error(sandbox: &Sandbox, id: &str) -> String {
+    let finished = sandbox.events_of(id, "stage_finished");
+    let last = finished.last().expect("a finished run");
+    last["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a failure: {last:#}"))
+        .to_string()
+}
+
+#[test]
+fn an_output_file_just_past_what_ork_reads_says_so_in_bytes() {
+    let flow = Sandbox::review_flow("", json!({}));
+    // Writes a valid artifact result of exactly argv[1] bytes to $ORK_OUTPUT.
+    let emit = flow.base.join("emit.py");
+    std::fs::write(
+        &emit,
+        "import os, sys\nn = int(sys.argv[1])\npre, post = '{\"type\": \"artifact\", \"content\": \"', '\"}'\n\
+         open(os.environ['ORK_OUTPUT'], 'w').write(pre + 'x' * (n - len(pre) - len(post)) + post)\n",
+    )
+    .unwrap();
+    let run = |bytes: u64| json!({"run": format!("python3 {} {bytes}", emit.display())});
+    flow.set_plan(json!({"planning": [run(5 << 20), run((5 << 20) + 1)]}));
+
+    // Exactly what ork reads (4 × the 1 MiB artifact cap, plus 1 MiB) is read.
+    let (exact, _) = flow.new_trak("Exactly the bound", &[]);
+    flow.assert_at(&exact, "awaiting_review", "planning");
+
+    // One byte more is refused, and the message does not say "5 MiB, more than the 5 MiB".
+    let (past, _) = flow.new_trak("One byte past", &[]);
+    flow.assert_status(&past, "failed");
+    let error = last_error(&flow, &past);
+    assert!(
+        error.contains(
+            "the agent wrote 5242881 bytes to $ORK_OUTPUT, more than the 5242880 bytes (5 MiB) ork reads"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unreadable_result_says_what_was_expected_and_where_it_came_from() {
+    let flow = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": "just text"}, {"result": {"content": "# Plan"}}]}),
+    );
+    let (id, _) = flow.new_trak("Add login", &["--no-run"]);
+    let out = flow.ork(&["resume", &id]);
+    let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(!all.contains("struct"), "{all}");
+    let finished = flow.events_of(&id, "stage_finished");
+    let errors: Vec<&str> = finished
+        .iter()
+        .filter_map(|e| e["error"].as_str())
+        .collect();
+    assert!(errors.len() >= 2, "{finished:#?}");
+    let output = format!(".git/ork/runs/{id}/planning-1/output.json");
+    for (error, says) in errors.iter().zip([
+        "it holds a string, not a JSON object",
+        "the object has no \"type\"",
+    ]) {
+        assert!(
+            error.starts_with("the agent's $ORK_OUTPUT (") && error.contains("output.json)"),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("is not a result ork can read: {says}")),
+            "{error}"
+        );
+        assert!(
+            error.contains("one JSON object with a \"type\" (artifact, verdict, questions, breakdown or failed)"),
+            "{error}"
+        );
+        assert!(!error.contains("struct"), "{error}");
+    }
+    assert!(errors[0].contains(&output), "{}\n{output}", errors[0]);
+}
