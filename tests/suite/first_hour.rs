@@ -201,3 +201,39 @@ fn an_unreadable_result_says_what_was_expected_and_where_it_came_from() {
     }
     assert!(errors[0].contains(&output), "{}\n{output}", errors[0]);
 }
+
+#[test]
+fn diff_of_a_stage_names_each_version_by_its_run_and_attempt() {
+    let flow = Sandbox::review_flow(
+        "",
+        json!({"planning": [artifact("# Plan\n\nv1\n"), artifact("# Plan\n\nv2\n")]}),
+    );
+    let (id, _) = flow.new_trak("Add login", &[]);
+    let one = flow.ork_ok(&["diff", &id, "--stage", "planning"]);
+    assert!(
+        one.starts_with("Stage planning has one version so far, from run 1 (attempt 1):"),
+        "{one}"
+    );
+    // A rejection starts the stage over: its next run is attempt 1 again.
+    flow.ork_ok(&["reject", &id, "-m", "more"]);
+    let diff = flow.ork_ok(&["diff", &id, "--stage", "planning"]);
+    let lines: Vec<&str> = diff.lines().take(3).collect();
+    assert_eq!(
+        lines,
+        [
+            "=== planning: run 1 (attempt 1) → run 2 (attempt 1) ===",
+            "--- planning, run 1 (attempt 1)",
+            "+++ planning, run 2 (attempt 1)",
+        ],
+        "{diff}"
+    );
+    assert!(diff.contains("-v1") && diff.contains("+v2"), "{diff}");
+    let json = common::json(&flow.ork_ok(&["diff", &id, "--stage", "planning", "--json"]));
+    let versions: Vec<(u64, u64)> = json["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["run"].as_u64().unwrap(), v["attempt"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(versions, [(1, 1), (2, 1)], "{json:#}");
+}
