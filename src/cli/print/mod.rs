@@ -70,6 +70,15 @@ pub fn created(store: &Store, trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// `ork man --dir DIR`'s one line.
+pub fn man_pages_written(count: usize, dir: &std::path::Path) -> Result<()> {
+    outln!(
+        "Wrote {count} man pages to {}: ork.1 and one per command.",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// On stderr, one line: the title typed was longer than a title holds.
 pub fn title_cut(trak: &Trak) {
     eprintln!(
