@@ -2,6 +2,7 @@
 //! and hands the result to [`crate::cli::print`].
 
 mod background;
+mod complete;
 mod demo;
 mod generate;
 mod print;
@@ -13,7 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use ork::config::init;
 use ork::config::workflow::{Workflow, kind_name};
@@ -150,6 +152,7 @@ enum Command {
     /// Show the agents' output of a trak: kept logs, or follow the running one.
     Logs {
         /// The trak's id or a unique prefix of it.
+        #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
         id: Option<String>,
         /// Only this stage's runs.
         #[arg(long)]
@@ -185,10 +188,15 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Print a man page (roff): `ork man > ork.1`, or one command's: `ork man approve`.
+    /// Print a man page (roff), ork's or one command's; or write them all with --dir.
     Man {
-        /// The command whose page to print (ork-<command>); default: ork's own page.
+        /// The command whose page to print (ork-<command>; `trak-new` for `ork trak new`);
+        /// default: ork's own page.
         command: Option<String>,
+        /// Write every page into DIR instead (ork.1, ork-approve.1, ork-trak-new.1, …), made if
+        /// missing.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
     },
     /// The demo's scripted agent (used by `ork demo`).
     #[command(hide = true)]
@@ -196,6 +204,7 @@ enum Command {
     /// What changed: a stage's artifact across attempts, or the trak's code against its base.
     Diff {
         /// The trak's id or a unique prefix of it.
+        #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
         id: Option<String>,
         /// Show how this stage's artifact changed between attempts.
         #[arg(long)]
@@ -215,7 +224,7 @@ enum TrakSubcommand {
         /// The trak's title; its id is made from it.
         title: String,
         /// The flow to run (see .orkestra/workflow.toml); default: the workflow's default_flow.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(complete::flow_names))]
         flow: Option<String>,
         /// The branch to start from and merge into; default: the branch checked out in the
         /// main worktree.
@@ -232,6 +241,7 @@ enum TrakSubcommand {
     /// Give a trak up: it will not be merged. Its branch keeps its history; its worktree goes.
     Drop {
         /// The trak's id or a unique prefix; default: the trak whose worktree you are in.
+        #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
         id: Option<String>,
         /// Why (kept with the trak).
         #[arg(short = 'm', long = "message", default_value = "")]
@@ -285,6 +295,7 @@ fn positive_usd(text: &str) -> Result<f64, String> {
 #[derive(Args)]
 struct IdArgs {
     /// The trak's id or a unique prefix of it; default: the trak whose worktree you are in.
+    #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
     id: Option<String>,
     /// Print JSON.
     #[arg(long)]
@@ -295,6 +306,7 @@ struct IdArgs {
 struct DecisionArgs {
     /// The trak's id or a unique prefix; default: the trak whose worktree you are in, or the
     /// only one waiting for you.
+    #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
     id: Option<String>,
     #[command(flatten)]
     run: RunArgs,
@@ -319,6 +331,9 @@ pub const CLAIM_LOST_EXIT: u8 = 3;
 
 /// Runs the command line and turns an error into its message and exit code.
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash ork` (and each TAB after `source <(COMPLETE=bash ork)`): the shell asks
+    // for candidates, which are printed before anything else runs, then ork exits.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     ork::engine::process::kill_children_on_interrupt(|| {
         // Never `eprintln!`: with stderr a closed pipe (`ork … 2>&1 | head -1`) it panics,
         // and the interrupt would not end the process.
@@ -384,7 +399,13 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         Command::Demo => return crate::cli::demo::run(),
         Command::DemoAgent => return crate::cli::demo::agent(),
         Command::Completions { shell } => return generate::completions(shell),
-        Command::Man { command } => return generate::man(command.as_deref()),
+        Command::Man { command, dir } => {
+            let Some(dir) = dir else {
+                return generate::man(command.as_deref());
+            };
+            let written = generate::man_pages(&dir)?;
+            return print::man_pages_written(written, &dir);
+        }
         _ => {}
     }
     let cwd = match cli.directory {
@@ -460,6 +481,9 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                 },
             )?;
             print::created(&store, &trak)?;
+            if !ork::store::text::title(&title).rest.is_empty() {
+                print::title_cut(&trak);
+            }
             carry_on(&store, &workflow, trak, run)
         }
         Command::Trak(TrakSubcommand::Drop { id, message, force }) => {

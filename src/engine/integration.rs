@@ -171,11 +171,10 @@ impl Engine<'_> {
             "Ork-Trak: {}\nOrk-Event: integrated\nOrk-Flow: {}\nOrk-Trak-Tip: {}\n",
             trak.id, trak.state.flow, trak.tip
         );
+        // The subject quotes the title, perhaps recorded elsewhere: one clean line.
+        let title = crate::store::text::one_line(&trak.state.title);
         if flow.strategy != Strategy::Squash {
-            return Ok(format!(
-                "{} (ork trak {})\n\n{trailers}",
-                trak.state.title, trak.id
-            ));
+            return Ok(format!("{title} (ork trak {})\n\n{trailers}", trak.id));
         }
         let summary = match flow.stages.iter().find(|s| s.name == flow.on_conflict) {
             Some(stage) => self
@@ -188,8 +187,8 @@ impl Engine<'_> {
             None => String::new(),
         };
         Ok(match summary.is_empty() {
-            true => format!("{}\n\n{trailers}", trak.state.title),
-            false => format!("{}\n\n{summary}\n\n{trailers}", trak.state.title),
+            true => format!("{title}\n\n{trailers}"),
+            false => format!("{title}\n\n{summary}\n\n{trailers}"),
         })
     }
 

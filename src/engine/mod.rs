@@ -75,13 +75,9 @@ pub struct TrakRequest<'a> {
 /// removed and the branch deleted again. A crash half-way leaves the branch (the whole trak);
 /// its worktree is made again when a stage next runs ([`ensure_worktree`]).
 pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
-    // A title is one line: newlines and runs of spaces would break commit subjects and tables.
-    let title = request
-        .title
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if title.is_empty() {
+    // The store makes the title one clean line and caps it (`store::text::title`); an empty
+    // one is refused before anything else is looked at.
+    if crate::store::text::one_line(request.title).is_empty() {
         bail!(
             "the trak's title is empty.\n  Give it a short title: ork trak new \"Add OAuth login\""
         );
@@ -97,7 +93,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         })?,
     };
     let trak = store.create(&NewTrak {
-        title: &title,
+        title: request.title,
         description: request.description,
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),

@@ -52,7 +52,7 @@ pub fn notify(settings: &NotifySettings, dir: &std::path::Path, trak: &Trak) -> 
     command
         .args(args)
         .env("ORK_TRAK", &trak.id)
-        .env("ORK_TITLE", &trak.state.title)
+        .env("ORK_TITLE", crate::store::text::one_line(&trak.state.title))
         .env("ORK_STAGE", &trak.state.stage)
         .env("ORK_STATUS", status_name(trak.state.status));
     match run_with_timeout(&mut command, settings.timeout) {

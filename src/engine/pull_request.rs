@@ -130,7 +130,8 @@ impl Engine<'_> {
         previous: Option<Oid>,
     ) -> Result<Oid> {
         let git = self.store.git();
-        let title = &trak.state.title;
+        // A commit subject: one clean line, whichever ork recorded the title.
+        let title = crate::store::text::one_line(&trak.state.title);
         let Some(previous) = previous else {
             let message = format!("{title}\n\nOrk-Trak: {}\n", trak.id);
             return git.new_commit(&message, tree, &[base_tip]);
@@ -341,6 +342,7 @@ impl Engine<'_> {
         std::fs::create_dir_all(file.parent().expect("a folder"))?;
         std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
         let file_text = file.display().to_string();
+        let title = crate::store::text::one_line(&trak.state.title);
         let done = self.gh(&[
             "pr",
             "create",
@@ -349,7 +351,7 @@ impl Engine<'_> {
             "--head",
             branch,
             "--title",
-            &trak.state.title,
+            &title,
             "--body-file",
             &file_text,
         ])?;

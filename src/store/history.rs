@@ -6,9 +6,22 @@ use crate::store::{Store, Trak, record_dir};
 
 /// One version of a stage's artifact.
 pub struct Version {
-    /// "run 3 (attempt 1)".
-    pub label: String,
+    /// Which run of the stage made it, from 1: runs that left the artifact as it was count too.
+    pub run: usize,
+    /// That run's attempt number; attempts count from 1 again after a rejection. `None` for a
+    /// commit without an `Ork-Attempt` trailer.
+    pub attempt: Option<u32>,
     pub content: String,
+}
+
+impl Version {
+    /// "run 3 (attempt 1)".
+    pub fn label(&self) -> String {
+        match self.attempt {
+            Some(attempt) => format!("run {} (attempt {attempt})", self.run),
+            None => format!("run {}", self.run),
+        }
+    }
 }
 
 /// Every version of `artifact` that `stage` produced, oldest first.
@@ -45,13 +58,12 @@ pub fn artifact_versions(
             continue;
         }
         // Attempts count from 1 again after a rejection: number the runs, name the attempt.
-        let label = if attempt.is_empty() {
-            format!("run {}", number + 1)
-        } else {
-            format!("run {} (attempt {attempt})", number + 1)
-        };
         previous = Some(content.clone());
-        versions.push(Version { label, content });
+        versions.push(Version {
+            run: number + 1,
+            attempt: attempt.parse().ok(),
+            content,
+        });
     }
     Ok(versions)
 }

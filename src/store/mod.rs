@@ -26,6 +26,7 @@ pub mod state;
 mod story;
 #[doc(hidden)]
 pub mod testing;
+pub mod text;
 pub mod trak_id;
 pub mod warnings;
 
@@ -343,6 +344,14 @@ impl Store {
     /// Creates a trak: one commit on top of `base`'s tip holding its record, and the branch
     /// `ork/<id>` pointing at it. Either both exist afterwards, or neither is visible.
     pub fn create(&self, new: &NewTrak<'_>) -> Result<Trak> {
+        // Every title enters here (a person's, a breakdown agent's): one clean line, capped,
+        // what did not fit kept at the start of the description.
+        let title = text::title(new.title);
+        if title.line.is_empty() {
+            bail!(
+                "the trak's title is empty.\n  Give it a short title: ork trak new \"Add OAuth login\""
+            );
+        }
         let base_ref = format!("refs/heads/{}", new.base);
         let base_tip = self.git.ref_tip(&base_ref)?.with_context(|| {
             format!(
@@ -352,11 +361,11 @@ impl Store {
         })?;
         let id = match new.id {
             Some(id) => id.to_string(),
-            None => self.unused_id(new.title)?,
+            None => self.unused_id(&title.line)?,
         };
         let event = Event::new(
             redacted(EventKind::Created {
-                title: new.title.to_string(),
+                title: title.line.clone(),
                 flow: new.flow.to_string(),
                 base: new.base.to_string(),
                 stages: new.stages.clone(),
@@ -368,7 +377,7 @@ impl Store {
         );
         let state = TrakState::fold(&id, std::slice::from_ref(&event))?;
         let dir = record_dir(&id);
-        let mut description = secrets::redact(new.description.trim_end());
+        let mut description = secrets::redact(title.description(new.description).trim_end());
         description.push('\n');
         let files = [
             FileWrite {
@@ -637,7 +646,8 @@ fn commit_message(
     asked: &[crate::store::event::Question],
     state: &TrakState,
 ) -> String {
-    let mut message = format!("ork: {}\n\n", event.kind.summary());
+    // The subject quotes a title, perhaps recorded elsewhere: one line, no control characters.
+    let mut message = format!("ork: {}\n\n", text::one_line(&event.kind.summary()));
     let body = story::commit_body(&event.kind, asked);
     if !body.is_empty() {
         // Trailers must stay the last paragraph: the body's own blank lines end before them.

@@ -520,7 +520,7 @@ fn failed_runs_say_why_and_retry_up_to_max_attempts() {
     assert_eq!(s.runs("work"), 2, "max_attempts stops the retries:\n{out}");
     s.assert_at(&id, "failed", "work");
     assert!(out.contains("exit code 3"), "{out}");
-    assert!(out.contains("invalid JSON"), "{out}");
+    assert!(out.contains("is not valid JSON"), "{out}");
 
     let finished = s.events_of(&id, "stage_finished");
     assert_eq!(finished.len(), 2, "{finished:?}");
@@ -530,7 +530,7 @@ fn failed_runs_say_why_and_retry_up_to_max_attempts() {
     assert!(first.contains("boom: cannot reach the model"), "{first}");
     assert_eq!(finished[0]["retry"], true);
     let second = finished[1]["error"].as_str().unwrap();
-    assert!(second.contains("invalid JSON"), "{second}");
+    assert!(second.contains("is not valid JSON"), "{second}");
     assert!(second.contains("$ORK_OUTPUT"), "{second}");
     assert_eq!(finished[1]["retry"], false);
 
@@ -539,7 +539,7 @@ fn failed_runs_say_why_and_retry_up_to_max_attempts() {
     assert!(prompt.contains("exit code 3"), "{prompt}");
     assert_eq!(s.agent_env("work", 2)["ORK_ATTEMPT"], "2");
     let show = s.ork_ok(&["show", &id]);
-    assert!(show.contains("invalid JSON"), "{show}");
+    assert!(show.contains("is not valid JSON"), "{show}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ mod cli_errors;
 mod cli_store;
 mod demo;
 mod doctor;
+mod first_hour;
 mod flows;
 mod hooks;
 mod house_rules;

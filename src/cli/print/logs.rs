@@ -109,7 +109,7 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
     if json {
         let list: Vec<_> = versions
             .iter()
-            .map(|v| json!({ "attempt": v.label, "content": v.content }))
+            .map(|v| json!({ "run": v.run, "attempt": v.attempt, "content": v.content }))
             .collect();
         let value =
             json!({ "trak": trak.id, "stage": stage, "artifact": artifact, "versions": list });
@@ -126,10 +126,7 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
             "{}",
             paint(
                 Paint::Heading,
-                &format!(
-                    "=== {stage}: attempt {} → attempt {} ===",
-                    old.label, new.label
-                )
+                &format!("=== {stage}: {} → {} ===", old.label(), new.label())
             )
         );
         let diff = similar::TextDiff::from_lines(&old.content, &new.content);
@@ -137,16 +134,16 @@ pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool)
             .unified_diff()
             .context_radius(3)
             .header(
-                &format!("attempt {}", old.label),
-                &format!("attempt {}", new.label),
+                &format!("{stage}, {}", old.label()),
+                &format!("{stage}, {}", new.label()),
             )
             .to_string();
         write!(std::io::stdout().lock(), "{}", paint_diff(&text))?;
     }
     if versions.len() == 1 {
         outln!(
-            "Stage {stage} has one version so far (attempt {}):\n",
-            versions[0].label
+            "Stage {stage} has one version so far, from {}:\n",
+            versions[0].label()
         );
         outln!("{}", versions[0].content.trim_end());
     }

@@ -70,6 +70,24 @@ pub fn created(store: &Store, trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// `ork man --dir DIR`'s one line.
+pub fn man_pages_written(count: usize, dir: &std::path::Path) -> Result<()> {
+    outln!(
+        "Wrote {count} man pages to {}: ork.1 and one per command.",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// On stderr, one line: the title typed was longer than a title holds.
+pub fn title_cut(trak: &Trak) {
+    eprintln!(
+        "note: the title is longer than {} characters; the rest starts the trak's description (ork show {})",
+        ork::store::text::MAX_TITLE,
+        trak.id
+    );
+}
+
 /// "42s", "5m", "3h", "2d".
 pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - since).num_seconds().max(0);

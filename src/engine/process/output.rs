@@ -180,52 +180,10 @@ impl LiveBudget {
 
 /// `text` with control characters removed, except newline and tab: escape sequences (the
 /// whole sequence), NUL, bell, carriage returns and the C1 controls. Lossy UTF-8 has already
-/// made invalid bytes into U+FFFD.
+/// made invalid bytes into U+FFFD. The parser is the store's ([`crate::store::text`]), which
+/// cleans titles with it too.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    let clean = |c: char| !c.is_control() || c == '\n' || c == '\t';
-    if text.chars().all(clean) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            if clean(c) {
-                out.push(c);
-            }
-            continue;
-        }
-        match chars.peek() {
-            // CSI: parameters and intermediates, up to a final byte in @..~.
-            Some('[') => {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // OSC (window titles, hyperlinks): up to BEL or ESC \.
-            Some(']') => {
-                chars.next();
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
-                        break;
-                    }
-                    if c == '\u{1b}' {
-                        chars.next_if_eq(&'\\');
-                        break;
-                    }
-                }
-            }
-            // A two-character escape.
-            Some(_) => {
-                chars.next();
-            }
-            None => {}
-        }
-    }
-    Cow::Owned(out)
+    crate::store::text::without_controls(text, |c| c == '\n' || c == '\t', None)
 }
 
 /// The largest char boundary of `text` at or below `at`.

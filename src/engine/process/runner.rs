@@ -86,7 +86,10 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         None,
     )?;
     let mut result = match read_output_file(&output_file, output_file_bound(spec.limits)) {
-        Ok(written) => command_result(&finished, written.as_deref()),
+        Ok(written) => command_result(
+            &finished,
+            written.as_deref().map(|text| (output_file.as_path(), text)),
+        ),
         Err(error) => AgentResult {
             output: AgentOutput::Failed { error },
             session_id: None,
@@ -127,10 +130,18 @@ fn read_output_file(path: &Path, bound: u64) -> Result<Option<String>, String> {
         return Ok(None);
     };
     if meta.len() > bound {
+        // Rounded, a few bytes past the bound read as the bound itself ("5 MiB, more than
+        // the 5 MiB"): then the bytes are counted.
+        let (wrote, most) = if size::format(meta.len()) == size::format(bound) {
+            (
+                format!("{} bytes", meta.len()),
+                format!("{bound} bytes ({})", size::format(bound)),
+            )
+        } else {
+            (size::format(meta.len()), size::format(bound))
+        };
         return Err(format!(
-            "the agent wrote {} to $ORK_OUTPUT, more than the {} ork reads; keep the result small (an artifact is cut at the [limits] artifact size anyway)",
-            size::format(meta.len()),
-            size::format(bound)
+            "the agent wrote {wrote} to $ORK_OUTPUT, more than the {most} ork reads; keep the result small (an artifact is cut at the [limits] artifact size anyway)"
         ));
     }
     Ok(std::fs::read(path)
@@ -149,8 +160,9 @@ struct CommandOutput {
     usage: Usage,
 }
 
-/// Maps a command agent's run onto a result.
-pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult {
+/// Maps a command agent's run onto a result; `written` is what it wrote to `$ORK_OUTPUT`, and
+/// where that is.
+pub fn command_result(finished: &Finished, written: Option<(&Path, &str)>) -> AgentResult {
     let failed = |error: String| AgentResult {
         output: AgentOutput::Failed { error },
         session_id: None,
@@ -167,14 +179,15 @@ pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult
         ));
     }
     match written {
-        Some(text) => match serde_json::from_str::<CommandOutput>(text) {
+        Some((path, text)) => match read_command_output(text) {
             Ok(parsed) => AgentResult {
                 output: parsed.output,
                 session_id: parsed.session_id,
                 usage: parsed.usage,
             },
-            Err(e) => failed(format!(
-                "the agent wrote invalid JSON to $ORK_OUTPUT ({e}); expected {{\"type\":\"artifact\",\"content\":\"…\"}} or another result from docs/workflow.md{}",
+            Err(what) => failed(format!(
+                "the agent's $ORK_OUTPUT ({}) is not a result ork can read: {what}. Write one JSON object with a \"type\" (artifact, verdict, questions, breakdown or failed) and its fields, such as {{\"type\": \"artifact\", \"content\": \"…\"}} (docs/workflow.md, the command agent contract){}",
+                path.display(),
                 last_lines(text, 5)
             )),
         },
@@ -189,6 +202,60 @@ pub fn command_result(finished: &Finished, written: Option<&str>) -> AgentResult
             usage: Usage::default(),
         },
     }
+}
+
+/// A command agent's `$ORK_OUTPUT` read, or what is wrong with it in the contract's words
+/// (serde's own speak of the Rust types: "expected struct CommandOutput").
+fn read_command_output(text: &str) -> Result<CommandOutput, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        // "expected value at line 1 column 1" and its like: where the JSON breaks.
+        format!("it is not valid JSON ({e})")
+    })?;
+    let Some(object) = value.as_object() else {
+        let kind = match &value {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "true or false",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Array(_) => "a list",
+            serde_json::Value::Object(_) => unreachable!("an object was matched above"),
+        };
+        return Err(format!("it holds {kind}, not a JSON object"));
+    };
+    match object.get("type") {
+        None => return Err("the object has no \"type\"".to_string()),
+        Some(kind) if !kind.is_string() => {
+            return Err(format!("its \"type\" is {kind}, not a name in quotes"));
+        }
+        _ => {}
+    }
+    // What is left is a field's: "unknown variant `artefact`, expected one of `artifact`, …",
+    // "missing field `content`", "invalid type: integer `3`, expected a string".
+    serde_json::from_value(value).map_err(|e| json_words(&e.to_string()))
+}
+
+/// serde's words for JSON's shapes made JSON's own: "struct Question" is "a JSON object", a
+/// "sequence" a list, a "map" an object.
+fn json_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name = after
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(after.len());
+        out.push_str(if name == 0 {
+            "struct "
+        } else {
+            "a JSON object"
+        });
+        rest = &after[name..];
+    }
+    out.push_str(rest);
+    out.replace("a sequence", "a list")
+        .replace("type: sequence", "type: list")
+        .replace("type: map", "type: object")
 }
 
 /// Claude Code, Codex and OpenCode, through their adapters.
@@ -689,7 +756,7 @@ mod tests {
     #[test]
     fn a_written_result_wins() {
         let json = r#"{"type":"verdict","decision":"reject","content":"no tests","route_to":"work","session_id":"s1","usage":{"input_tokens":3,"output_tokens":4,"cost_usd":0.5}}"#;
-        let result = command_result(&finished(0, "chatter"), Some(json));
+        let result = command_result(&finished(0, "chatter"), Some((Path::new("out.json"), json)));
         assert_eq!(
             result.output,
             AgentOutput::Verdict {
@@ -724,11 +791,39 @@ mod tests {
             "{error}"
         );
 
-        let garbage = command_result(&finished(0, ""), Some("{not json"));
-        let AgentOutput::Failed { error } = garbage.output else {
-            panic!("not a failure")
-        };
-        assert!(error.contains("invalid JSON"), "{error}");
+        let out = Path::new("/r/output.json");
+        for (written, says) in [
+            (
+                "{not json",
+                "it is not valid JSON (key must be a string at line 1 column 2)",
+            ),
+            ("\"just text\"", "it holds a string, not a JSON object"),
+            ("[1]", "it holds a list, not a JSON object"),
+            ("{\"content\": \"x\"}", "the object has no \"type\""),
+            ("{\"type\": 3}", "its \"type\" is 3, not a name in quotes"),
+            ("{\"type\": \"artifact\"}", "missing field `content`"),
+            (
+                "{\"type\": \"questions\", \"questions\": [3]}",
+                "invalid type: integer `3`, expected a JSON object",
+            ),
+            (
+                "{\"type\": \"artefact\", \"content\": \"x\"}",
+                "unknown variant `artefact`, expected one of",
+            ),
+        ] {
+            let garbage = command_result(&finished(0, ""), Some((out, written)));
+            let AgentOutput::Failed { error } = garbage.output else {
+                panic!("not a failure: {written}")
+            };
+            assert!(
+                error.starts_with(&format!(
+                    "the agent's $ORK_OUTPUT (/r/output.json) is not a result ork can read: {says}"
+                )),
+                "{written}: {error}"
+            );
+            assert!(!error.contains("struct"), "{error}");
+            assert!(error.contains("\"type\" (artifact, verdict"), "{error}");
+        }
 
         let silent = command_result(&finished(0, "  \n"), None);
         assert!(matches!(silent.output, AgentOutput::Failed { .. }));
@@ -744,6 +839,20 @@ mod tests {
         assert!(
             err.contains("wrote 101 B to $ORK_OUTPUT, more than the 100 B ork reads"),
             "{err}"
+        );
+        // Past the bound by a few bytes, which rounded would read as the bound: bytes counted.
+        std::fs::write(&path, "x".repeat((5 << 20) + 1)).unwrap();
+        let err = read_output_file(&path, 5 << 20).unwrap_err();
+        assert!(
+            err.contains(
+                "wrote 5242881 bytes to $ORK_OUTPUT, more than the 5242880 bytes (5 MiB) ork reads"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, "x".repeat(100)).unwrap();
+        assert!(
+            read_output_file(&path, 100).is_ok(),
+            "exactly the bound is read"
         );
         std::fs::write(&path, "{}").unwrap();
         assert_eq!(read_output_file(&path, 100), Ok(Some("{}".to_string())));
