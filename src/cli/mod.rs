@@ -469,6 +469,14 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             git.main_branch()?;
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
+            if !run.no_run
+                && let Some(missing) =
+                    engine::first_stage_cannot_start(&store, &workflow, flow.as_deref())?
+            {
+                bail!(
+                    "{missing}.\n  Nothing was created. (`ork trak new --no-run` records the trak without running it, for another machine to run.)"
+                );
+            }
             let trak = engine::new_trak(
                 &store,
                 &workflow,

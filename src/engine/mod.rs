@@ -73,6 +73,32 @@ pub struct TrakRequest<'a> {
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
 /// removed and the branch deleted again. A crash half-way leaves the branch (the whole trak);
+/// Why the first stage of `flow` (the default flow when `None`) could not start on this
+/// machine: its agent's program is not installed. Asked before a trak that is to run now is
+/// created, so that a missing CLI leaves no branch, worktree or record behind (the same check
+/// `ork doctor` makes).
+pub fn first_stage_cannot_start(
+    store: &Store,
+    workflow: &Workflow,
+    flow: Option<&str>,
+) -> Result<Option<String>> {
+    let flow = workflow.flow(flow)?;
+    let Some(agent) = flow
+        .stages
+        .first()
+        .and_then(|stage| workflow.agents.get(&stage.agent))
+    else {
+        return Ok(None);
+    };
+    let Some(program) = process::runner::program(agent) else {
+        return Ok(None);
+    };
+    let root = store.git().main_workdir();
+    Ok(process::runner::locate(program, root)
+        .is_none()
+        .then(|| process::runner::not_found(agent, program)))
+}
+
 /// its worktree is made again when a stage next runs ([`ensure_worktree`]).
 pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
     // The store makes the title one clean line and caps it (`store::text::title`); an empty

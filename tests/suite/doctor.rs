@@ -234,18 +234,33 @@ fn init_agent_makes_one_cli_every_stages_default_and_a_stage_may_still_name_its_
 }
 
 #[test]
-fn a_missing_cli_at_run_time_says_how_to_install_it() {
+fn a_missing_cli_is_named_before_trak_new_creates_anything_and_at_run_time() {
     let repo = Repo::new();
     let path = path_with(&repo, &[]);
     assert!(ork_on(&repo, &path, &["init"]).status.success());
     repo.commit_all("Add .orkestra");
-    let new = ork_on(&repo, &path, &["trak", "new", "Add login"]);
-    let out = stdout(&new);
-    assert!(new.status.success(), "{out}{}", stderr(&new));
     let said = format!("Claude Code (`claude`) is not on PATH; install it with `{CLAUDE_INSTALL}`");
+
+    // Checked first: no branch, no worktree, no commit.
+    let refs_before = repo.git(&["for-each-ref", "--format=%(refname)"]);
+    let new = ork_on(&repo, &path, &["trak", "new", "Add login"]);
+    assert_eq!(new.status.code(), Some(1), "{}", stdout(&new));
+    let err = stderr(&new);
+    assert!(err.contains(&said), "{err}");
+    assert!(err.contains("Nothing was created"), "{err}");
+    assert_eq!(
+        repo.git(&["for-each-ref", "--format=%(refname)"]),
+        refs_before
+    );
+    assert!(repo.worktree_dirs().is_empty());
+
+    // Recorded to run elsewhere, it meets the same words when run here.
+    let new = ork_on(&repo, &path, &["trak", "new", "--no-run", "Add login"]);
+    let id = common::created_id(&stdout(&new));
+    let resumed = ork_on(&repo, &path, &["resume", &id]);
+    let out = format!("{}{}", stdout(&resumed), stderr(&resumed));
     assert!(out.contains(&said), "{out}");
     assert!(!out.contains("check its `command`"), "{out}");
-    let id = common::created_id(&out);
     let show = ork_on(&repo, &path, &["show", &id]);
     assert!(stdout(&show).contains(&said), "{}", stdout(&show));
 }

@@ -1386,7 +1386,9 @@ fn an_agent_that_cannot_start_fails_the_stage_once_with_the_fix() {
     )
     .replace(FAKE_AGENT, "/nonexistent/agent-program");
     let s = Sandbox::new(&wf, json!({}));
-    let (id, out) = s.new_trak("No such agent", &[]);
+    // Recorded to run (`trak new` itself would refuse before creating anything), then run.
+    let (id, _) = s.new_trak("No such agent", &["--no-run"]);
+    let out = common::stdout(&s.ork(&["resume", &id]));
     assert!(out.contains("fix agent \"fake\""), "{out}");
     s.assert_at(&id, "failed", "work");
     // Starting it again would not mend it: one failed run, no retries.

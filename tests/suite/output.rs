@@ -102,3 +102,48 @@ fn ork_ui_outside_a_terminal_says_what_to_use_instead() {
     assert!(err.contains("ork ui needs a terminal"), "{err}");
     assert!(err.contains("ork status"), "{err}");
 }
+
+#[test]
+fn logs_follow_shows_every_runs_header_and_ends_with_the_traks_outcome() {
+    use common::sandbox::{feature_workflow, stage};
+    use std::time::Duration;
+    let s = Sandbox::new(
+        &feature_workflow(
+            "20s",
+            "",
+            &[
+                stage("work", "worker.md", "summary", "review = \"auto\""),
+                stage(
+                    "review",
+                    "reviewer.md",
+                    "verdict",
+                    "verdict = true\nreview = \"auto\"",
+                ),
+            ],
+        ),
+        json!({
+            "work": [{"stdout": "writing the code", "hang": 2, "result": {"type": "artifact", "content": "done"}}],
+            "review": [{"stdout": "reading the code", "result": {"type": "verdict", "decision": "approve", "content": "fine"}}],
+        }),
+    );
+    let (id, _) = s.new_trak("Follow me", &["--no-run"]);
+    let mut resume = s.ork_command(&["resume", &id]);
+    let mut running = resume.spawn().unwrap();
+    let runs = s.repo.root.join(".git/ork/runs").join(&id);
+    common::wait_until(Duration::from_secs(10), "the work run's log", || {
+        runs.join("work-1/log").exists()
+    });
+    let followed = s.ork(&["logs", &id, "-f"]);
+    let out = common::success(&followed, "ork logs -f");
+    assert!(running.wait().unwrap().success());
+    for line in [
+        "=== work-1 ===",
+        "writing the code",
+        "=== review-1 ===",
+        "reading the code",
+        &format!("{id}: done at review."),
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+    assert!(common::stderr(&followed).is_empty(), "{followed:?}");
+}

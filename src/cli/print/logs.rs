@@ -44,7 +44,6 @@ pub fn logs(
 
 /// Prints the live log of the trak's newest run and follows it until the run ends.
 pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
-    use std::io::{Read, Seek};
     let dir = ork::engine::runs_dir(store, &trak.id);
     // A run that just started may not have written its log yet.
     let mut first = inspect::newest_run_log(&dir);
@@ -60,32 +59,66 @@ pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         );
         return Ok(());
     };
+    outln!("=== {} ===", inspect::run_name(&path));
+    // The log is held open: the runs folder goes when the trak is merged, and an open file
+    // stays readable to its end after that.
+    let mut log = std::fs::File::open(&path).ok();
     let mut offset = 0u64;
     loop {
-        let mut file = std::fs::File::open(&path)?;
-        // A log shorter than what was shown was started again (the same stage and attempt).
-        if file.metadata()?.len() < offset {
-            offset = 0;
-        }
-        file.seek(std::io::SeekFrom::Start(offset))?;
-        let mut chunk = String::new();
-        offset += file.read_to_string(&mut chunk)? as u64;
+        let chunk = match &log {
+            Some(file) => read_from(file, &mut offset)?,
+            None => String::new(),
+        };
         write!(std::io::stdout().lock(), "{chunk}")?;
         if !chunk.is_empty() {
+            continue;
+        }
+        // The same run started again writes a new file at the same path: read that one.
+        if replaced(log.as_ref(), &path) {
+            log = std::fs::File::open(&path).ok();
+            offset = 0;
             continue;
         }
         // This run's output is all shown: the next stage's or attempt's run may have started.
         if let Some(next) = inspect::newest_run_log(&dir).filter(|next| *next != path) {
             outln!("=== {} ===", inspect::run_name(&next));
+            log = std::fs::File::open(&next).ok();
             path = next;
             offset = 0;
             continue;
         }
         if ork::engine::try_run_lock(store, &trak.id)?.is_some() {
-            return Ok(());
+            // Nothing runs the trak any more: say where it stands, as the command that ran it did.
+            outln!("=== no run of {} is going on ===", trak.id);
+            return next(&store.load(&trak.id)?);
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// Whether `path` now names another file than the one held open (or one appeared).
+fn replaced(held: Option<&std::fs::File>, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(now) = std::fs::metadata(path) else {
+        return false;
+    };
+    match held.and_then(|file| file.metadata().ok()) {
+        Some(held) => (held.dev(), held.ino()) != (now.dev(), now.ino()),
+        None => true,
+    }
+}
+
+/// What was added to a live log since `offset`, which moves past it. A log shorter than what
+/// was shown was started again (the same stage and attempt): it is read from its start.
+fn read_from(mut file: &std::fs::File, offset: &mut u64) -> Result<String> {
+    use std::io::{Read, Seek};
+    if file.metadata()?.len() < *offset {
+        *offset = 0;
+    }
+    file.seek(std::io::SeekFrom::Start(*offset))?;
+    let mut chunk = String::new();
+    *offset += file.read_to_string(&mut chunk)? as u64;
+    Ok(chunk)
 }
 
 /// `ork diff`: a stage's artifact across attempts, or the code against the base.
