@@ -20,6 +20,7 @@ mod main_history;
 mod notify;
 mod output;
 mod pull_requests;
+mod quickstart;
 mod real_agents;
 mod repo_watch;
 mod sandbox;
