@@ -13,64 +13,18 @@ use ork::store::git::Git;
 
 use crate::cli::print::{self, Terminal};
 
-const WORKFLOW: &str = r#"# The demo's workflow: the built-in scripted agent plays every role.
-default_flow = "feature"
-
+/// What the demo adds to the default workflow `ork init` writes: the built-in scripted agent,
+/// which `default_agent` makes every stage's.
+const DEMO_AGENT: &str = r#"
+# The demo's agent: the built-in scripted agent plays every role.
 [agents.demo]
 kind = "command"
 command = ["{ork}", "demo-agent"]
 timeout = "1m"
-
-[flows.feature]
-description = "Plan, split, build, review"
-
-[[flows.feature.stages]]
-name = "planning"
-agent = "demo"
-prompt = "planner.md"
-artifact = "plan"
-
-# The agent splits the work in two parts; each runs the `part` flow as a subtrak and merges
-# into this trak's branch, then this trak's own work stage joins them.
-[[flows.feature.stages]]
-name = "breakdown"
-agent = "demo"
-prompt = "breakdown.md"
-artifact = "breakdown"
-review = "auto"
-subtraks = { flow = "part" }
-
-[[flows.feature.stages]]
-name = "work"
-agent = "demo"
-prompt = "worker.md"
-artifact = "summary"
-gate = { command = "sh tests/test.sh", timeout = "1m" }
-max_attempts = 3
-
-[[flows.feature.stages]]
-name = "review"
-agent = "demo"
-prompt = "reviewer.md"
-artifact = "verdict"
-verdict = true
-on_reject = "work"
-review = "auto"
-
-[flows.part]
-description = "One part of a breakdown"
-
-[[flows.part.stages]]
-name = "work"
-agent = "demo"
-prompt = "worker.md"
-artifact = "summary"
-gate = { command = "sh tests/test.sh", timeout = "1m" }
-max_attempts = 3
-review = "auto"
 "#;
 
-const TEST: &str = r#"#!/bin/sh
+/// The project's tests, as the gate script `ork init` writes is meant to grow into.
+const CHECKS: &str = r#"#!/bin/sh
 # The project's tests: the gate runs them after every work attempt.
 [ -f greet.sh ] || { echo "ok: no greet.sh yet, nothing to test"; exit 0; }
 out=$(sh greet.sh)
@@ -108,9 +62,9 @@ pub fn run() -> Result<()> {
     print::created(&store, &trak)?;
     let trak = drive(&store, &workflow, trak)?;
 
-    command(&format!("ork approve {}", trak.id));
-    let trak = engine::decide(&store, &workflow, &trak, HumanDecision::Approve)?;
-    let trak = drive(&store, &workflow, trak)?;
+    // The plan, then the parts the breakdown proposes: each waits for a person.
+    let trak = approve(&store, &workflow, trak)?;
+    let trak = approve(&store, &workflow, trak)?;
 
     let feedback = "Also greet someone by name: sh greet.sh Ada prints Hello, Ada!";
     command(&format!("ork reject {} -m \"{feedback}\"", trak.id));
@@ -125,25 +79,25 @@ pub fn run() -> Result<()> {
     )?;
     let trak = drive(&store, &workflow, trak)?;
 
-    command(&format!("ork approve {}", trak.id));
-    let trak = engine::decide(&store, &workflow, &trak, HumanDecision::Approve)?;
-    let trak = drive(&store, &workflow, trak)?;
+    let trak = approve(&store, &workflow, trak)?;
 
-    command("git log --graph --oneline main");
-    let log = store
-        .git()
-        .run(&dir, &["log", "--graph", "--oneline", "--decorate", "main"])?;
+    command("git log --oneline main");
+    let log = store.git().run(&dir, &["log", "--oneline", "main"])?;
     say(&String::from_utf8_lossy(&log.stdout));
     say(&format!(
-        "\nThe trak is {}. Explore it:\n  cd {}\n  ork show {}\n  ork log {}\n  ork diff {} --stage work\n  git log ork/{}\n  git notes --ref=orkestra list",
-        trak.state.status.as_str(),
-        dir.display(),
-        trak.id,
-        trak.id,
-        trak.id,
-        trak.id
+        "\nThe trak is {status}: one commit on main, its whole story on ork/{id}. Explore it:\n  cd {dir}\n  ork show {id}\n  ork log {id}\n  ork diff {id} --stage work\n  git log ork/{id}\n  git notes --ref=orkestra list\nWhen you are done: rm -rf {dir}",
+        status = trak.state.status.as_str(),
+        dir = dir.display(),
+        id = trak.id,
     ));
     Ok(())
+}
+
+/// `ork approve`, and what runs next.
+fn approve(store: &Store, workflow: &Workflow, trak: ork::store::Trak) -> Result<ork::store::Trak> {
+    command(&format!("ork approve {}", trak.id));
+    let trak = engine::decide(store, workflow, &trak, HumanDecision::Approve)?;
+    drive(store, workflow, trak)
 }
 
 fn drive(store: &Store, workflow: &Workflow, trak: ork::store::Trak) -> Result<ork::store::Trak> {
@@ -187,12 +141,14 @@ fn setup(dir: &Path) -> Result<()> {
         dir.join("README.md"),
         "# greet\n\nA tiny project for the ork demo.\n",
     )?;
-    std::fs::create_dir_all(dir.join("tests"))?;
-    std::fs::write(dir.join("tests/test.sh"), TEST)?;
-    ork::config::init::write_defaults(dir, false, ork::config::init::DEFAULT_AGENT)?;
+    // The flows `ork init` writes, as a user has them, with the demo agent in every stage.
+    ork::config::init::write_defaults(dir, false, "demo")?;
     let exe = std::env::current_exe().context("finding the ork executable")?;
-    let workflow = WORKFLOW.replace("{ork}", &exe.display().to_string());
-    std::fs::write(dir.join(ork::config::workflow::WORKFLOW_PATH), workflow)?;
+    let workflow_path = dir.join(ork::config::workflow::WORKFLOW_PATH);
+    let mut workflow = std::fs::read_to_string(&workflow_path)?;
+    workflow.push_str(&DEMO_AGENT.replace("{ork}", &exe.display().to_string()));
+    std::fs::write(&workflow_path, workflow)?;
+    std::fs::write(dir.join(".orkestra/scripts/checks.sh"), CHECKS)?;
     ork::store::git::commit_all(dir, "A tiny project, with ork's workflow")?;
     Ok(())
 }
@@ -209,7 +165,7 @@ pub fn agent() -> Result<()> {
     let part = std::env::var("ORK_SUBTRAK").unwrap_or_default();
     let result = match (stage.as_str(), part.as_str()) {
         ("planning", _) => artifact(
-            "# Plan\n\n1. Add `greet.sh`, printing `Hello, world!`.\n2. The tests in `tests/test.sh` check it.\n3. Document it in `docs/usage.md`.\n",
+            "# Plan\n\n1. Add `greet.sh`, printing `Hello, world!`.\n2. The tests in `.orkestra/scripts/checks.sh` check it.\n3. Document it in `docs/usage.md`.\n",
         ),
         ("breakdown", _) => serde_json::json!({
             "type": "breakdown",
@@ -230,6 +186,9 @@ pub fn agent() -> Result<()> {
         }
         ("work", "script") => work(&prompt, attempt)?,
         ("work", _) => join(&prompt)?,
+        ("compound", _) => {
+            artifact("Nothing new for the project's agent docs: greet.sh is small and documented.")
+        }
         _ => serde_json::json!({
             "type": "verdict",
             "decision": "approve",

@@ -28,7 +28,7 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
     for step in [
         "planning: waiting for review",
         "$ ork approve",
-        "breakdown: approved",
+        "breakdown: waiting for review",
         "[script] work: attempt 1",
         "[docs] work: attempt 1",
         "2 subtrak(s) merged",
@@ -38,11 +38,14 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
         "gate passed",
         "$ ork reject",
         "review: approved",
+        "compound: approved",
         "integrated into main",
-        "$ git log --graph --oneline main",
+        "$ git log --oneline main",
+        "When you are done: rm -rf ",
     ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
+    assert!(!stdout.contains(" stopped: "), "no part stopped:\n{stdout}");
     // The repository it names holds the merged work, without the trak's record.
     let dir = stdout
         .lines()
@@ -61,8 +64,21 @@ fn the_demo_runs_a_whole_flow_and_leaves_a_repository_to_explore() {
         git(&["show", "main:greet.sh"]),
         "#!/bin/sh\nNAME=${1:-world}\necho \"Hello, $NAME!\"\n"
     );
-    // The merge keeps the trak's history reachable from main.
+    // One commit of code on main, as a person would write it; the story stays on the trak.
     let parents = git(&["log", "-1", "--format=%P", "main"]);
-    assert_eq!(parents.split_whitespace().count(), 2, "{parents}");
+    assert_eq!(parents.split_whitespace().count(), 1, "{parents}");
+    let subjects = git(&["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().collect::<Vec<_>>(),
+        [
+            "Add a greeting script",
+            "A tiny project, with ork's workflow"
+        ]
+    );
+    let body = git(&["log", "-1", "--format=%b", "main"]);
+    assert!(body.contains("greets by name"), "{body}");
+    // The flows are the ones `ork init` writes.
+    let workflow = git(&["show", "main:.orkestra/workflow.toml"]);
+    assert!(workflow.contains("[flows.subtrak]") && workflow.contains("default_agent = \"demo\""));
     assert!(!git(&["notes", "--ref=orkestra", "list"]).trim().is_empty());
 }
