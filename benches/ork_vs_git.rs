@@ -507,6 +507,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             base: "main",
                             id: None,
                             parent: None,
+                            after: &[],
+                            priority: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

@@ -111,20 +111,27 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
 const FETCH_EVERY: Duration = Duration::from_secs(2);
 
 /// Traks with work due that no other process here runs and no other machine holds, each with
-/// what it looked like (tip and claim). Without a `remote`, only local traks.
+/// what it looked like (tip and claim), in the order they start: priority, then age. Without a
+/// `remote`, only local traks. A trak waiting for others (`--after`) to merge is not due.
 fn due(
     store: &Store,
     workflow: Option<&Workflow>,
     remote: Option<&str>,
 ) -> Result<Vec<(Trak, String)>> {
+    let mut listed = store.list()?;
+    engine::dependencies::start_order(&mut listed);
+    let by_id: std::collections::HashMap<&str, &Trak> =
+        listed.iter().map(|t| (t.id.as_str(), t)).collect();
     let mut due = Vec::new();
-    for trak in store.list()? {
-        if !engine::RUNNABLE.contains(&trak.state.status) {
+    for trak in &listed {
+        if !engine::RUNNABLE.contains(&trak.state.status)
+            || !engine::dependencies::waits_for(trak, &by_id).is_empty()
+        {
             continue;
         }
         let claim = match (remote, workflow) {
             (Some(remote), Some(workflow)) => {
-                if engine::claimed_elsewhere(store, workflow, remote, &trak)?.is_some() {
+                if engine::claimed_elsewhere(store, workflow, remote, trak)?.is_some() {
                     continue;
                 }
                 store.claim(remote, &trak.id)?
@@ -138,7 +145,7 @@ fn due(
         if trak.state.status == Status::Running
             && (mine || remote.is_none())
             && trak.location == Location::Local
-            && !engine::is_interrupted(store, &trak)
+            && !engine::is_interrupted(store, trak)
         {
             continue;
         }
@@ -150,7 +157,7 @@ fn due(
             trak.tip,
             claim.map(|c| c.oid.to_string()).unwrap_or_default()
         );
-        due.push((trak, seen));
+        due.push((trak.clone(), seen));
     }
     Ok(due)
 }

@@ -53,6 +53,8 @@ pub fn run() -> Result<()> {
         &workflow,
         &TrakRequest {
             budget: None,
+            after: &[],
+            priority: None,
             title: "Add a greeting script",
             description: "A shell script, greet.sh, that greets the world.",
             flow: Some("feature"),

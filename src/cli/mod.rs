@@ -233,6 +233,13 @@ enum TrakSubcommand {
         /// A longer description; `-` reads it from standard input.
         #[arg(short = 'd', long = "description", value_name = "TEXT")]
         description: Option<String>,
+        /// Traks to be merged first: this one waits for them, then starts from the base
+        /// that holds their code (comma-separated ids; a prefix of an id is enough).
+        #[arg(long, value_name = "ID,…", value_delimiter = ',', add = ArgValueCandidates::new(complete::trak_ids))]
+        after: Vec<String>,
+        /// 1 (first) to 5 (last): `ork run` takes due traks by priority, then age [default: 3].
+        #[arg(long, value_name = "1..5", value_parser = clap::value_parser!(u8).range(1..=5))]
+        priority: Option<u8>,
         #[command(flatten)]
         budget: BudgetArgs,
         #[command(flatten)]
@@ -462,6 +469,8 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             base,
             description,
             budget,
+            after,
+            priority,
             run,
         }) => {
             let description = read_description(description)?;
@@ -486,6 +495,8 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                     flow: flow.as_deref(),
                     base: base.as_deref(),
                     budget: budget.budget(),
+                    after: &after,
+                    priority,
                 },
             )?;
             print::created(&store, &trak)?;

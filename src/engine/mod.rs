@@ -10,6 +10,7 @@ pub mod budget;
 mod claim;
 pub(crate) mod config_gate;
 mod decisions;
+pub mod dependencies;
 mod gate;
 mod integration;
 mod landing_gate;
@@ -69,6 +70,10 @@ pub struct TrakRequest<'a> {
     pub base: Option<&'a str>,
     /// What the whole trak may spend, over the flow's `budget`.
     pub budget: Option<crate::store::event::Budget>,
+    /// The traks to be merged before this one starts (`--after`; a prefix of an id is enough).
+    pub after: &'a [String],
+    /// 1 (first) to 5 (last); the default when `None`.
+    pub priority: Option<u8>,
 }
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
@@ -118,6 +123,12 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
             )
         })?,
     };
+    if let Some(priority) = request.priority
+        && !(1..=5).contains(&priority)
+    {
+        bail!("--priority {priority}: a priority is 1 (first) to 5 (last)");
+    }
+    let after = dependencies::resolve_after(store, request.after)?;
     let trak = store.create(&NewTrak {
         title: request.title,
         description: request.description,
@@ -126,6 +137,8 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         base: &base,
         id: None,
         parent: None,
+        after: &after,
+        priority: request.priority,
     })?;
     let trak = match request.budget {
         // The person's budget is a decision like any: signed where decisions are.
@@ -225,7 +238,8 @@ impl Engine<'_> {
         }
         let started_at = trak.tip;
         let trak = self.wake_at_raised_parent_budget(trak)?;
-        let mut trak = self.before_first_run(trak)?;
+        let trak = self.before_first_run(trak)?;
+        let mut trak = self.after_dependencies(trak)?;
         loop {
             self.show_warnings();
             if held.is_some_and(|held| !held.still_held(self.store)) {

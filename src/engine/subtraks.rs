@@ -82,6 +82,8 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
             base: &parent_branch(&parent.id),
             id: Some(&planned.id),
             parent: Some((&parent.id, &planned.part.key)),
+            after: &[],
+            priority: None,
         })?;
         // A worktree that cannot be made now is made again when the subtrak first runs.
         crate::engine::worktree::create(store, &trak, workflow)

@@ -173,6 +173,12 @@ pub enum EventKind {
         /// For a subtrak: its part's key in the parent's breakdown.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The traks that must be merged before this one starts (`ork trak new --after`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        after: Vec<String>,
+        /// 1 (first) to 5 (last); `ork run` takes due traks by priority, then age.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<u8>,
     },
     /// An agent started on a stage.
     StageStarted {

@@ -89,6 +89,10 @@ pub struct NewTrak<'a> {
     /// and its key in the parent's breakdown.
     pub id: Option<&'a str>,
     pub parent: Option<(&'a str, &'a str)>,
+    /// The traks that must be merged before this one starts, by full id.
+    pub after: &'a [String],
+    /// 1 (first) to 5 (last); `None` is the default, 3.
+    pub priority: Option<u8>,
 }
 
 /// The store, over one open repository.
@@ -371,6 +375,8 @@ impl Store {
                 stages: new.stages.clone(),
                 parent: new.parent.map(|(parent, _)| parent.to_string()),
                 key: new.parent.map(|(_, key)| key.to_string()),
+                after: new.after.to_vec(),
+                priority: new.priority,
             })?,
             &self.machine,
             None,

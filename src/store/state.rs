@@ -112,6 +112,13 @@ pub struct PullRequest {
 }
 
 /// The fold of a trak's events.
+/// A trak's priority when `--priority` is not given: the middle of 1 (first) to 5 (last).
+pub const DEFAULT_PRIORITY: u8 = 3;
+
+fn default_priority() -> u8 {
+    DEFAULT_PRIORITY
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrakState {
     pub v: u32,
@@ -214,6 +221,12 @@ pub struct TrakState {
     pub parent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The traks that must be merged before this one starts (`ork trak new --after`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// 1 (first) to 5 (last): the order `ork run` takes due traks in, then age.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
     /// The parts the latest run of the breakdown stage `breakdown_stage` proposed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakdown: Vec<Part>,
@@ -265,6 +278,8 @@ impl TrakState {
             stages,
             parent,
             key,
+            after,
+            priority,
         } = &created.kind
         else {
             unreachable!("found by the match above")
@@ -306,6 +321,8 @@ impl TrakState {
             gate_passed: false,
             parent: parent.clone(),
             key: key.clone(),
+            after: after.clone(),
+            priority: priority.unwrap_or(DEFAULT_PRIORITY),
             breakdown: Vec::new(),
             breakdown_stage: None,
             breakdowns: 0,
@@ -854,6 +871,8 @@ mod tests {
                 stages: vec!["planning".into(), "work".into(), "review".into()],
                 parent: None,
                 key: None,
+                after: Vec::new(),
+                priority: None,
             },
         )
     }

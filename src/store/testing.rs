@@ -17,6 +17,8 @@ pub fn trak(id: &str, parent: Option<&str>, status: Status, stage: &str) -> Trak
             stages: vec![stage.into()],
             parent: parent.map(str::to_string),
             key: parent.map(|_| "part".to_string()),
+            after: Vec::new(),
+            priority: None,
         },
         "m",
         None,

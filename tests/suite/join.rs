@@ -23,6 +23,8 @@ fn a_join_keeps_every_event_file_as_it_was_and_shows_the_conflict() {
             base: "main",
             id: None,
             parent: None,
+            after: &[],
+            priority: None,
         })
         .unwrap();
     let review = store

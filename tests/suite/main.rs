@@ -9,6 +9,7 @@ mod cli_conventions;
 mod cli_errors;
 mod cli_store;
 mod demo;
+mod dependencies;
 mod doctor;
 mod first_hour;
 mod flows;

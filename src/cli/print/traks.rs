@@ -288,6 +288,17 @@ pub fn show(
         );
     }
     outln!("  base      {}", s.base);
+    if !s.after.is_empty() {
+        let waits = ork::engine::dependencies::still_waits_for(store, trak)?;
+        let open = match waits.is_empty() {
+            true => String::new(),
+            false => format!(" (waits for {})", waits.join(", ")),
+        };
+        outln!("  after     {}{open}", s.after.join(", "));
+    }
+    if s.priority != ork::store::state::DEFAULT_PRIORITY {
+        outln!("  priority  {} (1 first, 5 last)", s.priority);
+    }
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
         outln!("  worktree  {path}");
@@ -453,6 +464,12 @@ pub(super) struct TrakJson<'a> {
     subtraks: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     progress: Option<Progress>,
+    /// The traks it was created to follow (`--after`), and those of them not merged yet.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    after: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    waits_for: Vec<String>,
+    priority: u8,
 }
 
 #[derive(serde::Serialize)]
@@ -497,6 +514,9 @@ pub(super) fn trak_json<'a>(
         key: s.key.as_deref(),
         subtraks: s.subtraks.iter().map(|p| p.id.as_str()).collect(),
         progress: subtrak_progress(store, trak).map(|(done, total)| Progress { done, total }),
+        after: &s.after,
+        waits_for: ork::engine::dependencies::still_waits_for(store, trak).unwrap_or_default(),
+        priority: s.priority,
     }
 }
 
@@ -536,6 +556,11 @@ pub(super) fn usage_text(usage: &ork::store::event::Usage) -> String {
 pub(super) fn status_word(store: &Store, trak: &Trak) -> String {
     let interrupted = ork::engine::is_interrupted(store, trak);
     let word = view::status_word(trak, interrupted, subtrak_progress(store, trak));
+    let waits = ork::engine::dependencies::still_waits_for(store, trak).unwrap_or_default();
+    let word = match waits.is_empty() {
+        true => word,
+        false => format!("waits for {}", waits.join(", ")),
+    };
     match ork::engine::claim_view(store, trak) {
         Some(claim) => format!("{word} ({})", claim_text(&claim)),
         None => word,
