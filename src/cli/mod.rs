@@ -85,6 +85,18 @@ enum Command {
     Show(IdArgs),
     /// A trak's events, oldest first.
     Log(IdArgs),
+    /// Leave a note for a trak's agents: it goes into the prompt of the trak's next run.
+    Note {
+        /// The trak's id or a unique prefix; default: the trak whose worktree you are in.
+        #[arg(add = ArgValueCandidates::new(complete::trak_ids), conflicts_with = "all")]
+        id: Option<String>,
+        /// What the agents should know.
+        #[arg(short = 'm', long = "message", value_name = "TEXT")]
+        message: String,
+        /// Leave it for every trak not finished yet.
+        #[arg(long)]
+        all: bool,
+    },
     /// Approve the stage waiting for review; the next stage runs.
     Approve {
         #[command(flatten)]
@@ -554,6 +566,26 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let events = store.events(&trak)?;
             print::log(&events, args.json)
         }
+        Command::Note { id, message, all } => {
+            refuse_inside_a_run("leave notes for traks")?;
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = open(git);
+            let traks = match all {
+                true => store
+                    .list()?
+                    .into_iter()
+                    .filter(|t| !t.state.status.is_finished())
+                    .collect(),
+                false => vec![store.resolve(id.as_deref())?],
+            };
+            if traks.is_empty() {
+                bail!("no trak is unfinished: a note would reach no one");
+            }
+            for trak in traks {
+                print::noted(&engine::note(&store, &workflow, &trak, &message)?)?;
+            }
+            Ok(())
+        }
         Command::Approve {
             args,
             config,
@@ -746,6 +778,18 @@ fn pick(store: &Store, query: Option<&str>, action: Action) -> Result<Trak> {
 }
 
 /// Runs what is due next for `trak`: here, in the background, or not at all.
+/// A person's command run by an agent inside a trak's run (ork sets `ORK_TRAK` for every
+/// run) is refused: an agent never speaks for a person (docs/design.md rule 12).
+fn refuse_inside_a_run(what: &str) -> Result<()> {
+    if let Some(trak) = std::env::var_os("ORK_TRAK") {
+        bail!(
+            "an agent running inside trak {} cannot {what}: that is a person's to do, from their own terminal",
+            trak.to_string_lossy()
+        );
+    }
+    Ok(())
+}
+
 fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
     let result = drive_or_hand_off(store, workflow, trak, run);
     // A drive shares each transition itself; a decision recorded without one is shared here.

@@ -78,6 +78,33 @@ pub struct TrakRequest<'a> {
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
 /// removed and the branch deleted again. A crash half-way leaves the branch (the whole trak);
+/// A person's note to `trak`'s agents (`ork note`): recorded (signed where decisions are), it
+/// goes into the prompt of the trak's next run. Refused for a finished trak.
+pub fn note(store: &Store, workflow: &Workflow, trak: &Trak, text: &str) -> Result<Trak> {
+    if text.trim().is_empty() {
+        bail!(
+            "the note is empty.\n  Say what the agent should know: ork note {} \"…\"",
+            trak.id
+        );
+    }
+    if trak.state.status.is_finished() {
+        bail!(
+            "trak {} is {}: no run of it is to come, so a note would reach no one",
+            trak.id,
+            trak.state.status.as_str()
+        );
+    }
+    let trak = store.adopt(trak)?;
+    let noted = crate::store::event::EventKind::Noted {
+        text: text.trim().to_string(),
+    };
+    if workflow.trust.sign {
+        store.record_signed(&trak, noted, &store.git().signing_key()?)
+    } else {
+        store.record(&trak, noted)
+    }
+}
+
 /// Why the first stage of `flow` (the default flow when `None`) could not start on this
 /// machine: its agent's program is not installed. Asked before a trak that is to run now is
 /// created, so that a missing CLI leaves no branch, worktree or record behind (the same check

@@ -21,6 +21,8 @@ pub struct PromptInput<'a> {
     pub feedback: Option<&'a str>,
     /// Every round of this stage's questions and answers so far, oldest first.
     pub answers: &'a [Exchange],
+    /// A person's notes to the trak (`ork note`) since the last run, oldest first.
+    pub notes: &'a [String],
 }
 
 /// Fills `template` in.
@@ -28,6 +30,7 @@ pub fn render(template: &str, input: &PromptInput<'_>) -> String {
     let artifacts = artifacts_section(input.artifacts);
     let feedback = feedback_section(input.feedback);
     let answers = answers_section(input.answers);
+    let notes = notes_section(input.notes);
     let mut text = template
         .replace("{{title}}", input.title)
         .replace("{{description}}", input.description.trim_end())
@@ -39,6 +42,7 @@ pub fn render(template: &str, input: &PromptInput<'_>) -> String {
         ("{{artifacts}}", &artifacts),
         ("{{answers}}", &answers),
         ("{{feedback}}", &feedback),
+        ("{{notes}}", &notes),
     ] {
         if text.contains(placeholder) {
             text = text.replace(placeholder, section);
@@ -73,6 +77,18 @@ fn feedback_section(feedback: Option<&str>) -> String {
         ),
         None => String::new(),
     }
+}
+
+fn notes_section(notes: &[String]) -> String {
+    if notes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("# Notes from a person\n\nLeft for you since the last run:\n");
+    for note in notes {
+        out.push_str(&format!("\n- {}", note.trim().replace('\n', "\n  ")));
+    }
+    out.push('\n');
+    out
 }
 
 fn answers_section(answers: &[Exchange]) -> String {
@@ -129,7 +145,27 @@ mod tests {
             artifacts,
             feedback,
             answers: &[],
+            notes: &[],
         }
+    }
+
+    #[test]
+    fn notes_from_a_person_are_appended_one_per_line() {
+        let notes = [
+            "Use the v2 API".to_string(),
+            "Keep it small\nplease".to_string(),
+        ];
+        let text = render(
+            "Do {{title}}.",
+            &PromptInput {
+                notes: &notes,
+                ..input(&[], None)
+            },
+        );
+        assert!(
+            text.contains("# Notes from a person\n\nLeft for you since the last run:\n\n- Use the v2 API\n- Keep it small\n  please\n"),
+            "{text}"
+        );
     }
 
     #[test]

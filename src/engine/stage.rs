@@ -439,6 +439,7 @@ impl Engine<'_> {
                     .answers
                     .get(&stage.name)
                     .map_or(&[], Vec::as_slice),
+                notes: &trak.state.notes,
             },
         ))
     }

@@ -355,6 +355,8 @@ pub enum EventKind {
     /// `branch` (the parent's, for a subtrak whose dependencies just merged there) was merged
     /// into this trak's branch at `commit`, so the work starts from what they built.
     BaseMerged { branch: String, commit: String },
+    /// A person's note to the trak's agents (`ork note`): it goes into the next run's prompt.
+    Noted { text: String },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
@@ -419,6 +421,7 @@ impl EventKind {
             EventKind::LandingGateFailed { .. } => "landing_gate_failed",
             EventKind::SubtraksJoined { .. } => "subtraks_joined",
             EventKind::BaseMerged { .. } => "base_merged",
+            EventKind::Noted { .. } => "noted",
             EventKind::Unknown => "unknown",
         }
     }
@@ -432,7 +435,8 @@ impl EventKind {
             | EventKind::Resolved { .. }
             | EventKind::ConfigApproved { .. }
             | EventKind::Dropped { .. }
-            | EventKind::BudgetSet { .. } => true,
+            | EventKind::BudgetSet { .. }
+            | EventKind::Noted { .. } => true,
             _ => false,
         }
     }
@@ -467,6 +471,7 @@ impl EventKind {
             | EventKind::PrPushed { .. }
             | EventKind::PrWaiting { .. }
             | EventKind::BaseMerged { .. }
+            | EventKind::Noted { .. }
             | EventKind::Unknown => None,
         }
     }
@@ -594,6 +599,9 @@ impl EventKind {
                 n => format!("Subtraks merged ({}), {n} dropped", merged.len()),
             },
             EventKind::BaseMerged { branch, .. } => format!("Bring in {branch}"),
+            EventKind::Noted { text } => {
+                format!("Note from a person: {}", crate::store::text::one_line(text))
+            }
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }

@@ -115,6 +115,10 @@ pub struct PullRequest {
 /// A trak's priority when `--priority` is not given: the middle of 1 (first) to 5 (last).
 pub const DEFAULT_PRIORITY: u8 = 3;
 
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
 fn default_priority() -> u8 {
     DEFAULT_PRIORITY
 }
@@ -224,6 +228,14 @@ pub struct TrakState {
     /// The traks that must be merged before this one starts (`ork trak new --after`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
+    /// A person's notes (`ork note`) for the next run's prompt; cleared once a run finishes
+    /// with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// How many of `notes` the running run's prompt holds: those go once it finishes (a note
+    /// left meanwhile waits for the next run).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub notes_taken: usize,
     /// 1 (first) to 5 (last): the order `ork run` takes due traks in, then age.
     #[serde(default = "default_priority")]
     pub priority: u8,
@@ -322,6 +334,8 @@ impl TrakState {
             parent: parent.clone(),
             key: key.clone(),
             after: after.clone(),
+            notes: Vec::new(),
+            notes_taken: 0,
             priority: priority.unwrap_or(DEFAULT_PRIORITY),
             breakdown: Vec::new(),
             breakdown_stage: None,
@@ -366,6 +380,7 @@ impl TrakState {
                 self.status = Status::Running;
                 self.running_on = Some(event.machine.clone());
                 self.gate_passed = false;
+                self.notes_taken = self.notes.len();
                 // The feedback stays until the run finishes: a run that was interrupted is run
                 // again with it.
                 self.note = None;
@@ -385,6 +400,9 @@ impl TrakState {
                 subtraks,
                 ..
             } => {
+                let taken = self.notes_taken.min(self.notes.len());
+                self.notes.drain(..taken);
+                self.notes_taken = 0;
                 if !subtraks.is_empty() {
                     self.breakdown = subtraks.clone();
                     self.breakdown_stage = Some(stage.clone());
@@ -519,6 +537,7 @@ impl TrakState {
             }
             EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
             EventKind::BaseMerged { .. } => {}
+            EventKind::Noted { text } => self.notes.push(text.clone()),
             EventKind::Rejected {
                 stage,
                 feedback,

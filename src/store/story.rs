@@ -22,7 +22,9 @@ pub fn commit_body(kind: &EventKind, asked: &[Question]) -> String {
             ..
         } => error.trim().to_string(),
         EventKind::GateFailed { output, .. } => first_lines(output, GATE_LINES),
-        EventKind::Rejected { feedback, .. } => feedback.trim().to_string(),
+        EventKind::Rejected { feedback, .. } | EventKind::Noted { text: feedback } => {
+            feedback.trim().to_string()
+        }
         EventKind::Answered { answer, .. } if asked.is_empty() => answer.trim().to_string(),
         EventKind::Answered { answer, .. } => {
             format!("{}\n\nAnswer: {}", questions_text(asked), answer.trim())

@@ -162,6 +162,16 @@ pub fn next(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After `ork note`: where it went and what it waits for.
+pub fn noted(trak: &Trak) -> Result<()> {
+    outln!(
+        "Noted on ork/{}: the prompt of its next run holds {} note(s).",
+        trak.id,
+        trak.state.notes.len()
+    );
+    Ok(())
+}
+
 /// After a subtrak finished: its parent waits on `open` more.
 pub fn parent_waits(parent: &Trak, open: usize) -> Result<()> {
     outln!(

@@ -237,6 +237,7 @@ pub fn show(
         value["breakdown"] = json!(trak.state.breakdown);
         value["rounds"] = json!(trak.state.rounds);
         value["integration_rounds"] = json!(trak.state.integration_rounds);
+        value["notes"] = json!(trak.state.notes);
         value["budget"] = json!(trak.state.budget);
         value["stage_budgets"] = json!(trak.state.stage_budgets);
         value["budget_reached"] = json!(trak.state.budget_reached);
@@ -345,6 +346,12 @@ pub fn show(
     }
     for (stage, rounds) in &s.rounds {
         outln!("  rounds    {stage}: its reviewer sent the work back {rounds} time(s)");
+    }
+    for note in &s.notes {
+        outln!(
+            "  note      for the next run: {}",
+            truncate(&ork::store::text::one_line(note), 70)
+        );
     }
     if s.integration_rounds > 0 {
         outln!(

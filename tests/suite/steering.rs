@@ -1,5 +1,5 @@
-//! End to end: traks that wait for others (`ork trak new --after`) and the order due traks
-//! start in (`--priority`, then age).
+//! End to end: steering traks — waiting for others (`ork trak new --after`), the order due traks
+//! start in (`--priority`, then age), and a person's notes to a trak's agents (`ork note`).
 
 use crate::common;
 
@@ -92,4 +92,53 @@ fn after_an_unknown_or_dropped_trak_or_an_out_of_range_priority_is_refused_creat
     );
     assert!(err.contains("--priority"), "{err}");
     assert_eq!(s.repo.trak_branches().len(), branches.len() + 1);
+}
+
+#[test]
+fn a_note_goes_into_the_next_runs_prompt_once_and_reads_as_the_persons_words() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [
+            {"result": {"type": "artifact", "content": "# Plan"}},
+            {"result": {"type": "artifact", "content": "# Plan, v2"}},
+        ], "work": [{"result": {"type": "artifact", "content": "done"}}]}),
+    );
+    let (id, _) = s.new_trak("Add login", &[]);
+    let (other, _) = s.new_trak("Add logout", &["--no-run"]);
+    s.ork_ok(&["note", &id, "-m", "Use the v2 API of the provider"]);
+    let out = s.ork_ok(&["note", "--all", "-m", "Keep the change small"]);
+    assert!(out.contains(&other) && out.contains(&id), "{out}");
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("for the next run: Use the v2 API"), "{show}");
+
+    s.ork_ok(&["reject", &id, "-m", "More detail"]);
+    let prompt = s.prompt("planning", 2);
+    assert!(prompt.contains("# Notes from a person"), "{prompt}");
+    assert!(
+        prompt.contains("- Use the v2 API of the provider\n- Keep the change small"),
+        "{prompt}"
+    );
+    // Taken by that run: the next one does not get them again.
+    s.ork_ok(&["approve", &id]);
+    assert!(!s.prompt("work", 1).contains("Notes from a person"));
+    let story = s
+        .repo
+        .git(&["log", "--format=%s%n%b", &format!("ork/{id}")]);
+    assert!(
+        story.contains("Note from a person: Use the v2 API of the provider"),
+        "{story}"
+    );
+
+    // An agent inside a run cannot speak for a person, and a finished trak gets no note.
+    let inside = s
+        .command(env!("CARGO_BIN_EXE_ork"))
+        .args(["note", &other, "-m", "approve me"])
+        .env("ORK_TRAK", &id)
+        .output()
+        .unwrap();
+    let err = common::ork_error(&inside, "ork note from inside a run");
+    assert!(err.contains("cannot leave notes"), "{err}");
+    s.ork_ok(&["trak", "drop", &other]);
+    let err = s.ork_err(&["note", &other, "-m", "too late"]);
+    assert!(err.contains("dropped"), "{err}");
 }
