@@ -23,7 +23,80 @@ pub const CLI: super::Cli = super::Cli {
     name: "Claude Code",
     program: PROGRAM,
     install: "npm install -g @anthropic-ai/claude-code",
+    login: LOGIN,
 };
+
+/// Claude Code's login, for `ork doctor`: a key or token in the environment, or a claude.ai
+/// login in its credentials file, seen without running anything; else `claude auth status`,
+/// which exits 1 with `"loggedIn": false` when it has none (recorded of 2.1.329 in
+/// `fixtures/agent-clis/README.md`). With a stored claude.ai login that command asks Anthropic's
+/// servers about the account, so such a login is taken from the file; with none, and
+/// `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC` set, it made no connection at all.
+pub const LOGIN: super::LoginProbe = super::LoginProbe {
+    local: login_seen,
+    args: &["auth", "status", "--json"],
+    env: &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")],
+    read: read_login,
+};
+
+/// The variables that give Claude Code a key, a token or another provider (Bedrock, Vertex,
+/// Foundry): `claude auth status` counts each as logged in.
+const LOGIN_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+];
+
+const LOGIN_FIX: &str =
+    "run `claude auth login` (or `claude` once and log in), or set ANTHROPIC_API_KEY";
+
+fn login_seen(env: super::Env<'_>) -> Option<String> {
+    let set =
+        |var: &str| env(var).is_some_and(|v| !v.as_os_str().is_empty() && v.as_os_str() != "0");
+    if let Some(var) = LOGIN_VARS.iter().find(|var| set(var)) {
+        return Some(format!("{var} is set"));
+    }
+    let dir = env("CLAUDE_CONFIG_DIR").or_else(|| env("HOME").map(|h| h.join(".claude")))?;
+    let file = dir.join(".credentials.json");
+    // A credentials file is a few hundred bytes; a larger one is not read.
+    if file.metadata().ok()?.len() > 1 << 20 {
+        return None;
+    }
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+    json["claudeAiOauth"]["accessToken"]
+        .as_str()
+        .filter(|token| !token.is_empty())
+        .map(|_| format!("a claude.ai login in {}", file.display()))
+}
+
+fn read_login(reply: &super::LoginReply<'_>) -> super::Login {
+    use super::Login;
+    let json: Option<Value> = serde_json::from_str(reply.stdout.trim()).ok();
+    let logged_in = json.as_ref().and_then(|j| j["loggedIn"].as_bool());
+    let method = json
+        .as_ref()
+        .and_then(|j| j["authMethod"].as_str())
+        .map(str::to_string);
+    match (logged_in, reply.code) {
+        (Some(true), _) | (None, Some(0)) => Login::Found(match method {
+            Some(method) => format!("logged in ({method})"),
+            None => "logged in".into(),
+        }),
+        (Some(false), _) | (None, Some(1)) => Login::Missing {
+            what: "no API key or login found".into(),
+            fix: LOGIN_FIX.into(),
+        },
+        _ => Login::NotChecked(format!(
+            "`claude auth status` answered neither yes nor no: {}",
+            super::plain_lines(&format!("{}\n{}", reply.stdout, reply.stderr))
+                .first()
+                .map_or("nothing", String::as_str)
+        )),
+    }
+}
 /// Edits without asking; shell commands only as `allowed_tools` lets them.
 const DEFAULT_PERMISSION_MODE: &str = "acceptEdits";
 

@@ -28,7 +28,74 @@ pub const CLI: super::Cli = super::Cli {
     name: "Codex",
     program: PROGRAM,
     install: "npm install -g @openai/codex",
+    login: LOGIN,
 };
+
+/// Codex's login, for `ork doctor`: `CODEX_API_KEY` or `CODEX_ACCESS_TOKEN` in the environment
+/// (which `codex exec` reads), else `codex login status`, which reads `$CODEX_HOME/auth.json`
+/// and answers without a request: exit 0 and "Logged in using ChatGPT" or "API key configured -
+/// sk-…", exit 1 and "Not logged in" (recorded of 0.169.0 in `fixtures/agent-clis/README.md`).
+/// A provider of the user's own (`model_provider`) brings its own key, which only a request
+/// checks: then a missing login is not a problem.
+pub const LOGIN: super::LoginProbe = super::LoginProbe {
+    local: login_seen,
+    args: &["login", "status"],
+    env: &[],
+    read: read_login,
+};
+
+fn login_seen(env: super::Env<'_>) -> Option<String> {
+    ["CODEX_API_KEY", "CODEX_ACCESS_TOKEN"]
+        .into_iter()
+        .find(|var| env(var).is_some_and(|v| !v.as_os_str().is_empty()))
+        .map(|var| format!("{var} is set"))
+}
+
+fn read_login(reply: &super::LoginReply<'_>) -> super::Login {
+    use super::Login;
+    // Its own warnings (a CODEX_HOME under /tmp) come first on stderr.
+    let said: Vec<String> = super::plain_lines(&format!("{}\n{}", reply.stdout, reply.stderr))
+        .into_iter()
+        .filter(|line| !line.starts_with("WARNING:"))
+        .collect();
+    let first = said.first().map_or("nothing", String::as_str);
+    match reply.code {
+        Some(0) => Login::Found(first.to_string()),
+        Some(_) if said.iter().any(|line| line.contains("Not logged in")) => {
+            match own_provider(reply) {
+                Some(provider) => Login::NotChecked(format!(
+                    "not logged in, but its model_provider is \"{provider}\", whose key only a request checks"
+                )),
+                None => Login::Missing {
+                    what: "not logged in".into(),
+                    fix: "run `codex login`, or `printenv OPENAI_API_KEY | codex login --with-api-key`".into(),
+                },
+            }
+        }
+        _ => Login::NotChecked(format!("`codex login status` answered {first}")),
+    }
+}
+
+/// The `model_provider` the agent's `-c` arguments or `$CODEX_HOME/config.toml` choose, when
+/// it is not OpenAI's.
+fn own_provider(reply: &super::LoginReply<'_>) -> Option<String> {
+    let from_args = reply.agent_args.iter().find_map(|arg| {
+        let value = arg.strip_prefix("--config=").unwrap_or(arg);
+        value
+            .strip_prefix("model_provider=")
+            .map(|v| v.trim_matches(['"', '\'']).to_string())
+    });
+    let from_config = || {
+        let home =
+            (reply.env)("CODEX_HOME").or_else(|| (reply.env)("HOME").map(|h| h.join(".codex")))?;
+        let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
+        let config: toml::Table = text.parse().ok()?;
+        config.get("model_provider")?.as_str().map(str::to_string)
+    };
+    from_args
+        .or_else(from_config)
+        .filter(|provider| provider != "openai")
+}
 /// Writes in the working directory, commands in the sandbox (no network).
 const DEFAULT_SANDBOX: &str = "workspace-write";
 

@@ -17,7 +17,7 @@ pub mod prices;
 pub use crate::store::event::{Decision, Part, Question, Usage};
 
 /// An agent CLI as a user installs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Cli {
     /// Its product name ("Claude Code").
     pub name: &'static str,
@@ -25,6 +25,57 @@ pub struct Cli {
     pub program: &'static str,
     /// The command that installs it.
     pub install: &'static str,
+    /// How `ork doctor` tells whether it can answer: its login or API key.
+    pub login: LoginProbe,
+}
+
+/// How to tell, cheaply and without a model (nor any request ork knows of), whether a CLI has
+/// a login or an API key. `ork doctor` runs it: first [`local`](Self::local), which runs
+/// nothing; when that finds nothing, the CLI's own status command (`args`, with `env` added),
+/// whose answer [`read`](Self::read) reads.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginProbe {
+    /// A credential found in the environment or the CLI's files, said as what was found
+    /// ("ANTHROPIC_API_KEY is set"); none when there is none to see this way.
+    pub local: fn(Env<'_>) -> Option<String>,
+    /// The CLI's status command, without the program (`["login", "status"]`).
+    pub args: &'static [&'static str],
+    /// Variables set for it (to keep it off the network).
+    pub env: &'static [(&'static str, &'static str)],
+    /// Its answer, read.
+    pub read: fn(&LoginReply<'_>) -> Login,
+}
+
+/// What a CLI's status command answered, and the environment it ran in.
+pub struct LoginReply<'a> {
+    /// Its exit code; none when it was killed or ended by a signal.
+    pub code: Option<i32>,
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+    pub env: Env<'a>,
+    /// The workflow's `args` for the agent (a CLI may choose its provider there).
+    pub agent_args: &'a [String],
+}
+
+/// Whether a CLI can answer, as its probe tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// It has a login or a key: what, as the CLI said it.
+    Found(String),
+    /// It has none: what was seen, and how to get one.
+    Missing { what: String, fix: String },
+    /// The probe cannot tell: why.
+    NotChecked(String),
+}
+
+/// The text of a CLI's answer without its terminal colour codes, its lines trimmed, empty
+/// ones left out.
+pub(crate) fn plain_lines(text: &str) -> Vec<String> {
+    strip_ansi(text)
+        .lines()
+        .map(|line| line.trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
 }
 
 /// What an agent produced. Also the JSON a `command` agent writes to `$ORK_OUTPUT`.

@@ -26,7 +26,53 @@ pub const CLI: super::Cli = super::Cli {
     name: "OpenCode",
     program: PROGRAM,
     install: "npm install -g opencode-ai",
+    login: LOGIN,
 };
+
+/// OpenCode's login, for `ork doctor`: `opencode auth list`, which reads its `auth.json` and
+/// the environment and answers without a request, always exit 0, with "└  N credentials" and,
+/// when a provider's variable is set, "└  N environment variable(s)" (recorded of 1.18.33 in
+/// `fixtures/agent-clis/README.md`). None at all is not sure to fail: OpenCode's free models
+/// and providers with their key in `opencode.json` need no login, so it is "not checked".
+pub const LOGIN: super::LoginProbe = super::LoginProbe {
+    local: |_| None,
+    args: &["auth", "list"],
+    env: &[
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+    ],
+    read: read_login,
+};
+
+fn read_login(reply: &super::LoginReply<'_>) -> super::Login {
+    use super::Login;
+    let lines = super::plain_lines(reply.stdout);
+    // "└  2 credentials", "└  1 environment variable".
+    let count = |noun: &str| {
+        lines.iter().find_map(|line| {
+            let line = line.strip_prefix('└')?.trim_start();
+            let (n, rest) = line.split_once(' ')?;
+            rest.trim()
+                .starts_with(noun)
+                .then(|| n.parse::<u32>().ok())?
+        })
+    };
+    match (reply.code, count("credential"), count("environment variable")) {
+        (Some(0), Some(credentials), variables) if credentials + variables.unwrap_or(0) > 0 => {
+            Login::Found(format!(
+                "{credentials} credential(s), {} provider variable(s)",
+                variables.unwrap_or(0)
+            ))
+        }
+        (Some(0), Some(_), _) => Login::NotChecked(
+            "no provider credentials (only its free models, and providers with their key in opencode.json, answer); `opencode auth login` adds one".into(),
+        ),
+        _ => Login::NotChecked(format!(
+            "`opencode auth list` answered {}",
+            lines.first().map_or("nothing", String::as_str)
+        )),
+    }
+}
 
 /// What OpenCode says when `--session` names a session it does not have.
 const UNKNOWN_SESSION: &str = "Session not found";

@@ -29,12 +29,99 @@ fn path_with(repo: &Repo, tools: &[(&str, &str)]) -> PathBuf {
     bin
 }
 
+/// The variables that give an agent CLI a key or a login (Claude Code's, Codex's): kept from
+/// the tests' `ork`, so the probes read only the stand-ins.
+pub const LOGIN_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_API_KEY",
+    "CODEX_ACCESS_TOKEN",
+    "OPENAI_API_KEY",
+];
+
 /// `ork args` in the repository with `PATH` set to `path` alone.
 fn ork_on(repo: &Repo, path: &Path, args: &[&str]) -> Output {
-    repo.ork_command(&repo.root, args)
-        .env("PATH", path)
-        .output()
-        .expect("running ork")
+    let mut command = repo.ork_command(&repo.root, args);
+    for var in LOGIN_VARS {
+        command.env_remove(var);
+    }
+    command.env("PATH", path).output().expect("running ork")
+}
+
+/// Stand-ins that answer `--version` and their login status command as the pinned CLIs do
+/// (fixtures/agent-clis/README.md): logged in when `$HOME/logged-in` exists.
+const CLAUDE_STAND_IN: &str = r#"#!/bin/sh
+case "$*" in
+--version) echo '2.1.329 (Claude Code)' ;;
+'auth status --json')
+  # ork keeps it off the network.
+  [ "$CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" = 1 ] || { echo 'would connect' >&2; exit 3; }
+  if [ -f "$HOME/logged-in" ]; then
+    printf '{\n  "loggedIn": true,\n  "authMethod": "api_key_helper",\n  "apiProvider": "firstParty"\n}\n'
+  else
+    printf '{\n  "loggedIn": false,\n  "authMethod": "none",\n  "apiProvider": "firstParty"\n}\n'
+    exit 1
+  fi ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"#;
+
+const CODEX_STAND_IN: &str = r#"#!/bin/sh
+case "$*" in
+--version) echo 'codex-cli 0.169.0' ;;
+'login status')
+  if [ -f "$HOME/logged-in" ]; then
+    echo 'API key configured - sk-proj-***67890' >&2
+    echo 'Authentication is checked when you send a request.' >&2
+  else
+    echo 'Not logged in' >&2
+    exit 1
+  fi ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"#;
+
+const OPENCODE_STAND_IN: &str = r#"#!/bin/sh
+case "$*" in
+--version) echo '1.18.33' ;;
+'auth list')
+  n=0; [ -f "$HOME/logged-in" ] && n=1
+  printf '┌  Credentials \033[90m~/.local/share/opencode/auth.json\n│\n└  %s credentials\n\n' "$n" ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// `path_with(repo, &[])` with `scripts`: (name, script) stand-ins.
+fn path_with_scripts(repo: &Repo, scripts: &[(&str, &str)]) -> PathBuf {
+    let bin = path_with(repo, &[]);
+    for (name, script) in scripts {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+/// The default workflow with planning on Codex and review on OpenCode: all three CLIs used.
+fn use_all_three(repo: &Repo) {
+    let workflow = repo
+        .read(".orkestra/workflow.toml")
+        .replacen(
+            "name = \"planning\"\n",
+            "name = \"planning\"\nagent = \"codex\"\n",
+            1,
+        )
+        .replacen(
+            "name = \"review\"\n",
+            "name = \"review\"\nagent = \"opencode\"\n",
+            1,
+        );
+    repo.write(".orkestra/workflow.toml", &workflow);
 }
 
 #[test]
@@ -305,5 +392,119 @@ fn doctor_notices_a_codex_whose_bubblewrap_cannot_run_its_commands() {
         !stdout(&elsewhere).contains("bubblewrap"),
         "{}",
         stdout(&elsewhere)
+    );
+}
+
+#[test]
+fn doctor_asks_each_cli_the_workflow_uses_whether_it_is_logged_in() {
+    let repo = Repo::initialized();
+    use_all_three(&repo);
+    let path = path_with_scripts(
+        &repo,
+        &[
+            ("claude", CLAUDE_STAND_IN),
+            ("codex", CODEX_STAND_IN),
+            ("opencode", OPENCODE_STAND_IN),
+        ],
+    );
+
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = stdout(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{out}{}", stderr(&doctor));
+    for line in [
+        "missing login     claude: no API key or login found; run `claude auth login` (or `claude` once and log in), or set ANTHROPIC_API_KEY",
+        "missing login     codex: not logged in; run `codex login`, or `printenv OPENAI_API_KEY | codex login --with-api-key`",
+        // No credentials is not sure to fail: OpenCode has free models.
+        "-       login     opencode: not checked: no provider credentials",
+        "problem: Claude Code (agent \"claude\") cannot answer: no API key or login found",
+        "problem: Codex (agent \"codex\") cannot answer: not logged in",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+    assert!(!out.contains("Ready"), "{out}");
+    assert!(stderr(&doctor).contains("ork doctor found 2 problem(s)"));
+
+    std::fs::write(repo.home().join("logged-in"), "").unwrap();
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = stdout(&doctor);
+    assert!(doctor.status.success(), "{out}{}", stderr(&doctor));
+    for line in [
+        "ok      login     claude: logged in (api_key_helper) (claude auth status --json)",
+        "ok      login     codex: API key configured - sk-proj-***67890 (codex login status)",
+        "ok      login     opencode: 1 credential(s), 0 provider variable(s) (opencode auth list)",
+        "Ready",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+    let json = ork_on(&repo, &path, &["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let login = &report["agents"][0]["login"];
+    assert_eq!(login["state"], "found", "{report:#}");
+    assert_eq!(login["by"], "claude auth status --json", "{report:#}");
+}
+
+#[test]
+fn a_key_in_the_environment_or_a_stored_login_is_seen_without_running_the_cli() {
+    let repo = Repo::initialized();
+    // Both logged out by their status commands; only Claude Code is used.
+    let path = path_with_scripts(
+        &repo,
+        &[("claude", CLAUDE_STAND_IN), ("codex", CODEX_STAND_IN)],
+    );
+    let with_key = repo
+        .ork_command(&repo.root, &["doctor"])
+        .env("PATH", &path)
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .output()
+        .unwrap();
+    let out = stdout(&with_key);
+    assert!(with_key.status.success(), "{out}{}", stderr(&with_key));
+    assert!(
+        out.contains(
+            "ok      login     claude: ANTHROPIC_API_KEY is set (seen without running claude)"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("codex"),
+        "a CLI the workflow does not use is not asked:\n{out}"
+    );
+
+    let credentials = repo.home().join(".claude/.credentials.json");
+    std::fs::create_dir_all(credentials.parent().unwrap()).unwrap();
+    std::fs::write(
+        &credentials,
+        r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-test","refreshToken":"r","expiresAt":4102444800000}}"#,
+    )
+    .unwrap();
+    let out = stdout(&ork_on(&repo, &path, &["doctor"]));
+    assert!(
+        out.contains(&format!(
+            "ok      login     claude: a claude.ai login in {} (seen without running claude)",
+            credentials.display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn codex_with_a_model_provider_of_its_own_is_not_checked_and_does_not_fail() {
+    let repo = Repo::new();
+    let path = path_with_scripts(&repo, &[("codex", CODEX_STAND_IN)]);
+    assert!(ork_on(&repo, &path, &["init"]).status.success());
+    let codex_home = repo.home().join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        "model_provider = \"local\"\n\n[model_providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\nenv_key = \"LOCAL_KEY\"\n",
+    )
+    .unwrap();
+    let doctor = ork_on(&repo, &path, &["doctor"]);
+    let out = stdout(&doctor);
+    assert!(doctor.status.success(), "{out}{}", stderr(&doctor));
+    assert!(
+        out.contains("-       login     codex: not checked: not logged in, but its model_provider is \"local\", whose key only a request checks"),
+        "{out}"
     );
 }

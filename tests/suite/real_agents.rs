@@ -823,3 +823,87 @@ fn claude_codes_shell_reads_the_repository_but_cannot_commit_or_write_outside() 
     assert!(!s.repo.root.join(".orkestra/escape.txt").exists());
     assert!(!s.repo.home().join("escape.txt").exists());
 }
+
+/// `ork doctor` with the real CLIs in an empty home: each status command run as it is, nothing
+/// sent anywhere (fixtures/agent-clis/README.md). Logged out, Claude Code and Codex are
+/// problems and OpenCode is not checked; with a key each is found.
+#[test]
+fn doctor_tells_the_real_clis_logged_out_from_logged_in() {
+    let (Some(claude), Some(_), Some(_)) = (
+        installed(Cli::Claude),
+        installed(Cli::Codex),
+        installed(Cli::OpenCode),
+    ) else {
+        return;
+    };
+    let clis = claude.parent().unwrap().to_path_buf();
+    let repo = Repo::new();
+    repo.ork_ok(&["init", "--agent", "claude"]);
+    let workflow = repo
+        .read(".orkestra/workflow.toml")
+        .replacen(
+            "name = \"planning\"\n",
+            "name = \"planning\"\nagent = \"codex\"\n",
+            1,
+        )
+        .replacen(
+            "name = \"review\"\n",
+            "name = \"review\"\nagent = \"opencode\"\n",
+            1,
+        );
+    repo.write(".orkestra/workflow.toml", &workflow);
+    let path = std::env::join_paths(
+        std::iter::once(clis.clone())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let doctor = |extra: &[(&str, &str)]| {
+        let mut command = repo.ork_command(&repo.root, &["doctor"]);
+        for var in crate::doctor::LOGIN_VARS.iter().chain(REAL_MODEL_VARS) {
+            command.env_remove(var);
+        }
+        command.env("PATH", &path).envs(extra.iter().copied());
+        command.output().unwrap()
+    };
+
+    let out = doctor(&[]);
+    let said = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}{}", common::stderr(&out));
+    for line in [
+        "missing login     claude: no API key or login found",
+        "missing login     codex: not logged in",
+        "-       login     opencode: not checked: no provider credentials",
+    ] {
+        assert!(said.contains(line), "{line:?} in:\n{said}");
+    }
+
+    // A key given to Codex's own store, and one in the environment that Claude Code and
+    // OpenCode both take.
+    let mut login = Command::new(clis.join("codex"));
+    login
+        .args(["login", "--with-api-key"])
+        .env("HOME", repo.home())
+        .env_remove("CODEX_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = login.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sk-proj-not-a-real-key-0000")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = doctor(&[("ANTHROPIC_API_KEY", "not-a-real-key")]);
+    let said = common::stdout(&out);
+    assert!(out.status.success(), "{said}{}", common::stderr(&out));
+    for line in [
+        "ok      login     claude: ANTHROPIC_API_KEY is set",
+        "ok      login     codex: API key configured - sk-proj-***-0000 (codex login status)",
+        "ok      login     opencode: 0 credential(s), 1 provider variable(s) (opencode auth list)",
+    ] {
+        assert!(said.contains(line), "{line:?} in:\n{said}");
+    }
+}

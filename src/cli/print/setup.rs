@@ -65,6 +65,14 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
             agent.kind,
             agent.stages.join(", ")
         );
+        if let Some(login) = &agent.login {
+            let (mark, what) = match (login.state, &login.fix) {
+                ("found", _) => ("ok     ", format!("{} ({})", login.detail, login.by)),
+                ("missing", Some(fix)) => ("missing", format!("{}; {fix}", login.detail)),
+                _ => ("-      ", format!("not checked: {}", login.detail)),
+            };
+            outln!("{mark} login     {}: {what}", agent.name);
+        }
     }
     let sandbox = &report.sandbox;
     outln!(

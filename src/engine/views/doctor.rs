@@ -16,6 +16,8 @@ use crate::store::git::{self, Git};
 
 /// How long a CLI may take to print its version: a CLI that hangs there is reported, not waited on.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a CLI's login status may take (OpenCode takes two seconds to start on an idle machine).
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything `ork doctor` found.
 #[derive(Debug, Serialize)]
@@ -69,6 +71,23 @@ pub struct AgentFacts {
     pub version: Option<String>,
     /// The stages that use it, as `flow/stage`.
     pub stages: Vec<String>,
+    /// Whether it has a login or an API key (CLI kinds found on PATH only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginFacts>,
+}
+
+/// What an agent CLI's login probe found (`agent::LoginProbe`).
+#[derive(Debug, Serialize)]
+pub struct LoginFacts {
+    /// "found", "missing" or "not_checked".
+    pub state: &'static str,
+    /// What was found, or why it is missing or was not checked.
+    pub detail: String,
+    /// How to get one, when missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// How it was told: the variable or file looked at, or the command run.
+    pub by: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -240,6 +259,23 @@ fn agent_facts(workflow: &Workflow, root: &Path, problems: &mut Vec<String>) -> 
                     None
                 }
             };
+            let login = path
+                .as_ref()
+                .zip(runner::cli(agent.kind))
+                .map(|(path, cli)| login_of(&cli, path, &agent.args));
+            if let Some(LoginFacts {
+                state: "missing",
+                detail,
+                fix,
+                ..
+            }) = &login
+            {
+                problems.push(format!(
+                    "{} (agent \"{name}\") cannot answer: {detail}; {}",
+                    runner::cli(agent.kind).map_or("", |cli| cli.name),
+                    fix.as_deref().unwrap_or_default()
+                ));
+            }
             Some(AgentFacts {
                 name: name.to_string(),
                 kind: kind_name(agent.kind),
@@ -247,6 +283,7 @@ fn agent_facts(workflow: &Workflow, root: &Path, problems: &mut Vec<String>) -> 
                 path,
                 version,
                 stages,
+                login,
             })
         })
         .collect()
@@ -268,6 +305,55 @@ fn version_of(program: &Path) -> Option<String> {
         .map(str::trim)
         .find(|line| !line.is_empty())
         .map(str::to_string)
+}
+
+/// Whether the CLI at `program` has a login or a key, by its probe: what the environment and
+/// its files show, else its own status command, run with a timeout where ork was started.
+/// Never a model, nor any request ork knows of (docs/cli.md, `ork doctor`).
+fn login_of(cli: &crate::agent::Cli, program: &Path, agent_args: &[String]) -> LoginFacts {
+    use crate::agent::{Login, LoginReply};
+    let probe = cli.login;
+    let env = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    if let Some(seen) = (probe.local)(&env) {
+        return LoginFacts {
+            state: "found",
+            detail: seen,
+            fix: None,
+            by: format!("seen without running {}", cli.program),
+        };
+    }
+    let by = format!("{} {}", cli.program, probe.args.join(" "));
+    // Not in the repository, whose settings such a command may read (or run).
+    let mut command = TrakCommand::new(program, Path::new("/"));
+    command.args(probe.args);
+    for (name, value) in probe.env {
+        command.env(name, value);
+    }
+    let login = match run_with_timeout(&mut command, LOGIN_TIMEOUT) {
+        Ok(finished) if finished.status.is_some() => (probe.read)(&LoginReply {
+            code: finished.status.and_then(|s| s.code()),
+            stdout: &finished.stdout,
+            stderr: &finished.stderr,
+            env: &env,
+            agent_args,
+        }),
+        Ok(_) => Login::NotChecked(format!(
+            "`{by}` did not answer within {}s",
+            LOGIN_TIMEOUT.as_secs()
+        )),
+        Err(err) => Login::NotChecked(format!("`{by}` could not be run: {err:#}")),
+    };
+    let (state, detail, fix) = match login {
+        Login::Found(what) => ("found", what, None),
+        Login::Missing { what, fix } => ("missing", what, Some(fix)),
+        Login::NotChecked(why) => ("not_checked", why, None),
+    };
+    LoginFacts {
+        state,
+        detail,
+        fix,
+        by,
+    }
 }
 
 fn remote_facts(git: &Git, warnings: &mut Vec<String>) -> Vec<RemoteFacts> {
