@@ -87,6 +87,10 @@ impl PrMerge {
     }
 }
 
+/// How often a running agent's worktree is checkpointed when `checkpoint` is not set: the most
+/// work a crash loses.
+pub const DEFAULT_CHECKPOINT: Duration = Duration::from_secs(60);
+
 /// How many pull-request rounds (changes requested, fixed, pushed) before a person decides.
 const DEFAULT_PR_ROUNDS: u32 = 5;
 
@@ -328,6 +332,9 @@ pub struct Workflow {
     pub budget: super::budget::RepositoryBudget,
     /// How tokens are priced where a CLI reports no cost (`[prices]` over the defaults).
     pub prices: crate::agent::prices::Prices,
+    /// How often a running agent's worktree is checkpointed (`checkpoint`, default a minute);
+    /// `None` with `checkpoint = "off"`.
+    pub checkpoint: Option<Duration>,
 }
 
 impl Workflow {
@@ -448,6 +455,8 @@ struct RawWorkflow {
     /// another CLI.
     #[serde(default)]
     default_agent: Option<Spanned<String>>,
+    #[serde(default)]
+    checkpoint: Option<Spanned<String>>,
     #[serde(default)]
     agents: BTreeMap<String, Spanned<RawAgent>>,
     #[serde(default)]
@@ -710,6 +719,10 @@ impl RawWorkflow {
             trust: self.trust,
             budget: super::budget::validate_repository(self.budget, src, errors),
             prices: super::budget::validate_prices(self.prices, src, errors),
+            checkpoint: match self.checkpoint {
+                Some(raw) if raw.get_ref() == "off" => None,
+                raw => Some(parse_timeout(raw, DEFAULT_CHECKPOINT, src, errors)),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod budget;
+mod checkpoints;
 mod claim;
 pub(crate) mod config_gate;
 mod decisions;

@@ -13,6 +13,7 @@ use crate::engine::process::runner::{RunSpec, run};
 use crate::engine::process::sandbox::Confinement;
 use crate::engine::prompt::{PromptInput, render};
 use crate::engine::repo_watch::RepoWatch;
+use crate::store::checkpoint::Checkpointer;
 use crate::store::event::{EventKind, Outcome};
 use crate::store::git::FileWrite;
 use crate::store::state::Status;
@@ -53,8 +54,12 @@ impl Engine<'_> {
                 None,
             );
         }
-        let feedback = trak.state.feedback.clone();
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
+        let cut_off = self.resume_from_checkpoint(&trak, &worktree)?;
+        let feedback = match (cut_off, trak.state.feedback.clone()) {
+            (Some(cut_off), Some(feedback)) => Some(format!("{cut_off}\n\n{feedback}")),
+            (cut_off, feedback) => cut_off.or(feedback),
+        };
         let resume = trak.state.sessions.get(&stage.name).cloned();
         let trak = self.store.record(
             &trak,
@@ -129,7 +134,13 @@ impl Engine<'_> {
         let reporter = &mut *self.reporter;
         // What reaches a terminal is redacted as `ork logs` is (docs/design.md rule 10).
         let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
-        let (mut finished, could_start) = match run(&spec, &mut live) {
+        let checkpointer = self.workflow.checkpoint.map(|_| {
+            let run = format!("{} (attempt {attempt})", stage.name);
+            Checkpointer::new(self.store, &trak, &worktree, &run)
+        });
+        let every = self.workflow.checkpoint.unwrap_or_default();
+        let ran = super::checkpoints::during(checkpointer, every, || run(&spec, &mut live));
+        let (mut finished, could_start) = match ran {
             Ok(finished) => (finished, true),
             // The agent could not even start (a missing program): a failed run, recorded, that
             // trying again will not mend.
@@ -236,6 +247,11 @@ impl Engine<'_> {
         let trak = self
             .store
             .record_with_worktree(&trak, &worktree, kind, &files)?;
+        // The run's work is on the branch now: its checkpoint is of no more use.
+        if let Err(err) = self.store.drop_checkpoint(&trak) {
+            self.reporter
+                .warning(&format!("could not remove the run's checkpoint: {err:#}"));
+        }
         Ok(trak)
     }
 

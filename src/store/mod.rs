@@ -12,6 +12,7 @@
 
 mod agent_changes;
 pub use agent_changes::{Branch, QUARANTINE_PREFIX};
+pub mod checkpoint;
 pub mod claim;
 pub mod dry_run;
 pub mod event;

@@ -5,6 +5,7 @@
 mod common;
 
 mod bounds;
+mod checkpoints;
 mod cli_conventions;
 mod cli_errors;
 mod cli_store;

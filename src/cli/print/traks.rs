@@ -297,6 +297,14 @@ pub fn show(
         };
         outln!("  after     {}{open}", s.after.join(", "));
     }
+    if let Some((commit, files)) = store.checkpoint_of(trak)? {
+        outln!(
+            "  checkpoint {} of the run in progress: {} file(s) (git show --stat {})",
+            &commit.to_string()[..12],
+            files.len(),
+            &commit.to_string()[..12]
+        );
+    }
     if s.priority != ork::store::state::DEFAULT_PRIORITY {
         outln!("  priority  {} (1 first, 5 last)", s.priority);
     }

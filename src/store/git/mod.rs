@@ -36,6 +36,7 @@ mod notes;
 mod objects;
 mod refs;
 mod remote;
+pub mod snapshot;
 mod worktrees;
 
 pub use command::{commit_all, init_repository, set_config, version};

@@ -1,0 +1,80 @@
+//! Never losing an agent's work: while it runs, its worktree is checkpointed every
+//! `checkpoint` interval (`store::checkpoint`); a run that starts again after one was cut off
+//! starts from the newest checkpoint, and its prompt says so.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Engine;
+use crate::store::Trak;
+use crate::store::checkpoint::Checkpointer;
+
+/// How many of the files a cut-off run left are named in the next prompt.
+const NAMED_FILES: usize = 30;
+
+/// Runs `work` while a thread beside it checkpoints the worktree every `every` (a failed
+/// checkpoint is skipped: the run goes on, and the next one tries again).
+pub(super) fn during<T>(
+    checkpointer: Option<Checkpointer>,
+    every: Duration,
+    work: impl FnOnce() -> T,
+) -> T {
+    let Some(mut checkpointer) = checkpointer else {
+        return work();
+    };
+    let (done, wait) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
+                let _ = checkpointer.take();
+            }
+        });
+        let result = work();
+        drop(done);
+        result
+    })
+}
+
+impl Engine<'_> {
+    /// Before a run: where the trak's last run was cut off after a checkpoint on its current
+    /// tip, the worktree gets the checkpoint's files (unless it holds changes of its own, which
+    /// are newer), and what the prompt should say about it is returned.
+    pub(super) fn resume_from_checkpoint(
+        &mut self,
+        trak: &Trak,
+        worktree: &Path,
+    ) -> Result<Option<String>> {
+        let Some((commit, files)) = self.store.checkpoint_of(trak)? else {
+            return Ok(None);
+        };
+        if files.is_empty() {
+            return Ok(None);
+        }
+        if self.store.restore_checkpoint(worktree, commit)? {
+            self.reporter.step(&format!(
+                "{}: the last run was cut off; its worktree is back from checkpoint {} ({} file(s))",
+                trak.state.stage,
+                &commit.to_string()[..12],
+                files.len()
+            ));
+        }
+        Ok(Some(cut_off_note(&files)))
+    }
+}
+
+/// What the prompt of a run after a cut-off one says: that the work is there, and which files.
+fn cut_off_note(files: &[String]) -> String {
+    let mut note = String::from(
+        "The previous run of this stage was cut off before it finished (interrupted, crashed, or its machine was lost). The files it had written are in your worktree; carry on from them:\n",
+    );
+    for file in files.iter().take(NAMED_FILES) {
+        note.push_str(&format!("\n- {file}"));
+    }
+    if files.len() > NAMED_FILES {
+        note.push_str(&format!("\n- … and {} more", files.len() - NAMED_FILES));
+    }
+    note
+}

@@ -1,0 +1,112 @@
+//! A worktree's files as a tree, through an index of its own: what a checkpoint holds
+//! (`store::checkpoint`). Only the `git` binary and paths, so that a checkpoint can be taken on
+//! a thread beside the agent's run, away from the store's open repository.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::command::git_command;
+
+/// A worktree and the scratch index its snapshots are staged in (never the worktree's own).
+pub struct Snapshotter {
+    worktree: PathBuf,
+    index: PathBuf,
+}
+
+impl Snapshotter {
+    pub fn new(worktree: &Path, index: PathBuf) -> Snapshotter {
+        Snapshotter {
+            worktree: worktree.to_path_buf(),
+            index,
+        }
+    }
+
+    /// Stages every file of the worktree (untracked ones too, ignored ones not) in the scratch
+    /// index, starting from the worktree's own index so that only changed files are hashed;
+    /// returns the paths that differ from `HEAD`.
+    pub fn stage_all(&self) -> Result<Vec<String>> {
+        let own = self.git(&["rev-parse", "--git-path", "index"])?;
+        let own = self.worktree.join(own.trim());
+        if let Some(dir) = self.index.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        match std::fs::copy(&own, &self.index) {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let _ = std::fs::remove_file(&self.index);
+            }
+            Err(err) => return Err(err).with_context(|| format!("copying {}", own.display())),
+        }
+        self.git(&["add", "-A", "--", "."])?;
+        let changed = self.git(&["diff", "--cached", "--name-only", "-z", "HEAD"])?;
+        Ok(changed
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Takes `path` out of the scratch index again (a file left out of the snapshot).
+    pub fn unstage(&self, path: &str) -> Result<()> {
+        self.git(&["rm", "-q", "--cached", "--ignore-unmatch", "--", path])
+            .map(drop)
+    }
+
+    /// The tree the scratch index holds.
+    pub fn write_tree(&self) -> Result<String> {
+        Ok(self.git(&["write-tree"])?.trim().to_string())
+    }
+
+    /// A commit of `tree` on `parent`, with `message`, by ork itself (a snapshot is a machine's,
+    /// not a person's commit).
+    pub fn commit(&self, tree: &str, parent: &str, message: &str) -> Result<String> {
+        let out = self.git_with(
+            &["commit-tree", tree, "-p", parent, "-F", "-"],
+            Some(message),
+        )?;
+        Ok(out.trim().to_string())
+    }
+
+    /// Points `reference` at `commit`.
+    pub fn set_ref(&self, reference: &str, commit: &str) -> Result<()> {
+        self.git(&["update-ref", reference, commit]).map(drop)
+    }
+
+    fn git(&self, args: &[&str]) -> Result<String> {
+        self.git_with(args, None)
+    }
+
+    fn git_with(&self, args: &[&str], input: Option<&str>) -> Result<String> {
+        use std::io::Write;
+        let mut child = git_command()
+            .arg("-C")
+            .arg(&self.worktree)
+            .args(args)
+            .env("GIT_INDEX_FILE", &self.index)
+            .env("GIT_AUTHOR_NAME", "ork")
+            .env("GIT_AUTHOR_EMAIL", "ork@localhost")
+            .env("GIT_COMMITTER_NAME", "ork")
+            .env("GIT_COMMITTER_EMAIL", "ork@localhost")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running git {}", args.join(" ")))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        if let Some(text) = input {
+            stdin.write_all(text.as_bytes()).context("writing to git")?;
+        }
+        drop(stdin);
+        let out = child.wait_with_output().context("waiting for git")?;
+        if !out.status.success() {
+            bail!(
+                "git {} failed in {}: {}",
+                args.join(" "),
+                self.worktree.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}

@@ -1,0 +1,128 @@
+//! End to end: an agent's work is checkpointed while it runs (`refs/ork/wip/<id>`, never on
+//! the trak's branch), and a run after a cut-off one starts from it.
+
+use crate::common;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use common::sandbox::{feature_workflow, stage};
+use common::{Cleanup, RunsOrk, Sandbox, pids, unique_seconds, wait_until};
+
+/// A work stage whose first run writes two files (one holding a secret) and hangs, checkpointed
+/// every second; its second run finishes.
+fn cut_short(hang: u32) -> Sandbox {
+    let key = "AKIA".to_string() + "QWERTYUIOPASDFGH";
+    let workflow = feature_workflow(
+        "60s",
+        "",
+        &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+    );
+    Sandbox::new(
+        &format!("checkpoint = \"1s\"\n{workflow}"),
+        json!({"work": [
+            {"write": {"half.txt": "half of the work\n", "creds.env": format!("AWS_ACCESS_KEY_ID={key}\n")}, "hang": hang},
+            {"write": {"rest.txt": "the rest\n"}, "result": {"type": "artifact", "content": "done"}},
+        ]}),
+    )
+}
+
+/// Starts the trak, waits for its checkpoint, then kills ork and its agent with SIGKILL.
+fn start_and_kill(s: &Sandbox, sleep: &str) -> String {
+    let (id, _) = s.new_trak("Long job", &["--no-run"]);
+    let mut resume = s.ork_command(&["resume", &id]);
+    let mut child = resume.spawn().unwrap();
+    let wip = format!("refs/ork/wip/{id}");
+    wait_until(Duration::from_secs(20), "a checkpoint", || {
+        s.repo
+            .git_output(&["rev-parse", "--verify", "-q", &wip])
+            .status
+            .success()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    common::kill_groups(sleep);
+    wait_until(Duration::from_secs(5), "the agent gone", || {
+        pids(sleep).is_empty()
+    });
+    id
+}
+
+#[test]
+fn a_run_killed_mid_way_is_checkpointed_and_the_next_run_starts_from_it_on_a_fresh_worktree() {
+    let hang = unique_seconds(15000);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = cut_short(hang);
+    let id = start_and_kill(&s, &sleep);
+    let wip = format!("refs/ork/wip/{id}");
+
+    // The checkpoint holds the work, not the secret, and is not on the trak's branch.
+    let files = s.repo.tree_files(&wip);
+    assert!(files.contains(&"half.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"creds.env".to_string()), "{files:?}");
+    let message = s.repo.git(&["log", "-1", "--format=%B", &wip]);
+    assert!(
+        message.contains("Left out") && message.contains("creds.env"),
+        "{message}"
+    );
+    let story = s.repo.git(&["log", "--format=%s", &format!("ork/{id}")]);
+    assert!(!story.contains("checkpoint"), "{story}");
+    assert!(
+        !s.repo
+            .git(&["log", "--format=%s", "main"])
+            .contains("checkpoint")
+    );
+
+    // As on a machine that never had the worktree: it is gone, made again, and given the files.
+    let worktree = s.repo.worktree_path(&id);
+    std::fs::remove_dir_all(&worktree).unwrap();
+    s.repo.git(&["worktree", "prune"]);
+    let out = s.ork_ok(&["resume", &id]);
+    assert!(out.contains("back from checkpoint"), "{out}");
+    let prompt = s.prompt("work", 2);
+    assert!(prompt.contains("was cut off"), "{prompt}");
+    assert!(prompt.contains("- half.txt"), "{prompt}");
+    s.assert_status(&id, "done");
+    assert_eq!(s.repo.git(&["show", "main:half.txt"]), "half of the work");
+    assert_eq!(s.repo.git(&["show", "main:rest.txt"]), "the rest");
+    // Its work recorded, the checkpoint is gone.
+    assert!(
+        !s.repo
+            .git_output(&["rev-parse", "--verify", "-q", &wip])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn ork_resume_on_the_same_machine_keeps_the_worktrees_files_and_names_them_in_the_prompt() {
+    let hang = unique_seconds(15500);
+    let sleep = format!("sleep {hang}");
+    let _cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let s = cut_short(hang);
+    let id = start_and_kill(&s, &sleep);
+    let worktree = s.repo.worktree_path(&id);
+    std::fs::write(worktree.join("half.txt"), "half, and a bit more\n").unwrap();
+    // The secret stays here too (ork would refuse to commit it): a person takes it out.
+    std::fs::remove_file(worktree.join("creds.env")).unwrap();
+
+    let out = s.ork_ok(&["resume", &id]);
+    assert!(
+        !out.contains("back from checkpoint"),
+        "the worktree's own files are newer: {out}"
+    );
+    assert!(s.prompt("work", 2).contains("- half.txt"));
+    s.assert_status(&id, "done");
+    assert_eq!(
+        s.repo.git(&["show", "main:half.txt"]),
+        "half, and a bit more"
+    );
+}
