@@ -44,6 +44,11 @@ fn main() {
         println!("{}", render(&[whole_trak_row()]));
         return;
     }
+    // `-- --checkpoint`: the checkpoint row only, printed and not written.
+    if args.iter().any(|a| a == "--checkpoint") {
+        println!("{}", render(&[checkpoint_row()]));
+        return;
+    }
     // `-- --usage`: the streamed-usage row only, printed and not written.
     if args.iter().any(|a| a == "--usage") {
         println!("{}", render(&[streamed_usage_row()]));
@@ -121,6 +126,7 @@ fn main() {
     rows.push(trak_new_row());
     rows.push(whole_trak_row());
     rows.push(streamed_usage_row());
+    rows.push(checkpoint_row());
     rows.push(claim_row());
     rows.push(Row::new("ork --version".into(), "git --version", ork, git));
 
@@ -687,6 +693,74 @@ fn commit_200_files(repo: &Repo) {
     }
     repo.run("git", &["add", "-A"]);
     repo.run("git", &["commit", "-q", "-m", "files"]);
+}
+
+/// Writes `n` files in 20 folders under `root` and returns their paths.
+fn write_files(root: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let dir = root.join(format!("src/m{}", i % 20));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("f{i}.rs"));
+            std::fs::write(&path, format!("// file {i}\n").repeat(50)).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// A checkpoint of a running trak's 1,000-file worktree in which 10 files changed
+/// (`store::checkpoint`: a scratch index from the worktree's own, `git add -A`, a secret scan of
+/// the changed files, `write-tree`, `commit-tree`, `update-ref`) against `git add -A && git
+/// commit` of the same change in a checkout of its own.
+fn checkpoint_row() -> Row {
+    use ork::store::checkpoint::Checkpointer;
+    let repo = Repo::new();
+    write_files(&repo.path, 1_000);
+    repo.run("git", &["add", "-A"]);
+    repo.run("git", &["commit", "-q", "-m", "files"]);
+    repo.run(ORK, &["trak", "new", "--no-run", "Checkpointed"]);
+    let store = Store::new(Git::discover(&repo.path).unwrap());
+    let trak = store.list().unwrap().pop().expect("the trak");
+    let worktree = store.worktree_path(&trak.id);
+    let changed: Vec<PathBuf> = (0..10)
+        .map(|i| worktree.join(format!("src/m{}/f{i}.rs", i % 20)))
+        .collect();
+    let mut checkpointer = Checkpointer::new(&store, &trak, &worktree, "bench");
+    let mut round = 0;
+    let mut change = |files: &[PathBuf]| {
+        round += 1;
+        for file in files {
+            std::fs::write(file, format!("// changed in round {round}\n")).unwrap();
+        }
+    };
+    let ork = time_with_setup(
+        RUNS,
+        || change(&changed),
+        || {
+            checkpointer
+                .take()
+                .unwrap()
+                .expect("a change to checkpoint");
+        },
+    );
+    let git_repo = Repo::new();
+    let files = write_files(&git_repo.path, 1_000);
+    git_repo.run("git", &["add", "-A"]);
+    git_repo.run("git", &["commit", "-q", "-m", "files"]);
+    let git = time_with_setup(
+        RUNS,
+        || change(&files[..10]),
+        || {
+            git_repo.run("git", &["add", "-A"]);
+            git_repo.run("git", &["commit", "-q", "-m", "change"]);
+        },
+    );
+    Row::new(
+        "checkpoint of a running trak: 1,000-file worktree, 10 files changed".into(),
+        "git add -A && git commit of the same change",
+        ork,
+        git,
+    )
 }
 
 /// `ork trak new --no-run` against `git worktree add` of an existing branch.

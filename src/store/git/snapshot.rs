@@ -26,7 +26,8 @@ impl Snapshotter {
     /// index, starting from the worktree's own index so that only changed files are hashed;
     /// returns the paths that differ from `HEAD`.
     pub fn stage_all(&self) -> Result<Vec<String>> {
-        let own = self.git(&["rev-parse", "--git-path", "index"])?;
+        // Asked without the scratch index: with GIT_INDEX_FILE set, git names that file.
+        let own = self.run(&["rev-parse", "--git-path", "index"], None, false)?;
         let own = self.worktree.join(own.trim());
         if let Some(dir) = self.index.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -78,12 +79,20 @@ impl Snapshotter {
     }
 
     fn git_with(&self, args: &[&str], input: Option<&str>) -> Result<String> {
+        self.run(args, input, true)
+    }
+
+    /// `git args` in the worktree, on the scratch index where `scratch`.
+    fn run(&self, args: &[&str], input: Option<&str>, scratch: bool) -> Result<String> {
         use std::io::Write;
-        let mut child = git_command()
+        let mut command = git_command();
+        if scratch {
+            command.env("GIT_INDEX_FILE", &self.index);
+        }
+        let mut child = command
             .arg("-C")
             .arg(&self.worktree)
             .args(args)
-            .env("GIT_INDEX_FILE", &self.index)
             .env("GIT_AUTHOR_NAME", "ork")
             .env("GIT_AUTHOR_EMAIL", "ork@localhost")
             .env("GIT_COMMITTER_NAME", "ork")
@@ -108,5 +117,36 @@ impl Snapshotter {
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two snapshots in a row, the second after more changes: each holds what the worktree
+    /// held then, and the worktree's own index is never touched.
+    #[test]
+    fn snapshots_follow_the_worktree_and_leave_its_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        super::super::init_repository(&repo).unwrap();
+        for (key, value) in [("user.name", "t"), ("user.email", "t@example.com")] {
+            super::super::set_config(&repo, key, value).unwrap();
+        }
+        std::fs::write(repo.join("kept.txt"), "kept\n").unwrap();
+        super::super::commit_all(&repo, "first").unwrap();
+        let snap = Snapshotter::new(&repo, dir.path().join("scratch.index"));
+        std::fs::write(repo.join("one.txt"), "1\n").unwrap();
+        assert_eq!(snap.stage_all().unwrap(), ["one.txt"]);
+        let first = snap.write_tree().unwrap();
+        std::fs::write(repo.join("two.txt"), "2\n").unwrap();
+        assert_eq!(snap.stage_all().unwrap(), ["one.txt", "two.txt"]);
+        assert_ne!(snap.write_tree().unwrap(), first);
+        let staged = snap
+            .run(&["diff", "--cached", "--name-only"], None, false)
+            .unwrap();
+        assert_eq!(staged, "", "the worktree's own index stays as it was");
     }
 }
