@@ -489,9 +489,8 @@ fn decide(store: &Store, id: &str, decision: HumanDecision) -> Result<Reply> {
     let workflow = Workflow::load(store.git().main_workdir())?;
     let trak = store.resolve(Some(id))?;
     let action = Action::of(&decision);
-    // The engine asks the action table too; asking first keeps its words, whatever else
-    // `decide` would look at before.
-    actions::check(&trak, action)?;
+    // `engine::decide` asks the action table (after adopting a fetched copy that is ahead),
+    // as it does for `ork approve`: a refusal is in the same words.
     let trak = engine::decide(store, &workflow, &trak, decision)?;
     share(store, &workflow);
     let mut value = trak_summary(store, &trak);
