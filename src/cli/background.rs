@@ -41,6 +41,32 @@ pub fn start(store: &Store, trak: &Trak, take_over: bool) -> Result<(Child, Path
     Ok((child, log))
 }
 
+/// Starts `ork run` detached from this process (the MCP server's `run_due`): its own process
+/// group, its output in `.git/ork/run.log`. Returns its process id and log file.
+pub fn spawn_run_all(store: &Store) -> Result<(u32, PathBuf)> {
+    use std::os::unix::process::CommandExt;
+    let dir = store.git().runtime_dir();
+    engine::process::create_private_dir(&dir)?;
+    let log = dir.join("run.log");
+    let file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let exe = std::env::current_exe().context("finding the ork executable")?;
+    let mut child = Command::new(exe)
+        .arg("-C")
+        .arg(store.git().main_workdir())
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .process_group(0)
+        .spawn()
+        .context("starting a background ork run")?;
+    let pid = child.id();
+    // Reap it when it ends, so that it leaves no zombie behind while the server lives on.
+    std::thread::spawn(move || child.wait());
+    Ok((pid, log))
+}
+
 /// Runs every trak with work due, at most `jobs` at a time; with `watch`, keeps looking for
 /// new work every few seconds until interrupted. With the shared queue on (`[sync] queue`),
 /// traks known only from the remote count too, the remote is fetched as the loop goes, and a

@@ -5,6 +5,7 @@ mod background;
 mod complete;
 mod demo;
 mod generate;
+mod mcp;
 mod print;
 mod ui;
 mod view;
@@ -227,6 +228,22 @@ enum Command {
     },
     /// Watch and steer every trak in a full-screen terminal view.
     Ui,
+    /// Serve ork's tools to an agent CLI over MCP (stdio); or add ork to a client's config.
+    Mcp {
+        #[command(subcommand)]
+        command: Option<McpCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum McpCommand {
+    /// Add `ork mcp` to a client's MCP configuration (merged with what is there).
+    Install {
+        /// The client: claude (the project's .mcp.json), codex (~/.codex/config.toml, or
+        /// $CODEX_HOME's), opencode (the project's opencode.json).
+        #[arg(value_enum)]
+        client: mcp::Client,
+    },
 }
 
 #[derive(Subcommand)]
@@ -526,37 +543,26 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         }
         Command::Status { json, all } => {
             let store = open(git);
-            let listed = store.list()?;
-            let spending = spending(&store, &listed);
-            let listed_count = listed.len();
-            let traks: Vec<_> = listed
-                .into_iter()
-                .filter(|t| all || !t.state.status.is_finished())
-                .collect();
-            let forecast = conflict_forecast(&store, &traks);
-            let hidden = listed_count - traks.len();
-            print::status(&store, &traks, &forecast, &spending, hidden, json)
+            let listing = listing(&store, all)?;
+            print::status(
+                &store,
+                &listing.traks,
+                &listing.forecast,
+                &listing.spending,
+                listing.hidden,
+                json,
+            )
         }
         Command::Show(args) => {
             let store = open(git);
             let trak = store.resolve(args.id.as_deref())?;
-            let listed = store.list()?;
-            let forecast = conflict_forecast(&store, &listed);
-            let workflow = Workflow::load(store.git().main_workdir()).ok();
-            // What a person reviews, where the workflow still names the stage's artifact.
-            let artifact = workflow.as_ref().and_then(|w| {
-                w.recorded_stage(&trak.state.flow, &trak.state.stage)
-                    .ok()
-                    .map(|s| s.artifact.clone())
-            });
-            let spend =
-                ork::engine::budget::spend_views(workflow.as_ref(), &listed).remove(&trak.id);
+            let about = about(&store, &trak)?;
             print::show(
                 &store,
                 &trak,
-                &forecast,
-                artifact.as_deref(),
-                spend,
+                &about.forecast,
+                about.artifact.as_deref(),
+                about.spend,
                 args.json,
             )
         }
@@ -672,6 +678,13 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let workflow = Workflow::load(git.main_workdir())?;
             crate::cli::ui::run(open(git), workflow)
         }
+        Command::Mcp { command: None } => mcp::serve(cwd),
+        Command::Mcp {
+            command: Some(McpCommand::Install { client }),
+        } => {
+            let done = mcp::install(&git, client)?;
+            print::mcp_installed(&done)
+        }
         Command::Diff { id, stage, json } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
@@ -694,7 +707,58 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
     }
 }
 
-/// The conflict forecast over `traks`; a listing still works, with a warning, without it.
+/// What `ork status` lists (and the MCP server's `list_traks`).
+struct Listing {
+    traks: Vec<Trak>,
+    forecast: engine::views::conflict_forecast::Forecast,
+    spending: print::Spending,
+    /// Finished traks left out (without `all`).
+    hidden: usize,
+}
+
+fn listing(store: &Store, all: bool) -> Result<Listing> {
+    let listed = store.list()?;
+    let spending = spending(store, &listed);
+    let listed_count = listed.len();
+    let traks: Vec<_> = listed
+        .into_iter()
+        .filter(|t| all || !t.state.status.is_finished())
+        .collect();
+    let forecast = conflict_forecast(store, &traks);
+    Ok(Listing {
+        hidden: listed_count - traks.len(),
+        traks,
+        forecast,
+        spending,
+    })
+}
+
+/// What `ork show` says about a trak beyond its record (and the MCP server's `show_trak`).
+struct About {
+    forecast: engine::views::conflict_forecast::Forecast,
+    /// The current stage's artifact name, where the workflow still names it.
+    artifact: Option<String>,
+    spend: Option<ork::engine::budget::SpendView>,
+}
+
+fn about(store: &Store, trak: &Trak) -> Result<About> {
+    let listed = store.list()?;
+    let forecast = conflict_forecast(store, &listed);
+    let workflow = Workflow::load(store.git().main_workdir()).ok();
+    // What a person reviews, where the workflow still names the stage's artifact.
+    let artifact = workflow.as_ref().and_then(|w| {
+        w.recorded_stage(&trak.state.flow, &trak.state.stage)
+            .ok()
+            .map(|s| s.artifact.clone())
+    });
+    let spend = ork::engine::budget::spend_views(workflow.as_ref(), &listed).remove(&trak.id);
+    Ok(About {
+        forecast,
+        artifact,
+        spend,
+    })
+}
+
 /// What each trak spent against its budget, and the repository's day against `[budget]
 /// per_day` (when the workflow loads and sets one).
 fn spending(store: &Store, listed: &[Trak]) -> print::Spending {
@@ -721,6 +785,7 @@ fn spending(store: &Store, listed: &[Trak]) -> print::Spending {
     }
 }
 
+/// The conflict forecast over `traks`; a listing still works, with a warning, without it.
 fn conflict_forecast(store: &Store, traks: &[Trak]) -> engine::views::conflict_forecast::Forecast {
     engine::views::conflict_forecast::forecast(store, traks).unwrap_or_else(|err| {
         print::warning(&format!("no conflict forecast: {err:#}"));

@@ -52,6 +52,9 @@ pub fn decide(
     trak: &Trak,
     decision: HumanDecision,
 ) -> Result<Trak> {
+    if let Some(refused) = inside_a_trak(Action::of(&decision)) {
+        bail!(refused);
+    }
     let trak = store.adopt(trak)?;
     check(&trak, Action::of(&decision))?;
     let state = &trak.state;
@@ -126,6 +129,30 @@ pub fn decide(
         super::subtraks::drop_open_subtraks(store, &trak, "the parent's breakdown was rejected")?;
     }
     Ok(trak)
+}
+
+/// The variable ork sets in every agent's and gate's environment (`agent_env`), naming the trak
+/// the process runs for.
+pub const INSIDE_TRAK_VAR: &str = "ORK_TRAK";
+
+/// Why `action` is refused here, when this process runs inside a trak's run (an agent, or
+/// whatever it started: an `ork mcp` its CLI launched): a human decision is made only by a
+/// person (docs/design.md rule 12), whatever the configuration says. `None` outside a run.
+///
+/// This stops an agent that uses ork the ordinary way; one that clears its environment is
+/// stopped by `[trust] verify` (signed decisions) instead.
+pub fn inside_a_trak(action: Action) -> Option<String> {
+    let trak = std::env::var(INSIDE_TRAK_VAR)
+        .ok()
+        .filter(|t| !t.trim().is_empty())?;
+    let verb = match action {
+        Action::ApproveConfig | Action::RaiseBudget => "approve",
+        other => other.name(),
+    };
+    Some(format!(
+        "decisions are a person's: an agent running inside trak {trak} cannot {verb} any trak.\n  \
+         Nothing was recorded. A person decides at ork's prompt (`ork {verb} …`) or in `ork ui`."
+    ))
 }
 
 /// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or

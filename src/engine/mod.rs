@@ -29,7 +29,7 @@ pub mod views;
 pub mod worktree;
 
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
-pub use decisions::{HumanDecision, decide, drop_trak};
+pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
 
 use std::path::{Path, PathBuf};
 
@@ -447,7 +447,7 @@ impl Engine<'_> {
 /// The `ORK_*` environment of an agent or gate.
 fn agent_env(trak: &Trak, stage: &Stage, attempt: u32, worktree: &Path) -> Vec<(String, String)> {
     let mut env = vec![
-        ("ORK_TRAK".into(), trak.id.clone()),
+        (INSIDE_TRAK_VAR.into(), trak.id.clone()),
         ("ORK_STAGE".into(), stage.name.clone()),
         ("ORK_ATTEMPT".into(), attempt.to_string()),
         ("ORK_ARTIFACT".into(), stage.artifact.clone()),

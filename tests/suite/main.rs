@@ -18,6 +18,7 @@ mod house_rules;
 mod join;
 mod local_files;
 mod main_history;
+mod mcp;
 mod notify;
 mod output;
 mod pull_requests;

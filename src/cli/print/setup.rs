@@ -174,3 +174,24 @@ pub fn hooks_installed(done: &[ork::sync::hooks::Installed]) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Colour: on a terminal only, and never with NO_COLOR set (https://no-color.org)
 // ---------------------------------------------------------------------------------------------
+
+/// `ork mcp install`: what changed in the client's file.
+pub fn mcp_installed(done: &crate::cli::mcp::Installed) -> Result<()> {
+    use crate::cli::mcp::Change;
+    let path = done.path.display();
+    let client = done.client.name();
+    match done.change {
+        Change::Created => outln!("created   {path}: {client} runs ork as an MCP server"),
+        Change::Added => outln!("added     ork to {path}: {client} runs it as an MCP server"),
+        Change::Replaced => outln!("replaced  ork's entry in {path} (it ran another command)"),
+        Change::Unchanged => outln!("unchanged {path}: ork is already there"),
+    }
+    outln!("  {}", done.entry.replace('\n', "\n  "));
+    if let Some(note) = &done.note {
+        outln!("  note: {note}");
+    }
+    if done.change != Change::Unchanged {
+        outln!("{client} starts `ork mcp` when it next starts (docs/mcp.md says what it offers).");
+    }
+    Ok(())
+}

@@ -11,6 +11,36 @@ pub struct Spending {
     pub today: Option<SpendView>,
 }
 
+/// `ork status --json`'s text (the MCP server's `list_traks` too).
+pub fn status_json(
+    store: &Store,
+    traks: &[Trak],
+    forecast: &Forecast,
+    spending: &Spending,
+) -> Result<String> {
+    // One directory listing for all traks, rather than a stat per trak.
+    let present = store.worktree_ids();
+    let list: Vec<_> = traks
+        .iter()
+        .map(|t| {
+            let spend = spending.traks.get(&t.id).copied();
+            trak_json(store, t, present.contains(&t.id), forecast, spend)
+        })
+        .collect();
+    // Serialized straight from the structs: going through a `serde_json::Value` first
+    // cost a sixth of a listing of 1,000 traks.
+    #[derive(serde::Serialize)]
+    struct Listing<'a> {
+        traks: Vec<TrakJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        today: Option<SpendView>,
+    }
+    Ok(serde_json::to_string_pretty(&Listing {
+        traks: list,
+        today: spending.today,
+    })?)
+}
+
 pub fn status(
     store: &Store,
     traks: &[Trak],
@@ -20,30 +50,7 @@ pub fn status(
     json: bool,
 ) -> Result<()> {
     if json {
-        // One directory listing for all traks, rather than a stat per trak.
-        let present = store.worktree_ids();
-        let list: Vec<_> = traks
-            .iter()
-            .map(|t| {
-                let spend = spending.traks.get(&t.id).copied();
-                trak_json(store, t, present.contains(&t.id), forecast, spend)
-            })
-            .collect();
-        // Serialized straight from the structs: going through a `serde_json::Value` first
-        // cost a sixth of a listing of 1,000 traks.
-        #[derive(serde::Serialize)]
-        struct Listing<'a> {
-            traks: Vec<TrakJson<'a>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            today: Option<SpendView>,
-        }
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&Listing {
-                traks: list,
-                today: spending.today
-            })?
-        );
+        outln!("{}", status_json(store, traks, forecast, spending)?);
         return Ok(());
     }
     if let Some(today) = &spending.today {
@@ -216,6 +223,44 @@ pub(super) fn outside_changes(
         .collect()
 }
 
+/// `ork show --json`'s object (the MCP server's `show_trak` too).
+pub fn show_json(
+    store: &Store,
+    trak: &Trak,
+    forecast: &Forecast,
+    spend: Option<SpendView>,
+    description: &str,
+    events: &[Event],
+) -> Result<serde_json::Value> {
+    let outside = outside_changes(events);
+    let present = worktree(store, trak).is_some();
+    let mut value = serde_json::to_value(trak_json(store, trak, present, forecast, spend))?;
+    value["description"] = json!(description);
+    value["stages"] = json!(trak.state.stages);
+    value["events"] = json!(trak.state.events);
+    value["conflicting_events"] = json!(trak.state.conflicting_events);
+    value["breakdown"] = json!(trak.state.breakdown);
+    value["rounds"] = json!(trak.state.rounds);
+    value["integration_rounds"] = json!(trak.state.integration_rounds);
+    value["notes"] = json!(trak.state.notes);
+    value["budget"] = json!(trak.state.budget);
+    value["stage_budgets"] = json!(trak.state.stage_budgets);
+    value["budget_reached"] = json!(trak.state.budget_reached);
+    value["outside_changes"] = json!(
+        outside
+            .iter()
+            .map(|(stage, attempt, at, change)| {
+                let mut entry = json!(change);
+                entry["stage"] = json!(stage);
+                entry["attempt"] = json!(attempt);
+                entry["at"] = json!(at);
+                entry
+            })
+            .collect::<Vec<_>>()
+    );
+    Ok(value)
+}
+
 pub fn show(
     store: &Store,
     trak: &Trak,
@@ -228,32 +273,8 @@ pub fn show(
     let events = store.events(trak)?;
     let outside = outside_changes(&events);
     if json {
-        let present = worktree(store, trak).is_some();
-        let mut value = serde_json::to_value(trak_json(store, trak, present, forecast, spend))?;
-        value["description"] = json!(description);
-        value["stages"] = json!(trak.state.stages);
-        value["events"] = json!(trak.state.events);
-        value["conflicting_events"] = json!(trak.state.conflicting_events);
-        value["breakdown"] = json!(trak.state.breakdown);
-        value["rounds"] = json!(trak.state.rounds);
-        value["integration_rounds"] = json!(trak.state.integration_rounds);
-        value["notes"] = json!(trak.state.notes);
-        value["budget"] = json!(trak.state.budget);
-        value["stage_budgets"] = json!(trak.state.stage_budgets);
-        value["budget_reached"] = json!(trak.state.budget_reached);
-        value["outside_changes"] = json!(
-            outside
-                .iter()
-                .map(|(stage, attempt, at, change)| {
-                    let mut entry = json!(change);
-                    entry["stage"] = json!(stage);
-                    entry["attempt"] = json!(attempt);
-                    entry["at"] = json!(at);
-                    entry
-                })
-                .collect::<Vec<_>>()
-        );
-        outln!("{}", serde_json::to_string_pretty(&value)?);
+        let value = show_json(store, trak, forecast, spend, &description, &events);
+        outln!("{}", serde_json::to_string_pretty(&value?)?);
         return Ok(());
     }
     let s = &trak.state;

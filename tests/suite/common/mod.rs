@@ -41,6 +41,19 @@ const GIT_LOCATION_VARS: &[&str] = &[
     "GIT_CONFIG_GLOBAL",
 ];
 
+/// What ork sets for an agent's run: the suite may itself run inside a trak, and ork refuses
+/// decisions there (docs/mcp.md); a test that wants them sets them itself.
+const AGENT_RUN_VARS: &[&str] = &[
+    "ORK_TRAK",
+    "ORK_STAGE",
+    "ORK_ATTEMPT",
+    "ORK_ARTIFACT",
+    "ORK_WORKTREE",
+    "ORK_BASE_BRANCH",
+    "ORK_PARENT",
+    "ORK_SUBTRAK",
+];
+
 /// A folder in a test's temporary sandbox (a repository or not), with helpers to run `ork` and
 /// `git` in it. Folders made with [`Repo::sibling`] share the sandbox, which is deleted when the
 /// last of them is dropped.
@@ -134,7 +147,7 @@ impl Repo {
     pub fn command(&self, program: impl AsRef<OsStr>, dir: &Path) -> Command {
         let mut command = Command::new(program);
         command.current_dir(dir);
-        for var in GIT_LOCATION_VARS {
+        for var in GIT_LOCATION_VARS.iter().chain(AGENT_RUN_VARS) {
             command.env_remove(var);
         }
         // Agent CLIs and their stand-ins keep their sessions under the sandbox's home.
