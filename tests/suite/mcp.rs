@@ -221,6 +221,14 @@ fn a_client_lists_creates_shows_and_decides_through_every_tool() {
         "both traks wait for review",
         || s.status(&id) == "awaiting_review" && s.status(&other) == "awaiting_review",
     );
+    // Its `ork run` ends once nothing is due; until then it would take up what a decision
+    // queues, and race the `ork resume`s below.
+    let pid = started["pid"].as_u64().unwrap() as u32;
+    common::wait_until(
+        Duration::from_secs(30),
+        "the background ork run to end",
+        || !common::alive(pid),
+    );
 
     let shown = mcp.ok("show_trak", json!({"id": id}));
     assert_eq!(shown["status"], "awaiting_review", "{shown:#}");
