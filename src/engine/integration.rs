@@ -42,15 +42,17 @@ impl Engine<'_> {
         if let Some(remote) = remote {
             return self.integrate_on_remote(trak, &remote);
         }
-        // A subtrak merges into its parent's branch, which may be known here only from a
-        // fetch, and which its sibling subtraks merge into too: one at a time.
+        // Merges into one branch on this machine go one at a time: a subtrak's into its
+        // parent's branch (which may be known here only from a fetch, and which its siblings
+        // merge into too), a trak's into its base (`ork run -j` lands several at once; one
+        // that read the base's tip before another moved it could not fast-forward it).
         let _merge_lock = match &trak.state.parent {
             Some(parent) => {
-                let lock = self.wait_for_merge_lock(parent)?;
+                let lock = self.wait_for_merge_lock(&format!("ork/{parent}"))?;
                 self.store.adopt(&self.store.load(parent)?)?;
-                Some(lock)
+                lock
             }
-            None => None,
+            None => self.wait_for_merge_lock(&base)?,
         };
         let git = self.store.git();
         let base_ref = format!("refs/heads/{base}");
@@ -318,16 +320,17 @@ impl Engine<'_> {
 
     /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
     /// merge takes a moment; the lock is released by the OS if the process dies).
-    fn wait_for_merge_lock(&self, parent: &str) -> Result<std::fs::File> {
-        let name = format!("merge/{parent}.lock");
-        for _ in 0..1200 {
+    fn wait_for_merge_lock(&self, branch: &str) -> Result<std::fs::File> {
+        let name = format!("merge/{branch}.lock");
+        // The holder may be running a landing gate (up to its timeout): wait as long.
+        for _ in 0..36_000 {
             if let Some(lock) = self.store.git().try_runtime_lock(&name)? {
                 return Ok(lock);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         anyhow::bail!(
-            "another ork process has been merging into ork/{parent} for a minute; try again: ork integrate"
+            "another ork process has been merging into {branch} for half an hour; try again: ork integrate"
         )
     }
 
