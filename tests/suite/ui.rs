@@ -438,3 +438,53 @@ fn a_refused_key_reads_as_the_refused_command_does() {
     tmux.keys(&["q"]);
     tmux.assert_restored();
 }
+
+#[test]
+fn an_approve_that_lands_the_trak_asks_first_and_r_on_a_done_trak_is_refused_before_typing() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({
+            "planning": [artifact("# Plan")],
+            "work": [{"write": {"login.txt": "login\n"}, "result": {"type": "artifact", "content": "login written"}}],
+        }),
+    );
+    let (id, _) = s.new_trak("Add login", &[]);
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(
+        s.at(&id),
+        ("awaiting_review".to_string(), "work".to_string())
+    );
+    let main = s.repo.git(&["rev-parse", "main"]);
+    let tmux = open_ui(&s);
+    tmux.wait_for("the trak at work", |screen| row(screen, &id).is_some());
+
+    // The last stage: `a` says where the trak goes, and any key but `y` leaves it waiting.
+    tmux.keys(&["a"]);
+    tmux.wait_for("the question", |screen| {
+        screen.contains("the trak then merges into main") && screen.contains("y approves")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("the cancel", |screen| screen.contains("Not approved"));
+    assert_eq!(s.at(&id).0, "awaiting_review");
+    assert_eq!(s.repo.git(&["rev-parse", "main"]), main);
+
+    tmux.keys(&["a"]);
+    tmux.wait_for("the question again", |screen| screen.contains("y approves"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the trak merged", |screen| {
+        row(screen, &id).is_some_and(|r| r.contains("done"))
+    });
+    assert_ne!(s.repo.git(&["rev-parse", "main"]), main);
+
+    // A done trak cannot be rejected: said at once, before a line is typed.
+    tmux.keys(&["r"]);
+    let screen = tmux.wait_for("the refusal", |screen| {
+        screen.contains(&format!("cannot reject trak {id}"))
+    });
+    assert!(
+        !screen.contains("feedback: "),
+        "no line to type into:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}

@@ -33,6 +33,12 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// Each trak's spend (with its subtraks') against its budget, as `ork status` shows it.
     pub spend: HashMap<String, SpendView>,
+    /// For each trak whose approval now would land it (no stage after this one waits for a
+    /// person): where it lands, "merges into main". Such an approve is asked about first.
+    pub lands_on_approve: HashMap<String, String>,
+    /// The last line typed for a decision, kept until that decision is recorded: a decision
+    /// that fails (the trak moved meanwhile) leaves it to be sent again, not typed again.
+    pub typed: Option<(String, Purpose, String)>,
 }
 
 /// One row of the list.
@@ -50,6 +56,11 @@ pub enum Mode {
     Edit {
         purpose: Purpose,
         text: String,
+    },
+    /// An approve that lands the trak, waiting for `y`.
+    Confirm {
+        id: String,
+        question: String,
     },
 }
 
@@ -90,6 +101,8 @@ impl App {
             message: None,
             overlay: None,
             spend: HashMap::new(),
+            lands_on_approve: HashMap::new(),
+            typed: None,
         }
     }
 
@@ -97,6 +110,10 @@ impl App {
     /// `workflow` gives the flows' budgets.
     pub fn set_traks(&mut self, traks: Vec<Trak>, workflow: &Workflow) {
         self.spend = spend_views(Some(workflow), &traks);
+        self.lands_on_approve = traks
+            .iter()
+            .filter_map(|t| lands_on_approve(workflow, t).map(|what| (t.id.clone(), what)))
+            .collect();
         self.traks = in_list_order(traks);
         let still_there = self
             .selected
@@ -170,6 +187,7 @@ impl App {
         match &self.mode {
             Mode::Browse => self.on_browse_key(key),
             Mode::Edit { .. } => self.on_edit_key(key),
+            Mode::Confirm { .. } => self.on_confirm_key(key),
         }
     }
 
@@ -204,7 +222,18 @@ impl App {
         }
         let id = trak.id.clone();
         match c {
-            'a' => return Request::Decide(id, HumanDecision::Approve),
+            // Landing is the one step no later key undoes: asked about first (as lazygit asks
+            // before what cannot be taken back, and not before what can).
+            'a' => match self.lands_on_approve.get(&id) {
+                Some(what) => {
+                    let question = format!(
+                        "Approve {} of {id}: the trak then {what}. y approves · any other key cancels",
+                        trak.state.stage
+                    );
+                    self.mode = Mode::Confirm { id, question };
+                }
+                None => return Request::Decide(id, HumanDecision::Approve),
+            },
             'r' => self.edit(Purpose::Reject),
             'n' => self.edit(Purpose::Answer),
             // A change that adds a secret needs `ork retry --allow-secret`, after a look at it.
@@ -224,12 +253,25 @@ impl App {
     }
 
     fn edit(&mut self, purpose: Purpose) {
-        let text = if purpose == Purpose::Filter {
-            self.filter.clone()
-        } else {
-            String::new()
+        let selected = self.selected.clone().unwrap_or_default();
+        let text = match (&self.typed, purpose) {
+            (_, Purpose::Filter) => self.filter.clone(),
+            // What was typed for this trak and failed to be recorded comes back.
+            (Some((id, kept, text)), _) if *id == selected && *kept == purpose => text.clone(),
+            _ => String::new(),
         };
         self.mode = Mode::Edit { purpose, text };
+    }
+
+    fn on_confirm_key(&mut self, key: KeyEvent) -> Request {
+        let Mode::Confirm { id, .. } = std::mem::replace(&mut self.mode, Mode::Browse) else {
+            return Request::Nothing;
+        };
+        if key.code == KeyCode::Char('y') {
+            return Request::Decide(id, HumanDecision::Approve);
+        }
+        self.message = Some(format!("Not approved: {id} still waits for you."));
+        Request::Nothing
     }
 
     fn on_edit_key(&mut self, key: KeyEvent) -> Request {
@@ -280,6 +322,7 @@ impl App {
             self.message = Some("Nothing sent: the line was empty.".into());
             return Request::Nothing;
         }
+        self.typed = Some((id.clone(), purpose, line.clone()));
         let decision = match purpose {
             Purpose::Reject => HumanDecision::Reject {
                 feedback: line,
@@ -308,6 +351,31 @@ impl App {
             _ => {}
         }
     }
+}
+
+/// Where `trak` lands if approved now, when no stage after its current one waits for a person
+/// (every later stage `review = "auto"`): "merges into main", "merges into its parent's branch
+/// ork/<id>", "opens a pull request on main". `None` for a trak not awaiting review, or whose
+/// approval leads to another stage a person reviews.
+fn lands_on_approve(workflow: &Workflow, trak: &Trak) -> Option<String> {
+    use ork::config::workflow::{Review, Strategy};
+    let s = &trak.state;
+    if s.status != ork::store::state::Status::AwaitingReview {
+        return None;
+    }
+    let flow = workflow.flows.get(&s.flow)?;
+    let at = flow.stages.iter().position(|stage| stage.name == s.stage)?;
+    let person_later = flow.stages[at + 1..]
+        .iter()
+        .any(|stage| stage.review == Review::Human || stage.subtraks.is_some());
+    if person_later {
+        return None;
+    }
+    Some(match (&s.parent, flow.strategy) {
+        (Some(parent), _) => format!("merges into its parent's branch ork/{parent}"),
+        (None, Strategy::Pr) => format!("opens a pull request on {}", s.base),
+        (None, _) => format!("merges into {}", s.base),
+    })
 }
 
 /// The traks in the order of [`view::tree_order`], which `ork status` lists them in too.
@@ -364,6 +432,49 @@ mod tests {
                 ("b-other", 0),
                 ("e-orphan", 0),
             ]
+        );
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Request {
+        app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn feedback_typed_for_a_decision_that_failed_comes_back_with_the_key() {
+        let waiting = ork::store::testing::trak(
+            "a-trak",
+            None,
+            ork::store::state::Status::AwaitingReview,
+            "work",
+        );
+        let mut app = App::new();
+        app.traks = in_list_order(vec![waiting]);
+        app.selected = Some("a-trak".into());
+        press(&mut app, KeyCode::Char('r'));
+        for c in "use PKCE".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        let sent = press(&mut app, KeyCode::Enter);
+        assert!(matches!(sent, Request::Decide(ref id, _) if id == "a-trak"));
+        // The caller could not record it (it keeps `typed`): `r` brings the line back.
+        press(&mut app, KeyCode::Char('r'));
+        assert_eq!(
+            app.mode,
+            Mode::Edit {
+                purpose: Purpose::Reject,
+                text: "use PKCE".into()
+            }
+        );
+        // Recorded, it is gone: the next `r` starts empty.
+        app.mode = Mode::Browse;
+        app.typed = None;
+        press(&mut app, KeyCode::Char('r'));
+        assert_eq!(
+            app.mode,
+            Mode::Edit {
+                purpose: Purpose::Reject,
+                text: String::new()
+            }
         );
     }
 }

@@ -363,6 +363,11 @@ fn excerpt(text: &str, n: usize) -> Vec<String> {
 }
 
 fn footer_line(frame: &mut Frame, app: &App, area: Rect) {
+    if let Mode::Confirm { question, .. } = &app.mode {
+        let line = Span::styled(question.clone(), Style::new().add_modifier(Modifier::BOLD));
+        frame.render_widget(Paragraph::new(Line::from(line)), area);
+        return;
+    }
     let Mode::Edit { purpose, text } = &app.mode else {
         let keys = if app.overlay.is_some() {
             "↑/↓ j/k scroll · PgUp/PgDn · g/G top/end · Esc close".to_string()

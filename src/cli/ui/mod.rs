@@ -88,11 +88,22 @@ fn event_loop(
             Request::Nothing => {}
             Request::Quit => return Ok(()),
             Request::Decide(id, decision) => {
-                app.message = Some(
-                    background
-                        .decide(store, workflow, &id, decision)
-                        .unwrap_or_else(|err| format!("{err:#}").replace('\n', " ")),
-                );
+                app.message = Some(match background.decide(store, workflow, &id, decision) {
+                    Ok(done) => {
+                        // Recorded: what was typed for it has done its work.
+                        app.typed = None;
+                        done
+                    }
+                    Err(err) => {
+                        let error = format!("{err:#}").replace('\n', " ");
+                        match app.typed.as_ref().is_some_and(|(typed, _, _)| *typed == id) {
+                            true => {
+                                format!("{error} (what you typed is kept: press the key again)")
+                            }
+                            false => error,
+                        }
+                    }
+                });
                 // Show the recorded decision at once, before the background run moves it on.
                 reload(store, workflow, &mut app)?;
             }
