@@ -129,13 +129,26 @@ impl Store {
     /// it holds that differ from the tip. One taken on an older tip is not the trak's any more
     /// (its run ended, or another machine went on) and counts as none.
     pub fn checkpoint_of(&self, trak: &Trak) -> Result<Option<(Oid, Vec<String>)>> {
-        let reference = format!("{WIP_PREFIX}{}", trak.id);
-        let Some(commit) = self.git().ref_tip(&reference)? else {
+        // This machine's own, else one a fetch brought (pushed with another machine's claim).
+        let mut names = vec![format!("{WIP_PREFIX}{}", trak.id)];
+        names.extend(
+            self.git()
+                .remote_names()
+                .iter()
+                .map(|remote| format!("refs/ork/remotes/{remote}/wip/{}", trak.id)),
+        );
+        let mut found = None;
+        for name in &names {
+            if let Some(commit) = self.git().ref_tip(name)?
+                && self.git().parents(commit)?.first() == Some(&trak.tip)
+            {
+                found = Some(commit);
+                break;
+            }
+        }
+        let Some(commit) = found else {
             return Ok(None);
         };
-        if self.git().parents(commit)?.first() != Some(&trak.tip) {
-            return Ok(None);
-        }
         let out = self.git().run(
             self.git().main_workdir(),
             &[

@@ -110,6 +110,13 @@ impl Store {
         let oid = self.git().single_file_commit(CLAIM_FILE, &json, &message)?;
         let name = claim_ref(id);
         let mut refspecs = vec![format!("{oid}:{name}")];
+        // The run's newest checkpoint goes with each claim push (a heartbeat's too), so the
+        // machine that takes the trak over after the lease starts from it. It is replaced, not
+        // appended to: forced.
+        let wip = format!("{}{id}", super::checkpoint::WIP_PREFIX);
+        if self.git().ref_tip(&wip)?.is_some() {
+            refspecs.push(format!("+{wip}:{wip}"));
+        }
         if with_branch {
             let branch = format!("{BRANCH_PREFIX}{id}");
             refspecs.push(format!("{branch}:{branch}"));

@@ -43,11 +43,15 @@ pub struct SyncReport {
 /// make every `git fetch` fail.
 /// Claims are moved in place (never fast-forwarded), so their refspec is forced: the
 /// remote-tracking copy follows whatever the remote holds.
-pub fn refspecs(remote: &str) -> [String; 3] {
+pub fn refspecs(remote: &str) -> [String; 4] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
         format!("+{CLAIMS_PREFIX}*:refs/ork/remotes/{remote}/claims/*"),
+        format!(
+            "+{}*:refs/ork/remotes/{remote}/wip/*",
+            crate::store::checkpoint::WIP_PREFIX
+        ),
     ]
 }
 

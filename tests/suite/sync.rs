@@ -862,6 +862,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
         "+refs/notes/orkestra*:refs/notes/remotes/origin/orkestra*",
         "+refs/ork/logs/*:refs/ork/remotes/origin/logs/*",
         "+refs/ork/claims/*:refs/ork/remotes/origin/claims/*",
+        "+refs/ork/wip/*:refs/ork/remotes/origin/wip/*",
     ];
     let default_spec = "+refs/heads/*:refs/remotes/origin/*";
 
@@ -871,12 +872,24 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     };
     assert_eq!(
         specs(a, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
+        [
+            default_spec,
+            ork_specs[0],
+            ork_specs[1],
+            ork_specs[2],
+            ork_specs[3]
+        ]
     );
     a.ork_ok(&["init"]);
     assert_eq!(
         specs(a, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
+        [
+            default_spec,
+            ork_specs[0],
+            ork_specs[1],
+            ork_specs[2],
+            ork_specs[3]
+        ]
     );
 
     // B, a plain clone, has only git's refspec until `ork init` configures every remote.
@@ -892,7 +905,13 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
     b.ork_ok(&["init"]);
     assert_eq!(
         specs(b, "origin"),
-        [default_spec, ork_specs[0], ork_specs[1], ork_specs[2]]
+        [
+            default_spec,
+            ork_specs[0],
+            ork_specs[1],
+            ork_specs[2],
+            ork_specs[3]
+        ]
     );
     assert_eq!(
         specs(b, "backup"),
@@ -901,6 +920,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             "+refs/notes/orkestra*:refs/notes/remotes/backup/orkestra*",
             "+refs/ork/logs/*:refs/ork/remotes/backup/logs/*",
             "+refs/ork/claims/*:refs/ork/remotes/backup/claims/*",
+            "+refs/ork/wip/*:refs/ork/remotes/backup/wip/*",
         ]
     );
     assert_eq!(
@@ -1707,4 +1727,60 @@ fn a_conflict_a_sync_brings_runs_the_notify_command_on_both_machines() {
     // A sync that moves nothing tells no one again.
     a.sync();
     assert_eq!(conflicts(), 2, "{}", told_now());
+}
+
+#[test]
+fn a_take_over_after_a_killed_machine_starts_from_its_last_checkpoint() {
+    let lease = chrono::Duration::seconds(5);
+    let workflow = format!("checkpoint = \"1s\"\n{}", queued_work("lease = \"5s\""));
+    let (net, sleep, mut cleanup) = a_hangs_b_finishes(&workflow, 9500);
+    let hang: u32 = sleep.trim_start_matches("sleep ").parse().unwrap();
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"work": [{"write": {"half.txt": "written on A\n"}, "hang": hang}]}));
+    cleanup.children.push(spawn_ork(
+        a,
+        &["trak", "new", "Long job"],
+        &a.plan.with_extension("log"),
+    ));
+    wait_until(Duration::from_secs(30), "A's agent", || {
+        !pids(&sleep).is_empty()
+    });
+    let id = a.repo.trak_branches()[0]
+        .trim_start_matches("ork/")
+        .to_string();
+    // The checkpoint reaches the remote with a heartbeat of A's claim.
+    let wip = format!("refs/ork/wip/{id}");
+    wait_until(
+        Duration::from_secs(30),
+        "A's checkpoint on the remote",
+        || {
+            net.remote
+                .git_output(&["rev-parse", "--verify", "-q", &wip])
+                .status
+                .success()
+        },
+    );
+    let mut child = cleanup.children.pop().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    kill_groups(&sleep);
+    let last = renewed_at(&remote_claim(&net, &id).unwrap());
+    wait_until(Duration::from_secs(30), "the lease to pass", || {
+        chrono::Utc::now() > last + lease + chrono::Duration::milliseconds(200)
+    });
+
+    // B takes it over, in a worktree of its own that gets A's files, and is told so.
+    b.ork_ok(&["run"]);
+    wait_until(Duration::from_secs(60), "B to finish the trak", || {
+        remote_status(&net, &id) == "done"
+    });
+    let prompt = b.prompt("work", 1);
+    assert!(prompt.contains("was cut off"), "{prompt}");
+    assert!(prompt.contains("- half.txt"), "{prompt}");
+    assert_eq!(
+        net.remote_git(&["show", "main:half.txt"]),
+        "written on A",
+        "A's work landed through B"
+    );
+    drop(cleanup);
 }
