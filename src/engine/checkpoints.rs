@@ -38,6 +38,20 @@ pub(super) fn during<T>(
     })
 }
 
+/// Before a worktree is removed (`ork trak drop --force`, a merged trak's cleanup): its
+/// uncommitted changes, if any, kept as the trak's checkpoint on its tip, so that removing the
+/// folder loses nothing. Fails (and the caller keeps the folder) when they cannot be kept.
+pub(super) fn keep_unsaved(
+    store: &crate::store::Store,
+    trak: &Trak,
+    worktree: &Path,
+) -> Result<Option<crate::store::checkpoint::Checkpoint>> {
+    if !worktree.exists() || store.git().uncommitted(worktree)?.is_empty() {
+        return Ok(None);
+    }
+    Checkpointer::new(store, trak, worktree, "the worktree before it was removed").take()
+}
+
 impl Engine<'_> {
     /// Before a run: where the trak's last run was cut off after a checkpoint on its current
     /// tip, the worktree gets the checkpoint's files (unless it holds changes of its own, which

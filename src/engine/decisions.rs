@@ -30,7 +30,7 @@ pub fn drop_trak(
         let changed = store.git().uncommitted(&worktree)?;
         if !changed.is_empty() {
             bail!(
-                "the worktree of trak {} has uncommitted changes: {}.\n  Dropping it would lose them; commit them there, or drop anyway: ork trak drop {} --force",
+                "the worktree of trak {} has uncommitted changes: {}.\n  Commit them there, or drop anyway: ork trak drop {} --force (which keeps them in a checkpoint, refs/ork/wip/<id>)",
                 trak.id,
                 changed.join(", "),
                 trak.id
@@ -38,6 +38,14 @@ pub fn drop_trak(
         }
     }
     let trak = decide(store, workflow, trak, HumanDecision::Drop { reason })?;
+    // Nothing unsaved goes with the folder (docs/data-model.md, "Checkpoints").
+    super::checkpoints::keep_unsaved(store, &trak, &worktree).map_err(|err| {
+        anyhow::anyhow!(
+            "trak {} is dropped, but its worktree {} was kept: its uncommitted changes could not be saved first: {err:#}",
+            trak.id,
+            worktree.display()
+        )
+    })?;
     if worktree.exists() {
         store.git().remove_worktree(&worktree)?;
     }

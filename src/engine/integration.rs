@@ -249,6 +249,14 @@ impl Engine<'_> {
     /// A finished trak's worktree goes; a failure to remove it is only a warning.
     pub(super) fn remove_trak_worktree(&mut self, trak: &Trak) {
         let worktree = self.store.worktree_path(&trak.id);
+        // Anything left uncommitted there is kept first; if it cannot be, the folder stays.
+        if let Err(err) = super::checkpoints::keep_unsaved(self.store, trak, &worktree) {
+            self.reporter.warning(&format!(
+                "kept {}: its uncommitted changes could not be saved first: {err:#}",
+                worktree.display()
+            ));
+            return;
+        }
         if worktree.exists()
             && let Err(err) = self.store.git().remove_worktree(&worktree)
         {

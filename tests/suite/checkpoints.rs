@@ -126,3 +126,31 @@ fn ork_resume_on_the_same_machine_keeps_the_worktrees_files_and_names_them_in_th
         "half, and a bit more"
     );
 }
+
+#[test]
+fn a_forced_drop_keeps_the_worktrees_unsaved_changes_in_a_checkpoint() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, _) = s.new_trak("Half done", &[]);
+    let worktree = s.repo.worktree_path(&id);
+    std::fs::write(worktree.join("notes.txt"), "my own notes\n").unwrap();
+    let err = s.ork_err(&["trak", "drop", &id]);
+    assert!(
+        err.contains("uncommitted changes") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(worktree.exists());
+
+    s.ork_ok(&["trak", "drop", &id, "--force"]);
+    assert!(!worktree.exists());
+    let wip = format!("refs/ork/wip/{id}");
+    assert_eq!(
+        s.repo.git(&["show", &format!("{wip}:notes.txt")]),
+        "my own notes",
+        "the unsaved file is kept"
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("1 file(s) not on the branch, kept"), "{show}");
+}

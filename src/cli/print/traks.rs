@@ -320,7 +320,7 @@ pub fn show(
     }
     if let Some((commit, files)) = store.checkpoint_of(trak)? {
         outln!(
-            "  checkpoint {} of the run in progress: {} file(s) (git show --stat {})",
+            "  checkpoint {}: {} file(s) not on the branch, kept (git show --stat {})",
             &commit.to_string()[..12],
             files.len(),
             &commit.to_string()[..12]
