@@ -86,8 +86,20 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<()> {
 /// Runs the `git` binary in `dir`, feeding `input` to its standard input; fails with git's
 /// own message when it fails.
 fn run_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<Output> {
+    run_git_with(dir, args, input, &[])
+}
+
+/// [`run_git`] with `env` set for the git process (a scratch `GIT_INDEX_FILE`, an identity).
+pub(super) fn run_git_with(
+    dir: &Path,
+    args: &[&str],
+    input: Option<&str>,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<Output> {
     use std::io::Write;
-    let mut child = git_command()
+    let mut command = git_command();
+    command.envs(env.iter().copied());
+    let mut child = command
         .arg("-C")
         .arg(dir)
         .args(args)

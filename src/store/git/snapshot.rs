@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use super::command::git_command;
+use super::command::run_git_with;
 
 /// A worktree and the scratch index its snapshots are staged in (never the worktree's own).
 pub struct Snapshotter {
@@ -82,40 +82,21 @@ impl Snapshotter {
         self.run(args, input, true)
     }
 
-    /// `git args` in the worktree, on the scratch index where `scratch`.
+    /// `git args` in the worktree, on the scratch index where `scratch`, as ork itself (a
+    /// snapshot is a machine's commit, not a person's).
     fn run(&self, args: &[&str], input: Option<&str>, scratch: bool) -> Result<String> {
-        use std::io::Write;
-        let mut command = git_command();
+        let ork = std::ffi::OsStr::new("ork");
+        let email = std::ffi::OsStr::new("ork@localhost");
+        let mut env = vec![
+            ("GIT_AUTHOR_NAME", ork),
+            ("GIT_AUTHOR_EMAIL", email),
+            ("GIT_COMMITTER_NAME", ork),
+            ("GIT_COMMITTER_EMAIL", email),
+        ];
         if scratch {
-            command.env("GIT_INDEX_FILE", &self.index);
+            env.push(("GIT_INDEX_FILE", self.index.as_os_str()));
         }
-        let mut child = command
-            .arg("-C")
-            .arg(&self.worktree)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "ork")
-            .env("GIT_AUTHOR_EMAIL", "ork@localhost")
-            .env("GIT_COMMITTER_NAME", "ork")
-            .env("GIT_COMMITTER_EMAIL", "ork@localhost")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running git {}", args.join(" ")))?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = input {
-            stdin.write_all(text.as_bytes()).context("writing to git")?;
-        }
-        drop(stdin);
-        let out = child.wait_with_output().context("waiting for git")?;
-        if !out.status.success() {
-            bail!(
-                "git {} failed in {}: {}",
-                args.join(" "),
-                self.worktree.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        let out = run_git_with(&self.worktree, args, input, &env)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
