@@ -97,7 +97,7 @@ impl Engine<'_> {
             );
         }
         let branch = trak.state.base.clone();
-        let Some(base_tip) = self.store.git().ref_tip(&format!("refs/heads/{branch}"))? else {
+        let Some(base_tip) = self.newest_base(&branch)? else {
             return Ok(trak);
         };
         if self.store.git().is_ancestor(base_tip, trak.tip)? {
@@ -117,5 +117,26 @@ impl Engine<'_> {
                 commit: base_tip.to_string(),
             },
         )
+    }
+
+    /// The base's newest tip known here: the local branch, or its remote-tracking copy (the
+    /// shared queue's remote, else the branch's upstream) where that holds it and more — a
+    /// dependency landed by another machine is on the remote's base before it is on ours.
+    fn newest_base(&self, branch: &str) -> Result<Option<crate::store::git::Oid>> {
+        let git = self.store.git();
+        let local = git.ref_tip(&format!("refs/heads/{branch}"))?;
+        let remote =
+            super::queue_remote(self.store, self.workflow).or_else(|| git.upstream_remote(branch));
+        let tracking = match remote {
+            Some(remote) => git.ref_tip(&format!("refs/remotes/{remote}/{branch}"))?,
+            None => None,
+        };
+        Ok(match (local, tracking) {
+            (Some(ours), Some(theirs)) if ours != theirs && git.is_ancestor(ours, theirs)? => {
+                Some(theirs)
+            }
+            (Some(ours), _) => Some(ours),
+            (None, theirs) => theirs,
+        })
     }
 }

@@ -154,3 +154,31 @@ fn a_forced_drop_keeps_the_worktrees_unsaved_changes_in_a_checkpoint() {
     let show = s.ork_ok(&["show", &id]);
     assert!(show.contains("1 file(s) not on the branch, kept"), "{show}");
 }
+
+#[test]
+fn checkpoints_taken_during_a_run_that_finishes_leave_no_trace_and_change_nothing_it_records() {
+    let workflow = feature_workflow(
+        "60s",
+        "",
+        &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+    );
+    let s = Sandbox::new(
+        &format!("checkpoint = \"1s\"\n{workflow}"),
+        // The agent waits (up to 10 s) until it sees its own checkpoint taken, then finishes.
+        json!({"work": [{"write": {"a.txt": "a\n"},
+            "run": "for i in $(seq 100); do git rev-parse -q --verify \"refs/ork/wip/$ORK_TRAK\" >/dev/null && echo yes > saw-checkpoint.txt && break; sleep 0.1; done",
+            "result": {"type": "artifact", "content": "done"}}]}),
+    );
+    let (id, out) = s.new_trak("Slow but fine", &[]);
+    assert_eq!(s.repo.git(&["show", "main:saw-checkpoint.txt"]), "yes", "{out}");
+    s.assert_status(&id, "done");
+    assert!(!out.contains("changed the repository"), "{out}");
+    assert_eq!(s.repo.git(&["show", "main:a.txt"]), "a");
+    let wip = format!("refs/ork/wip/{id}");
+    assert!(
+        !s.repo
+            .git_output(&["rev-parse", "--verify", "-q", &wip])
+            .status
+            .success()
+    );
+}
