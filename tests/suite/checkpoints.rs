@@ -170,7 +170,11 @@ fn checkpoints_taken_during_a_run_that_finishes_leave_no_trace_and_change_nothin
             "result": {"type": "artifact", "content": "done"}}]}),
     );
     let (id, out) = s.new_trak("Slow but fine", &[]);
-    assert_eq!(s.repo.git(&["show", "main:saw-checkpoint.txt"]), "yes", "{out}");
+    assert_eq!(
+        s.repo.git(&["show", "main:saw-checkpoint.txt"]),
+        "yes",
+        "{out}"
+    );
     s.assert_status(&id, "done");
     assert!(!out.contains("changed the repository"), "{out}");
     assert_eq!(s.repo.git(&["show", "main:a.txt"]), "a");
