@@ -886,14 +886,20 @@ fn whole_trak_row() -> Row {
 /// A repository for [`whole_trak_row`]: 200 files, and the whole-trak workflow and its agent
 /// committed.
 fn whole_trak_repo() -> Repo {
-    use std::os::unix::fs::PermissionsExt;
     let repo = Repo::new();
     commit_200_files(&repo);
+    set_up_agent(repo, WHOLE_TRAK_WORKFLOW, WHOLE_TRAK_AGENT)
+}
+
+/// `repo` with `workflow` and the agent script `agent` (as `.orkestra/scripts/bench-agent.sh`)
+/// committed.
+fn set_up_agent(repo: Repo, workflow: &str, agent: &str) -> Repo {
+    use std::os::unix::fs::PermissionsExt;
     let orkestra = repo.path.join(".orkestra");
-    std::fs::write(orkestra.join("workflow.toml"), WHOLE_TRAK_WORKFLOW).unwrap();
-    let agent = orkestra.join("scripts/bench-agent.sh");
-    std::fs::write(&agent, WHOLE_TRAK_AGENT).unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(orkestra.join("workflow.toml"), workflow).unwrap();
+    let script = orkestra.join("scripts/bench-agent.sh");
+    std::fs::write(&script, agent).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     repo.run("git", &["add", "-A"]);
     repo.run("git", &["commit", "-q", "-m", "workflow"]);
     repo
@@ -966,20 +972,8 @@ fn streamed_usage_row() -> Row {
 
 /// A repository with `workflow` and the streaming agent committed.
 fn streaming_repo(workflow: &str) -> Repo {
-    use std::os::unix::fs::PermissionsExt;
-    let repo = Repo::new();
-    let orkestra = repo.path.join(".orkestra");
-    std::fs::write(orkestra.join("workflow.toml"), workflow).unwrap();
-    let agent = orkestra.join("scripts/bench-agent.sh");
-    std::fs::write(
-        &agent,
-        STREAMING_AGENT.replace("USAGE_LINES", &USAGE_LINES.to_string()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    repo.run("git", &["add", "-A"]);
-    repo.run("git", &["commit", "-q", "-m", "workflow"]);
-    repo
+    let agent = STREAMING_AGENT.replace("USAGE_LINES", &USAGE_LINES.to_string());
+    set_up_agent(Repo::new(), workflow, &agent)
 }
 
 /// A claim of a trak on a local bare remote (`Store::push_claim`: a claim commit, pushed with

@@ -573,7 +573,6 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             print::log(&events, args.json)
         }
         Command::Note { id, message, all } => {
-            refuse_inside_a_run("leave notes for traks")?;
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
             let traks = match all {
@@ -843,18 +842,6 @@ fn pick(store: &Store, query: Option<&str>, action: Action) -> Result<Trak> {
 }
 
 /// Runs what is due next for `trak`: here, in the background, or not at all.
-/// A person's command run by an agent inside a trak's run (ork sets `ORK_TRAK` for every
-/// run) is refused: an agent never speaks for a person (docs/design.md rule 12).
-fn refuse_inside_a_run(what: &str) -> Result<()> {
-    if let Some(trak) = std::env::var_os("ORK_TRAK") {
-        bail!(
-            "an agent running inside trak {} cannot {what}: that is a person's to do, from their own terminal",
-            trak.to_string_lossy()
-        );
-    }
-    Ok(())
-}
-
 fn carry_on(store: &Store, workflow: &Workflow, trak: Trak, run: RunArgs) -> Result<()> {
     let result = drive_or_hand_off(store, workflow, trak, run);
     // A drive shares each transition itself; a decision recorded without one is shared here.

@@ -150,9 +150,7 @@ pub const INSIDE_TRAK_VAR: &str = "ORK_TRAK";
 /// This stops an agent that uses ork the ordinary way; one that clears its environment is
 /// stopped by `[trust] verify` (signed decisions) instead.
 pub fn inside_a_trak(action: Action) -> Option<String> {
-    let trak = std::env::var(INSIDE_TRAK_VAR)
-        .ok()
-        .filter(|t| !t.trim().is_empty())?;
+    let trak = running_inside()?;
     let verb = match action {
         Action::ApproveConfig | Action::RaiseBudget => "approve",
         other => other.name(),
@@ -161,6 +159,13 @@ pub fn inside_a_trak(action: Action) -> Option<String> {
         "decisions are a person's: an agent running inside trak {trak} cannot {verb} any trak.\n  \
          Nothing was recorded. A person decides at ork's prompt (`ork {verb} …`) or in `ork ui`."
     ))
+}
+
+/// The trak whose run this process is part of, if any: what [`INSIDE_TRAK_VAR`] names.
+pub(super) fn running_inside() -> Option<String> {
+    std::env::var(INSIDE_TRAK_VAR)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or

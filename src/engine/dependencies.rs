@@ -54,7 +54,7 @@ pub fn waits_for(trak: &Trak, listed: &HashMap<&str, &Trak>) -> Vec<String> {
 /// `trak`'s `--after` traks not merged yet, each looked up in the store (a trak without
 /// `--after` costs nothing here): what `ork status` shows as "waits for".
 pub fn still_waits_for(store: &Store, trak: &Trak) -> Result<Vec<String>> {
-    if trak.state.after.is_empty() || !fresh(trak) {
+    if trak.state.after.is_empty() || !not_started(trak) {
         return Ok(Vec::new());
     }
     let mut deps = Vec::new();
@@ -70,8 +70,9 @@ pub fn start_order(traks: &mut [Trak]) {
     traks.sort_by_key(|t| (t.state.priority, t.state.created_at));
 }
 
-/// Whether the trak has not started yet: queued at its first stage, never run.
-fn fresh(trak: &Trak) -> bool {
+/// Whether the trak has not started yet: queued at its first stage, never run. What comes
+/// before a first run (a subtrak's dependencies, `--after`) is done only then.
+pub(super) fn not_started(trak: &Trak) -> bool {
     trak.state.status == Status::Queued
         && trak.state.attempt == 0
         && trak.state.stages.first() == Some(&trak.state.stage)
@@ -83,7 +84,7 @@ impl Engine<'_> {
     /// now holds their code, is merged into it (an event of its own), so it starts on top of
     /// them. Fails, changing nothing, while one is open.
     pub(super) fn after_dependencies(&mut self, trak: Trak) -> Result<Trak> {
-        if trak.state.after.is_empty() || !fresh(&trak) {
+        if trak.state.after.is_empty() || !not_started(&trak) {
             return Ok(trak);
         }
         let open = still_waits_for(self.store, &trak)?;

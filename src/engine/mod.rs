@@ -80,8 +80,15 @@ pub struct TrakRequest<'a> {
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
 /// removed and the branch deleted again. A crash half-way leaves the branch (the whole trak);
 /// A person's note to `trak`'s agents (`ork note`): recorded (signed where decisions are), it
-/// goes into the prompt of the trak's next run. Refused for a finished trak.
+/// goes into the prompt of the trak's next run. Refused for a finished trak, and to a process
+/// running inside a trak's run.
 pub fn note(store: &Store, workflow: &Workflow, trak: &Trak, text: &str) -> Result<Trak> {
+    // A note is a person's words in the next prompt: an agent never writes one (rule 12).
+    if let Some(inside) = decisions::running_inside() {
+        bail!(
+            "an agent running inside trak {inside} cannot leave notes for traks: that is a person's to do, from their own terminal"
+        );
+    }
     if text.trim().is_empty() {
         bail!(
             "the note is empty.\n  Say what the agent should know: ork note {} \"…\"",

@@ -290,11 +290,7 @@ impl Engine<'_> {
     /// which now holds their code, is merged into it (an event of its own), so it builds on
     /// them. Fails, changing nothing, while a dependency is open.
     pub(super) fn before_first_run(&mut self, trak: Trak) -> Result<Trak> {
-        let first = trak.state.stages.first().map(String::as_str);
-        let fresh = trak.state.status == Status::Queued
-            && trak.state.attempt == 0
-            && Some(trak.state.stage.as_str()) == first
-            && trak.state.usage.is_empty();
+        let fresh = super::dependencies::not_started(&trak);
         let Some(parent) = trak.state.parent.as_deref().filter(|_| fresh) else {
             return Ok(trak);
         };
