@@ -59,7 +59,15 @@ pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         );
         return Ok(());
     };
-    outln!("=== {} ===", inspect::run_name(&path));
+    // Runs whose logs git already keeps: any other kept at the end ran while this was not
+    // looking (a run shorter than one poll, its folder gone with the merge) and is shown then.
+    let kept_before: std::collections::HashSet<(String, String)> =
+        inspect::kept_logs(store, trak, None)?
+            .into_iter()
+            .map(|log| (log.stage, log.run))
+            .collect();
+    let mut shown = vec![inspect::run_name(&path)];
+    outln!("=== {} ===", shown[0]);
     // The log is held open: the runs folder goes when the trak is merged, and an open file
     // stays readable to its end after that.
     let mut log = std::fs::File::open(&path).ok();
@@ -81,6 +89,7 @@ pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         }
         // This run's output is all shown: the next stage's or attempt's run may have started.
         if let Some(next) = inspect::newest_run_log(&dir).filter(|next| *next != path) {
+            shown.push(inspect::run_name(&next));
             outln!("=== {} ===", inspect::run_name(&next));
             log = std::fs::File::open(&next).ok();
             path = next;
@@ -89,11 +98,33 @@ pub(super) fn follow_live(store: &Store, trak: &Trak) -> Result<()> {
         }
         if ork::engine::try_run_lock(store, &trak.id)?.is_some() {
             // Nothing runs the trak any more: say where it stands, as the command that ran it did.
+            let now = store.load(&trak.id)?;
+            print_missed_runs(store, &now, &kept_before, &shown)?;
             outln!("=== no run of {} is going on ===", trak.id);
-            return next(&store.load(&trak.id)?);
+            return next(&now);
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// The kept logs of runs that started and ended between two looks of `ork logs -f`: not kept
+/// when it began, and not among the live runs it `shown` (`<stage>-<attempt>`).
+fn print_missed_runs(
+    store: &Store,
+    trak: &Trak,
+    kept_before: &std::collections::HashSet<(String, String)>,
+    shown: &[String],
+) -> Result<()> {
+    for log in inspect::kept_logs(store, trak, None)? {
+        let attempt = log.run.split('-').next().unwrap_or_default();
+        let name = format!("{}-{attempt}", log.stage);
+        if kept_before.contains(&(log.stage.clone(), log.run.clone())) || shown.contains(&name) {
+            continue;
+        }
+        outln!("=== {name} ===");
+        outln!("{}", log.output.trim_end());
+    }
+    Ok(())
 }
 
 /// Whether `path` now names another file than the one held open (or one appeared).
