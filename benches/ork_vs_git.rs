@@ -515,6 +515,8 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             parent: None,
                             after: &[],
                             priority: None,
+                            source: None,
+                            agent: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

@@ -87,6 +87,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     // whose run ended without changing either (an error) is not started again and again.
     let mut started: std::collections::HashMap<String, String> = Default::default();
     let mut fetched: Option<Instant> = None;
+    let mut taken_in: Option<Instant> = None;
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -106,6 +107,17 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
                 eprintln!("warning: {err:#}");
             }
             fetched = Some(Instant::now());
+        }
+        if watch
+            && let Some(workflow) = workflow.as_ref().filter(|w| w.intake.is_on())
+            && taken_in.is_none_or(|at| at.elapsed() >= workflow.intake.every)
+        {
+            // A tracker that cannot be reached is a warning: the watch goes on with what it has.
+            match engine::intake_pass(store, workflow) {
+                Ok(happened) => happened.iter().for_each(|line| println!("{line}")),
+                Err(err) => eprintln!("warning: taking in work: {err:#}"),
+            }
+            taken_in = Some(Instant::now());
         }
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
             if running.len() >= jobs {

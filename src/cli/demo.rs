@@ -59,6 +59,7 @@ pub fn run() -> Result<()> {
             description: "A shell script, greet.sh, that greets the world.",
             flow: Some("feature"),
             base: Some("main"),
+            ..TrakRequest::default()
         },
     )?;
     print::created(&store, &trak)?;

@@ -180,6 +180,9 @@ enum Command {
     /// Git hooks that make plain git commands carry ork's data too.
     #[command(subcommand)]
     Hooks(HooksCommand),
+    /// Take in work from the trackers of `[intake]` (GitHub Issues, a tracker's programs):
+    /// one pass; `ork run --watch` makes one every `[intake] every`.
+    Intake,
     /// Exchange traks, gate notes and agent logs with a remote: fetch, join, push.
     Sync {
         /// The remote; default: origin, or the only remote.
@@ -526,6 +529,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
                     budget: budget.budget(),
                     after: &after,
                     priority,
+                    ..TrakRequest::default()
                 },
             )?;
             print::created(&store, &trak)?;
@@ -646,6 +650,16 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         Command::Hooks(HooksCommand::Install { force }) => {
             let done = ork::sync::hooks::install(&git, force)?;
             print::hooks_installed(&done)
+        }
+        Command::Intake => {
+            let store = open(git);
+            let workflow = Workflow::load(store.git().main_workdir())?;
+            if !workflow.intake.is_on() {
+                bail!(
+                    "no tracker is configured.\n  Add [intake.github] label = \"ork\" (or [intake.command]) to .orkestra/workflow.toml; see docs/workflow.md, Intake."
+                );
+            }
+            print::intake(&engine::intake_pass(&store, &workflow)?)
         }
         Command::Sync { remote, verbose } => {
             let store = open(git);

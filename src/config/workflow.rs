@@ -335,6 +335,8 @@ pub struct Workflow {
     /// How often a running agent's worktree is checkpointed (`checkpoint`, default a minute);
     /// `None` with `checkpoint = "off"`.
     pub checkpoint: Option<Duration>,
+    /// Where work comes in from (`[intake]`): GitHub Issues, another tracker's programs.
+    pub intake: super::intake::IntakeSettings,
 }
 
 impl Workflow {
@@ -476,6 +478,8 @@ struct RawWorkflow {
     budget: Option<super::budget::RawRepositoryBudget>,
     #[serde(default)]
     prices: BTreeMap<String, Spanned<crate::agent::prices::Price>>,
+    #[serde(default)]
+    intake: Option<super::intake::RawIntake>,
 }
 
 #[derive(Deserialize)]
@@ -707,7 +711,9 @@ impl RawWorkflow {
         let sandbox = self.sandbox.map_or_else(SandboxSettings::default, |raw| {
             super::sandbox::validate(raw, src, errors)
         });
+        let intake = super::intake::validate(self.intake, &flow_names, src, errors);
         Workflow {
+            intake,
             agents,
             flows,
             default_flow,
@@ -765,7 +771,7 @@ fn parse_size(raw: Option<Spanned<String>>, src: &Source, errors: &mut Vec<Strin
     })
 }
 
-fn parse_timeout(
+pub(super) fn parse_timeout(
     raw: Option<Spanned<String>>,
     default: Duration,
     src: &Source,

@@ -13,6 +13,7 @@ pub(crate) mod config_gate;
 mod decisions;
 pub mod dependencies;
 mod gate;
+mod intake;
 mod integration;
 mod landing_gate;
 pub mod notify;
@@ -30,6 +31,7 @@ pub mod worktree;
 
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
+pub use intake::pass as intake_pass;
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +64,7 @@ pub trait Reporter {
 }
 
 /// What `ork trak new` asks for.
+#[derive(Default)]
 pub struct TrakRequest<'a> {
     pub title: &'a str,
     pub description: &'a str,
@@ -75,6 +78,13 @@ pub struct TrakRequest<'a> {
     pub after: &'a [String],
     /// 1 (first) to 5 (last); the default when `None`.
     pub priority: Option<u8>,
+    /// The trak's id, where it follows from what the trak is for (`issue-42`); one from the
+    /// title when `None`. Creating it twice fails the second time.
+    pub id: Option<&'a str>,
+    /// The tracker's task it came in from (`[intake]`).
+    pub source: Option<&'a crate::store::event::Source>,
+    /// The agent every stage runs with, over the stages' own.
+    pub agent: Option<&'a str>,
 }
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
@@ -170,10 +180,12 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
         base: &base,
-        id: None,
+        id: request.id,
         parent: None,
         after: &after,
         priority: request.priority,
+        source: request.source,
+        agent: request.agent,
     })?;
     let trak = match request.budget {
         // The person's budget is a decision like any: signed where decisions are.
@@ -196,6 +208,16 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         return Err(err.context(format!("trak {} was not created", trak.id)));
     }
     Ok(trak)
+}
+
+/// Takes back a trak [`new_trak`] just made and nobody else has seen (another machine made
+/// the same one first): its worktree and branch go, nothing else was written.
+pub(crate) fn forget_new_trak(store: &Store, trak: &Trak) -> Result<()> {
+    let worktree = store.worktree_path(&trak.id);
+    if worktree.exists() {
+        store.git().remove_worktree(&worktree)?;
+    }
+    store.git().delete_ref(&trak.branch, trak.tip)
 }
 
 /// Drives traks: runs stages, gates, reviews and integration until a trak waits for a human,

@@ -405,6 +405,10 @@ impl Engine<'_> {
                 ));
             }
         }
+        if let Some(source) = trak.state.source.as_ref().filter(|s| s.tracker == "github") {
+            // GitHub closes the issue when this pull request merges.
+            body.push_str(&format!("Closes #{}\n\n", source.key));
+        }
         body.push_str(&format!(
             "---\nMade by ork, trak `{}` (its history: `git log ork/{}`; its record stays out of this branch, under {}).\n",
             trak.id,

@@ -24,10 +24,12 @@ impl Engine<'_> {
     pub(super) fn run_stage(&mut self, trak: Trak) -> Result<Trak> {
         let flow = self.flow(&trak)?.clone();
         let stage = self.stage(&flow, &trak)?.clone();
-        let agent = self.workflow.agents.get(&stage.agent).with_context(|| {
+        // An issue's `agent:<name>` label picks the agent of every stage (`[intake]`).
+        let agent_name = trak.state.agent.as_deref().unwrap_or(&stage.agent);
+        let agent = self.workflow.agents.get(agent_name).with_context(|| {
             format!(
-                "stage {} names agent \"{}\", which is not defined",
-                stage.name, stage.agent
+                "stage {} runs agent \"{agent_name}\", which is not defined",
+                stage.name
             )
         })?;
         let agent = &stage.agent_for(agent);

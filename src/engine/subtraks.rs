@@ -84,6 +84,8 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
             parent: Some((&parent.id, &planned.part.key)),
             after: &[],
             priority: None,
+            source: None,
+            agent: parent.state.agent.as_deref(),
         })?;
         // A worktree that cannot be made now is made again when the subtrak first runs.
         crate::engine::worktree::create(store, &trak, workflow)

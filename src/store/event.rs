@@ -179,6 +179,13 @@ pub enum EventKind {
         /// 1 (first) to 5 (last); `ork run` takes due traks by priority, then age.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<u8>,
+        /// Where the work came in from: a GitHub issue, another tracker's task (`[intake]`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<Source>,
+        /// The agent every stage runs with, over the stages' own (an issue's `agent:<name>`
+        /// label).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {
@@ -357,9 +364,35 @@ pub enum EventKind {
     BaseMerged { branch: String, commit: String },
     /// A person's note to the trak's agents (`ork note`): it goes into the next run's prompt.
     Noted { text: String },
+    /// The tracker's task was edited: `text` is the trak's description from now on.
+    Described { text: String },
+    /// A command in a tracker comment (`/ork approve` on the issue) was read: it is acted on
+    /// once, on whichever machine reads it first, and never again (nor when edited).
+    CommentRead {
+        /// The tracker's id of the comment.
+        comment: String,
+        author: String,
+        command: String,
+        /// Whether it was acted on; `false` when its author may not decide.
+        acted: bool,
+    },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
+}
+
+/// Where a trak's work came in from (`[intake]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// `github`, or `command` for `[intake.command]`'s tracker.
+    pub tracker: String,
+    /// The task's key there: the issue's number on GitHub.
+    pub key: String,
+    pub url: String,
+    /// Commands in the task's comments when the trak was made: what it was made from, never
+    /// carried out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<String>,
 }
 
 /// Who made a decision.
@@ -422,6 +455,8 @@ impl EventKind {
             EventKind::SubtraksJoined { .. } => "subtraks_joined",
             EventKind::BaseMerged { .. } => "base_merged",
             EventKind::Noted { .. } => "noted",
+            EventKind::Described { .. } => "described",
+            EventKind::CommentRead { .. } => "comment_read",
             EventKind::Unknown => "unknown",
         }
     }
@@ -472,6 +507,8 @@ impl EventKind {
             | EventKind::PrWaiting { .. }
             | EventKind::BaseMerged { .. }
             | EventKind::Noted { .. }
+            | EventKind::Described { .. }
+            | EventKind::CommentRead { .. }
             | EventKind::Unknown => None,
         }
     }
@@ -601,6 +638,19 @@ impl EventKind {
             EventKind::BaseMerged { branch, .. } => format!("Bring in {branch}"),
             EventKind::Noted { text } => {
                 format!("Note from a person: {}", crate::store::text::one_line(text))
+            }
+            EventKind::Described { .. } => "The tracker's task was edited".to_string(),
+            EventKind::CommentRead {
+                author,
+                command,
+                acted,
+                ..
+            } => {
+                let command = crate::store::text::one_line(command);
+                match acted {
+                    true => format!("{author} commented {command}"),
+                    false => format!("{author} commented {command}, and may not decide"),
+                }
             }
             EventKind::Unknown => "Unknown event".to_string(),
         }

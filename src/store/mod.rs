@@ -94,6 +94,10 @@ pub struct NewTrak<'a> {
     pub after: &'a [String],
     /// 1 (first) to 5 (last); `None` is the default, 3.
     pub priority: Option<u8>,
+    /// The tracker's task it came in from (`[intake]`).
+    pub source: Option<&'a crate::store::event::Source>,
+    /// The agent every stage runs with, over the stages' own.
+    pub agent: Option<&'a str>,
 }
 
 /// The store, over one open repository.
@@ -378,6 +382,8 @@ impl Store {
                 key: new.parent.map(|(_, key)| key.to_string()),
                 after: new.after.to_vec(),
                 priority: new.priority,
+                source: new.source.cloned(),
+                agent: new.agent.map(str::to_string),
             })?,
             &self.machine,
             None,
@@ -477,7 +483,7 @@ impl Store {
             trak.state.advance(&event)
         };
         let dir = record_dir(&trak.id);
-        let files = [
+        let mut files = vec![
             FileWrite {
                 path: format!("{dir}/events/{}", event.file_name()),
                 contents: event.to_json().into_bytes(),
@@ -487,6 +493,12 @@ impl Store {
                 contents: state.to_json().into_bytes(),
             },
         ];
+        if let EventKind::Described { text } = &event.kind {
+            files.push(FileWrite {
+                path: format!("{dir}/description.md"),
+                contents: format!("{}\n", text.trim_end()).into_bytes(),
+            });
+        }
         let message = commit_message(&trak.id, &event, &trak.state.questions, &state);
         let header = state.to_header();
         let header = Some((STATE_HEADER, header.as_str()));

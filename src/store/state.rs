@@ -239,6 +239,15 @@ pub struct TrakState {
     /// 1 (first) to 5 (last): the order `ork run` takes due traks in, then age.
     #[serde(default = "default_priority")]
     pub priority: u8,
+    /// Where the work came in from (`[intake]`): the issue it answers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::store::event::Source>,
+    /// The agent every stage runs with, over the stages' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The tracker comments whose commands were read (acted on or refused): never again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments_read: Vec<String>,
     /// The parts the latest run of the breakdown stage `breakdown_stage` proposed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakdown: Vec<Part>,
@@ -292,6 +301,8 @@ impl TrakState {
             key,
             after,
             priority,
+            source,
+            agent,
         } = &created.kind
         else {
             unreachable!("found by the match above")
@@ -337,6 +348,9 @@ impl TrakState {
             notes: Vec::new(),
             notes_taken: 0,
             priority: priority.unwrap_or(DEFAULT_PRIORITY),
+            source: source.clone(),
+            agent: agent.clone(),
+            comments_read: Vec::new(),
             breakdown: Vec::new(),
             breakdown_stage: None,
             breakdowns: 0,
@@ -538,6 +552,8 @@ impl TrakState {
             EventKind::SubtraksJoined { stage, .. } => self.advance_past(stage),
             EventKind::BaseMerged { .. } => {}
             EventKind::Noted { text } => self.notes.push(text.clone()),
+            EventKind::Described { .. } => {}
+            EventKind::CommentRead { comment, .. } => self.comments_read.push(comment.clone()),
             EventKind::Rejected {
                 stage,
                 feedback,
@@ -892,6 +908,8 @@ mod tests {
                 key: None,
                 after: Vec::new(),
                 priority: None,
+                source: None,
+                agent: None,
             },
         )
     }

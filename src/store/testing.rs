@@ -19,6 +19,8 @@ pub fn trak(id: &str, parent: Option<&str>, status: Status, stage: &str) -> Trak
             key: parent.map(|_| "part".to_string()),
             after: Vec::new(),
             priority: None,
+            source: None,
+            agent: None,
         },
         "m",
         None,

@@ -15,6 +15,7 @@ mod first_hour;
 mod flows;
 mod hooks;
 mod house_rules;
+mod intake;
 mod join;
 mod local_files;
 mod main_history;

@@ -136,6 +136,17 @@ pub(super) fn print_table(rows: &[Vec<String>], tones: &[Tone]) -> Result<()> {
     Ok(())
 }
 
+/// What one `ork intake` pass did, a line each.
+pub fn intake(happened: &[String]) -> Result<()> {
+    if happened.is_empty() {
+        outln!("Nothing new from the trackers.");
+    }
+    for line in happened {
+        outln!("{}", printable(line));
+    }
+    Ok(())
+}
+
 /// After a human decision was recorded.
 pub fn decided(trak: &Trak) -> Result<()> {
     outln!(

@@ -506,6 +506,12 @@ pub(super) struct TrakJson<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     waits_for: Vec<String>,
     priority: u8,
+    /// The tracker's task it came in from (`[intake]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a ork::store::event::Source>,
+    /// The agent every stage runs with, over the stages' own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -553,6 +559,8 @@ pub(super) fn trak_json<'a>(
         after: &s.after,
         waits_for: ork::engine::dependencies::still_waits_for(store, trak).unwrap_or_default(),
         priority: s.priority,
+        source: s.source.as_ref(),
+        agent: s.agent.as_deref(),
     }
 }
 

@@ -173,6 +173,14 @@ impl Sandbox {
         self
     }
 
+    /// The stand-in `gh` on `PATH`, keeping its state in `state`: machines that share one
+    /// GitHub share the file.
+    pub fn with_gh_at(mut self, state: PathBuf) -> Sandbox {
+        self.gh_state = Some(state);
+        self.gh_on_path = true;
+        self
+    }
+
     /// How long one `ork` command may take here.
     pub fn with_limit(mut self, limit: Duration) -> Sandbox {
         self.limit = limit;

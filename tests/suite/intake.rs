@@ -1,0 +1,302 @@
+//! End to end: work taken in from GitHub Issues (the stand-in `gh`, `fixtures/gh/gh`, keeping
+//! issues, comments and permissions in a JSON file as GitHub would) and from a tracker's own
+//! programs (`[intake.command]`): one trak per issue however many machines look, routing by
+//! label, one status comment edited in place, `/ork` commands only from people with write
+//! access, and an issue's close and its trak's merge going both ways.
+
+use serde_json::{Value, json};
+
+use crate::common;
+use common::sandbox::{Net, fake_agent};
+use common::{RunsOrk, Sandbox};
+
+/// The fake agent; `feature` (work with a human review) is the default flow, `fix` (work,
+/// automatic) is where `bug` issues go; issues labelled `ork` are taken in.
+fn workflow(extra: &str) -> String {
+    format!(
+        "default_flow = \"feature\"\n{extra}\n{}\n\
+         [intake.github]\nlabel = \"ork\"\n\n\
+         [[intake.route]]\nlabels = [\"bug\"]\nflow = \"fix\"\n\n\
+         [flows.feature]\n[[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"human\"\n\
+         [flows.feature.integration]\nstrategy = \"merge\"\non_conflict = \"work\"\n\n\
+         [flows.fix]\n[[flows.fix.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\nreview = \"auto\"\n\
+         [flows.fix.integration]\nstrategy = \"merge\"\non_conflict = \"work\"\n",
+        fake_agent("20s")
+    )
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn issue(number: u64, title: &str, body: &str, labels: &[&str]) -> Value {
+    json!({"number": number, "title": title, "body": body, "labels": labels,
+           "author": "alice", "state": "OPEN", "updatedAt": now(), "comments": []})
+}
+
+/// GitHub as the stand-in keeps it: three issues, two for ork (the second a bug that depends
+/// on the first), alice with write access, mallory with read.
+fn github() -> Value {
+    json!({
+        "logged_in": true, "prs": {}, "viewer": "ork-bot",
+        "permissions": {"alice": "write", "mallory": "read"},
+        "issues": {
+            "1": issue(1, "Add a greeting", "Print hello.", &["ork"]),
+            "2": issue(2, "Fix the farewell", "It says bye twice.\nDepends on #1.", &["ork", "bug", "priority:1"]),
+            "3": issue(3, "Not for ork", "Someone else's.", &["question"]),
+        }
+    })
+}
+
+/// A person (or anyone) commenting on issue `number`.
+fn comment(s: &Sandbox, number: u64, author: &str, body: &str) {
+    let mut gh = s.gh();
+    let next = gh["next_comment"].as_u64().unwrap_or(1000) + 1;
+    let issue = &mut gh["issues"][number.to_string()];
+    let issue_comments = issue["comments"].as_array_mut().unwrap();
+    issue_comments.push(
+        json!({"author": author, "body": body, "id": format!("IC_{next}"),
+                               "databaseId": next, "createdAt": now()}),
+    );
+    issue["updatedAt"] = json!(now());
+    gh["next_comment"] = json!(next);
+    s.set_gh(gh);
+}
+
+/// The comments on issue `number` by `author`.
+fn comments_by(s: &Sandbox, number: u64, author: &str) -> Vec<String> {
+    s.gh()["issues"][number.to_string()]["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["author"] == author)
+        .map(|c| c["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn status_of(s: &Sandbox, id: &str) -> Value {
+    common::status_entry(&s.ork_ok(&["status", "--all", "--json"]), id, "trak")
+}
+
+#[test]
+fn issues_become_traks_once_and_the_issue_tells_the_story_both_ways() {
+    let s = Sandbox::new(
+        &workflow(""),
+        json!({"work": [
+            {"result": {"type": "artifact", "content": "Said hello."}},
+            {"result": {"type": "artifact", "content": "Said hello, with tabs."}}
+        ]}),
+    )
+    .with_gh();
+    s.set_gh(github());
+
+    let out = s.ork_ok(&["intake"]);
+    assert!(out.contains("issue-1: taken in from #1"), "{out}");
+    assert!(out.contains("issue-2: taken in from #2"), "{out}");
+    assert!(
+        !out.contains("issue-3"),
+        "an issue without the label stays out: {out}"
+    );
+    let again = s.ork_ok(&["intake"]);
+    assert!(
+        !again.contains("taken in"),
+        "a second pass makes nothing: {again}"
+    );
+    assert_eq!(
+        s.repo.trak_branches().len(),
+        2,
+        "{:?}",
+        s.repo.trak_branches()
+    );
+
+    // Routing: the bug's flow, its priority label and its dependency.
+    let bug = status_of(&s, "issue-2");
+    assert_eq!(bug["flow"], "fix", "{bug}");
+    assert_eq!(bug["priority"], 1, "{bug}");
+    assert_eq!(bug["after"], json!(["issue-1"]), "{bug}");
+    let show = s.ork_ok(&["show", "issue-1"]);
+    assert!(
+        show.contains("Print hello."),
+        "the issue's body is the description: {show}"
+    );
+
+    // One status comment per issue, edited in place as the trak moves.
+    assert_eq!(comments_by(&s, 1, "ork-bot").len(), 1);
+    s.ork_ok(&["resume", "issue-1"]);
+    s.ork_ok(&["intake"]);
+    let status = comments_by(&s, 1, "ork-bot");
+    assert_eq!(status.len(), 1, "edited, not a second comment: {status:?}");
+    assert!(status[0].contains("awaiting review"), "{}", status[0]);
+    assert!(
+        status[0].contains("Said hello."),
+        "the artifact to review: {}",
+        status[0]
+    );
+    assert!(status[0].contains("/ork approve"), "{}", status[0]);
+
+    // Someone without write access, and ork's own login (which an agent here would share),
+    // are refused with one reply each; nothing moves.
+    comment(&s, 1, "mallory", "/ork approve");
+    comment(&s, 1, "ork-bot", "/ork approve");
+    let out = s.ork_ok(&["intake"]);
+    assert!(out.contains("refused"), "{out}");
+    s.ork_ok(&["intake"]);
+    assert_eq!(status_of(&s, "issue-1")["status"], "awaiting_review");
+    let replies: Vec<String> = comments_by(&s, 1, "ork-bot")
+        .into_iter()
+        .filter(|c| c.contains("was not done"))
+        .collect();
+    assert_eq!(
+        replies.len(),
+        2,
+        "one reply per refused comment: {replies:?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("@mallory has no write access")),
+        "{replies:?}"
+    );
+
+    // A person with write access rejects with feedback, then approves: acted on once each.
+    comment(&s, 1, "alice", "/ork reject use tabs\nand keep it short");
+    s.ork_ok(&["intake"]);
+    let log = s.git(&["log", "--format=%B", "ork/issue-1"]);
+    assert!(
+        log.contains("use tabs"),
+        "the feedback is in the trak's story: {log}"
+    );
+    s.ork_ok(&["resume", "issue-1"]);
+    comment(&s, 1, "alice", "/ork approve");
+    s.ork_ok(&["intake"]);
+    s.ork_ok(&["intake"]);
+    assert_eq!(s.event_commits("issue-1", "rejected").len(), 1);
+    assert_eq!(s.event_commits("issue-1", "comment_read").len(), 4);
+    s.ork_ok(&["resume", "issue-1"]);
+    assert_eq!(status_of(&s, "issue-1")["status"], "done");
+
+    // The merge closes the issue, its status saying where the work went.
+    let out = s.ork_ok(&["intake"]);
+    assert!(out.contains("issue-1: merged, #1 closed"), "{out}");
+    assert_eq!(s.gh()["issues"]["1"]["state"], "CLOSED");
+    assert!(comments_by(&s, 1, "ork-bot")[0].contains("Merged into `main`"));
+
+    // An edited issue updates the description; a person closing one drops its trak.
+    let mut gh = s.gh();
+    gh["issues"]["2"]["body"] = json!("It says bye three times now.");
+    gh["issues"]["2"]["updatedAt"] = json!(now());
+    s.set_gh(gh);
+    s.ork_ok(&["intake"]);
+    assert!(s.ork_ok(&["show", "issue-2"]).contains("three times"));
+    let mut gh = s.gh();
+    gh["issues"]["2"]["state"] = json!("CLOSED");
+    s.set_gh(gh);
+    let out = s.ork_ok(&["intake"]);
+    assert!(out.contains("issue-2: dropped, #2 was closed"), "{out}");
+    assert_eq!(status_of(&s, "issue-2")["status"], "dropped");
+    assert!(
+        s.git(&["branch", "--list", "ork/issue-2"])
+            .contains("ork/issue-2")
+    );
+}
+
+#[test]
+fn two_machines_taking_in_at_once_make_one_trak_per_issue_and_act_on_a_comment_once() {
+    let Net { remote, a, b } = Net::new(&workflow("[sync]\nqueue = true\n"));
+    let gh_state = a.path("github.json");
+    let a = a.with_gh_at(gh_state.clone());
+    let b = b.with_gh_at(gh_state);
+    let remote_git = |args: &[&str]| remote.git(args);
+    a.set_gh(github());
+    a.set_plan(json!({"work": [{"result": {"type": "artifact", "content": "Said hello."}}]}));
+
+    let both = |what: &str| {
+        let mut first = a.ork_command(&["intake"]).spawn().unwrap();
+        let second = common::output_within(&mut b.ork_command(&["intake"]), b.limit(), what);
+        assert!(first.wait().unwrap().success(), "{what} on machine A");
+        common::success(&second, what);
+    };
+    both("both machines taking in");
+    both("both machines again");
+    let on_remote = remote_git(&["for-each-ref", "--format=%(refname)", "refs/heads/ork/"]);
+    assert_eq!(
+        on_remote.lines().collect::<Vec<_>>(),
+        ["refs/heads/ork/issue-1", "refs/heads/ork/issue-2"],
+        "one trak per issue on the remote"
+    );
+    assert_eq!(comments_by(&a, 1, "ork-bot").len(), 1, "one status comment");
+
+    a.ork_ok(&["resume", "issue-1"]);
+    a.ork_ok(&["sync"]);
+    comment(&a, 1, "alice", "/ork reject say it twice");
+    both("both machines reading one comment");
+    both("both machines once more");
+    let read = remote_git(&[
+        "log",
+        "--format=%(trailers:key=Ork-Event,valueonly)",
+        "ork/issue-1",
+    ]);
+    assert_eq!(
+        read.lines().filter(|l| l.trim() == "comment_read").count(),
+        1,
+        "{read}"
+    );
+    assert_eq!(
+        read.lines().filter(|l| l.trim() == "rejected").count(),
+        1,
+        "{read}"
+    );
+}
+
+#[test]
+fn a_trackers_own_programs_bring_tasks_in_and_hear_each_status_under_the_watch() {
+    let list = "#!/bin/sh\necho '{\"key\": \"LIN-7\", \"title\": \"Rename the flag\", \"body\": \"Call it --quiet.\", \"labels\": [\"bug\"], \"url\": \"https://linear.app/acme/issue/LIN-7\"}'\n";
+    let update =
+        "#!/bin/sh\n{ printf '%s ' \"$1\"; cat; echo; } >> \"$(dirname \"$0\")/../updates.log\"\n";
+    let extra = "[intake]\nevery = \"1s\"\n[intake.command]\nlist = [\"sh\", \"scripts/list\"]\nupdate = [\"sh\", \"scripts/update\"]\n";
+    let s = Sandbox::with_files(
+        &workflow(extra).replace("[intake.github]\nlabel = \"ork\"\n", ""),
+        &[("scripts/list", list), ("scripts/update", update)],
+        json!({"work": [{"result": {"type": "artifact", "content": "Renamed."}}]}),
+    );
+    let mut watch = s.ork_command(&["run", "--watch"]).spawn().unwrap();
+    let updates = s.repo.root.join("updates.log");
+    common::wait_until(
+        std::time::Duration::from_secs(60),
+        "the task's trak merged",
+        || std::fs::read_to_string(&updates).is_ok_and(|log| log.contains("\"status\":\"done\"")),
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let trak = status_of(&s, "task-lin-7");
+    assert_eq!(trak["flow"], "fix", "routed by its label: {trak}");
+    assert_eq!(trak["status"], "done", "{trak}");
+    let log = std::fs::read_to_string(&updates).unwrap();
+    assert!(
+        log.starts_with("LIN-7 {"),
+        "update gets the key and JSON: {log}"
+    );
+    assert!(
+        s.ork_ok(&["show", "task-lin-7"])
+            .contains("Call it --quiet.")
+    );
+}
+
+#[test]
+fn a_route_to_an_unknown_flow_is_refused_with_its_line_and_intake_without_a_tracker_says_what_to_add()
+ {
+    let s = Sandbox::new(
+        &workflow("").replace("flow = \"fix\"", "flow = \"fixx\""),
+        json!({}),
+    );
+    let err = s.ork_err(&["intake"]);
+    assert!(err.contains("workflow.toml:"), "{err}");
+    assert!(err.contains("\"fixx\" that does not exist"), "{err}");
+    let plain = Sandbox::new(
+        &workflow("").replace("[intake.github]\nlabel = \"ork\"\n", ""),
+        json!({}),
+    );
+    let err = plain.ork_err(&["intake"]);
+    assert!(err.contains("no tracker is configured"), "{err}");
+    assert!(err.contains("[intake.github]"), "{err}");
+}
