@@ -283,8 +283,7 @@ fn a_trackers_own_programs_bring_tasks_in_and_hear_each_status_under_the_watch()
 }
 
 #[test]
-fn a_route_to_an_unknown_flow_is_refused_with_its_line_and_intake_without_a_tracker_says_what_to_add()
- {
+fn a_bad_route_no_tracker_or_an_agent_inside_a_run_are_refused_with_what_to_do() {
     let s = Sandbox::new(
         &workflow("").replace("flow = \"fix\"", "flow = \"fixx\""),
         json!({}),
@@ -292,6 +291,16 @@ fn a_route_to_an_unknown_flow_is_refused_with_its_line_and_intake_without_a_trac
     let err = s.ork_err(&["intake"]);
     assert!(err.contains("workflow.toml:"), "{err}");
     assert!(err.contains("\"fixx\" that does not exist"), "{err}");
+    let ok = Sandbox::new(&workflow(""), json!({})).with_gh();
+    ok.set_gh(github());
+    let inside = ok
+        .ork_command(&["intake"])
+        .env("ORK_TRAK", "issue-1")
+        .output()
+        .unwrap();
+    let err = common::ork_error(&inside, "ork intake inside a run");
+    assert!(err.contains("cannot take in work"), "{err}");
+    assert!(ok.repo.trak_branches().is_empty(), "nothing was taken in");
     let plain = Sandbox::new(
         &workflow("").replace("[intake.github]\nlabel = \"ork\"\n", ""),
         json!({}),

@@ -88,6 +88,13 @@ pub type Happened = Vec<String>;
 
 /// One pass over every configured tracker.
 pub fn pass(store: &Store, workflow: &Workflow) -> Result<Happened> {
+    // A pass carries out people's commands: an agent inside a run never makes one, or it
+    // would spend those commands on refusals (docs/design.md rule 12).
+    if let Some(trak) = crate::engine::decisions::running_inside() {
+        anyhow::bail!(
+            "an agent running inside trak {trak} cannot take in work: `ork intake` carries out people's decisions. Nothing was read."
+        );
+    }
     let mut happened = Vec::new();
     let dir = store.git().main_workdir();
     let scratch = store.git().runtime_dir().join("intake");
