@@ -13,7 +13,7 @@ pub(crate) mod config_gate;
 mod decisions;
 pub mod dependencies;
 mod gate;
-mod intake;
+pub(crate) mod intake;
 mod integration;
 mod landing_gate;
 pub mod notify;

@@ -588,6 +588,8 @@ impl PrView {
             .comments
             .iter()
             .filter(|c| !approved && after(c.created_at) && !c.body.trim().is_empty())
+            // `/ork approve` and the rest speak to ork (`[intake]`), not to the agent.
+            .filter(|c| !crate::engine::intake::is_command(&c.body))
             .collect();
         Asked {
             reviews,

@@ -309,3 +309,58 @@ fn a_bad_route_no_tracker_or_an_agent_inside_a_run_are_refused_with_what_to_do()
     assert!(err.contains("no tracker is configured"), "{err}");
     assert!(err.contains("[intake.github]"), "{err}");
 }
+
+#[test]
+fn a_command_on_the_issues_pull_request_is_taken_and_never_read_as_changes_asked() {
+    let pr_flow = workflow("")
+        .replace("review = \"human\"", "review = \"auto\"")
+        .replacen(
+            "[flows.feature.integration]\nstrategy = \"merge\"",
+            "[flows.feature.integration]\nstrategy = \"pr\"\non_changes = \"work\"\nmerge = \"squash\"",
+            1,
+        );
+    let s = Sandbox::new(
+        &pr_flow,
+        json!({"work": [{"result": {"type": "artifact", "content": "Said hello."}}]}),
+    )
+    .with_remote()
+    .with_gh();
+    let mut gh = github();
+    gh["issues"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|number, _| number == "1");
+    s.set_gh(gh);
+    s.ork_ok(&["intake"]);
+    s.ork_ok(&["resume", "issue-1"]);
+    assert_eq!(status_of(&s, "issue-1")["status"], "in_review");
+    let pr = s.gh()["prs"]["ork-pr/issue-1"].clone();
+    assert!(pr["body"].as_str().unwrap().contains("Closes #1"), "{pr}");
+
+    let mut gh = s.gh();
+    gh["prs"]["ork-pr/issue-1"]["comments"] = json!([{
+        "id": "IC_PR1", "author": {"login": "alice"}, "createdAt": now(),
+        "body": "/ork note also update the changelog",
+        "url": "https://github.com/acme/app/pull/1#issuecomment-77", "viewerDidAuthor": false
+    }]);
+    s.set_gh(gh);
+    let out = s.ork_ok(&["intake"]);
+    assert!(
+        out.contains("issue-1: /ork note also update the changelog by @alice"),
+        "{out}"
+    );
+    assert!(comments_by(&s, 1, "ork-bot")[0].contains("https://github.com/acme/app/pull/1"));
+    s.ork_ok(&["resume", "issue-1"]);
+    assert!(
+        s.event_commits("issue-1", "pr_changes_requested")
+            .is_empty(),
+        "a command is not review feedback"
+    );
+    assert_eq!(s.event_commits("issue-1", "noted").len(), 1);
+    s.ork_ok(&["intake"]);
+    assert_eq!(
+        s.event_commits("issue-1", "comment_read").len(),
+        1,
+        "read once"
+    );
+}

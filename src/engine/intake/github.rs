@@ -105,9 +105,25 @@ struct RawComment {
     author: Option<RawAuthor>,
     #[serde(default)]
     body: String,
+    #[serde(default)]
     url: String,
     #[serde(rename = "viewerDidAuthor", default)]
     viewer_did_author: bool,
+}
+
+impl RawComment {
+    fn comment(self) -> Comment {
+        Comment {
+            edit_id: self
+                .url
+                .rsplit_once("#issuecomment-")
+                .map(|(_, id)| id.to_string()),
+            id: self.id,
+            author: self.author.map(|a| a.login).unwrap_or_default(),
+            body: self.body,
+            by_ork: self.viewer_did_author,
+        }
+    }
 }
 
 impl RawIssue {
@@ -225,6 +241,21 @@ impl Tracker for Github<'_> {
         let field = format!("body=@{}", file.display());
         self.gh(&["api", "--method", "PATCH", &path, "-F", &field])?;
         Ok(())
+    }
+
+    fn pull_request_comments(&mut self, trak: &crate::store::Trak) -> Result<Vec<Comment>> {
+        if trak.state.pull_request.is_none() {
+            return Ok(Vec::new());
+        }
+        let branch = crate::engine::pull_request::pr_branch(&trak.id);
+        let out = self.gh(&["pr", "view", &branch, "--json", "comments"])?;
+        #[derive(Deserialize)]
+        struct Comments {
+            #[serde(default)]
+            comments: Vec<RawComment>,
+        }
+        let pr: Comments = serde_json::from_str(&out).context("reading gh pr view's JSON")?;
+        Ok(pr.comments.into_iter().map(RawComment::comment).collect())
     }
 
     fn close(&mut self, key: &str) -> Result<()> {

@@ -77,10 +77,19 @@ pub trait Tracker {
     fn comment(&mut self, key: &str, body: &str) -> Result<()>;
     fn edit_comment(&mut self, key: &str, comment: &Comment, body: &str) -> Result<()>;
     fn close(&mut self, key: &str) -> Result<()>;
+    /// The comments on `trak`'s pull request, where it has one: commands are taken there too.
+    fn pull_request_comments(&mut self, _trak: &Trak) -> Result<Vec<Comment>> {
+        Ok(Vec::new())
+    }
     /// Tells the tracker where the trak stands: by default the status comment, edited in place.
     fn report(&mut self, key: &str, report: &status::Report, known: &mut Known) -> Result<()> {
         status::post_comment(self, key, report, known)
     }
+}
+
+/// Whether a comment is a command to ork (`/ork approve`), not words for the agent.
+pub fn is_command(body: &str) -> bool {
+    commands::parse(body).is_some()
 }
 
 /// What one pass did, a line each, for the person watching.
@@ -302,12 +311,18 @@ impl Intake<'_> {
         known: &mut Known,
     ) -> Result<()> {
         let mut trak = trak;
-        if known.task(&task.key).updated != task.updated || changed_lately(&task.updated) {
+        // A pull request's comments leave the time of change alone: a trak that has one
+        // is read each pass.
+        if known.task(&task.key).updated != task.updated
+            || changed_lately(&task.updated)
+            || trak.state.pull_request.is_some()
+        {
             // A trak that runs (here: its lock is held) is the engine's to record on: what the
             // task says waits for the run's end.
             let lock = crate::engine::try_run_lock(self.store, &trak.id)?;
             if lock.is_some() && trak.state.status != Status::Running {
-                let view = tracker.view(&task.key)?;
+                let mut view = tracker.view(&task.key)?;
+                view.comments.extend(tracker.pull_request_comments(&trak)?);
                 trak = self.take_in(tracker, &view, trak)?;
                 known.task(&task.key).updated = task.updated.clone();
             }
