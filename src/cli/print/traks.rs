@@ -329,6 +329,16 @@ pub fn show(
     if s.priority != ork::store::state::DEFAULT_PRIORITY {
         outln!("  priority  {} (1 first, 5 last)", s.priority);
     }
+    if let Some(source) = &s.source {
+        outln!(
+            "  from      {} ({})",
+            printable(&source.url),
+            source.tracker
+        );
+    }
+    if let Some(agent) = &s.agent {
+        outln!("  agent     {agent}, for every stage");
+    }
     outln!("  branch    {}", short_branch(&trak.branch));
     if let Some(path) = worktree(store, trak) {
         outln!("  worktree  {path}");
