@@ -180,8 +180,11 @@ enum Command {
     /// Git hooks that make plain git commands carry ork's data too.
     #[command(subcommand)]
     Hooks(HooksCommand),
-    /// Take in work from the trackers of `[intake]` (GitHub Issues, a tracker's programs):
-    /// one pass; `ork run --watch` makes one every `[intake] every`.
+    /// Take in work from GitHub Issues or another tracker (`[intake]`), once
+    ///
+    /// One pass: open issues become traks, status comments are brought up to date, `/ork`
+    /// commands from people with write access are carried out. `ork run --watch` makes one
+    /// every `[intake] every`.
     Intake,
     /// Exchange traks, gate notes and agent logs with a remote: fetch, join, push.
     Sync {

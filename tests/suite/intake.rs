@@ -364,3 +364,117 @@ fn a_command_on_the_issues_pull_request_is_taken_and_never_read_as_changes_asked
         "read once"
     );
 }
+
+const LINEAR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/intake");
+
+/// docs/intake.md's Linear programs, as the docs print them, against a scripted Linear API:
+/// labelled issues in, one comment per issue out, edited as the trak moves.
+#[test]
+fn the_documented_linear_programs_bring_issues_in_and_keep_one_comment_each() {
+    let list = std::fs::read_to_string(format!("{LINEAR}/linear-list")).unwrap();
+    let update = std::fs::read_to_string(format!("{LINEAR}/linear-update")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/intake.md")).unwrap();
+    assert!(
+        doc.contains(&list) && doc.contains(&update),
+        "docs/intake.md prints the programs the test runs"
+    );
+
+    let extra = "[intake.command]\nlist = [\"scripts/linear-list\"]\nupdate = [\"scripts/linear-update\"]\n";
+    let workflow = workflow(extra)
+        .replace("[intake.github]\nlabel = \"ork\"\n", "")
+        .replace("labels = [\"bug\"]", "labels = [\"Bug\"]");
+    let s = Sandbox::with_files(
+        &workflow,
+        &[
+            ("scripts/linear-list", &list),
+            ("scripts/linear-update", &update),
+        ],
+        json!({"work": [{"result": {"type": "artifact", "content": "Fixed the flag."}}]}),
+    );
+    for script in ["scripts/linear-list", "scripts/linear-update"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = s.repo.root.join(script);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let state = s.path("linear.json");
+    let issue = |id: &str, key: &str, labels: &[&str], state: &str| {
+        json!({"id": id, "identifier": key, "title": format!("Issue {key}"),
+               "description": format!("What {key} asks."), "url": format!("https://linear.app/acme/issue/{key}"),
+               "labels": labels, "state": state, "comments": []})
+    };
+    std::fs::write(
+        &state,
+        json!({"key": "lin_api_test", "issues": [
+            issue("uuid-12", "ENG-12", &["ork", "Bug"], "started"),
+            issue("uuid-13", "ENG-13", &["ork"], "completed"),
+            issue("uuid-14", "ENG-14", &["design"], "unstarted"),
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let mut api = std::process::Command::new(format!("{LINEAR}/linear-api"))
+        .env("LINEAR_STATE", &state)
+        .spawn()
+        .unwrap();
+    let port_file = s.path("linear.json.port");
+    common::wait_until(
+        std::time::Duration::from_secs(20),
+        "the scripted Linear API",
+        || port_file.exists(),
+    );
+    let url = format!(
+        "http://127.0.0.1:{}/graphql",
+        std::fs::read_to_string(&port_file).unwrap()
+    );
+    let s = s.with_env("LINEAR_API_URL", &url);
+    let comments = || -> Vec<String> {
+        let linear = common::json(&std::fs::read_to_string(&state).unwrap());
+        linear["issues"][0]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let refused = s
+        .ork_command(&["intake"])
+        .env("LINEAR_API_KEY", "lin_api_wrong")
+        .output()
+        .unwrap();
+    let err = common::ork_error(&refused, "ork intake with a bad key");
+    assert!(
+        err.contains("Linear said: Authentication required"),
+        "{err}"
+    );
+
+    let s = s.with_env("LINEAR_API_KEY", "lin_api_test");
+    let out = s.ork_ok(&["intake"]);
+    assert!(out.contains("task-eng-12: taken in from ENG-12"), "{out}");
+    assert!(
+        !out.contains("eng-13") && !out.contains("eng-14"),
+        "done and unlabelled stay out: {out}"
+    );
+    assert_eq!(status_of(&s, "task-eng-12")["flow"], "fix");
+    assert!(
+        s.ork_ok(&["show", "task-eng-12"])
+            .contains("What ENG-12 asks.")
+    );
+    let first = comments();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].starts_with("**ork** status: trak `task-eng-12` is queued"),
+        "{}",
+        first[0]
+    );
+
+    s.ork_ok(&["resume", "task-eng-12"]);
+    s.ork_ok(&["intake"]);
+    let now = comments();
+    let _ = api.kill();
+    let _ = api.wait();
+    assert_eq!(now.len(), 1, "edited in place: {now:?}");
+    assert!(now[0].contains("is done"), "{}", now[0]);
+    assert!(now[0].contains("Merged into `main`"), "{}", now[0]);
+}

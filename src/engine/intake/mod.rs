@@ -327,12 +327,7 @@ impl Intake<'_> {
                 known.task(&task.key).updated = task.updated.clone();
             }
         }
-        let report = status::Report::of(
-            self.store,
-            self.workflow,
-            &trak,
-            tracker.reference(&task.key),
-        )?;
+        let report = status::Report::of(self.store, self.workflow, &trak)?;
         if known.task(&task.key).report != report.text {
             tracker.report(&task.key, &report, known)?;
             known.task(&task.key).report = report.text.clone();

@@ -23,12 +23,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn of(
-        store: &Store,
-        workflow: &Workflow,
-        trak: &Trak,
-        reference: String,
-    ) -> Result<Report> {
+    pub fn of(store: &Store, workflow: &Workflow, trak: &Trak) -> Result<Report> {
         let s = &trak.state;
         let spent = s.total_usage();
         let mut text = format!(
@@ -42,7 +37,7 @@ impl Report {
         if let Some(pr) = &s.pull_request {
             text.push_str(&format!("\nPull request: {}\n", pr.url));
         }
-        text.push_str(&waits_for(store, workflow, trak, &reference)?);
+        text.push_str(&waits_for(store, workflow, trak)?);
         Ok(Report {
             text,
             status: s.status.as_str().to_string(),
@@ -52,7 +47,7 @@ impl Report {
 }
 
 /// What a person is asked for, and how to give it, from the task or where ork runs.
-fn waits_for(store: &Store, workflow: &Workflow, trak: &Trak, reference: &str) -> Result<String> {
+fn waits_for(store: &Store, workflow: &Workflow, trak: &Trak) -> Result<String> {
     let s = &trak.state;
     let id = &trak.id;
     Ok(match s.status {
@@ -92,7 +87,7 @@ fn waits_for(store: &Store, workflow: &Workflow, trak: &Trak, reference: &str) -
             s.note.as_deref().unwrap_or("its stage failed")
         ),
         Status::Done => format!(
-            "\nMerged into `{}`{}; {reference} is closed.\n",
+            "\nMerged into `{}`{}.\n",
             s.base,
             s.integrated_as
                 .as_deref()
