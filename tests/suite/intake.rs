@@ -478,3 +478,116 @@ fn the_documented_linear_programs_bring_issues_in_and_keep_one_comment_each() {
     assert!(now[0].contains("is done"), "{}", now[0]);
     assert!(now[0].contains("Merged into `main`"), "{}", now[0]);
 }
+
+/// The issue's whole story with two clones watching one remote and one GitHub: three labelled
+/// issues become three traks, each once, the bug in `fix`; a reader's `/ork approve` is refused
+/// with one reply, a collaborator's approves once; the merged trak's issue closes; an issue
+/// closed by hand drops its trak.
+#[test]
+fn two_clones_watching_take_each_issue_in_once_and_carry_each_comment_out_once() {
+    let Net { remote, a, b } = Net::new(&workflow(
+        "[sync]\nqueue = true\n[intake]\nevery = \"1s\"\n",
+    ));
+    let gh_state = a.path("github.json");
+    let a = a.with_gh_at(gh_state.clone());
+    let b = b.with_gh_at(gh_state);
+    let mut gh = github();
+    gh["issues"]["3"] = issue(3, "Add a wave", "Wave at the end.", &["ork"]);
+    a.set_gh(gh);
+    let plan = json!({"work": [{"result": {"type": "artifact", "content": "Done it."}}]});
+    a.set_plan(plan.clone());
+    b.set_plan(plan);
+    let mut watchers: Vec<std::process::Child> = [&a, &b]
+        .iter()
+        .map(|machine| {
+            machine
+                .ork_command(&["run", "--watch"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let limit = std::time::Duration::from_secs(90);
+    let issue_state = |number: &str| {
+        a.gh()["issues"][number]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let waits = |number: u64| {
+        comments_by(&a, number, "ork-bot")
+            .first()
+            .is_some_and(|c| c.contains("awaiting review"))
+    };
+
+    common::wait_until(limit, "the bug's trak merged and its issue closed", || {
+        issue_state("2") == "CLOSED"
+    });
+    common::wait_until(limit, "both features waiting for review", || {
+        waits(1) && waits(3)
+    });
+    let branches = remote.git(&["for-each-ref", "--format=%(refname)", "refs/heads/ork/"]);
+    assert_eq!(
+        branches.lines().collect::<Vec<_>>(),
+        [
+            "refs/heads/ork/issue-1",
+            "refs/heads/ork/issue-2",
+            "refs/heads/ork/issue-3"
+        ]
+    );
+    for number in [1, 2, 3] {
+        assert_eq!(
+            comments_by(&a, number, "ork-bot").len(),
+            1,
+            "one status comment on #{number}"
+        );
+    }
+
+    comment(&a, 1, "mallory", "/ork approve");
+    let replied = |who: &str| {
+        comments_by(&a, 1, "ork-bot")
+            .iter()
+            .filter(|c| c.contains(&format!("@{who} has no write access")))
+            .count()
+    };
+    common::wait_until(limit, "a reply to mallory", || replied("mallory") == 1);
+    comment(&a, 1, "alice", "/ork approve");
+    common::wait_until(limit, "issue 1 merged and closed", || {
+        issue_state("1") == "CLOSED"
+    });
+    assert_eq!(replied("mallory"), 1, "one reply, however many passes");
+    let events = remote.git(&[
+        "log",
+        "--format=%(trailers:key=Ork-Event,valueonly)",
+        "ork/issue-1",
+    ]);
+    let count = |event: &str| events.lines().filter(|l| l.trim() == event).count();
+    assert_eq!(count("comment_read"), 2, "each comment read once: {events}");
+    assert_eq!(count("approved"), 1, "approved once: {events}");
+
+    let mut gh = a.gh();
+    gh["issues"]["3"]["state"] = json!("CLOSED");
+    a.set_gh(gh);
+    common::wait_until(limit, "issue 3's trak dropped on the remote", || {
+        remote
+            .git(&[
+                "log",
+                "-1",
+                "--format=%(trailers:key=Ork-Event,valueonly)",
+                "ork/issue-3",
+            ])
+            .trim()
+            == "dropped"
+    });
+    for watcher in &mut watchers {
+        let _ = watcher.kill();
+        let _ = watcher.wait();
+    }
+    let merged = remote.git(&["log", "--format=%s", "main"]);
+    assert!(
+        merged.contains("Add a greeting") && merged.contains("Fix the farewell"),
+        "{merged}"
+    );
+    assert!(!merged.contains("Add a wave"), "{merged}");
+}

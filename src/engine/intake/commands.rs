@@ -146,7 +146,9 @@ impl Command {
 
 /// Carries out the commands of `view`'s comments that came after the trak was made and were
 /// never read, in order. Each is recorded as read before it acts (so it acts once, even after
-/// a crash or an edit); one whose author may not decide, or that fails, gets one reply.
+/// a crash or an edit); one whose author may not decide, or that fails, is to get one reply:
+/// returned, to be posted once what was recorded is shared (a machine whose record loses the
+/// race posts nothing).
 pub(super) fn carry_out(
     store: &Store,
     workflow: &Workflow,
@@ -154,8 +156,8 @@ pub(super) fn carry_out(
     view: &TaskView,
     mut trak: Trak,
     happened: &mut Happened,
-) -> Result<Trak> {
-    let key = view.task.key.clone();
+) -> Result<(Trak, Vec<String>)> {
+    let mut replies = Vec::new();
     for comment in &view.comments {
         let before = trak
             .state
@@ -186,7 +188,7 @@ pub(super) fn carry_out(
                 true => "it comes from the login ork itself uses here, which an agent on the watching machine shares; comment from your own account, or run the command where ork runs".to_string(),
                 false => format!("@{} has no write access to this repository", comment.author),
             };
-            tracker.comment(&key, &format!("`{}` was not done: {why}.", command.text()))?;
+            replies.push(format!("`{}` was not done: {why}.", command.text()));
             happened.push(format!("{}: {} refused ({why})", trak.id, command.text()));
             continue;
         }
@@ -201,12 +203,12 @@ pub(super) fn carry_out(
                 trak = acted;
             }
             Err(err) => {
-                tracker.comment(&key, &format!("`{}` was not done: {err:#}", command.text()))?;
+                replies.push(format!("`{}` was not done: {err:#}", command.text()));
                 happened.push(format!("{}: {} failed: {err:#}", trak.id, command.text()));
             }
         }
     }
-    Ok(trak)
+    Ok((trak, replies))
 }
 
 fn act(store: &Store, workflow: &Workflow, trak: &Trak, command: &Command) -> Result<Trak> {

@@ -351,7 +351,9 @@ impl Intake<'_> {
         let seen = self.remote_tip(&trak.id)?;
         let before = trak.tip;
         let mut trak = self.store.adopt(&trak)?;
-        trak = commands::carry_out(
+        let said = self.happened.len();
+        let replies;
+        (trak, replies) = commands::carry_out(
             self.store,
             self.workflow,
             tracker,
@@ -376,7 +378,15 @@ impl Intake<'_> {
             if let Some(theirs) = seen {
                 self.store.move_to(&trak, theirs)?;
             }
+            self.happened.truncate(said);
+            self.happened.push(format!(
+                "{}: another machine recorded on it first; its task is read again next pass",
+                trak.id
+            ));
             return self.store.load(&trak.id);
+        }
+        for reply in replies {
+            tracker.comment(&view.task.key, &reply)?;
         }
         Ok(trak)
     }
@@ -405,14 +415,28 @@ impl Intake<'_> {
             return Ok(());
         }
         let reason = format!("{} was closed", tracker.reference(&source.key));
-        match crate::engine::drop_trak(self.store, self.workflow, &trak, reason, true) {
-            Ok(_) => self.happened.push(format!(
-                "{}: dropped, {} was closed (its branch is kept)",
-                trak.id,
-                tracker.reference(&source.key)
-            )),
-            Err(err) => self.happened.push(format!("{}: {err:#}", trak.id)),
+        let seen = self.remote_tip(&trak.id)?;
+        let dropped = match crate::engine::drop_trak(self.store, self.workflow, &trak, reason, true)
+        {
+            Ok(dropped) => dropped,
+            Err(err) => {
+                self.happened.push(format!("{}: {err:#}", trak.id));
+                return Ok(());
+            }
+        };
+        if !self.share(&dropped, seen)? {
+            // Another machine recorded on it first: its record stands, this drop is left unsaid
+            // (the next pass sees the issue closed again, if the trak is still open).
+            if let Some(theirs) = seen {
+                self.store.move_to(&dropped, theirs)?;
+            }
+            return Ok(());
         }
+        self.happened.push(format!(
+            "{}: dropped, {} was closed (its branch is kept)",
+            trak.id,
+            tracker.reference(&source.key)
+        ));
         Ok(())
     }
 }
