@@ -3,7 +3,7 @@
 //! starts from the newest checkpoint, and its prompt says so.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -16,26 +16,38 @@ use crate::store::checkpoint::Checkpointer;
 const NAMED_FILES: usize = 30;
 
 /// Runs `work` while a thread beside it checkpoints the worktree every `every` (a failed
-/// checkpoint is skipped: the run goes on, and the next one tries again).
+/// checkpoint is skipped: the run goes on, and the next one tries again), and once more if an
+/// interrupt stops ork meanwhile, with the agent frozen (`process::on_interrupt`).
 pub(super) fn during<T>(
     checkpointer: Option<Checkpointer>,
     every: Duration,
     work: impl FnOnce() -> T,
 ) -> T {
-    let Some(mut checkpointer) = checkpointer else {
+    let Some(checkpointer) = checkpointer else {
         return work();
     };
+    let checkpointer = Arc::new(Mutex::new(checkpointer));
+    let last = Arc::clone(&checkpointer);
+    let _at_interrupt = crate::engine::process::on_interrupt(move || {
+        let _ = lock(&last).take();
+    });
     let (done, wait) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
-                let _ = checkpointer.take();
+                let _ = lock(&checkpointer).take();
             }
         });
         let result = work();
         drop(done);
         result
     })
+}
+
+/// The checkpointer, whoever held it last (a checkpoint that panicked leaves nothing half-made:
+/// its ref moves in one step).
+fn lock(checkpointer: &Mutex<Checkpointer>) -> MutexGuard<'_, Checkpointer> {
+    checkpointer.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Before a worktree is removed (`ork trak drop --force`, a merged trak's cleanup): its

@@ -186,3 +186,91 @@ fn checkpoints_taken_during_a_run_that_finishes_leave_no_trace_and_change_nothin
             .success()
     );
 }
+
+/// Stop means stop, and loses nothing: SIGTERM between two checkpoint intervals (one an hour)
+/// freezes the agent, takes one last checkpoint holding the file it wrote a moment before,
+/// and ork ends; the next run starts from that checkpoint.
+#[test]
+fn an_interrupt_between_checkpoints_takes_one_last_checkpoint_and_ork_resume_starts_from_it() {
+    let hang = unique_seconds(16000);
+    let sleep = format!("sleep {hang}");
+    let mut cleanup = Cleanup {
+        cmdlines: vec![sleep.clone()],
+        children: Vec::new(),
+    };
+    let workflow = feature_workflow(
+        "60s",
+        "",
+        &[stage("work", "worker.md", "summary", "review = \"auto\"")],
+    );
+    let s = Sandbox::new(
+        &format!("checkpoint = \"1h\"\n{workflow}"),
+        json!({"work": [
+            {"write": {"early.txt": "early\n"}, "run": "echo just before > late.txt", "hang": hang},
+            {"write": {"rest.txt": "the rest\n"}, "result": {"type": "artifact", "content": "done"}},
+        ]}),
+    );
+    let (id, _) = s.new_trak("Stop me", &["--no-run"]);
+    let worktree = s.repo.worktree_path(&id);
+    let log = std::fs::File::create(s.path("ork.log")).unwrap();
+    let child = s
+        .ork_command(&["resume", &id])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let ork_pid = child.id();
+    cleanup.children.push(child);
+    wait_until(Duration::from_secs(20), "the agent's late file", || {
+        !pids(&sleep).is_empty() && worktree.join("late.txt").exists()
+    });
+    let wip = format!("refs/ork/wip/{id}");
+    let has_wip = || {
+        s.repo
+            .git_output(&["rev-parse", "--verify", "-q", &wip])
+            .status
+            .success()
+    };
+    assert!(!has_wip(), "no checkpoint yet: the interval is an hour");
+
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &ork_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut child = cleanup.children.pop().unwrap();
+    let mut ended = None;
+    wait_until(Duration::from_secs(5), "ork to end on SIGTERM", || {
+        ended = child.try_wait().unwrap();
+        ended.is_some()
+    });
+    assert_eq!(ended.unwrap().code(), Some(130));
+    wait_until(Duration::from_secs(5), "the agent gone", || {
+        pids(&sleep).is_empty()
+    });
+
+    // The last checkpoint holds both files, the one written just before the signal too.
+    assert!(
+        has_wip(),
+        "{}",
+        std::fs::read_to_string(s.path("ork.log")).unwrap()
+    );
+    assert_eq!(
+        s.repo.git(&["show", &format!("{wip}:late.txt")]),
+        "just before"
+    );
+    assert_eq!(s.repo.git(&["show", &format!("{wip}:early.txt")]), "early");
+    let story = s.repo.git(&["log", "--format=%s", &format!("ork/{id}")]);
+    assert!(!story.contains("checkpoint"), "{story}");
+
+    // A worktree made again (as on a machine that never had it) starts from the checkpoint.
+    std::fs::remove_dir_all(&worktree).unwrap();
+    s.repo.git(&["worktree", "prune"]);
+    let out = s.ork_ok(&["resume", &id]);
+    assert!(out.contains("back from checkpoint"), "{out}");
+    let prompt = s.prompt("work", 2);
+    assert!(prompt.contains("- late.txt"), "{prompt}");
+    s.assert_status(&id, "done");
+    assert_eq!(s.repo.git(&["show", "main:late.txt"]), "just before");
+    assert_eq!(s.repo.git(&["show", "main:rest.txt"]), "the rest");
+}
