@@ -21,6 +21,7 @@ pub mod process;
 pub mod prompt;
 pub mod pull_request;
 mod repo_watch;
+mod restore;
 mod session;
 mod signatures;
 mod stage;
@@ -30,6 +31,7 @@ pub mod worktree;
 
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
+pub use restore::{Restored, restore_trak};
 
 use std::path::{Path, PathBuf};
 
@@ -522,9 +524,11 @@ pub fn next_step(trak: &Trak) -> String {
         Status::Done => "Nothing: it is merged.".to_string(),
         Status::Dropped => match &trak.state.parent {
             Some(parent) => format!(
-                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}"
+                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}  (bring it back: ork trak restore {id})"
             ),
-            None => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+            None => format!(
+                "Nothing: it was dropped (its branch keeps its history); bring it back: ork trak restore {id}"
+            ),
         },
         Status::Subtraks => format!(
             "It waits on its subtraks; see which and what they need: ork show {id}  (carry on: ork resume {id})"

@@ -168,6 +168,12 @@ impl Store {
         Ok(Some((commit, files)))
     }
 
+    /// The commit this machine's checkpoint ref of trak `id` points at, whatever tip it was
+    /// taken on: what is left of a trak whose branch is gone.
+    pub fn checkpoint_ref_of(&self, id: &str) -> Result<Option<Oid>> {
+        self.git().ref_tip(&format!("{WIP_PREFIX}{id}"))
+    }
+
     /// Brings the checkpoint's files into the trak's worktree as uncommitted changes, where
     /// the worktree has none of its own (a take-over on another machine, a worktree made
     /// again). A worktree holding changes keeps them: they are newer than any checkpoint.
@@ -186,6 +192,23 @@ impl Store {
         // The files stay; the index goes back to the tip, so they read as the run's changes.
         self.git().run(worktree, &["reset", "-q"])?;
         Ok(true)
+    }
+
+    /// Makes `commit`, a checkpoint taken on an earlier tip of the trak (before a drop that
+    /// `ork trak restore` undid), the trak's checkpoint on its tip now: the same files on top
+    /// of what was recorded since. Returns the new checkpoint.
+    pub fn carry_checkpoint(&self, trak: &Trak, commit: Oid) -> Result<Oid> {
+        let message = format!(
+            "ork: checkpoint {commit} carried onto the trak's tip\n\nThe worktree's unsaved changes, kept when it was removed, for the trak as it stands now."
+        );
+        let carried = self.git().carry_onto(commit, trak.tip, &message)?;
+        let reference = format!("{WIP_PREFIX}{}", trak.id);
+        let log = "ork: checkpoint carried onto the trak's tip";
+        match self.git().ref_tip(&reference)? {
+            Some(current) => self.git().update_ref(&reference, carried, current, log)?,
+            None => self.git().create_ref(&reference, carried, log)?,
+        }
+        Ok(carried)
     }
 
     /// Forgets the trak's checkpoint: its run's work is recorded on the branch now.

@@ -274,3 +274,83 @@ fn an_interrupt_between_checkpoints_takes_one_last_checkpoint_and_ork_resume_sta
     assert_eq!(s.repo.git(&["show", "main:late.txt"]), "just before");
     assert_eq!(s.repo.git(&["show", "main:rest.txt"]), "the rest");
 }
+
+#[test]
+fn a_dropped_trak_is_restored_with_its_unsaved_changes_and_runs_on() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({
+            "planning": [{"result": {"type": "artifact", "content": "# Plan"}}],
+            "work": [{"write": {"code.txt": "code\n"}, "result": {"type": "artifact", "content": "done"}}],
+        }),
+    );
+    let (id, _) = s.new_trak("Half done", &[]);
+    let worktree = s.repo.worktree_path(&id);
+    std::fs::write(worktree.join("notes.txt"), "my own notes\n").unwrap();
+    let err = s.ork_err(&["trak", "restore", &id]);
+    assert!(
+        err.contains(&format!("cannot restore trak {id}: it is awaiting review")),
+        "{err}"
+    );
+
+    let out = s.ork_ok(&["trak", "drop", &id, "--force", "-m", "not now"]);
+    assert!(out.contains(&format!("ork trak restore {id}")), "{out}");
+    assert!(!worktree.exists());
+    // An agent inside a run cannot bring it back: that is a person's decision.
+    let inside = s
+        .ork_command(&["trak", "restore", &id])
+        .env("ORK_TRAK", "some-other-trak")
+        .output()
+        .unwrap();
+    let err = common::ork_error(&inside, "restore inside a run");
+    assert!(err.contains("decisions are a person's"), "{err}");
+    s.assert_status(&id, "dropped");
+
+    let out = s.ork_ok(&["trak", "restore", &id]);
+    assert!(out.contains("1 unsaved file(s) back"), "{out}");
+    assert!(out.contains("notes.txt"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("notes.txt")).unwrap(),
+        "my own notes\n"
+    );
+    s.assert_status(&id, "awaiting_review");
+    let subject = s
+        .repo
+        .git(&["log", "-1", "--format=%s", &format!("ork/{id}")]);
+    assert!(
+        subject.contains("Restore the trak with 1 unsaved file(s)"),
+        "{subject}"
+    );
+    let show = s.ork_ok(&["show", &id]);
+    assert!(show.contains("1 file(s) not on the branch, kept"), "{show}");
+
+    // It runs on from where it stood, the restored file with it.
+    s.ork_ok(&["approve", &id]);
+    s.assert_status(&id, "awaiting_review");
+    assert_eq!(s.trak(&id)["stage"], "work");
+    assert_eq!(
+        s.repo.git(&["show", &format!("ork/{id}:notes.txt")]),
+        "my own notes"
+    );
+    assert_eq!(s.repo.git(&["show", &format!("ork/{id}:code.txt")]), "code");
+    assert_eq!(s.repo.git_in(&worktree, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_restore_is_refused_when_there_is_nothing_to_bring_back() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, _) = s.new_trak("Gone for good", &[]);
+    std::fs::write(s.repo.worktree_path(&id).join("notes.txt"), "notes\n").unwrap();
+    s.ork_ok(&["trak", "drop", &id, "--force"]);
+    s.repo.git(&["branch", "-D", &format!("ork/{id}")]);
+    let err = s.ork_err(&["trak", "restore", &id]);
+    assert!(
+        err.contains(&format!("its branch ork/{id} is gone"))
+            && err.contains(&format!("refs/ork/wip/{id}")),
+        "{err}"
+    );
+    assert!(!s.repo.worktree_path(&id).exists());
+}
