@@ -482,8 +482,7 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
     // A registration without a checkout, or a checkout without a registration: start over.
     store.git().prune_worktrees()?;
     if path.exists() {
-        std::fs::remove_dir_all(&path)
-            .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
+        checkpoints::set_aside(store, trak, &path)?;
     }
     crate::engine::worktree::create(store, trak, workflow)
 }

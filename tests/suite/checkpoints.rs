@@ -153,6 +153,16 @@ fn a_forced_drop_keeps_the_worktrees_unsaved_changes_in_a_checkpoint() {
     );
     let show = s.ork_ok(&["show", &id]);
     assert!(show.contains("1 file(s) not on the branch, kept"), "{show}");
+    let shown = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let checkpoint = &shown["checkpoint"];
+    assert_eq!(checkpoint["files"], json!(["notes.txt"]), "{shown:#}");
+    assert_eq!(
+        checkpoint["commit"].as_str(),
+        Some(s.repo.git(&["rev-parse", &wip]).trim())
+    );
+    let taken: chrono::DateTime<chrono::Utc> =
+        checkpoint["taken_at"].as_str().unwrap().parse().unwrap();
+    assert!(taken <= chrono::Utc::now());
 }
 
 #[test]
@@ -353,4 +363,70 @@ fn a_restore_is_refused_when_there_is_nothing_to_bring_back() {
         "{err}"
     );
     assert!(!s.repo.worktree_path(&id).exists());
+}
+
+/// A file a checkpoint cannot hold (a known secret) is never deleted with the worktree: a
+/// forced drop records the drop and keeps the folder, saying why; a restore finds it there.
+#[test]
+fn a_forced_drop_keeps_a_worktree_holding_what_no_checkpoint_can_keep() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, _) = s.new_trak("Holds a key", &[]);
+    let worktree = s.repo.worktree_path(&id);
+    let key = "AKIA".to_string() + "QWERTYUIOPASDFGH";
+    std::fs::write(
+        worktree.join("creds.env"),
+        format!("AWS_ACCESS_KEY_ID={key}\n"),
+    )
+    .unwrap();
+    std::fs::write(worktree.join("notes.txt"), "my own notes\n").unwrap();
+    let err = s.ork_err(&["trak", "drop", &id, "--force"]);
+    assert!(
+        err.contains("its worktree") && err.contains("was kept") && err.contains("creds.env"),
+        "{err}"
+    );
+    assert!(worktree.join("creds.env").exists());
+    s.assert_status(&id, "dropped");
+
+    s.ork_ok(&["trak", "restore", &id, "--no-run"]);
+    s.assert_status(&id, "awaiting_review");
+    assert!(worktree.join("creds.env").exists());
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("notes.txt")).unwrap(),
+        "my own notes\n"
+    );
+}
+
+/// A folder where the worktree should be that git does not know (its registration pruned, a
+/// checkout a crash left half-made) is moved aside with what it holds, never deleted.
+#[test]
+fn a_folder_git_does_not_know_as_the_worktree_is_moved_aside_not_deleted() {
+    let s = Sandbox::review_flow(
+        "",
+        json!({"planning": [{"result": {"type": "artifact", "content": "# Plan"}}]}),
+    );
+    let (id, _) = s.new_trak("Pruned", &["--no-run"]);
+    let worktree = s.repo.worktree_path(&id);
+    if worktree.exists() {
+        s.repo
+            .git(&["worktree", "remove", "--force", worktree.to_str().unwrap()]);
+    }
+    std::fs::create_dir_all(&worktree).unwrap();
+    std::fs::write(worktree.join("notes.txt"), "written where git lost track\n").unwrap();
+
+    let out = s.ork_ok(&["resume", &id]);
+    assert!(out.contains("moved aside"), "{out}");
+    s.assert_status(&id, "awaiting_review");
+    let aside = s.repo.root.join(".git/ork/set-aside");
+    let kept: Vec<_> = std::fs::read_dir(&aside)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("notes.txt"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read_to_string(&kept[0]).unwrap(),
+        "written where git lost track\n"
+    );
 }
