@@ -216,7 +216,8 @@ fn an_interrupt_between_checkpoints_takes_one_last_checkpoint_and_ork_resume_sta
     let s = Sandbox::new(
         &format!("checkpoint = \"1h\"\n{workflow}"),
         json!({"work": [
-            {"write": {"early.txt": "early\n"}, "run": "echo just before > late.txt", "hang": hang},
+            // It forges its trak's record too: a checkpoint never holds that folder.
+            {"write": {"early.txt": "early\n"}, "run": "echo forged > \".orkestra/traks/$ORK_TRAK/state.json\"; echo just before > late.txt", "hang": hang},
             {"write": {"rest.txt": "the rest\n"}, "result": {"type": "artifact", "content": "done"}},
         ]}),
     );
@@ -270,6 +271,19 @@ fn an_interrupt_between_checkpoints_takes_one_last_checkpoint_and_ork_resume_sta
         "just before"
     );
     assert_eq!(s.repo.git(&["show", &format!("{wip}:early.txt")]), "early");
+    let state = format!(".orkestra/traks/{id}/state.json");
+    assert_eq!(
+        s.repo.git(&["show", &format!("{wip}:{state}")]),
+        s.repo.git(&["show", &format!("ork/{id}:{state}")]),
+        "the record in the checkpoint is the branch's, not the agent's"
+    );
+    assert_eq!(
+        s.repo
+            .git(&["diff-tree", "-r", "--name-only", &format!("ork/{id}"), &wip])
+            .lines()
+            .collect::<Vec<_>>(),
+        ["early.txt", "late.txt"]
+    );
     let story = s.repo.git(&["log", "--format=%s", &format!("ork/{id}")]);
     assert!(!story.contains("checkpoint"), "{story}");
 
