@@ -288,9 +288,19 @@ enum TrakSubcommand {
         /// Why (kept with the trak).
         #[arg(short = 'm', long = "message", default_value = "")]
         message: String,
-        /// Drop it even if its worktree has uncommitted changes (they are lost).
+        /// Drop it even if its worktree has uncommitted changes (kept in its checkpoint,
+        /// refs/ork/wip/<id>, for `ork trak restore`).
         #[arg(long)]
         force: bool,
+    },
+    /// Bring a dropped trak back where it stood, its worktree made again with the unsaved
+    /// changes the drop kept; then carry on with it.
+    Restore {
+        /// The dropped trak's id or a unique prefix.
+        #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
+        id: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -547,6 +557,22 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let trak = store.resolve(id.as_deref())?;
             let trak = engine::drop_trak(&store, &workflow, &trak, message, force)?;
             print::next(&trak)
+        }
+        Command::Trak(TrakSubcommand::Restore { id, run }) => {
+            let workflow = Workflow::load(git.main_workdir())?;
+            let store = open(git);
+            let trak = pick(&store, id.as_deref(), Action::Restore).map_err(|err| {
+                // A branch deleted by hand: say where its unsaved files still are.
+                match id.as_deref().map(|id| (id, store.checkpoint_ref_of(id))) {
+                    Some((id, Ok(Some(commit)))) => err.context(format!(
+                        "trak {id} cannot be restored: its branch ork/{id} is gone. Its unsaved files are still in refs/ork/wip/{id} (git show --stat {commit})"
+                    )),
+                    _ => err,
+                }
+            })?;
+            let restored = engine::restore_trak(&store, &workflow, &trak)?;
+            print::restored(&restored)?;
+            carry_on(&store, &workflow, restored.trak, run)
         }
         Command::Status { json, all } => {
             let store = open(git);

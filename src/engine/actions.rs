@@ -29,6 +29,7 @@ pub enum Action {
     Retry,
     Resolve,
     Drop,
+    Restore,
     Resume,
     Integrate,
 }
@@ -49,7 +50,7 @@ const OPEN: [Status; 10] = [
 
 impl Action {
     /// Every action, in the order the table lists them.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Approve,
         Action::ApproveConfig,
         Action::RaiseBudget,
@@ -58,6 +59,7 @@ impl Action {
         Action::Retry,
         Action::Resolve,
         Action::Drop,
+        Action::Restore,
         Action::Resume,
         Action::Integrate,
     ];
@@ -73,6 +75,7 @@ impl Action {
             Action::Retry => "retry",
             Action::Resolve => "resolve",
             Action::Drop => "drop",
+            Action::Restore => "restore",
             Action::Resume => "resume",
             Action::Integrate => "integrate",
         }
@@ -97,6 +100,7 @@ impl Action {
             Action::Retry => &[Status::Failed],
             Action::Resolve => &[Status::Conflict],
             Action::Drop => &OPEN,
+            Action::Restore => &[Status::Dropped],
             Action::Resume => &RUNNABLE,
             Action::Integrate => &[Status::Integrating],
         }
@@ -123,7 +127,10 @@ impl Action {
                 "The decision kept stands, the other is set aside; the trak goes on from it."
             }
             Action::Drop => {
-                "The trak will not be merged: its worktree is removed, its branch keeps its history. A parent waiting on it goes on without it."
+                "The trak will not be merged: its worktree is removed (uncommitted changes kept in its checkpoint), its branch keeps its history. A parent waiting on it goes on without it."
+            }
+            Action::Restore => {
+                "The trak stands where it stood before the drop (a run cut off by it is queued again); its worktree is made again, with the unsaved changes its checkpoint kept."
             }
             Action::Resume => {
                 "What is due runs (a stage, a gate, a merge, a pull request read again) until a person is needed. A finished subtrak that was the last its parent waited on wakes the parent."
@@ -145,6 +152,7 @@ impl Action {
             HumanDecision::Retry { .. } => Action::Retry,
             HumanDecision::Resolve { .. } => Action::Resolve,
             HumanDecision::Drop { .. } => Action::Drop,
+            HumanDecision::Restore => Action::Restore,
         }
     }
 }
@@ -243,6 +251,7 @@ pub fn markdown_table() -> String {
 fn command_of(action: Action) -> String {
     match action {
         Action::Drop => "trak drop".to_string(),
+        Action::Restore => "trak restore".to_string(),
         other => other.name().to_string(),
     }
 }
@@ -342,7 +351,7 @@ mod tests {
                 .any(|a| hint.contains(&format!("ork {} t-1", command_of(*a))));
             assert_eq!(
                 offers_any,
-                status != Status::Running && !status.is_finished(),
+                status != Status::Running && status != Status::Done,
                 "at {status:?}: {hint}"
             );
         }

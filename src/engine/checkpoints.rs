@@ -3,10 +3,10 @@
 //! starts from the newest checkpoint, and its prompt says so.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use super::Engine;
 use crate::store::Trak;
@@ -16,20 +16,26 @@ use crate::store::checkpoint::Checkpointer;
 const NAMED_FILES: usize = 30;
 
 /// Runs `work` while a thread beside it checkpoints the worktree every `every` (a failed
-/// checkpoint is skipped: the run goes on, and the next one tries again).
+/// checkpoint is skipped: the run goes on, and the next one tries again), and once more if an
+/// interrupt stops ork meanwhile, with the agent frozen (`process::on_interrupt`).
 pub(super) fn during<T>(
     checkpointer: Option<Checkpointer>,
     every: Duration,
     work: impl FnOnce() -> T,
 ) -> T {
-    let Some(mut checkpointer) = checkpointer else {
+    let Some(checkpointer) = checkpointer else {
         return work();
     };
+    let checkpointer = Arc::new(Mutex::new(checkpointer));
+    let last = Arc::clone(&checkpointer);
+    let _at_interrupt = crate::engine::process::on_interrupt(move || {
+        let _ = lock(&last).take();
+    });
     let (done, wait) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
-                let _ = checkpointer.take();
+                let _ = lock(&checkpointer).take();
             }
         });
         let result = work();
@@ -38,9 +44,16 @@ pub(super) fn during<T>(
     })
 }
 
-/// Before a worktree is removed (`ork trak drop --force`, a merged trak's cleanup): its
-/// uncommitted changes, if any, kept as the trak's checkpoint on its tip, so that removing the
-/// folder loses nothing. Fails (and the caller keeps the folder) when they cannot be kept.
+/// The checkpointer, whoever held it last (a checkpoint that panicked leaves nothing half-made:
+/// its ref moves in one step).
+fn lock(checkpointer: &Mutex<Checkpointer>) -> MutexGuard<'_, Checkpointer> {
+    checkpointer.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Before a worktree is removed (`ork trak drop --force`, a merged trak's cleanup, a dropped
+/// subtrak): its uncommitted changes, if any, kept as the trak's checkpoint on its tip, so that
+/// removing the folder loses nothing. Fails (and the caller keeps the folder) when they cannot
+/// all be kept: a file the checkpoint leaves out (a secret in it, or too large) would be lost.
 pub(super) fn keep_unsaved(
     store: &crate::store::Store,
     trak: &Trak,
@@ -49,7 +62,18 @@ pub(super) fn keep_unsaved(
     if !worktree.exists() || store.git().uncommitted(worktree)?.is_empty() {
         return Ok(None);
     }
-    Checkpointer::new(store, trak, worktree, "the worktree before it was removed").take()
+    let mut checkpointer =
+        Checkpointer::new(store, trak, worktree, "the worktree before it was removed");
+    let taken = checkpointer.take()?;
+    if !checkpointer.left_out().is_empty() {
+        bail!(
+            "{} cannot be kept in a checkpoint (a secret in it, or over 1 MiB); move it out of {}, then remove the folder: git worktree remove --force {}",
+            checkpointer.left_out().join(", "),
+            worktree.display(),
+            worktree.display()
+        );
+    }
+    Ok(taken)
 }
 
 impl Engine<'_> {
@@ -91,4 +115,36 @@ fn cut_off_note(files: &[String]) -> String {
         note.push_str(&format!("\n- … and {} more", files.len() - NAMED_FILES));
     }
     note
+}
+
+/// A folder where a trak's worktree should be that git does not know as one (a checkout a crash
+/// left half-made, a registration pruned): ork cannot tell what in it is unsaved, so it is
+/// moved aside under `.git/ork/set-aside/`, never deleted; a warning says where. An empty one
+/// just goes.
+pub(super) fn set_aside(store: &crate::store::Store, trak: &Trak, folder: &Path) -> Result<()> {
+    if std::fs::remove_dir(folder).is_ok() {
+        return Ok(());
+    }
+    let aside = store.git().runtime_dir().join("set-aside").join(format!(
+        "{}-{}",
+        trak.id,
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    ));
+    if let Some(parent) = aside.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::rename(folder, &aside).with_context(|| {
+        format!(
+            "{} is no worktree git knows, and could not be moved aside to {}; move it away yourself, then run the command again",
+            folder.display(),
+            aside.display()
+        )
+    })?;
+    store.warnings().push(format!(
+        "{} was no worktree git knows (left half-made, or its registration pruned); it is moved aside to {} with whatever it held, and the worktree made again",
+        folder.display(),
+        aside.display()
+    ));
+    Ok(())
 }

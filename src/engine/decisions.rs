@@ -1,4 +1,4 @@
-//! A human's decisions: approve, reject, answer, retry, resolve, drop.
+//! A human's decisions: approve, reject, answer, retry, resolve, drop, restore.
 
 use anyhow::{Result, bail};
 
@@ -121,6 +121,13 @@ pub fn decide(
         },
         HumanDecision::Resolve { keep } => resolution(store, &trak, &keep)?,
         HumanDecision::Drop { reason } => EventKind::Dropped { reason },
+        // The unsaved changes the drop kept, named in the record (`git log` tells of them).
+        HumanDecision::Restore => EventKind::Restored {
+            files: store
+                .checkpoint_of(&trak)?
+                .map(|(_, files)| files)
+                .unwrap_or_default(),
+        },
     };
     let rejects_subtraks =
         state.status == Status::Subtraks && matches!(event, EventKind::Rejected { .. });
@@ -234,4 +241,7 @@ pub enum HumanDecision {
     Drop {
         reason: String,
     },
+    /// Bring a dropped trak back where it stood (`restore_trak` also makes its worktree
+    /// again with what its checkpoint kept).
+    Restore,
 }

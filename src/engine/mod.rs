@@ -22,6 +22,7 @@ pub mod process;
 pub mod prompt;
 pub mod pull_request;
 mod repo_watch;
+mod restore;
 mod session;
 mod signatures;
 mod stage;
@@ -32,6 +33,7 @@ pub mod worktree;
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
 pub use intake::pass as intake_pass;
+pub use restore::{Restored, restore_trak};
 
 use std::path::{Path, PathBuf};
 
@@ -502,8 +504,7 @@ pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Resul
     // A registration without a checkout, or a checkout without a registration: start over.
     store.git().prune_worktrees()?;
     if path.exists() {
-        std::fs::remove_dir_all(&path)
-            .with_context(|| format!("removing the half-made worktree {}", path.display()))?;
+        checkpoints::set_aside(store, trak, &path)?;
     }
     crate::engine::worktree::create(store, trak, workflow)
 }
@@ -544,9 +545,11 @@ pub fn next_step(trak: &Trak) -> String {
         Status::Done => "Nothing: it is merged.".to_string(),
         Status::Dropped => match &trak.state.parent {
             Some(parent) => format!(
-                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}"
+                "Nothing: it was dropped (its branch keeps its history); its parent goes on without it: ork resume {parent}  (bring it back: ork trak restore {id})"
             ),
-            None => "Nothing: it was dropped (its branch keeps its history).".to_string(),
+            None => format!(
+                "Nothing: it was dropped (its branch keeps its history); bring it back: ork trak restore {id}"
+            ),
         },
         Status::Subtraks => format!(
             "It waits on its subtraks; see which and what they need: ork show {id}  (carry on: ork resume {id})"

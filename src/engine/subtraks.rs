@@ -424,15 +424,23 @@ pub fn drop_open_subtraks(store: &Store, parent: &Trak, reason: &str) -> Result<
             );
         };
         let trak = store.adopt(&trak)?;
-        store.record(
+        // Its checkpoint is taken on the drop, where `ork trak restore` finds it.
+        let trak = store.record(
             &trak,
             EventKind::Dropped {
                 reason: reason.to_string(),
             },
         )?;
         let worktree = store.worktree_path(&trak.id);
-        if worktree.exists() {
-            store.git().remove_worktree(&worktree)?;
+        // Nothing unsaved goes with the folder; if it cannot be kept, the folder stays.
+        match super::checkpoints::keep_unsaved(store, &trak, &worktree) {
+            Ok(_) if worktree.exists() => store.git().remove_worktree(&worktree)?,
+            Ok(_) => {}
+            Err(err) => store.warnings().push(format!(
+                "subtrak {} is dropped, but its worktree {} was kept: its uncommitted changes could not be saved first: {err:#}",
+                trak.id,
+                worktree.display()
+            )),
         }
         dropped.push(trak.id);
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::git::Oid;
 use super::git::snapshot::Snapshotter;
@@ -39,6 +39,8 @@ pub struct Checkpointer {
     allowed: secrets::Allowed,
     /// The tree of the last checkpoint (or the tip's): an unchanged worktree writes nothing.
     last_tree: Option<String>,
+    /// What the last snapshot left out, whether or not it wrote a checkpoint.
+    left_out: Vec<String>,
     run: String,
 }
 
@@ -57,6 +59,7 @@ impl Checkpointer {
             tip: trak.tip.to_string(),
             allowed: secrets::Allowed::load(store.git().main_workdir()),
             last_tree: None,
+            left_out: Vec::new(),
             run: run.to_string(),
         }
     }
@@ -64,7 +67,7 @@ impl Checkpointer {
     /// Snapshots the worktree if it changed since the last checkpoint; `None` when nothing
     /// changed (nothing is written then).
     pub fn take(&mut self) -> Result<Option<Checkpoint>> {
-        let changed = self.snapshots.stage_all()?;
+        let changed = self.snapshots.stage_all(&self.tip)?;
         let mut files = Vec::new();
         let mut left_out = Vec::new();
         for path in changed {
@@ -75,6 +78,7 @@ impl Checkpointer {
                 files.push(path);
             }
         }
+        self.left_out = left_out.clone();
         let tree = self.snapshots.write_tree()?;
         if files.is_empty() || self.last_tree.as_deref() == Some(tree.as_str()) {
             return Ok(None);
@@ -100,6 +104,12 @@ impl Checkpointer {
             files,
             left_out,
         }))
+    }
+
+    /// The files the last snapshot left out (a secret in them, or too large to scan): a
+    /// checkpoint does not hold them, even when it wrote none.
+    pub fn left_out(&self) -> &[String] {
+        &self.left_out
     }
 
     /// Whether the file at `path` (in the worktree) holds a known secret the allow list does
@@ -168,6 +178,27 @@ impl Store {
         Ok(Some((commit, files)))
     }
 
+    /// When checkpoint `commit` was taken (its commit time).
+    pub fn checkpoint_taken_at(&self, commit: Oid) -> Result<chrono::DateTime<chrono::Utc>> {
+        let out = self.git().run(
+            self.git().main_workdir(),
+            &["show", "-s", "--format=%ct", &commit.to_string()],
+        )?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let seconds: i64 = text
+            .trim()
+            .parse()
+            .with_context(|| format!("reading the time of checkpoint {commit}: {text:?}"))?;
+        chrono::DateTime::from_timestamp(seconds, 0)
+            .with_context(|| format!("checkpoint {commit} has no valid time ({seconds})"))
+    }
+
+    /// The commit this machine's checkpoint ref of trak `id` points at, whatever tip it was
+    /// taken on: what is left of a trak whose branch is gone.
+    pub fn checkpoint_ref_of(&self, id: &str) -> Result<Option<Oid>> {
+        self.git().ref_tip(&format!("{WIP_PREFIX}{id}"))
+    }
+
     /// Brings the checkpoint's files into the trak's worktree as uncommitted changes, where
     /// the worktree has none of its own (a take-over on another machine, a worktree made
     /// again). A worktree holding changes keeps them: they are newer than any checkpoint.
@@ -186,6 +217,41 @@ impl Store {
         // The files stay; the index goes back to the tip, so they read as the run's changes.
         self.git().run(worktree, &["reset", "-q"])?;
         Ok(true)
+    }
+
+    /// Makes `commit`, a checkpoint taken on an earlier tip of the trak (before a drop that
+    /// `ork trak restore` undid), the trak's checkpoint on its tip now: the same files on top
+    /// of what was recorded since. Returns the new checkpoint.
+    pub fn carry_checkpoint(&self, trak: &Trak, commit: Oid) -> Result<Oid> {
+        let message = format!(
+            "ork: checkpoint {commit} carried onto the trak's tip\n\nThe worktree's unsaved changes, kept when it was removed, for the trak as it stands now."
+        );
+        let carried = self.git().carry_onto(commit, trak.tip, &message)?;
+        let reference = format!("{WIP_PREFIX}{}", trak.id);
+        let log = "ork: checkpoint carried onto the trak's tip";
+        match self.git().ref_tip(&reference)? {
+            Some(current) => self.git().update_ref(&reference, carried, current, log)?,
+            None => self.git().create_ref(&reference, carried, log)?,
+        }
+        Ok(carried)
+    }
+
+    /// Before the trak's copy here is reset to `theirs` (lost to another machine): what its
+    /// worktree holds beyond the commit the two copies share — the stopped run's files,
+    /// recorded here or not — kept as a checkpoint on that commit, so that the worktree may
+    /// follow the reset. `None` when there is no worktree or nothing in it beyond that commit.
+    pub(super) fn keep_before_reset(&self, trak: &Trak, theirs: Oid) -> Result<Option<Checkpoint>> {
+        let Some(worktree) = self.git().worktree_of_branch(&trak.branch)? else {
+            return Ok(None);
+        };
+        // Copies with no history in common: the worktree is kept against this one's tip.
+        let parted = self.git().merge_base(trak.tip, theirs)?.unwrap_or(trak.tip);
+        let at = Trak {
+            tip: parted,
+            ..trak.clone()
+        };
+        let run = "this machine's run, before its copy of the trak was reset to the remote's";
+        Checkpointer::new(self, &at, &worktree, run).take()
     }
 
     /// Forgets the trak's checkpoint: its run's work is recorded on the branch now.

@@ -316,6 +316,13 @@ pub enum EventKind {
     Planted { by: String, files: Vec<String> },
     /// A human dropped the trak: it will not be merged. Its branch and history stay.
     Dropped { reason: String },
+    /// A human brought a dropped trak back (`ork trak restore`): it stands where it stood
+    /// before the drop, and `files`, the unsaved changes its checkpoint kept, are back in its
+    /// worktree.
+    Restored {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
+    },
     /// The trak's branch was merged into its base as `commit`.
     Integrated {
         base: String,
@@ -446,6 +453,7 @@ impl EventKind {
             EventKind::BudgetReached { .. } => "budget_reached",
             EventKind::ParentBudgetRaised { .. } => "parent_budget_raised",
             EventKind::Dropped { .. } => "dropped",
+            EventKind::Restored { .. } => "restored",
             EventKind::Integrated { .. } => "integrated",
             EventKind::PrOpened { .. } => "pr_opened",
             EventKind::PrPushed { .. } => "pr_pushed",
@@ -470,6 +478,7 @@ impl EventKind {
             | EventKind::Resolved { .. }
             | EventKind::ConfigApproved { .. }
             | EventKind::Dropped { .. }
+            | EventKind::Restored { .. }
             | EventKind::BudgetSet { .. }
             | EventKind::Noted { .. } => true,
             _ => false,
@@ -501,6 +510,7 @@ impl EventKind {
             | EventKind::Planted { .. }
             | EventKind::ParentBudgetRaised { .. }
             | EventKind::Dropped { .. }
+            | EventKind::Restored { .. }
             | EventKind::Integrated { .. }
             | EventKind::PrOpened { .. }
             | EventKind::PrPushed { .. }
@@ -619,6 +629,10 @@ impl EventKind {
                 format!("Note {} file(s) written here by the {by}", files.len())
             }
             EventKind::Dropped { .. } => "Drop the trak".to_string(),
+            EventKind::Restored { files } if files.is_empty() => "Restore the trak".to_string(),
+            EventKind::Restored { files } => {
+                format!("Restore the trak with {} unsaved file(s)", files.len())
+            }
             EventKind::Integrated { base, .. } => format!("Integrate into {base}"),
             EventKind::PrOpened { number, .. } => format!("Open pull request #{number}"),
             EventKind::PrPushed { .. } => "Push a new round to the pull request".to_string(),

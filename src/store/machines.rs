@@ -21,13 +21,31 @@ impl Store {
             return Ok(trak.clone());
         };
         if theirs != trak.tip {
+            // The worktree follows only once its files are kept (they may be the only copy).
+            let kept = self.keep_before_reset(trak, theirs);
             self.git.update_ref(
                 &trak.branch,
                 theirs,
                 trak.tip,
                 &format!("ork: reset to {remote}'s copy"),
             )?;
-            self.refresh_worktree(trak, trak.tip, theirs)?;
+            match kept {
+                Ok(checkpoint) => {
+                    if let Some(checkpoint) = checkpoint {
+                        self.warnings.push(format!(
+                            "this machine's files of trak {} ({}) are kept in its checkpoint: git show --stat {}",
+                            trak.id,
+                            checkpoint.files.join(", "),
+                            checkpoint.commit
+                        ));
+                    }
+                    self.refresh_worktree(trak, trak.tip, theirs)?;
+                }
+                Err(err) => self.warnings.push(format!(
+                    "trak {} is reset to {remote}'s copy, but its worktree stays as it was: its files could not be kept in a checkpoint first: {err:#}",
+                    trak.id
+                )),
+            }
         }
         self.load(&trak.id)
     }

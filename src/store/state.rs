@@ -267,6 +267,17 @@ pub struct TrakState {
     /// The pull request, in a `pr` flow once it was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequest>,
+    /// While dropped: where the trak stood before, for `ork trak restore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_drop: Option<BeforeDrop>,
+}
+
+/// Where a dropped trak stood before the drop: what `ork trak restore` brings it back to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeforeDrop {
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One round of a stage's questions and the human's answer to them.
@@ -357,6 +368,7 @@ impl TrakState {
             subtraks: Vec::new(),
             conflicting_events: Vec::new(),
             pull_request: None,
+            before_drop: None,
         };
         let counted: Vec<&Event> = without_dropped(&sorted);
         for event in &counted {
@@ -669,15 +681,40 @@ impl TrakState {
                 ));
             }
             EventKind::Dropped { reason } => {
+                if self.status != Status::Dropped {
+                    self.before_drop = Some(BeforeDrop {
+                        status: self.status,
+                        note: self.note.clone(),
+                    });
+                }
                 self.status = Status::Dropped;
                 self.note = Some(reason.clone()).filter(|r| !r.is_empty());
             }
+            EventKind::Restored { .. } => self.restore(),
             EventKind::Integrated { commit, .. } => {
                 self.status = Status::Done;
                 self.note = None;
                 self.integrated_as = Some(commit.clone()).filter(|c| !c.is_empty());
             }
         }
+    }
+
+    /// A dropped trak back where it stood before the drop. A run that was going on then is
+    /// gone with its worktree: the stage is queued to run again. (A state folded by an ork
+    /// that did not keep `before_drop` knows no more than the stage: queued there.)
+    fn restore(&mut self) {
+        if self.status != Status::Dropped {
+            return;
+        }
+        let before = self.before_drop.take().unwrap_or(BeforeDrop {
+            status: Status::Queued,
+            note: None,
+        });
+        self.status = match before.status {
+            Status::Running | Status::Dropped | Status::Done => Status::Queued,
+            other => other,
+        };
+        self.note = before.note;
     }
 
     /// The work goes back to `route_to`, which runs again with `feedback`.
@@ -969,6 +1006,56 @@ mod tests {
         assert_eq!(
             (state.stage.as_str(), state.status),
             ("planning", Status::Queued)
+        );
+    }
+
+    #[test]
+    fn a_restored_trak_stands_where_it_stood_before_the_drop() {
+        let events = chain(vec![
+            approved("planning"),
+            EventKind::ReviewRequested {
+                stage: "work".into(),
+            },
+            EventKind::Dropped {
+                reason: "not now".into(),
+            },
+        ]);
+        let dropped = TrakState::fold("t", &events).unwrap();
+        assert_eq!(dropped.status, Status::Dropped);
+        let mut more = events.clone();
+        let prev = more.last().unwrap().id.clone();
+        more.push(event(
+            10,
+            "a",
+            Some(&prev),
+            EventKind::Restored { files: Vec::new() },
+        ));
+        let state = TrakState::fold("t", &more).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status),
+            ("work", Status::AwaitingReview)
+        );
+        assert_eq!(state.before_drop, None);
+        assert_eq!(dropped.advance(more.last().unwrap()), state);
+    }
+
+    #[test]
+    fn a_trak_dropped_while_running_is_restored_queued() {
+        let events = chain(vec![
+            EventKind::StageStarted {
+                stage: "planning".into(),
+                attempt: 1,
+                agent: "claude".into(),
+            },
+            EventKind::Dropped {
+                reason: String::new(),
+            },
+            EventKind::Restored { files: Vec::new() },
+        ]);
+        let state = TrakState::fold("t", &events).unwrap();
+        assert_eq!(
+            (state.stage.as_str(), state.status, state.attempt),
+            ("planning", Status::Queued, 1)
         );
     }
 

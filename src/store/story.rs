@@ -40,7 +40,7 @@ pub fn commit_body(kind: &EventKind, asked: &[Question]) -> String {
         EventKind::IntegrationBlocked { reason } | EventKind::Dropped { reason } => {
             reason.trim().to_string()
         }
-        EventKind::Planted { files, .. } => files.join("\n"),
+        EventKind::Planted { files, .. } | EventKind::Restored { files } => files.join("\n"),
         _ => String::new(),
     }
 }

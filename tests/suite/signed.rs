@@ -162,3 +162,21 @@ fn a_signed_decision_verifies_on_a_second_clone_and_a_forged_one_fetched_is_refu
         "nothing merged on A"
     );
 }
+
+#[test]
+fn a_restore_is_a_signed_decision_and_the_trak_runs_on_verified() {
+    let s = signed_sandbox();
+    let (id, _) = s.new_trak("Add login", &[]);
+    s.ork_ok(&["trak", "drop", &id]);
+    s.ork_ok(&["trak", "restore", &id]);
+    let restore = s.repo.git(&[
+        "log",
+        "--format=%H",
+        "--grep=^ork: Restore the trak",
+        &format!("ork/{id}"),
+    ]);
+    assert_eq!(signature_status(&s, restore.trim()), "G");
+    s.ork_ok(&["approve", &id]);
+    s.ork_ok(&["approve", &id]);
+    assert_eq!(s.at(&id).0, "done");
+}

@@ -1784,3 +1784,55 @@ fn a_take_over_after_a_killed_machine_starts_from_its_last_checkpoint() {
     );
     drop(cleanup);
 }
+
+#[test]
+fn a_machine_whose_trak_is_taken_over_keeps_its_runs_files_in_a_checkpoint_before_the_reset() {
+    // Checkpoints an hour apart: only the one taken before the reset can hold A's file.
+    let workflow = format!("checkpoint = \"1h\"\n{}", queued_work("lease = \"3s\""));
+    let (net, sleep, mut cleanup) = a_hangs_b_finishes(&workflow, 10500);
+    let hang: u32 = sleep.trim_start_matches("sleep ").parse().unwrap();
+    let (a, b) = (&net.a, &net.b);
+    a.set_plan(json!({"work": [{"write": {"half.txt": "written on A\n"}, "hang": hang}]}));
+    let log = a.plan.with_extension("log");
+    cleanup
+        .children
+        .push(spawn_ork(a, &["trak", "new", "Contested job"], &log));
+    wait_until(Duration::from_secs(30), "A's agent", || {
+        !pids(&sleep).is_empty()
+    });
+    let id = a.repo.trak_branches()[0]
+        .trim_start_matches("ork/")
+        .to_string();
+    let wip = format!("refs/ork/wip/{id}");
+    assert_eq!(
+        a.rev(&wip),
+        None,
+        "no checkpoint yet: the interval is an hour"
+    );
+
+    b.ork_ok(&["sync"]);
+    let mut tries = 0;
+    while !b.ork(&["resume", &id, "--take-over"]).status.success() {
+        tries += 1;
+        assert!(tries < 5, "B could not take the trak over");
+    }
+    assert_eq!(remote_status(&net, &id), "done");
+    let mut child = cleanup.children.pop().unwrap();
+    wait_until(Duration::from_secs(30), "A's ork to stop", || {
+        child.try_wait().unwrap().is_some()
+    });
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3), "{said}");
+
+    // A's copy is reset to the remote's; the file its stopped run wrote is kept, and it says
+    // where.
+    assert!(said.contains("is reset to the remote's"), "{said}");
+    assert_eq!(
+        a.repo.git(&["show", &format!("{wip}:half.txt")]),
+        "written on A",
+        "{said}"
+    );
+    assert!(said.contains("kept in its checkpoint"), "{said}");
+    let story = a.repo.git(&["log", "--format=%s", &format!("ork/{id}")]);
+    assert!(!story.contains("checkpoint"), "{story}");
+}

@@ -159,6 +159,20 @@ pub fn decided(trak: &Trak) -> Result<()> {
     Ok(())
 }
 
+/// After `ork trak restore`: where the trak stands again, and what came back.
+pub fn restored(restored: &ork::engine::Restored) -> Result<()> {
+    decided(&restored.trak)?;
+    if !restored.files.is_empty() {
+        outln!(
+            "  {} unsaved file(s) back in {}: {}",
+            restored.files.len(),
+            restored.worktree.display(),
+            restored.files.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Where the trak stands and what comes next.
 pub fn next(trak: &Trak) -> Result<()> {
     let s = &trak.state;

@@ -246,6 +246,14 @@ pub fn show_json(
     value["budget"] = json!(trak.state.budget);
     value["stage_budgets"] = json!(trak.state.stage_budgets);
     value["budget_reached"] = json!(trak.state.budget_reached);
+    value["checkpoint"] = match store.checkpoint_of(trak)? {
+        Some((commit, files)) => json!({
+            "commit": commit.to_string(),
+            "taken_at": store.checkpoint_taken_at(commit)?,
+            "files": files,
+        }),
+        None => serde_json::Value::Null,
+    };
     value["outside_changes"] = json!(
         outside
             .iter()
@@ -319,10 +327,13 @@ pub fn show(
         outln!("  after     {}{open}", s.after.join(", "));
     }
     if let Some((commit, files)) = store.checkpoint_of(trak)? {
+        let taken = store.checkpoint_taken_at(commit)?;
         outln!(
-            "  checkpoint {}: {} file(s) not on the branch, kept (git show --stat {})",
+            "  checkpoint {}: {} file(s) not on the branch, kept {} ({} ago; git show --stat {})",
             &commit.to_string()[..12],
             files.len(),
+            taken.format("%Y-%m-%d %H:%M:%S UTC"),
+            age(taken, Utc::now()),
             &commit.to_string()[..12]
         );
     }

@@ -48,6 +48,7 @@ impl Background {
             HumanDecision::Retry { .. } => "retried",
             HumanDecision::Resolve { .. } => "resolved",
             HumanDecision::Drop { .. } => "dropped",
+            HumanDecision::Restore => "restored",
         };
         let trak = store.load(id)?;
         let trak = engine::decide(store, workflow, &trak, decision)?;

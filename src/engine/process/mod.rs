@@ -39,8 +39,9 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// interrupt can take them all down, and a trak lost to another machine its own.
 static LIVE_GROUPS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
-/// On Ctrl-C, SIGTERM or SIGHUP, kills every agent and gate process group this process
-/// started, runs `announce` (the front end says what happened: the library never writes to the
+/// On Ctrl-C, SIGTERM or SIGHUP, freezes every agent and gate process group this process
+/// started, does the last work registered with [`on_interrupt`] (a checkpoint of each running
+/// agent's worktree, bounded), kills the groups, runs `announce` (the front end says what happened: the library never writes to the
 /// terminal), then exits with status 130 (docs/design.md rule 13: a signal always stops ork).
 /// The trak stays recorded as running; the next `ork` command shows it as interrupted and
 /// `ork resume` carries on. Whatever `announce` or the terminal's restore do — a write to a
@@ -51,6 +52,12 @@ pub fn kill_children_on_interrupt(announce: fn()) {
             Ok(groups) => groups.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        // Frozen, not killed, while the last work is done: the files hold still, and no run
+        // ends (and is recorded as failed) before ork exits.
+        for (pgid, _) in &groups {
+            signal_group(*pgid, nix::sys::signal::Signal::SIGSTOP);
+        }
+        run_last_work(LAST_WORK_PATIENCE);
         for (pgid, _) in groups {
             kill_group(pgid);
         }
@@ -62,6 +69,63 @@ pub fn kill_children_on_interrupt(announce: fn()) {
         });
         std::process::exit(130);
     });
+}
+
+/// How long an interrupt waits for the last work (`on_interrupt`) before ork exits anyway: a
+/// checkpoint takes a fraction of it, and a signal always stops ork at once (docs/design.md
+/// rule 13).
+const LAST_WORK_PATIENCE: Duration = Duration::from_millis(1000);
+
+/// Work an interrupt does before the process ends, each with the id its [`OnInterrupt`] removes
+/// it by: the last checkpoint of each running agent's worktree.
+type LastWork = std::sync::Arc<dyn Fn() + Send + Sync>;
+static LAST_WORK: std::sync::Mutex<Vec<(u64, LastWork)>> = std::sync::Mutex::new(Vec::new());
+static LAST_WORK_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `work` is done when an interrupt stops the process, while the children are frozen (all of
+/// them at once, each on a thread of its own, within [`LAST_WORK_PATIENCE`]), until the
+/// returned guard is dropped.
+pub fn on_interrupt(work: impl Fn() + Send + Sync + 'static) -> OnInterrupt {
+    let id = LAST_WORK_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut all = LAST_WORK.lock().unwrap_or_else(|p| p.into_inner());
+    all.push((id, std::sync::Arc::new(work)));
+    OnInterrupt(id)
+}
+
+/// Keeps work registered with [`on_interrupt`] while it lives.
+pub struct OnInterrupt(u64);
+
+impl Drop for OnInterrupt {
+    fn drop(&mut self) {
+        let mut all = LAST_WORK.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// Runs every registered last work at once and waits for them, at most `patience`: what is not
+/// done by then is left (the process exits; a checkpoint's ref moves in one step or not at all).
+fn run_last_work(patience: Duration) {
+    let all: Vec<LastWork> = LAST_WORK
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(_, work)| work.clone())
+        .collect();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    for work in &all {
+        let (work, done) = (work.clone(), done.clone());
+        let _ = std::thread::Builder::new().spawn(move || {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work()));
+            let _ = done.send(());
+        });
+    }
+    let until = Instant::now() + patience;
+    for _ in &all {
+        let left = until.saturating_duration_since(Instant::now());
+        if finished.recv_timeout(left).is_err() {
+            break;
+        }
+    }
 }
 
 /// What must happen before an interrupt ends the process: a full-screen view gives the
@@ -571,14 +635,18 @@ impl Taken {
 /// Sends SIGKILL to the process group `pgid` (the child was made its leader), by a system call:
 /// a `kill` process for it cost every agent and gate run a process more.
 pub fn kill_group(pgid: u32) {
-    use nix::sys::signal::{Signal, killpg};
+    signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Sends `signal` to the process group `pgid`.
+fn signal_group(pgid: u32, signal: nix::sys::signal::Signal) {
     // Never group 0 (our own) or 1: killpg(1) would reach init's group.
     let Ok(pgid) = i32::try_from(pgid) else {
         return;
     };
     if pgid > 1 {
         // A group that is gone already (every process in it exited) is no error here.
-        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal);
     }
 }
 

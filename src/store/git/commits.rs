@@ -170,6 +170,15 @@ impl Git {
         }
     }
 
+    /// The newest commit both `a` and `b` descend from, if they share any history.
+    pub fn merge_base(&self, a: Oid, b: Oid) -> Result<Option<Oid>> {
+        let base = self
+            .repo
+            .merge_base(a, b)
+            .with_context(|| format!("finding where {a} and {b} parted"))?;
+        Ok(base.map(|id| id.detach()))
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
         if ancestor == descendant {

@@ -84,6 +84,19 @@ impl Git {
         }
     }
 
+    /// The change `commit` made, made again on `onto` (a cherry-pick in memory, from the commit
+    /// the two share): a new commit on `onto` with `message`, moving no ref. Fails, writing
+    /// nothing that counts, where the two changed the same lines.
+    pub fn carry_onto(&self, commit: Oid, onto: Oid, message: &str) -> Result<Oid> {
+        match self.merge_histories(onto, commit, |_| true)? {
+            MergeResult::Clean(tree) => self.new_commit(message, tree, &[onto]),
+            MergeResult::Conflicts(paths) => bail!(
+                "{commit} cannot be carried onto {onto}: both change {}",
+                paths.join(", ")
+            ),
+        }
+    }
+
     /// Merges the trees of two commits as git would (from their merge base, or from nothing
     /// when they share no history); conflicts at paths where `counts` is false are ignored
     /// (the caller replaces those paths).

@@ -23,9 +23,10 @@ impl Snapshotter {
     }
 
     /// Stages every file of the worktree (untracked ones too, ignored ones not) in the scratch
-    /// index, starting from the worktree's own index so that only changed files are hashed;
-    /// returns the paths that differ from `HEAD`.
-    pub fn stage_all(&self) -> Result<Vec<String>> {
+    /// index, starting from the worktree's own index so that only changed files are hashed,
+    /// the traks' record folder as in `base` (it is ork's, never a run's work); returns the
+    /// paths that differ from `base` (a commit, or `HEAD`).
+    pub fn stage_all(&self, base: &str) -> Result<Vec<String>> {
         // Asked without the scratch index: with GIT_INDEX_FILE set, git names that file.
         let own = self.run(&["rev-parse", "--git-path", "index"], None, false)?;
         let own = self.worktree.join(own.trim());
@@ -40,7 +41,8 @@ impl Snapshotter {
             Err(err) => return Err(err).with_context(|| format!("copying {}", own.display())),
         }
         self.git(&["add", "-A", "--", "."])?;
-        let changed = self.git(&["diff", "--cached", "--name-only", "-z", "HEAD"])?;
+        self.git(&["reset", "-q", base, "--", crate::layout::TRAKS])?;
+        let changed = self.git(&["diff", "--cached", "--name-only", "-z", base])?;
         Ok(changed
             .split('\0')
             .filter(|p| !p.is_empty())
@@ -120,10 +122,10 @@ mod tests {
         super::super::commit_all(&repo, "first").unwrap();
         let snap = Snapshotter::new(&repo, dir.path().join("scratch.index"));
         std::fs::write(repo.join("one.txt"), "1\n").unwrap();
-        assert_eq!(snap.stage_all().unwrap(), ["one.txt"]);
+        assert_eq!(snap.stage_all("HEAD").unwrap(), ["one.txt"]);
         let first = snap.write_tree().unwrap();
         std::fs::write(repo.join("two.txt"), "2\n").unwrap();
-        assert_eq!(snap.stage_all().unwrap(), ["one.txt", "two.txt"]);
+        assert_eq!(snap.stage_all("HEAD").unwrap(), ["one.txt", "two.txt"]);
         assert_ne!(snap.write_tree().unwrap(), first);
         let staged = snap
             .run(&["diff", "--cached", "--name-only"], None, false)
