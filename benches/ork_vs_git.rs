@@ -515,6 +515,7 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             parent: None,
                             after: &[],
                             priority: None,
+                            spawned_by: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

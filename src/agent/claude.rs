@@ -155,10 +155,20 @@ pub fn launch(request: &Request<'_>) -> Launch {
     ]
     .map(String::from)
     .into();
+    // ork's server is one `--mcp-config` JSON string, and its tools are allowed without a
+    // prompt nobody would answer (`mcp__ork` is the whole server): the server itself lists and
+    // allows only what the stage gives (docs/mcp.md).
+    let mut allowed = request.allowed_tools.to_vec();
+    if let Some(server) = request.ork_mcp {
+        let config = serde_json::json!({ "mcpServers": { super::ORK_MCP_NAME: {
+            "command": server[0], "args": &server[1..] } } });
+        argv.extend(["--mcp-config".into(), config.to_string()]);
+        allowed.push(format!("mcp__{}", super::ORK_MCP_NAME));
+    }
     // Each list is one flag followed by its tools, one argument each: a pattern such as
     // `Bash(git diff *)` holds spaces, and the next `--` option ends the list.
     for (flag, tools) in [
-        ("--allowedTools", request.allowed_tools),
+        ("--allowedTools", allowed.as_slice()),
         ("--disallowedTools", request.disallowed_tools),
     ] {
         if !tools.is_empty() {

@@ -145,10 +145,16 @@ pub fn launch(request: &Request<'_>) -> Launch {
     }
     argv.extend(request.args.iter().cloned());
     // OpenCode merges this JSON over its configured `permission`.
-    let env = request
+    let mut env: Vec<(String, String)> = request
         .permission
         .map(|config| vec![("OPENCODE_PERMISSION".to_string(), config.to_string())])
         .unwrap_or_default();
+    // ork's server in the config OpenCode merges over its own files.
+    if let Some(server) = request.ork_mcp {
+        let config = serde_json::json!({ "mcp": { super::ORK_MCP_NAME: {
+            "type": "local", "command": server, "enabled": true } } });
+        env.push(("OPENCODE_CONFIG_CONTENT".into(), config.to_string()));
+    }
     Launch {
         argv,
         prompt_on_stdin: true,

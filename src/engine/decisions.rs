@@ -162,7 +162,7 @@ pub fn inside_a_trak(action: Action) -> Option<String> {
 }
 
 /// The trak whose run this process is part of, if any: what [`INSIDE_TRAK_VAR`] names.
-pub(super) fn running_inside() -> Option<String> {
+pub fn running_inside() -> Option<String> {
     std::env::var(INSIDE_TRAK_VAR)
         .ok()
         .filter(|t| !t.trim().is_empty())

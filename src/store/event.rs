@@ -179,6 +179,10 @@ pub enum EventKind {
         /// 1 (first) to 5 (last); `ork run` takes due traks by priority, then age.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<u8>,
+        /// For a trak an agent created from inside another trak's run (its stage's `spawn`):
+        /// that trak's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spawned_by: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {

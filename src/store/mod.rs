@@ -94,6 +94,8 @@ pub struct NewTrak<'a> {
     pub after: &'a [String],
     /// 1 (first) to 5 (last); `None` is the default, 3.
     pub priority: Option<u8>,
+    /// The trak whose run asked for this one (a stage's `spawn`).
+    pub spawned_by: Option<&'a str>,
 }
 
 /// The store, over one open repository.
@@ -378,6 +380,7 @@ impl Store {
                 key: new.parent.map(|(_, key)| key.to_string()),
                 after: new.after.to_vec(),
                 priority: new.priority,
+                spawned_by: new.spawned_by.map(str::to_string),
             })?,
             &self.machine,
             None,

@@ -19,6 +19,7 @@ pub fn trak(id: &str, parent: Option<&str>, status: Status, stage: &str) -> Trak
             key: parent.map(|_| "part".to_string()),
             after: Vec::new(),
             priority: None,
+            spawned_by: None,
         },
         "m",
         None,

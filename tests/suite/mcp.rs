@@ -329,29 +329,24 @@ fn malformed_calls_are_errors_and_the_server_goes_on() {
 }
 
 #[test]
-fn an_agent_inside_a_trak_cannot_decide_through_mcp_or_the_cli() {
+fn an_agent_inside_a_trak_gets_no_server_unless_its_stage_says_and_cannot_decide_on_the_cli() {
     let s = review_sandbox();
     let (id, _) = s.new_trak("Add login", &[]);
     s.assert_at(&id, "awaiting_review", "planning");
     let inside = [("ORK_TRAK", id.as_str()), ("ORK_STAGE", "work")];
-    let mut mcp = Session::initialized(&s, &inside);
     let words = format!("decisions are a person's: an agent running inside trak {id} cannot");
-    for (tool, arguments, verb) in [
-        ("approve", json!({"id": id}), "approve"),
-        ("reject", json!({"id": id, "feedback": "redo"}), "reject"),
-        ("answer", json!({"id": id, "answer": "yes"}), "answer"),
-        ("retry", json!({"id": id}), "retry"),
-    ] {
-        let refused = mcp.tool_error(tool, arguments);
-        assert!(
-            refused.starts_with(&format!("{words} {verb} any trak")),
-            "{tool}: {refused}"
-        );
-    }
-    // Looking is allowed.
-    mcp.ok("show_trak", json!({"id": id}));
-    s.assert_at(&id, "awaiting_review", "planning");
-    assert!(s.events_of(&id, "approved").is_empty());
+    // An `ork mcp` started inside a trak serves only what the trak's running stage gives its
+    // agent (tests/suite/spawn.rs); a trak that runs no stage gives nothing: no server.
+    let mut mcp = s.ork_command(&["mcp"]);
+    mcp.envs(inside);
+    let out = common::output_within(&mut mcp, Duration::from_secs(40), "ork mcp inside");
+    let err = common::ork_error(&out, "ork mcp inside a trak that runs no stage");
+    assert!(
+        err.contains(&format!(
+            "an agent running inside trak {id} has no ork MCP server"
+        )),
+        "{err}"
+    );
 
     // The command line refuses the same.
     let mut approve = s.ork_command(&["approve", &id]);
