@@ -495,3 +495,79 @@ fn real_clients_see_ork(repo: &Repo, codex_home: &Path) {
         assert!(names_ork, "`{cli} mcp list` names the ork server:\n{said}");
     }
 }
+
+/// `ork doctor` run in `repo` with Codex's home at `codex_home` (it fails for the missing agent
+/// CLIs; its lines are what is looked at).
+fn doctor(repo: &Repo, codex_home: &Path, args: &[&str]) -> String {
+    let mut full = vec!["doctor"];
+    full.extend_from_slice(args);
+    let mut command = repo.ork_command(&repo.root, &full);
+    command.env("CODEX_HOME", codex_home);
+    let out = common::output_within(&mut command, Duration::from_secs(60), "ork doctor");
+    common::assert_no_panic(&out, "ork doctor");
+    stdout(&out)
+}
+
+#[test]
+fn doctor_shows_where_ork_is_installed_as_an_mcp_server() {
+    let repo = Repo::initialized();
+    let codex_home = repo.home().join("codex-home");
+    let exe = ork_exe();
+    let (mcp_json, opencode_json) = (repo.root.join(".mcp.json"), repo.root.join("opencode.json"));
+    let codex_toml = codex_home.join("config.toml");
+
+    let before = doctor(&repo, &codex_home, &[]);
+    for (client, file, arg) in [
+        ("Claude Code", &mcp_json, "claude"),
+        ("Codex", &codex_toml, "codex"),
+        ("OpenCode", &opencode_json, "opencode"),
+    ] {
+        let line = format!(
+            "-       mcp       {client}: not in {} (`ork mcp install {arg}` adds it)",
+            file.display()
+        );
+        assert!(before.contains(&line), "{line}\n{before}");
+    }
+
+    install(&repo, "claude", &codex_home);
+    install(&repo, "codex", &codex_home);
+    // OpenCode's entry names another ork.
+    repo.write(
+        "opencode.json",
+        r#"{"mcp": {"ork": {"type": "local", "command": ["/opt/old/ork", "mcp"], "enabled": true}}}"#,
+    );
+    let after = doctor(&repo, &codex_home, &[]);
+    for line in [
+        format!(
+            "ok      mcp       Claude Code: {} runs {exe} mcp",
+            mcp_json.display()
+        ),
+        format!(
+            "ok      mcp       Codex: {} runs {exe} mcp",
+            codex_toml.display()
+        ),
+        format!(
+            "ok      mcp       OpenCode: {} runs /opt/old/ork mcp (not this ork)",
+            opencode_json.display()
+        ),
+    ] {
+        assert!(after.contains(&line), "{line}\n{after}");
+    }
+    let json = common::json(&doctor(&repo, &codex_home, &["--json"]));
+    let places = json["mcp"].as_array().unwrap();
+    assert_eq!(places.len(), 3, "{json:#}");
+    assert_eq!(places[0]["client"], "Claude Code");
+    assert_eq!(places[0]["command"], json!([exe, "mcp"]));
+    assert_eq!(places[0]["this_ork"], true);
+    assert_eq!(places[2]["this_ork"], false);
+
+    // A file that does not parse is named, and left as it is.
+    repo.write(".mcp.json", "{ not json");
+    let broken = doctor(&repo, &codex_home, &[]);
+    let line = format!(
+        "-       mcp       Claude Code: {}: it is not valid JSON",
+        mcp_json.display()
+    );
+    assert!(broken.contains(&line), "{line}\n{broken}");
+    assert_eq!(repo.read(".mcp.json"), "{ not json");
+}
