@@ -494,6 +494,40 @@ mod tests {
     }
 
     #[test]
+    fn orks_mcp_server_is_one_config_string_and_its_tools_are_allowed() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let allowed = vec!["Edit".to_string()];
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            allowed_tools: &allowed,
+            ..request("Plan it")
+        });
+        let at = launch
+            .argv
+            .iter()
+            .position(|a| a == "--mcp-config")
+            .unwrap();
+        let config: Value = serde_json::from_str(&launch.argv[at + 1]).unwrap();
+        assert_eq!(
+            config,
+            serde_json::json!({"mcpServers": {"ork": {"command": "/opt/ork", "args": ["-C", "/repo \"x\"", "mcp"]}}})
+        );
+        assert_eq!(
+            launch.argv[at + 2..at + 5],
+            ["--allowedTools", "Edit", "mcp__ork"]
+        );
+        // Without it, no server and nothing more allowed.
+        let plain = launch_without_server();
+        assert!(!plain.iter().any(|a| a == "--mcp-config" || a == "mcp__ork"));
+    }
+
+    fn launch_without_server() -> Vec<String> {
+        launch(&request("Plan it")).argv
+    }
+
+    #[test]
     fn a_fresh_run_streams_json_accepts_edits_and_reads_the_prompt_from_stdin() {
         let launch = launch(&request("Plan it"));
         assert_eq!(

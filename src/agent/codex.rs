@@ -457,6 +457,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn orks_mcp_server_is_given_as_config_overrides_before_resume() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            resume: Some("t1"),
+            ..request("Do it")
+        });
+        let at = launch.argv.iter().position(|a| a == "-c").unwrap();
+        assert_eq!(
+            launch.argv[at..at + 3],
+            ["-c", "mcp_servers.ork.command=\"/opt/ork\"", "-c"]
+        );
+        assert!(launch.argv[at + 3].starts_with("mcp_servers.ork.args=["));
+        let resume = launch.argv.iter().position(|a| a == "resume").unwrap();
+        assert!(at < resume);
+        // Each value reads as the TOML it means.
+        let args: toml::Table = format!(
+            "v = {}",
+            &launch.argv[at + 3]["mcp_servers.ork.args=".len()..]
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(
+            args["v"].as_array().unwrap()[1].as_str(),
+            Some("/repo \"x\"")
+        );
+    }
+
     fn failure(result: &AgentResult) -> &str {
         match &result.output {
             AgentOutput::Failed { error } => error,

@@ -384,6 +384,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn orks_mcp_server_is_merged_through_opencode_config_content() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            ..request("Do it")
+        });
+        let (_, config) = launch
+            .env
+            .iter()
+            .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_str(config).unwrap();
+        assert_eq!(
+            config["mcp"]["ork"],
+            serde_json::json!({"type": "local", "command": server, "enabled": true})
+        );
+        assert!(launch_env_without_server().is_empty());
+    }
+
+    fn launch_env_without_server() -> Vec<(String, String)> {
+        launch(&request("Do it")).env
+    }
+
     fn failure(result: &AgentResult) -> &str {
         match &result.output {
             AgentOutput::Failed { error } => error,
