@@ -3,9 +3,9 @@
 //!
 //! The agent's processes cannot write the repository (the sandbox holds the git dir, and
 //! outside it a ref the run moves is put back: docs/security.md), so they do not create the
-//! trak themselves. They ask: a request file in the run's `spawn/` folder (`$ORK_SPAWN_DIR`,
-//! writable by the run), which a thread of the ork that drives the run answers while the agent
-//! runs. That thread is the one judge: it counts what the trak spawned so far, refuses the one
+//! trak themselves. They ask: a request file in the run's `spawn/` folder
+//! (`.git/ork/runs/<id>/<stage>-<attempt>/spawn/`, writable by the run, found from the trak's
+//! record), which a thread of the ork that drives the run answers while the agent runs. That thread is the one judge: it counts what the trak spawned so far, refuses the one
 //! past `max`, and creates the trak as `ork trak new --no-run` would, with `spawned_by` set. A
 //! request the agent writes by hand meets the same checks; a stage without `spawn` has no
 //! thread, and nothing answers.
@@ -23,10 +23,6 @@ use crate::store::git::Git;
 use crate::store::state::Status;
 use crate::store::{Store, Trak};
 
-/// The variable naming the folder a run's spawn requests go to; set only for a stage with
-/// `spawn`.
-pub const SPAWN_DIR_VAR: &str = "ORK_SPAWN_DIR";
-
 /// How often the run's ork looks for requests.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -40,6 +36,8 @@ const ANSWER_WAIT: Duration = Duration::from_secs(300);
 pub struct Inside {
     pub trak: String,
     pub stage: String,
+    /// The attempt the trak is recorded running.
+    pub attempt: u32,
     pub access: OrkAccess,
 }
 
@@ -62,6 +60,7 @@ pub fn inside(store: &Store, workflow: &Workflow) -> Result<Option<Inside>> {
     Ok(Some(Inside {
         trak: trak.id,
         stage: trak.state.stage,
+        attempt: trak.state.attempt,
         access,
     }))
 }
@@ -112,15 +111,14 @@ pub(super) fn ask_the_run(
             "a trak an agent creates gets no budget of its own: a budget is a person's to set (`ork approve --budget`).\n  Nothing was created. Ask again without it (the flow's budget holds)."
         );
     }
-    let dir = std::env::var_os(SPAWN_DIR_VAR)
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .with_context(|| {
-            format!(
-                "trak {}'s run has no {SPAWN_DIR_VAR}: only its agent and what it starts can ask for traks (at most {max}). Nothing was created.",
-                inside.trak
-            )
-        })?;
+    let dir = spawn_dir(store, &inside.trak, &inside.stage, inside.attempt);
+    if !dir.is_dir() {
+        bail!(
+            "trak {}'s run takes no requests for traks here ({} is missing): is it still running on this machine? Nothing was created (it may create {max}).",
+            inside.trak,
+            dir.display()
+        );
+    }
     let asked = Request {
         title: request.title.to_string(),
         description: request.description.to_string(),
@@ -133,6 +131,13 @@ pub(super) fn ask_the_run(
         Answer::Created(id) => store.resolve(Some(&id)),
         Answer::Refused(why) => bail!("{why}"),
     }
+}
+
+/// Where the requests of trak `id`'s run of `stage`, attempt `attempt`, go.
+pub(super) fn spawn_dir(store: &Store, id: &str, stage: &str, attempt: u32) -> PathBuf {
+    super::runs_dir(store, id)
+        .join(format!("{stage}-{attempt}"))
+        .join("spawn")
 }
 
 /// Writes `request` into `dir` (whole, by a rename) and waits for the answer file beside it.

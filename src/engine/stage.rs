@@ -95,14 +95,8 @@ impl Engine<'_> {
             ),
         };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
-        let mut env = agent_env(&trak, &stage, attempt, &worktree);
-        let spawn_dir = run_dir.join("spawn");
-        if stage.ork.spawn.is_some() {
-            env.push((
-                crate::engine::spawn::SPAWN_DIR_VAR.into(),
-                spawn_dir.display().to_string(),
-            ));
-        }
+        let env = agent_env(&trak, &stage, attempt, &worktree);
+        let spawn_dir = super::spawn::spawn_dir(self.store, &trak.id, &stage.name, attempt);
         let confinement = self.confinement(&trak, &worktree, &run_dir);
         let spec = RunSpec {
             agent,

@@ -297,8 +297,21 @@ fn a_stage_without_mcp_or_spawn_gives_no_server_and_a_forged_request_creates_not
     // What an agent might try: the server ork did not give it, started by hand; the command
     // line; a request file written where a spawning run's would go.
     let forged = json!({"title": "Forged"}).to_string();
+    // And all of it again without ORK_TRAK in the environment: the agent that ork started has it.
+    let cleared = format!(
+        "env -u ORK_TRAK -u ORK_STAGE {ork} trak new Cleared --no-run > {out} 2>&1; \
+         env -u ORK_TRAK {ork} approve > {approve} 2>&1; {client}",
+        out = quoted(&s.agent_dir.join("cleared.txt").display().to_string()),
+        approve = quoted(&s.agent_dir.join("approve.txt").display().to_string()),
+        client = client(
+            &s,
+            "cleared",
+            json!([]),
+            &["env", "-u", "ORK_TRAK", ork, "mcp"]
+        ),
+    );
     let run = format!(
-        "{} ; {} ; mkdir -p \"$(dirname \"$ORK_OUTPUT\")/spawn\" && echo {} > \"$(dirname \"$ORK_OUTPUT\")/spawn/x.request.json\"",
+        "{cleared} ; {} ; {} ; mkdir -p \"$(dirname \"$ORK_OUTPUT\")/spawn\" && echo {} > \"$(dirname \"$ORK_OUTPUT\")/spawn/x.request.json\"",
         client(
             &s,
             "own",
@@ -319,7 +332,6 @@ fn a_stage_without_mcp_or_spawn_gives_no_server_and_a_forged_request_creates_not
         !env.contains_key("ORK_MCP_COMMAND"),
         "no server given: {env:?}"
     );
-    assert!(!env.contains_key("ORK_SPAWN_DIR"), "{env:?}");
     let report = read_report(&s, "own");
     assert_eq!(report["started"], false, "{report:#}");
     let said = report["stderr"].as_str().unwrap();
@@ -331,5 +343,29 @@ fn a_stage_without_mcp_or_spawn_gives_no_server_and_a_forged_request_creates_not
     );
     let cli = read_text(&s, "cli");
     assert!(cli.contains("cannot create traks"), "{cli}");
+    let cleared = read_text(&s, "cleared");
+    assert!(
+        cleared.contains(&format!(
+            "an agent running inside trak {parent} cannot create traks"
+        )),
+        "{cleared}"
+    );
+    let approve = read_text(&s, "approve");
+    assert!(
+        approve.contains(&format!(
+            "decisions are a person's: an agent running inside trak {parent} cannot approve"
+        )),
+        "{approve}"
+    );
+    let report = read_report(&s, "cleared");
+    assert_eq!(report["started"], false, "{report:#}");
+    assert!(
+        report["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("has no ork MCP server"),
+        "{report:#}"
+    );
     assert_eq!(traks(&s).len(), 1, "nothing was created");
+    assert!(s.events_of(&parent, "approved").is_empty());
 }
