@@ -524,7 +524,11 @@ fn create_trak(store: &Store, args: CreateArgs) -> Result<Reply> {
             priority: args.priority,
         },
     )?;
-    share(store, &workflow);
+    // A trak spawned inside a run was made by the run's ork, whose next transition shares it
+    // (`[sync] auto` syncs every trak); this server, inside the run's sandbox, cannot push.
+    if trak.state.spawned_by.is_none() {
+        share(store, &workflow);
+    }
     let value = trak_summary(store, &trak);
     let how_to_run = match &trak.state.spawned_by {
         Some(spawner) => {
