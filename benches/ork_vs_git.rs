@@ -517,6 +517,7 @@ fn synthesize(path: &Path, n: usize, e: usize) {
                             priority: None,
                             source: None,
                             agent: None,
+                            spawned_by: None,
                         })
                         .unwrap();
                     for k in 0..e.saturating_sub(2) {

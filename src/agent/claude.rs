@@ -155,10 +155,20 @@ pub fn launch(request: &Request<'_>) -> Launch {
     ]
     .map(String::from)
     .into();
+    // ork's server is one `--mcp-config` JSON string, and its tools are allowed without a
+    // prompt nobody would answer (`mcp__ork` is the whole server): the server itself lists and
+    // allows only what the stage gives (docs/mcp.md).
+    let mut allowed = request.allowed_tools.to_vec();
+    if let Some(server) = request.ork_mcp {
+        let config = serde_json::json!({ "mcpServers": { super::ORK_MCP_NAME: {
+            "command": server[0], "args": &server[1..] } } });
+        argv.extend(["--mcp-config".into(), config.to_string()]);
+        allowed.push(format!("mcp__{}", super::ORK_MCP_NAME));
+    }
     // Each list is one flag followed by its tools, one argument each: a pattern such as
     // `Bash(git diff *)` holds spaces, and the next `--` option ends the list.
     for (flag, tools) in [
-        ("--allowedTools", request.allowed_tools),
+        ("--allowedTools", allowed.as_slice()),
         ("--disallowedTools", request.disallowed_tools),
     ] {
         if !tools.is_empty() {
@@ -481,6 +491,40 @@ mod tests {
             AgentOutput::Failed { error } => error,
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn orks_mcp_server_is_one_config_string_and_its_tools_are_allowed() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let allowed = vec!["Edit".to_string()];
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            allowed_tools: &allowed,
+            ..request("Plan it")
+        });
+        let at = launch
+            .argv
+            .iter()
+            .position(|a| a == "--mcp-config")
+            .unwrap();
+        let config: Value = serde_json::from_str(&launch.argv[at + 1]).unwrap();
+        assert_eq!(
+            config,
+            serde_json::json!({"mcpServers": {"ork": {"command": "/opt/ork", "args": ["-C", "/repo \"x\"", "mcp"]}}})
+        );
+        assert_eq!(
+            launch.argv[at + 2..at + 5],
+            ["--allowedTools", "Edit", "mcp__ork"]
+        );
+        // Without it, no server and nothing more allowed.
+        let plain = launch_without_server();
+        assert!(!plain.iter().any(|a| a == "--mcp-config" || a == "mcp__ork"));
+    }
+
+    fn launch_without_server() -> Vec<String> {
+        launch(&request("Plan it")).argv
     }
 
     #[test]

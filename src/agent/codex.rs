@@ -161,6 +161,20 @@ pub fn launch(request: &Request<'_>) -> Launch {
     if let Some(schema) = request.schema_file {
         argv.extend(["--output-schema".into(), schema.display().to_string()]);
     }
+    // ork's server as `-c` overrides of `mcp_servers.ork`, each value TOML (a string, a list).
+    if let Some(server) = request.ork_mcp {
+        let name = super::ORK_MCP_NAME;
+        let args = toml_strings(&server[1..]);
+        argv.extend([
+            "-c".into(),
+            format!(
+                "mcp_servers.{name}.command={}",
+                toml::Value::String(server[0].clone())
+            ),
+            "-c".into(),
+            format!("mcp_servers.{name}.args={args}"),
+        ]);
+    }
     // Options of `exec` go before `resume`, as `--output-schema` does.
     argv.extend(request.args.iter().cloned());
     if let Some(thread) = request.resume {
@@ -172,6 +186,15 @@ pub fn launch(request: &Request<'_>) -> Launch {
         prompt_on_stdin: true,
         env: Vec::new(),
     }
+}
+
+/// `items` as a TOML list of strings (`["a", "b"]`), each quoted as TOML quotes it.
+fn toml_strings(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| toml::Value::String(item.clone()).to_string())
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// Reads the run from its events: the thread id is the session, the last agent message is the
@@ -432,6 +455,37 @@ mod tests {
             prompt,
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn orks_mcp_server_is_given_as_config_overrides_before_resume() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            resume: Some("t1"),
+            ..request("Do it")
+        });
+        let at = launch.argv.iter().position(|a| a == "-c").unwrap();
+        assert_eq!(
+            launch.argv[at..at + 3],
+            ["-c", "mcp_servers.ork.command=\"/opt/ork\"", "-c"]
+        );
+        assert!(launch.argv[at + 3].starts_with("mcp_servers.ork.args=["));
+        let resume = launch.argv.iter().position(|a| a == "resume").unwrap();
+        assert!(at < resume);
+        // Each value reads as the TOML it means.
+        let args: toml::Table = format!(
+            "v = {}",
+            &launch.argv[at + 3]["mcp_servers.ork.args=".len()..]
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(
+            args["v"].as_array().unwrap()[1].as_str(),
+            Some("/repo \"x\"")
+        );
     }
 
     fn failure(result: &AgentResult) -> &str {

@@ -257,7 +257,14 @@ pub struct Request<'a> {
     pub disallowed_tools: &'a [String],
     /// The workflow's `args`, appended where the CLI takes its options.
     pub args: &'a [String],
+    /// ork's MCP server for this run (program and arguments), where the stage gives the agent
+    /// one (`mcp`, `spawn`); the CLI is configured with it as the server `ork`.
+    pub ork_mcp: Option<&'a [String]>,
 }
+
+/// The name ork's MCP server has in a CLI's configuration (Claude Code's tools are then
+/// `mcp__ork__<tool>`).
+pub const ORK_MCP_NAME: &str = "ork";
 
 /// The JSON schema of a structured answer, for CLIs that accept one: `kind` is "artifact",
 /// "questions" or (for verdict stages) "verdict".

@@ -145,10 +145,16 @@ pub fn launch(request: &Request<'_>) -> Launch {
     }
     argv.extend(request.args.iter().cloned());
     // OpenCode merges this JSON over its configured `permission`.
-    let env = request
+    let mut env: Vec<(String, String)> = request
         .permission
         .map(|config| vec![("OPENCODE_PERMISSION".to_string(), config.to_string())])
         .unwrap_or_default();
+    // ork's server in the config OpenCode merges over its own files.
+    if let Some(server) = request.ork_mcp {
+        let config = serde_json::json!({ "mcp": { super::ORK_MCP_NAME: {
+            "type": "local", "command": server, "enabled": true } } });
+        env.push(("OPENCODE_CONFIG_CONTENT".into(), config.to_string()));
+    }
     Launch {
         argv,
         prompt_on_stdin: true,
@@ -376,6 +382,32 @@ mod tests {
             prompt,
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn orks_mcp_server_is_merged_through_opencode_config_content() {
+        let server: Vec<String> = ["/opt/ork", "-C", "/repo \"x\"", "mcp"]
+            .map(String::from)
+            .into();
+        let launch = launch(&Request {
+            ork_mcp: Some(&server),
+            ..request("Do it")
+        });
+        let (_, config) = launch
+            .env
+            .iter()
+            .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_str(config).unwrap();
+        assert_eq!(
+            config["mcp"]["ork"],
+            serde_json::json!({"type": "local", "command": server, "enabled": true})
+        );
+        assert!(launch_env_without_server().is_empty());
+    }
+
+    fn launch_env_without_server() -> Vec<(String, String)> {
+        launch(&request("Do it")).env
     }
 
     fn failure(result: &AgentResult) -> &str {

@@ -499,7 +499,7 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         Command::Doctor { json } => {
             let workflow = Workflow::load(git.main_workdir());
             let report = engine::views::doctor::examine(&git, workflow);
-            print::doctor(&report, json)?;
+            print::doctor(&report, &mcp::places(&git), json)?;
             if !report.ok() {
                 bail!(
                     "ork doctor found {} problem(s); each says above how to fix it",
@@ -548,6 +548,11 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             print::created(&store, &trak)?;
             if !ork::store::text::title(&title).rest.is_empty() {
                 print::title_cut(&trak);
+            }
+            if trak.state.spawned_by.is_some() {
+                // Asked for from inside another trak's run: the run's ork made it, queued; it
+                // is not run from inside that run.
+                return print::next(&trak);
             }
             carry_on(&store, &workflow, trak, run)
         }

@@ -146,6 +146,36 @@ pub struct Subtraks {
     pub parallel: usize,
 }
 
+/// What a stage's agent may do with ork itself, through the `ork mcp` server its run is given
+/// (docs/mcp.md, agents inside traks). Decisions are never among it (docs/design.md rule 12).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrkAccess {
+    /// `mcp = "read"`: look at the other traks (list, show, logs, diff).
+    pub read: bool,
+    /// `spawn = { max = N }`: create follow-up traks, at most N over the trak's life.
+    pub spawn: Option<u32>,
+}
+
+impl OrkAccess {
+    /// Whether the stage's agent gets ork's MCP server at all.
+    pub fn any(self) -> bool {
+        self.read || self.spawn.is_some()
+    }
+}
+
+/// `mcp = "read"`, the one access a stage may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawMcp {
+    Read,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpawn {
+    max: Spanned<u32>,
+}
+
 const DEFAULT_MAX_PARTS: usize = 8;
 const DEFAULT_PARALLEL: usize = 3;
 
@@ -176,6 +206,8 @@ pub struct Stage {
     /// How long the agent may print nothing and change nothing in its worktree before its
     /// run ends as stalled (and runs again within `max_attempts`).
     pub stall: Option<Duration>,
+    /// What its agent may do with ork (`mcp`, `spawn`): nothing by default.
+    pub ork: OrkAccess,
 }
 
 impl Stage {
@@ -578,6 +610,10 @@ struct RawStage {
     stall: Option<Spanned<String>>,
     #[serde(default)]
     subtraks: Option<Spanned<RawSubtraks>>,
+    #[serde(default)]
+    mcp: Option<RawMcp>,
+    #[serde(default)]
+    spawn: Option<RawSpawn>,
 }
 
 #[derive(Deserialize)]
@@ -1104,7 +1140,21 @@ fn validate_flow(
             src,
             errors,
         );
+        let ork = OrkAccess {
+            read: stage.mcp == Some(RawMcp::Read),
+            spawn: stage.spawn.map(|spawn| {
+                if *spawn.max.get_ref() == 0 {
+                    errors.push(src.message(
+                        spawn.max.span(),
+                        "spawn's max must be at least 1",
+                        "set spawn = { max = 1 } or more, or remove `spawn` to let the agent create no traks",
+                    ));
+                }
+                *spawn.max.get_ref()
+            }),
+        };
         stages.push(Stage {
+            ork,
             model: stage.model,
             timeout,
             stall,

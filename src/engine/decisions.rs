@@ -154,8 +154,9 @@ pub const INSIDE_TRAK_VAR: &str = "ORK_TRAK";
 /// whatever it started: an `ork mcp` its CLI launched): a human decision is made only by a
 /// person (docs/design.md rule 12), whatever the configuration says. `None` outside a run.
 ///
-/// This stops an agent that uses ork the ordinary way; one that clears its environment is
-/// stopped by `[trust] verify` (signed decisions) instead.
+/// This stops an agent that uses ork the ordinary way, or clears `ORK_TRAK` from what it runs
+/// ([`running_inside`] asks the ancestors too); one that leaves its process tree is stopped by
+/// `[trust] verify` (signed decisions) instead.
 pub fn inside_a_trak(action: Action) -> Option<String> {
     let trak = running_inside()?;
     let verb = match action {
@@ -168,11 +169,51 @@ pub fn inside_a_trak(action: Action) -> Option<String> {
     ))
 }
 
-/// The trak whose run this process is part of, if any: what [`INSIDE_TRAK_VAR`] names.
-pub(crate) fn running_inside() -> Option<String> {
+/// The trak whose run this process is part of, if any: what [`INSIDE_TRAK_VAR`] names, here or
+/// in a process this one descends from.
+pub fn running_inside() -> Option<String> {
     std::env::var(INSIDE_TRAK_VAR)
         .ok()
         .filter(|t| !t.trim().is_empty())
+        .or_else(inside_by_ancestors)
+}
+
+/// How many processes up [`inside_by_ancestors`] looks.
+const ANCESTORS: usize = 64;
+
+/// [`INSIDE_TRAK_VAR`] in the environment an ancestor of this process was started with (Linux:
+/// `/proc/<pid>/environ`). A client may start its MCP servers with an environment of its own
+/// (Codex keeps a few variables, `ORK_TRAK` not among them), and a shell command may clear it
+/// (`env -i ork approve …`); the agent's CLI that ork started still holds it, and a process
+/// cannot change what its parent was started with.
+fn inside_by_ancestors() -> Option<String> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..ANCESTORS {
+        if pid <= 1 {
+            return None;
+        }
+        if let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) {
+            let prefix = format!("{INSIDE_TRAK_VAR}=");
+            let found = environ
+                .split(|byte| *byte == 0)
+                .find_map(|var| var.strip_prefix(prefix.as_bytes()))
+                .map(|value| String::from_utf8_lossy(value).trim().to_string())
+                .filter(|value| !value.is_empty());
+            if found.is_some() {
+                return found;
+            }
+        }
+        pid = parent_of(pid)?;
+    }
+    None
+}
+
+/// The parent of process `pid`: the field after the command name in `/proc/<pid>/stat` (the
+/// name is in parentheses and may hold any character, so it is read after the last `)`).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The `resolved` event that keeps the conflicting event `keep` names (an event id prefix or

@@ -25,13 +25,17 @@ mod repo_watch;
 mod restore;
 mod session;
 mod signatures;
+pub mod spawn;
 mod stage;
 pub mod subtraks;
 pub mod views;
 pub mod worktree;
 
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
-pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
+pub use decisions::{
+    HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak,
+    running_inside as running_inside_a_trak,
+};
 pub use intake::pass as intake_pass;
 pub use restore::{Restored, restore_trak};
 
@@ -152,7 +156,24 @@ pub fn first_stage_cannot_start(
 }
 
 /// its worktree is made again when a stage next runs ([`ensure_worktree`]).
+///
+/// Inside a trak's run (`ORK_TRAK` set: an agent, or an `ork` it started) the trak is asked of
+/// the ork that drives the run, which creates it only where the stage allows (`spawn`):
+/// `spawn.rs`.
 pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
+    if running_inside_a_trak().is_some() {
+        return spawn::ask_the_run(store, workflow, request);
+    }
+    create_trak(store, workflow, request, None)
+}
+
+/// [`new_trak`] here, recorded as spawned by `spawned_by` when a run asked for it.
+fn create_trak(
+    store: &Store,
+    workflow: &Workflow,
+    request: &TrakRequest<'_>,
+    spawned_by: Option<&str>,
+) -> Result<Trak> {
     // The store makes the title one clean line and caps it (`store::text::title`); an empty
     // one is refused before anything else is looked at.
     if crate::store::text::one_line(request.title).is_empty() {
@@ -188,6 +209,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         priority: request.priority,
         source: request.source,
         agent: request.agent,
+        spawned_by,
     })?;
     let trak = match request.budget {
         // The person's budget is a decision like any: signed where decisions are.

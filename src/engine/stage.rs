@@ -98,6 +98,7 @@ impl Engine<'_> {
         };
         let run_dir = self.run_dir(&trak, &stage.name, attempt);
         let env = agent_env(&trak, &stage, attempt, &worktree);
+        let spawn_dir = super::spawn::spawn_dir(self.store, &trak.id, &stage.name, attempt);
         let confinement = self.confinement(&trak, &worktree, &run_dir);
         let spec = RunSpec {
             agent,
@@ -114,6 +115,11 @@ impl Engine<'_> {
             confinement: &confinement,
             spend: &spend,
             stall: stage.stall,
+            ork_mcp: stage
+                .ork
+                .any()
+                .then(|| ork_mcp_server(self.store.git().main_workdir()))
+                .flatten(),
         };
         if trak.state.merge_base {
             self.begin_merge_of_base(&trak, &worktree)?;
@@ -141,7 +147,12 @@ impl Engine<'_> {
             Checkpointer::new(self.store, &trak, &worktree, &run)
         });
         let every = self.workflow.checkpoint.unwrap_or_default();
-        let ran = super::checkpoints::during(checkpointer, every, || run(&spec, &mut live));
+        let (store, workflow) = (self.store, self.workflow);
+        let ran = super::checkpoints::during(checkpointer, every, || {
+            super::spawn::during(store, workflow, &trak, &stage, &spawn_dir, || {
+                run(&spec, &mut live)
+            })
+        });
         let (mut finished, could_start) = match ran {
             Ok(finished) => (finished, true),
             // The agent could not even start (a missing program): a failed run, recorded, that
@@ -728,4 +739,18 @@ fn finished_event(
         AgentOutput::Failed { error: why } => fail(crate::store::secrets::redact(&why)),
     };
     (event, files)
+}
+
+/// `<this ork> -C <repo> mcp`: the server a stage's agent is given (docs/mcp.md). The server
+/// reads what the stage allows itself, from the workflow and the trak's record: nothing in
+/// these arguments grants anything. `None` (no server) where ork cannot tell its own path.
+fn ork_mcp_server(repo: &Path) -> Option<Vec<String>> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    Some(vec![
+        exe.display().to_string(),
+        "-C".into(),
+        repo.display().to_string(),
+        "mcp".into(),
+    ])
 }

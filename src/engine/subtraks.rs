@@ -83,6 +83,7 @@ pub fn create_subtraks(store: &Store, workflow: &Workflow, parent: &Trak) -> Res
             id: Some(&planned.id),
             parent: Some((&parent.id, &planned.part.key)),
             after: &[],
+            spawned_by: None,
             priority: None,
             source: None,
             agent: parent.state.agent.as_deref(),

@@ -186,6 +186,10 @@ pub enum EventKind {
         /// label).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
+        /// For a trak an agent created from inside another trak's run (its stage's `spawn`):
+        /// that trak's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spawned_by: Option<String>,
     },
     /// An agent started on a stage.
     StageStarted {

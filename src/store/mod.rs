@@ -98,6 +98,8 @@ pub struct NewTrak<'a> {
     pub source: Option<&'a crate::store::event::Source>,
     /// The agent every stage runs with, over the stages' own.
     pub agent: Option<&'a str>,
+    /// The trak whose run asked for this one (a stage's `spawn`).
+    pub spawned_by: Option<&'a str>,
 }
 
 /// The store, over one open repository.
@@ -384,6 +386,7 @@ impl Store {
                 priority: new.priority,
                 source: new.source.cloned(),
                 agent: new.agent.map(str::to_string),
+                spawned_by: new.spawned_by.map(str::to_string),
             })?,
             &self.machine,
             None,

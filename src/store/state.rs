@@ -228,6 +228,9 @@ pub struct TrakState {
     /// The traks that must be merged before this one starts (`ork trak new --after`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
+    /// For a trak an agent created from inside another trak's run: that trak's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawned_by: Option<String>,
     /// A person's notes (`ork note`) for the next run's prompt; cleared once a run finishes
     /// with them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -314,6 +317,7 @@ impl TrakState {
             priority,
             source,
             agent,
+            spawned_by,
         } = &created.kind
         else {
             unreachable!("found by the match above")
@@ -356,6 +360,7 @@ impl TrakState {
             parent: parent.clone(),
             key: key.clone(),
             after: after.clone(),
+            spawned_by: spawned_by.clone(),
             notes: Vec::new(),
             notes_taken: 0,
             priority: priority.unwrap_or(DEFAULT_PRIORITY),
@@ -947,6 +952,7 @@ mod tests {
                 priority: None,
                 source: None,
                 agent: None,
+                spawned_by: None,
             },
         )
     }

@@ -21,6 +21,7 @@ pub fn trak(id: &str, parent: Option<&str>, status: Status, stage: &str) -> Trak
             priority: None,
             source: None,
             agent: None,
+            spawned_by: None,
         },
         "m",
         None,

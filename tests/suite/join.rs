@@ -27,6 +27,7 @@ fn a_join_keeps_every_event_file_as_it_was_and_shows_the_conflict() {
             priority: None,
             source: None,
             agent: None,
+            spawned_by: None,
         })
         .unwrap();
     let review = store

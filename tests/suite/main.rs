@@ -28,6 +28,7 @@ mod real_agents;
 mod repo_watch;
 mod sandbox;
 mod signed;
+mod spawn;
 mod steering;
 mod story;
 mod subtraks;

@@ -329,29 +329,24 @@ fn malformed_calls_are_errors_and_the_server_goes_on() {
 }
 
 #[test]
-fn an_agent_inside_a_trak_cannot_decide_through_mcp_or_the_cli() {
+fn an_agent_inside_a_trak_gets_no_server_unless_its_stage_says_and_cannot_decide_on_the_cli() {
     let s = review_sandbox();
     let (id, _) = s.new_trak("Add login", &[]);
     s.assert_at(&id, "awaiting_review", "planning");
     let inside = [("ORK_TRAK", id.as_str()), ("ORK_STAGE", "work")];
-    let mut mcp = Session::initialized(&s, &inside);
     let words = format!("decisions are a person's: an agent running inside trak {id} cannot");
-    for (tool, arguments, verb) in [
-        ("approve", json!({"id": id}), "approve"),
-        ("reject", json!({"id": id, "feedback": "redo"}), "reject"),
-        ("answer", json!({"id": id, "answer": "yes"}), "answer"),
-        ("retry", json!({"id": id}), "retry"),
-    ] {
-        let refused = mcp.tool_error(tool, arguments);
-        assert!(
-            refused.starts_with(&format!("{words} {verb} any trak")),
-            "{tool}: {refused}"
-        );
-    }
-    // Looking is allowed.
-    mcp.ok("show_trak", json!({"id": id}));
-    s.assert_at(&id, "awaiting_review", "planning");
-    assert!(s.events_of(&id, "approved").is_empty());
+    // An `ork mcp` started inside a trak serves only what the trak's running stage gives its
+    // agent (tests/suite/spawn.rs); a trak that runs no stage gives nothing: no server.
+    let mut mcp = s.ork_command(&["mcp"]);
+    mcp.envs(inside);
+    let out = common::output_within(&mut mcp, Duration::from_secs(40), "ork mcp inside");
+    let err = common::ork_error(&out, "ork mcp inside a trak that runs no stage");
+    assert!(
+        err.contains(&format!(
+            "an agent running inside trak {id} has no ork MCP server"
+        )),
+        "{err}"
+    );
 
     // The command line refuses the same.
     let mut approve = s.ork_command(&["approve", &id]);
@@ -499,4 +494,80 @@ fn real_clients_see_ork(repo: &Repo, codex_home: &Path) {
             .any(|l| l.contains("ork") && l.contains(&ork_exe()) || l.contains("✓ ork"));
         assert!(names_ork, "`{cli} mcp list` names the ork server:\n{said}");
     }
+}
+
+/// `ork doctor` run in `repo` with Codex's home at `codex_home` (it fails for the missing agent
+/// CLIs; its lines are what is looked at).
+fn doctor(repo: &Repo, codex_home: &Path, args: &[&str]) -> String {
+    let mut full = vec!["doctor"];
+    full.extend_from_slice(args);
+    let mut command = repo.ork_command(&repo.root, &full);
+    command.env("CODEX_HOME", codex_home);
+    let out = common::output_within(&mut command, Duration::from_secs(60), "ork doctor");
+    common::assert_no_panic(&out, "ork doctor");
+    stdout(&out)
+}
+
+#[test]
+fn doctor_shows_where_ork_is_installed_as_an_mcp_server() {
+    let repo = Repo::initialized();
+    let codex_home = repo.home().join("codex-home");
+    let exe = ork_exe();
+    let (mcp_json, opencode_json) = (repo.root.join(".mcp.json"), repo.root.join("opencode.json"));
+    let codex_toml = codex_home.join("config.toml");
+
+    let before = doctor(&repo, &codex_home, &[]);
+    for (client, file, arg) in [
+        ("Claude Code", &mcp_json, "claude"),
+        ("Codex", &codex_toml, "codex"),
+        ("OpenCode", &opencode_json, "opencode"),
+    ] {
+        let line = format!(
+            "-       mcp       {client}: not in {} (`ork mcp install {arg}` adds it)",
+            file.display()
+        );
+        assert!(before.contains(&line), "{line}\n{before}");
+    }
+
+    install(&repo, "claude", &codex_home);
+    install(&repo, "codex", &codex_home);
+    // OpenCode's entry names another ork.
+    repo.write(
+        "opencode.json",
+        r#"{"mcp": {"ork": {"type": "local", "command": ["/opt/old/ork", "mcp"], "enabled": true}}}"#,
+    );
+    let after = doctor(&repo, &codex_home, &[]);
+    for line in [
+        format!(
+            "ok      mcp       Claude Code: {} runs {exe} mcp",
+            mcp_json.display()
+        ),
+        format!(
+            "ok      mcp       Codex: {} runs {exe} mcp",
+            codex_toml.display()
+        ),
+        format!(
+            "ok      mcp       OpenCode: {} runs /opt/old/ork mcp (not this ork)",
+            opencode_json.display()
+        ),
+    ] {
+        assert!(after.contains(&line), "{line}\n{after}");
+    }
+    let json = common::json(&doctor(&repo, &codex_home, &["--json"]));
+    let places = json["mcp"].as_array().unwrap();
+    assert_eq!(places.len(), 3, "{json:#}");
+    assert_eq!(places[0]["client"], "Claude Code");
+    assert_eq!(places[0]["command"], json!([exe, "mcp"]));
+    assert_eq!(places[0]["this_ork"], true);
+    assert_eq!(places[2]["this_ork"], false);
+
+    // A file that does not parse is named, and left as it is.
+    repo.write(".mcp.json", "{ not json");
+    let broken = doctor(&repo, &codex_home, &[]);
+    let line = format!(
+        "-       mcp       Claude Code: {}: it is not valid JSON",
+        mcp_json.display()
+    );
+    assert!(broken.contains(&line), "{line}\n{broken}");
+    assert_eq!(repo.read(".mcp.json"), "{ not json");
 }

@@ -255,8 +255,15 @@ impl ScriptedApi {
                 let prompt = request["prompt"].as_str().unwrap_or_default();
                 let start = prompt.len().saturating_sub(160);
                 let tail = prompt.get(start..).unwrap_or(prompt);
+                // What the last tool result said, for a tool that failed.
+                let said = request["result_texts"]
+                    .as_array()
+                    .and_then(|texts| texts.last())
+                    .and_then(|pair| pair[1].as_str())
+                    .map(|text| format!(" last result={:?}", &text[..text.len().min(300)]))
+                    .unwrap_or_default();
                 format!(
-                    "{} results={} answer={} prompt=…{tail:?}",
+                    "{} results={} answer={}{said} prompt=…{tail:?}",
                     request["stage"], request["results"], request["action"]
                 )
             })
@@ -906,4 +913,176 @@ fn doctor_tells_the_real_clis_logged_out_from_logged_in() {
     ] {
         assert!(said.contains(line), "{line:?} in:\n{said}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real Claude Code CLI driving ork's MCP tools
+// ---------------------------------------------------------------------------------------------
+
+/// A person's `claude -p` in a repository where `ork mcp install claude` wrote `.mcp.json`: the
+/// scripted model calls ork's `create_trak` twice, the second `after` the first, and the traks
+/// are there, the second waiting for the first.
+#[test]
+fn claude_code_creates_two_traks_through_orks_mcp_server() {
+    let Some(program) = installed(Cli::Claude) else {
+        return;
+    };
+    let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\nprompt = \"worker.md\"\n\
+                  artifact = \"summary\"\n";
+    let s = CliSandbox::new(Cli::Claude, &program, stages, false);
+    let installed = s.ork_ok(&["mcp", "install", "claude"]);
+    assert!(installed.contains(".mcp.json"), "{installed}");
+    // A project's servers wait for the person's yes; here it is the settings' yes, given once.
+    write_file(
+        &s.repo.root.join(".claude/settings.local.json"),
+        r#"{"enableAllProjectMcpServers": true}"#,
+    );
+    let mut claude = s.command(&program.display().to_string());
+    // Claude Code offers an MCP server's tools through its ToolSearch tool, for the model to look
+    // up; the scripted model does not search, so they are offered whole.
+    claude.env("ENABLE_TOOL_SEARCH", "false");
+    claude.args([
+        "-p",
+        "[[stage:orkmcp]] Queue two traks in ork, the second after the first.",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "mcp__ork",
+    ]);
+    let out = common::output_within(&mut claude, ORK_LIMIT, "claude -p with ork's MCP server");
+    let said = common::stdout(&out);
+    let requests = s.api.summary();
+    assert!(
+        out.status.success() && said.contains("Created traks: "),
+        "claude -p: {}\n{said}\n{}\nrequests:\n{requests}",
+        out.status,
+        common::stderr(&out)
+    );
+
+    let status = common::json(&s.ork_ok(&["status", "--json"]));
+    let traks = status["traks"].as_array().unwrap();
+    assert_eq!(traks.len(), 2, "{status:#}\n{said}\nrequests:\n{requests}");
+    let titled = |title: &str| {
+        traks
+            .iter()
+            .find(|t| t["title"] == title)
+            .unwrap_or_else(|| panic!("no trak {title:?}: {status:#}"))
+    };
+    let (first, second) = (
+        titled("First from the agent"),
+        titled("Second from the agent"),
+    );
+    let first_id = first["id"].as_str().unwrap();
+    assert_eq!(first["status"], "queued", "{first:#}");
+    assert_eq!(second["after"], serde_json::json!([first_id]), "{second:#}");
+    assert_eq!(
+        second["waits_for"],
+        serde_json::json!([first_id]),
+        "{second:#}"
+    );
+    assert!(first.get("spawned_by").is_none(), "a person's: {first:#}");
+    assert!(
+        said.contains(&format!(
+            "Created traks: {first_id}, {}",
+            second["id"].as_str().unwrap()
+        )),
+        "{said}"
+    );
+}
+
+/// ork's MCP tools, as the CLIs' names of them end.
+const ORK_TOOLS: [&str; 10] = [
+    "answer",
+    "approve",
+    "create_trak",
+    "diff",
+    "list_traks",
+    "logs",
+    "reject",
+    "retry",
+    "run_due",
+    "show_trak",
+];
+
+/// `cli` run by ork for a stage with `spawn = { max = 1 }`: the server ork configures for the
+/// run lets it create one follow-up trak, recorded as spawned by the trak, and refuses the
+/// second; nothing else of ork is offered.
+fn spawns_inside_a_trak(cli: Cli) {
+    let Some(program) = installed(cli) else {
+        return;
+    };
+    let stages = "[[flows.feature.stages]]\nname = \"work\"\nagent = \"real\"\nprompt = \"spawner.md\"\n\
+                  artifact = \"summary\"\nspawn = { max = 1 }\n";
+    let s = CliSandbox::new(cli, &program, stages, false);
+    s.repo.write(
+        ".orkestra/agents/spawner.md",
+        "[[stage:orkmcp]] {{title}}: queue the follow-up work in ork.\n",
+    );
+    s.repo.commit_all("A stage that spawns");
+    // Claude Code: as above, the scripted model does not search for tools.
+    let s = CliSandbox {
+        sandbox: s.sandbox.with_env("ENABLE_TOOL_SEARCH", "false"),
+        ..s
+    };
+    let (parent, _) = s.new_trak("Split the work", &[]);
+    s.assert_at(&parent, "awaiting_review", "work");
+
+    let status = common::json(&s.ork_ok(&["status", "--json"]));
+    let traks = status["traks"].as_array().unwrap();
+    assert_eq!(
+        traks.len(),
+        2,
+        "{cli:?}: the parent and one follow-up: {status:#}\n{}",
+        s.api.summary()
+    );
+    let made = traks.iter().find(|t| t["id"] != parent.as_str()).unwrap();
+    assert_eq!(made["title"], "First from the agent", "{made:#}");
+    assert_eq!(made["spawned_by"], parent.as_str(), "{made:#}");
+    assert_eq!(made["status"], "queued", "{made:#}");
+
+    let requests = s.api.stage_requests("orkmcp");
+    let offered: Vec<String> = requests[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .filter(|t| t.contains("ork") && ORK_TOOLS.iter().any(|tool| t.ends_with(tool)))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        offered.len(),
+        1,
+        "{cli:?}: {offered:?}\n{}",
+        s.api.summary()
+    );
+    assert!(offered[0].ends_with("create_trak"), "{offered:?}");
+    let refused = requests
+        .iter()
+        .flat_map(|r| r["result_texts"].as_array().cloned().unwrap_or_default())
+        .any(|pair| {
+            pair[1]
+                .as_str()
+                .is_some_and(|t| t.contains("may create at most 1 trak(s)"))
+        });
+    assert!(
+        refused,
+        "{cli:?}: the second was refused in ork's words: {}",
+        s.api.summary()
+    );
+}
+
+#[test]
+fn claude_code_inside_a_trak_spawns_only_as_many_traks_as_its_stage_allows() {
+    spawns_inside_a_trak(Cli::Claude);
+}
+
+#[test]
+fn codex_inside_a_trak_spawns_only_as_many_traks_as_its_stage_allows() {
+    spawns_inside_a_trak(Cli::Codex);
+}
+
+#[test]
+fn opencode_inside_a_trak_spawns_only_as_many_traks_as_its_stage_allows() {
+    spawns_inside_a_trak(Cli::OpenCode);
 }

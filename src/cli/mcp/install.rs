@@ -33,6 +33,24 @@ impl Client {
             Client::Opencode => "OpenCode",
         }
     }
+
+    /// Its name on the command line (`ork mcp install codex`).
+    pub fn arg(self) -> &'static str {
+        match self {
+            Client::Claude => "claude",
+            Client::Codex => "codex",
+            Client::Opencode => "opencode",
+        }
+    }
+}
+
+/// The file `ork mcp install client` writes.
+pub fn client_file(git: &Git, client: Client) -> Result<PathBuf> {
+    Ok(match client {
+        Client::Claude => git.main_workdir().join(".mcp.json"),
+        Client::Opencode => git.main_workdir().join("opencode.json"),
+        Client::Codex => codex_home()?.join("config.toml"),
+    })
 }
 
 /// What an install did to the client's file.
@@ -64,12 +82,12 @@ pub fn install(git: &Git, client: Client) -> Result<Installed> {
     let exe = exe.canonicalize().unwrap_or(exe).display().to_string();
     match client {
         Client::Claude => {
-            let path = git.main_workdir().join(".mcp.json");
+            let path = client_file(git, client)?;
             let entry = json!({ "command": exe, "args": ["mcp"] });
             json_install(client, path, "mcpServers", entry, json!({}))
         }
         Client::Opencode => {
-            let path = git.main_workdir().join("opencode.json");
+            let path = client_file(git, client)?;
             if !path.exists() && git.main_workdir().join("opencode.jsonc").exists() {
                 bail!(
                     "this project configures OpenCode in opencode.jsonc, which ork does not rewrite (its comments would be lost).\n  Add to its \"mcp\" object:\n  \"ork\": {{ \"type\": \"local\", \"command\": [\"{exe}\", \"mcp\"], \"enabled\": true }}"
@@ -79,7 +97,7 @@ pub fn install(git: &Git, client: Client) -> Result<Installed> {
             let empty = json!({ "$schema": "https://opencode.ai/config.json" });
             json_install(client, path, "mcp", entry, empty)
         }
-        Client::Codex => codex_install(&codex_home()?.join("config.toml"), &exe),
+        Client::Codex => codex_install(&client_file(git, client)?, &exe),
     }
 }
 

@@ -7,8 +7,10 @@
 //! Nothing here writes to stdout: it carries the protocol. Warnings go into the tool's result.
 
 mod install;
+mod installed;
 
 pub use install::{Change, Client, Installed, install};
+pub use installed::{Place, places};
 
 use std::path::PathBuf;
 
@@ -20,7 +22,7 @@ use rmcp::{ErrorData, ServerHandler, ServiceExt, schemars, tool, tool_handler, t
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use ork::config::workflow::Workflow;
+use ork::config::workflow::{OrkAccess, Workflow};
 use ork::engine::actions::{self, Action};
 use ork::engine::{self, HumanDecision, TrakRequest};
 use ork::store::git::Git;
@@ -36,12 +38,13 @@ const DIFF_KB: usize = 64;
 /// Serves MCP on stdin and stdout until the client closes them, for the repository at `dir`.
 pub fn serve(dir: PathBuf) -> Result<()> {
     // Open it once now: a wrong folder is an error before the client starts talking.
-    Git::discover(&dir)?;
+    let git = Git::discover(&dir)?;
+    let access = access_inside(git)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let service = OrkServer::new(dir)
+        let service = OrkServer::new(dir, access)
             .serve(rmcp::transport::stdio())
             .await
             .map_err(|e| anyhow::anyhow!("starting the MCP session: {e}"))?;
@@ -52,6 +55,33 @@ pub fn serve(dir: PathBuf) -> Result<()> {
         Ok(())
     })
 }
+
+/// Inside a trak's run, what its stage gives the agent (`None` outside one: everything), as the
+/// workflow and the trak's record say; a stage that gives nothing gets no server.
+fn access_inside(git: Git) -> Result<Option<OrkAccess>> {
+    if engine::running_inside_a_trak().is_none() {
+        return Ok(None);
+    }
+    let workflow = Workflow::load(git.main_workdir())?;
+    let store = Store::new(git);
+    let Some(inside) = engine::spawn::inside(&store, &workflow)? else {
+        return Ok(None);
+    };
+    if !inside.access.any() {
+        bail!(
+            "an agent running inside trak {} has no ork MCP server: its stage {} gives it neither `mcp = \"read\"` nor `spawn`.\n  A person gives it one in .orkestra/workflow.toml (docs/mcp.md).",
+            inside.trak,
+            inside.stage
+        );
+    }
+    Ok(Some(inside.access))
+}
+
+/// The tools that only look.
+const READ_TOOLS: [&str; 4] = ["list_traks", "show_trak", "logs", "diff"];
+
+/// The tools never offered inside a trak's run: a person's decisions, and running traks.
+const PERSON_TOOLS: [&str; 5] = ["approve", "reject", "answer", "retry", "run_due"];
 
 #[derive(Clone)]
 struct OrkServer {
@@ -167,11 +197,23 @@ struct NoArgs {}
 
 #[tool_router]
 impl OrkServer {
-    fn new(dir: PathBuf) -> OrkServer {
-        OrkServer {
-            dir,
-            tool_router: Self::tool_router(),
+    /// A server for the repository at `dir`; inside a trak's run (`access`), with only the
+    /// tools its stage gives: the others are not listed, and a call of one is an unknown tool.
+    fn new(dir: PathBuf, access: Option<OrkAccess>) -> OrkServer {
+        let mut tool_router = Self::tool_router();
+        if let Some(access) = access {
+            let mut gone: Vec<&str> = PERSON_TOOLS.to_vec();
+            if !access.read {
+                gone.extend(READ_TOOLS);
+            }
+            if access.spawn.is_none() {
+                gone.push("create_trak");
+            }
+            for tool in gone {
+                tool_router.remove_route(tool);
+            }
         }
+        OrkServer { dir, tool_router }
     }
 
     #[tool(
@@ -483,10 +525,20 @@ fn create_trak(store: &Store, args: CreateArgs) -> Result<Reply> {
             ..TrakRequest::default()
         },
     )?;
-    share(store, &workflow);
+    // A trak spawned inside a run was made by the run's ork, whose next transition shares it
+    // (`[sync] auto` syncs every trak); this server, inside the run's sandbox, cannot push.
+    if trak.state.spawned_by.is_none() {
+        share(store, &workflow);
+    }
     let value = trak_summary(store, &trak);
+    let how_to_run = match &trak.state.spawned_by {
+        Some(spawner) => {
+            format!("Spawned by trak {spawner}; it runs when a person runs it (`ork run`).")
+        }
+        None => "It is not running: call run_due to run it.".to_string(),
+    };
     let text = format!(
-        "Created trak {} ({}), queued at {} (stages: {}). It is not running: call run_due to run it.",
+        "Created trak {} ({}), queued at {} (stages: {}). {how_to_run}",
         trak.id,
         trak.state.flow,
         trak.state.stage,
@@ -618,6 +670,7 @@ fn trak_summary(store: &Store, trak: &Trak) -> Value {
         "branch": trak.branch.trim_start_matches("refs/heads/"),
         "worktree": store.worktree_path(&trak.id),
         "next": engine::next_step(trak),
+        "spawned_by": trak.state.spawned_by,
     })
 }
 

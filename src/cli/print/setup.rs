@@ -32,9 +32,15 @@ pub fn init_report(report: &[(&str, FileAction)]) -> Result<()> {
 }
 
 /// `ork doctor`: one line per fact, then the problems and warnings.
-pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result<()> {
+pub fn doctor(
+    report: &ork::engine::views::doctor::Report,
+    mcp: &[crate::cli::mcp::Place],
+    json: bool,
+) -> Result<()> {
     if json {
-        outln!("{}", serde_json::to_string_pretty(report)?);
+        let mut value = serde_json::to_value(report)?;
+        value["mcp"] = serde_json::to_value(mcp)?;
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let found = |ok: bool| if ok { "ok     " } else { "missing" };
@@ -113,6 +119,7 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
         };
         outln!("{mark} hook      {}: {what}", hook.name);
     }
+    doctor_mcp(mcp)?;
     for warning in &report.warnings {
         outln!("\nwarning: {warning}");
     }
@@ -121,6 +128,33 @@ pub fn doctor(report: &ork::engine::views::doctor::Report, json: bool) -> Result
     }
     if report.ok() {
         outln!("\nReady: this machine has what the workflow needs.");
+    }
+    Ok(())
+}
+
+/// Where ork is an MCP server: each client's file, and the command its entry runs.
+fn doctor_mcp(places: &[crate::cli::mcp::Place]) -> Result<()> {
+    for place in places {
+        let path = place.path.display();
+        let (mark, what) = match (&place.command, &place.error) {
+            (_, Some(error)) => ("-      ", format!("{path}: {error}")),
+            (Some(argv), None) => {
+                let whose = if place.this_ork {
+                    ""
+                } else {
+                    " (not this ork)"
+                };
+                ("ok     ", format!("{path} runs {}{whose}", argv.join(" ")))
+            }
+            (None, None) => (
+                "-      ",
+                format!(
+                    "not in {path} (`ork mcp install {}` adds it)",
+                    place.install
+                ),
+            ),
+        };
+        outln!("{mark} mcp       {}: {}", place.client, printable(&what));
     }
     Ok(())
 }

@@ -98,6 +98,10 @@ pub fn status(
     if any_conflict {
         rows[0].push("CONFLICTS".into());
     }
+    let any_spawned = traks.iter().any(|t| t.state.spawned_by.is_some());
+    if any_spawned {
+        rows[0].push("SPAWNED BY".into());
+    }
     let mut tones = vec![Tone::Plain];
     for (depth, trak) in view::tree_order(traks) {
         let s = &trak.state;
@@ -125,6 +129,9 @@ pub fn status(
         }
         if any_conflict {
             row.push(conflicts_cell(forecast.get(&trak.id)));
+        }
+        if any_spawned {
+            row.push(s.spawned_by.clone().unwrap_or_default());
         }
         rows.push(row);
         tones.push(status_tone(store, trak));
@@ -318,6 +325,9 @@ pub fn show(
         );
     }
     outln!("  base      {}", s.base);
+    if let Some(spawner) = &s.spawned_by {
+        outln!("  spawned   by trak {spawner}, from inside its run");
+    }
     if !s.after.is_empty() {
         let waits = ork::engine::dependencies::still_waits_for(store, trak)?;
         let open = match waits.is_empty() {
@@ -533,6 +543,9 @@ pub(super) struct TrakJson<'a> {
     /// The agent every stage runs with, over the stages' own.
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
+    /// The trak whose agent created it, from inside its run (its stage's `spawn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spawned_by: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -582,6 +595,7 @@ pub(super) fn trak_json<'a>(
         priority: s.priority,
         source: s.source.as_ref(),
         agent: s.agent.as_deref(),
+        spawned_by: s.spawned_by.as_deref(),
     }
 }
 

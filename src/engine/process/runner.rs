@@ -39,7 +39,13 @@ pub struct RunSpec<'a> {
     pub spend: &'a crate::engine::budget::Spend,
     /// How long the agent may be quiet, its worktree unchanged, before it is ended as stalled.
     pub stall: Option<std::time::Duration>,
+    /// ork's MCP server (program and arguments) where the stage gives its agent one: a CLI is
+    /// configured with it, a `command` agent finds it in `$ORK_MCP_COMMAND` (a JSON list).
+    pub ork_mcp: Option<Vec<String>>,
 }
+
+/// The variable a `command` agent finds ork's MCP server in, as a JSON list of strings.
+pub const ORK_MCP_VAR: &str = "ORK_MCP_COMMAND";
 
 /// A finished run: its result and its full output stream.
 pub struct Run {
@@ -74,6 +80,9 @@ fn run_command(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Run>
         .env("ORK_OUTPUT", &output_file);
     if let Some(session) = spec.resume {
         command.env("ORK_SESSION", session);
+    }
+    if let Some(server) = &spec.ork_mcp {
+        command.env(ORK_MCP_VAR, serde_json::to_string(server)?);
     }
     command.confine(spec.confinement)?;
     let finished = run_showing(
@@ -278,6 +287,7 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         allowed_tools: &spec.agent.allowed_tools,
         disallowed_tools: &spec.agent.disallowed_tools,
         args: &spec.agent.args,
+        ork_mcp: spec.ork_mcp.as_deref(),
     };
     let adapter = Adapter::for_kind(kind);
     let launch = (adapter.launch)(&request);
