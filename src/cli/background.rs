@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 
 use ork::config::workflow::Workflow;
 use ork::engine;
@@ -87,6 +88,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     // whose run ended without changing either (an error) is not started again and again.
     let mut started: std::collections::HashMap<String, String> = Default::default();
     let mut fetched: Option<Instant> = None;
+    let mut looked = false;
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -107,6 +109,11 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             }
             fetched = Some(Instant::now());
         }
+        // Schedules fire on every look of a watch, and once (the first look) of a plain run.
+        if let Some(workflow) = workflow.as_ref().filter(|_| watch || !looked) {
+            print_scheduled(&engine::schedule::fire_due(store, workflow, Utc::now()));
+        }
+        looked = true;
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
             if running.len() >= jobs {
                 break;
@@ -130,6 +137,32 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(if watch { 1000 } else { 300 }));
+    }
+}
+
+/// What firing the schedules did, one line each (nothing for a schedule with no slot due).
+fn print_scheduled(outcomes: &[engine::schedule::Outcome]) {
+    use engine::schedule::Outcome;
+    let at = |slot: &chrono::DateTime<Utc>| slot.format("%Y-%m-%d %H:%M:%S UTC");
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Scheduled {
+                schedule,
+                slot,
+                trak,
+            } => println!("{trak}: scheduled by {schedule} (slot {})", at(slot)),
+            Outcome::Started { schedule, slot } => println!(
+                "schedule {schedule}: starts from {}; its first trak comes with the next slot",
+                at(slot)
+            ),
+            Outcome::Lost { schedule, slot } => println!(
+                "schedule {schedule}: slot {} was fired by another machine",
+                at(slot)
+            ),
+            Outcome::Failed { schedule, error } => {
+                eprintln!("warning: schedule {schedule}: {error}; it is tried again next time")
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod duration;
 pub mod init;
 pub mod sandbox;
+pub mod schedule;
 pub mod size;
 pub mod trust;
 pub mod workflow;

@@ -335,6 +335,8 @@ pub struct Workflow {
     /// How often a running agent's worktree is checkpointed (`checkpoint`, default a minute);
     /// `None` with `checkpoint = "off"`.
     pub checkpoint: Option<Duration>,
+    /// The traks made by the clock (`[[schedule]]`), in the order written.
+    pub schedules: Vec<super::schedule::Schedule>,
 }
 
 impl Workflow {
@@ -476,6 +478,8 @@ struct RawWorkflow {
     budget: Option<super::budget::RawRepositoryBudget>,
     #[serde(default)]
     prices: BTreeMap<String, Spanned<crate::agent::prices::Price>>,
+    #[serde(default)]
+    schedule: Vec<super::schedule::RawSchedule>,
 }
 
 #[derive(Deserialize)]
@@ -723,6 +727,7 @@ impl RawWorkflow {
                 Some(raw) if raw.get_ref() == "off" => None,
                 raw => Some(parse_timeout(raw, DEFAULT_CHECKPOINT, src, errors)),
             },
+            schedules: super::schedule::validate(self.schedule, &flow_names, src, errors),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod process;
 pub mod prompt;
 pub mod pull_request;
 mod repo_watch;
+pub mod schedule;
 mod session;
 mod signatures;
 mod stage;
@@ -75,6 +76,9 @@ pub struct TrakRequest<'a> {
     pub after: &'a [String],
     /// 1 (first) to 5 (last); the default when `None`.
     pub priority: Option<u8>,
+    /// The trak's id, derived by the caller (a schedule's slot) so that making it twice finds
+    /// the first; a slug of the title with a random suffix when `None`.
+    pub id: Option<&'a str>,
 }
 
 /// Creates a trak and its ready worktree. On failure nothing is left behind: the worktree is
@@ -170,7 +174,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         flow: &flow.name,
         stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
         base: &base,
-        id: None,
+        id: request.id,
         parent: None,
         after: &after,
         priority: request.priority,

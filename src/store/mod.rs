@@ -22,6 +22,7 @@ mod listing;
 pub mod local_files;
 mod machines;
 pub mod repo_watch;
+pub mod schedule;
 pub mod secrets;
 pub mod state;
 mod story;

@@ -26,6 +26,7 @@ mod quickstart;
 mod real_agents;
 mod repo_watch;
 mod sandbox;
+mod schedules;
 mod signed;
 mod steering;
 mod story;

@@ -480,6 +480,7 @@ fn create_trak(store: &Store, args: CreateArgs) -> Result<Reply> {
             budget,
             after: &args.after,
             priority: args.priority,
+            id: None,
         },
     )?;
     share(store, &workflow);
