@@ -89,6 +89,8 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     let mut started: std::collections::HashMap<String, String> = Default::default();
     let mut fetched: Option<Instant> = None;
     let mut looked = false;
+    // Each schedule's failure as last printed: a watch says it again only when it changes.
+    let mut failing: std::collections::HashMap<String, String> = Default::default();
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -111,7 +113,8 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
         }
         // Schedules fire on every look of a watch, and once (the first look) of a plain run.
         if let Some(workflow) = workflow.as_ref().filter(|_| watch || !looked) {
-            print_scheduled(&engine::schedule::fire_due(store, workflow, Utc::now()));
+            let outcomes = engine::schedule::fire_due(store, workflow, Utc::now());
+            print_scheduled(workflow, &outcomes, &mut failing);
         }
         looked = true;
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
@@ -140,28 +143,50 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     }
 }
 
-/// What firing the schedules did, one line each (nothing for a schedule with no slot due).
-fn print_scheduled(outcomes: &[engine::schedule::Outcome]) {
+/// What firing the schedules did, one line each (nothing for a schedule with no slot due),
+/// each slot in its schedule's time zone; a failure that `failing` holds already is not
+/// printed again.
+fn print_scheduled(
+    workflow: &Workflow,
+    outcomes: &[engine::schedule::Outcome],
+    failing: &mut std::collections::HashMap<String, String>,
+) {
     use engine::schedule::Outcome;
-    let at = |slot: &chrono::DateTime<Utc>| slot.format("%Y-%m-%d %H:%M:%S UTC");
+    let at = |name: &str, slot: &chrono::DateTime<Utc>| match workflow
+        .schedules
+        .iter()
+        .find(|s| s.name == name)
+    {
+        Some(schedule) => engine::schedule::slot_text(schedule, *slot),
+        None => slot.to_rfc3339(),
+    };
     for outcome in outcomes {
+        if let Outcome::Failed { schedule, error } = outcome {
+            if failing.get(schedule) != Some(error) {
+                eprintln!("warning: schedule {schedule}: {error}; it is tried again next time");
+                failing.insert(schedule.clone(), error.clone());
+            }
+            continue;
+        }
+        failing.remove(outcome.schedule());
         match outcome {
             Outcome::Scheduled {
                 schedule,
                 slot,
                 trak,
-            } => println!("{trak}: scheduled by {schedule} (slot {})", at(slot)),
+            } => println!(
+                "{trak}: scheduled by {schedule} (slot {})",
+                at(schedule, slot)
+            ),
             Outcome::Started { schedule, slot } => println!(
                 "schedule {schedule}: starts from {}; its first trak comes with the next slot",
-                at(slot)
+                at(schedule, slot)
             ),
             Outcome::Lost { schedule, slot } => println!(
                 "schedule {schedule}: slot {} was fired by another machine",
-                at(slot)
+                at(schedule, slot)
             ),
-            Outcome::Failed { schedule, error } => {
-                eprintln!("warning: schedule {schedule}: {error}; it is tried again next time")
-            }
+            Outcome::Failed { .. } => {}
         }
     }
 }

@@ -65,10 +65,17 @@ impl Schedule {
     }
 }
 
-/// Validates every `[[schedule]]` entry; `flows` are the names a schedule's `flow` may use.
+/// What a schedule's `flow` may name: the workflow's flows, and whether one of them is used
+/// when it names none (`default_flow`, or the only flow).
+pub(super) struct KnownFlows<'a> {
+    pub names: &'a [String],
+    pub has_default: bool,
+}
+
+/// Validates every `[[schedule]]` entry.
 pub(super) fn validate(
     raw: Vec<RawSchedule>,
-    flows: &[String],
+    flows: &KnownFlows<'_>,
     src: &Source,
     errors: &mut Vec<String>,
 ) -> Vec<Schedule> {
@@ -90,7 +97,7 @@ pub(super) fn validate(
 
 fn validate_one(
     raw: RawSchedule,
-    flows: &[String],
+    flows: &KnownFlows<'_>,
     src: &Source,
     errors: &mut Vec<String>,
 ) -> Option<Schedule> {
@@ -111,17 +118,25 @@ fn validate_one(
             "say what each trak it makes is for, like title = \"Update dependencies\"",
         ));
     }
-    if let Some(flow) = &raw.flow
-        && !flows.contains(flow.get_ref())
-    {
-        errors.push(src.message(
+    match &raw.flow {
+        Some(flow) if !flows.names.contains(flow.get_ref()) => errors.push(src.message(
             flow.span(),
             &format!(
                 "schedule \"{name}\" names a flow \"{}\" that does not exist",
                 flow.get_ref()
             ),
-            &format!("use one of: {}", flows.join(", ")),
-        ));
+            &format!("use one of: {}", flows.names.join(", ")),
+        )),
+        // Else every slot would fail to make its trak, the same way, at every look.
+        None if !flows.has_default => errors.push(src.message(
+            raw.name.span(),
+            &format!("schedule \"{name}\" names no flow, and the workflow has no default_flow"),
+            &format!(
+                "add flow = \"…\" to the schedule (one of: {}), or default_flow at the top",
+                flows.names.join(", ")
+            ),
+        )),
+        _ => {}
     }
     if let Some(priority) = &raw.priority
         && !(1..=5).contains(priority.get_ref())
@@ -132,22 +147,23 @@ fn validate_one(
             "a priority is 1 (first) to 5 (last)",
         ));
     }
-    let timezone = timezone(raw.timezone.as_ref(), &name, src, errors);
-    let cron = match raw.cron.get_ref().parse::<croner::Cron>() {
-        Ok(cron) => cron,
-        Err(err) => {
+    let cron = raw
+        .cron
+        .get_ref()
+        .parse::<croner::Cron>()
+        .map_err(|err| {
             errors.push(src.message(
                 raw.cron.span(),
                 &format!("schedule \"{name}\" has a cron pattern that does not parse: {err}"),
                 "write five fields (minute hour day-of-month month day-of-week), like cron = \"0 4 * * 1-5\", or six with seconds first",
             ));
-            return None;
-        }
-    };
+        })
+        .ok();
+    let timezone = timezone(raw.timezone.as_ref(), &name, src, errors);
     Some(Schedule {
         name,
         pattern: raw.cron.into_inner(),
-        cron,
+        cron: cron?,
         timezone: timezone?,
         title: raw.title.into_inner(),
         description: raw.description,
@@ -192,4 +208,75 @@ fn is_schedule_name(name: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn berlin_at_four() -> Schedule {
+        Schedule {
+            name: "early".into(),
+            pattern: "0 4 * * *".into(),
+            cron: "0 4 * * *".parse().unwrap(),
+            timezone: chrono_tz::Europe::Berlin,
+            title: "Early".into(),
+            description: String::new(),
+            flow: None,
+            base: None,
+            priority: None,
+        }
+    }
+
+    #[test]
+    fn slots_are_read_in_the_schedules_zone_across_a_clock_change() {
+        // Berlin moves to summer time on 2026-03-29: 04:00 there is 03:00 UTC before, 02:00
+        // UTC after.
+        let early = berlin_at_four();
+        assert_eq!(
+            early.slot_at_or_before(at("2026-03-28T12:00:00Z")),
+            Some(at("2026-03-28T03:00:00Z"))
+        );
+        assert_eq!(
+            early.slot_at_or_before(at("2026-03-30T12:00:00Z")),
+            Some(at("2026-03-30T02:00:00Z"))
+        );
+        // A slot itself is at or before itself.
+        assert_eq!(
+            early.slot_at_or_before(at("2026-03-30T02:00:00Z")),
+            Some(at("2026-03-30T02:00:00Z"))
+        );
+        let next: Vec<String> = early
+            .next_slots(at("2026-03-28T12:00:00Z"), 2)
+            .iter()
+            .map(|slot| slot.to_rfc3339())
+            .collect();
+        assert_eq!(
+            next,
+            ["2026-03-29T04:00:00+02:00", "2026-03-30T04:00:00+02:00"]
+        );
+    }
+
+    #[test]
+    fn schedule_names_fit_a_ref_and_an_id() {
+        for good in ["nightly", "nightly-deps", "a1-b2"] {
+            assert!(is_schedule_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Nightly",
+            "two words",
+            "a--b",
+            "-a",
+            "a-",
+            "a/b",
+            &"x".repeat(41),
+        ] {
+            assert!(!is_schedule_name(bad), "{bad}");
+        }
+    }
 }

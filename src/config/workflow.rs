@@ -682,6 +682,15 @@ impl RawWorkflow {
             }
             spanned.into_inner()
         });
+        let schedules = super::schedule::validate(
+            self.schedule,
+            &super::schedule::KnownFlows {
+                names: &flow_names,
+                has_default: default_flow.is_some() || flows.len() == 1,
+            },
+            src,
+            errors,
+        );
         let worktree = self.worktree.map_or(
             WorktreeSetup {
                 setup: None,
@@ -727,7 +736,7 @@ impl RawWorkflow {
                 Some(raw) if raw.get_ref() == "off" => None,
                 raw => Some(parse_timeout(raw, DEFAULT_CHECKPOINT, src, errors)),
             },
-            schedules: super::schedule::validate(self.schedule, &flow_names, src, errors),
+            schedules,
         }
     }
 }
@@ -1333,6 +1342,27 @@ mod tests {
             err.contains("would break its parts down with itself"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_schedule_without_a_flow_needs_a_default_one() {
+        let flow = |name: &str| {
+            format!(
+                "[flows.{name}]\n[[flows.{name}.stages]]\nname = \"w\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"s\"\n"
+            )
+        };
+        let schedule = "[[schedule]]\nname = \"nightly\"\ncron = \"0 4 * * *\"\ntitle = \"T\"\n";
+        let two = format!("{AGENT}{}{}{schedule}", flow("f"), flow("g"));
+        let err = parse(&two).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:17:8: schedule \"nightly\" names no flow, and the workflow has no default_flow"),
+            "{err}"
+        );
+        let one = format!("{AGENT}{}{schedule}timezone = \"Asia/Tokyo\"\n", flow("f"));
+        let wf = parse(&one).unwrap();
+        assert_eq!(wf.schedules[0].timezone, chrono_tz::Asia::Tokyo);
+        let defaulted = format!("default_flow = \"g\"\n{two}");
+        assert_eq!(parse(&defaulted).unwrap().schedules[0].flow, None);
     }
 
     #[test]

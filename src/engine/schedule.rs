@@ -56,6 +56,18 @@ pub enum Outcome {
     Failed { schedule: String, error: String },
 }
 
+impl Outcome {
+    /// The schedule it is about.
+    pub fn schedule(&self) -> &str {
+        match self {
+            Outcome::Scheduled { schedule, .. }
+            | Outcome::Started { schedule, .. }
+            | Outcome::Lost { schedule, .. }
+            | Outcome::Failed { schedule, .. } => schedule,
+        }
+    }
+}
+
 /// Fires every schedule of `workflow` that has a slot due at `now`. With the shared queue on
 /// (`[sync] queue`), the remote's records (as last fetched) decide, and the winner pushes;
 /// without it, this repository's own records do.

@@ -385,7 +385,7 @@ fn ork_schedule_lists_the_next_slots_in_the_schedules_time_zone() {
     );
     assert!(text.contains("0 4 * * 1-5 (Europe/Berlin)"), "{text}");
     assert!(text.contains("last fired: never"), "{text}");
-    let first = next[0].format("%Y-%m-%d 04:00 %:z").to_string();
+    let first = next[0].format("%a %Y-%m-%d 04:00 %:z").to_string();
     assert!(text.contains(&first), "{text}");
 }
 

@@ -32,15 +32,15 @@ pub fn schedules(views: &[ScheduleView], json: bool) -> Result<()> {
         outln!("{}: \"{}\"{flow}", view.name, view.title);
         outln!("  cron:       {} ({})", view.cron, view.timezone);
         outln!("  last fired: {}", last_fired(view));
-        let next: Vec<String> = view.next.iter().map(slot).collect();
-        outln!(
-            "  next:       {}",
-            if next.is_empty() {
-                "never (the pattern matches no time to come)".to_string()
-            } else {
-                next.join(", ")
+        match view.next.split_first() {
+            None => outln!("  next:       never (the pattern matches no time to come)"),
+            Some((first, rest)) => {
+                outln!("  next:       {}", slot(first));
+                for later in rest {
+                    outln!("              {}", slot(later));
+                }
             }
-        );
+        }
     }
     Ok(())
 }
@@ -59,12 +59,12 @@ fn last_fired(view: &ScheduleView) -> String {
     }
 }
 
-/// A slot in its zone's offset, seconds only where it has them.
+/// A slot with its weekday, at its zone's offset, seconds only where it has them.
 fn slot(at: &DateTime<chrono::FixedOffset>) -> String {
     use chrono::Timelike;
     if at.second() == 0 {
-        at.format("%Y-%m-%d %H:%M %:z").to_string()
+        at.format("%a %Y-%m-%d %H:%M %:z").to_string()
     } else {
-        at.format("%Y-%m-%d %H:%M:%S %:z").to_string()
+        at.format("%a %Y-%m-%d %H:%M:%S %:z").to_string()
     }
 }
