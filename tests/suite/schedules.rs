@@ -1,8 +1,9 @@
 //! End to end: scheduled traks (`[[schedule]]`). `ork run --watch` makes one trak per slot of
 //! a schedule that fires every second, on one machine and on two clones of one bare remote
 //! watching at once (each slot one trak in total, the loser left with nothing of its own);
-//! slots missed while no one watched fire once; a new schedule starts from now; `ork
-//! schedule` lists the next slots in the schedule's zone; mistakes in a schedule are errors
+//! slots missed while no one watched fire once; a new schedule starts from now; a trak made
+//! for a slot whose record could not be written (as after a crash) is that slot's trak the
+//! next time, never a second one; `ork schedule` lists the next slots in the schedule's zone; mistakes in a schedule are errors
 //! naming the file and line.
 
 use crate::common;
@@ -340,6 +341,51 @@ fn slots_missed_while_no_one_watched_fire_once_and_a_new_schedule_starts_from_no
     let out = s.ork_ok(&["run"]);
     assert!(!out.contains("scheduled"), "{out}");
     assert_eq!(trak_ids(&s.repo.trak_branches(), "yearly-").len(), 1);
+}
+
+#[test]
+fn a_trak_made_for_a_slot_whose_record_was_not_written_is_the_slots_trak_next_time() {
+    // The shared queue's remote decides; while it cannot be reached, a slot's trak is made
+    // here but its record cannot be pushed: the same as a crash between the two steps.
+    let s = sandbox(&workflow(
+        "[sync]\nqueue = true\n",
+        &schedule("yearly", YEARLY, ""),
+    ))
+    .with_remote();
+    s.ork_ok(&["run"]);
+    set_record(&s, "yearly", "2020-01-01T00:00:00Z");
+    s.git(&[
+        "push",
+        "-q",
+        "--force",
+        "origin",
+        "refs/ork/schedules/yearly:refs/ork/schedules/yearly",
+    ]);
+    s.git(&["fetch", "-q", "origin"]);
+    let remote = s.remote().root.clone();
+    let away = remote.with_extension("away");
+    std::fs::rename(&remote, &away).unwrap();
+
+    let out = s.ork(&["run"]);
+    let printed = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(printed.contains("warning: schedule yearly:"), "{printed}");
+    let made = trak_ids(&s.repo.trak_branches(), "yearly-");
+    assert_eq!(made.len(), 1, "{printed}");
+
+    // With the remote back, the next look fires that trak for the slot: no second one.
+    std::fs::rename(&away, &remote).unwrap();
+    let out = s.ork_ok(&["run"]);
+    assert!(
+        out.contains(&format!("{}: scheduled by yearly", made[0])),
+        "{out}"
+    );
+    assert_eq!(trak_ids(&s.repo.trak_branches(), "yearly-"), made, "{out}");
+    assert_eq!(remote_trak_ids(s.remote(), "yearly-"), made, "{out}");
+    let fired = record(s.remote(), "refs/ork/schedules/yearly");
+    assert_eq!(fired["trak"], made[0].as_str(), "{fired}");
+    // Nothing more is due.
+    let out = s.ork_ok(&["run"]);
+    assert!(!out.contains("scheduled"), "{out}");
 }
 
 #[test]
