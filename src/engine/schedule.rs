@@ -139,7 +139,20 @@ fn fire(
             slot,
         }));
     };
-    let trak = pending_or_new(store, workflow, schedule, &last, slot)?;
+    let pending = pending_id(store, schedule, &last, slot)?;
+    let id = pending
+        .clone()
+        .unwrap_or_else(|| slot_id(&schedule.name, slot));
+    // The trak's run lock, held until its record is written or it is given up: no `ork run`
+    // of this machine starts it meanwhile, so a trak given up was never run. Held by another
+    // process, it is being run (a pending trak) or fired there: the next look sees.
+    let Some(_lock) = super::try_run_lock(store, &id)? else {
+        return Ok(None);
+    };
+    let trak = match pending {
+        Some(id) => store.load(&id)?,
+        None => make(store, workflow, schedule, &id, slot)?,
+    };
     let record = FiredRecord::new(&name, slot, Some(&trak.id), store.machine());
     if store
         .write_fired(remote, &record, Some(last.oid), Some(&trak))?
@@ -164,25 +177,33 @@ fn fire(
     }))
 }
 
-/// The trak for `slot`: one made here for a slot after the `last` recorded, whose record a
-/// crash (or an unreachable remote) kept from being written, else a new one. Finding the
-/// first is what keeps a slot from ever making two.
-fn pending_or_new(
+/// A trak made here for a slot after the `last` recorded, up to `slot`, whose record a crash
+/// (or an unreachable remote) kept from being written: the slot's trak, so that a slot never
+/// makes two.
+fn pending_id(
     store: &Store,
-    workflow: &Workflow,
     schedule: &Schedule,
     last: &Fired,
     slot: DateTime<Utc>,
-) -> Result<Trak> {
+) -> Result<Option<String>> {
     let prefix = format!("{}-", schedule.name);
-    for id in store.local_ids_with_prefix(&prefix)? {
-        let pending = slot_of_id(&schedule.name, &id)
-            .is_some_and(|made_for| made_for > last.record.slot && made_for <= slot);
-        if pending {
-            return store.load(&id);
-        }
-    }
-    let id = slot_id(&schedule.name, slot);
+    Ok(store
+        .local_ids_with_prefix(&prefix)?
+        .into_iter()
+        .find(|id| {
+            slot_of_id(&schedule.name, id)
+                .is_some_and(|made_for| made_for > last.record.slot && made_for <= slot)
+        }))
+}
+
+/// Makes `schedule`'s trak `id` for `slot`; its title says the slot.
+fn make(
+    store: &Store,
+    workflow: &Workflow,
+    schedule: &Schedule,
+    id: &str,
+    slot: DateTime<Utc>,
+) -> Result<Trak> {
     let title = format!("{} ({})", schedule.title, slot_text(schedule, slot));
     new_trak(
         store,
@@ -195,7 +216,7 @@ fn pending_or_new(
             budget: None,
             after: &[],
             priority: schedule.priority,
-            id: Some(&id),
+            id: Some(id),
         },
     )
     .with_context(|| {

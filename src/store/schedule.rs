@@ -155,11 +155,14 @@ impl Store {
     }
 
     /// Removes a trak that was made here and never shared (its slot went to another machine):
-    /// its worktree, then its branch (compare-and-swap against the tip it was made at).
+    /// its branch, by compare-and-swap against the tip it was made at (so a trak something
+    /// was recorded on since stays), then its worktree.
     pub fn discard_unshared(&self, trak: &Trak) -> Result<()> {
-        if let Some(worktree) = self.git().worktree_of_branch(&trak.branch)? {
-            self.git().remove_worktree(&worktree)?;
+        let worktree = self.git().worktree_of_branch(&trak.branch)?;
+        self.git().delete_ref(&trak.branch, trak.tip)?;
+        match worktree {
+            Some(worktree) => self.git().remove_worktree(&worktree),
+            None => Ok(()),
         }
-        self.git().delete_ref(&trak.branch, trak.tip)
     }
 }

@@ -273,6 +273,20 @@ fn two_machines_watching_one_remote_make_one_trak_per_slot_in_total() {
     for m in machines {
         m.git(&["fetch", "-q", "origin"]);
         let local = trak_ids(&m.repo.trak_branches(), "tick-");
+        // A trak given up leaves no worktree behind.
+        let worktrees = trak_ids(
+            &m.repo
+                .worktree_dirs()
+                .iter()
+                .map(|dir| format!("ork/{dir}"))
+                .collect::<Vec<_>>(),
+            "tick-",
+        );
+        assert!(
+            worktrees.iter().all(|dir| local.contains(dir)),
+            "{}: worktrees {worktrees:?}, traks {local:?}",
+            m.label()
+        );
         let unshared: Vec<&String> = local.iter().filter(|id| !remote_ids.contains(id)).collect();
         assert!(
             unshared.len() <= 1 && unshared.iter().all(|id| Some(*id) == local.last()),
