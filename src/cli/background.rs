@@ -115,6 +115,9 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
         if let Some(workflow) = workflow.as_ref().filter(|_| watch || !looked) {
             let outcomes = engine::schedule::fire_due(store, workflow, Utc::now());
             print_scheduled(workflow, &outcomes, &mut failing);
+            for warning in store.warnings().take() {
+                eprintln!("warning: {warning}");
+            }
         }
         looked = true;
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {

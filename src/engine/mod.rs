@@ -145,6 +145,38 @@ pub fn first_stage_cannot_start(
 
 /// its worktree is made again when a stage next runs ([`ensure_worktree`]).
 pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
+    let trak = prepare_trak(store, workflow, request)?;
+    store.git().create_ref(
+        &trak.branch,
+        trak.tip,
+        &format!("ork: create trak {}", trak.id),
+    )?;
+    let trak = match request.budget {
+        // The person's budget is a decision like any: signed where decisions are.
+        Some(budget) => {
+            let set = crate::store::event::EventKind::BudgetSet {
+                stage: None,
+                budget,
+            };
+            if workflow.trust.sign {
+                store.record_signed(&trak, set, &store.git().signing_key()?)?
+            } else {
+                store.record(&trak, set)?
+            }
+        }
+        None => trak,
+    };
+    if let Err(err) = crate::engine::worktree::create(store, &trak, workflow) {
+        // Best effort: the worktree error is what the user must see.
+        let _ = store.git().delete_ref(&trak.branch, trak.tip);
+        return Err(err.context(format!("trak {} was not created", trak.id)));
+    }
+    Ok(trak)
+}
+
+/// The first commit of the trak `request` asks for, checked as [`new_trak`] checks it, without
+/// its branch, its budget or its worktree ([`crate::store::Store::prepare`]).
+pub fn prepare_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
     // The store makes the title one clean line and caps it (`store::text::title`); an empty
     // one is refused before anything else is looked at.
     if crate::store::text::one_line(request.title).is_empty() {
@@ -168,7 +200,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         bail!("--priority {priority}: a priority is 1 (first) to 5 (last)");
     }
     let after = dependencies::resolve_after(store, request.after)?;
-    let trak = store.create(&NewTrak {
+    store.prepare(&NewTrak {
         title: request.title,
         description: request.description,
         flow: &flow.name,
@@ -178,28 +210,7 @@ pub fn new_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -
         parent: None,
         after: &after,
         priority: request.priority,
-    })?;
-    let trak = match request.budget {
-        // The person's budget is a decision like any: signed where decisions are.
-        Some(budget) => {
-            let set = crate::store::event::EventKind::BudgetSet {
-                stage: None,
-                budget,
-            };
-            if workflow.trust.sign {
-                store.record_signed(&trak, set, &store.git().signing_key()?)?
-            } else {
-                store.record(&trak, set)?
-            }
-        }
-        None => trak,
-    };
-    if let Err(err) = crate::engine::worktree::create(store, &trak, workflow) {
-        // Best effort: the worktree error is what the user must see.
-        let _ = store.git().delete_ref(&trak.branch, trak.tip);
-        return Err(err.context(format!("trak {} was not created", trak.id)));
-    }
-    Ok(trak)
+    })
 }
 
 /// Drives traks: runs stages, gates, reviews and integration until a trak waits for a human,

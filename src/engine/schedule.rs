@@ -9,20 +9,23 @@
 //! slot that passed before anyone asked for it.
 //!
 //! The order of the steps is what keeps a crash from making two traks for a slot or losing
-//! it: the trak is made first, under an id derived from the schedule and the slot (so making
-//! it again finds the first), and the record moved last, by compare-and-swap. With the shared
-//! queue the record and the trak's branch go to the remote in one atomic push, so the remote
-//! never holds one without the other, and the machine whose push lands is the one that fired
-//! the slot; any other removes the trak it made (or takes the winner's, of the same id). A
-//! crash after the trak was made and before the record moved leaves a trak for a slot later
-//! than the recorded one: the next look finds it and fires it for the slot then due, instead
-//! of making another.
+//! it. The trak's id is derived from the schedule and the slot (so making it again finds the
+//! first), and the record is moved last, by compare-and-swap.
+//!
+//! - With the shared queue, the trak's first commit is made without a branch and pushed with
+//!   the record in one atomic push: the remote never holds one without the other, and the
+//!   machine whose push lands fired the slot. Only then does the trak get its branch here. A
+//!   machine that loses, or dies before it knows, leaves nothing but unreachable objects; one
+//!   that dies after its push landed left the trak on the remote, where `ork run` takes it.
+//! - Without it, the trak is made here first, then the record moved. A crash between the two
+//!   leaves a trak for a slot later than the recorded one: the next look finds it and fires
+//!   it for the slot then due, instead of making another.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Timelike, Utc};
 use serde::Serialize;
 
-use super::{TrakRequest, new_trak, queue_remote};
+use super::{TrakRequest, new_trak, prepare_trak, queue_remote};
 use crate::config::schedule::Schedule;
 use crate::config::workflow::Workflow;
 use crate::store::schedule::{Fired, FiredRecord};
@@ -149,31 +152,33 @@ fn fire(
     let Some(_lock) = super::try_run_lock(store, &id)? else {
         return Ok(None);
     };
+    // With the shared queue, a new trak is shared before it exists here: its commit goes to
+    // the remote with the record, and only then gets its branch here, so a machine that
+    // loses the slot, or dies before it knows, leaves no trak of its own behind.
+    let shared_first = pending.is_none() && remote.is_some();
     let trak = match pending {
         Some(id) => store.load(&id)?,
+        None if shared_first => prepare(store, workflow, schedule, &id, slot)?,
         None => make(store, workflow, schedule, &id, slot)?,
     };
     let record = FiredRecord::new(&name, slot, Some(&trak.id), store.machine());
-    if store
+    let fired = store
         .write_fired(remote, &record, Some(last.oid), Some(&trak))?
         .is_some()
-    {
-        return Ok(Some(Outcome::Scheduled {
+        || landed_after_all(store, remote, &name, &trak, shared_first)?;
+    if !fired {
+        return Ok(Some(Outcome::Lost {
             schedule: name,
             slot,
-            trak: trak.id,
         }));
     }
-    if landed_after_all(store, remote, &name, &trak)? {
-        return Ok(Some(Outcome::Scheduled {
-            schedule: name,
-            slot,
-            trak: trak.id,
-        }));
+    if shared_first {
+        settle_here(store, workflow, &trak);
     }
-    Ok(Some(Outcome::Lost {
+    Ok(Some(Outcome::Scheduled {
         schedule: name,
         slot,
+        trak: trak.id,
     }))
 }
 
@@ -196,7 +201,7 @@ fn pending_id(
         }))
 }
 
-/// Makes `schedule`'s trak `id` for `slot`; its title says the slot.
+/// Makes `schedule`'s trak `id` for `slot`, here: branch and worktree.
 fn make(
     store: &Store,
     workflow: &Workflow,
@@ -204,27 +209,66 @@ fn make(
     id: &str,
     slot: DateTime<Utc>,
 ) -> Result<Trak> {
-    let title = format!("{} ({})", schedule.title, slot_text(schedule, slot));
-    new_trak(
-        store,
-        workflow,
-        &TrakRequest {
-            title: &title,
-            description: &schedule.description,
-            flow: schedule.flow.as_deref(),
-            base: schedule.base.as_deref(),
-            budget: None,
-            after: &[],
-            priority: schedule.priority,
-            id: Some(id),
-        },
+    let title = title(schedule, slot);
+    new_trak(store, workflow, &request(schedule, &title, id)).with_context(|| not_made(schedule))
+}
+
+/// The first commit of `schedule`'s trak `id` for `slot`, without its branch.
+fn prepare(
+    store: &Store,
+    workflow: &Workflow,
+    schedule: &Schedule,
+    id: &str,
+    slot: DateTime<Utc>,
+) -> Result<Trak> {
+    let title = title(schedule, slot);
+    prepare_trak(store, workflow, &request(schedule, &title, id))
+        .with_context(|| not_made(schedule))
+}
+
+/// The title of a slot's trak: the schedule's, and the slot in its zone.
+fn title(schedule: &Schedule, slot: DateTime<Utc>) -> String {
+    format!("{} ({})", schedule.title, slot_text(schedule, slot))
+}
+
+fn request<'a>(schedule: &'a Schedule, title: &'a str, id: &'a str) -> TrakRequest<'a> {
+    TrakRequest {
+        title,
+        description: &schedule.description,
+        flow: schedule.flow.as_deref(),
+        base: schedule.base.as_deref(),
+        budget: None,
+        after: &[],
+        priority: schedule.priority,
+        id: Some(id),
+    }
+}
+
+fn not_made(schedule: &Schedule) -> String {
+    format!(
+        "schedule {}: its trak for the slot was not made",
+        schedule.name
     )
-    .with_context(|| {
-        format!(
-            "schedule {}: its trak for the slot was not made",
-            schedule.name
+}
+
+/// A trak shared before it existed here gets its branch and worktree, as `ork trak new` makes
+/// them. A failure is only a warning: the trak is on the remote (and recorded), `ork run`
+/// takes it from there, and its worktree is made when its stage runs.
+fn settle_here(store: &Store, workflow: &Workflow, trak: &Trak) {
+    let made = store
+        .git()
+        .create_ref(
+            &trak.branch,
+            trak.tip,
+            &format!("ork: create trak {}", trak.id),
         )
-    })
+        .and_then(|()| super::worktree::create(store, trak, workflow).map(|_| ()));
+    if let Err(err) = made {
+        store.warnings().push(format!(
+            "trak {} is shared, but its branch or worktree was not made here ({err:#}); ork run takes it from the remote",
+            trak.id
+        ));
+    }
 }
 
 /// The record moved before this machine's did: whether it was this very trak after all (a
@@ -235,8 +279,16 @@ fn landed_after_all(
     remote: Option<&str>,
     schedule: &str,
     trak: &Trak,
+    shared_first: bool,
 ) -> Result<bool> {
     refresh(store, remote)?;
+    if shared_first {
+        // Nothing of it is here to give up: only whether the push landed.
+        return match remote {
+            Some(remote) => store.remote_is_at(trak, remote),
+            None => Ok(false),
+        };
+    }
     let recorded = store.fired(remote, schedule)?;
     let names_it = recorded.is_some_and(|f| f.record.trak.as_deref() == Some(trak.id.as_str()));
     match remote {

@@ -115,7 +115,8 @@ impl Store {
         let written = match remote {
             Some(remote) => {
                 let mut refspecs = vec![format!("{oid}:{name}")];
-                refspecs.extend(trak.map(|t| format!("{0}:{0}", t.branch)));
+                // By its commit: a trak shared before it has a branch here goes as well.
+                refspecs.extend(trak.map(|t| format!("{}:{}", t.tip, t.branch)));
                 self.git()
                     .push_with_leases(remote, &refspecs, &[(name, expected)])?
             }

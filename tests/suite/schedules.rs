@@ -3,7 +3,8 @@
 //! watching at once (each slot one trak in total, the loser left with nothing of its own);
 //! slots missed while no one watched fire once; a new schedule starts from now; a trak made
 //! for a slot whose record could not be written (as after a crash) is that slot's trak the
-//! next time, never a second one; `ork schedule` lists the next slots in the schedule's zone; mistakes in a schedule are errors
+//! next time, never a second one, and with the shared queue no trak is made while the remote
+//! cannot take the record; `ork schedule` lists the next slots in the schedule's zone; mistakes in a schedule are errors
 //! naming the file and line.
 
 use crate::common;
@@ -267,9 +268,9 @@ fn two_machines_watching_one_remote_make_one_trak_per_slot_in_total() {
         remote_ids.last().unwrap().as_str(),
         "{last}\n{all}"
     );
-    // Neither machine kept a trak of its own for a slot the other fired: each local copy is
-    // the remote's, or the remote's with runs recorded on top (never a history of its own);
-    // and none is missing from the remote (except one a stopped watcher had just made).
+    // Neither machine kept a trak of its own for a slot the other fired, not even one stopped
+    // half-way through firing: every local trak is on the remote, and each local copy is the
+    // remote's, or the remote's with runs recorded on top (never a history of its own).
     for m in machines {
         m.git(&["fetch", "-q", "origin"]);
         let local = trak_ids(&m.repo.trak_branches(), "tick-");
@@ -289,7 +290,7 @@ fn two_machines_watching_one_remote_make_one_trak_per_slot_in_total() {
         );
         let unshared: Vec<&String> = local.iter().filter(|id| !remote_ids.contains(id)).collect();
         assert!(
-            unshared.len() <= 1 && unshared.iter().all(|id| Some(*id) == local.last()),
+            unshared.is_empty(),
             "{}: {unshared:?} not on the remote\n{all}",
             m.label()
         );
@@ -359,8 +360,40 @@ fn slots_missed_while_no_one_watched_fire_once_and_a_new_schedule_starts_from_no
 
 #[test]
 fn a_trak_made_for_a_slot_whose_record_was_not_written_is_the_slots_trak_next_time() {
-    // The shared queue's remote decides; while it cannot be reached, a slot's trak is made
-    // here but its record cannot be pushed: the same as a crash between the two steps.
+    // Without the shared queue the trak is made first, then the record moved: a record that
+    // cannot be written (its ref locked) is what a crash between the two leaves.
+    let s = sandbox(&workflow("", &schedule("yearly", YEARLY, "")));
+    s.ork_ok(&["run"]);
+    set_record(&s, "yearly", "2020-01-01T00:00:00Z");
+    let lock = s.repo.root.join(".git/refs/ork/schedules/yearly.lock");
+    std::fs::write(&lock, "").unwrap();
+
+    let out = s.ork(&["run"]);
+    let printed = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(printed.contains("warning: schedule yearly:"), "{printed}");
+    let made = trak_ids(&s.repo.trak_branches(), "yearly-");
+    assert_eq!(made.len(), 1, "{printed}");
+    let old = record(&s.repo, "refs/ork/schedules/yearly");
+    assert_eq!(old["slot"], "2020-01-01T00:00:00Z");
+
+    // With the ref free again, the next look fires that trak for the slot: no second one.
+    std::fs::remove_file(&lock).unwrap();
+    let out = s.ork_ok(&["run"]);
+    assert!(
+        out.contains(&format!("{}: scheduled by yearly", made[0])),
+        "{out}"
+    );
+    assert_eq!(trak_ids(&s.repo.trak_branches(), "yearly-"), made, "{out}");
+    let fired = record(&s.repo, "refs/ork/schedules/yearly");
+    assert_eq!(fired["trak"], made[0].as_str(), "{fired}");
+    let out = s.ork_ok(&["run"]);
+    assert!(!out.contains("scheduled"), "{out}");
+}
+
+#[test]
+fn a_slot_whose_record_cannot_reach_the_shared_queue_makes_no_trak_until_it_can() {
+    // With the shared queue the remote decides: while it cannot be reached, no trak is made
+    // for the slot, and the slot stays due.
     let s = sandbox(&workflow(
         "[sync]\nqueue = true\n",
         &schedule("yearly", YEARLY, ""),
@@ -383,21 +416,25 @@ fn a_trak_made_for_a_slot_whose_record_was_not_written_is_the_slots_trak_next_ti
     let out = s.ork(&["run"]);
     let printed = format!("{}{}", common::stdout(&out), common::stderr(&out));
     assert!(printed.contains("warning: schedule yearly:"), "{printed}");
-    let made = trak_ids(&s.repo.trak_branches(), "yearly-");
-    assert_eq!(made.len(), 1, "{printed}");
+    assert_eq!(
+        trak_ids(&s.repo.trak_branches(), "yearly-"),
+        Vec::<String>::new(),
+        "{printed}"
+    );
 
-    // With the remote back, the next look fires that trak for the slot: no second one.
     std::fs::rename(&away, &remote).unwrap();
     let out = s.ork_ok(&["run"]);
+    let made = trak_ids(&s.repo.trak_branches(), "yearly-");
+    assert_eq!(made.len(), 1, "{out}");
     assert!(
         out.contains(&format!("{}: scheduled by yearly", made[0])),
         "{out}"
     );
-    assert_eq!(trak_ids(&s.repo.trak_branches(), "yearly-"), made, "{out}");
     assert_eq!(remote_trak_ids(s.remote(), "yearly-"), made, "{out}");
     let fired = record(s.remote(), "refs/ork/schedules/yearly");
     assert_eq!(fired["trak"], made[0].as_str(), "{fired}");
-    // Nothing more is due.
+    // It got its worktree here, and ran like any trak due.
+    assert_eq!(s.status(&made[0]), "awaiting_review", "{out}");
     let out = s.ork_ok(&["run"]);
     assert!(!out.contains("scheduled"), "{out}");
 }
