@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 
 use ork::config::workflow::Workflow;
 use ork::engine;
@@ -88,6 +89,9 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     let mut started: std::collections::HashMap<String, String> = Default::default();
     let mut fetched: Option<Instant> = None;
     let mut taken_in: Option<Instant> = None;
+    let mut looked = false;
+    // Each schedule's failure as last printed: a watch says it again only when it changes.
+    let mut failing: std::collections::HashMap<String, String> = Default::default();
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -119,6 +123,15 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             }
             taken_in = Some(Instant::now());
         }
+        // Schedules fire on every look of a watch, and once (the first look) of a plain run.
+        if let Some(workflow) = workflow.as_ref().filter(|_| watch || !looked) {
+            let outcomes = engine::schedule::fire_due(store, workflow, Utc::now());
+            print_scheduled(workflow, &outcomes, &mut failing);
+            for warning in store.warnings().take() {
+                eprintln!("warning: {warning}");
+            }
+        }
+        looked = true;
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
             if running.len() >= jobs {
                 break;
@@ -142,6 +155,54 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(if watch { 1000 } else { 300 }));
+    }
+}
+
+/// What firing the schedules did, one line each (nothing for a schedule with no slot due),
+/// each slot in its schedule's time zone; a failure that `failing` holds already is not
+/// printed again.
+fn print_scheduled(
+    workflow: &Workflow,
+    outcomes: &[engine::schedule::Outcome],
+    failing: &mut std::collections::HashMap<String, String>,
+) {
+    use engine::schedule::Outcome;
+    let at = |name: &str, slot: &chrono::DateTime<Utc>| match workflow
+        .schedules
+        .iter()
+        .find(|s| s.name == name)
+    {
+        Some(schedule) => engine::schedule::slot_text(schedule, *slot),
+        None => slot.to_rfc3339(),
+    };
+    for outcome in outcomes {
+        if let Outcome::Failed { schedule, error } = outcome {
+            if failing.get(schedule) != Some(error) {
+                eprintln!("warning: schedule {schedule}: {error}; it is tried again next time");
+                failing.insert(schedule.clone(), error.clone());
+            }
+            continue;
+        }
+        failing.remove(outcome.schedule());
+        match outcome {
+            Outcome::Scheduled {
+                schedule,
+                slot,
+                trak,
+            } => println!(
+                "{trak}: scheduled by {schedule} (slot {})",
+                at(schedule, slot)
+            ),
+            Outcome::Started { schedule, slot } => println!(
+                "schedule {schedule}: starts from {}; its first trak comes with the next slot",
+                at(schedule, slot)
+            ),
+            Outcome::Lost { schedule, slot } => println!(
+                "schedule {schedule}: slot {} was fired by another machine",
+                at(schedule, slot)
+            ),
+            Outcome::Failed { .. } => {}
+        }
     }
 }
 

@@ -55,6 +55,7 @@ pub fn run() -> Result<()> {
             budget: None,
             after: &[],
             priority: None,
+            id: None,
             title: "Add a greeting script",
             description: "A shell script, greet.sh, that greets the world.",
             flow: Some("feature"),

@@ -162,6 +162,15 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// List the workflow's schedules: each one's last slot fired and its next slots.
+    Schedule {
+        /// How many of the next slots to list.
+        #[arg(long, short = 'n', default_value_t = 5)]
+        next: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the agents' output of a trak: kept logs, or follow the running one.
     Logs {
         /// The trak's id or a unique prefix of it.
@@ -670,6 +679,12 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
         Command::Run { jobs, watch } => {
             let store = open(git);
             crate::cli::background::run_all(&store, jobs.max(1), watch)
+        }
+        Command::Schedule { next, json } => {
+            let store = open(git);
+            let workflow = Workflow::load(store.git().main_workdir())?;
+            let views = engine::schedule::views(&store, &workflow, chrono::Utc::now(), next)?;
+            print::schedules(&views, json)
         }
         Command::Logs {
             id,

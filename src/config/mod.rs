@@ -6,6 +6,7 @@ pub mod duration;
 pub mod init;
 pub mod intake;
 pub mod sandbox;
+pub mod schedule;
 pub mod size;
 pub mod trust;
 pub mod workflow;

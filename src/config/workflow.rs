@@ -369,6 +369,8 @@ pub struct Workflow {
     pub checkpoint: Option<Duration>,
     /// Where work comes in from (`[intake]`): GitHub Issues, another tracker's programs.
     pub intake: super::intake::IntakeSettings,
+    /// The traks made by the clock (`[[schedule]]`), in the order written.
+    pub schedules: Vec<super::schedule::Schedule>,
 }
 
 impl Workflow {
@@ -512,6 +514,8 @@ struct RawWorkflow {
     prices: BTreeMap<String, Spanned<crate::agent::prices::Price>>,
     #[serde(default)]
     intake: Option<super::intake::RawIntake>,
+    #[serde(default)]
+    schedule: Vec<super::schedule::RawSchedule>,
 }
 
 #[derive(Deserialize)]
@@ -718,6 +722,15 @@ impl RawWorkflow {
             }
             spanned.into_inner()
         });
+        let schedules = super::schedule::validate(
+            self.schedule,
+            &super::schedule::KnownFlows {
+                names: &flow_names,
+                has_default: default_flow.is_some() || flows.len() == 1,
+            },
+            src,
+            errors,
+        );
         let worktree = self.worktree.map_or(
             WorktreeSetup {
                 setup: None,
@@ -765,6 +778,7 @@ impl RawWorkflow {
                 Some(raw) if raw.get_ref() == "off" => None,
                 raw => Some(parse_timeout(raw, DEFAULT_CHECKPOINT, src, errors)),
             },
+            schedules,
         }
     }
 }
@@ -1384,6 +1398,27 @@ mod tests {
             err.contains("would break its parts down with itself"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_schedule_without_a_flow_needs_a_default_one() {
+        let flow = |name: &str| {
+            format!(
+                "[flows.{name}]\n[[flows.{name}.stages]]\nname = \"w\"\nagent = \"a\"\nprompt = \"worker.md\"\nartifact = \"s\"\n"
+            )
+        };
+        let schedule = "[[schedule]]\nname = \"nightly\"\ncron = \"0 4 * * *\"\ntitle = \"T\"\n";
+        let two = format!("{AGENT}{}{}{schedule}", flow("f"), flow("g"));
+        let err = parse(&two).unwrap_err().to_string();
+        assert!(
+            err.contains("wf.toml:17:8: schedule \"nightly\" names no flow, and the workflow has no default_flow"),
+            "{err}"
+        );
+        let one = format!("{AGENT}{}{schedule}timezone = \"Asia/Tokyo\"\n", flow("f"));
+        let wf = parse(&one).unwrap();
+        assert_eq!(wf.schedules[0].timezone, chrono_tz::Asia::Tokyo);
+        let defaulted = format!("default_flow = \"g\"\n{two}");
+        assert_eq!(parse(&defaulted).unwrap().schedules[0].flow, None);
     }
 
     #[test]

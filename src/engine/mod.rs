@@ -23,6 +23,7 @@ pub mod prompt;
 pub mod pull_request;
 mod repo_watch;
 mod restore;
+pub mod schedule;
 mod session;
 mod signatures;
 pub mod spawn;
@@ -84,8 +85,8 @@ pub struct TrakRequest<'a> {
     pub after: &'a [String],
     /// 1 (first) to 5 (last); the default when `None`.
     pub priority: Option<u8>,
-    /// The trak's id, where it follows from what the trak is for (`issue-42`); one from the
-    /// title when `None`. Creating it twice fails the second time.
+    /// The trak's id, derived by the caller (an issue's number, a schedule's slot) so that
+    /// making it twice finds the first; a slug of the title with a random suffix when `None`.
     pub id: Option<&'a str>,
     /// The tracker's task it came in from (`[intake]`).
     pub source: Option<&'a crate::store::event::Source>,
@@ -174,43 +175,12 @@ fn create_trak(
     request: &TrakRequest<'_>,
     spawned_by: Option<&str>,
 ) -> Result<Trak> {
-    // The store makes the title one clean line and caps it (`store::text::title`); an empty
-    // one is refused before anything else is looked at.
-    if crate::store::text::one_line(request.title).is_empty() {
-        bail!(
-            "the trak's title is empty.\n  Give it a short title: ork trak new \"Add OAuth login\""
-        );
-    }
-    let flow = workflow.flow(request.flow)?;
-    let current = store.git().main_branch()?;
-    let base = match request.base {
-        Some(base) => base.to_string(),
-        None => current.ok_or_else(|| {
-            anyhow::anyhow!(
-                "HEAD is detached, so there is no branch to start from.\n  Pass --base with the branch the work should merge into."
-            )
-        })?,
-    };
-    if let Some(priority) = request.priority
-        && !(1..=5).contains(&priority)
-    {
-        bail!("--priority {priority}: a priority is 1 (first) to 5 (last)");
-    }
-    let after = dependencies::resolve_after(store, request.after)?;
-    let trak = store.create(&NewTrak {
-        title: request.title,
-        description: request.description,
-        flow: &flow.name,
-        stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
-        base: &base,
-        id: request.id,
-        parent: None,
-        after: &after,
-        priority: request.priority,
-        source: request.source,
-        agent: request.agent,
-        spawned_by,
-    })?;
+    let trak = prepare(store, workflow, request, spawned_by)?;
+    store.git().create_ref(
+        &trak.branch,
+        trak.tip,
+        &format!("ork: create trak {}", trak.id),
+    )?;
     let trak = match request.budget {
         // The person's budget is a decision like any: signed where decisions are.
         Some(budget) => {
@@ -234,14 +204,75 @@ fn create_trak(
     Ok(trak)
 }
 
-/// Takes back a trak [`new_trak`] just made and nobody else has seen (another machine made
-/// the same one first): its worktree and branch go, nothing else was written.
-pub(crate) fn forget_new_trak(store: &Store, trak: &Trak) -> Result<()> {
-    let worktree = store.worktree_path(&trak.id);
-    if worktree.exists() {
-        store.git().remove_worktree(&worktree)?;
+/// The first commit of the trak `request` asks for, checked as [`new_trak`] checks it, without
+/// its branch, its budget or its worktree ([`crate::store::Store::prepare`]).
+pub fn prepare_trak(store: &Store, workflow: &Workflow, request: &TrakRequest<'_>) -> Result<Trak> {
+    prepare(store, workflow, request, None)
+}
+
+fn prepare(
+    store: &Store,
+    workflow: &Workflow,
+    request: &TrakRequest<'_>,
+    spawned_by: Option<&str>,
+) -> Result<Trak> {
+    // The store makes the title one clean line and caps it (`store::text::title`); an empty
+    // one is refused before anything else is looked at.
+    if crate::store::text::one_line(request.title).is_empty() {
+        bail!(
+            "the trak's title is empty.\n  Give it a short title: ork trak new \"Add OAuth login\""
+        );
     }
-    store.git().delete_ref(&trak.branch, trak.tip)
+    let flow = workflow.flow(request.flow)?;
+    let current = store.git().main_branch()?;
+    let base = match request.base {
+        Some(base) => base.to_string(),
+        None => current.ok_or_else(|| {
+            anyhow::anyhow!(
+                "HEAD is detached, so there is no branch to start from.\n  Pass --base with the branch the work should merge into."
+            )
+        })?,
+    };
+    if let Some(priority) = request.priority
+        && !(1..=5).contains(&priority)
+    {
+        bail!("--priority {priority}: a priority is 1 (first) to 5 (last)");
+    }
+    let after = dependencies::resolve_after(store, request.after)?;
+    store.prepare(&NewTrak {
+        title: request.title,
+        description: request.description,
+        flow: &flow.name,
+        stages: flow.stages.iter().map(|s| s.name.clone()).collect(),
+        base: &base,
+        id: request.id,
+        parent: None,
+        after: &after,
+        priority: request.priority,
+        source: request.source,
+        agent: request.agent,
+        spawned_by,
+    })
+}
+
+/// A trak shared before it existed here gets its branch and worktree, as `ork trak new` makes
+/// them. A failure is only a warning: the trak is on the remote (and recorded), `ork run`
+/// takes it from there, and its worktree is made when its stage runs.
+pub(crate) fn settle_shared(store: &Store, workflow: &Workflow, trak: &Trak) {
+    let made = store
+        .git()
+        .create_ref(
+            &trak.branch,
+            trak.tip,
+            &format!("ork: create trak {}", trak.id),
+        )
+        .and_then(|()| worktree::create(store, trak, workflow).map(|_| ()));
+    if let Err(err) = made {
+        store.warnings().push(format!(
+            "trak {} is shared, but its branch or worktree was not made here ({err:#}); ork run takes it from the remote",
+            trak.id
+        ));
+    }
 }
 
 /// Drives traks: runs stages, gates, reviews and integration until a trak waits for a human,

@@ -22,6 +22,7 @@ mod listing;
 pub mod local_files;
 mod machines;
 pub mod repo_watch;
+pub mod schedule;
 pub mod secrets;
 pub mod state;
 mod story;
@@ -355,6 +356,20 @@ impl Store {
     /// Creates a trak: one commit on top of `base`'s tip holding its record, and the branch
     /// `ork/<id>` pointing at it. Either both exist afterwards, or neither is visible.
     pub fn create(&self, new: &NewTrak<'_>) -> Result<Trak> {
+        let trak = self.prepare(new)?;
+        self.git.create_ref(
+            &trak.branch,
+            trak.tip,
+            &format!("ork: create trak {}", trak.id),
+        )?;
+        Ok(trak)
+    }
+
+    /// A trak's first commit, as [`Store::create`] makes it, without its branch: a trak that
+    /// is shared before it exists here (a schedule's, pushed with the record of its slot), and
+    /// is nothing but unreachable objects until then. The returned trak names the branch it
+    /// is to have.
+    pub fn prepare(&self, new: &NewTrak<'_>) -> Result<Trak> {
         // Every title enters here (a person's, a breakdown agent's): one clean line, capped,
         // what did not fit kept at the start of the description.
         let title = text::title(new.title);
@@ -414,14 +429,11 @@ impl Store {
         let commit =
             self.git
                 .write_commit(base_tip, &files, &message, Some((STATE_HEADER, &header)))?;
-        let branch = format!("{BRANCH_PREFIX}{id}");
-        self.git
-            .create_ref(&branch, commit, &format!("ork: create trak {id}"))?;
         Ok(Trak {
+            branch: format!("{BRANCH_PREFIX}{id}"),
             id,
             state,
             location: Location::Local,
-            branch,
             tip: commit,
         })
     }

@@ -43,7 +43,8 @@ pub struct SyncReport {
 /// make every `git fetch` fail.
 /// Claims are moved in place (never fast-forwarded), so their refspec is forced: the
 /// remote-tracking copy follows whatever the remote holds.
-pub fn refspecs(remote: &str) -> [String; 4] {
+/// Schedules' records are moved in place too.
+pub fn refspecs(remote: &str) -> [String; 5] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
@@ -51,6 +52,10 @@ pub fn refspecs(remote: &str) -> [String; 4] {
         format!(
             "+{}*:refs/ork/remotes/{remote}/wip/*",
             crate::store::checkpoint::WIP_PREFIX
+        ),
+        format!(
+            "+{}*:refs/ork/remotes/{remote}/schedules/*",
+            crate::store::schedule::SCHEDULES_PREFIX
         ),
     ]
 }

@@ -27,6 +27,7 @@ mod quickstart;
 mod real_agents;
 mod repo_watch;
 mod sandbox;
+mod schedules;
 mod signed;
 mod spawn;
 mod steering;

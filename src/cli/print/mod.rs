@@ -41,6 +41,7 @@ macro_rules! paintedln {
 mod colour;
 mod logs;
 mod progress;
+mod schedules;
 mod setup;
 mod sync;
 mod traks;
@@ -48,6 +49,7 @@ mod traks;
 pub use colour::*;
 pub use logs::*;
 pub use progress::*;
+pub use schedules::*;
 pub use setup::*;
 pub use sync::*;
 pub use traks::*;

@@ -258,26 +258,42 @@ impl Intake<'_> {
                 .collect(),
         };
         let description = description_of(&view);
-        let trak = crate::engine::new_trak(
-            self.store,
-            self.workflow,
-            &crate::engine::TrakRequest {
-                title: &task.title,
-                description: &description,
-                flow: routed.flow.as_deref(),
-                after: &routed.after,
-                priority: routed.priority,
-                id: Some(id),
-                source: Some(&source),
-                agent: routed.agent.as_deref(),
-                ..Default::default()
-            },
-        )
-        .with_context(|| format!("taking in {}", tracker.reference(&task.key)))?;
-        if !self.share(&trak, None)? {
-            crate::engine::forget_new_trak(self.store, &trak)?;
-            return Ok(None);
-        }
+        let request = crate::engine::TrakRequest {
+            title: &task.title,
+            description: &description,
+            flow: routed.flow.as_deref(),
+            after: &routed.after,
+            priority: routed.priority,
+            id: Some(id),
+            source: Some(&source),
+            agent: routed.agent.as_deref(),
+            ..Default::default()
+        };
+        let taking = || format!("taking in {}", tracker.reference(&task.key));
+        let trak = match self.remote {
+            None => {
+                crate::engine::new_trak(self.store, self.workflow, &request).with_context(taking)?
+            }
+            // With the shared queue the trak is shared before it exists here: its first commit
+            // is pushed only where the remote has no such branch (a compare-and-swap), and
+            // only then gets its branch here. A machine that loses, or dies before it knows,
+            // leaves no trak of its own to diverge from the winner's.
+            Some(remote) => {
+                let trak = crate::engine::prepare_trak(self.store, self.workflow, &request)
+                    .with_context(taking)?;
+                let refspec = format!("{}:{}", trak.tip, trak.branch);
+                let lease = (trak.branch.clone(), None);
+                if !self
+                    .store
+                    .git()
+                    .push_with_leases(remote, &[refspec], &[lease])?
+                {
+                    return Ok(None);
+                }
+                crate::engine::settle_shared(self.store, self.workflow, &trak);
+                trak
+            }
+        };
         self.happened.push(format!(
             "{id}: taken in from {} ({}, flow {})",
             tracker.reference(&task.key),
