@@ -976,6 +976,13 @@ fn claude_code_creates_two_traks_through_orks_mcp_server() {
     let first_id = first["id"].as_str().unwrap();
     assert_eq!(first["status"], "queued", "{first:#}");
     assert_eq!(second["after"], serde_json::json!([first_id]), "{second:#}");
+    // It listed them and read the second's status, through the tools, and said what it saw.
+    let second_id = second["id"].as_str().unwrap();
+    assert!(said.contains("listed 2 traks"), "{said}");
+    assert!(
+        said.contains(&format!("{second_id} is after {first_id}")),
+        "{said}"
+    );
     assert_eq!(
         second["waits_for"],
         serde_json::json!([first_id]),
