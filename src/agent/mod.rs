@@ -100,6 +100,12 @@ pub enum AgentOutput {
     },
     /// Questions that wait for `ork answer`.
     Questions { questions: Vec<Question> },
+    /// A race's judge picks attempt `winner` (its number) of those shown, `content` saying why.
+    Pick {
+        winner: u32,
+        #[serde(default)]
+        content: String,
+    },
     /// The agent could not do the work.
     Failed { error: String },
 }
@@ -334,6 +340,13 @@ pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> 
         "breakdown" => {
             let subtraks = serde_json::from_value(value.get("subtraks")?.clone()).ok()?;
             Some(AgentOutput::Breakdown { content, subtraks })
+        }
+        "pick" => {
+            let winner = value.get("winner").and_then(|w| w.as_u64())?;
+            Some(AgentOutput::Pick {
+                winner: u32::try_from(winner).ok()?,
+                content,
+            })
         }
         _ => None,
     }

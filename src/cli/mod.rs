@@ -109,6 +109,10 @@ enum Command {
         /// Set the budget the trak stopped at (else the trak's own) to a new total, and go on.
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Pick attempt K of a race as its winner (`ork show` lists them, `ork diff --race`
+        /// shows them): its files become the stage's result, and the stage is approved.
+        #[arg(long, value_name = "K", conflicts_with_all = ["config", "usd", "tokens"])]
+        pick: Option<u32>,
     },
     /// Reject the stage waiting for review; it runs again with your feedback.
     Reject {
@@ -599,10 +603,12 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             args,
             config,
             budget,
+            pick,
         } => {
             let decision = match budget.budget() {
                 Some(budget) => HumanDecision::RaiseBudget(budget),
                 None if config => HumanDecision::ApproveConfig,
+                None if pick.is_some() => HumanDecision::Pick(pick.unwrap_or_default()),
                 None => HumanDecision::Approve,
             };
             decide(open(git), args, decision)

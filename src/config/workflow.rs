@@ -176,6 +176,8 @@ pub struct Stage {
     /// How long the agent may print nothing and change nothing in its worktree before its
     /// run ends as stalled (and runs again within `max_attempts`).
     pub stall: Option<Duration>,
+    /// Several attempts side by side, one of those that pass carrying on.
+    pub race: Option<super::race::Race>,
 }
 
 impl Stage {
@@ -578,6 +580,8 @@ struct RawStage {
     stall: Option<Spanned<String>>,
     #[serde(default)]
     subtraks: Option<Spanned<RawSubtraks>>,
+    #[serde(default)]
+    race: Option<Spanned<super::race::RawRace>>,
 }
 
 #[derive(Deserialize)]
@@ -1092,6 +1096,16 @@ fn validate_flow(
         let subtraks = stage
             .subtraks
             .map(|raw| validate_subtraks(flow_name, name, raw, stage.verdict, known, src, errors));
+        let race = stage.race.map(|raw| {
+            let on = super::race::RaceStage {
+                name,
+                agent: &agent,
+                review: stage.review,
+                verdict: stage.verdict,
+                breakdown: subtraks.is_some(),
+            };
+            super::race::validate(raw, &on, known.agents, src, prompts, errors)
+        });
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
@@ -1120,6 +1134,7 @@ fn validate_flow(
             max_rounds,
             budget,
             subtraks,
+            race,
         });
     }
     let integration = raw.integration.unwrap_or(RawIntegration {
@@ -1279,6 +1294,7 @@ mod tests {
             "worker.md",
             "reviewer.md",
             "compound.md",
+            "judge.md",
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }

@@ -14,6 +14,7 @@ const DEFAULT_FILES: &[&str] = &[
     ".orkestra/agents/worker.md",
     ".orkestra/agents/compound.md",
     ".orkestra/agents/reviewer.md",
+    ".orkestra/agents/judge.md",
     ".orkestra/scripts/checks.sh",
     ".orkestra/.gitignore",
     ".orkestra/worktree.include",

@@ -47,6 +47,20 @@ impl Git {
         .map(drop)
     }
 
+    /// A worktree at `path` whose HEAD is the plain ref `full_name` (outside `refs/heads/`, so
+    /// no branch): `git worktree add --detach` at its tip, then HEAD pointed at the ref, so
+    /// that commits there move it as they move a branch. For a race's attempts, which cannot
+    /// be branches beside the trak's `ork/<id>` (a ref cannot be a file and a folder).
+    pub fn add_worktree_on_ref(&self, path: &Path, full_name: &str) -> Result<()> {
+        let tip = self
+            .ref_tip(full_name)?
+            .with_context(|| format!("{full_name} does not exist"))?;
+        self.add_scratch_worktree(path, tip)?;
+        self.run(path, &["symbolic-ref", "HEAD", full_name])
+            .map(drop)
+            .with_context(|| format!("pointing the worktree {} at {full_name}", path.display()))
+    }
+
     /// Removes a scratch worktree made by [`Git::add_scratch_worktree`], whatever it holds.
     pub fn remove_scratch_worktree(&self, path: &Path) -> Result<()> {
         let _lock = self.runtime_lock("worktrees.lock")?;
