@@ -301,6 +301,7 @@ impl Engine<'_> {
             id = trak.id
         ));
         let attempt = trak.state.attempt;
+        forget_worktrees(self.store, &trak, &stage.name);
         self.store.record(
             &trak,
             EventKind::GateFailed {

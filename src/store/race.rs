@@ -32,6 +32,8 @@ impl Store {
         let tip = match self.git.ref_tip(&name)? {
             Some(tip) if self.git.is_ancestor(from, tip)? => tip,
             Some(old) => {
+                // Its worktree holds the old race's files: it is made afresh.
+                self.remove_race_worktree(id, stage, no)?;
                 self.git
                     .update_ref(&name, from, old, "ork: race starts again")?;
                 from

@@ -131,3 +131,75 @@ fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
             .exists()
     );
 }
+
+#[test]
+fn with_a_human_review_the_person_picks_the_winner() {
+    let sandbox = Sandbox::new(&workflow("human", false), json!({}));
+    sandbox.set_race_plan(racers());
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(out.contains("a person picks: ork approve"), "{out}");
+    sandbox.assert_at(&id, "awaiting_review", "work");
+
+    // Two passed: a plain approve does not say which; a failed attempt cannot be picked.
+    let err = sandbox.ork_err(&["approve", &id]);
+    assert!(err.contains("2 attempts of the race passed"), "{err}");
+    assert!(err.contains("--pick K (K one of 2, 3"), "{err}");
+    let err = sandbox.ork_err(&["approve", &id, "--pick", "1"]);
+    assert!(err.contains("attempt 1 of the race did not pass"), "{err}");
+    // An agent inside a run cannot pick for the person.
+    let refused = sandbox
+        .repo
+        .ork_command(&sandbox.repo.root, &["approve", &id, "--pick", "2"])
+        .env("ORK_TRAK", &id)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(common::stderr(&refused).contains("decisions are a person's"));
+    sandbox.assert_at(&id, "awaiting_review", "work");
+
+    sandbox.ork_ok(&["approve", &id, "--pick", "3"]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"three.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"two.txt".to_string()), "{files:?}");
+    let show = common::json(&sandbox.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(show["races"]["work"]["winner"], 3);
+    assert_eq!(show["races"]["work"]["picked_by"], "human");
+    let total = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((total - 1.0).abs() < 1e-9, "total cost {total}");
+}
+
+#[test]
+fn no_attempt_passing_fails_the_stage_and_a_retry_races_again() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    let lose = json!({"work": [run(json!({"x.txt": "x\n"}), "no luck", 0.0)]});
+    sandbox.set_race_plan(json!({"1": lose, "2": lose, "3": lose}));
+
+    let (id, _) = sandbox.new_trak("Add a greeting", &[]);
+    sandbox.assert_at(&id, "failed", "work");
+    let show = sandbox.ork_ok(&["show", &id]);
+    assert!(show.contains("No attempt of the race passed"), "{show}");
+    // The judge never ran: there was nothing to pick from.
+    assert_eq!(sandbox.runs("race-judge.work"), 0);
+
+    let mut races = racers();
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 3, "content": "3"}}]});
+    sandbox.set_race_plan(races);
+    sandbox.ork_ok(&["retry", &id]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"three.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"x.txt".to_string()), "{files:?}");
+}
+
+#[test]
+fn a_race_without_anyone_to_pick_is_refused_with_its_line() {
+    let text = workflow("auto", false);
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    sandbox.repo.write(".orkestra/workflow.toml", &text);
+    let err = sandbox.ork_err(&["trak", "new", "--no-run", "x"]);
+    assert!(err.contains("workflow.toml:"), "{err}");
+    assert!(err.contains("has no judge"), "{err}");
+    assert!(err.contains("review = \"human\""), "{err}");
+}
