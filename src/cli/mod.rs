@@ -227,8 +227,11 @@ enum Command {
         #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
         id: Option<String>,
         /// Show how this stage's artifact changed between attempts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "race")]
         stage: Option<String>,
+        /// Show each attempt of the trak's races, its change against the race's start.
+        #[arg(long)]
+        race: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -704,10 +707,18 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let done = mcp::install(&git, client)?;
             print::mcp_installed(&done)
         }
-        Command::Diff { id, stage, json } => {
+        Command::Diff {
+            id,
+            stage,
+            race,
+            json,
+        } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
             let trak = store.resolve(id.as_deref())?;
+            if race {
+                return print::race_diff(&store, &trak, json);
+            }
             let Some(stage) = stage else {
                 return print::diff(&store, &trak, None, json);
             };

@@ -471,7 +471,12 @@ impl Engine<'_> {
                 )?
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
-            let diff = attempt_diff(self.store, &trak.id, oid(&race.from)?, tip)?;
+            let diff = crate::engine::views::inspect::attempt_diff(
+                self.store,
+                &trak.id,
+                oid(&race.from)?,
+                tip,
+            )?;
             let whole = format!("The whole diff: ork diff {} --race", trak.id);
             section.push_str(&format!(
                 "## Attempt {} ({})\n\n### Its {}\n\n{}\n\n### Its diff\n\n```diff\n{}\n```\n\n",
@@ -707,27 +712,6 @@ pub(super) fn pick_by_person(
     )?;
     forget_worktrees(store, &trak, &stage_name);
     Ok(trak)
-}
-
-/// `git diff --stat -p` of a race attempt at `tip` against the race's start `from`, the record
-/// folder left out.
-pub fn attempt_diff(store: &Store, id: &str, from: Oid, tip: Oid) -> Result<String> {
-    let git = store.git();
-    let exclude = format!(":(exclude){}", crate::store::record_dir(id));
-    let out = git.run(
-        git.main_workdir(),
-        &[
-            "diff",
-            "--stat",
-            "-p",
-            &from.to_string(),
-            &tip.to_string(),
-            "--",
-            ".",
-            &exclude,
-        ],
-    )?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn oid(hex: &str) -> Result<Oid> {

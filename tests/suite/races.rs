@@ -158,6 +158,17 @@ fn with_a_human_review_the_person_picks_the_winner() {
     assert!(common::stderr(&refused).contains("decisions are a person's"));
     sandbox.assert_at(&id, "awaiting_review", "work");
 
+    // Each attempt's change, side by side.
+    let diff = sandbox.ork_ok(&["diff", &id, "--race"]);
+    assert!(
+        diff.contains("=== work: attempt 1 (fake), failed"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("one.txt") && diff.contains("three.txt"),
+        "{diff}"
+    );
+
     sandbox.ork_ok(&["approve", &id, "--pick", "3"]);
     sandbox.assert_at(&id, "done", "work");
     let files = sandbox.repo.tree_files("main");

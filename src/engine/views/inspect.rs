@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::store::event::{Event, EventKind};
+use crate::store::git::Oid;
 use crate::store::{Store, Trak};
 
 /// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
@@ -74,6 +75,40 @@ pub fn last_gate_failure(events: &[Event]) -> Option<(&str, u32, &str)> {
         } => Some((stage.as_str(), *attempt, output.as_str())),
         _ => None,
     })
+}
+
+/// `git diff --stat -p` of a race attempt at `tip` against the race's start `from`, the record
+/// folder left out.
+pub fn attempt_diff(store: &Store, id: &str, from: Oid, tip: Oid) -> Result<String> {
+    let git = store.git();
+    let exclude = format!(":(exclude){}", crate::store::record_dir(id));
+    let (from, tip) = (from.to_string(), tip.to_string());
+    let out = git.run(
+        git.main_workdir(),
+        &["diff", "--stat", "-p", &from, &tip, "--", ".", &exclude],
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Each attempt of the trak's latest race at each stage that raced, with its change against the
+/// race's start (`None` once its ref is gone: the trak was merged or dropped).
+pub fn race_diffs(
+    store: &Store,
+    trak: &Trak,
+) -> Result<Vec<(String, crate::store::state::RaceAttempt, Option<String>)>> {
+    let mut out = Vec::new();
+    for (stage, race) in &trak.state.races {
+        let from = Oid::from_hex(race.from.as_bytes())?;
+        for attempt in &race.attempts {
+            let name = crate::store::race_ref(&trak.id, stage, attempt.no);
+            let diff = match store.git().ref_tip(&name)? {
+                Some(tip) => Some(attempt_diff(store, &trak.id, from, tip)?),
+                None => None,
+            };
+            out.push((stage.clone(), attempt.clone(), diff));
+        }
+    }
+    Ok(out)
 }
 
 /// `git diff --stat -p` of the trak's code against its base (the record folder left out).
