@@ -33,6 +33,7 @@ pub mod worktree;
 pub use claim::{ClaimLost, ClaimView, HeldClaim, claim_view, claimed_elsewhere, queue_remote};
 pub use decisions::{HumanDecision, INSIDE_TRAK_VAR, decide, drop_trak, inside_a_trak};
 pub use intake::pass as intake_pass;
+pub use race::waits_for_pick;
 
 use std::path::{Path, PathBuf};
 

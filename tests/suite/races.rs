@@ -12,7 +12,7 @@ use common::{RunsOrk, Sandbox};
 /// The `feature` flow with one stage, `work`, racing three attempts of the fake agent behind
 /// the gate `test -f ok.txt`; `review` and `judge` as given (a judge is an agent `judge`
 /// running the fake agent too).
-fn workflow(review: &str, judge: bool) -> String {
+pub(crate) fn workflow(review: &str, judge: bool) -> String {
     let judge_key = if judge { ", judge = \"judge\"" } else { "" };
     format!(
         "default_flow = \"feature\"\n\n{}\n\
@@ -33,7 +33,7 @@ fn run(files: Value, summary: &str, cost: f64) -> Value {
 }
 
 /// The three racers: 1 never writes ok.txt (its gate fails on both its attempts), 2 and 3 pass.
-fn racers() -> Value {
+pub(crate) fn racers() -> Value {
     json!({
         "1": {"work": [run(json!({"one.txt": "one\n"}), "one's way", 0.25)]},
         "2": {"work": [run(json!({"ok.txt": "", "two.txt": "two\n"}), "two's way", 0.25)]},
@@ -42,7 +42,7 @@ fn racers() -> Value {
 }
 
 impl Sandbox {
-    fn set_race_plan(&self, races: Value) {
+    pub(crate) fn set_race_plan(&self, races: Value) {
         let plan = json!({"dir": self.agent_dir, "stages": {}, "races": races});
         std::fs::write(&self.plan, plan.to_string()).unwrap();
     }
