@@ -597,11 +597,16 @@ fn crown(
     usage: Usage,
     signing_key: Option<&str>,
 ) -> Result<Trak> {
-    let race = &trak.state.races[&stage.name];
-    let from = oid(&race.from)?;
     let tip = oid(winner.tip.as_deref().unwrap_or_default())?;
+    // Read at its recorded tip: on another machine only the fetched commit may be there.
     let session_id = store
-        .race_attempt(&trak.id, &stage.name, winner.no, from)?
+        .race_attempt_at(&trak.id, &stage.name, winner.no, tip)
+        .with_context(|| {
+            format!(
+                "attempt {}'s commit {tip} is not in this repository; fetch it from the machine that ran the race (ork sync there, then here)",
+                winner.no
+            )
+        })?
         .state
         .sessions
         .get(&stage.name)

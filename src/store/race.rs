@@ -46,6 +46,12 @@ impl Store {
         self.read(id, &name, tip, Location::Local)
     }
 
+    /// Attempt `no` of `stage`'s race as it was at `tip` (a commit its ref had, here or on
+    /// another machine: fetched as `refs/ork/remotes/<remote>/race/…`).
+    pub fn race_attempt_at(&self, id: &str, stage: &str, no: u32, tip: Oid) -> Result<Trak> {
+        self.read(id, &race_ref(id, stage, no), tip, Location::Local)
+    }
+
     /// Where attempt `trak` of a race is worked on (`trak` being one, see [`attempt_of`]):
     /// `.orkestra/worktrees/.race/<id>/<stage>-<no>`, beside the traks' own worktrees (the
     /// leading dot keeps it from ever being a trak's id).

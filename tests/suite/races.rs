@@ -214,3 +214,34 @@ fn a_race_without_anyone_to_pick_is_refused_with_its_line() {
     assert!(err.contains("has no judge"), "{err}");
     assert!(err.contains("review = \"human\""), "{err}");
 }
+
+#[test]
+fn a_race_run_on_one_machine_is_seen_and_picked_on_another() {
+    let net = common::Net::new(&workflow("human", false));
+    let (a, b) = (&net.a, &net.b);
+    a.set_race_plan(racers());
+    let (id, _) = a.new_trak("Add a greeting", &[]);
+    a.assert_at(&id, "awaiting_review", "work");
+    a.ork_ok(&["sync"]);
+    assert!(
+        net.remote_ref(&format!("refs/ork/race/{id}/work/2"))
+            .is_some()
+    );
+
+    // B fetches the race: its events, and each attempt's code.
+    b.ork_ok(&["sync"]);
+    let diff = b.ork_ok(&["diff", &id, "--race"]);
+    assert!(
+        diff.contains("=== work: attempt 3 (fake), passed"),
+        "{diff}"
+    );
+    assert!(diff.contains("three.txt"), "{diff}");
+
+    // A person on B picks; the winner's code lands from there.
+    b.ork_ok(&["approve", &id, "--pick", "3"]);
+    b.assert_at(&id, "done", "work");
+    b.ork_ok(&["sync"]);
+    net.remote_git(&["cat-file", "-e", "main:three.txt"]);
+    let out = net.remote.git_output(&["cat-file", "-e", "main:two.txt"]);
+    assert!(!out.status.success(), "only the winner's code lands");
+}

@@ -863,6 +863,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
         "+refs/ork/logs/*:refs/ork/remotes/origin/logs/*",
         "+refs/ork/claims/*:refs/ork/remotes/origin/claims/*",
         "+refs/ork/wip/*:refs/ork/remotes/origin/wip/*",
+        "+refs/ork/race/*:refs/ork/remotes/origin/race/*",
     ];
     let default_spec = "+refs/heads/*:refs/remotes/origin/*";
 
@@ -877,7 +878,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[0],
             ork_specs[1],
             ork_specs[2],
-            ork_specs[3]
+            ork_specs[3],
+            ork_specs[4]
         ]
     );
     a.ork_ok(&["init"]);
@@ -888,7 +890,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[0],
             ork_specs[1],
             ork_specs[2],
-            ork_specs[3]
+            ork_specs[3],
+            ork_specs[4]
         ]
     );
 
@@ -910,7 +913,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[0],
             ork_specs[1],
             ork_specs[2],
-            ork_specs[3]
+            ork_specs[3],
+            ork_specs[4]
         ]
     );
     assert_eq!(
@@ -921,6 +925,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             "+refs/ork/logs/*:refs/ork/remotes/backup/logs/*",
             "+refs/ork/claims/*:refs/ork/remotes/backup/claims/*",
             "+refs/ork/wip/*:refs/ork/remotes/backup/wip/*",
+            "+refs/ork/race/*:refs/ork/remotes/backup/race/*",
         ]
     );
     assert_eq!(

@@ -196,7 +196,9 @@ pub fn race_diff(store: &Store, trak: &Trak, json: bool) -> Result<()> {
         match diff {
             Some(diff) if diff.trim().is_empty() => outln!("(no change)\n"),
             Some(diff) => outln!("{}", printable(diff)),
-            None => outln!("(its ref is gone: the trak was merged or dropped)\n"),
+            None => outln!(
+                "(its commit is not in this repository: ork sync on the machine that ran the race, then here)\n"
+            ),
         }
     }
     Ok(())

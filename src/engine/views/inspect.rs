@@ -91,7 +91,8 @@ pub fn attempt_diff(store: &Store, id: &str, from: Oid, tip: Oid) -> Result<Stri
 }
 
 /// Each attempt of the trak's latest race at each stage that raced, with its change against the
-/// race's start (`None` once its ref is gone: the trak was merged or dropped).
+/// race's start: at the tip its end recorded, else its ref's (here or fetched); `None` when
+/// neither commit is in this repository.
 pub fn race_diffs(
     store: &Store,
     trak: &Trak,
@@ -100,15 +101,40 @@ pub fn race_diffs(
     for (stage, race) in &trak.state.races {
         let from = Oid::from_hex(race.from.as_bytes())?;
         for attempt in &race.attempts {
-            let name = crate::store::race_ref(&trak.id, stage, attempt.no);
-            let diff = match store.git().ref_tip(&name)? {
-                Some(tip) => Some(attempt_diff(store, &trak.id, from, tip)?),
+            let tip = attempt_tip(store, trak, stage, attempt)?;
+            let diff = match tip {
+                Some(tip) => attempt_diff(store, &trak.id, from, tip).ok(),
                 None => None,
             };
             out.push((stage.clone(), attempt.clone(), diff));
         }
     }
     Ok(out)
+}
+
+/// Where attempt `attempt` of `stage`'s race ended, or is now: its recorded tip, its local
+/// ref, or a fetched copy of it.
+fn attempt_tip(
+    store: &Store,
+    trak: &Trak,
+    stage: &str,
+    attempt: &crate::store::state::RaceAttempt,
+) -> Result<Option<Oid>> {
+    if let Some(tip) = attempt.tip.as_deref() {
+        return Ok(Some(Oid::from_hex(tip.as_bytes())?));
+    }
+    let git = store.git();
+    let name = crate::store::race_ref(&trak.id, stage, attempt.no);
+    if let Some(tip) = git.ref_tip(&name)? {
+        return Ok(Some(tip));
+    }
+    let rest = &name[crate::store::RACE_PREFIX.len()..];
+    for remote in git.remote_names() {
+        if let Some(tip) = git.ref_tip(&format!("refs/ork/remotes/{remote}/race/{rest}"))? {
+            return Ok(Some(tip));
+        }
+    }
+    Ok(None)
 }
 
 /// `git diff --stat -p` of the trak's code against its base (the record folder left out).
