@@ -32,11 +32,17 @@ fn run(files: Value, summary: &str, cost: f64) -> Value {
            "usage": {"input_tokens": 100, "output_tokens": 10, "cost_usd": cost}}})
 }
 
+/// `run` reporting the agent's session `id`.
+fn with_session(mut run: Value, id: &str) -> Value {
+    run["result"]["session_id"] = json!(id);
+    run
+}
+
 /// The three racers: 1 never writes ok.txt (its gate fails on both its attempts), 2 and 3 pass.
 pub(crate) fn racers() -> Value {
     json!({
-        "1": {"work": [run(json!({"one.txt": "one\n"}), "one's way", 0.25)]},
-        "2": {"work": [run(json!({"ok.txt": "", "two.txt": "two\n"}), "two's way", 0.25)]},
+        "1": {"work": [with_session(run(json!({"one.txt": "one\n"}), "one's way", 0.25), "s-one")]},
+        "2": {"work": [with_session(run(json!({"ok.txt": "", "two.txt": "two\n"}), "two's way", 0.25), "s-two")]},
         "3": {"work": [run(json!({"ok.txt": "", "three.txt": "three\n"}), "three's way", 0.25)]},
     })
 }
@@ -72,6 +78,13 @@ fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
     assert_eq!(sandbox.runs("race-1.work"), 2);
     assert_eq!(sandbox.runs("race-2.work"), 1);
     assert_eq!(sandbox.runs("race-3.work"), 1);
+    // A racer's retry resumes its own session, never a rival's.
+    assert!(
+        !sandbox
+            .agent_env("race-1.work", 1)
+            .contains_key("ORK_SESSION")
+    );
+    assert_eq!(sandbox.agent_env("race-1.work", 2)["ORK_SESSION"], "s-one");
     let env = sandbox.agent_env("race-3.work", 1);
     assert_eq!(env["ORK_RACE"], "3");
     assert!(env["CWD"].contains(".race"), "{env:?}");
@@ -90,6 +103,11 @@ fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
     assert_eq!(race["winner"], 2, "{race:#}");
     assert_eq!(race["picked_by"], "judge");
     assert_eq!(race["reason"], "Attempt 2 is the smaller change.");
+    // The winner's session is the stage's now.
+    let state = sandbox
+        .repo
+        .git(&["show", &format!("ork/{id}:.orkestra/traks/{id}/state.json")]);
+    assert_eq!(common::json(&state)["sessions"]["work"], "s-two", "{state}");
     let gates: Vec<&str> = race["attempts"]
         .as_array()
         .unwrap()
@@ -244,4 +262,59 @@ fn a_race_run_on_one_machine_is_seen_and_picked_on_another() {
     net.remote_git(&["cat-file", "-e", "main:three.txt"]);
     let out = net.remote.git_output(&["cat-file", "-e", "main:two.txt"]);
     assert!(!out.status.success(), "only the winner's code lands");
+}
+
+#[test]
+fn a_racer_cannot_write_into_its_rivals_work_nor_move_their_refs() {
+    let sandbox = Sandbox::new(&workflow("human", false), json!({}));
+    let mut races = racers();
+    // Racer 1 tries to plant a file in racer 2's worktree and in the trak's own, and to point
+    // racer 2's ref at its own commit: its sandbox holds only its own worktree.
+    let tries = [
+        ("rival worktree", "echo evil > ../work-2/evil.txt"),
+        (
+            "trak worktree",
+            "echo evil > \"$ORK_WORKTREE/../../../$ORK_TRAK/evil.txt\"",
+        ),
+        (
+            "rival ref",
+            "git update-ref \"refs/ork/race/$ORK_TRAK/work/2\" HEAD",
+        ),
+    ];
+    let script: Vec<String> = tries
+        .iter()
+        .map(|(name, command)| {
+            format!("if ( {command} ) >/dev/null 2>&1; then echo '{name}: ok'; else echo '{name}: refused'; fi >> tried.txt")
+        })
+        .collect();
+    races["1"] = json!({"work": [{"run": script.join("\n"),
+        "result": {"type": "artifact", "content": "sneaky"}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, _) = sandbox.new_trak("Add a greeting", &[]);
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    let tried = sandbox
+        .repo
+        .git(&["show", &format!("refs/ork/race/{id}/work/1:tried.txt")]);
+    // Its two runs (its gate failed the first) tried the same, and were refused the same.
+    let lines = common::lines(&tried);
+    let once = [
+        "rival worktree: refused",
+        "trak worktree: refused",
+        "rival ref: refused",
+    ];
+    assert_eq!(lines, [once, once].concat(), "{tried}");
+    let rival = sandbox.repo.git(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        &format!("refs/ork/race/{id}/work/2"),
+    ]);
+    assert!(!rival.contains("evil.txt"), "{rival}");
+
+    sandbox.ork_ok(&["approve", &id, "--pick", "2"]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"two.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"evil.txt".to_string()), "{files:?}");
 }
