@@ -318,3 +318,50 @@ fn a_racer_cannot_write_into_its_rivals_work_nor_move_their_refs() {
     assert!(files.contains(&"two.txt".to_string()), "{files:?}");
     assert!(!files.contains(&"evil.txt".to_string()), "{files:?}");
 }
+
+#[test]
+fn the_parts_of_a_breakdown_race_their_own_stage() {
+    let text = format!(
+        "default_flow = \"feature\"\n\n{}\n\
+         [agents.judge]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"30s\"\n\n\
+         [flows.feature]\n\n\
+         [[flows.feature.stages]]\nname = \"breakdown\"\nagent = \"fake\"\nprompt = \"breakdown.md\"\nartifact = \"breakdown\"\n\
+         review = \"auto\"\nsubtraks = {{ flow = \"part\", parallel = 2 }}\n\n\
+         [flows.part]\n\n\
+         [[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\n\
+         review = \"auto\"\nrace = {{ agents = [\"fake\"], n = 2, judge = \"judge\" }}\n",
+        fake_agent("30s")
+    );
+    let sandbox = Sandbox::new(&text, json!({}));
+    let part = |key: &str| json!({"key": key, "title": format!("Part {key}"), "description": "", "depends_on": []});
+    // Each racer writes a file named after its part and its number: which won is in the tree.
+    let racer = |no: u32| {
+        json!({"work": [{"run": format!("echo {no} > \"$ORK_SUBTRAK-{no}.txt\""),
+                         "result": {"type": "artifact", "content": format!("racer {no}")}}]})
+    };
+    let plan = json!({
+        "dir": sandbox.agent_dir,
+        "stages": {"breakdown": [{"result": {"type": "breakdown", "content": "Two parts.",
+                                             "subtraks": [part("db"), part("ui")]}}]},
+        "races": {"1": racer(1), "2": racer(2),
+                  "judge": {"work": [{"result": {"type": "pick", "winner": 2, "content": "2"}}]}},
+    });
+    std::fs::write(&sandbox.plan, plan.to_string()).unwrap();
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(out.contains("[db] work: a race of 2 attempts"), "{out}");
+    sandbox.assert_at(&id, "done", "breakdown");
+    let files = sandbox.repo.tree_files("main");
+    for (file, there) in [
+        ("db-2.txt", true),
+        ("ui-2.txt", true),
+        ("db-1.txt", false),
+        ("ui-1.txt", false),
+    ] {
+        assert_eq!(
+            files.contains(&file.to_string()),
+            there,
+            "{file}: {files:?}"
+        );
+    }
+}

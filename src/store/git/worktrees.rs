@@ -88,6 +88,9 @@ impl Git {
 
     /// The linked worktree that has `full_name` checked out, if any.
     pub fn worktree_of_branch(&self, full_name: &str) -> Result<Option<PathBuf>> {
+        // Not while another thread or process adds one: gix fails on a half-written
+        // registration (subtraks and race attempts read these from threads of their own).
+        let _lock = self.runtime_lock("worktrees.lock")?;
         for proxy in self.repo.worktrees().context("listing worktrees")? {
             let Ok(repo) = proxy.into_repo_with_possibly_inaccessible_worktree() else {
                 continue;
