@@ -388,6 +388,7 @@ impl Engine<'_> {
             resume: None,
             verdict: false,
             breakdown: false,
+            pick: true,
             run_dir: &run_dir,
             limits: &self.workflow.limits,
             whole_at: &whole_at,

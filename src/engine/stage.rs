@@ -112,6 +112,7 @@ impl Engine<'_> {
             resume: resume.as_deref(),
             verdict: stage.verdict,
             breakdown: stage.subtraks.is_some(),
+            pick: false,
             run_dir: &run_dir,
             limits: &self.workflow.limits,
             whole_at: &cuts.whole_at,
