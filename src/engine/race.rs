@@ -49,7 +49,7 @@ impl Engine<'_> {
         } else {
             self.start_race(trak, &stage, &config)?
         };
-        let race = trak.state.races[&stage.name].clone();
+        let race = race_of(&trak, &stage.name)?.clone();
         let from = oid(&race.from)?;
         let open: Vec<RaceAttempt> = race
             .attempts
@@ -160,7 +160,7 @@ impl Engine<'_> {
         no: u32,
         result: std::result::Result<Status, String>,
     ) -> Result<Trak> {
-        let agent = trak.state.races[&stage.name]
+        let agent = race_of(trak, &stage.name)?
             .attempts
             .iter()
             .find(|a| a.no == no)
@@ -216,7 +216,7 @@ impl Engine<'_> {
     /// Every attempt is over: the one that passed wins, or the judge picks, or a person is
     /// asked; none passing fails the stage as its gate would.
     fn pick(&mut self, trak: Trak, stage: &Stage, config: &RaceConfig) -> Result<Trak> {
-        let race = trak.state.races[&stage.name].clone();
+        let race = race_of(&trak, &stage.name)?.clone();
         let passed: Vec<RaceAttempt> = race.passed().into_iter().cloned().collect();
         if passed.is_empty() {
             return self.race_lost(trak, stage, &race);
@@ -252,14 +252,15 @@ impl Engine<'_> {
             );
         };
         let (answer, usage) = self.judge(&trak, stage, config, judge, &race, &passed)?;
-        match answer {
-            Ok((winner, reason)) => {
-                let winner = passed
-                    .iter()
-                    .find(|a| a.no == winner)
-                    .expect("checked by the judge's reading");
-                self.crown(trak, stage, winner, Picker::Judge, reason, usage)
-            }
+        // The judge's reading kept only a winner among those that passed.
+        let picked = answer.and_then(|(no, reason)| {
+            let winner = passed.iter().find(|a| a.no == no);
+            winner
+                .map(|w| (w.clone(), reason))
+                .ok_or_else(|| format!("attempt {no} did not pass"))
+        });
+        match picked {
+            Ok((winner, reason)) => self.crown(trak, stage, &winner, Picker::Judge, reason, usage),
             Err(why) => {
                 let reason = format!(
                     "the judge could not pick: {why}. A person picks: ork approve {} --pick K (of {}; see ork diff {} --race)",
@@ -341,7 +342,6 @@ impl Engine<'_> {
 
     /// Runs the race's judge on the attempts that passed: its pick (or why it made none) and
     /// what it spent.
-    #[allow(clippy::type_complexity)]
     fn judge(
         &mut self,
         trak: &Trak,
@@ -350,7 +350,7 @@ impl Engine<'_> {
         judge: &str,
         race: &Race,
         passed: &[RaceAttempt],
-    ) -> Result<(std::result::Result<(u32, String), String>, Usage)> {
+    ) -> Result<(JudgeAnswer, Usage)> {
         let agent = self
             .workflow
             .agents
@@ -500,6 +500,9 @@ impl Engine<'_> {
         })
     }
 }
+
+/// The judge's pick (the winner's number and why), or why it made none.
+type JudgeAnswer = std::result::Result<(u32, String), String>;
 
 /// Drives attempt `attempt` of trak `id`'s race at `stage` in this thread, with a repository
 /// handle of its own, until it passes the gate or stops: the status it stops at.
@@ -718,6 +721,16 @@ pub(super) fn pick_by_person(
     )?;
     forget_worktrees(store, &trak, &stage_name);
     Ok(trak)
+}
+
+/// The race `trak`'s record holds for `stage`.
+fn race_of<'t>(trak: &'t Trak, stage: &str) -> Result<&'t Race> {
+    trak.state.races.get(stage).with_context(|| {
+        format!(
+            "trak {} records no race at {stage} (its race_started event was set aside?); run the stage again: ork retry {}",
+            trak.id, trak.id
+        )
+    })
 }
 
 fn oid(hex: &str) -> Result<Oid> {

@@ -365,3 +365,26 @@ fn the_parts_of_a_breakdown_race_their_own_stage() {
         );
     }
 }
+
+#[test]
+fn a_judge_that_picks_a_failed_attempt_leaves_the_pick_to_a_person() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    let mut races = racers();
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 1, "content": "one"}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(
+        out.contains("it picked attempt 1, which is not one of those that passed (2, 3)"),
+        "{out}"
+    );
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    sandbox.ork_ok(&["approve", &id, "--pick", "2"]);
+    sandbox.assert_at(&id, "done", "work");
+    assert!(
+        sandbox
+            .repo
+            .tree_files("main")
+            .contains(&"two.txt".to_string())
+    );
+}
