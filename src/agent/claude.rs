@@ -13,8 +13,8 @@
 use serde_json::Value;
 
 use super::{
-    AgentOutput, AgentResult, Launch, Request, Usage, answer_schema_for, first_line, json_lines,
-    no_result, output_from_answer, output_from_text, shorten,
+    AgentOutput, AgentResult, Launch, Request, Usage, first_line, json_lines, no_result,
+    output_from_answer, output_from_text, schema_of, shorten,
 };
 
 pub const PROGRAM: &str = "claude";
@@ -184,7 +184,7 @@ pub fn launch(request: &Request<'_>) -> Launch {
     }
     argv.extend([
         "--json-schema".into(),
-        answer_schema_for(request.verdict, request.breakdown).to_string(),
+        schema_of(request.verdict, request.breakdown, request.pick).to_string(),
     ]);
     argv.extend(request.args.iter().cloned());
     Launch {

@@ -100,6 +100,12 @@ pub enum AgentOutput {
     },
     /// Questions that wait for `ork answer`.
     Questions { questions: Vec<Question> },
+    /// A race's judge picks attempt `winner` (its number) of those shown, `content` saying why.
+    Pick {
+        winner: u32,
+        #[serde(default)]
+        content: String,
+    },
     /// The agent could not do the work.
     Failed { error: String },
 }
@@ -241,6 +247,8 @@ pub struct Request<'a> {
     pub verdict: bool,
     /// A breakdown stage: the answer is a list of parts.
     pub breakdown: bool,
+    /// A race's judge: the answer is a pick ([`pick_schema`]).
+    pub pick: bool,
     /// Overrides the CLI's executable (the workflow's `command`), if set.
     pub executable: Option<&'a str>,
     /// A file holding [`strict_answer_schema`]`(verdict)`, for CLIs that read the answer's schema
@@ -309,6 +317,39 @@ pub fn answer_schema_for(verdict: bool, breakdown: bool) -> serde_json::Value {
     schema
 }
 
+/// The JSON schema of a race judge's answer: `kind` "pick", the `winner`'s number, and why.
+pub fn pick_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "kind": { "type": "string", "enum": ["pick"] },
+            "winner": { "type": "integer", "description": "The number of the attempt that should carry on." },
+            "content": { "type": "string", "description": "Why, in markdown." }
+        },
+        "required": ["kind", "winner", "content"],
+        "additionalProperties": false
+    })
+}
+
+/// The schema a run's answer is asked in: a judge's pick, or a stage's answer.
+pub fn schema_of(verdict: bool, breakdown: bool, pick: bool) -> Value {
+    if pick {
+        pick_schema()
+    } else {
+        answer_schema_for(verdict, breakdown)
+    }
+}
+
+/// [`schema_of`] in the strict form (see [`strict_answer_schema`]); the pick schema is strict
+/// already.
+pub fn strict_schema_of(verdict: bool, breakdown: bool, pick: bool) -> Value {
+    if pick {
+        pick_schema()
+    } else {
+        strict_answer_schema_for(verdict, breakdown)
+    }
+}
+
 /// Turns a structured answer that follows [`answer_schema`] into an [`AgentOutput`].
 pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> {
     let content = value
@@ -341,6 +382,13 @@ pub fn output_from_structured(value: &serde_json::Value) -> Option<AgentOutput> 
         "breakdown" => {
             let subtraks = serde_json::from_value(value.get("subtraks")?.clone()).ok()?;
             Some(AgentOutput::Breakdown { content, subtraks })
+        }
+        "pick" => {
+            let winner = value.get("winner").and_then(|w| w.as_u64())?;
+            Some(AgentOutput::Pick {
+                winner: u32::try_from(winner).ok()?,
+                content,
+            })
         }
         _ => None,
     }
@@ -585,6 +633,43 @@ fn strip_ansi(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A race's judge is offered the pick schema, and its pick is read structured or as text.
+    #[test]
+    fn a_judge_is_asked_for_a_pick_and_its_answer_read_in_either_form() {
+        let schema = strict_schema_of(false, false, true);
+        assert_eq!(
+            schema["properties"]["kind"]["enum"],
+            serde_json::json!(["pick"])
+        );
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["kind", "winner", "content"])
+        );
+        assert_eq!(schema_of(false, false, false), answer_schema(false));
+        let structured = serde_json::json!({"kind": "pick", "winner": 2, "content": "tidier"});
+        assert_eq!(
+            output_from_answer(&structured),
+            Some(AgentOutput::Pick {
+                winner: 2,
+                content: "tidier".into()
+            })
+        );
+        assert_eq!(
+            output_from_text("```json\n{\"type\": \"pick\", \"winner\": 3}\n```"),
+            AgentOutput::Pick {
+                winner: 3,
+                content: String::new()
+            }
+        );
+        // A winner that is no attempt's number is no pick.
+        assert_eq!(
+            output_from_structured(
+                &serde_json::json!({"kind": "pick", "winner": -1, "content": ""})
+            ),
+            None
+        );
+    }
 
     /// Each CLI's live reading of its real stream adds up to what its whole run reports.
     #[test]

@@ -109,6 +109,10 @@ enum Command {
         /// Set the budget the trak stopped at (else the trak's own) to a new total, and go on.
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Pick attempt K of a race as its winner (`ork show` lists them, `ork diff --race`
+        /// shows them): its files become the stage's result, and the stage is approved.
+        #[arg(long, value_name = "K", conflicts_with_all = ["config", "usd", "tokens"])]
+        pick: Option<u32>,
     },
     /// Reject the stage waiting for review; it runs again with your feedback.
     Reject {
@@ -235,8 +239,11 @@ enum Command {
         #[arg(add = ArgValueCandidates::new(complete::trak_ids))]
         id: Option<String>,
         /// Show how this stage's artifact changed between attempts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "race")]
         stage: Option<String>,
+        /// Show each attempt of the trak's races, its change against the race's start.
+        #[arg(long)]
+        race: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -642,10 +649,12 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             args,
             config,
             budget,
+            pick,
         } => {
             let decision = match budget.budget() {
                 Some(budget) => HumanDecision::RaiseBudget(budget),
                 None if config => HumanDecision::ApproveConfig,
+                None if pick.is_some() => HumanDecision::Pick(pick.unwrap_or_default()),
                 None => HumanDecision::Approve,
             };
             decide(open(git), args, decision)
@@ -747,10 +756,18 @@ fn dispatch(cli: Cli, warnings: &Warnings) -> Result<()> {
             let done = mcp::install(&git, client)?;
             print::mcp_installed(&done)
         }
-        Command::Diff { id, stage, json } => {
+        Command::Diff {
+            id,
+            stage,
+            race,
+            json,
+        } => {
             let workflow = Workflow::load(git.main_workdir())?;
             let store = open(git);
             let trak = store.resolve(id.as_deref())?;
+            if race {
+                return print::race_diff(&store, &trak, json);
+            }
             let Some(stage) = stage else {
                 return print::diff(&store, &trak, None, json);
             };

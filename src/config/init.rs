@@ -52,6 +52,11 @@ const DEFAULT_FILES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        ".orkestra/agents/judge.md",
+        include_str!("defaults/judge.md"),
+        false,
+    ),
+    (
         ".orkestra/scripts/checks.sh",
         include_str!("defaults/checks.sh"),
         true,

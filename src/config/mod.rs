@@ -5,6 +5,7 @@ pub mod budget;
 pub mod duration;
 pub mod init;
 pub mod intake;
+pub mod race;
 pub mod sandbox;
 pub mod schedule;
 pub mod size;

@@ -208,6 +208,8 @@ pub struct Stage {
     pub stall: Option<Duration>,
     /// What its agent may do with ork (`mcp`, `spawn`): nothing by default.
     pub ork: OrkAccess,
+    /// Several attempts side by side, one of those that pass carrying on.
+    pub race: Option<super::race::Race>,
 }
 
 impl Stage {
@@ -618,6 +620,7 @@ struct RawStage {
     mcp: Option<RawMcp>,
     #[serde(default)]
     spawn: Option<RawSpawn>,
+    race: Option<Spanned<super::race::RawRace>>,
 }
 
 #[derive(Deserialize)]
@@ -1142,6 +1145,16 @@ fn validate_flow(
         let subtraks = stage
             .subtraks
             .map(|raw| validate_subtraks(flow_name, name, raw, stage.verdict, known, src, errors));
+        let race = stage.race.map(|raw| {
+            let on = super::race::RaceStage {
+                name,
+                agent: &agent,
+                review: stage.review,
+                verdict: stage.verdict,
+                breakdown: subtraks.is_some(),
+            };
+            super::race::validate(raw, &on, known.agents, src, prompts, errors)
+        });
         let timeout = stage
             .timeout
             .map(|t| parse_timeout(Some(t), DEFAULT_AGENT_TIMEOUT, src, errors));
@@ -1184,6 +1197,7 @@ fn validate_flow(
             max_rounds,
             budget,
             subtraks,
+            race,
         });
     }
     let integration = raw.integration.unwrap_or(RawIntegration {
@@ -1343,6 +1357,7 @@ mod tests {
             "worker.md",
             "reviewer.md",
             "compound.md",
+            "judge.md",
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }

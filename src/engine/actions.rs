@@ -144,7 +144,7 @@ impl Action {
     /// The action a decision is.
     pub fn of(decision: &HumanDecision) -> Action {
         match decision {
-            HumanDecision::Approve => Action::Approve,
+            HumanDecision::Approve | HumanDecision::Pick(_) => Action::Approve,
             HumanDecision::ApproveConfig => Action::ApproveConfig,
             HumanDecision::RaiseBudget(_) => Action::RaiseBudget,
             HumanDecision::Reject { .. } => Action::Reject,

@@ -65,9 +65,20 @@ pub fn decide(
     }
     let trak = store.adopt(trak)?;
     check(&trak, Action::of(&decision))?;
+    // A race whose attempts wait for a person: the approval is the pick of its winner.
+    match decision {
+        HumanDecision::Pick(no) => {
+            return super::race::pick_by_person(store, workflow, &trak, Some(no));
+        }
+        HumanDecision::Approve if super::race::waits_for_pick(&trak) => {
+            return super::race::pick_by_person(store, workflow, &trak, None);
+        }
+        _ => {}
+    }
     let state = &trak.state;
     let stage = state.stage.clone();
     let event = match decision {
+        HumanDecision::Pick(_) => unreachable!("handled above"),
         HumanDecision::Approve => EventKind::Approved {
             stage,
             by: Actor::Human,
@@ -257,6 +268,8 @@ fn resolution(store: &Store, trak: &Trak, keep: &str) -> Result<EventKind> {
 /// What a human decided.
 pub enum HumanDecision {
     Approve,
+    /// Approve a race by picking its winner: attempt `K` (`ork approve --pick K`).
+    Pick(u32),
     /// Approve the trak's change to ork's own configuration as it is now (docs/design.md
     /// rule 12); it integrates.
     ApproveConfig,

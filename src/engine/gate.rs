@@ -100,7 +100,7 @@ impl Engine<'_> {
 
     /// Runs the stage's gate on the commit the agent's run made, and records the result as an
     /// event and as a note on that commit.
-    fn run_gate(&mut self, trak: Trak, stage: &Stage, gate: &Gate) -> Result<Trak> {
+    pub(super) fn run_gate(&mut self, trak: Trak, stage: &Stage, gate: &Gate) -> Result<Trak> {
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
         let run = self.gate_run(&trak, stage, gate, &worktree, trak.tip, "gate")?;
         let attempt = trak.state.attempt;
@@ -168,7 +168,8 @@ impl Engine<'_> {
         let mut run = TrakCommand::shell(&trusted, dir);
         run.envs(agent_env(trak, stage, trak.state.attempt, dir));
         // The gate runs the worktree's code: confined like the agent (docs/design.md rule 12).
-        let own = super::runs_dir(self.store, &trak.id).join(format!("{}-{kind}", stage.name));
+        let label = super::stage::run_label(trak, &stage.name);
+        let own = super::runs_dir(self.store, &trak.id).join(format!("{label}-{kind}"));
         let confinement = Confinement::new(&self.workflow.sandbox, &trak.id, dir, &own);
         run.confine(&confinement)?;
         let watch = RepoWatch::start(self.store, &confinement)?;

@@ -21,6 +21,7 @@ pub mod outside;
 pub mod process;
 pub mod prompt;
 pub mod pull_request;
+mod race;
 mod repo_watch;
 mod restore;
 pub mod schedule;
@@ -38,6 +39,7 @@ pub use decisions::{
     running_inside as running_inside_a_trak,
 };
 pub use intake::pass as intake_pass;
+pub use race::waits_for_pick;
 pub use restore::{Restored, restore_trak};
 
 use std::path::{Path, PathBuf};
@@ -375,6 +377,7 @@ impl Engine<'_> {
                 return Ok(trak);
             }
             trak = match trak.state.status {
+                Status::Queued | Status::Running if self.races(&trak)? => self.run_race(trak)?,
                 Status::Queued => self.run_stage(trak)?,
                 Status::Running => {
                     self.reporter.step(&format!(
@@ -423,6 +426,12 @@ impl Engine<'_> {
                 | Status::Conflict => return Ok(self.stop(trak, started_at)),
             };
         }
+    }
+
+    /// Whether the trak's current stage is a race (`race = {…}`, `engine/race.rs`).
+    fn races(&self, trak: &Trak) -> Result<bool> {
+        let flow = self.flow(trak)?;
+        Ok(self.stage(flow, trak)?.race.is_some())
     }
 
     /// A subtrak that waits at its parent's budget goes on once a person raised that budget
@@ -538,6 +547,10 @@ fn agent_env(trak: &Trak, stage: &Stage, attempt: u32, worktree: &Path) -> Vec<(
         ("ORK_WORKTREE".into(), worktree.display().to_string()),
         ("ORK_BASE_BRANCH".into(), trak.state.base.clone()),
     ];
+    // A race's attempt says which it is: its worktree is its own, its agent may be another's.
+    if let Some((_, no)) = crate::store::attempt_of(trak) {
+        env.push(("ORK_RACE".into(), no.to_string()));
+    }
     // A subtrak's agent may want to know what it is part of.
     if let (Some(parent), Some(key)) = (&trak.state.parent, &trak.state.key) {
         env.push(("ORK_PARENT".into(), parent.clone()));
@@ -548,7 +561,7 @@ fn agent_env(trak: &Trak, stage: &Stage, attempt: u32, worktree: &Path) -> Vec<(
 
 /// The trak's worktree, made (again) if it is missing or was left half-made by a crash.
 pub fn ensure_worktree(store: &Store, trak: &Trak, workflow: &Workflow) -> Result<PathBuf> {
-    let path = store.worktree_path(&trak.id);
+    let path = store.worktree_path_of(trak);
     if let Some(existing) = store.git().worktree_of_branch(&trak.branch)?
         && existing.join(".git").exists()
     {
@@ -619,8 +632,14 @@ pub fn runs_dir(store: &Store, id: &str) -> PathBuf {
     store.git().runtime_dir().join("runs").join(id)
 }
 
-/// Removes a finished or dropped trak's runtime files; a failure is a warning.
+/// Removes a finished or dropped trak's runtime files and its races (attempts' worktrees and
+/// refs); a failure is a warning.
 fn forget_runs(store: &Store, id: &str) {
+    if let Err(err) = store.forget_races(id) {
+        store.warnings().push(format!(
+            "could not remove the races of trak {id}: {err:#}; delete refs/ork/race/{id}/ by hand (git update-ref -d), they hold nothing the trak needs"
+        ));
+    }
     let dir = runs_dir(store, id);
     match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => store.warnings().push(format!(

@@ -57,7 +57,11 @@ impl Engine<'_> {
             );
         }
         let worktree = ensure_worktree(self.store, &trak, self.workflow)?;
-        let cut_off = self.resume_from_checkpoint(&trak, &worktree)?;
+        // A checkpoint is the trak's one worktree's: a race's attempts start from their ref.
+        let cut_off = match crate::store::attempt_of(&trak) {
+            Some(_) => None,
+            None => self.resume_from_checkpoint(&trak, &worktree)?,
+        };
         let feedback = match (cut_off, trak.state.feedback.clone()) {
             (Some(cut_off), Some(feedback)) => Some(format!("{cut_off}\n\n{feedback}")),
             (cut_off, feedback) => cut_off.or(feedback),
@@ -109,6 +113,7 @@ impl Engine<'_> {
             resume: resume.as_deref(),
             verdict: stage.verdict,
             breakdown: stage.subtraks.is_some(),
+            pick: false,
             run_dir: &run_dir,
             limits: &self.workflow.limits,
             whole_at: &cuts.whole_at,
@@ -540,13 +545,14 @@ impl Engine<'_> {
 
     /// The runtime folder of one run: prompt, output file, live log.
     fn run_dir(&self, trak: &Trak, stage: &str, attempt: u32) -> PathBuf {
-        super::runs_dir(self.store, &trak.id).join(format!("{stage}-{attempt}"))
+        super::runs_dir(self.store, &trak.id).join(format!("{}-{attempt}", run_label(trak, stage)))
     }
 
     /// Keeps an agent's whole output in git, secrets redacted, on the trak's log ref.
     fn keep_log(&mut self, trak: &Trak, stage: &str, attempt: u32, log: &str) {
         let path = format!(
-            "{stage}/{attempt}-{}-{}.log",
+            "{}/{attempt}-{}-{}.log",
+            run_label(trak, stage),
             self.store.machine(),
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")
         );
@@ -565,6 +571,15 @@ impl Engine<'_> {
             self.reporter
                 .warning(&format!("could not keep the agent's log: {err:#}"));
         }
+    }
+}
+
+/// What names a run of `stage` among the trak's runs (its run folder, its log): the stage,
+/// and for a race's attempt its number too (`work.race-2`), as attempts run side by side.
+pub(super) fn run_label(trak: &Trak, stage: &str) -> String {
+    match crate::store::attempt_of(trak) {
+        Some((_, no)) => format!("{stage}.race-{no}"),
+        None => stage.to_string(),
     }
 }
 
@@ -714,6 +729,8 @@ fn finished_event(
             );
             Vec::new()
         }
+        // A pick answers a race's judge, never a stage: its reasons are all there is to keep.
+        AgentOutput::Pick { content, .. } => artifact_file(&content),
         AgentOutput::Breakdown { content, .. } if stage.subtraks.is_none() => {
             artifact_file(&content)
         }

@@ -23,8 +23,8 @@ use crate::store::git::{Git, Oid};
 use crate::store::state::{PlannedSubtrak, Status};
 use crate::store::{NewTrak, Store, Trak};
 
-/// What a subtrak's thread tells the parent's.
-enum Message {
+/// What a subtrak's thread (or a race attempt's) tells the parent's.
+pub(super) enum Message {
     Step(String, String),
     Line(String, String),
     Warning(String, String),
@@ -32,9 +32,9 @@ enum Message {
 }
 
 /// A subtrak's reporter: every line goes to the parent's reporter, prefixed by the key.
-struct Forward {
-    key: String,
-    tx: Sender<Message>,
+pub(super) struct Forward {
+    pub key: String,
+    pub tx: Sender<Message>,
 }
 
 impl Reporter for Forward {

@@ -1,4 +1,4 @@
-//! Making a trak's worktree ready to work in.
+//! Making a trak's worktree (or a race attempt's) ready to work in.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,12 @@ use crate::store::{Store, Trak};
 /// Checks out `trak`'s branch in its worktree, copies the files `worktree.include` lists, and
 /// runs the setup command. On any failure the worktree is removed again and the error returned.
 pub fn create(store: &Store, trak: &Trak, workflow: &Workflow) -> Result<PathBuf> {
-    let path = store.worktree_path(&trak.id);
-    store.git().add_worktree(&path, &trak.branch)?;
+    let path = store.worktree_path_of(trak);
+    if crate::store::attempt_of(trak).is_some() {
+        store.git().add_worktree_on_ref(&path, &trak.branch)?;
+    } else {
+        store.git().add_worktree(&path, &trak.branch)?;
+    }
     // The setup command runs confined like the agents, with its own extra folders
     // (docs/design.md rule 12): it comes from the workflow, but it runs the worktree's files.
     let sandbox = &workflow.sandbox;

@@ -387,9 +387,92 @@ pub enum EventKind {
         /// Whether it was acted on; `false` when its author may not decide.
         acted: bool,
     },
+    /// The stage races: each of `attempts` runs in a worktree of its own on the ref
+    /// `refs/ork/race/<id>/<stage>/<no>`, all started at the commit `from`.
+    RaceStarted {
+        stage: String,
+        from: String,
+        attempts: Vec<Racer>,
+    },
+    /// One attempt of a race is over: through the stage's gate, or out of attempts. `tip` is
+    /// its ref's commit, `usage` what all its runs spent, `runs` how many there were.
+    RaceAttemptFinished {
+        stage: String,
+        no: u32,
+        agent: String,
+        gate: RaceGate,
+        tip: String,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default)]
+        runs: u32,
+        /// Why it did not pass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The attempts that passed wait for a person to pick one (`ork approve <id> --pick K`):
+    /// `reason` says why (the stage's review is a person's, or the judge could not pick).
+    /// `usage` is what the judge spent, when it ran and could not pick.
+    RacePickRequested {
+        stage: String,
+        reason: String,
+        #[serde(default)]
+        usage: Usage,
+    },
+    /// Attempt `winner` of the race won: its files are the stage's result on the trak's branch
+    /// (the commit of this event). `usage` is the judge's, `session_id` the winner's session.
+    RacePicked {
+        stage: String,
+        winner: u32,
+        agent: String,
+        by: Picker,
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
     /// An event type written by a newer ork: kept, shown, and otherwise ignored by the fold.
     #[serde(other)]
     Unknown,
+}
+
+/// One attempt of a race: its number (from 1) and its agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Racer {
+    pub no: u32,
+    pub agent: String,
+}
+
+/// How a race's attempt came out of the stage's gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaceGate {
+    Passed,
+    Failed,
+}
+
+/// Who picked a race's winner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Picker {
+    /// The race's judge agent.
+    Judge,
+    /// A person (`ork approve --pick`).
+    Human,
+    /// Nobody: it was the only attempt that passed.
+    Only,
+}
+
+impl Picker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Picker::Judge => "the judge",
+            Picker::Human => "a person",
+            Picker::Only => "the only one to pass",
+        }
+    }
 }
 
 /// Where a trak's work came in from (`[intake]`).
@@ -469,6 +552,10 @@ impl EventKind {
             EventKind::Noted { .. } => "noted",
             EventKind::Described { .. } => "described",
             EventKind::CommentRead { .. } => "comment_read",
+            EventKind::RaceStarted { .. } => "race_started",
+            EventKind::RaceAttemptFinished { .. } => "race_attempt_finished",
+            EventKind::RacePickRequested { .. } => "race_pick_requested",
+            EventKind::RacePicked { .. } => "race_picked",
             EventKind::Unknown => "unknown",
         }
     }
@@ -477,6 +564,7 @@ impl EventKind {
     pub fn is_human_decision(&self) -> bool {
         match self {
             EventKind::Approved { by, .. } | EventKind::Rejected { by, .. } => *by == Actor::Human,
+            EventKind::RacePicked { by, .. } => *by == Picker::Human,
             EventKind::Answered { .. }
             | EventKind::Retried { .. }
             | EventKind::Resolved { .. }
@@ -506,7 +594,11 @@ impl EventKind {
             | EventKind::RoundsReached { stage, .. }
             | EventKind::BudgetReached { stage, .. } => Some(stage),
             EventKind::BudgetSet { stage, .. } => stage.as_deref(),
-            EventKind::SubtraksJoined { stage, .. } => Some(stage),
+            EventKind::SubtraksJoined { stage, .. }
+            | EventKind::RaceStarted { stage, .. }
+            | EventKind::RaceAttemptFinished { stage, .. }
+            | EventKind::RacePickRequested { stage, .. }
+            | EventKind::RacePicked { stage, .. } => Some(stage),
             EventKind::Created { .. }
             | EventKind::Resolved { .. }
             | EventKind::IntegrationBlocked { .. }
@@ -670,6 +762,39 @@ impl EventKind {
                     false => format!("{author} commented {command}, and may not decide"),
                 }
             }
+            EventKind::RaceStarted {
+                stage, attempts, ..
+            } => {
+                let agents: Vec<&str> = attempts.iter().map(|a| a.agent.as_str()).collect();
+                format!(
+                    "Race {stage}: {} attempts ({})",
+                    attempts.len(),
+                    agents.join(", ")
+                )
+            }
+            EventKind::RaceAttemptFinished {
+                stage,
+                no,
+                agent,
+                gate,
+                ..
+            } => match gate {
+                RaceGate::Passed => format!("Race {stage}: attempt {no} ({agent}) passes"),
+                RaceGate::Failed => format!("Race {stage}: attempt {no} ({agent}) fails"),
+            },
+            EventKind::RacePickRequested { stage, .. } => {
+                format!("Race {stage}: a person picks the winner")
+            }
+            EventKind::RacePicked {
+                stage,
+                winner,
+                agent,
+                by,
+                ..
+            } => format!(
+                "Race {stage}: attempt {winner} ({agent}) wins, picked by {}",
+                by.as_str()
+            ),
             EventKind::Unknown => "Unknown event".to_string(),
         }
     }

@@ -18,6 +18,8 @@ pub mod dry_run;
 pub mod event;
 pub mod git;
 pub mod history;
+mod race;
+pub use race::{RACE_PREFIX, attempt_of, race_ref};
 mod listing;
 pub mod local_files;
 mod machines;
@@ -310,6 +312,12 @@ impl Store {
             Some(dir) => dir.files(),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Trak `id`'s events as its record holds them at `commit` (any commit of its history, or
+    /// of a race attempt's), in no particular order.
+    pub fn events_at_commit(&self, id: &str, commit: Oid) -> Result<Vec<Event>> {
+        self.events_at(id, commit)
     }
 
     /// A trak's events, oldest first.

@@ -117,10 +117,13 @@ impl Store {
     /// What trak `id`'s processes changed in the repository since `before`, its refs put back:
     /// a moved or deleted ref returns where it was, a created one is removed, and what the run
     /// pointed them at is kept under [`MOVED_REFS_PREFIX`]`<id>/`. The trak's own branch is
-    /// not looked at here: [`Store::take_back_branch`] is its rule.
+    /// not looked at here, nor its race attempts' refs: [`Store::take_back_branch`] is their
+    /// rule.
     pub fn repo_changes(&self, id: &str, before: &RepoState) -> Result<Vec<RepoChange>> {
         let after = self.repo_state_with(before.hooks.clone())?;
         let own_branch = format!("{BRANCH_PREFIX}{id}");
+        // A race's attempts are the trak's branches too, each checked by its own run.
+        let own_races = format!("{}{id}/", crate::store::RACE_PREFIX);
         let email = confined_email(id);
         let mut changes = Vec::new();
         let names: std::collections::BTreeSet<&String> =
@@ -130,7 +133,11 @@ impl Store {
                 before.refs.get(name).copied(),
                 after.refs.get(name).copied(),
             );
-            if from == to || *name == own_branch || name.starts_with(MOVED_REFS_PREFIX) {
+            if from == to
+                || *name == own_branch
+                || name.starts_with(&own_races)
+                || name.starts_with(MOVED_REFS_PREFIX)
+            {
                 continue;
             }
             if !self.moved_by(name, from, to, &email)? {

@@ -273,6 +273,9 @@ pub struct TrakState {
     /// While dropped: where the trak stood before, for `ork trak restore`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_drop: Option<BeforeDrop>,
+    /// The latest race of each stage that raced: its attempts and its winner.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub races: BTreeMap<String, Race>,
 }
 
 /// Where a dropped trak stood before the drop: what `ork trak restore` brings it back to.
@@ -281,6 +284,59 @@ pub struct BeforeDrop {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// A stage's race, as its events tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Race {
+    /// The commit every attempt started from.
+    pub from: String,
+    pub attempts: Vec<RaceAttempt>,
+    /// The attempt that won, once one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_by: Option<crate::store::event::Picker>,
+    /// The judge's (or the person's) reasons.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// What the judge spent.
+    #[serde(default)]
+    pub judge_usage: Usage,
+}
+
+/// One attempt of a race.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaceAttempt {
+    pub no: u32,
+    pub agent: String,
+    /// How it came out of the gate; none while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::store::event::RaceGate>,
+    /// Its ref's commit when it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub runs: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Race {
+    /// The attempts that passed the gate, in order.
+    pub fn passed(&self) -> Vec<&RaceAttempt> {
+        self.attempts
+            .iter()
+            .filter(|a| a.gate == Some(crate::store::event::RaceGate::Passed))
+            .collect()
+    }
+
+    /// Whether every attempt is over.
+    pub fn all_finished(&self) -> bool {
+        self.attempts.iter().all(|a| a.gate.is_some())
+    }
 }
 
 /// One round of a stage's questions and the human's answer to them.
@@ -374,6 +430,7 @@ impl TrakState {
             conflicting_events: Vec::new(),
             pull_request: None,
             before_drop: None,
+            races: BTreeMap::new(),
         };
         let counted: Vec<&Event> = without_dropped(&sorted);
         for event in &counted {
@@ -696,6 +753,115 @@ impl TrakState {
                 self.note = Some(reason.clone()).filter(|r| !r.is_empty());
             }
             EventKind::Restored { .. } => self.restore(),
+            EventKind::RaceStarted {
+                stage,
+                from,
+                attempts,
+            } => {
+                self.stage = stage.clone();
+                self.status = Status::Running;
+                self.running_on = Some(event.machine.clone());
+                self.gate_passed = false;
+                self.notes_taken = self.notes.len();
+                self.note = None;
+                self.verdict = None;
+                self.questions.clear();
+                let attempts = attempts
+                    .iter()
+                    .map(|racer| RaceAttempt {
+                        no: racer.no,
+                        agent: racer.agent.clone(),
+                        gate: None,
+                        tip: None,
+                        usage: Usage::default(),
+                        runs: 0,
+                        error: None,
+                    })
+                    .collect();
+                let race = Race {
+                    from: from.clone(),
+                    attempts,
+                    winner: None,
+                    picked_by: None,
+                    reason: String::new(),
+                    judge_usage: Usage::default(),
+                };
+                self.races.insert(stage.clone(), race);
+            }
+            EventKind::RaceAttemptFinished {
+                stage,
+                no,
+                gate,
+                tip,
+                usage,
+                runs,
+                error,
+                ..
+            } => {
+                self.spend(stage, usage, event.at);
+                let attempt = self
+                    .races
+                    .get_mut(stage)
+                    .and_then(|race| race.attempts.iter_mut().find(|a| a.no == *no));
+                if let Some(attempt) = attempt {
+                    attempt.gate = Some(*gate);
+                    attempt.tip = Some(tip.clone());
+                    attempt.usage = *usage;
+                    attempt.runs = *runs;
+                    attempt.error = error.clone();
+                }
+            }
+            EventKind::RacePickRequested {
+                stage,
+                reason,
+                usage,
+            } => {
+                self.spend(stage, usage, event.at);
+                if let Some(race) = self.races.get_mut(stage) {
+                    race.judge_usage = *usage;
+                }
+                self.status = Status::AwaitingReview;
+                self.note = Some(reason.clone());
+            }
+            EventKind::RacePicked {
+                stage,
+                winner,
+                by,
+                reason,
+                usage,
+                session_id,
+                ..
+            } => {
+                self.spend(stage, usage, event.at);
+                let taken = self.notes_taken.min(self.notes.len());
+                self.notes.drain(..taken);
+                self.notes_taken = 0;
+                if let Some(race) = self.races.get_mut(stage) {
+                    race.winner = Some(*winner);
+                    race.picked_by = Some(*by);
+                    race.reason = reason.clone();
+                    race.judge_usage = *usage;
+                }
+                match session_id.as_deref().filter(|s| !s.is_empty()) {
+                    Some(session) => {
+                        self.sessions.insert(stage.clone(), session.to_string());
+                    }
+                    None => {
+                        self.sessions.remove(stage);
+                    }
+                }
+                self.feedback = None;
+                self.note = None;
+                if *by == crate::store::event::Picker::Human {
+                    // A person's pick is their approval of the stage.
+                    self.integration_rounds = 0;
+                    self.advance_past(stage);
+                } else {
+                    // The winner passed the gate on the very files the branch now holds.
+                    self.status = Status::Checking;
+                    self.gate_passed = true;
+                }
+            }
             EventKind::Integrated { commit, .. } => {
                 self.status = Status::Done;
                 self.note = None;

@@ -41,6 +41,11 @@ pub fn commit_body(kind: &EventKind, asked: &[Question]) -> String {
             reason.trim().to_string()
         }
         EventKind::Planted { files, .. } | EventKind::Restored { files } => files.join("\n"),
+        EventKind::RaceAttemptFinished {
+            error: Some(error), ..
+        } => first_lines(error, GATE_LINES),
+        EventKind::RacePickRequested { reason, .. } => reason.trim().to_string(),
+        EventKind::RacePicked { reason, .. } => reason.trim().to_string(),
         _ => String::new(),
     }
 }

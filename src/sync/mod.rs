@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 
 use crate::store::claim::CLAIMS_PREFIX;
 use crate::store::git::Git;
-use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, Store};
+use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, RACE_PREFIX, Store};
 
 /// How many fetch-integrate-push rounds to try before giving up on a remote that keeps moving.
 const ROUNDS: usize = 3;
@@ -44,7 +44,8 @@ pub struct SyncReport {
 /// Claims are moved in place (never fast-forwarded), so their refspec is forced: the
 /// remote-tracking copy follows whatever the remote holds.
 /// Schedules' records are moved in place too.
-pub fn refspecs(remote: &str) -> [String; 5] {
+/// Race attempts are reset when a stage races again, so theirs is forced too.
+pub fn refspecs(remote: &str) -> [String; 6] {
     [
         format!("+{NOTES_REF}*:refs/notes/remotes/{remote}/orkestra*"),
         format!("+{LOGS_PREFIX}*:refs/ork/remotes/{remote}/logs/*"),
@@ -57,6 +58,7 @@ pub fn refspecs(remote: &str) -> [String; 5] {
             "+{}*:refs/ork/remotes/{remote}/schedules/*",
             crate::store::schedule::SCHEDULES_PREFIX
         ),
+        format!("+{RACE_PREFIX}*:refs/ork/remotes/{remote}/race/*"),
     ]
 }
 
@@ -236,6 +238,18 @@ fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
         };
         if ahead {
             specs.push(format!("{local}:{local}"));
+        }
+    }
+    // A race's attempts, so that another machine can look at them and pick: a ref that
+    // differs from the remote's is pushed forced (it was reset when its stage raced again;
+    // only the machine that drives the race writes it).
+    for race in git.refs_with_prefix(RACE_PREFIX)? {
+        let tracking = format!(
+            "refs/ork/remotes/{remote}/race/{}",
+            &race.name[RACE_PREFIX.len()..]
+        );
+        if git.ref_tip(&tracking)? != Some(race.tip) {
+            specs.push(format!("+{0}:{0}", race.name));
         }
     }
     Ok(specs)

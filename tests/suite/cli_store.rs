@@ -14,6 +14,7 @@ const DEFAULT_FILES: &[&str] = &[
     ".orkestra/agents/worker.md",
     ".orkestra/agents/compound.md",
     ".orkestra/agents/reviewer.md",
+    ".orkestra/agents/judge.md",
     ".orkestra/scripts/checks.sh",
     ".orkestra/.gitignore",
     ".orkestra/worktree.include",
@@ -36,7 +37,7 @@ fn init_is_idempotent_and_force_restores_edits() {
         assert!(repo.root.join(file).is_file(), "{file} missing");
         assert!(out.contains(&format!("created   {file}")), "{file}:\n{out}");
     }
-    assert!(out.contains("Wrote 9 file(s)"), "{out}");
+    assert!(out.contains("Wrote 10 file(s)"), "{out}");
     assert!(repo.read(".orkestra/.gitignore").contains("worktrees/"));
 
     let checks = repo.root.join(".orkestra/scripts/checks.sh");
@@ -601,7 +602,7 @@ fn init_from_a_subfolder_writes_at_the_repository_root() {
     repo.write("src/lib.rs", "\n");
     repo.commit_all("Add src");
     let out = common::success(&repo.ork_in(&repo.root.join("src"), &["init"]), "ork init");
-    assert!(out.contains("Wrote 9 file(s)"), "{out}");
+    assert!(out.contains("Wrote 10 file(s)"), "{out}");
     for file in DEFAULT_FILES {
         assert!(repo.root.join(file).is_file(), "{file} missing");
     }

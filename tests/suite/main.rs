@@ -24,6 +24,7 @@ mod notify;
 mod output;
 mod pull_requests;
 mod quickstart;
+mod races;
 mod real_agents;
 mod repo_watch;
 mod sandbox;

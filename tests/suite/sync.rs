@@ -864,6 +864,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
         "+refs/ork/claims/*:refs/ork/remotes/origin/claims/*",
         "+refs/ork/wip/*:refs/ork/remotes/origin/wip/*",
         "+refs/ork/schedules/*:refs/ork/remotes/origin/schedules/*",
+        "+refs/ork/race/*:refs/ork/remotes/origin/race/*",
     ];
     let default_spec = "+refs/heads/*:refs/remotes/origin/*";
 
@@ -879,7 +880,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[1],
             ork_specs[2],
             ork_specs[3],
-            ork_specs[4]
+            ork_specs[4],
+            ork_specs[5]
         ]
     );
     a.ork_ok(&["init"]);
@@ -891,7 +893,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[1],
             ork_specs[2],
             ork_specs[3],
-            ork_specs[4]
+            ork_specs[4],
+            ork_specs[5]
         ]
     );
 
@@ -914,7 +917,8 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             ork_specs[1],
             ork_specs[2],
             ork_specs[3],
-            ork_specs[4]
+            ork_specs[4],
+            ork_specs[5]
         ]
     );
     assert_eq!(
@@ -926,6 +930,7 @@ fn ork_init_configures_refspecs_so_a_plain_fetch_brings_notes_and_logs() {
             "+refs/ork/claims/*:refs/ork/remotes/backup/claims/*",
             "+refs/ork/wip/*:refs/ork/remotes/backup/wip/*",
             "+refs/ork/schedules/*:refs/ork/remotes/backup/schedules/*",
+            "+refs/ork/race/*:refs/ork/remotes/backup/race/*",
         ]
     );
     assert_eq!(

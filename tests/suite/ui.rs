@@ -488,3 +488,32 @@ fn an_approve_that_lands_the_trak_asks_first_and_r_on_a_done_trak_is_refused_bef
     tmux.keys(&["q"]);
     tmux.assert_restored();
 }
+
+#[test]
+fn a_race_shows_its_attempts_side_by_side_and_a_digit_picks_one() {
+    let s = Sandbox::new(&crate::races::workflow("human", false), json!({}));
+    s.set_race_plan(crate::races::racers());
+    let (id, _) = s.new_trak("Add a greeting", &[]);
+    assert_eq!(s.at(&id).0, "awaiting_review");
+    let tmux = open_ui(&s);
+    let screen = tmux.wait_for("the race's attempts", |s| s.contains("race: work"));
+    for attempt in ["1. fake: failed", "2. fake: passed", "3. fake: passed"] {
+        assert!(screen.contains(attempt), "{attempt}:\n{screen}");
+    }
+    // Each attempt's files, under it.
+    assert!(
+        screen.contains("two.txt") && screen.contains("three.txt"),
+        "{screen}"
+    );
+    assert!(screen.contains("1-9 pick"), "{screen}");
+
+    tmux.keys(&["2"]);
+    common::wait_until(SCREEN_LIMIT, "the picked trak to merge", || {
+        s.at(&id).0 == "done"
+    });
+    let files = s.repo.tree_files("main");
+    assert!(files.contains(&"two.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"three.txt".to_string()), "{files:?}");
+    tmux.keys(&["q"]);
+    tmux.assert_restored();
+}

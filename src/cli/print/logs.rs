@@ -152,6 +152,58 @@ fn read_from(mut file: &std::fs::File, offset: &mut u64) -> Result<String> {
     Ok(chunk)
 }
 
+/// `ork diff --race`: each attempt of the trak's races, with its change against the race's
+/// start.
+pub fn race_diff(store: &Store, trak: &Trak, json: bool) -> Result<()> {
+    let diffs = inspect::race_diffs(store, trak)?;
+    if json {
+        let attempts: Vec<serde_json::Value> = diffs
+            .iter()
+            .map(|(stage, attempt, diff)| {
+                json!({
+                    "stage": stage,
+                    "no": attempt.no,
+                    "agent": attempt.agent,
+                    "gate": attempt.gate,
+                    "winner": trak.state.races.get(stage).and_then(|r| r.winner) == Some(attempt.no),
+                    "diff": diff,
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"trak": trak.id, "attempts": attempts}))?
+        );
+        return Ok(());
+    }
+    if diffs.is_empty() {
+        outln!("Trak {} has raced no stage.", trak.id);
+        return Ok(());
+    }
+    for (stage, attempt, diff) in &diffs {
+        let gate = match attempt.gate {
+            Some(ork::store::event::RaceGate::Passed) => "passed",
+            Some(ork::store::event::RaceGate::Failed) => "failed",
+            None => "running",
+        };
+        let won = trak.state.races.get(stage).and_then(|r| r.winner) == Some(attempt.no);
+        outln!(
+            "=== {stage}: attempt {} ({}), {gate}{}",
+            attempt.no,
+            printable(&attempt.agent),
+            if won { ", the winner" } else { "" }
+        );
+        match diff {
+            Some(diff) if diff.trim().is_empty() => outln!("(no change)\n"),
+            Some(diff) => outln!("{}", printable(diff)),
+            None => outln!(
+                "(its commit is not in this repository: ork sync on the machine that ran the race, then here)\n"
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// `ork diff`: a stage's artifact across attempts, or the code against the base.
 pub fn diff(store: &Store, trak: &Trak, stage: Option<(&str, &str)>, json: bool) -> Result<()> {
     let Some((stage, artifact)) = stage else {

@@ -261,6 +261,7 @@ pub fn show_json(
         }),
         None => serde_json::Value::Null,
     };
+    value["races"] = races_json(trak);
     value["outside_changes"] = json!(
         outside
             .iter()
@@ -274,6 +275,92 @@ pub fn show_json(
             .collect::<Vec<_>>()
     );
     Ok(value)
+}
+
+/// Each stage's latest race, for `ork show --json`: its attempts (agent, gate, cost, runs,
+/// why one failed, its ref) and its winner with who picked it and why.
+fn races_json(trak: &Trak) -> serde_json::Value {
+    let races: serde_json::Map<String, serde_json::Value> = trak
+        .state
+        .races
+        .iter()
+        .map(|(stage, race)| {
+            let attempts: Vec<serde_json::Value> = race
+                .attempts
+                .iter()
+                .map(|a| {
+                    json!({
+                        "no": a.no,
+                        "agent": a.agent,
+                        "gate": a.gate,
+                        "usage": a.usage,
+                        "runs": a.runs,
+                        "error": a.error,
+                        "tip": a.tip,
+                        "ref": ork::store::race_ref(&trak.id, stage, a.no),
+                    })
+                })
+                .collect();
+            let value = json!({
+                "from": race.from,
+                "attempts": attempts,
+                "winner": race.winner,
+                "picked_by": race.picked_by,
+                "reason": race.reason,
+                "judge_usage": race.judge_usage,
+            });
+            (stage.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(races)
+}
+
+/// Each stage's latest race, in `ork show`: a line per attempt, then the winner and why.
+fn show_races(trak: &Trak) -> Result<()> {
+    for (stage, race) in &trak.state.races {
+        outln!("  race      {stage}: {} attempt(s)", race.attempts.len());
+        for a in &race.attempts {
+            let gate = match a.gate {
+                Some(ork::store::event::RaceGate::Passed) => "passed",
+                Some(ork::store::event::RaceGate::Failed) => "failed",
+                None => "running",
+            };
+            let won = if race.winner == Some(a.no) {
+                "  ← winner"
+            } else {
+                ""
+            };
+            outln!(
+                "            {}. {}: {gate}, {} run(s), {}{won}",
+                a.no,
+                printable(&a.agent),
+                a.runs,
+                usage_text(&a.usage)
+            );
+            if let Some(error) = a.error.as_deref().filter(|_| a.gate.is_some()) {
+                outln!(
+                    "               {}",
+                    truncate(&ork::store::text::one_line(error), 90)
+                );
+            }
+        }
+        if let (Some(winner), Some(by)) = (race.winner, race.picked_by) {
+            outln!(
+                "            attempt {winner} won, picked by {}",
+                by.as_str()
+            );
+            if !race.reason.trim().is_empty() {
+                outln!(
+                    "            why: {}",
+                    first_lines(&race.reason, 10).replace('\n', "\n                 ")
+                );
+            }
+        }
+        if race.judge_usage != Default::default() {
+            outln!("            judge: {}", usage_text(&race.judge_usage));
+        }
+    }
+    Ok(())
 }
 
 pub fn show(
@@ -430,6 +517,7 @@ pub fn show(
         outln!("  question  {}", question_text(q));
     }
     show_subtraks(store, trak)?;
+    show_races(trak)?;
     if let Some(pr) = &s.pull_request {
         let rounds = if pr.rounds > 0 {
             format!(", {} round(s) of changes", pr.rounds)

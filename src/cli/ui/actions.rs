@@ -41,6 +41,7 @@ impl Background {
     ) -> Result<String> {
         let what = match &decision {
             HumanDecision::Approve => "approved",
+            HumanDecision::Pick(_) => "picked",
             HumanDecision::ApproveConfig => "configuration change approved",
             HumanDecision::RaiseBudget(_) => "budget raised",
             HumanDecision::Reject { .. } => "rejected",

@@ -206,6 +206,22 @@ impl App {
                 };
                 return self.act_on(c, &trak);
             }
+            // A race's attempts side by side: a digit picks that attempt as the winner.
+            KeyCode::Char(c @ '1'..='9') => {
+                let Some(trak) = self.selected_trak().cloned() else {
+                    self.message = Some("No trak selected.".into());
+                    return Request::Nothing;
+                };
+                if !ork::engine::waits_for_pick(&trak) {
+                    self.message = Some(format!(
+                        "{} waits for no race's pick: a digit picks an attempt of a race",
+                        trak.id
+                    ));
+                    return Request::Nothing;
+                }
+                let no = c.to_digit(10).unwrap_or_default();
+                return Request::Decide(trak.id.clone(), HumanDecision::Pick(no));
+            }
             _ => {}
         }
         Request::Nothing

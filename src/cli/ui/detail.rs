@@ -27,6 +27,18 @@ pub struct Detail {
     pub gate: Option<(String, u32, String)>,
     /// The newest live log on this machine: its name and its last lines.
     pub live: Option<(String, Vec<String>)>,
+    /// Each race's attempts with the files each changed (`git diff --stat` lines), side by
+    /// side for a person who picks.
+    pub races: Vec<RaceView>,
+}
+
+/// One attempt of a race as the detail pane shows it.
+pub struct RaceView {
+    pub stage: String,
+    pub attempt: ork::store::state::RaceAttempt,
+    pub winner: bool,
+    /// Its `git diff --stat` lines against the race's start (none once its ref is gone).
+    pub stat: Vec<String>,
 }
 
 impl Detail {
@@ -42,6 +54,7 @@ impl Detail {
             artifacts: store.artifacts(trak)?,
             gate,
             live: None,
+            races: race_views(store, trak)?,
         };
         detail.refresh_live(store);
         Ok(detail)
@@ -60,6 +73,29 @@ impl Detail {
             .map(|(_, path)| path);
         self.live = newest.and_then(|path| Some((log_name(&path), tail(&path).ok()?)));
     }
+}
+
+/// The trak's races, each attempt with the stat part of its diff.
+fn race_views(store: &Store, trak: &Trak) -> Result<Vec<RaceView>> {
+    Ok(inspect::race_diffs(store, trak)?
+        .into_iter()
+        .map(|(stage, attempt, diff)| {
+            let winner = trak.state.races.get(&stage).and_then(|r| r.winner) == Some(attempt.no);
+            let stat = diff
+                .unwrap_or_default()
+                .lines()
+                .take_while(|l| !l.starts_with("diff --git"))
+                .map(|l| clean(l.trim()))
+                .filter(|l| !l.is_empty())
+                .collect();
+            RaceView {
+                stage,
+                attempt,
+                winner,
+                stat,
+            }
+        })
+        .collect())
 }
 
 /// "work-2" for an agent run's log, "background run" for `drive.log`.

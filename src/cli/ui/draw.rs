@@ -29,6 +29,9 @@ fn keys(app: &App) -> String {
                 .filter(|(_, action)| allowed.contains(action))
                 .map(|(key, action)| format!("{key} {action}")),
         );
+        if ork::engine::waits_for_pick(trak) {
+            keys.push("1-9 pick".to_string());
+        }
     }
     keys.extend(["d diff", "l log", "/ filter", "q quit"].map(String::from));
     keys.join(" · ")
@@ -288,6 +291,33 @@ fn detail_lines(
         ));
         after.extend(excerpt(output, EXCERPT_LINES).into_iter().map(Line::from));
     }
+    let mut raced = None;
+    for race in &detail.races {
+        if raced != Some(&race.stage) {
+            after.push(Line::styled(format!("── race: {} ──", race.stage), bold));
+            raced = Some(&race.stage);
+        }
+        let a = &race.attempt;
+        let gate = match a.gate {
+            Some(ork::store::event::RaceGate::Passed) => "passed",
+            Some(ork::store::event::RaceGate::Failed) => "failed",
+            None => "running",
+        };
+        after.push(Line::from(format!(
+            "{}. {}: {gate}, {} run(s), ${:.4}{}",
+            a.no,
+            clean(&a.agent),
+            a.runs,
+            a.usage.cost_usd,
+            if race.winner { "  ← winner" } else { "" }
+        )));
+        after.extend(
+            race.stat
+                .iter()
+                .take(5)
+                .map(|l| Line::from(format!("     {l}"))),
+        );
+    }
     for (name, content) in &detail.artifacts {
         after.push(Line::styled(format!("── artifact: {name} ──"), bold));
         after.extend(excerpt(content, EXCERPT_LINES).into_iter().map(Line::from));
@@ -345,6 +375,9 @@ fn rounds_lines(trak: &Trak) -> Vec<String> {
 
 fn next_here(trak: &Trak, next: &str) -> String {
     match trak.state.status {
+        Status::AwaitingReview if ork::engine::waits_for_pick(trak) => {
+            "1-9 pick that attempt of the race · r reject with feedback".to_string()
+        }
         Status::AwaitingReview => "a approve · r reject with feedback".to_string(),
         Status::AwaitingAnswer => "n answer its questions · r reject".to_string(),
         Status::Failed => "t retry · a approve anyway · r reject with feedback".to_string(),

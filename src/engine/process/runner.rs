@@ -27,6 +27,8 @@ pub struct RunSpec<'a> {
     pub verdict: bool,
     /// A breakdown stage: the answer lists parts.
     pub breakdown: bool,
+    /// A race's judge: the answer is a pick.
+    pub pick: bool,
     /// Where this run's runtime files go (prompt, output, live log).
     pub run_dir: &'a Path,
     /// How much of the agent's output ork keeps.
@@ -271,7 +273,7 @@ fn json_words(message: &str) -> String {
 fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -> Result<Run> {
     // Codex reads the answer's schema from a file.
     let schema_file = spec.run_dir.join("answer-schema.json");
-    let schema = agent::strict_answer_schema_for(spec.verdict, spec.breakdown).to_string();
+    let schema = agent::strict_schema_of(spec.verdict, spec.breakdown, spec.pick).to_string();
     std::fs::write(&schema_file, schema)
         .with_context(|| format!("writing {}", schema_file.display()))?;
     let request = Request {
@@ -280,6 +282,7 @@ fn run_cli(spec: &RunSpec<'_>, kind: AgentKind, on_line: &mut dyn FnMut(&str)) -
         resume: spec.resume,
         verdict: spec.verdict,
         breakdown: spec.breakdown,
+        pick: spec.pick,
         executable: spec.agent.command.first().map(String::as_str),
         schema_file: Some(&schema_file),
         permission: spec.agent.permission_mode.as_deref(),

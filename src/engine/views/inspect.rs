@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::store::event::{Event, EventKind};
+use crate::store::git::Oid;
 use crate::store::{Store, Trak};
 
 /// The live log most recently written under `dir` (`<stage>-<attempt>/log`).
@@ -74,6 +75,66 @@ pub fn last_gate_failure(events: &[Event]) -> Option<(&str, u32, &str)> {
         } => Some((stage.as_str(), *attempt, output.as_str())),
         _ => None,
     })
+}
+
+/// `git diff --stat -p` of a race attempt at `tip` against the race's start `from`, the record
+/// folder left out.
+pub fn attempt_diff(store: &Store, id: &str, from: Oid, tip: Oid) -> Result<String> {
+    let git = store.git();
+    let exclude = format!(":(exclude){}", crate::store::record_dir(id));
+    let (from, tip) = (from.to_string(), tip.to_string());
+    let out = git.run(
+        git.main_workdir(),
+        &["diff", "--stat", "-p", &from, &tip, "--", ".", &exclude],
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Each attempt of the trak's latest race at each stage that raced, with its change against the
+/// race's start: at the tip its end recorded, else its ref's (here or fetched); `None` when
+/// neither commit is in this repository.
+pub fn race_diffs(
+    store: &Store,
+    trak: &Trak,
+) -> Result<Vec<(String, crate::store::state::RaceAttempt, Option<String>)>> {
+    let mut out = Vec::new();
+    for (stage, race) in &trak.state.races {
+        let from = Oid::from_hex(race.from.as_bytes())?;
+        for attempt in &race.attempts {
+            let tip = attempt_tip(store, trak, stage, attempt)?;
+            let diff = match tip {
+                Some(tip) => attempt_diff(store, &trak.id, from, tip).ok(),
+                None => None,
+            };
+            out.push((stage.clone(), attempt.clone(), diff));
+        }
+    }
+    Ok(out)
+}
+
+/// Where attempt `attempt` of `stage`'s race ended, or is now: its recorded tip, its local
+/// ref, or a fetched copy of it.
+fn attempt_tip(
+    store: &Store,
+    trak: &Trak,
+    stage: &str,
+    attempt: &crate::store::state::RaceAttempt,
+) -> Result<Option<Oid>> {
+    if let Some(tip) = attempt.tip.as_deref() {
+        return Ok(Some(Oid::from_hex(tip.as_bytes())?));
+    }
+    let git = store.git();
+    let name = crate::store::race_ref(&trak.id, stage, attempt.no);
+    if let Some(tip) = git.ref_tip(&name)? {
+        return Ok(Some(tip));
+    }
+    let rest = &name[crate::store::RACE_PREFIX.len()..];
+    for remote in git.remote_names() {
+        if let Some(tip) = git.ref_tip(&format!("refs/ork/remotes/{remote}/race/{rest}"))? {
+            return Ok(Some(tip));
+        }
+    }
+    Ok(None)
 }
 
 /// `git diff --stat -p` of the trak's code against its base (the record folder left out).

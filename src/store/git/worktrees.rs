@@ -47,6 +47,20 @@ impl Git {
         .map(drop)
     }
 
+    /// A worktree at `path` whose HEAD is the plain ref `full_name` (outside `refs/heads/`, so
+    /// no branch): `git worktree add --detach` at its tip, then HEAD pointed at the ref, so
+    /// that commits there move it as they move a branch. For a race's attempts, which cannot
+    /// be branches beside the trak's `ork/<id>` (a ref cannot be a file and a folder).
+    pub fn add_worktree_on_ref(&self, path: &Path, full_name: &str) -> Result<()> {
+        let tip = self
+            .ref_tip(full_name)?
+            .with_context(|| format!("{full_name} does not exist"))?;
+        self.add_scratch_worktree(path, tip)?;
+        self.run(path, &["symbolic-ref", "HEAD", full_name])
+            .map(drop)
+            .with_context(|| format!("pointing the worktree {} at {full_name}", path.display()))
+    }
+
     /// Removes a scratch worktree made by [`Git::add_scratch_worktree`], whatever it holds.
     pub fn remove_scratch_worktree(&self, path: &Path) -> Result<()> {
         let _lock = self.runtime_lock("worktrees.lock")?;
@@ -74,6 +88,9 @@ impl Git {
 
     /// The linked worktree that has `full_name` checked out, if any.
     pub fn worktree_of_branch(&self, full_name: &str) -> Result<Option<PathBuf>> {
+        // Not while another thread or process adds one: gix fails on a half-written
+        // registration (subtraks and race attempts read these from threads of their own).
+        let _lock = self.runtime_lock("worktrees.lock")?;
         for proxy in self.repo.worktrees().context("listing worktrees")? {
             let Ok(repo) = proxy.into_repo_with_possibly_inaccessible_worktree() else {
                 continue;

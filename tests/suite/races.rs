@@ -1,0 +1,390 @@
+//! End to end: a stage races several attempts (the fake agent scripted per attempt by
+//! `ORK_RACE`), each in its own worktree through the gate on its own; a judge or a person picks
+//! among those that pass, and only the winner's code reaches the base.
+
+use crate::common;
+
+use serde_json::{Value, json};
+
+use common::sandbox::{FAKE_AGENT, fake_agent};
+use common::{RunsOrk, Sandbox};
+
+/// The `feature` flow with one stage, `work`, racing three attempts of the fake agent behind
+/// the gate `test -f ok.txt`; `review` and `judge` as given (a judge is an agent `judge`
+/// running the fake agent too).
+pub(crate) fn workflow(review: &str, judge: bool) -> String {
+    let judge_key = if judge { ", judge = \"judge\"" } else { "" };
+    format!(
+        "default_flow = \"feature\"\n\n{}\n\
+         [agents.judge]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"30s\"\n\n\
+         [flows.feature]\n\n\
+         [[flows.feature.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\n\
+         review = \"{review}\"\nmax_attempts = 2\n\
+         gate = {{ command = \"test -f ok.txt\", timeout = \"20s\" }}\n\
+         race = {{ agents = [\"fake\"], n = 3{judge_key} }}\n",
+        fake_agent("30s")
+    )
+}
+
+/// A run that writes `files` and answers with `summary`, having spent `cost` dollars.
+fn run(files: Value, summary: &str, cost: f64) -> Value {
+    json!({"write": files, "result": {"type": "artifact", "content": summary,
+           "usage": {"input_tokens": 100, "output_tokens": 10, "cost_usd": cost}}})
+}
+
+/// `run` reporting the agent's session `id`.
+fn with_session(mut run: Value, id: &str) -> Value {
+    run["result"]["session_id"] = json!(id);
+    run
+}
+
+/// The three racers: 1 never writes ok.txt (its gate fails on both its attempts), 2 and 3 pass.
+pub(crate) fn racers() -> Value {
+    json!({
+        "1": {"work": [with_session(run(json!({"one.txt": "one\n"}), "one's way", 0.25), "s-one")]},
+        "2": {"work": [with_session(run(json!({"ok.txt": "", "two.txt": "two\n"}), "two's way", 0.25), "s-two")]},
+        "3": {"work": [run(json!({"ok.txt": "", "three.txt": "three\n"}), "three's way", 0.25)]},
+    })
+}
+
+impl Sandbox {
+    pub(crate) fn set_race_plan(&self, races: Value) {
+        let plan = json!({"dir": self.agent_dir, "stages": {}, "races": races});
+        std::fs::write(&self.plan, plan.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    let mut races = racers();
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 2,
+        "content": "Attempt 2 is the smaller change.",
+        "usage": {"input_tokens": 50, "output_tokens": 5, "cost_usd": 0.1}}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(out.contains("a race of 3 attempts"), "{out}");
+    assert!(out.contains("[race-2 fake]"), "{out}");
+    sandbox.assert_at(&id, "done", "work");
+
+    // Only the winner's code reached main.
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"two.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"one.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"three.txt".to_string()), "{files:?}");
+
+    // Each racer ran in its own worktree, with its number; the failing one retried once.
+    assert_eq!(sandbox.runs("race-1.work"), 2);
+    assert_eq!(sandbox.runs("race-2.work"), 1);
+    assert_eq!(sandbox.runs("race-3.work"), 1);
+    // A racer's retry resumes its own session, never a rival's.
+    assert!(
+        !sandbox
+            .agent_env("race-1.work", 1)
+            .contains_key("ORK_SESSION")
+    );
+    assert_eq!(sandbox.agent_env("race-1.work", 2)["ORK_SESSION"], "s-one");
+    let env = sandbox.agent_env("race-3.work", 1);
+    assert_eq!(env["ORK_RACE"], "3");
+    assert!(env["CWD"].contains(".race"), "{env:?}");
+    // The judge saw both passing attempts' diffs and artifacts, not the failing one's.
+    let prompt = sandbox.prompt("race-judge.work", 1);
+    assert!(
+        prompt.contains("## Attempt 2") && prompt.contains("two.txt"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("three's way"), "{prompt}");
+    assert!(!prompt.contains("## Attempt 1"), "{prompt}");
+
+    // Every attempt's cost counts: 2 runs of racer 1, one each of 2 and 3, and the judge.
+    let show = common::json(&sandbox.ork_ok(&["show", &id, "--json"]));
+    let race = &show["races"]["work"];
+    assert_eq!(race["winner"], 2, "{race:#}");
+    assert_eq!(race["picked_by"], "judge");
+    assert_eq!(race["reason"], "Attempt 2 is the smaller change.");
+    // The winner's session is the stage's now.
+    let state = sandbox
+        .repo
+        .git(&["show", &format!("ork/{id}:.orkestra/traks/{id}/state.json")]);
+    assert_eq!(common::json(&state)["sessions"]["work"], "s-two", "{state}");
+    let gates: Vec<&str> = race["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(gates, ["failed", "passed", "passed"]);
+    assert_eq!(race["attempts"][0]["runs"], 2);
+    let total = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((total - 1.1).abs() < 1e-9, "total cost {total}: {show:#}");
+
+    // The story names the winner; the losers stay as refs until the trak goes.
+    let log = sandbox
+        .repo
+        .git(&["log", "--format=%s", &format!("ork/{id}")]);
+    assert!(
+        log.contains("Race work: attempt 2 (fake) wins, picked by the judge"),
+        "{log}"
+    );
+    let text = sandbox.ork_ok(&["show", &id]);
+    assert!(
+        text.contains("2. fake: passed") && text.contains("← winner"),
+        "{text}"
+    );
+    assert!(
+        text.contains("why: Attempt 2 is the smaller change."),
+        "{text}"
+    );
+    let refs = sandbox
+        .repo
+        .git(&["for-each-ref", "--format=%(refname)", "refs/ork/race/"]);
+    assert!(refs.is_empty(), "a merged trak keeps no race refs: {refs}");
+    assert!(
+        !sandbox
+            .repo
+            .root
+            .join(".orkestra/worktrees/.race")
+            .join(&id)
+            .exists()
+    );
+}
+
+#[test]
+fn with_a_human_review_the_person_picks_the_winner() {
+    let sandbox = Sandbox::new(&workflow("human", false), json!({}));
+    sandbox.set_race_plan(racers());
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(out.contains("a person picks: ork approve"), "{out}");
+    sandbox.assert_at(&id, "awaiting_review", "work");
+
+    // Two passed: a plain approve does not say which; a failed attempt cannot be picked.
+    let err = sandbox.ork_err(&["approve", &id]);
+    assert!(err.contains("2 attempts of the race passed"), "{err}");
+    assert!(err.contains("--pick K (K one of 2, 3"), "{err}");
+    let err = sandbox.ork_err(&["approve", &id, "--pick", "1"]);
+    assert!(err.contains("attempt 1 of the race did not pass"), "{err}");
+    // An agent inside a run cannot pick for the person.
+    let refused = sandbox
+        .repo
+        .ork_command(&sandbox.repo.root, &["approve", &id, "--pick", "2"])
+        .env("ORK_TRAK", &id)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(common::stderr(&refused).contains("decisions are a person's"));
+    sandbox.assert_at(&id, "awaiting_review", "work");
+
+    // Each attempt's change, side by side.
+    let diff = sandbox.ork_ok(&["diff", &id, "--race"]);
+    assert!(
+        diff.contains("=== work: attempt 1 (fake), failed"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("one.txt") && diff.contains("three.txt"),
+        "{diff}"
+    );
+
+    sandbox.ork_ok(&["approve", &id, "--pick", "3"]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"three.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"two.txt".to_string()), "{files:?}");
+    let show = common::json(&sandbox.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(show["races"]["work"]["winner"], 3);
+    assert_eq!(show["races"]["work"]["picked_by"], "human");
+    let total = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((total - 1.0).abs() < 1e-9, "total cost {total}");
+}
+
+#[test]
+fn no_attempt_passing_fails_the_stage_and_a_retry_races_again() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    let lose = json!({"work": [run(json!({"x.txt": "x\n"}), "no luck", 0.0)]});
+    sandbox.set_race_plan(json!({"1": lose, "2": lose, "3": lose}));
+
+    let (id, _) = sandbox.new_trak("Add a greeting", &[]);
+    sandbox.assert_at(&id, "failed", "work");
+    let show = sandbox.ork_ok(&["show", &id]);
+    assert!(show.contains("No attempt of the race passed"), "{show}");
+    // The judge never ran: there was nothing to pick from.
+    assert_eq!(sandbox.runs("race-judge.work"), 0);
+
+    let mut races = racers();
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 3, "content": "3"}}]});
+    sandbox.set_race_plan(races);
+    sandbox.ork_ok(&["retry", &id]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"three.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"x.txt".to_string()), "{files:?}");
+}
+
+#[test]
+fn a_race_without_anyone_to_pick_is_refused_with_its_line() {
+    let text = workflow("auto", false);
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    sandbox.repo.write(".orkestra/workflow.toml", &text);
+    let err = sandbox.ork_err(&["trak", "new", "--no-run", "x"]);
+    assert!(err.contains("workflow.toml:"), "{err}");
+    assert!(err.contains("has no judge"), "{err}");
+    assert!(err.contains("review = \"human\""), "{err}");
+}
+
+#[test]
+fn a_race_run_on_one_machine_is_seen_and_picked_on_another() {
+    let net = common::Net::new(&workflow("human", false));
+    let (a, b) = (&net.a, &net.b);
+    a.set_race_plan(racers());
+    let (id, _) = a.new_trak("Add a greeting", &[]);
+    a.assert_at(&id, "awaiting_review", "work");
+    a.ork_ok(&["sync"]);
+    assert!(
+        net.remote_ref(&format!("refs/ork/race/{id}/work/2"))
+            .is_some()
+    );
+
+    // B fetches the race: its events, and each attempt's code.
+    b.ork_ok(&["sync"]);
+    let diff = b.ork_ok(&["diff", &id, "--race"]);
+    assert!(
+        diff.contains("=== work: attempt 3 (fake), passed"),
+        "{diff}"
+    );
+    assert!(diff.contains("three.txt"), "{diff}");
+
+    // A person on B picks; the winner's code lands from there.
+    b.ork_ok(&["approve", &id, "--pick", "3"]);
+    b.assert_at(&id, "done", "work");
+    b.ork_ok(&["sync"]);
+    net.remote_git(&["cat-file", "-e", "main:three.txt"]);
+    let out = net.remote.git_output(&["cat-file", "-e", "main:two.txt"]);
+    assert!(!out.status.success(), "only the winner's code lands");
+}
+
+#[test]
+fn a_racer_cannot_write_into_its_rivals_work_nor_move_their_refs() {
+    let sandbox = Sandbox::new(&workflow("human", false), json!({}));
+    let mut races = racers();
+    // Racer 1 tries to plant a file in racer 2's worktree and in the trak's own, and to point
+    // racer 2's ref at its own commit: its sandbox holds only its own worktree.
+    let tries = [
+        ("rival worktree", "echo evil > ../work-2/evil.txt"),
+        (
+            "trak worktree",
+            "echo evil > \"$ORK_WORKTREE/../../../$ORK_TRAK/evil.txt\"",
+        ),
+        (
+            "rival ref",
+            "git update-ref \"refs/ork/race/$ORK_TRAK/work/2\" HEAD",
+        ),
+    ];
+    let script: Vec<String> = tries
+        .iter()
+        .map(|(name, command)| {
+            format!("if ( {command} ) >/dev/null 2>&1; then echo '{name}: ok'; else echo '{name}: refused'; fi >> tried.txt")
+        })
+        .collect();
+    races["1"] = json!({"work": [{"run": script.join("\n"),
+        "result": {"type": "artifact", "content": "sneaky"}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, _) = sandbox.new_trak("Add a greeting", &[]);
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    let tried = sandbox
+        .repo
+        .git(&["show", &format!("refs/ork/race/{id}/work/1:tried.txt")]);
+    // Its two runs (its gate failed the first) tried the same, and were refused the same.
+    let lines = common::lines(&tried);
+    let once = [
+        "rival worktree: refused",
+        "trak worktree: refused",
+        "rival ref: refused",
+    ];
+    assert_eq!(lines, [once, once].concat(), "{tried}");
+    let rival = sandbox.repo.git(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        &format!("refs/ork/race/{id}/work/2"),
+    ]);
+    assert!(!rival.contains("evil.txt"), "{rival}");
+
+    sandbox.ork_ok(&["approve", &id, "--pick", "2"]);
+    sandbox.assert_at(&id, "done", "work");
+    let files = sandbox.repo.tree_files("main");
+    assert!(files.contains(&"two.txt".to_string()), "{files:?}");
+    assert!(!files.contains(&"evil.txt".to_string()), "{files:?}");
+}
+
+#[test]
+fn the_parts_of_a_breakdown_race_their_own_stage() {
+    let text = format!(
+        "default_flow = \"feature\"\n\n{}\n\
+         [agents.judge]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"30s\"\n\n\
+         [flows.feature]\n\n\
+         [[flows.feature.stages]]\nname = \"breakdown\"\nagent = \"fake\"\nprompt = \"breakdown.md\"\nartifact = \"breakdown\"\n\
+         review = \"auto\"\nsubtraks = {{ flow = \"part\", parallel = 2 }}\n\n\
+         [flows.part]\n\n\
+         [[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\n\
+         review = \"auto\"\nrace = {{ agents = [\"fake\"], n = 2, judge = \"judge\" }}\n",
+        fake_agent("30s")
+    );
+    let sandbox = Sandbox::new(&text, json!({}));
+    let part = |key: &str| json!({"key": key, "title": format!("Part {key}"), "description": "", "depends_on": []});
+    // Each racer writes a file named after its part and its number: which won is in the tree.
+    let racer = |no: u32| {
+        json!({"work": [{"run": format!("echo {no} > \"$ORK_SUBTRAK-{no}.txt\""),
+                         "result": {"type": "artifact", "content": format!("racer {no}")}}]})
+    };
+    let plan = json!({
+        "dir": sandbox.agent_dir,
+        "stages": {"breakdown": [{"result": {"type": "breakdown", "content": "Two parts.",
+                                             "subtraks": [part("db"), part("ui")]}}]},
+        "races": {"1": racer(1), "2": racer(2),
+                  "judge": {"work": [{"result": {"type": "pick", "winner": 2, "content": "2"}}]}},
+    });
+    std::fs::write(&sandbox.plan, plan.to_string()).unwrap();
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(out.contains("[db] work: a race of 2 attempts"), "{out}");
+    sandbox.assert_at(&id, "done", "breakdown");
+    let files = sandbox.repo.tree_files("main");
+    for (file, there) in [
+        ("db-2.txt", true),
+        ("ui-2.txt", true),
+        ("db-1.txt", false),
+        ("ui-1.txt", false),
+    ] {
+        assert_eq!(
+            files.contains(&file.to_string()),
+            there,
+            "{file}: {files:?}"
+        );
+    }
+}
+
+#[test]
+fn a_judge_that_picks_a_failed_attempt_leaves_the_pick_to_a_person() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    let mut races = racers();
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 1, "content": "one"}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &[]);
+    assert!(
+        out.contains("it picked attempt 1, which is not one of those that passed (2, 3)"),
+        "{out}"
+    );
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    sandbox.ork_ok(&["approve", &id, "--pick", "2"]);
+    sandbox.assert_at(&id, "done", "work");
+    assert!(
+        sandbox
+            .repo
+            .tree_files("main")
+            .contains(&"two.txt".to_string())
+    );
+}
