@@ -531,11 +531,23 @@ impl Store {
                 .write_signed_commit(trak.tip, &files, &message, header, key)?,
             None => self.git.write_commit(trak.tip, &files, &message, header)?,
         };
+        self.advance_branch(trak, commit, state, &event.kind)
+    }
+
+    /// Moves `trak`'s branch from its tip to `commit`, which records `kind` and holds `state`,
+    /// by compare-and-swap; its worktree follows.
+    pub(super) fn advance_branch(
+        &self,
+        trak: &Trak,
+        commit: Oid,
+        state: TrakState,
+        kind: &EventKind,
+    ) -> Result<Trak> {
         self.git.update_ref(
             &trak.branch,
             commit,
             trak.tip,
-            &format!("ork: {}", event.kind.name()),
+            &format!("ork: {}", kind.name()),
         )?;
         // The branch may be checked out: bring its index and files up to the new tip.
         self.refresh_worktree(trak, trak.tip, commit)?;

@@ -115,18 +115,7 @@ impl Store {
             Some((STATE_HEADER, &header)),
             signing_key,
         )?;
-        self.git.update_ref(
-            &trak.branch,
-            commit,
-            trak.tip,
-            &format!("ork: {}", event.kind.name()),
-        )?;
-        self.refresh_worktree(trak, trak.tip, commit)?;
-        Ok(Trak {
-            state,
-            tip: commit,
-            ..trak.clone()
-        })
+        self.advance_branch(trak, commit, state, &event.kind)
     }
 
     /// Every race ref of trak `id`, as (ref name, tip).

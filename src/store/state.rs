@@ -456,6 +456,20 @@ impl TrakState {
         next
     }
 
+    /// A run of `stage` (or a race of it) started on `machine`: the notes so far go into its
+    /// prompt; what waited for a person is over. The feedback stays until the run finishes: a
+    /// run that was interrupted is run again with it.
+    fn start_run(&mut self, stage: &str, machine: &str) {
+        self.stage = stage.to_string();
+        self.status = Status::Running;
+        self.running_on = Some(machine.to_string());
+        self.gate_passed = false;
+        self.notes_taken = self.notes.len();
+        self.note = None;
+        self.verdict = None;
+        self.questions.clear();
+    }
+
     fn apply(&mut self, event: &Event) {
         self.events += 1;
         self.updated_at = self.updated_at.max(event.at);
@@ -463,17 +477,8 @@ impl TrakState {
         match &event.kind {
             EventKind::Created { .. } | EventKind::Unknown => {}
             EventKind::StageStarted { stage, attempt, .. } => {
-                self.stage = stage.clone();
                 self.attempt = *attempt;
-                self.status = Status::Running;
-                self.running_on = Some(event.machine.clone());
-                self.gate_passed = false;
-                self.notes_taken = self.notes.len();
-                // The feedback stays until the run finishes: a run that was interrupted is run
-                // again with it.
-                self.note = None;
-                self.verdict = None;
-                self.questions.clear();
+                self.start_run(stage, &event.machine);
             }
             EventKind::StageFinished {
                 stage,
@@ -758,14 +763,7 @@ impl TrakState {
                 from,
                 attempts,
             } => {
-                self.stage = stage.clone();
-                self.status = Status::Running;
-                self.running_on = Some(event.machine.clone());
-                self.gate_passed = false;
-                self.notes_taken = self.notes.len();
-                self.note = None;
-                self.verdict = None;
-                self.questions.clear();
+                self.start_run(stage, &event.machine);
                 let attempts = attempts
                     .iter()
                     .map(|racer| RaceAttempt {
