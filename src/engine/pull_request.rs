@@ -421,12 +421,16 @@ impl Engine<'_> {
     /// Runs `gh args` in the main checkout (the trak's code is on the remote, not in a
     /// worktree), as any child of ork: its own process group, a timeout, bounded output.
     fn gh(&mut self, args: &[&str]) -> Result<Finished> {
-        let dir = self.store.git().main_workdir();
-        let mut gh = TrakCommand::new("gh", dir);
-        gh.args(args).env("GH_PROMPT_DISABLED", "1");
-        run_with_timeout(&mut gh, GH_TIMEOUT)
-            .with_context(|| format!("running gh {}", args.join(" ")))
+        run_gh(self.store.git().main_workdir(), args)
     }
+}
+
+/// Runs `gh args` in `dir` as any child of ork: its own process group, a two-minute timeout,
+/// bounded output, never a prompt. Pull requests and issue intake both go through it.
+pub(crate) fn run_gh(dir: &std::path::Path, args: &[&str]) -> Result<Finished> {
+    let mut gh = TrakCommand::new("gh", dir);
+    gh.args(args).env("GH_PROMPT_DISABLED", "1");
+    run_with_timeout(&mut gh, GH_TIMEOUT).with_context(|| format!("running gh {}", args.join(" ")))
 }
 
 /// The base's tip as `remote` has it (fetched), else the local branch's.

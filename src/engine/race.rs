@@ -103,17 +103,11 @@ impl Engine<'_> {
                 if running == 0 {
                     return Ok(());
                 }
-                match rx.recv().context("a race attempt's thread stopped")? {
-                    Message::Step(key, text) => self.reporter.step(&format!("[{key}] {text}")),
-                    Message::Line(key, text) => self.reporter.line(&format!("[{key}] {text}")),
-                    Message::Warning(key, text) => {
-                        self.reporter.warning(&format!("[{key}] {text}"))
-                    }
-                    Message::Finished(no, result) => {
-                        running -= 1;
-                        let no: u32 = no.parse().context("an attempt's number")?;
-                        trak = self.attempt_finished(&trak, &stage, from, no, result)?;
-                    }
+                let message = rx.recv().context("a race attempt's thread stopped")?;
+                if let Some((no, result)) = self.pass_on(message) {
+                    running -= 1;
+                    let no: u32 = no.parse().context("an attempt's number")?;
+                    trak = self.attempt_finished(&trak, &stage, from, no, result)?;
                 }
             }
         })?;

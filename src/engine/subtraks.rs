@@ -31,6 +31,20 @@ pub(super) enum Message {
     Finished(String, Result<Status, String>),
 }
 
+impl super::Engine<'_> {
+    /// Passes a thread's step, line or warning on to this drive's reporter, prefixed by the
+    /// thread's key; a thread's end is the caller's, returned.
+    pub(super) fn pass_on(&mut self, message: Message) -> Option<(String, Result<Status, String>)> {
+        match message {
+            Message::Step(key, text) => self.reporter.step(&format!("[{key}] {text}")),
+            Message::Line(key, text) => self.reporter.line(&format!("[{key}] {text}")),
+            Message::Warning(key, text) => self.reporter.warning(&format!("[{key}] {text}")),
+            Message::Finished(key, result) => return Some((key, result)),
+        }
+        None
+    }
+}
+
 /// A subtrak's reporter: every line goes to the parent's reporter, prefixed by the key.
 pub(super) struct Forward {
     pub key: String,
@@ -264,24 +278,16 @@ impl Engine<'_> {
                 }
                 // Pass output on until one of the running subtraks stops.
                 loop {
-                    match rx.recv().context("a subtrak's thread stopped")? {
-                        Message::Step(key, text) => self.reporter.step(&format!("[{key}] {text}")),
-                        Message::Line(key, text) => self.reporter.line(&format!("[{key}] {text}")),
-                        Message::Warning(key, text) => {
-                            self.reporter.warning(&format!("[{key}] {text}"))
+                    let message = rx.recv().context("a subtrak's thread stopped")?;
+                    if let Some((id, result)) = self.pass_on(message) {
+                        running.remove(&id);
+                        match result {
+                            Ok(status) => self
+                                .reporter
+                                .step(&format!("subtrak {id}: {}", status.as_str())),
+                            Err(err) => self.reporter.step(&format!("subtrak {id} stopped: {err}")),
                         }
-                        Message::Finished(id, result) => {
-                            running.remove(&id);
-                            match result {
-                                Ok(status) => self
-                                    .reporter
-                                    .step(&format!("subtrak {id}: {}", status.as_str())),
-                                Err(err) => {
-                                    self.reporter.step(&format!("subtrak {id} stopped: {err}"))
-                                }
-                            }
-                            break;
-                        }
+                        break;
                     }
                 }
             }

@@ -1,17 +1,12 @@
 //! GitHub Issues as a tracker, through the GitHub CLI (`gh`, with the user's own login and
-//! hosts), in pinned calls only: what each asks for is named here and in docs/workflow.md.
-
-use std::time::Duration;
+//! hosts), in pinned calls only: what each asks for is named here and in docs/intake.md.
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use super::{Comment, Task, TaskView, Tracker};
 use crate::config::intake::GithubIntake;
-use crate::engine::process::{TrakCommand, run_with_timeout};
 
-/// How long one `gh` call may take.
-const GH_TIMEOUT: Duration = Duration::from_secs(120);
 /// What `gh issue list` is asked for.
 const LIST_FIELDS: &str = "number,title,body,labels,author,url,updatedAt";
 /// What `gh issue view` is asked for.
@@ -42,14 +37,8 @@ impl<'a> Github<'a> {
 
     /// Runs `gh args`: its stdout when it succeeds, else an error with what it said.
     fn gh(&self, args: &[&str]) -> Result<String> {
-        let mut gh = TrakCommand::new("gh", self.dir);
-        gh.args(args).env("GH_PROMPT_DISABLED", "1");
-        let done = run_with_timeout(&mut gh, GH_TIMEOUT).with_context(|| {
-            format!(
-                "running gh {} (is the GitHub CLI installed and on PATH?)",
-                args.join(" ")
-            )
-        })?;
+        let done = crate::engine::pull_request::run_gh(self.dir, args)
+            .context("is the GitHub CLI installed and on PATH?")?;
         if !done.success() {
             bail!(
                 "gh {} failed ({}): {}",

@@ -42,16 +42,10 @@ impl Git {
         header: Option<(&str, &str)>,
         signing_key: &str,
     ) -> Result<Oid> {
-        use gix::objs::WriteTo;
         let tree_id = self.commit_tree(parent)?.id;
         let tree = self.tree_with(tree_id, files)?;
         let mut commit = self.commit_object(message, tree, &[parent], header)?;
-        let mut payload = Vec::new();
-        commit.write_to(&mut payload)?;
-        let signature = ssh_sign(&payload, signing_key)?;
-        commit
-            .extra_headers
-            .push(("gpgsig".into(), signature.trim_end().into()));
+        sign(&mut commit, signing_key)?;
         Ok(self
             .repo
             .write_object(commit)
@@ -73,7 +67,6 @@ impl Git {
         header: Option<(&str, &str)>,
         signing_key: Option<&str>,
     ) -> Result<Oid> {
-        use gix::objs::WriteTo;
         let code = self.commit_tree(code_from)?.id;
         let mut editor = self.repo.edit_tree(code).context("editing a tree")?;
         editor
@@ -83,12 +76,7 @@ impl Git {
         let tree = self.tree_with(without_dir, dir_files)?;
         let mut commit = self.commit_object(message, tree, &[parent], header)?;
         if let Some(key) = signing_key {
-            let mut payload = Vec::new();
-            commit.write_to(&mut payload)?;
-            let signature = ssh_sign(&payload, key)?;
-            commit
-                .extra_headers
-                .push(("gpgsig".into(), signature.trim_end().into()));
+            sign(&mut commit, key)?;
         }
         Ok(self
             .repo
@@ -294,6 +282,19 @@ impl Git {
         }
         Ok(())
     }
+}
+
+/// Signs `commit` with the SSH key `key`: its `gpgsig` header, over the commit as written
+/// without it, as git's own signed commits hold it.
+fn sign(commit: &mut gix::objs::Commit, key: &str) -> Result<()> {
+    use gix::objs::WriteTo;
+    let mut payload = Vec::new();
+    commit.write_to(&mut payload)?;
+    let signature = ssh_sign(&payload, key)?;
+    commit
+        .extra_headers
+        .push(("gpgsig".into(), signature.trim_end().into()));
+    Ok(())
 }
 
 /// `payload` signed with the SSH key `key` in git's namespace, as git signs commits with
