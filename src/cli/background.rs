@@ -230,7 +230,11 @@ fn due(
         }
         let claim = match (remote, workflow) {
             (Some(remote), Some(workflow)) => {
-                if engine::claimed_elsewhere(store, workflow, remote, trak)?.is_some() {
+                // Another machine's trak is left to it, but for the attempts of its race that
+                // no machine holds.
+                if engine::claimed_elsewhere(store, workflow, remote, trak)?.is_some()
+                    && !engine::race_wants_help(store, workflow, remote, trak)?
+                {
                     continue;
                 }
                 store.claim(remote, &trak.id)?

@@ -123,6 +123,39 @@ impl Engine<'_> {
         Ok((trak, held))
     }
 
+    /// Claims attempt `no` of trak `id`'s race at `stage` on `remote` for this machine, as a
+    /// trak is claimed, compare-and-swap against the attempt's claim last fetched.
+    pub(super) fn claim_attempt(
+        &mut self,
+        (id, stage, no): (&str, &str, u32),
+        remote: &str,
+    ) -> Result<AttemptClaim> {
+        let key = crate::store::claim::attempt_claim_key(id, stage, no);
+        let current = self.store.claim(remote, &key)?;
+        if let Some(current) = &current {
+            if current.record.released {
+                return Ok(AttemptClaim::Over);
+            }
+            let theirs = current.record.machine != self.store.machine();
+            if theirs && current.record.is_live(self.workflow.sync.lease, Utc::now()) {
+                return Ok(AttemptClaim::Elsewhere);
+            }
+        }
+        let record = ClaimRecord::of_attempt(id, stage, no, self.store.machine());
+        let expected = current.as_ref().map(|c| c.oid);
+        let Some(claim) = self.store.push_claim(remote, &record, expected, false)? else {
+            return Ok(AttemptClaim::Elsewhere);
+        };
+        Ok(AttemptClaim::Held(HeldClaim::start(
+            self.store.git().main_workdir().to_path_buf(),
+            self.store.race_worktree_path(id, stage, no),
+            remote,
+            claim,
+            self.workflow.sync.lease,
+            self.store.warnings().clone(),
+        )))
+    }
+
     /// Another machine took trak `id` over while this one drove it: its run here was stopped
     /// (by the heartbeat) and nothing of it is shared; the local copy is reset to the
     /// remote's, which is the trak's now.
@@ -202,6 +235,16 @@ impl std::fmt::Display for ClaimLost {
 }
 
 impl std::error::Error for ClaimLost {}
+
+/// What claiming a race's attempt came to.
+pub enum AttemptClaim {
+    /// This machine holds it now: it runs the attempt.
+    Held(HeldClaim),
+    /// Another machine holds it (a live claim, or it moved the claim first).
+    Elsewhere,
+    /// Its claim was released: the attempt is over, its ref on the remote holds how.
+    Over,
+}
 
 /// How many times a release is pushed while the claim is still this machine's.
 const RELEASE_TRIES: usize = 3;
@@ -307,10 +350,26 @@ impl HeldClaim {
             }
         }
         bail!(
-            "the claim of trak {} or its branch moved on {} meanwhile; run `ork sync`",
-            record.trak,
+            "the claim of {} or its branch moved on {} meanwhile; run `ork sync`",
+            record.what(),
             self.remote
         )
+    }
+
+    /// Stops the heartbeat and removes the claim (a race attempt's this machine cannot finish),
+    /// in one atomic push with the attempt's ref: the attempt is anyone's to run again, from
+    /// where this machine left it.
+    pub fn give_back(mut self, store: &Store) -> Result<()> {
+        self.stop_heartbeat();
+        let current = lock(&self.current).clone();
+        if !store.remove_claim(&self.remote, &current.record, current.oid)? {
+            bail!(
+                "the claim of {} moved on {} meanwhile; another machine runs it",
+                current.record.what(),
+                self.remote
+            );
+        }
+        Ok(())
     }
 
     fn stop_heartbeat(&mut self) {
@@ -370,15 +429,15 @@ fn renew(store: &Store, remote: &str, current: &Mutex<Claim>) -> Beat {
         }
         Ok(None) => {
             store.warnings().push(format!(
-                "another machine took over trak {} on {remote}; this machine stops working on it",
-                record.trak
+                "another machine took over {} on {remote}; this machine stops working on it",
+                record.what()
             ));
             Beat::TakenOver
         }
         Err(err) => {
             store.warnings().push(format!(
-                "could not renew the claim of trak {}: {err:#}",
-                record.trak
+                "could not renew the claim of {}: {err:#}",
+                record.what()
             ));
             Beat::Unreachable
         }

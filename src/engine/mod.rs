@@ -40,6 +40,7 @@ pub use decisions::{
 };
 pub use intake::pass as intake_pass;
 pub use race::waits_for_pick;
+pub use race::wants_help as race_wants_help;
 pub use restore::{Restored, restore_trak};
 
 use std::path::{Path, PathBuf};
@@ -317,7 +318,15 @@ impl Engine<'_> {
             }
             return self.drive_steps(trak, None);
         };
-        let (trak, held) = self.claim(trak, &remote)?;
+        let (trak, held) = match self.claim(trak.clone(), &remote) {
+            Ok(claimed) => claimed,
+            // Another machine drives it: where it races, this one may run attempts of it.
+            Err(err) if err.is::<ClaimLost>() => {
+                let fetched = self.store.load(&trak.id)?;
+                return self.help_race(fetched, &remote)?.ok_or(err);
+            }
+            Err(err) => return Err(err),
+        };
         let id = trak.id.clone();
         let result = self.drive_steps(trak, Some(&held));
         if held.is_lost() {

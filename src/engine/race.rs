@@ -8,14 +8,16 @@
 //! attempts that finished are recorded (`race_attempt_finished`), the others drive on from
 //! their refs, which hold their own runs.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::claim::AttemptClaim;
 use super::subtraks::{Forward, Message};
-use super::{Engine, agent_env};
+use super::{Engine, HeldClaim, agent_env};
 use crate::agent::AgentOutput;
 use crate::config::race::Race as RaceConfig;
 use crate::config::workflow::{Stage, Workflow};
@@ -40,7 +42,7 @@ impl Engine<'_> {
                 .races
                 .get(&stage.name)
                 .is_some_and(|race| race.winner.is_none());
-        let mut trak = if under_way {
+        let trak = if under_way {
             self.reporter.step(&format!(
                 "{}: the race was interrupted; its open attempts go on",
                 stage.name
@@ -49,41 +51,122 @@ impl Engine<'_> {
         } else {
             self.start_race(trak, &stage, &config)?
         };
-        let race = race_of(&trak, &stage.name)?.clone();
-        let from = oid(&race.from)?;
-        let open: Vec<RaceAttempt> = race
-            .attempts
-            .iter()
-            .filter(|a| a.gate.is_none())
-            .cloned()
-            .collect();
-        // Attempts record on their own refs only, and share nothing on their own: the trak's
-        // drive does (one claim for the whole race). A checkpoint is of the trak's worktree.
-        // The worktrees are made here, one after the other: git cannot add one while another
-        // thread reads the registered worktrees.
-        for attempt in &open {
-            let racer = self
-                .store
-                .race_attempt(&trak.id, &stage.name, attempt.no, from)?;
-            super::ensure_worktree(self.store, &racer, self.workflow).with_context(|| {
-                format!("preparing the worktree of race attempt {}", attempt.no)
-            })?;
+        let open = open_attempts(race_of(&trak, &stage.name)?);
+        let remote = super::queue_remote(self.store, self.workflow);
+        let (trak, _) =
+            self.run_attempts(trak, &stage, &config, open, remote.as_deref(), Role::Driver)?;
+        self.pick(trak, &stage, &config)
+    }
+
+    /// Another machine drives trak `trak`'s race (it holds the trak's claim on `remote`): this
+    /// machine runs the race's attempts no machine holds, each claimed on its own, and shares
+    /// each one's ref as it ends; the driver records them. `None` when the trak is not racing,
+    /// or every open attempt is held already: then there is nothing to help with.
+    pub(super) fn help_race(&mut self, trak: Trak, remote: &str) -> Result<Option<Trak>> {
+        if trak.state.status != Status::Running || !self.races(&trak)? {
+            return Ok(None);
         }
+        let flow = self.flow(&trak)?.clone();
+        let stage = self.stage(&flow, &trak)?.clone();
+        let config = stage.race.clone().context("the stage has no race")?;
+        let Some(race) = trak
+            .state
+            .races
+            .get(&stage.name)
+            .filter(|r| r.winner.is_none())
+        else {
+            return Ok(None);
+        };
+        let open = open_attempts(race);
+        if open.is_empty() {
+            return Ok(None);
+        }
+        let (trak, ran) =
+            self.run_attempts(trak, &stage, &config, open, Some(remote), Role::Helper)?;
+        if ran == 0 {
+            return Ok(None);
+        }
+        self.share();
+        Ok(Some(trak))
+    }
+
+    /// Runs `open` attempts of the race at `stage`, `config.parallel` at a time, each in a
+    /// thread of its own. With a `remote` (the shared queue), each attempt is claimed there
+    /// first, as a trak is: an attempt another machine holds is its to run, and the driver
+    /// waits for its release (fetching now and then), or takes it once its claim runs out.
+    /// The driver records each attempt's end on the trak; a helper only shares its refs.
+    /// Returns the trak and how many attempts ran here.
+    fn run_attempts(
+        &mut self,
+        mut trak: Trak,
+        stage: &Stage,
+        config: &RaceConfig,
+        open: Vec<RaceAttempt>,
+        remote: Option<&str>,
+        role: Role,
+    ) -> Result<(Trak, usize)> {
+        let from = oid(&race_of(&trak, &stage.name)?.from)?;
+        // Attempts record on their own refs only, and share nothing on their own: the trak's
+        // drive does (one claim for the whole race, and one per attempt). A checkpoint is of
+        // the trak's worktree.
         let mut quiet = self.workflow.clone();
         quiet.sync.auto = false;
         quiet.sync.queue = false;
         quiet.checkpoint = None;
         let workdir = self.store.git().main_workdir().to_path_buf();
         let (tx, rx) = channel::<Message>();
-        let mut pending = open.into_iter();
+        let mut pending: VecDeque<RaceAttempt> = open.into();
+        let mut elsewhere: Vec<RaceAttempt> = Vec::new();
         let mut running = 0usize;
+        let mut ran = 0usize;
+        let mut looked = Instant::now();
         std::thread::scope(|scope| -> Result<()> {
             loop {
                 while running < config.parallel {
-                    let Some(attempt) = pending.next() else {
+                    let Some(attempt) = pending.pop_front() else {
                         break;
                     };
+                    let held = match remote {
+                        None => None,
+                        Some(remote) => {
+                            match self.claim_attempt((&trak.id, &stage.name, attempt.no), remote)? {
+                                AttemptClaim::Held(held) => Some(held),
+                                AttemptClaim::Elsewhere => {
+                                    if role == Role::Driver {
+                                        elsewhere.push(attempt);
+                                    }
+                                    continue;
+                                }
+                                AttemptClaim::Over => {
+                                    if role == Role::Driver {
+                                        trak = self.finished_elsewhere(
+                                            &trak, stage, from, &attempt, remote,
+                                        )?;
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    // The worktrees are made here, one after the other: git cannot add one
+                    // while another thread reads the registered worktrees.
+                    if let Some(remote) = remote {
+                        self.store.take_remote_attempt(
+                            &trak.id,
+                            &stage.name,
+                            attempt.no,
+                            from,
+                            remote,
+                        )?;
+                    }
+                    let racer = self
+                        .store
+                        .race_attempt(&trak.id, &stage.name, attempt.no, from)?;
+                    super::ensure_worktree(self.store, &racer, self.workflow).with_context(
+                        || format!("preparing the worktree of race attempt {}", attempt.no),
+                    )?;
                     running += 1;
+                    ran += 1;
                     let (tx, workdir, quiet) = (tx.clone(), &workdir, &quiet);
                     let (id, stage_name) = (trak.id.clone(), stage.name.clone());
                     scope.spawn(move || {
@@ -94,24 +177,100 @@ impl Engine<'_> {
                             (&id, &stage_name),
                             &attempt,
                             from,
-                            tx.clone(),
+                            (tx.clone(), held, role),
                         )
                         .map_err(|e| format!("{e:#}"));
                         let _ = tx.send(Message::Finished(no.to_string(), result));
                     });
                 }
-                if running == 0 {
+                if running == 0 && elsewhere.is_empty() {
                     return Ok(());
                 }
-                let message = rx.recv().context("a race attempt's thread stopped")?;
-                if let Some((no, result)) = self.pass_on(message) {
-                    running -= 1;
-                    let no: u32 = no.parse().context("an attempt's number")?;
-                    trak = self.attempt_finished(&trak, &stage, from, no, result)?;
+                match rx.recv_timeout(ELSEWHERE_POLL) {
+                    Ok(message) => {
+                        if let Some((no, result)) = self.pass_on(message) {
+                            running -= 1;
+                            let no: u32 = no.parse().context("an attempt's number")?;
+                            let attempt = attempt_no(&trak, &stage.name, no)?;
+                            match (role, result) {
+                                // Its claim was taken over: another machine runs it now.
+                                (Role::Driver, Ok(Status::Queued | Status::Running)) => {
+                                    elsewhere.push(attempt)
+                                }
+                                (Role::Driver, result) => {
+                                    trak = self.attempt_finished(&trak, stage, from, no, result)?
+                                }
+                                (Role::Helper, result) => self.helped(stage, &attempt, result),
+                            }
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => bail!("a race attempt's thread stopped"),
+                }
+                if let Some(remote) = remote
+                    && !elsewhere.is_empty()
+                    && looked.elapsed() >= ELSEWHERE_POLL
+                {
+                    // Claimed again, each one is over there (recorded now), still held there,
+                    // or free (its claim ran out, or was given back): then it runs here.
+                    looked = Instant::now();
+                    if let Err(err) = self.store.git().fetch(remote) {
+                        self.reporter
+                            .warning(&format!("could not fetch the race's attempts: {err:#}"));
+                    }
+                    pending.extend(elsewhere.drain(..));
                 }
             }
         })?;
-        self.pick(trak, &stage, &config)
+        Ok((trak, ran))
+    }
+
+    /// Attempt `attempt`, run on another machine, is over: its ref from the remote becomes
+    /// this machine's, and its end is recorded on the trak.
+    fn finished_elsewhere(
+        &mut self,
+        trak: &Trak,
+        stage: &Stage,
+        from: Oid,
+        attempt: &RaceAttempt,
+        remote: &str,
+    ) -> Result<Trak> {
+        self.store
+            .take_remote_attempt(&trak.id, &stage.name, attempt.no, from, remote)?;
+        let ran = self
+            .store
+            .race_attempt(&trak.id, &stage.name, attempt.no, from)?;
+        let machine = ran
+            .state
+            .running_on
+            .clone()
+            .unwrap_or_else(|| "another machine".to_string());
+        self.reporter.step(&format!(
+            "{}: attempt {} ({}) ran on {machine}",
+            stage.name, attempt.no, attempt.agent
+        ));
+        let status = ran.state.status;
+        self.attempt_finished(trak, stage, from, attempt.no, Ok(status))
+    }
+
+    /// A helper's attempt ended: said, for the driver records it.
+    fn helped(
+        &mut self,
+        stage: &Stage,
+        attempt: &RaceAttempt,
+        result: std::result::Result<Status, String>,
+    ) {
+        let outcome = match result {
+            Ok(status) => format!(
+                "stopped {}; shared for the race's driver to record",
+                status.as_str()
+            ),
+            Err(err) => format!("could not finish here ({err}); given back to the race"),
+        };
+        self.reporter.step(&format!(
+            "{}: attempt {} ({}) {outcome}",
+            stage.name, attempt.no, attempt.agent
+        ));
     }
 
     /// Records that the race starts, from the trak's tip.
@@ -501,14 +660,17 @@ impl Engine<'_> {
 type JudgeAnswer = std::result::Result<(u32, String), String>;
 
 /// Drives attempt `attempt` of trak `id`'s race at `stage` in this thread, with a repository
-/// handle of its own, until it passes the gate or stops: the status it stops at.
+/// handle of its own, until it passes the gate or stops: the status it stops at. Under a
+/// claim (`held`), the attempt's end is shared with its release (a helper that could not
+/// finish gives it back instead); a claim lost meanwhile ends it at `Running`, another
+/// machine's now.
 fn drive_attempt(
     workdir: &Path,
     workflow: &Workflow,
     (id, stage): (&str, &str),
     attempt: &RaceAttempt,
     from: Oid,
-    tx: Sender<Message>,
+    (tx, held, role): (Sender<Message>, Option<HeldClaim>, Role),
 ) -> Result<Status> {
     let store = Store::new(Git::discover(workdir)?);
     let mut reporter = Forward {
@@ -521,7 +683,22 @@ fn drive_attempt(
         reporter: &mut reporter,
         take_over: false,
     };
-    let result = engine.drive_attempt(id, stage, attempt, from);
+    let mut result = engine.drive_attempt(id, stage, attempt, from, held.as_ref());
+    if let Some(held) = held {
+        if held.is_lost() {
+            result = Ok(Status::Running);
+        } else {
+            let shared = match (&result, role) {
+                (Err(_), Role::Helper) => held.give_back(&store),
+                _ => held.release(&store),
+            };
+            if let Err(err) = shared {
+                store
+                    .warnings()
+                    .push(format!("could not share attempt {}: {err:#}", attempt.no));
+            }
+        }
+    }
     for warning in store.warnings().take() {
         engine.reporter.warning(&warning);
     }
@@ -535,6 +712,7 @@ impl Engine<'_> {
         stage_name: &str,
         racer: &RaceAttempt,
         from: Oid,
+        held: Option<&HeldClaim>,
     ) -> Result<Status> {
         let mut attempt = self.store.race_attempt(id, stage_name, racer.no, from)?;
         let flow = self.flow(&attempt)?.clone();
@@ -544,6 +722,9 @@ impl Engine<'_> {
             attempt.state.sessions.remove(stage_name);
         }
         loop {
+            if held.is_some_and(|held| !held.still_held(self.store)) {
+                return Ok(Status::Running);
+            }
             // The attempt's agent, over the stage's (and over an issue's label).
             attempt.state.agent = Some(racer.agent.clone());
             attempt = match attempt.state.status {
@@ -643,6 +824,66 @@ fn forget_worktrees(store: &Store, trak: &Trak, stage: &str) {
             ));
         }
     }
+}
+
+/// Who runs a race's attempts on this machine: the machine that drives the trak (it records
+/// every attempt's end and picks), or one that helps it (it runs attempts no one holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Driver,
+    Helper,
+}
+
+/// How often a race's driver looks whether the attempts other machines hold are over.
+const ELSEWHERE_POLL: Duration = Duration::from_secs(2);
+
+/// The attempts of `race` that have not ended, in order.
+fn open_attempts(race: &Race) -> Vec<RaceAttempt> {
+    race.attempts
+        .iter()
+        .filter(|a| a.gate.is_none())
+        .cloned()
+        .collect()
+}
+
+/// Attempt `no` of the race at `stage`, as the trak's record has it.
+fn attempt_no(trak: &Trak, stage: &str, no: u32) -> Result<RaceAttempt> {
+    race_of(trak, stage)?
+        .attempts
+        .iter()
+        .find(|a| a.no == no)
+        .cloned()
+        .with_context(|| format!("the race at {stage} records no attempt {no}"))
+}
+
+/// Whether another machine's race on `trak` has an attempt no machine holds on `remote` (no
+/// claim, or one whose lease ran out): one this machine could run (`ork run` starts it).
+pub fn wants_help(store: &Store, workflow: &Workflow, remote: &str, trak: &Trak) -> Result<bool> {
+    if trak.state.status != Status::Running {
+        return Ok(false);
+    }
+    let Some(race) = trak
+        .state
+        .races
+        .get(&trak.state.stage)
+        .filter(|race| race.winner.is_none())
+    else {
+        return Ok(false);
+    };
+    let now = chrono::Utc::now();
+    for attempt in open_attempts(race) {
+        let key = crate::store::claim::attempt_claim_key(&trak.id, &trak.state.stage, attempt.no);
+        match store.claim(remote, &key)? {
+            None => return Ok(true),
+            Some(claim)
+                if !claim.record.released && !claim.record.is_live(workflow.sync.lease, now) =>
+            {
+                return Ok(true);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(false)
 }
 
 /// Whether `trak` waits for a person to pick its race's winner.

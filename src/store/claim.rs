@@ -33,6 +33,17 @@ pub struct ClaimRecord {
     pub renewed_at: DateTime<Utc>,
     /// The machine is done with the trak for now (it waits for a human, or is finished).
     pub released: bool,
+    /// Set when the claim is of one attempt of the trak's race, not of the trak: the machine
+    /// runs that attempt while another may drive the race (`engine/race.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<AttemptClaimed>,
+}
+
+/// The race attempt a claim is of: attempt `no` of the race at `stage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptClaimed {
+    pub stage: String,
+    pub no: u32,
 }
 
 impl ClaimRecord {
@@ -46,6 +57,38 @@ impl ClaimRecord {
             since: now,
             renewed_at: now,
             released: false,
+            attempt: None,
+        }
+    }
+
+    /// A new claim of attempt `no` of trak `id`'s race at `stage` by `machine`, from now.
+    pub fn of_attempt(id: &str, stage: &str, no: u32, machine: &str) -> ClaimRecord {
+        ClaimRecord {
+            attempt: Some(AttemptClaimed {
+                stage: stage.to_string(),
+                no,
+            }),
+            ..ClaimRecord::new(id, machine)
+        }
+    }
+
+    /// The key its ref is named by: the trak's id, or for an attempt's claim
+    /// `<id>@race/<stage>/<no>` (no trak id holds an `@`, so the two never meet).
+    pub fn key(&self) -> String {
+        match &self.attempt {
+            Some(attempt) => attempt_claim_key(&self.trak, &attempt.stage, attempt.no),
+            None => self.trak.clone(),
+        }
+    }
+
+    /// What is claimed, for messages: "trak x" or "attempt 2 of trak x's race at work".
+    pub fn what(&self) -> String {
+        match &self.attempt {
+            Some(attempt) => format!(
+                "attempt {} of trak {}'s race at {}",
+                attempt.no, self.trak, attempt.stage
+            ),
+            None => format!("trak {}", self.trak),
         }
     }
 
@@ -64,7 +107,12 @@ pub struct Claim {
     pub oid: Oid,
 }
 
-/// The claim ref of trak `id` on a remote.
+/// The key of the claim of attempt `no` of trak `id`'s race at `stage` (see [`ClaimRecord::key`]).
+pub fn attempt_claim_key(id: &str, stage: &str, no: u32) -> String {
+    format!("{id}@race/{stage}/{no}")
+}
+
+/// The claim ref of trak `id` (or of the claim key `id`) on a remote.
 pub fn claim_ref(id: &str) -> String {
     format!("{CLAIMS_PREFIX}{id}")
 }
@@ -88,11 +136,12 @@ impl Store {
         Ok(Some(Claim { record, oid }))
     }
 
-    /// Pushes `record` as trak `record.trak`'s claim on `remote`, compare-and-swap against
-    /// `expected` (the claim last fetched; `None`: there was none). With `with_branch`, the
-    /// trak's local branch goes in the same atomic push, without force. Returns the new claim,
-    /// or `None` when the remote refused because another machine moved the claim (or the
-    /// branch) first; then nothing was pushed.
+    /// Pushes `record` as its claim on `remote` (the trak's, or its race attempt's),
+    /// compare-and-swap against `expected` (the claim last fetched; `None`: there was none).
+    /// With `with_branch`, what the claim covers goes in the same atomic push: the trak's local
+    /// branch, without force, or the attempt's ref, forced (a race run again resets it).
+    /// Returns the new claim, or `None` when the remote refused because another machine moved
+    /// the claim (or the branch) first; then nothing was pushed.
     pub fn push_claim(
         &self,
         remote: &str,
@@ -102,24 +151,36 @@ impl Store {
     ) -> Result<Option<Claim>> {
         let id = &record.trak;
         let message = format!(
-            "ork: {} trak {id} on {}",
+            "ork: {} {} on {}",
             if record.released { "release" } else { "claim" },
+            record.what(),
             record.machine
         );
         let json = serde_json::to_vec_pretty(record)?;
         let oid = self.git().single_file_commit(CLAIM_FILE, &json, &message)?;
-        let name = claim_ref(id);
+        let name = claim_ref(&record.key());
         let mut refspecs = vec![format!("{oid}:{name}")];
-        // The run's newest checkpoint goes with each claim push (a heartbeat's too), so the
-        // machine that takes the trak over after the lease starts from it. It is replaced, not
-        // appended to: forced.
-        let wip = format!("{}{id}", super::checkpoint::WIP_PREFIX);
-        if self.git().ref_tip(&wip)?.is_some() {
-            refspecs.push(format!("+{wip}:{wip}"));
-        }
-        if with_branch {
-            let branch = format!("{BRANCH_PREFIX}{id}");
-            refspecs.push(format!("{branch}:{branch}"));
+        match &record.attempt {
+            None => {
+                // The run's newest checkpoint goes with each claim push (a heartbeat's too), so
+                // the machine that takes the trak over after the lease starts from it. It is
+                // replaced, not appended to: forced.
+                let wip = format!("{}{id}", super::checkpoint::WIP_PREFIX);
+                if self.git().ref_tip(&wip)?.is_some() {
+                    refspecs.push(format!("+{wip}:{wip}"));
+                }
+                if with_branch {
+                    let branch = format!("{BRANCH_PREFIX}{id}");
+                    refspecs.push(format!("{branch}:{branch}"));
+                }
+            }
+            Some(attempt) if with_branch => {
+                let race = super::race_ref(id, &attempt.stage, attempt.no);
+                if self.git().ref_tip(&race)?.is_some() {
+                    refspecs.push(format!("+{race}:{race}"));
+                }
+            }
+            Some(_) => {}
         }
         let pushed = self
             .git()
@@ -128,5 +189,21 @@ impl Store {
             record: record.clone(),
             oid,
         }))
+    }
+
+    /// Removes `record`'s claim (a race attempt's) from `remote`, compare-and-swap against
+    /// `expected`, with the attempt's ref pushed (forced) in the same atomic push. Whether the
+    /// remote took it.
+    pub fn remove_claim(&self, remote: &str, record: &ClaimRecord, expected: Oid) -> Result<bool> {
+        let name = claim_ref(&record.key());
+        let mut refspecs = vec![format!(":{name}")];
+        if let Some(attempt) = &record.attempt {
+            let race = super::race_ref(&record.trak, &attempt.stage, attempt.no);
+            if self.git().ref_tip(&race)?.is_some() {
+                refspecs.push(format!("+{race}:{race}"));
+            }
+        }
+        self.git()
+            .push_with_leases(remote, &refspecs, &[(name, Some(expected))])
     }
 }

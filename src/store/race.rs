@@ -52,6 +52,46 @@ impl Store {
         self.read(id, &race_ref(id, stage, no), tip, Location::Local)
     }
 
+    /// Brings attempt `no`'s ref as `remote` has it here (as last fetched), where it is of
+    /// this race (descends from `from`) and this machine's is not ahead of it: the machine that
+    /// held the attempt's claim last shared it. The attempt's worktree here, of older files, goes.
+    /// Whether the ref moved.
+    pub fn take_remote_attempt(
+        &self,
+        id: &str,
+        stage: &str,
+        no: u32,
+        from: Oid,
+        remote: &str,
+    ) -> Result<bool> {
+        let name = race_ref(id, stage, no);
+        let tracking = format!(
+            "refs/ork/remotes/{remote}/race/{}",
+            &name[RACE_PREFIX.len()..]
+        );
+        let Some(theirs) = self.git.ref_tip(&tracking)? else {
+            return Ok(false);
+        };
+        if !self.git.is_ancestor(from, theirs)? {
+            return Ok(false);
+        }
+        match self.git.ref_tip(&name)? {
+            Some(ours) if ours == theirs || self.git.is_ancestor(theirs, ours)? => Ok(false),
+            Some(ours) => {
+                self.remove_race_worktree(id, stage, no)?;
+                self.git
+                    .update_ref(&name, theirs, ours, "ork: race attempt from the remote")?;
+                Ok(true)
+            }
+            None => {
+                self.remove_race_worktree(id, stage, no)?;
+                self.git
+                    .create_ref(&name, theirs, "ork: race attempt from the remote")?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Where attempt `trak` of a race is worked on (`trak` being one, see [`attempt_of`]):
     /// `.orkestra/worktrees/.race/<id>/<stage>-<no>`, beside the traks' own worktrees (the
     /// leading dot keeps it from ever being a trak's id).

@@ -130,6 +130,7 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         integrate_traks(store, remote, &mut report)?;
         integrate_logs(git, remote)?;
         report.notes_merged |= integrate_notes(git, remote)?;
+        forget_finished_races(store)?;
         let specs = to_push(store, remote)?;
         if specs.is_empty() || git.push(remote, &specs)? {
             report.pushed.extend(specs);
@@ -207,6 +208,75 @@ fn integrate_notes(git: &Git, remote: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Refspecs for a race's attempts, so that another machine can look at them and pick: a local
+/// ref that differs from the remote's is pushed forced (it was reset when its stage raced
+/// again), unless the remote's is ahead of it (another machine ran that attempt on). Once a
+/// trak is done or dropped, its races go from the remote too (refs and attempt claims): they
+/// only served the pick.
+fn race_specs(store: &Store, remote: &str) -> Result<Vec<String>> {
+    let git = store.git();
+    let finished = finished_traks(store)?;
+    let mut specs = Vec::new();
+    let tracking_races = format!("refs/ork/remotes/{remote}/race/");
+    for race in git.refs_with_prefix(RACE_PREFIX)? {
+        let rest = &race.name[RACE_PREFIX.len()..];
+        if finished.contains(race_trak(rest)) {
+            continue;
+        }
+        match git.ref_tip(&format!("{tracking_races}{rest}"))? {
+            Some(theirs) if theirs == race.tip || git.is_ancestor(race.tip, theirs)? => {}
+            _ => specs.push(format!("+{0}:{0}", race.name)),
+        }
+    }
+    for theirs in git.refs_with_prefix(&tracking_races)? {
+        let rest = &theirs.name[tracking_races.len()..];
+        if finished.contains(race_trak(rest)) {
+            specs.push(format!(":{RACE_PREFIX}{rest}"));
+        }
+    }
+    let tracking_claims = format!("refs/ork/remotes/{remote}/claims/");
+    for theirs in git.refs_with_prefix(&tracking_claims)? {
+        let key = &theirs.name[tracking_claims.len()..];
+        if let Some((id, _)) = key.split_once("@race/")
+            && finished.contains(id)
+        {
+            specs.push(format!(":{CLAIMS_PREFIX}{key}"));
+        }
+    }
+    Ok(specs)
+}
+
+/// The races of traks finished elsewhere (this machine helped, or looked at them) go here too.
+fn forget_finished_races(store: &Store) -> Result<()> {
+    let finished = finished_traks(store)?;
+    let ids: std::collections::BTreeSet<String> = store
+        .git()
+        .refs_with_prefix(RACE_PREFIX)?
+        .into_iter()
+        .map(|r| race_trak(&r.name[RACE_PREFIX.len()..]).to_string())
+        .filter(|id| finished.contains(id))
+        .collect();
+    for id in ids {
+        store.forget_races(&id)?;
+    }
+    Ok(())
+}
+
+/// The ids of the traks known here (locally or from a remote) that are done or dropped.
+fn finished_traks(store: &Store) -> Result<std::collections::HashSet<String>> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .filter(|t| t.state.status.is_finished())
+        .map(|t| t.id)
+        .collect())
+}
+
+/// The trak a race ref's `<id>/<stage>/<no>` is of.
+fn race_trak(rest: &str) -> &str {
+    rest.rsplitn(3, '/').nth(2).unwrap_or(rest)
+}
+
 /// Refspecs for every local ork ref the remote lacks or is behind on. Refs that diverged
 /// (not joined) are left out: pushing them would be refused.
 fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
@@ -240,17 +310,6 @@ fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
             specs.push(format!("{local}:{local}"));
         }
     }
-    // A race's attempts, so that another machine can look at them and pick: a ref that
-    // differs from the remote's is pushed forced (it was reset when its stage raced again;
-    // only the machine that drives the race writes it).
-    for race in git.refs_with_prefix(RACE_PREFIX)? {
-        let tracking = format!(
-            "refs/ork/remotes/{remote}/race/{}",
-            &race.name[RACE_PREFIX.len()..]
-        );
-        if git.ref_tip(&tracking)? != Some(race.tip) {
-            specs.push(format!("+{0}:{0}", race.name));
-        }
-    }
+    specs.extend(race_specs(store, remote)?);
     Ok(specs)
 }

@@ -388,3 +388,189 @@ fn a_judge_that_picks_a_failed_attempt_leaves_the_pick_to_a_person() {
             .contains(&"two.txt".to_string())
     );
 }
+
+/// [`workflow`] with the shared queue on (`[sync] auto`, with `sync` keys more) and a race of
+/// two attempts, one at a time on each machine: a second machine has an attempt to run.
+fn shared_race_workflow(sync: &str) -> String {
+    workflow("human", false)
+        .replace("n = 3", "n = 2, parallel = 1")
+        .replacen(
+            "[flows.feature]",
+            &format!("[sync]\nauto = true\n{sync}\n\n[flows.feature]"),
+            1,
+        )
+}
+
+/// A run that writes `ok.txt` (the gate passes) and `file` saying `text`.
+fn passing(file: &str, text: &str) -> Value {
+    run(
+        json!({"ok.txt": "", file: text}),
+        &format!("wrote {file}"),
+        0.25,
+    )
+}
+
+/// Spawns `ork args` on `machine` in the background, its output into `log`.
+fn spawn_ork(machine: &Sandbox, args: &[&str], log: &std::path::Path) -> std::process::Child {
+    let file = std::fs::File::create(log).unwrap();
+    machine
+        .ork_command(args)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("starting ork")
+}
+
+/// Waits until the remote has `name`.
+fn wait_for_remote_ref(net: &common::Net, name: &str) {
+    common::wait_until(std::time::Duration::from_secs(60), name, || {
+        net.remote_ref(name).is_some()
+    });
+}
+
+/// The trak whose race's attempt `no` the remote has a claim of (waited for).
+fn claimed_attempt(net: &common::Net, no: u32) -> String {
+    let suffix = format!("@race/work/{no}");
+    let found = || {
+        let refs = net.remote_git(&["for-each-ref", "--format=%(refname)", "refs/ork/claims/"]);
+        refs.lines()
+            .find_map(|r| r.strip_suffix(suffix.as_str()))
+            .map(|r| r.trim_start_matches("refs/ork/claims/").to_string())
+    };
+    common::wait_until(std::time::Duration::from_secs(60), &suffix, || {
+        found().is_some()
+    });
+    found().unwrap()
+}
+
+/// Waits for `child` to end successfully; its log on failure.
+fn wait_ok(mut child: std::process::Child, log: &std::path::Path) -> String {
+    let status = child.wait().unwrap();
+    let out = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "{status}: {out}");
+    out
+}
+
+#[test]
+fn two_machines_share_one_race_each_running_the_attempt_it_claimed() {
+    let net = common::Net::new(&shared_race_workflow(""));
+    let (a, b) = (&net.a, &net.b);
+    // A's first attempt waits for B's, so that B finds the second attempt free to take.
+    let marker = b.agent_dir.join("attempt-2-ran");
+    let mut waits = passing("one.txt", "one on A\n");
+    waits["wait_for"] = json!([marker]);
+    a.set_race_plan(json!({"1": {"work": [waits]},
+                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    let mut touches = passing("two.txt", "two on B\n");
+    touches["touch"] = json!([marker]);
+    b.set_race_plan(json!({"2": {"work": [touches]}}));
+
+    let a_log = a.plan.with_extension("new.log");
+    let driver = spawn_ork(a, &["trak", "new", "Add a greeting"], &a_log);
+    let id = claimed_attempt(&net, 1);
+
+    // B's `ork run` sees A's race with an attempt no machine holds, and runs it.
+    let out = b.ork_ok(&["run"]);
+    assert!(out.contains(&format!("{id}: running work")), "{out}");
+    wait_for_remote_ref(&net, &format!("refs/ork/race/{id}/work/2"));
+    let claim = net.remote_git(&[
+        "show",
+        &format!("refs/ork/claims/{id}@race/work/2:claim.json"),
+    ]);
+    let claim = common::json(&claim);
+    assert_eq!(claim["machine"], "machine_b", "{claim:#}");
+    assert_eq!(claim["released"], true, "{claim:#}");
+    assert_eq!(b.runs("race-2.work"), 1);
+    assert_eq!(b.runs("race-1.work"), 0, "B left A's attempt alone");
+
+    // A records both attempts (B's from the remote) and waits for a person's pick.
+    let out = wait_ok(driver, &a_log);
+    assert!(out.contains("attempt 2 (fake) ran on machine_b"), "{out}");
+    assert_eq!(a.runs("race-2.work"), 0, "A never ran attempt 2: {out}");
+    a.assert_at(&id, "awaiting_review", "work");
+    let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
+    let gates: Vec<&str> = show["races"]["work"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(gates, ["passed", "passed"], "{show:#}");
+    let total = a.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!(
+        (total - 0.5).abs() < 1e-9,
+        "both machines' runs count: {total}"
+    );
+
+    // B's attempt wins; its code lands, and the race leaves nothing on the remote.
+    a.ork_ok(&["approve", &id, "--pick", "2"]);
+    a.assert_at(&id, "done", "work");
+    a.ork_ok(&["sync"]);
+    assert_eq!(net.remote_git(&["show", "main:two.txt"]).trim(), "two on B");
+    let left = net.remote_git(&["for-each-ref", "--format=%(refname)", "refs/ork/race/"]);
+    assert!(left.is_empty(), "{left}");
+    let claims = net.remote_git(&["for-each-ref", "--format=%(refname)", "refs/ork/claims/"]);
+    assert!(!claims.contains("@race/"), "{claims}");
+    b.ork_ok(&["sync"]);
+    let here = b
+        .repo
+        .git(&["for-each-ref", "--format=%(refname)", "refs/ork/race/"]);
+    assert!(here.is_empty(), "B forgets the finished race too: {here}");
+}
+
+#[test]
+fn an_attempt_whose_machine_dies_is_run_by_the_driver_once_its_claim_runs_out() {
+    let net = common::Net::new(&shared_race_workflow("lease = \"2s\""));
+    let (a, b) = (&net.a, &net.b);
+    let hang = common::unique_seconds(9100);
+    // A's first attempt waits until B runs the second, then A finishes its own.
+    let marker = b.agent_dir.join("attempt-2-started");
+    let mut waits = passing("one.txt", "one on A\n");
+    waits["wait_for"] = json!([marker]);
+    a.set_race_plan(json!({"1": {"work": [waits]},
+                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    b.set_race_plan(json!({"2": {"work": [{"touch": [marker], "hang": hang}]}}));
+    let mut cleanup = common::Cleanup {
+        cmdlines: vec![format!("sleep {hang}")],
+        children: Vec::new(),
+    };
+
+    let a_log = a.plan.with_extension("new.log");
+    let driver = spawn_ork(a, &["trak", "new", "Add a greeting"], &a_log);
+    let id = claimed_attempt(&net, 1);
+    b.ork_ok(&["sync"]);
+    let b_log = b.plan.with_extension("resume.log");
+    cleanup
+        .children
+        .push(spawn_ork(b, &["resume", &id], &b_log));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !marker.exists() {
+        let said = std::fs::read_to_string(&b_log).unwrap_or_default();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B's attempt never ran:\n{said}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // B dies with its agent: its claim of attempt 2 stops being renewed.
+    for child in &mut cleanup.children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    common::kill_groups(&format!("sleep {hang}"));
+
+    let out = wait_ok(driver, &a_log);
+    assert_eq!(a.runs("race-2.work"), 1, "A ran attempt 2 itself: {out}");
+    a.assert_at(&id, "awaiting_review", "work");
+    let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
+    let gates: Vec<&str> = show["races"]["work"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(gates, ["passed", "passed"], "{show:#}");
+    a.ork_ok(&["approve", &id, "--pick", "2"]);
+    a.ork_ok(&["sync"]);
+    assert_eq!(net.remote_git(&["show", "main:two.txt"]).trim(), "two on A");
+}

@@ -51,9 +51,10 @@ impl Git {
             .collect())
     }
 
-    /// `git fetch <remote>` with its configured refspecs and the user's credentials.
+    /// `git fetch --prune <remote>` with its configured refspecs and the user's credentials:
+    /// a ref the remote deleted (a claim given back, a finished trak's race) goes here too.
     pub fn fetch(&self, remote: &str) -> Result<()> {
-        self.fetch_args(&["fetch", "--quiet", remote])
+        self.fetch_args(&["fetch", "--quiet", "--prune", remote])
             .with_context(|| format!("fetching from {remote} failed; nothing local was changed"))
     }
 
