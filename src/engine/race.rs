@@ -148,8 +148,9 @@ impl Engine<'_> {
                             }
                         }
                     };
-                    // The worktrees are made here, one after the other: git cannot add one
-                    // while another thread reads the registered worktrees.
+                    // Each attempt's worktree is made by this thread as the attempt starts
+                    // (git's registrations are written and read under one lock, see
+                    // store/git/worktrees.rs), from its ref as the remote last had it.
                     if let Some(remote) = remote {
                         self.store.take_remote_attempt(
                             &trak.id,
