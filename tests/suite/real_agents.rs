@@ -3,7 +3,8 @@
 //! a scripted local model API (`fixtures/scripted-api/server.py`, on 127.0.0.1): questions and
 //! `ork answer`, a gate that fails once and a retry that resumes the same session, a reviewer that
 //! rejects once, integration, an API that never answers, ended by ork's timeout, and a dollar
-//! budget that stops an agent calling tools turn after turn, then lets it go on when raised.
+//! budget that stops an agent calling tools turn after turn, then lets it go on when raised; and
+//! Claude Code and Codex racing one stage, each against its own API, a Claude Code judge picking.
 //!
 //! `.ci/run` installs the CLIs and names their folder in `ORK_AGENT_CLIS`. Without them these tests
 //! skip with a line on stderr; under `CI=true` they fail instead. `.config/nextest.toml` runs them
@@ -291,6 +292,79 @@ impl Drop for ScriptedApi {
 // The sandbox: a repository whose workflow runs one real CLI
 // ---------------------------------------------------------------------------------------------
 
+/// The `[agents.NAME]` table of an agent run by `cli` at `program`, with more `keys` (TOML
+/// lines).
+fn agent_table(name: &str, cli: Cli, program: &Path, keys: &str) -> String {
+    let model = cli
+        .model()
+        .map(|model| format!("model = \"{model}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[agents.{name}]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}{keys}",
+        cli.program(),
+        program.display(),
+        cli.timeout(),
+    )
+}
+
+/// A workflow of the `agents` (TOML tables) whose flow `feature` has `stages` and merges, with
+/// more `tables` at its end.
+fn workflow(agents: &str, stages: &str, tables: &str) -> String {
+    format!(
+        "default_flow = \"feature\"\n\n{agents}\n\
+         [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
+         [flows.feature.integration]\nstrategy = \"merge\"\n\n{tables}"
+    )
+}
+
+/// A repository set up for ork with `workflow`, the stages' prompt templates (each with its
+/// stage's marker for the scripted API) and more `prompts` (file name under
+/// `.orkestra/agents/`, text).
+fn set_up_repo(workflow: &str, prompts: &[(&str, &str)]) -> Repo {
+    let stage_prompts: Vec<(String, String)> = [
+        ("planner.md", "planning"),
+        ("worker.md", "work"),
+        ("reviewer.md", "review"),
+    ]
+    .iter()
+    .map(|(file, stage)| {
+        (
+            file.to_string(),
+            format!("[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"),
+        )
+    })
+    .chain(
+        prompts
+            .iter()
+            .map(|(file, text)| (file.to_string(), text.to_string())),
+    )
+    .map(|(file, text)| (format!(".orkestra/agents/{file}"), text))
+    .collect();
+    let files: Vec<(&str, &str)> = stage_prompts
+        .iter()
+        .map(|(path, text)| (path.as_str(), text.as_str()))
+        .collect();
+    Repo::set_up(workflow, &files)
+}
+
+/// A sandbox around `repo` whose `ork` runs in the main checkout, with `PWD` naming it as a
+/// shell would, no real model's credentials, and `env` (what points the CLIs at their APIs).
+fn real_sandbox(repo: Repo, label: &str, env: Vec<(&str, String)>) -> Sandbox {
+    let root = repo.root.clone();
+    let mut sandbox = Sandbox::in_repo(repo, "")
+        .with_limit(ORK_LIMIT)
+        .with_label(label)
+        .with_env("PWD", root)
+        .without_env("OLDPWD");
+    for var in REAL_MODEL_VARS {
+        sandbox = sandbox.without_env(var);
+    }
+    for (var, value) in env {
+        sandbox = sandbox.with_env(var, value);
+    }
+    sandbox
+}
+
 /// A sandbox whose workflow runs the real `cli`, talking to a scripted API.
 struct CliSandbox {
     cli: Cli,
@@ -334,53 +408,11 @@ impl CliSandbox {
         agent_keys: &str,
         tables: &str,
     ) -> CliSandbox {
-        let model = cli
-            .model()
-            .map(|model| format!("model = \"{model}\"\n"))
-            .unwrap_or_default();
-        let workflow = format!(
-            "default_flow = \"feature\"\n\n\
-             [agents.real]\nkind = \"{}\"\ncommand = [\"{}\"]\ntimeout = \"{}\"\n{model}{agent_keys}\n\
-             [flows.feature]\ndescription = \"A flow run by a real CLI\"\n\n{stages}\n\
-             [flows.feature.integration]\nstrategy = \"merge\"\n\n{tables}",
-            cli.program(),
-            program.display(),
-            cli.timeout(),
-        );
-        let prompts: Vec<(String, String)> = [
-            ("planner.md", "planning"),
-            ("worker.md", "work"),
-            ("reviewer.md", "review"),
-        ]
-        .iter()
-        .map(|(file, stage)| {
-            (
-                format!(".orkestra/agents/{file}"),
-                format!(
-                    "[[stage:{stage}]] {{{{title}}}}\n\n{{{{artifacts}}}}\n\n{{{{feedback}}}}\n"
-                ),
-            )
-        })
-        .collect();
-        let files: Vec<(&str, &str)> = prompts
-            .iter()
-            .map(|(path, text)| (path.as_str(), text.as_str()))
-            .collect();
-        let repo = Repo::set_up(&workflow, &files);
-        let root = repo.root.clone();
+        let agent = agent_table("real", cli, program, agent_keys);
+        let repo = set_up_repo(&workflow(&agent, stages, tables), &[]);
         let api = ScriptedApi::start(cli.api(), repo.root.parent().unwrap(), hang);
         let env = cli.configure(repo.home(), api.port);
-        let mut sandbox = Sandbox::in_repo(repo, "")
-            .with_limit(ORK_LIMIT)
-            .with_label(format!("{cli:?}"))
-            .with_env("PWD", root)
-            .without_env("OLDPWD");
-        for var in REAL_MODEL_VARS {
-            sandbox = sandbox.without_env(var);
-        }
-        for (var, value) in env {
-            sandbox = sandbox.with_env(var, value);
-        }
+        let sandbox = real_sandbox(repo, &format!("{cli:?}"), env);
         CliSandbox { cli, api, sandbox }
     }
 
@@ -1092,4 +1124,177 @@ fn codex_inside_a_trak_spawns_only_as_many_traks_as_its_stage_allows() {
 #[test]
 fn opencode_inside_a_trak_spawns_only_as_many_traks_as_its_stage_allows() {
     spawns_inside_a_trak(Cli::OpenCode);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two CLIs racing one stage
+// ---------------------------------------------------------------------------------------------
+
+/// The judge's prompt template: the scripted judge picks the attempt whose diff adds the line
+/// `written by codex` (server.py's `judge_pick`).
+const JUDGE_PROMPT: &str = "[[stage:judge]] PREFER-codex: which attempt of {{title}} carries on?\n\n\
+                            {{attempts}}\n";
+
+/// The stage `work` raced by Claude Code (attempt 1) and Codex (attempt 2), each through the
+/// gate that fails once, and judged by Claude Code.
+fn race_stages() -> String {
+    format!(
+        "[[flows.feature.stages]]\nname = \"work\"\nagent = \"claude\"\nprompt = \"worker.md\"\n\
+         artifact = \"summary\"\nreview = \"auto\"\n\
+         gate = {{ command = {GATE:?}, timeout = \"30s\" }}\nmax_attempts = 3\n\
+         race = {{ agents = [\"claude\", \"codex\"], judge = \"claude\" }}\n"
+    )
+}
+
+/// The work requests `api` got from the worktree at `cwd`, and those from anywhere else.
+fn work_requests_from(api: &ScriptedApi, cwd: &Path) -> (Vec<Value>, Vec<Value>) {
+    let cwd = cwd.display().to_string();
+    api.stage_requests("work")
+        .into_iter()
+        .partition(|request| request["cwd"] == cwd.as_str())
+}
+
+/// Asserts the retry after the gate's failure, among `requests`, resumed the first run's
+/// session: its conversation holds the first run's prompt, and no other.
+fn assert_retry_resumed(requests: &[Value], who: &str, summary: &str) {
+    let retry = requests
+        .iter()
+        .find(|request| request["prompt"].as_str().unwrap().contains("GATE-FAILED"))
+        .unwrap_or_else(|| panic!("{who}: no work request with the gate's output:\n{summary}"));
+    let earlier = retry["earlier_prompts"].as_array().unwrap();
+    assert!(
+        matches!(earlier.as_slice(), [first] if first.as_str().unwrap().contains("[[stage:work]]")
+            && !first.as_str().unwrap().contains("GATE-FAILED")),
+        "{who}'s retry resumed its own first run's session:\n{summary}"
+    );
+}
+
+/// Claude Code and Codex race the stage, each in its own worktree against its own API; each
+/// attempt's gate fails once and its retry resumes its own session; the Claude Code judge reads
+/// both diffs and picks Codex's, whose files alone reach main; every run's cost counts.
+#[test]
+fn claude_code_and_codex_race_one_stage_and_a_claude_judge_picks_codex() {
+    let (Some(claude), Some(codex)) = (installed(Cli::Claude), installed(Cli::Codex)) else {
+        return;
+    };
+    let agents = format!(
+        "{}\n{}",
+        agent_table("claude", Cli::Claude, &claude, ""),
+        agent_table("codex", Cli::Codex, &codex, "")
+    );
+    let repo = set_up_repo(
+        &workflow(&agents, &race_stages(), ""),
+        &[("judge.md", JUDGE_PROMPT)],
+    );
+    let dir = repo.root.parent().unwrap().to_path_buf();
+    let claude_api = ScriptedApi::start(Cli::Claude.api(), &dir, false);
+    let codex_api = ScriptedApi::start(Cli::Codex.api(), &dir, false);
+    let mut env = Cli::Claude.configure(repo.home(), claude_api.port);
+    env.extend(Cli::Codex.configure(repo.home(), codex_api.port));
+    let codex_home = env
+        .iter()
+        .find(|(var, _)| *var == "CODEX_HOME")
+        .map(|(_, dir)| PathBuf::from(dir))
+        .unwrap();
+    let s = real_sandbox(repo, "race", env);
+    let summary = || {
+        format!(
+            "claude's requests:\n{}\ncodex's requests:\n{}",
+            claude_api.summary(),
+            codex_api.summary()
+        )
+    };
+
+    let (id, out) = s.new_trak("Greet the world", &[]);
+    let trak = s.trak(&id);
+    assert_eq!(
+        (trak["status"].as_str(), trak["stage"].as_str()),
+        (Some("done"), Some("work")),
+        "{out}\n{trak:#}\n{}\n{}",
+        s.ork_ok(&["log", &id]),
+        summary()
+    );
+
+    // Each CLI worked in its own attempt's worktree only, and its retry resumed its own session.
+    let attempt_dir = |no: u32| {
+        s.repo
+            .root
+            .join(format!(".orkestra/worktrees/.race/{id}/work-{no}"))
+    };
+    let (claude_work, elsewhere) = work_requests_from(&claude_api, &attempt_dir(1));
+    assert!(elsewhere.is_empty(), "{elsewhere:#?}\n{}", summary());
+    let (codex_work, elsewhere) = work_requests_from(&codex_api, &attempt_dir(2));
+    assert!(elsewhere.is_empty(), "{elsewhere:#?}\n{}", summary());
+    assert_retry_resumed(&claude_work, "claude", &summary());
+    assert_retry_resumed(&codex_work, "codex", &summary());
+    assert!(
+        codex_api.stage_requests("judge").is_empty(),
+        "{}",
+        summary()
+    );
+
+    // The judge saw both attempts' diffs, and picked the one Codex wrote.
+    let judged = claude_api.stage_requests("judge");
+    let prompt = judged[0]["prompt"].as_str().unwrap();
+    for seen in [
+        "## Attempt 1 (claude)",
+        "## Attempt 2 (codex)",
+        "+written by claude",
+        "+written by codex",
+    ] {
+        assert!(
+            prompt.contains(seen),
+            "{seen:?} in the judge's prompt:\n{prompt}"
+        );
+    }
+
+    // Only the winner's files reached main.
+    let tree = s.repo.tree_files("main");
+    for file in &WORK_FILES[..2] {
+        assert!(tree.contains(&file.to_string()), "{file} in main: {tree:?}");
+        assert_eq!(s.repo.read(file), "written by codex\n", "{file}");
+    }
+
+    // ork show lists both attempts: agent, gate, runs, what each spent; the judge's reason.
+    let show = common::json(&s.ork_ok(&["show", &id, "--json"]));
+    let race = &show["races"]["work"];
+    assert_eq!(race["winner"], 2, "{race:#}");
+    assert_eq!(race["picked_by"], "judge", "{race:#}");
+    assert_eq!(
+        race["reason"], "Attempt 2 (codex): its diff adds 'written by codex'",
+        "{race:#}"
+    );
+    let attempts = race["attempts"].as_array().unwrap();
+    let mut spent = race["judge_usage"]["cost_usd"].as_f64().unwrap_or(0.0);
+    for (attempt, agent) in attempts.iter().zip(["claude", "codex"]) {
+        assert_eq!(attempt["agent"], agent, "{race:#}");
+        assert_eq!(attempt["gate"], "passed", "{race:#}");
+        assert_eq!(attempt["runs"], 2, "a run and its retry: {race:#}");
+        let cost = attempt["usage"]["cost_usd"].as_f64().unwrap_or(0.0);
+        assert!(cost > 0.0, "{agent}'s attempt spent something: {race:#}");
+        spent += cost;
+    }
+    assert_eq!(attempts.len(), 2, "{race:#}");
+    // Both attempts' runs and the judge's count in the trak's total.
+    let total = s.trak(&id)["usage"]["cost_usd"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (total - spent).abs() < 1e-9,
+        "the trak's total ${total} is the attempts' and the judge's ${spent}: {show:#}"
+    );
+
+    // The winner's session, Codex's thread, is the stage's now.
+    let picked = s.events_of(&id, "race_picked");
+    let session = picked[0]["session_id"].as_str().unwrap_or_default();
+    let codex_sessions = common::all_files(&codex_home.join("sessions"));
+    assert!(
+        !session.is_empty() && codex_sessions.iter().any(|file| file.contains(session)),
+        "the winner's session {session:?} is one of Codex's: {codex_sessions:?}\n{picked:#?}"
+    );
+
+    // The story names the winner.
+    let log = s.repo.git(&["log", "--format=%s", &format!("ork/{id}")]);
+    assert!(
+        log.contains("Race work: attempt 2 (codex) wins, picked by the judge"),
+        "{log}"
+    );
 }
