@@ -553,7 +553,13 @@ impl Engine<'_> {
             ork_mcp: None,
         };
         let reporter = &mut *self.reporter;
-        let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
+        // Its lines are told apart from the attempts' (`[race-2 codex]`) as the judge's.
+        let mut live = |line: &str| {
+            reporter.line(&format!(
+                "[judge {judge}] {}",
+                crate::store::secrets::redact(line)
+            ))
+        };
         let ran = run(&spec, &mut live);
         let removed = self.store.git().remove_scratch_worktree(&worktree);
         let finished = ran?;

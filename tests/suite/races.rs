@@ -58,7 +58,7 @@ impl Sandbox {
 fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
     let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
     let mut races = racers();
-    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 2,
+    races["judge"] = json!({"work": [{"stdout": "weighing two attempts", "result": {"type": "pick", "winner": 2,
         "content": "Attempt 2 is the smaller change.",
         "usage": {"input_tokens": 50, "output_tokens": 5, "cost_usd": 0.1}}}]});
     sandbox.set_race_plan(races);
@@ -66,6 +66,7 @@ fn three_racers_one_fails_the_gate_and_the_judge_picks_the_second() {
     let (id, out) = sandbox.new_trak("Add a greeting", &[]);
     assert!(out.contains("a race of 3 attempts"), "{out}");
     assert!(out.contains("[race-2 fake]"), "{out}");
+    assert!(out.contains("[judge judge] weighing two attempts"), "{out}");
     sandbox.assert_at(&id, "done", "work");
 
     // Only the winner's code reached main.
