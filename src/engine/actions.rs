@@ -133,7 +133,7 @@ impl Action {
                 "The trak stands where it stood before the drop (a run cut off by it is queued again); its worktree is made again, with the unsaved changes its checkpoint kept."
             }
             Action::Resume => {
-                "What is due runs (a stage, a gate, a merge, a pull request read again) until a person is needed. A finished subtrak that was the last its parent waited on wakes the parent."
+                "What is due runs (a stage, a gate, a merge, a pull request read again) until a person is needed. A finished subtrak that was the last its parent waited on wakes the parent. A race another machine drives: the attempts no machine holds run here."
             }
             Action::Integrate => {
                 "The trak merges into its base (landed on the remote's base first where it is shared)."

@@ -126,46 +126,30 @@ impl Engine<'_> {
                     let Some(attempt) = pending.pop_front() else {
                         break;
                     };
-                    let held = match remote {
-                        None => None,
-                        Some(remote) => {
-                            match self.claim_attempt((&trak.id, &stage.name, attempt.no), remote)? {
-                                AttemptClaim::Held(held) => Some(held),
-                                AttemptClaim::Elsewhere => {
-                                    if role == Role::Driver {
-                                        elsewhere.push(attempt);
-                                    }
-                                    continue;
-                                }
-                                AttemptClaim::Over => {
-                                    if role == Role::Driver {
-                                        trak = self.finished_elsewhere(
-                                            &trak, stage, from, &attempt, remote,
-                                        )?;
-                                    }
-                                    continue;
-                                }
-                            }
+                    let Some(held) =
+                        self.claim_for_run(&mut trak, stage, from, &attempt, remote, role)?
+                    else {
+                        if role == Role::Driver
+                            && !race_of(&trak, &stage.name)?.finished(attempt.no)
+                        {
+                            elsewhere.push(attempt);
                         }
+                        continue;
                     };
                     // Each attempt's worktree is made by this thread as the attempt starts
                     // (git's registrations are written and read under one lock, see
                     // store/git/worktrees.rs), from its ref as the remote last had it.
-                    if let Some(remote) = remote {
-                        self.store.take_remote_attempt(
-                            &trak.id,
-                            &stage.name,
-                            attempt.no,
-                            from,
-                            remote,
-                        )?;
+                    if let Err(err) =
+                        self.prepare_attempt(&trak.id, &stage.name, attempt.no, from, remote)
+                    {
+                        // Not left held until its lease runs out: anyone may run it.
+                        if let Some(held) = held
+                            && let Err(also) = held.give_back(self.store)
+                        {
+                            self.reporter.warning(&format!("{also:#}"));
+                        }
+                        return Err(err);
                     }
-                    let racer = self
-                        .store
-                        .race_attempt(&trak.id, &stage.name, attempt.no, from)?;
-                    super::ensure_worktree(self.store, &racer, self.workflow).with_context(
-                        || format!("preparing the worktree of race attempt {}", attempt.no),
-                    )?;
                     running += 1;
                     ran += 1;
                     let (tx, workdir, quiet) = (tx.clone(), &workdir, &quiet);
@@ -224,6 +208,53 @@ impl Engine<'_> {
             }
         })?;
         Ok((trak, ran))
+    }
+
+    /// Claims `attempt` for a run on this machine, where there is a `remote` (else there is
+    /// nothing to claim: `Some(None)`). `None` when it is not this machine's to run now: another
+    /// machine holds it, or it is over there, and then the driver records it at once.
+    fn claim_for_run(
+        &mut self,
+        trak: &mut Trak,
+        stage: &Stage,
+        from: Oid,
+        attempt: &RaceAttempt,
+        remote: Option<&str>,
+        role: Role,
+    ) -> Result<Option<Option<HeldClaim>>> {
+        let Some(remote) = remote else {
+            return Ok(Some(None));
+        };
+        match self.claim_attempt((&trak.id, &stage.name, attempt.no), remote)? {
+            AttemptClaim::Held(held) => Ok(Some(Some(held))),
+            AttemptClaim::Elsewhere => Ok(None),
+            AttemptClaim::Over => {
+                if role == Role::Driver {
+                    *trak = self.finished_elsewhere(trak, stage, from, attempt, remote)?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Attempt `no`'s ref and worktree, ready for it to run here: from its ref as the remote
+    /// last had it, where there is one.
+    fn prepare_attempt(
+        &mut self,
+        id: &str,
+        stage: &str,
+        no: u32,
+        from: Oid,
+        remote: Option<&str>,
+    ) -> Result<()> {
+        if let Some(remote) = remote {
+            self.store
+                .take_remote_attempt(id, stage, no, from, remote)?;
+        }
+        let racer = self.store.race_attempt(id, stage, no, from)?;
+        super::ensure_worktree(self.store, &racer, self.workflow)
+            .with_context(|| format!("preparing the worktree of race attempt {no}"))?;
+        Ok(())
     }
 
     /// Attempt `attempt`, run on another machine, is over: its ref from the remote becomes

@@ -333,6 +333,11 @@ impl Race {
             .collect()
     }
 
+    /// Whether attempt `no` is over (recorded so).
+    pub fn finished(&self, no: u32) -> bool {
+        self.attempts.iter().any(|a| a.no == no && a.gate.is_some())
+    }
+
     /// Whether every attempt is over.
     pub fn all_finished(&self) -> bool {
         self.attempts.iter().all(|a| a.gate.is_some())
