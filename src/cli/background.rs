@@ -71,7 +71,8 @@ pub fn spawn_run_all(store: &Store) -> Result<(u32, PathBuf)> {
 /// Runs every trak with work due, at most `jobs` at a time; with `watch`, keeps looking for
 /// new work every few seconds until interrupted. With the shared queue on (`[sync] queue`),
 /// traks known only from the remote count too, the remote is fetched as the loop goes, and a
-/// trak another machine holds a live claim on is left to it.
+/// trak another machine holds a live claim on is left to it — but for the attempts of its race
+/// that no machine holds, which run here.
 pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     // A workflow that does not load is each run's error to report; the loop runs without the
     // shared queue then.
@@ -88,10 +89,7 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
     // whose run ended without changing either (an error) is not started again and again.
     let mut started: std::collections::HashMap<String, String> = Default::default();
     let mut fetched: Option<Instant> = None;
-    let mut taken_in: Option<Instant> = None;
-    let mut looked = false;
-    // Each schedule's failure as last printed: a watch says it again only when it changes.
-    let mut failing: std::collections::HashMap<String, String> = Default::default();
+    let mut arrivals = Arrivals::default();
     loop {
         running.retain_mut(|(id, child)| match child.try_wait() {
             Ok(Some(status)) => {
@@ -112,26 +110,9 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             }
             fetched = Some(Instant::now());
         }
-        if watch
-            && let Some(workflow) = workflow.as_ref().filter(|w| w.intake.is_on())
-            && taken_in.is_none_or(|at| at.elapsed() >= workflow.intake.every)
-        {
-            // A tracker that cannot be reached is a warning: the watch goes on with what it has.
-            match engine::intake_pass(store, workflow) {
-                Ok(happened) => happened.iter().for_each(|line| println!("{line}")),
-                Err(err) => eprintln!("warning: taking in work: {err:#}"),
-            }
-            taken_in = Some(Instant::now());
+        if let Some(workflow) = &workflow {
+            arrivals.look(store, workflow, watch);
         }
-        // Schedules fire on every look of a watch, and once (the first look) of a plain run.
-        if let Some(workflow) = workflow.as_ref().filter(|_| watch || !looked) {
-            let outcomes = engine::schedule::fire_due(store, workflow, Utc::now());
-            print_scheduled(workflow, &outcomes, &mut failing);
-            for warning in store.warnings().take() {
-                eprintln!("warning: {warning}");
-            }
-        }
-        looked = true;
         for (trak, seen) in due(store, workflow.as_ref(), remote.as_deref())? {
             if running.len() >= jobs {
                 break;
@@ -155,6 +136,43 @@ pub fn run_all(store: &Store, jobs: usize, watch: bool) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(if watch { 1000 } else { 300 }));
+    }
+}
+
+/// New work that arrives while `ork run` loops: issues taken in from the tracker (under
+/// `--watch`, every `[intake] every`) and traks the schedules make (on every look of a watch,
+/// once in a plain run).
+#[derive(Default)]
+struct Arrivals {
+    taken_in: Option<Instant>,
+    looked: bool,
+    /// Each schedule's failure as last printed: a watch says it again only when it changes.
+    failing: std::collections::HashMap<String, String>,
+}
+
+impl Arrivals {
+    fn look(&mut self, store: &Store, workflow: &Workflow, watch: bool) {
+        if watch
+            && workflow.intake.is_on()
+            && self
+                .taken_in
+                .is_none_or(|at| at.elapsed() >= workflow.intake.every)
+        {
+            // A tracker that cannot be reached is a warning: the watch goes on with what it has.
+            match engine::intake_pass(store, workflow) {
+                Ok(happened) => happened.iter().for_each(|line| println!("{line}")),
+                Err(err) => eprintln!("warning: taking in work: {err:#}"),
+            }
+            self.taken_in = Some(Instant::now());
+        }
+        if watch || !self.looked {
+            let outcomes = engine::schedule::fire_due(store, workflow, Utc::now());
+            print_scheduled(workflow, &outcomes, &mut self.failing);
+            for warning in store.warnings().take() {
+                eprintln!("warning: {warning}");
+            }
+        }
+        self.looked = true;
     }
 }
 
