@@ -1,7 +1,8 @@
 //! Budgets held while an agent runs (docs/design.md rule 13): what the trak and its stage may
-//! spend, what they spent before this run, and what the run spends as its CLI streams it. When
-//! a cap is crossed the run's process group is stopped at once: the overshoot is at most the
-//! model turn whose usage crossed it.
+//! spend, what they spent before this run, and what the run spends as its CLI streams it (and,
+//! for a race's attempt, what its rivals spend meanwhile: `race_spend.rs`). When a cap is
+//! crossed the run's process group is stopped at once: the overshoot is at most the model turn
+//! whose usage crossed it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
