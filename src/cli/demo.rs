@@ -111,6 +111,7 @@ fn drive(store: &Store, workflow: &Workflow, trak: ork::store::Trak) -> Result<o
         workflow,
         reporter: &mut terminal,
         take_over: false,
+        race_spend: None,
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)?;

@@ -958,6 +958,7 @@ fn drive_or_hand_off(store: &Store, workflow: &Workflow, trak: Trak, run: RunArg
         workflow,
         reporter: &mut terminal,
         take_over: run.take_over,
+        race_spend: None,
     };
     let trak = engine.drive(trak)?;
     print::next(&trak)?;

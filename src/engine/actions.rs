@@ -315,6 +315,7 @@ pub fn after_sync(
         workflow,
         reporter,
         take_over: false,
+        race_spend: None,
     };
     in_review.into_iter().map(|t| engine.drive(t)).collect()
 }

@@ -1,16 +1,19 @@
 //! Budgets held while an agent runs (docs/design.md rule 13): what the trak and its stage may
-//! spend, what they spent before this run, and what the run spends as its CLI streams it. When
-//! a cap is crossed the run's process group is stopped at once: the overshoot is at most the
-//! model turn whose usage crossed it.
+//! spend, what they spent before this run, and what the run spends as its CLI streams it (and,
+//! for a race's attempt, what its rivals spend meanwhile: `race_spend.rs`). When a cap is
+//! crossed the run's process group is stopped at once: the overshoot is at most the model turn
+//! whose usage crossed it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 
 use crate::agent::LiveUsage;
 use crate::agent::prices::Prices;
 use crate::config::workflow::{Flow, Stage, Workflow};
+use crate::engine::race_spend::RaceSpend;
 use crate::store::event::{Budget, Usage};
 use crate::store::{Store, Trak};
 
@@ -49,14 +52,29 @@ pub struct Spend {
     caps: Vec<Cap>,
     live: RefCell<LiveUsage>,
     crossed: Cell<Option<usize>>,
+    /// For a race's attempt: the race's account and the attempt's number. Every cap covers
+    /// the rivals too, so what they spend counts as this run goes.
+    race: Option<(Arc<RaceSpend>, u32)>,
+    /// What the rivals had spent when last looked at.
+    rivals: Cell<Usage>,
 }
 
 /// What `trak` and every subtrak under it spent: a parent's budget covers its whole tree.
 pub fn tree_usage(store: &Store, trak: &Trak) -> Result<Usage> {
+    tree_usage_with(store, trak, None)
+}
+
+/// [`tree_usage`], with `current` read as it is given wherever its id is met in the tree: a
+/// race's attempt stands for its trak with its own runs, which the trak's branch does not hold.
+fn tree_usage_with(store: &Store, trak: &Trak, current: Option<&Trak>) -> Result<Usage> {
     let mut spent = trak.state.total_usage();
     for planned in &trak.state.subtraks {
-        if let Some(subtrak) = store.find(&planned.id)? {
-            spent.add(&tree_usage(store, &subtrak)?);
+        let subtrak = match current.filter(|c| c.id == planned.id) {
+            Some(current) => Some(current.clone()),
+            None => store.find(&planned.id)?,
+        };
+        if let Some(subtrak) = subtrak {
+            spent.add(&tree_usage_with(store, &subtrak, current)?);
         }
     }
     Ok(spent)
@@ -186,7 +204,7 @@ pub fn caps_for_run(
                 scope: None,
                 owner: Some(id),
                 limit,
-                before: tree_usage(store, &ancestor)?,
+                before: tree_usage_with(store, &ancestor, Some(trak))?,
             });
         }
         parent = ancestor.state.parent.clone();
@@ -215,7 +233,32 @@ impl Spend {
             caps,
             live: RefCell::new(LiveUsage::priced_by(prices)),
             crossed: Cell::new(None),
+            race: None,
+            rivals: Cell::new(Usage::default()),
         }
+    }
+
+    /// The run is attempt `no` of a race whose attempts spend into `account` (`None`: not
+    /// a race's): its caps count what the rivals spend too.
+    pub fn in_race(self, race: Option<(Arc<RaceSpend>, u32)>) -> Spend {
+        Spend { race, ..self }
+    }
+
+    /// What the rivals in the run's race spent so far, remembered (nothing outside a race).
+    fn look_at_rivals(&self) -> Usage {
+        let rivals = match &self.race {
+            Some((account, no)) => account.rivals_of(*no),
+            None => Usage::default(),
+        };
+        self.rivals.set(rivals);
+        rivals
+    }
+
+    /// `cap` with what the rivals spent, as last looked at, counted as spent before the run.
+    fn with_rivals(&self, cap: &Cap) -> Cap {
+        let mut cap = cap.clone();
+        cap.before.add(&self.rivals.get());
+        cap
     }
 
     /// What a finished run spent: `reported` as its CLI said, its tokens priced where the CLI
@@ -236,11 +279,14 @@ impl Spend {
         !self.caps.is_empty()
     }
 
-    /// The cap already reached before the run starts, if any: the run must not start.
-    pub fn reached_before(&self) -> Option<&Cap> {
+    /// The cap already reached before the run starts, if any: the run must not start. Its
+    /// `before` counts the rivals' spend, in a race.
+    pub fn reached_before(&self) -> Option<Cap> {
+        let rivals = self.look_at_rivals();
         self.caps
             .iter()
-            .find(|cap| cap.limit.reached_by(&cap.before))
+            .find(|cap| cap.limit.reached_by(&cap.spent(&rivals)))
+            .map(|cap| self.with_rivals(cap))
     }
 
     /// Reads one stdout line with `read` (the CLI's `live_usage`); true when this line is the
@@ -256,17 +302,39 @@ impl Spend {
         }
         let mut live = self.live.borrow_mut();
         read(line, &mut live, model);
+        let mut spent = live.spent;
+        if let Some((account, no)) = &self.race {
+            account.streamed(*no, spent);
+        }
+        // A rival's spend counts at every line, so a run stops on a rival's turn too.
+        spent.add(&self.look_at_rivals());
         let crossed = self
             .caps
             .iter()
-            .position(|cap| cap.limit.reached_by(&cap.spent(&live.spent)));
+            .position(|cap| cap.limit.reached_by(&cap.spent(&spent)));
         self.crossed.set(crossed);
         crossed.is_some()
     }
 
-    /// The cap the run crossed, if it was stopped for one.
-    pub fn crossed(&self) -> Option<&Cap> {
-        self.crossed.get().map(|i| &self.caps[i])
+    /// The cap the run crossed, if it was stopped for one; its `before` counts what the
+    /// rivals had spent then, in a race.
+    pub fn crossed(&self) -> Option<Cap> {
+        self.crossed.get().map(|i| self.with_rivals(&self.caps[i]))
+    }
+
+    /// What the ended run counts as, `reported` being what its CLI said (priced): that, or
+    /// for a run stopped at a cap what it streamed when that is more (its CLI may not have
+    /// said). A race's account counts it for the rivals.
+    pub fn settle(&self, reported: Usage) -> Usage {
+        let streamed = self.live();
+        let counted = match self.crossed.get() {
+            Some(_) if streamed.cost_usd >= reported.cost_usd => streamed,
+            _ => reported,
+        };
+        if let Some((account, no)) = &self.race {
+            account.run_ended(*no, counted);
+        }
+        counted
     }
 
     /// What the run spent, as streamed.

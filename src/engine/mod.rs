@@ -22,6 +22,7 @@ pub mod process;
 pub mod prompt;
 pub mod pull_request;
 mod race;
+mod race_spend;
 mod repo_watch;
 mod restore;
 pub mod schedule;
@@ -286,6 +287,9 @@ pub struct Engine<'a> {
     pub reporter: &'a mut dyn Reporter,
     /// Run a stage that another machine claimed, before its lease ran out.
     pub take_over: bool,
+    /// Driving a race's attempt: what the race's attempts spend, which every cap of its runs
+    /// counts (`race_spend.rs`). `None` everywhere else.
+    pub race_spend: Option<std::sync::Arc<race_spend::RaceSpend>>,
 }
 
 impl Engine<'_> {
@@ -532,6 +536,13 @@ impl Engine<'_> {
                     trak.id
                 )
             })
+    }
+
+    /// The race's account and `trak`'s number in it, when `trak` is an attempt this engine
+    /// drives in a race.
+    fn race_account(&self, trak: &Trak) -> Option<(std::sync::Arc<race_spend::RaceSpend>, u32)> {
+        let (_, no) = crate::store::attempt_of(trak)?;
+        Some((self.race_spend.clone()?, no))
     }
 
     fn flow(&self, trak: &Trak) -> Result<&Flow> {

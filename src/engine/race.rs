@@ -10,18 +10,20 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use super::claim::AttemptClaim;
+use super::race_spend::RaceSpend;
 use super::subtraks::{Forward, Message};
 use super::{Engine, HeldClaim, agent_env};
 use crate::agent::AgentOutput;
 use crate::config::race::Race as RaceConfig;
 use crate::config::workflow::{Stage, Workflow};
-use crate::engine::budget::Spend;
+use crate::engine::budget::{Cap, Spend, caps_for_run};
 use crate::engine::process::output::keep_head;
 use crate::engine::process::runner::{RunSpec, run};
 use crate::store::event::{EventKind, Picker, RaceGate, Racer, Usage};
@@ -109,6 +111,15 @@ impl Engine<'_> {
         // Attempts record on their own refs only, and share nothing on their own: the trak's
         // drive does (one claim for the whole race, and one per attempt). A checkpoint is of
         // the trak's worktree.
+        // One account of what the attempts spend: every cap of every attempt counts them all.
+        let race = race_of(&trak, &stage.name)?.clone();
+        let account = Arc::new(RaceSpend::seeded(
+            self.store,
+            &trak.id,
+            &stage.name,
+            &race,
+            from,
+        )?);
         let mut quiet = self.workflow.clone();
         quiet.sync.auto = false;
         quiet.sync.queue = false;
@@ -153,6 +164,7 @@ impl Engine<'_> {
                     running += 1;
                     ran += 1;
                     let (tx, workdir, quiet) = (tx.clone(), &workdir, &quiet);
+                    let account = account.clone();
                     let (id, stage_name) = (trak.id.clone(), stage.name.clone());
                     scope.spawn(move || {
                         let no = attempt.no;
@@ -162,6 +174,7 @@ impl Engine<'_> {
                             (&id, &stage_name),
                             &attempt,
                             from,
+                            account,
                             (tx.clone(), held, role),
                         )
                         .map_err(|e| format!("{e:#}"));
@@ -404,7 +417,10 @@ impl Engine<'_> {
         let race = race_of(&trak, &stage.name)?.clone();
         let passed: Vec<RaceAttempt> = race.passed().into_iter().cloned().collect();
         if passed.is_empty() {
-            return self.race_lost(trak, stage, &race);
+            return match self.budget_spent(&trak, stage)? {
+                Some(cap) => self.race_at_budget(trak, stage, &cap),
+                None => self.race_lost(trak, stage, &race),
+            };
         }
         if stage.review == crate::config::workflow::Review::Human {
             let reason = format!(
@@ -464,6 +480,28 @@ impl Engine<'_> {
                 )
             }
         }
+    }
+
+    /// The cap over the trak's stage that what it spent (every attempt's runs counted) has
+    /// reached, if any.
+    fn budget_spent(&self, trak: &Trak, stage: &Stage) -> Result<Option<Cap>> {
+        let flow = self.flow(trak)?;
+        let caps = caps_for_run(self.store, self.workflow, trak, flow, stage)?;
+        Ok(Spend::new(caps, self.workflow.prices.clone()).reached_before())
+    }
+
+    /// No attempt passed and the budget is spent (the attempts stopped at it, or will at their
+    /// next run): the trak waits at it as after any run stopped there, and raising it
+    /// (`ork approve --budget`) races again from the trak's tip. The attempts' worktrees stay
+    /// until then, with what the stopped runs left uncommitted.
+    fn race_at_budget(&mut self, trak: Trak, stage: &Stage, cap: &Cap) -> Result<Trak> {
+        self.reporter.step(&format!(
+            "{}: no attempt of the race passed, and the budget is spent",
+            stage.name
+        ));
+        let attempt = trak.state.attempt;
+        // What the attempts spent is counted already, attempt by attempt.
+        self.stop_at_budget(&trak, &stage.name, attempt, cap, Usage::default(), None)
     }
 
     /// No attempt passed: the stage fails as a gate that ran out of attempts does, each
@@ -542,6 +580,15 @@ impl Engine<'_> {
             .get(judge)
             .with_context(|| format!("the race's judge \"{judge}\" is not a defined agent"))?
             .clone();
+        if let Some(cap) = self.budget_spent(trak, stage)? {
+            // The attempts spent the budget: a person's pick costs nothing.
+            let why = format!(
+                "it did not run, as {} reached its budget ({})",
+                cap.describe(),
+                cap.limit.describe()
+            );
+            return Ok((Err(why), Usage::default()));
+        }
         let prompt = self.judge_prompt(trak, stage, config, race, passed)?;
         let run_dir = super::runs_dir(self.store, &trak.id).join(format!("{}-judge", stage.name));
         let worktree = run_dir.join("worktree");
@@ -557,7 +604,7 @@ impl Engine<'_> {
         ));
         let flow = self.flow(trak)?.clone();
         let spend = Spend::new(
-            crate::engine::budget::caps_for_run(self.store, self.workflow, trak, &flow, stage)?,
+            caps_for_run(self.store, self.workflow, trak, &flow, stage)?,
             self.workflow.prices.clone(),
         );
         let mut env = agent_env(trak, stage, trak.state.attempt, &worktree);
@@ -708,6 +755,7 @@ fn drive_attempt(
     (id, stage): (&str, &str),
     attempt: &RaceAttempt,
     from: Oid,
+    account: Arc<RaceSpend>,
     (tx, held, role): (Sender<Message>, Option<HeldClaim>, Role),
 ) -> Result<Status> {
     let store = Store::new(Git::discover(workdir)?);
@@ -720,6 +768,7 @@ fn drive_attempt(
         workflow,
         reporter: &mut reporter,
         take_over: false,
+        race_spend: Some(account),
     };
     let mut result = engine.drive_attempt(id, stage, attempt, from, held.as_ref());
     if let Some(held) = held {
@@ -780,7 +829,7 @@ impl Engine<'_> {
 }
 
 /// What attempt `attempt` spent since the race started at `from`, and how many runs it made.
-fn spent_since(store: &Store, attempt: &Trak, from: Oid) -> Result<(Usage, u32)> {
+pub(super) fn spent_since(store: &Store, attempt: &Trak, from: Oid) -> Result<(Usage, u32)> {
     let before: HashSet<String> = store
         .events_at_commit(&attempt.id, from)?
         .into_iter()

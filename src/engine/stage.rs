@@ -44,9 +44,9 @@ impl Engine<'_> {
         let spend = Spend::new(
             crate::engine::budget::caps_for_run(self.store, self.workflow, &trak, &flow, &stage)?,
             self.workflow.prices.clone(),
-        );
+        )
+        .in_race(self.race_account(&trak));
         if let Some(cap) = spend.reached_before() {
-            let cap = cap.clone();
             return self.stop_at_budget(
                 &trak,
                 &stage.name,
@@ -194,6 +194,7 @@ impl Engine<'_> {
         }
         finished.result.usage = spend.priced(finished.result.usage, agent.model.as_deref());
         let (run_usage, run_session) = (finished.result.usage, finished.result.session_id.clone());
+        let counted = spend.settle(run_usage);
         let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
         // Refs put back first: a main the agent moved must not read as files deleted there.
         let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
@@ -235,13 +236,9 @@ impl Engine<'_> {
         }
         if let Some(cap) = spend.crossed() {
             // Stopped mid-run: its files stay in the worktree for the run that goes on.
-            let mut used = spend.live();
-            if run_usage.cost_usd > used.cost_usd {
-                used = run_usage;
-            }
             let session = run_session.or(resume.clone());
             self.store.uncommit_agent_commits(&trak, &worktree)?;
-            return self.stop_at_budget(&trak, &stage.name, attempt, cap, used, session);
+            return self.stop_at_budget(&trak, &stage.name, attempt, &cap, counted, session);
         }
         let secrets = self.added_secrets(&trak, &worktree)?;
         if !secrets.is_empty() {
@@ -301,7 +298,7 @@ impl Engine<'_> {
 
     /// Records that `cap` was reached at `stage` (by the run that spent `used`, or before any
     /// run): the trak waits until a person raises the budget (`ork approve --budget`).
-    fn stop_at_budget(
+    pub(super) fn stop_at_budget(
         &mut self,
         trak: &Trak,
         stage: &str,

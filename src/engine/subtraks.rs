@@ -412,6 +412,7 @@ fn drive_subtrak(
         workflow,
         reporter: &mut reporter,
         take_over: false,
+        race_spend: None,
     };
     Ok(engine.drive(trak)?.state.status)
 }

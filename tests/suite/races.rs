@@ -320,9 +320,10 @@ fn a_racer_cannot_write_into_its_rivals_work_nor_move_their_refs() {
     assert!(!files.contains(&"evil.txt".to_string()), "{files:?}");
 }
 
-#[test]
-fn the_parts_of_a_breakdown_race_their_own_stage() {
-    let text = format!(
+/// The `feature` flow with one stage, `breakdown`, whose parts (flow `part`) race `n` attempts of
+/// the fake agent at their stage `work`, a judge picking.
+fn breakdown_racing(n: u32) -> String {
+    format!(
         "default_flow = \"feature\"\n\n{}\n\
          [agents.judge]\nkind = \"command\"\ncommand = [\"{FAKE_AGENT}\"]\ntimeout = \"30s\"\n\n\
          [flows.feature]\n\n\
@@ -330,11 +331,19 @@ fn the_parts_of_a_breakdown_race_their_own_stage() {
          review = \"auto\"\nsubtraks = {{ flow = \"part\", parallel = 2 }}\n\n\
          [flows.part]\n\n\
          [[flows.part.stages]]\nname = \"work\"\nagent = \"fake\"\nprompt = \"worker.md\"\nartifact = \"summary\"\n\
-         review = \"auto\"\nrace = {{ agents = [\"fake\"], n = 2, judge = \"judge\" }}\n",
+         review = \"auto\"\nrace = {{ agents = [\"fake\"], n = {n}, judge = \"judge\" }}\n",
         fake_agent("30s")
-    );
-    let sandbox = Sandbox::new(&text, json!({}));
-    let part = |key: &str| json!({"key": key, "title": format!("Part {key}"), "description": "", "depends_on": []});
+    )
+}
+
+/// A part of a breakdown, `key`, depending on `after`.
+fn part(key: &str, after: &[&str]) -> Value {
+    json!({"key": key, "title": format!("Part {key}"), "description": "", "depends_on": after})
+}
+
+#[test]
+fn the_parts_of_a_breakdown_race_their_own_stage() {
+    let sandbox = Sandbox::new(&breakdown_racing(2), json!({}));
     // Each racer writes a file named after its part and its number: which won is in the tree.
     let racer = |no: u32| {
         json!({"work": [{"run": format!("echo {no} > \"$ORK_SUBTRAK-{no}.txt\""),
@@ -343,7 +352,7 @@ fn the_parts_of_a_breakdown_race_their_own_stage() {
     let plan = json!({
         "dir": sandbox.agent_dir,
         "stages": {"breakdown": [{"result": {"type": "breakdown", "content": "Two parts.",
-                                             "subtraks": [part("db"), part("ui")]}}]},
+                                             "subtraks": [part("db", &[]), part("ui", &[])]}}]},
         "races": {"1": racer(1), "2": racer(2),
                   "judge": {"work": [{"result": {"type": "pick", "winner": 2, "content": "2"}}]}},
     });
@@ -574,4 +583,132 @@ fn an_attempt_whose_machine_dies_is_run_by_the_driver_once_its_claim_runs_out() 
     a.ork_ok(&["approve", &id, "--pick", "2"]);
     a.ork_ok(&["sync"]);
     assert_eq!(net.remote_git(&["show", "main:two.txt"]).trim(), "two on A");
+}
+
+/// The run of racer `no` that streams `turns` model turns of $0.25 each, a second apart, once
+/// all three racers are running (each touches its marker and waits for the others'), then
+/// writes ok.txt (its gate passes) and answers having spent them.
+fn streaming_racer(sandbox: &Sandbox, no: u32, turns: u32) -> Value {
+    let marker = |k: u32| sandbox.agent_dir.join(format!("racing-{k}"));
+    let turn = r#"{"ork_usage": {"input_tokens": 1000, "output_tokens": 100, "cost_usd": 0.25}}"#;
+    json!({
+        "touch": [marker(no)],
+        "wait_for": [marker(1), marker(2), marker(3)],
+        "write": {"ok.txt": ""},
+        "run": format!("for i in $(seq {turns}); do echo '{turn}'; sleep 1; done"),
+        "result": {"type": "artifact", "content": format!("racer {no}"),
+                   "usage": {"input_tokens": 1000, "output_tokens": 100,
+                             "cost_usd": 0.25 * f64::from(turns)}},
+    })
+}
+
+#[test]
+fn racers_under_one_budget_count_each_others_spend_and_stop_together() {
+    let sandbox = Sandbox::new(&workflow("human", false), json!({}));
+    // Alone, each racer's $0.75 stays under the trak's $1; the three together cross it in their
+    // second turns. Once it is raised, each passes at once for $0.10.
+    let quick = run(json!({"ok.txt": ""}), "quick", 0.1);
+    let racer = |no| json!({"work": [streaming_racer(&sandbox, no, 3), quick]});
+    sandbox.set_race_plan(json!({"1": racer(1), "2": racer(2), "3": racer(3)}));
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &["--budget", "1"]);
+    assert!(
+        out.contains("no attempt of the race passed, and the budget is spent"),
+        "{out}"
+    );
+    sandbox.assert_at(&id, "failed", "work");
+    // Their sum is held to the budget: the turn that crossed it, and at most one more turn of
+    // each rival, which sees it crossed at its next line.
+    let spent = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((1.0..=1.75).contains(&spent), "spent ${spent}");
+    let show = common::json(&sandbox.ork_ok(&["show", &id, "--json"]));
+    for attempt in show["races"]["work"]["attempts"].as_array().unwrap() {
+        assert_eq!(attempt["gate"], "failed", "{attempt:#}");
+        let error = attempt["error"].as_str().unwrap_or_default();
+        assert!(error.contains("the trak reached its budget"), "{attempt:#}");
+    }
+    for no in 1..=3 {
+        assert_eq!(sandbox.runs(&format!("race-{no}.work")), 1);
+        let attempt = format!("refs/ork/race/{id}/work/{no}");
+        let log = sandbox.repo.git(&["log", "--format=%s", &attempt]);
+        assert!(log.contains("budget"), "attempt {no}: {log}");
+    }
+    // The trak waits at its budget, as after any run stopped there.
+    assert_eq!(sandbox.event_commits(&id, "budget_reached").len(), 1);
+    let text = sandbox.ork_ok(&["show", &id]);
+    assert!(text.contains("the trak reached its budget"), "{text}");
+
+    // Raising it races again from the trak's tip, every run before counted.
+    sandbox.ork_ok(&["approve", &id, "--budget", "5"]);
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    for no in 1..=3 {
+        assert_eq!(sandbox.runs(&format!("race-{no}.work")), 2);
+    }
+    let total = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((total - spent - 0.3).abs() < 1e-9, "total ${total}");
+}
+
+#[test]
+fn a_judge_does_not_run_once_the_attempts_spent_the_budget_and_a_person_picks() {
+    let sandbox = Sandbox::new(&workflow("auto", true), json!({}));
+    // Each racer passes for $0.40: none is stopped, but together they spend the trak's $1.
+    let pass = |no: u32| json!({"work": [run(json!({"ok.txt": ""}), &format!("racer {no}"), 0.4)]});
+    let mut races = json!({"1": pass(1), "2": pass(2), "3": pass(3)});
+    races["judge"] = json!({"work": [{"result": {"type": "pick", "winner": 2, "content": "2"}}]});
+    sandbox.set_race_plan(races);
+
+    let (id, out) = sandbox.new_trak("Add a greeting", &["--budget", "1"]);
+    assert!(
+        out.contains(
+            "the judge could not pick: it did not run, as the trak reached its budget ($1.00)"
+        ),
+        "{out}"
+    );
+    assert_eq!(sandbox.runs("race-judge.work"), 0);
+    sandbox.assert_at(&id, "awaiting_review", "work");
+    // A person's pick costs nothing.
+    sandbox.ork_ok(&["approve", &id, "--pick", "3"]);
+    sandbox.assert_at(&id, "done", "work");
+    let total = sandbox.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((total - 1.2).abs() < 1e-9, "total ${total}");
+}
+
+#[test]
+fn a_racing_part_counts_its_rivals_in_the_parents_budget_and_goes_on_when_it_is_raised() {
+    let sandbox = Sandbox::new(&breakdown_racing(3), json!({}));
+    let quick = run(json!({"ok.txt": ""}), "quick", 0.1);
+    let racer = |no| json!({"work": [streaming_racer(&sandbox, no, 3), quick]});
+    let plan = json!({
+        "dir": sandbox.agent_dir,
+        "stages": {"breakdown": [{"result": {"type": "breakdown", "content": "Two parts.",
+                                             "subtraks": [part("db", &[]), part("ui", &["db"])]}}]},
+        "races": {"1": racer(1), "2": racer(2), "3": racer(3),
+                  "judge": {"work": [{"result": {"type": "pick", "winner": 2, "content": "2"}}]}},
+    });
+    std::fs::write(&sandbox.plan, plan.to_string()).unwrap();
+
+    // The parent's $1 covers the part's three racers together: they stop at it.
+    let (id, out) = sandbox.new_trak("Add a greeting", &["--budget", "1"]);
+    let db = format!("{id}.db");
+    assert!(
+        out.contains(&format!(
+            "stopped at the budget of trak {id} (a parent of this subtrak) ($1.00)"
+        )),
+        "{out}"
+    );
+    sandbox.assert_at(&db, "failed", "work");
+    sandbox.assert_at(&id, "subtraks", "breakdown");
+    let spent = sandbox.trak(&db)["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((1.0..=1.75).contains(&spent), "spent ${spent}: {out}");
+    assert_eq!(sandbox.runs("race-judge.work"), 0);
+
+    // ui, after db, starts nothing meanwhile.
+    assert_eq!(sandbox.runs("race-2.work"), 1);
+
+    // Raised, the part races again and its judge picks; then ui races.
+    sandbox.ork_ok(&["approve", &id, "--budget", "5"]);
+    sandbox.assert_at(&db, "done", "work");
+    sandbox.assert_at(&format!("{id}.ui"), "done", "work");
+    assert_eq!(sandbox.runs("race-2.work"), 3);
+    assert_eq!(sandbox.runs("race-judge.work"), 2);
 }
