@@ -181,6 +181,8 @@ impl Engine<'_> {
                         let _ = tx.send(Message::Finished(no.to_string(), result));
                     });
                 }
+                // What other machines' attempts spent counts here once they are recorded.
+                account.recorded(race_of(&trak, &stage.name)?);
                 if running == 0 && elsewhere.is_empty() {
                     return Ok(());
                 }

@@ -73,6 +73,21 @@ impl RaceSpend {
         attempt.live = Usage::default();
     }
 
+    /// The attempts `race`'s record holds as over count what it says they spent: one that ran
+    /// on another machine is counted here once its end is recorded.
+    pub fn recorded(&self, race: &Race) {
+        let mut attempts = self.lock();
+        for attempt in race.attempts.iter().filter(|a| a.gate.is_some()) {
+            attempts.insert(
+                attempt.no,
+                Spent {
+                    finished: attempt.usage,
+                    live: Usage::default(),
+                },
+            );
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Spent>> {
         // A thread that panicked holding it left numbers, not a broken invariant.
         self.attempts
