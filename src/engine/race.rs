@@ -409,6 +409,7 @@ impl Engine<'_> {
                 error: error.map(|e| {
                     keep_head(&e, self.workflow.limits.feedback, "See ork show for more.")
                 }),
+                ran_on: attempt.state.running_on.clone(),
             },
         )
     }

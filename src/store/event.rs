@@ -409,6 +409,10 @@ pub enum EventKind {
         /// Why it did not pass.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The machine its last run was on (with the shared queue, attempts run where they
+        /// were claimed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ran_on: Option<String>,
     },
     /// The attempts that passed wait for a person to pick one (`ork approve <id> --pick K`):
     /// `reason` says why (the stage's review is a person's, or the judge could not pick).

@@ -322,6 +322,9 @@ pub struct RaceAttempt {
     pub runs: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The machine it ran on, once over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
 }
 
 impl Race {
@@ -779,6 +782,7 @@ impl TrakState {
                         usage: Usage::default(),
                         runs: 0,
                         error: None,
+                        machine: None,
                     })
                     .collect();
                 let race = Race {
@@ -799,6 +803,7 @@ impl TrakState {
                 usage,
                 runs,
                 error,
+                ran_on,
                 ..
             } => {
                 self.spend(stage, usage, event.at);
@@ -812,6 +817,7 @@ impl TrakState {
                     attempt.usage = *usage;
                     attempt.runs = *runs;
                     attempt.error = error.clone();
+                    attempt.machine = ran_on.clone();
                 }
             }
             EventKind::RacePickRequested {

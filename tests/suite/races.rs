@@ -506,6 +506,10 @@ fn two_machines_share_one_race_each_running_the_attempt_it_claimed() {
         .map(|a| a["gate"].as_str().unwrap())
         .collect();
     assert_eq!(gates, ["passed", "passed"], "{show:#}");
+    assert_eq!(show["races"]["work"]["attempts"][1]["machine"], "machine_b");
+    let text = a.ork_ok(&["show", &id]);
+    assert!(text.contains("1. fake: passed on machine_a"), "{text}");
+    assert!(text.contains("2. fake: passed on machine_b"), "{text}");
     let total = a.trak(&id)["usage"]["cost_usd"].as_f64().unwrap();
     assert!(
         (total - 0.5).abs() < 1e-9,

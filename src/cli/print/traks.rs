@@ -296,6 +296,7 @@ fn races_json(trak: &Trak) -> serde_json::Value {
                         "usage": a.usage,
                         "runs": a.runs,
                         "error": a.error,
+                        "machine": a.machine,
                         "tip": a.tip,
                         "ref": ork::store::race_ref(&trak.id, stage, a.no),
                     })
@@ -319,6 +320,12 @@ fn races_json(trak: &Trak) -> serde_json::Value {
 fn show_races(trak: &Trak) -> Result<()> {
     for (stage, race) in &trak.state.races {
         outln!("  race      {stage}: {} attempt(s)", race.attempts.len());
+        // Where each ran is said when they ran on more than one machine.
+        let machines: std::collections::BTreeSet<&str> = race
+            .attempts
+            .iter()
+            .filter_map(|a| a.machine.as_deref())
+            .collect();
         for a in &race.attempts {
             let gate = match a.gate {
                 Some(ork::store::event::RaceGate::Passed) => "passed",
@@ -330,8 +337,12 @@ fn show_races(trak: &Trak) -> Result<()> {
             } else {
                 ""
             };
+            let place = match a.machine.as_deref() {
+                Some(machine) if machines.len() > 1 => format!(" on {}", printable(machine)),
+                _ => String::new(),
+            };
             outln!(
-                "            {}. {}: {gate}, {} run(s), {}{won}",
+                "            {}. {}: {gate}{place}, {} run(s), {}{won}",
                 a.no,
                 printable(&a.agent),
                 a.runs,
