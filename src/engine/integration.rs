@@ -329,7 +329,7 @@ impl Engine<'_> {
     /// The lock that keeps two subtraks of `parent` on this machine from merging at once (each
     /// merge takes a moment; the lock is released by the OS if the process dies).
     fn wait_for_merge_lock(&self, branch: &str) -> Result<std::fs::File> {
-        let name = format!("merge/{branch}.lock");
+        let name = merge_lock_name(branch);
         // The holder may be running a landing gate (up to its timeout): wait as long.
         for _ in 0..36_000 {
             if let Some(lock) = self.store.git().try_runtime_lock(&name)? {
@@ -387,6 +387,11 @@ fn landed_on(git: &crate::store::git::Git, trak: &Trak, onto: Oid) -> Result<Opt
         return Ok(Some(onto));
     }
     git.first_parent_since(onto, trak.tip, &format!("\nOrk-Trak-Tip: {}\n", trak.tip))
+}
+
+/// The runtime lock held while a trak merges into `branch` on this machine.
+pub(super) fn merge_lock_name(branch: &str) -> String {
+    format!("merge/{branch}.lock")
 }
 
 fn in_the_way(base: &str, checkout: &Path, git_error: &str) -> anyhow::Error {

@@ -5,7 +5,9 @@
 //! run it looks again. A file that became dirty, stopped being dirty, or was dirty and changed
 //! again is named. That costs one `git status` per checkout and a `stat` per dirty file, never
 //! a read of the whole tree. ork never commits, reverts or deletes these files: they are the
-//! user's.
+//! user's. A trak ork itself worked on meanwhile is not looked at: one whose branch moved, or
+//! one ork is merging into at that moment (a subtrak's integration into its parent's checkout
+//! writes the files before it moves the branch).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -84,6 +86,19 @@ impl Snapshot {
     pub fn changes(&self, store: &Store) -> Result<Vec<OutsideChange>> {
         let mut changes = Vec::new();
         for before in &self.places {
+            // A trak that ork merges into right now (a subtrak into its parent) has its
+            // checkout updated by ork's own hands, files first and its branch last: it is not
+            // looked at, as one whose tip moved. Held while it is read, no merge starts midway.
+            let _merging = match &before.trak {
+                Some(id) => {
+                    let lock = super::integration::merge_lock_name(&format!("ork/{id}"));
+                    match store.git().try_runtime_lock(&lock)? {
+                        Some(held) => Some(held),
+                        None => continue,
+                    }
+                }
+                None => None,
+            };
             if let Some(tip) = before.tip {
                 let now = store.git().ref_tip(&format!(
                     "{}{}",

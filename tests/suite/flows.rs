@@ -1582,6 +1582,50 @@ fn files_an_agent_changes_in_the_main_checkout_are_named_and_left_alone() {
 }
 
 #[test]
+fn a_checkout_ork_merges_into_during_a_run_is_not_taken_for_the_runs_writes() {
+    let s = Sandbox::new(
+        &unconfined(&work_flow("20s", "")),
+        json!({"work": [artifact("a")]}),
+    );
+    let (resting, _) = s.new_trak("Resting", &[]);
+    s.assert_at(&resting, "awaiting_review", "work");
+    // While the next trak's agent runs, ork merges into the resting trak's checkout, as a
+    // subtrak's integration into its parent's does: under its merge lock, files first (its
+    // branch would move last). Here a stand-in holds the lock and writes the file.
+    let started = s.agent_dir.join("started");
+    let merging = s.agent_dir.join("merging");
+    let lock = s
+        .repo
+        .root
+        .join(format!(".git/ork/merge/ork/{resting}.lock"));
+    let merged = s.repo.worktree_path(&resting).join("merged.txt");
+    let script = format!(
+        "import fcntl, os, time\n\
+         while not os.path.exists({started:?}): time.sleep(0.02)\n\
+         os.makedirs(os.path.dirname({lock:?}), exist_ok=True)\n\
+         f = open({lock:?}, 'a')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         open({merged:?}, 'w').write('merged\\n')\n\
+         open({merging:?}, 'w').close()\n\
+         time.sleep(60)\n"
+    );
+    let mut holder = Command::new("python3")
+        .args(["-c", &script])
+        .spawn()
+        .expect("python3");
+    s.set_plan(json!({"work": [{
+        "touch": [started], "wait_for": [merging],
+        "result": {"type": "artifact", "content": "done"}
+    }]}));
+    let (id, out) = s.new_trak("Beside a merge", &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    s.assert_at(&id, "awaiting_review", "work");
+    assert!(!out.contains("merged.txt"), "{out}");
+    assert!(s.events_of(&resting, "planted").is_empty(), "{out}");
+}
+
+#[test]
 fn files_an_agent_changes_in_another_traks_worktree_are_named_and_left_alone() {
     let s = Sandbox::new(
         &unconfined(&work_flow("20s", "")),
