@@ -44,6 +44,11 @@ fn main() {
         println!("{}", render(&[whole_trak_row()]));
         return;
     }
+    // `-- --race`: the raced whole-trak row only, printed and not written.
+    if args.iter().any(|a| a == "--race") {
+        println!("{}", render(&[race_trak_row()]));
+        return;
+    }
     // `-- --checkpoint`: the checkpoint row only, printed and not written.
     if args.iter().any(|a| a == "--checkpoint") {
         println!("{}", render(&[checkpoint_row()]));
@@ -125,6 +130,7 @@ fn main() {
     rows.push(transition_row(ork.median));
     rows.push(trak_new_row());
     rows.push(whole_trak_row());
+    rows.push(race_trak_row());
     rows.push(streamed_usage_row());
     rows.push(checkpoint_row());
     rows.push(claim_row());
@@ -274,6 +280,47 @@ impl Repo {
 
     fn run(&self, program: &str, args: &[&str]) {
         run(&self.path, program, args);
+    }
+
+    /// How many traks `ork status --json --all` lists as `done` (merged).
+    fn traks_done(&self) -> usize {
+        let out = Command::new(ORK)
+            .args(["status", "--json", "--all"])
+            .current_dir(&self.path)
+            .output()
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        listed["traks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "done")
+            .count()
+    }
+
+    /// The gate of each attempt of the `work` race of a trak in this repository, as `ork show
+    /// --json` has them.
+    fn race_gates(&self) -> Vec<String> {
+        let json = |args: &[&str]| -> serde_json::Value {
+            let out = Command::new(ORK)
+                .args(args)
+                .current_dir(&self.path)
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let listed = json(&["status", "--json", "--all"]);
+        let id = listed["traks"][0]["id"]
+            .as_str()
+            .expect("a trak")
+            .to_string();
+        let shown = json(&["show", &id, "--json"]);
+        shown["races"]["work"]["attempts"]
+            .as_array()
+            .expect("the trak raced its work stage")
+            .iter()
+            .map(|a| a["gate"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// How many traks `ork status --json --all` lists.
@@ -865,19 +912,7 @@ fn whole_trak_row() -> Row {
             git(&["worktree", "remove", &dir]);
         },
     );
-    let out = Command::new(ORK)
-        .args(["status", "--json", "--all"])
-        .current_dir(&repo.path)
-        .output()
-        .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let done = listed["traks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["status"] == "done")
-        .count();
-    assert_eq!(done, i, "every trak must be merged into main");
+    assert_eq!(repo.traks_done(), i, "every trak must be merged into main");
     Row::new(
         "whole trak: work by a command agent, automatic review, merge (200-file checkout)".into(),
         "git worktree add -b, add + commit, a second commit, merge --no-ff, worktree remove",
@@ -892,6 +927,129 @@ fn whole_trak_repo() -> Repo {
     let repo = Repo::new();
     commit_200_files(&repo);
     set_up_agent(repo, WHOLE_TRAK_WORKFLOW, WHOLE_TRAK_AGENT)
+}
+
+/// The workflow of the raced row: one stage, `work`, racing three attempts of a command agent
+/// behind the gate `test -f ok-<trak>.txt`, one run each (`max_attempts = 1`: a failed attempt
+/// is not run again), acted on without a human, and a merge into the base. The judge is there
+/// because a race with `review = "auto"` needs one; with one attempt passing it never runs.
+/// The landing gate is off: it is a checkout and a gate run of its own on the merge, which
+/// the whole-trak row (no gate at all) does not pay either.
+const RACE_WORKFLOW: &str = r#"default_flow = "bench"
+
+[agents.writer]
+kind = "command"
+command = [".orkestra/scripts/bench-agent.sh"]
+
+[agents.judge]
+kind = "command"
+command = ["echo", "{\"type\": \"pick\", \"winner\": 1, \"content\": \"never asked\"}"]
+
+[flows.bench]
+[[flows.bench.stages]]
+name = "work"
+agent = "writer"
+prompt = "worker.md"
+artifact = "summary"
+review = "auto"
+max_attempts = 1
+gate = { command = 'test -f "ok-$ORK_TRAK.txt"' }
+race = { agents = ["writer"], n = 3, judge = "judge" }
+
+[flows.bench.integration]
+strategy = "merge"
+gate = false
+"#;
+
+/// The racing agent: one new file in its attempt's worktree — attempt 1's is the one the gate
+/// looks for (named after the trak, so that what reaches main does not pass the next trak's
+/// attempts), the others' a file the gate does not know — and its result in `$ORK_OUTPUT`.
+const RACE_AGENT: &str = r#"#!/bin/sh
+if [ "$ORK_RACE" = 1 ]; then file="ok-$ORK_TRAK.txt"; else file="work-$ORK_TRAK-$ORK_RACE.txt"; fi
+echo "attempt $ORK_RACE of $ORK_TRAK" > "$file"
+echo '{"type": "artifact", "content": "Wrote one file."}' > "$ORK_OUTPUT"
+"#;
+
+/// A whole trak whose one stage races three attempts (one passes the gate and wins alone, two
+/// fail it), `ork trak new` driving it to `done` (merged into main), against the git work it
+/// stands for: three times `git worktree add -b`, a file written, `git add` + `git commit`; a
+/// commit of the winner's tree on the trak's branch (`git commit-tree` + `git branch`), `git
+/// merge --no-ff` in the main checkout, the three worktrees removed and their branches deleted.
+/// Timed in turn, in two repositories made alike, as [`whole_trak_row`] is.
+fn race_trak_row() -> Row {
+    let repo = race_repo();
+    let git_repo = race_repo();
+    let mut i = 0;
+    let mut j = 0;
+    let (ork, git) = time_in_turn(
+        RUNS,
+        || {
+            i += 1;
+            repo.run(ORK, &["trak", "new", &format!("Raced trak {i}")]);
+        },
+        || {
+            j += 1;
+            git_race(&git_repo, &format!("bench-{j}"));
+        },
+    );
+    assert_eq!(
+        repo.traks_done(),
+        i,
+        "every raced trak must be merged into main"
+    );
+    let main = repo.git_output(&["ls-tree", "--name-only", "main"]);
+    let winners = main.lines().filter(|f| f.starts_with("ok-")).count();
+    let losers = main.lines().filter(|f| f.starts_with("work-")).count();
+    assert_eq!(
+        (winners, losers),
+        (i, 0),
+        "only each race's winner must reach main"
+    );
+    assert_eq!(
+        repo.race_gates(),
+        ["passed", "failed", "failed"],
+        "attempt 1 must pass the gate and the two others fail it"
+    );
+    Row::new(
+        "whole trak whose work stage races 3 attempts of a command agent (one passes the gate, two fail it), merged (200-file checkout)".into(),
+        "3× (git worktree add -b, a file written, add + commit), commit-tree of the winner's tree + git branch, merge --no-ff, 3× worktree remove, branch -D",
+        ork,
+        git,
+    )
+}
+
+/// The git work of one raced trak `trak` in `repo`: see [`race_trak_row`].
+fn git_race(repo: &Repo, trak: &str) {
+    let git = |args: &[&str]| repo.run("git", args);
+    let attempts: Vec<(String, String)> = (1..=3)
+        .map(|no| {
+            let branch = format!("{trak}-race-{no}");
+            let dir = format!(".orkestra/worktrees/.race/{branch}");
+            let file = format!("work-{branch}.txt");
+            git(&["worktree", "add", "-q", "-b", &branch, &dir, "main"]);
+            std::fs::write(repo.path.join(&dir).join(&file), "work\n").unwrap();
+            git(&["-C", &dir, "add", &file]);
+            git(&["-C", &dir, "commit", "-q", "-m", "attempt"]);
+            (branch, dir)
+        })
+        .collect();
+    let winner_tree = format!("{}^{{tree}}", attempts[0].0);
+    let won = repo.git_output(&["commit-tree", "-p", "main", "-m", "winner", &winner_tree]);
+    git(&["branch", trak, &won]);
+    git(&["merge", "-q", "--no-ff", "-m", "merge", trak]);
+    for (_, dir) in &attempts {
+        git(&["worktree", "remove", dir]);
+    }
+    let mut delete = vec!["branch", "-q", "-D"];
+    delete.extend(attempts.iter().map(|(branch, _)| branch.as_str()));
+    git(&delete);
+}
+
+/// A repository for [`race_trak_row`]: 200 files, and the race workflow and its agent committed.
+fn race_repo() -> Repo {
+    let repo = Repo::new();
+    commit_200_files(&repo);
+    set_up_agent(repo, RACE_WORKFLOW, RACE_AGENT)
 }
 
 /// `repo` with `workflow` and the agent script `agent` (as `.orkestra/scripts/bench-agent.sh`)
@@ -949,22 +1107,12 @@ fn streamed_usage_row() -> Row {
             uncapped.run(ORK, &["trak", "new", &format!("Uncapped {j}")]);
         },
     );
-    let done = |repo: &Repo| -> usize {
-        let out = Command::new(ORK)
-            .args(["status", "--json", "--all"])
-            .current_dir(&repo.path)
-            .output()
-            .unwrap();
-        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        listed["traks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["status"] == "done")
-            .count()
-    };
-    assert_eq!(done(&capped), i, "every capped trak must be merged");
-    assert_eq!(done(&uncapped), j, "every uncapped trak must be merged");
+    assert_eq!(capped.traks_done(), i, "every capped trak must be merged");
+    assert_eq!(
+        uncapped.traks_done(),
+        j,
+        "every uncapped trak must be merged"
+    );
     Row::new(
         format!("whole trak whose agent streams {USAGE_LINES} usage lines, under a budget"),
         "the same trak without a budget (no line read for usage)",
