@@ -6,7 +6,7 @@ use crate::common;
 
 use serde_json::{Value, json};
 
-use common::sandbox::{FAKE_AGENT, fake_agent};
+use common::sandbox::{FAKE_AGENT, fake_agent, spawn_ork};
 use common::{RunsOrk, Sandbox};
 
 /// The `feature` flow with one stage, `work`, racing three attempts of the fake agent behind
@@ -420,15 +420,14 @@ fn passing(file: &str, text: &str) -> Value {
     )
 }
 
-/// Spawns `ork args` on `machine` in the background, its output into `log`.
-fn spawn_ork(machine: &Sandbox, args: &[&str], log: &std::path::Path) -> std::process::Child {
-    let file = std::fs::File::create(log).unwrap();
-    machine
-        .ork_command(args)
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("starting ork")
+/// How each attempt of the `work` race came out of its gate, in `ork show --json`.
+fn attempt_gates(show: &Value) -> Vec<&str> {
+    show["races"]["work"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["gate"].as_str().unwrap())
+        .collect()
 }
 
 /// Waits until the remote has `name`.
@@ -499,12 +498,7 @@ fn two_machines_share_one_race_each_running_the_attempt_it_claimed() {
     assert_eq!(a.runs("race-2.work"), 0, "A never ran attempt 2: {out}");
     a.assert_at(&id, "awaiting_review", "work");
     let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
-    let gates: Vec<&str> = show["races"]["work"]["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["gate"].as_str().unwrap())
-        .collect();
+    let gates = attempt_gates(&show);
     assert_eq!(gates, ["passed", "passed"], "{show:#}");
     assert_eq!(show["races"]["work"]["attempts"][1]["machine"], "machine_b");
     let text = a.ork_ok(&["show", &id]);
@@ -577,12 +571,7 @@ fn an_attempt_whose_machine_dies_is_run_by_the_driver_once_its_claim_runs_out() 
     assert_eq!(a.runs("race-2.work"), 1, "A ran attempt 2 itself: {out}");
     a.assert_at(&id, "awaiting_review", "work");
     let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
-    let gates: Vec<&str> = show["races"]["work"]["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["gate"].as_str().unwrap())
-        .collect();
+    let gates = attempt_gates(&show);
     assert_eq!(gates, ["passed", "passed"], "{show:#}");
     a.ork_ok(&["approve", &id, "--pick", "2"]);
     a.ork_ok(&["sync"]);

@@ -9,12 +9,11 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::sandbox::{MACHINE_B, feature_workflow, stage};
+use common::sandbox::{MACHINE_B, feature_workflow, spawn_ork, stage};
 use common::{
     AUTHOR, Cleanup, EMAIL, Net, Repo, RunsOrk, Sandbox, artifact, kill_groups, lines, pids,
     status_row, stdout, unique_seconds, wait_until,
@@ -181,17 +180,6 @@ fn notes_list(repo: &Repo) -> BTreeSet<String> {
         .filter_map(|l| l.split_whitespace().nth(1))
         .map(str::to_string)
         .collect()
-}
-
-/// Starts `ork args` on `machine` in the background, its output in `log`.
-fn spawn_ork(machine: &Machine, args: &[&str], log: &Path) -> Child {
-    let file = std::fs::File::create(log).unwrap();
-    machine
-        .ork_command(args)
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("starting ork")
 }
 
 /// Waits until machine `m` has exactly one trak branch whose tip records `event`; its id.

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -376,4 +376,15 @@ impl Net {
             .success()
             .then(|| stdout(&out).trim().to_string())
     }
+}
+
+/// Starts `ork args` on `machine` in the background, its output (both streams) in `log`.
+pub fn spawn_ork(machine: &Sandbox, args: &[&str], log: &Path) -> std::process::Child {
+    let file = std::fs::File::create(log).unwrap();
+    machine
+        .ork_command(args)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("starting ork")
 }
