@@ -12,6 +12,8 @@
 pub mod hooks;
 pub mod transcript;
 
+use std::collections::{BTreeSet, HashSet};
+
 use anyhow::{Result, bail};
 
 use crate::store::claim::CLAIMS_PREFIX;
@@ -130,8 +132,9 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         integrate_traks(store, remote, &mut report)?;
         integrate_logs(git, remote)?;
         report.notes_merged |= integrate_notes(git, remote)?;
-        forget_finished_races(store)?;
-        let specs = to_push(store, remote)?;
+        let finished = finished_with_races(store, remote)?;
+        forget_races_of(store, &finished)?;
+        let specs = to_push(store, remote, &finished)?;
         if specs.is_empty() || git.push(remote, &specs)? {
             report.pushed.extend(specs);
             report.remote_only = store
@@ -213,9 +216,8 @@ fn integrate_notes(git: &Git, remote: &str) -> Result<bool> {
 /// again), unless the remote's is ahead of it (another machine ran that attempt on). Once a
 /// trak is done or dropped, its races go from the remote too (refs and attempt claims): they
 /// only served the pick.
-fn race_specs(store: &Store, remote: &str) -> Result<Vec<String>> {
+fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<Vec<String>> {
     let git = store.git();
-    let finished = finished_traks(store)?;
     let mut specs = Vec::new();
     let tracking_races = format!("refs/ork/remotes/{remote}/race/");
     for race in git.refs_with_prefix(RACE_PREFIX)? {
@@ -246,30 +248,51 @@ fn race_specs(store: &Store, remote: &str) -> Result<Vec<String>> {
     Ok(specs)
 }
 
-/// The races of traks finished elsewhere (this machine helped, or looked at them) go here too.
-fn forget_finished_races(store: &Store) -> Result<()> {
-    let finished = finished_traks(store)?;
-    let ids: std::collections::BTreeSet<String> = store
+/// The races of finished traks (this machine drove, helped, or only looked at them) go here.
+fn forget_races_of(store: &Store, finished: &HashSet<String>) -> Result<()> {
+    let here: BTreeSet<String> = store
         .git()
         .refs_with_prefix(RACE_PREFIX)?
         .into_iter()
         .map(|r| race_trak(&r.name[RACE_PREFIX.len()..]).to_string())
         .filter(|id| finished.contains(id))
         .collect();
-    for id in ids {
+    for id in here {
         store.forget_races(&id)?;
     }
     Ok(())
 }
 
-/// The ids of the traks known here (locally or from a remote) that are done or dropped.
-fn finished_traks(store: &Store) -> Result<std::collections::HashSet<String>> {
-    Ok(store
-        .list()?
-        .into_iter()
-        .filter(|t| t.state.status.is_finished())
-        .map(|t| t.id)
-        .collect())
+/// The traks that have a race here or on `remote` (attempt refs, attempt claims) and are done
+/// or dropped: their races only served the pick. One trak read per trak that raced, none
+/// where nothing races.
+fn finished_with_races(store: &Store, remote: &str) -> Result<HashSet<String>> {
+    let git = store.git();
+    let mut raced = BTreeSet::new();
+    for prefix in [
+        RACE_PREFIX.to_string(),
+        format!("refs/ork/remotes/{remote}/race/"),
+    ] {
+        for r in git.refs_with_prefix(&prefix)? {
+            raced.insert(race_trak(&r.name[prefix.len()..]).to_string());
+        }
+    }
+    let claims = format!("refs/ork/remotes/{remote}/claims/");
+    for r in git.refs_with_prefix(&claims)? {
+        if let Some((id, _)) = r.name[claims.len()..].split_once("@race/") {
+            raced.insert(id.to_string());
+        }
+    }
+    let mut finished = HashSet::new();
+    for id in raced {
+        if store
+            .find(&id)?
+            .is_some_and(|t| t.state.status.is_finished())
+        {
+            finished.insert(id);
+        }
+    }
+    Ok(finished)
 }
 
 /// The trak a race ref's `<id>/<stage>/<no>` is of.
@@ -279,7 +302,7 @@ fn race_trak(rest: &str) -> &str {
 
 /// Refspecs for every local ork ref the remote lacks or is behind on. Refs that diverged
 /// (not joined) are left out: pushing them would be refused.
-fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
+fn to_push(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<Vec<String>> {
     let git = store.git();
     let mut pairs: Vec<(String, String)> = git
         .refs_with_prefix(BRANCH_PREFIX)?
@@ -310,6 +333,6 @@ fn to_push(store: &Store, remote: &str) -> Result<Vec<String>> {
             specs.push(format!("{local}:{local}"));
         }
     }
-    specs.extend(race_specs(store, remote)?);
+    specs.extend(race_specs(store, remote, finished)?);
     Ok(specs)
 }
