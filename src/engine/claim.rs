@@ -19,7 +19,7 @@ use chrono::Utc;
 use super::Engine;
 use crate::config::workflow::Workflow;
 use crate::store::claim::{Claim, ClaimRecord};
-use crate::store::git::Git;
+use crate::store::git::{Git, Oid};
 use crate::store::state::Status;
 use crate::store::warnings::Warnings;
 use crate::store::{Store, Trak};
@@ -123,16 +123,17 @@ impl Engine<'_> {
         Ok((trak, held))
     }
 
-    /// Claims attempt `no` of trak `id`'s race at `stage` on `remote` for this machine, as a
-    /// trak is claimed, compare-and-swap against the attempt's claim last fetched.
+    /// Claims attempt `no` of trak `id`'s race at `stage` (started at `from`) on `remote` for
+    /// this machine, as a trak is claimed, compare-and-swap against the attempt's claim last
+    /// fetched. A claim left from an earlier race of the stage counts as none.
     pub(super) fn claim_attempt(
         &mut self,
-        (id, stage, no): (&str, &str, u32),
+        (id, stage, no, from): (&str, &str, u32, Oid),
         remote: &str,
     ) -> Result<AttemptClaim> {
         let key = crate::store::claim::attempt_claim_key(id, stage, no);
         let current = self.store.claim(remote, &key)?;
-        if let Some(current) = &current {
+        if let Some(current) = current.as_ref().filter(|c| c.record.of_race(from)) {
             if current.record.released {
                 return Ok(AttemptClaim::Over);
             }
@@ -141,7 +142,7 @@ impl Engine<'_> {
                 return Ok(AttemptClaim::Elsewhere);
             }
         }
-        let record = ClaimRecord::of_attempt(id, stage, no, self.store.machine());
+        let record = ClaimRecord::of_attempt(id, (stage, no, from), self.store.machine());
         let expected = current.as_ref().map(|c| c.oid);
         let Some(claim) = self.store.push_claim(remote, &record, expected, false)? else {
             return Ok(AttemptClaim::Elsewhere);

@@ -240,7 +240,7 @@ impl Engine<'_> {
         let Some(remote) = remote else {
             return Ok(Some(None));
         };
-        match self.claim_attempt((&trak.id, &stage.name, attempt.no), remote)? {
+        match self.claim_attempt((&trak.id, &stage.name, attempt.no, from), remote)? {
             AttemptClaim::Held(held) => Ok(Some(Some(held))),
             AttemptClaim::Elsewhere => Ok(None),
             AttemptClaim::Over => {
@@ -961,9 +961,14 @@ pub fn wants_help(store: &Store, workflow: &Workflow, remote: &str, trak: &Trak)
         return Ok(false);
     };
     let now = chrono::Utc::now();
+    let from = oid(&race.from)?;
     for attempt in open_attempts(race) {
         let key = crate::store::claim::attempt_claim_key(&trak.id, &trak.state.stage, attempt.no);
-        match store.claim(remote, &key)? {
+        // A claim of an earlier race of the stage counts as none.
+        let claim = store
+            .claim(remote, &key)?
+            .filter(|claim| claim.record.of_race(from));
+        match claim {
             None => return Ok(true),
             Some(claim)
                 if !claim.record.released && !claim.record.is_live(workflow.sync.lease, now) =>

@@ -39,11 +39,13 @@ pub struct ClaimRecord {
     pub attempt: Option<AttemptClaimed>,
 }
 
-/// The race attempt a claim is of: attempt `no` of the race at `stage`.
+/// The race attempt a claim is of: attempt `no` of the race at `stage` that started at commit
+/// `from` (a stage that races again starts another race, whose attempts are claimed afresh).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptClaimed {
     pub stage: String,
     pub no: u32,
+    pub from: String,
 }
 
 impl ClaimRecord {
@@ -61,12 +63,14 @@ impl ClaimRecord {
         }
     }
 
-    /// A new claim of attempt `no` of trak `id`'s race at `stage` by `machine`, from now.
-    pub fn of_attempt(id: &str, stage: &str, no: u32, machine: &str) -> ClaimRecord {
+    /// A new claim of attempt `no` of trak `id`'s race at `stage` (started at `from`) by
+    /// `machine`, from now.
+    pub fn of_attempt(id: &str, (stage, no, from): (&str, u32, Oid), machine: &str) -> ClaimRecord {
         ClaimRecord {
             attempt: Some(AttemptClaimed {
                 stage: stage.to_string(),
                 no,
+                from: from.to_string(),
             }),
             ..ClaimRecord::new(id, machine)
         }
@@ -79,6 +83,14 @@ impl ClaimRecord {
             Some(attempt) => attempt_claim_key(&self.trak, &attempt.stage, attempt.no),
             None => self.trak.clone(),
         }
+    }
+
+    /// Whether this is a claim of an attempt of the race that started at `from` (not of an
+    /// earlier race of the same stage, whose claims say nothing of this one's).
+    pub fn of_race(&self, from: Oid) -> bool {
+        self.attempt
+            .as_ref()
+            .is_some_and(|attempt| attempt.from == from)
     }
 
     /// What is claimed, for messages: "trak x" or "attempt 2 of trak x's race at work".

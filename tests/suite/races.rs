@@ -705,3 +705,23 @@ fn a_racing_part_counts_its_rivals_in_the_parents_budget_and_goes_on_when_it_is_
     assert_eq!(sandbox.runs("race-2.work"), 3);
     assert_eq!(sandbox.runs("race-judge.work"), 2);
 }
+
+#[test]
+fn a_shared_race_run_again_claims_its_attempts_afresh() {
+    let net = common::Net::new(&shared_race_workflow(""));
+    let a = &net.a;
+    let fails = run(json!({"nope.txt": ""}), "no luck", 0.25);
+    let racer = |file: &str| json!({"work": [fails.clone(), fails.clone(), passing(file, "ok\n")]});
+    a.set_race_plan(json!({"1": racer("one.txt"), "2": racer("two.txt")}));
+    let (id, out) = a.new_trak("Add a greeting", &[]);
+    a.assert_at(&id, "failed", "work");
+    assert!(out.contains("no attempt of the race passed"), "{out}");
+
+    // The first race's attempt claims are released; the second race's are its own.
+    let out = a.ork_ok(&["retry", &id]);
+    a.assert_at(&id, "awaiting_review", "work");
+    assert_eq!(a.runs("race-1.work"), 3, "{out}");
+    assert_eq!(a.runs("race-2.work"), 3, "{out}");
+    let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
+    assert_eq!(attempt_gates(&show), ["passed", "passed"], "{show:#}");
+}
