@@ -617,6 +617,11 @@ pub fn next_step(trak: &Trak) -> String {
             format!("Review it: ork approve {id}  /  ork reject {id} -m \"…\"")
         }
         Status::AwaitingAnswer => format!("Answer its questions: ork answer {id} -m \"…\""),
+        // A trak at its budget goes on when the budget is raised; a retry would stop again.
+        Status::Failed if trak.state.budget_reached.is_some() => {
+            let owner = trak.state.budget_owner.as_deref().unwrap_or(id);
+            format!("Raise the budget it stopped at: ork approve {owner} --budget <more>")
+        }
         Status::Failed => {
             format!("Run the stage again: ork retry {id}  (or ork reject {id} -m \"…\")")
         }

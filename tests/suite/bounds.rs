@@ -188,6 +188,13 @@ fn a_budget_stops_the_agent_mid_run_and_raising_it_goes_on() {
     let show = s.ork_ok(&["show", &id]);
     assert!(show.contains("reached its budget: spent $1.20"), "{show}");
     assert!(show.contains("of $1.00"), "{show}");
+    // The way on is a raised budget: a retry would stop again.
+    assert!(
+        out.contains(&format!(
+            "Next: Raise the budget it stopped at: ork approve {id} --budget"
+        )),
+        "{out}"
+    );
     // What the stopped run wrote waits in the worktree, uncommitted.
     assert!(s.repo.worktree_path(&id).join("half.txt").exists());
 
