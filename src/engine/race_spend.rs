@@ -37,10 +37,11 @@ impl RaceSpend {
         for attempt in &race.attempts {
             let finished = match attempt.gate {
                 Some(_) => attempt.usage,
-                None => {
-                    let racer = store.race_attempt(id, stage, attempt.no, from)?;
-                    super::race::spent_since(store, &racer, from)?.0
-                }
+                // Read, never made: another machine may be running it.
+                None => match store.race_attempt_here(id, stage, attempt.no, from)? {
+                    Some(racer) => super::race::spent_since(store, &racer, from)?.0,
+                    None => Usage::default(),
+                },
             };
             let live = Usage::default();
             attempts.insert(attempt.no, Spent { finished, live });

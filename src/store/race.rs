@@ -46,6 +46,25 @@ impl Store {
         self.read(id, &name, tip, Location::Local)
     }
 
+    /// Attempt `no` of `stage`'s race as this machine has it, where its ref here is of the race
+    /// that started at `from`; nothing is made (an attempt another machine runs has no ref
+    /// here, or an older one).
+    pub fn race_attempt_here(
+        &self,
+        id: &str,
+        stage: &str,
+        no: u32,
+        from: Oid,
+    ) -> Result<Option<Trak>> {
+        let name = race_ref(id, stage, no);
+        match self.git.ref_tip(&name)? {
+            Some(tip) if self.git.is_ancestor(from, tip)? => {
+                Ok(Some(self.read(id, &name, tip, Location::Local)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Attempt `no` of `stage`'s race as it was at `tip` (a commit its ref had, here or on
     /// another machine: fetched as `refs/ork/remotes/<remote>/race/…`).
     pub fn race_attempt_at(&self, id: &str, stage: &str, no: u32, tip: Oid) -> Result<Trak> {

@@ -134,8 +134,8 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         report.notes_merged |= integrate_notes(git, remote)?;
         let finished = finished_with_races(store, remote)?;
         forget_races_of(store, &finished)?;
-        let specs = to_push(store, remote, &finished)?;
-        if specs.is_empty() || git.push(remote, &specs)? {
+        let (specs, leases) = to_push(store, remote, &finished)?;
+        if specs.is_empty() || git.push_with_leases(remote, &specs, &leases)? {
             report.pushed.extend(specs);
             report.remote_only = store
                 .list()?
@@ -211,29 +211,40 @@ fn integrate_notes(git: &Git, remote: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Refspecs to push.
+type Specs = Vec<String>;
+/// Remote refs a push may move in place (or delete) only from the value last fetched.
+type Leases = Vec<(String, Option<crate::store::git::Oid>)>;
+
 /// Refspecs for a race's attempts, so that another machine can look at them and pick: a local
-/// ref that differs from the remote's is pushed forced (it was reset when its stage raced
-/// again), unless the remote's is ahead of it (another machine ran that attempt on). Once a
-/// trak is done or dropped, its races go from the remote too (refs and attempt claims): they
-/// only served the pick.
-fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<Vec<String>> {
+/// ref that differs from the remote's replaces it (it was reset when its stage raced again),
+/// unless the remote's is ahead of it (another machine ran that attempt on). Once a trak is
+/// done or dropped, its races go from the remote too (refs and attempt claims): they only
+/// served the pick. Each under a lease on what was last fetched: an attempt another machine
+/// shared meanwhile is never overwritten; the push is refused and the sync looks again.
+fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<(Specs, Leases)> {
     let git = store.git();
-    let mut specs = Vec::new();
+    let (mut specs, mut leases) = (Vec::new(), Vec::new());
     let tracking_races = format!("refs/ork/remotes/{remote}/race/");
     for race in git.refs_with_prefix(RACE_PREFIX)? {
         let rest = &race.name[RACE_PREFIX.len()..];
         if finished.contains(race_trak(rest)) {
             continue;
         }
-        match git.ref_tip(&format!("{tracking_races}{rest}"))? {
+        let theirs = git.ref_tip(&format!("{tracking_races}{rest}"))?;
+        match theirs {
             Some(theirs) if theirs == race.tip || git.is_ancestor(race.tip, theirs)? => {}
-            _ => specs.push(format!("+{0}:{0}", race.name)),
+            _ => {
+                specs.push(format!("{0}:{0}", race.name));
+                leases.push((race.name.clone(), theirs));
+            }
         }
     }
     for theirs in git.refs_with_prefix(&tracking_races)? {
         let rest = &theirs.name[tracking_races.len()..];
         if finished.contains(race_trak(rest)) {
             specs.push(format!(":{RACE_PREFIX}{rest}"));
+            leases.push((format!("{RACE_PREFIX}{rest}"), Some(theirs.tip)));
         }
     }
     let tracking_claims = format!("refs/ork/remotes/{remote}/claims/");
@@ -243,9 +254,10 @@ fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result
             && finished.contains(id)
         {
             specs.push(format!(":{CLAIMS_PREFIX}{key}"));
+            leases.push((format!("{CLAIMS_PREFIX}{key}"), Some(theirs.tip)));
         }
     }
-    Ok(specs)
+    Ok((specs, leases))
 }
 
 /// The races of finished traks (this machine drove, helped, or only looked at them) go here.
@@ -300,9 +312,10 @@ fn race_trak(rest: &str) -> &str {
     rest.rsplitn(3, '/').nth(2).unwrap_or(rest)
 }
 
-/// Refspecs for every local ork ref the remote lacks or is behind on. Refs that diverged
-/// (not joined) are left out: pushing them would be refused.
-fn to_push(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<Vec<String>> {
+/// Refspecs for every local ork ref the remote lacks or is behind on, and the leases some of
+/// them are pushed under (see [`race_specs`]). Refs that diverged (not joined) are left out:
+/// pushing them would be refused.
+fn to_push(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<(Specs, Leases)> {
     let git = store.git();
     let mut pairs: Vec<(String, String)> = git
         .refs_with_prefix(BRANCH_PREFIX)?
@@ -333,6 +346,7 @@ fn to_push(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<Ve
             specs.push(format!("{local}:{local}"));
         }
     }
-    specs.extend(race_specs(store, remote, finished)?);
-    Ok(specs)
+    let (races, leases) = race_specs(store, remote, finished)?;
+    specs.extend(races);
+    Ok((specs, leases))
 }

@@ -491,6 +491,11 @@ fn two_machines_share_one_race_each_running_the_attempt_it_claimed() {
     assert_eq!(claim["released"], true, "{claim:#}");
     assert_eq!(b.runs("race-2.work"), 1);
     assert_eq!(b.runs("race-1.work"), 0, "B left A's attempt alone");
+    // Nor made a ref of it here, which a sync could have pushed over what A shares.
+    let refs = b
+        .repo
+        .git(&["for-each-ref", "--format=%(refname)", "refs/ork/race/"]);
+    assert_eq!(refs.trim(), format!("refs/ork/race/{id}/work/2"), "{refs}");
 
     // A records both attempts (B's from the remote) and waits for a person's pick.
     let out = wait_ok(driver, &a_log);
