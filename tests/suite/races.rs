@@ -730,3 +730,40 @@ fn a_shared_race_run_again_claims_its_attempts_afresh() {
     let show = common::json(&a.ork_ok(&["show", &id, "--json"]));
     assert_eq!(attempt_gates(&show), ["passed", "passed"], "{show:#}");
 }
+
+#[test]
+fn a_helper_that_cannot_run_an_attempt_gives_it_back_at_once() {
+    let net = common::Net::new(&shared_race_workflow(""));
+    let (a, b) = (&net.a, &net.b);
+    let marker = a.agent_dir.join("b-gave-up");
+    let mut waits = passing("one.txt", "one on A\n");
+    waits["wait_for"] = json!([marker]);
+    a.set_race_plan(json!({"1": {"work": [waits]},
+                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    // On B the attempts' worktrees cannot be made: their folder's place holds a file.
+    let worktrees = b.repo.root.join(".orkestra/worktrees");
+    std::fs::create_dir_all(&worktrees).unwrap();
+    std::fs::write(worktrees.join(".race"), "in the way\n").unwrap();
+
+    let a_log = a.plan.with_extension("new.log");
+    let driver = spawn_ork(a, &["trak", "new", "Add a greeting"], &a_log);
+    let id = claimed_attempt(&net, 1);
+    b.ork_ok(&["sync"]);
+    let err = b.ork_err(&["resume", &id]);
+    assert!(
+        err.contains("preparing the worktree of race attempt 2"),
+        "{err}"
+    );
+    // Its claim is gone from the remote, not left to run out its lease (two hours here).
+    assert!(
+        net.remote_ref(&format!("refs/ork/claims/{id}@race/work/2"))
+            .is_none(),
+        "{err}"
+    );
+
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "").unwrap();
+    let out = wait_ok(driver, &a_log);
+    assert_eq!(a.runs("race-2.work"), 1, "A ran attempt 2 itself: {out}");
+    a.assert_at(&id, "awaiting_review", "work");
+}
