@@ -129,21 +129,7 @@ impl Engine<'_> {
         if trak.state.merge_base {
             self.begin_merge_of_base(&trak, &worktree)?;
         }
-        // What the checkouts around this worktree hold now, to tell what the run changes there.
-        let around = crate::engine::outside::Snapshot::take(self.store, &trak)
-            .map_err(|err| {
-                self.reporter.warning(&format!(
-                    "cannot watch the files outside the worktree during this run: {err:#}"
-                ))
-            })
-            .ok();
-        let watch = RepoWatch::start(self.store, &confinement)?;
-        // Where the kernel does not hold the home folder, what the run changes there is named.
-        let home = (!confinement.enforced()).then(|| {
-            let mut skip = confinement.writable().to_vec();
-            skip.extend(crate::engine::process::runner::state_folders(agent));
-            crate::engine::outside::HomeSnapshot::take(self.store.git().main_workdir(), skip)
-        });
+        let watchers = self.watch_run(&trak, agent, &confinement)?;
         let reporter = &mut *self.reporter;
         // What reaches a terminal is redacted as `ork logs` is (docs/design.md rule 10).
         let mut live = |line: &str| reporter.line(&crate::store::secrets::redact(line));
@@ -158,32 +144,80 @@ impl Engine<'_> {
                 run(&spec, &mut live)
             })
         });
-        let (mut finished, could_start) = match ran {
+        let (finished, could_start) = match ran {
             Ok(finished) => (finished, true),
             // The agent could not even start (a missing program): a failed run, recorded, that
             // trying again will not mend.
-            Err(err) => (
-                crate::engine::process::runner::Run {
-                    result: crate::agent::AgentResult {
-                        output: AgentOutput::Failed {
-                            error: format!(
-                                "{err:#}; fix agent \"{}\" in .orkestra/workflow.toml, then ork retry {}",
-                                agent.name, trak.id
-                            ),
-                        },
-                        session_id: None,
-                        usage: Default::default(),
-                    },
-                    log: String::new(),
-                },
-                false,
-            ),
+            Err(err) => (could_not_start(&err, &agent.name, &trak.id), false),
         };
+        let ended = RunEnd {
+            stage: &stage,
+            agent,
+            attempt,
+            worktree: &worktree,
+            resume,
+            spend: &spend,
+            cuts: &cuts,
+            watchers,
+            could_start,
+        };
+        self.after_run(trak, finished, ended)
+    }
+
+    /// The watches over what a run may change beyond its worktree, started before it: the
+    /// checkouts around it, the repository itself, and (where the kernel does not hold it) the
+    /// home folder.
+    fn watch_run(
+        &mut self,
+        trak: &Trak,
+        agent: &crate::config::workflow::Agent,
+        confinement: &Confinement,
+    ) -> Result<Watchers> {
+        // What the checkouts around this worktree hold now, to tell what the run changes there.
+        let around = crate::engine::outside::Snapshot::take(self.store, trak)
+            .map_err(|err| {
+                self.reporter.warning(&format!(
+                    "cannot watch the files outside the worktree during this run: {err:#}"
+                ))
+            })
+            .ok();
+        let repo = RepoWatch::start(self.store, confinement)?;
+        // Where the kernel does not hold the home folder, what the run changes there is named.
+        let home = (!confinement.enforced())
+            .then(|| {
+                let mut skip = confinement.writable().to_vec();
+                skip.extend(crate::engine::process::runner::state_folders(agent));
+                crate::engine::outside::HomeSnapshot::take(self.store.git().main_workdir(), skip)
+            })
+            .flatten();
+        Ok(Watchers { around, repo, home })
+    }
+
+    /// A run ended: its log and session kept, what it spent counted, what it did beyond its
+    /// worktree looked at, and its result recorded — with the agent's changes in one commit,
+    /// unless the run broke a rule, which a person then looks at.
+    fn after_run(
+        &mut self,
+        trak: Trak,
+        mut finished: crate::engine::process::runner::Run,
+        ended: RunEnd<'_>,
+    ) -> Result<Trak> {
+        let RunEnd {
+            stage,
+            agent,
+            attempt,
+            worktree,
+            resume,
+            spend,
+            cuts,
+            watchers,
+            could_start,
+        } = ended;
         if could_start {
             self.keep_log(&trak, &stage.name, attempt, &finished.log);
         }
         if let Some(session) = finished.result.session_id.clone().filter(|s| !s.is_empty()) {
-            self.keep_session(&trak, agent, &worktree, &session);
+            self.keep_session(&trak, agent, worktree, &session);
         }
         if resume.is_some()
             && finished.result.session_id.is_none()
@@ -193,13 +227,16 @@ impl Engine<'_> {
             finished.result.session_id = Some(String::new());
         }
         finished.result.usage = spend.priced(finished.result.usage, agent.model.as_deref());
-        let (run_usage, run_session) = (finished.result.usage, finished.result.session_id.clone());
-        let counted = spend.settle(run_usage);
-        let (mut kind, mut files) = finished_event(&stage, attempt, finished.result, &cuts);
+        let run_session = finished.result.session_id.clone();
+        let counted = spend.settle(finished.result.usage);
+        let (mut kind, mut files) = finished_event(stage, attempt, finished.result, cuts);
         // Refs put back first: a main the agent moved must not read as files deleted there.
-        let tampered = watch.finish(self.store, &trak.id, &format!("{} run", stage.name))?;
-        let mut escaped = self.outside_changes(around.as_ref());
-        escaped.extend(self.home_changes(home.flatten().as_ref()));
+        let tampered =
+            watchers
+                .repo
+                .finish(self.store, &trak.id, &format!("{} run", stage.name))?;
+        let mut escaped = self.outside_changes(watchers.around.as_ref());
+        escaped.extend(self.home_changes(watchers.home.as_ref()));
         self.note_planted_files(&trak, &stage.name, &escaped);
         if let EventKind::StageFinished {
             retry,
@@ -211,14 +248,13 @@ impl Engine<'_> {
             *outside_changes = escaped;
         }
         // The branch is ork's: whatever the agent did to it is undone before anything counts.
-        let branch = self.store.take_back_branch(&trak, &worktree)?;
+        let branch = self.store.take_back_branch(&trak, worktree)?;
         if let Branch::PutBack {
             moved_to,
             quarantine,
         } = &branch
         {
             block_for_moved_branch(&mut kind, &trak, &stage.name, *moved_to, quarantine);
-            files.clear();
             self.reporter.step(&format!(
                 "{}: failed: the agent moved the trak's branch; put back",
                 stage.name
@@ -231,43 +267,48 @@ impl Engine<'_> {
                 "{}: failed: the run changed the repository itself; see ork show {}",
                 stage.name, trak.id
             ));
-            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            self.store.uncommit_agent_commits(&trak, worktree)?;
             return self.store.record(&trak, kind);
         }
         if let Some(cap) = spend.crossed() {
             // Stopped mid-run: its files stay in the worktree for the run that goes on.
-            let session = run_session.or(resume.clone());
-            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            let session = run_session.or(resume);
+            self.store.uncommit_agent_commits(&trak, worktree)?;
             return self.stop_at_budget(&trak, &stage.name, attempt, &cap, counted, session);
         }
-        let secrets = self.added_secrets(&trak, &worktree)?;
+        let secrets = self.added_secrets(&trak, worktree)?;
         if !secrets.is_empty() {
             block_for_secrets(&mut kind, &trak.id, &secrets);
             files.clear();
         }
-        if let EventKind::StageFinished { outcome, error, .. } = &kind {
-            let what = match outcome {
-                Outcome::Failed => format!("failed: {}", error.as_deref().unwrap_or("")),
-                Outcome::Questions => "asks questions".to_string(),
-                _ => "done".to_string(),
-            };
-            self.reporter.step(&format!("{}: {what}", stage.name));
-        }
+        self.say_how_it_ended(&stage.name, &kind);
         if !secrets.is_empty() {
             // Nothing of the change is committed, even what the agent committed itself: it
             // stays in the worktree for a human.
-            self.store.uncommit_agent_commits(&trak, &worktree)?;
+            self.store.uncommit_agent_commits(&trak, worktree)?;
             return self.store.record(&trak, kind);
         }
         let trak = self
             .store
-            .record_with_worktree(&trak, &worktree, kind, &files)?;
+            .record_with_worktree(&trak, worktree, kind, &files)?;
         // The run's work is on the branch now: its checkpoint is of no more use.
         if let Err(err) = self.store.drop_checkpoint(&trak) {
             self.reporter
                 .warning(&format!("could not remove the run's checkpoint: {err:#}"));
         }
         Ok(trak)
+    }
+
+    /// "work: done", "work: asks questions", "work: failed: …".
+    fn say_how_it_ended(&mut self, stage: &str, kind: &EventKind) {
+        if let EventKind::StageFinished { outcome, error, .. } = kind {
+            let what = match outcome {
+                Outcome::Failed => format!("failed: {}", error.as_deref().unwrap_or("")),
+                Outcome::Questions => "asks questions".to_string(),
+                _ => "done".to_string(),
+            };
+            self.reporter.step(&format!("{stage}: {what}"));
+        }
     }
 
     /// The files outside the worktree that changed since `before`, said as a warning: ork
@@ -584,6 +625,49 @@ pub(super) fn run_label(trak: &Trak, stage: &str) -> String {
 struct Cuts {
     limits: crate::config::workflow::Limits,
     whole_at: String,
+}
+
+/// What watches a run beyond its worktree (see [`Engine::watch_run`]).
+struct Watchers {
+    around: Option<crate::engine::outside::Snapshot>,
+    repo: RepoWatch,
+    home: Option<crate::engine::outside::HomeSnapshot>,
+}
+
+/// What [`Engine::after_run`] needs of the run that ended.
+struct RunEnd<'a> {
+    stage: &'a Stage,
+    agent: &'a crate::config::workflow::Agent,
+    attempt: u32,
+    worktree: &'a Path,
+    /// The session the run resumed, if any.
+    resume: Option<String>,
+    spend: &'a Spend,
+    cuts: &'a Cuts,
+    watchers: Watchers,
+    /// Whether the agent's program started at all.
+    could_start: bool,
+}
+
+/// The run of agent `agent` of trak `id` that could not start (`err`: a missing program), as
+/// a failed run to record.
+fn could_not_start(
+    err: &anyhow::Error,
+    agent: &str,
+    id: &str,
+) -> crate::engine::process::runner::Run {
+    crate::engine::process::runner::Run {
+        result: crate::agent::AgentResult {
+            output: AgentOutput::Failed {
+                error: format!(
+                    "{err:#}; fix agent \"{agent}\" in .orkestra/workflow.toml, then ork retry {id}"
+                ),
+            },
+            session_id: None,
+            usage: Default::default(),
+        },
+        log: String::new(),
+    }
 }
 
 /// Turns a run's `StageFinished` event into a failure a human must look at: the agent moved
