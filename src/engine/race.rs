@@ -300,7 +300,7 @@ impl Engine<'_> {
         self.attempt_finished(trak, stage, from, attempt.no, Ok(status))
     }
 
-    /// A helper's attempt ended: said, for the driver records it.
+    /// A helper's attempt ended: said here; the race's driver records it.
     fn helped(
         &mut self,
         stage: &Stage,
