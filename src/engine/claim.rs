@@ -131,19 +131,13 @@ impl Engine<'_> {
         (id, stage, no, from): (&str, &str, u32, Oid),
         remote: &str,
     ) -> Result<AttemptClaim> {
-        let key = crate::store::claim::attempt_claim_key(id, stage, no);
-        let current = self.store.claim(remote, &key)?;
-        if let Some(current) = current.as_ref().filter(|c| c.record.of_race(from)) {
-            if current.record.released {
-                return Ok(AttemptClaim::Over);
-            }
-            let theirs = current.record.machine != self.store.machine();
-            if theirs && current.record.is_live(self.workflow.sync.lease, Utc::now()) {
-                return Ok(AttemptClaim::Elsewhere);
-            }
-        }
+        let attempt = (id, stage, no, from);
+        let expected = match attempt_standing(self.store, self.workflow, remote, attempt)? {
+            AttemptStanding::Over => return Ok(AttemptClaim::Over),
+            AttemptStanding::Theirs => return Ok(AttemptClaim::Elsewhere),
+            AttemptStanding::Free(expected) | AttemptStanding::Ours(expected) => expected,
+        };
         let record = ClaimRecord::of_attempt(id, (stage, no, from), self.store.machine());
-        let expected = current.as_ref().map(|c| c.oid);
         let Some(claim) = self.store.push_claim(remote, &record, expected, false)? else {
             return Ok(AttemptClaim::Elsewhere);
         };
@@ -236,6 +230,46 @@ impl std::fmt::Display for ClaimLost {
 }
 
 impl std::error::Error for ClaimLost {}
+
+/// Where a race attempt's claim stands for this machine, as last fetched.
+pub(super) enum AttemptStanding {
+    /// No machine holds it (no claim of this race, or one whose lease ran out): the claim to
+    /// swap against, if there is one.
+    Free(Option<Oid>),
+    /// This machine holds it, with a live claim (the one to swap against).
+    Ours(Option<Oid>),
+    /// Another machine holds it, with a live claim.
+    Theirs,
+    /// Its claim was released: the attempt is over.
+    Over,
+}
+
+/// Where the claim of attempt `no` of trak `id`'s race at `stage` (started at `from`) stands
+/// on `remote`, as last fetched. A claim left from an earlier race of the stage counts as none.
+pub(super) fn attempt_standing(
+    store: &Store,
+    workflow: &Workflow,
+    remote: &str,
+    (id, stage, no, from): (&str, &str, u32, Oid),
+) -> Result<AttemptStanding> {
+    let key = crate::store::claim::attempt_claim_key(id, stage, no);
+    let Some(current) = store.claim(remote, &key)? else {
+        return Ok(AttemptStanding::Free(None));
+    };
+    let expected = Some(current.oid);
+    let record = &current.record;
+    Ok(if !record.of_race(from) {
+        AttemptStanding::Free(expected)
+    } else if record.released {
+        AttemptStanding::Over
+    } else if !record.is_live(workflow.sync.lease, Utc::now()) {
+        AttemptStanding::Free(expected)
+    } else if record.machine == store.machine() {
+        AttemptStanding::Ours(expected)
+    } else {
+        AttemptStanding::Theirs
+    })
+}
 
 /// What claiming a race's attempt came to.
 pub enum AttemptClaim {

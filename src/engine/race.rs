@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::claim::AttemptClaim;
+use super::claim::{AttemptClaim, AttemptStanding, attempt_standing};
 use super::race_spend::RaceSpend;
 use super::subtraks::{Forward, Message};
 use super::{Engine, HeldClaim, agent_env};
@@ -65,12 +65,14 @@ impl Engine<'_> {
     /// each one's ref as it ends; the driver records them. `None` when the trak is not racing,
     /// or every open attempt is held already: then there is nothing to help with.
     pub(super) fn help_race(&mut self, trak: Trak, remote: &str) -> Result<Option<Trak>> {
-        if trak.state.status != Status::Running || !self.races(&trak)? {
+        if trak.state.status != Status::Running {
             return Ok(None);
         }
         let flow = self.flow(&trak)?.clone();
         let stage = self.stage(&flow, &trak)?.clone();
-        let config = stage.race.clone().context("the stage has no race")?;
+        let Some(config) = stage.race.clone() else {
+            return Ok(None);
+        };
         let Some(race) = trak
             .state
             .races
@@ -107,19 +109,19 @@ impl Engine<'_> {
         remote: Option<&str>,
         role: Role,
     ) -> Result<(Trak, usize)> {
-        let from = oid(&race_of(&trak, &stage.name)?.from)?;
-        // Attempts record on their own refs only, and share nothing on their own: the trak's
-        // drive does (one claim for the whole race, and one per attempt). A checkpoint is of
-        // the trak's worktree.
+        let race = race_of(&trak, &stage.name)?;
+        let from = oid(&race.from)?;
         // One account of what the attempts spend: every cap of every attempt counts them all.
-        let race = race_of(&trak, &stage.name)?.clone();
         let account = Arc::new(RaceSpend::seeded(
             self.store,
             &trak.id,
             &stage.name,
-            &race,
+            race,
             from,
         )?);
+        // Attempts record on their own refs only, and share nothing on their own: the trak's
+        // drive does (one claim for the whole race, and one per attempt). A checkpoint is of
+        // the trak's worktree.
         let mut quiet = self.workflow.clone();
         quiet.sync.auto = false;
         quiet.sync.queue = false;
@@ -960,22 +962,16 @@ pub fn wants_help(store: &Store, workflow: &Workflow, remote: &str, trak: &Trak)
     else {
         return Ok(false);
     };
-    let now = chrono::Utc::now();
     let from = oid(&race.from)?;
     for attempt in open_attempts(race) {
-        let key = crate::store::claim::attempt_claim_key(&trak.id, &trak.state.stage, attempt.no);
-        // A claim of an earlier race of the stage counts as none.
-        let claim = store
-            .claim(remote, &key)?
-            .filter(|claim| claim.record.of_race(from));
-        match claim {
-            None => return Ok(true),
-            Some(claim)
-                if !claim.record.released && !claim.record.is_live(workflow.sync.lease, now) =>
-            {
-                return Ok(true);
-            }
-            Some(_) => {}
+        let attempt = (
+            trak.id.as_str(),
+            trak.state.stage.as_str(),
+            attempt.no,
+            from,
+        );
+        if let AttemptStanding::Free(_) = attempt_standing(store, workflow, remote, attempt)? {
+            return Ok(true);
         }
     }
     Ok(false)

@@ -186,12 +186,7 @@ impl Store {
                     refspecs.push(format!("{branch}:{branch}"));
                 }
             }
-            Some(attempt) if with_branch => {
-                let race = super::race_ref(id, &attempt.stage, attempt.no);
-                if self.git().ref_tip(&race)?.is_some() {
-                    refspecs.push(format!("+{race}:{race}"));
-                }
-            }
+            Some(_) if with_branch => refspecs.extend(self.attempt_ref_spec(record)?),
             Some(_) => {}
         }
         let pushed = self
@@ -203,18 +198,26 @@ impl Store {
         }))
     }
 
+    /// The refspec that pushes the ref of the race attempt `record` claims, forced (a race run
+    /// again resets it), where there is one here.
+    fn attempt_ref_spec(&self, record: &ClaimRecord) -> Result<Option<String>> {
+        let Some(attempt) = &record.attempt else {
+            return Ok(None);
+        };
+        let race = super::race_ref(&record.trak, &attempt.stage, attempt.no);
+        Ok(self
+            .git()
+            .ref_tip(&race)?
+            .map(|_| format!("+{race}:{race}")))
+    }
+
     /// Removes `record`'s claim (a race attempt's) from `remote`, compare-and-swap against
     /// `expected`, with the attempt's ref pushed (forced) in the same atomic push. Whether the
     /// remote took it.
     pub fn remove_claim(&self, remote: &str, record: &ClaimRecord, expected: Oid) -> Result<bool> {
         let name = claim_ref(&record.key());
         let mut refspecs = vec![format!(":{name}")];
-        if let Some(attempt) = &record.attempt {
-            let race = super::race_ref(&record.trak, &attempt.stage, attempt.no);
-            if self.git().ref_tip(&race)?.is_some() {
-                refspecs.push(format!("+{race}:{race}"));
-            }
-        }
+        refspecs.extend(self.attempt_ref_spec(record)?);
         self.git()
             .push_with_leases(remote, &refspecs, &[(name, Some(expected))])
     }

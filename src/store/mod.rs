@@ -19,7 +19,7 @@ pub mod event;
 pub mod git;
 pub mod history;
 mod race;
-pub use race::{RACE_PREFIX, attempt_of, race_ref};
+pub use race::{RACE_PREFIX, attempt_of, race_ref, tracking_race_prefix, tracking_race_ref};
 mod listing;
 pub mod local_files;
 mod machines;

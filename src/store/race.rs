@@ -13,6 +13,17 @@ pub fn race_ref(id: &str, stage: &str, no: u32) -> String {
     format!("{RACE_PREFIX}{id}/{stage}/{no}")
 }
 
+/// Where a fetch from `remote` keeps the race refs (`refs/ork/remotes/<remote>/race/`).
+pub fn tracking_race_prefix(remote: &str) -> String {
+    format!("refs/ork/remotes/{remote}/race/")
+}
+
+/// Where a fetch from `remote` keeps the race ref `name` (`refs/ork/race/…`).
+pub fn tracking_race_ref(remote: &str, name: &str) -> String {
+    let rest = name.strip_prefix(RACE_PREFIX).unwrap_or(name);
+    format!("{}{rest}", tracking_race_prefix(remote))
+}
+
 /// The stage and number of the race attempt `trak` is, when it is one (read from its ref).
 pub fn attempt_of(trak: &Trak) -> Option<(String, u32)> {
     let rest = trak
@@ -84,11 +95,7 @@ impl Store {
         remote: &str,
     ) -> Result<bool> {
         let name = race_ref(id, stage, no);
-        let tracking = format!(
-            "refs/ork/remotes/{remote}/race/{}",
-            &name[RACE_PREFIX.len()..]
-        );
-        let Some(theirs) = self.git.ref_tip(&tracking)? else {
+        let Some(theirs) = self.git.ref_tip(&tracking_race_ref(remote, &name))? else {
             return Ok(false);
         };
         if !self.git.is_ancestor(from, theirs)? {

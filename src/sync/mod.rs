@@ -18,7 +18,9 @@ use anyhow::{Result, bail};
 
 use crate::store::claim::CLAIMS_PREFIX;
 use crate::store::git::Git;
-use crate::store::{BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, RACE_PREFIX, Store};
+use crate::store::{
+    BRANCH_PREFIX, LOGS_PREFIX, Location, NOTES_REF, RACE_PREFIX, Store, tracking_race_prefix,
+};
 
 /// How many fetch-integrate-push rounds to try before giving up on a remote that keeps moving.
 const ROUNDS: usize = 3;
@@ -60,7 +62,7 @@ pub fn refspecs(remote: &str) -> [String; 6] {
             "+{}*:refs/ork/remotes/{remote}/schedules/*",
             crate::store::schedule::SCHEDULES_PREFIX
         ),
-        format!("+{RACE_PREFIX}*:refs/ork/remotes/{remote}/race/*"),
+        format!("+{RACE_PREFIX}*:{}*", tracking_race_prefix(remote)),
     ]
 }
 
@@ -225,7 +227,7 @@ type Leases = Vec<(String, Option<crate::store::git::Oid>)>;
 fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result<(Specs, Leases)> {
     let git = store.git();
     let (mut specs, mut leases) = (Vec::new(), Vec::new());
-    let tracking_races = format!("refs/ork/remotes/{remote}/race/");
+    let tracking_races = tracking_race_prefix(remote);
     for race in git.refs_with_prefix(RACE_PREFIX)? {
         let rest = &race.name[RACE_PREFIX.len()..];
         if finished.contains(race_trak(rest)) {
@@ -262,15 +264,8 @@ fn race_specs(store: &Store, remote: &str, finished: &HashSet<String>) -> Result
 
 /// The races of finished traks (this machine drove, helped, or only looked at them) go here.
 fn forget_races_of(store: &Store, finished: &HashSet<String>) -> Result<()> {
-    let here: BTreeSet<String> = store
-        .git()
-        .refs_with_prefix(RACE_PREFIX)?
-        .into_iter()
-        .map(|r| race_trak(&r.name[RACE_PREFIX.len()..]).to_string())
-        .filter(|id| finished.contains(id))
-        .collect();
-    for id in here {
-        store.forget_races(&id)?;
+    for id in finished {
+        store.forget_races(id)?;
     }
     Ok(())
 }
@@ -281,10 +276,7 @@ fn forget_races_of(store: &Store, finished: &HashSet<String>) -> Result<()> {
 fn finished_with_races(store: &Store, remote: &str) -> Result<HashSet<String>> {
     let git = store.git();
     let mut raced = BTreeSet::new();
-    for prefix in [
-        RACE_PREFIX.to_string(),
-        format!("refs/ork/remotes/{remote}/race/"),
-    ] {
+    for prefix in [RACE_PREFIX.to_string(), tracking_race_prefix(remote)] {
         for r in git.refs_with_prefix(&prefix)? {
             raced.insert(race_trak(&r.name[prefix.len()..]).to_string());
         }

@@ -128,9 +128,8 @@ fn attempt_tip(
     if let Some(tip) = git.ref_tip(&name)? {
         return Ok(Some(tip));
     }
-    let rest = &name[crate::store::RACE_PREFIX.len()..];
     for remote in git.remote_names() {
-        if let Some(tip) = git.ref_tip(&format!("refs/ork/remotes/{remote}/race/{rest}"))? {
+        if let Some(tip) = git.ref_tip(&crate::store::tracking_race_ref(&remote, &name))? {
             return Ok(Some(tip));
         }
     }
