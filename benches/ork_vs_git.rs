@@ -887,8 +887,8 @@ echo '{"type": "artifact", "content": "Wrote one file."}' > "$ORK_OUTPUT"
 fn whole_trak_row() -> Row {
     // Two repositories made alike, one for each side: what one side's worktree removals cost
     // the other's file creations (see [`time_in_turn`]) stays out of the figures.
-    let repo = whole_trak_repo();
-    let git_repo = whole_trak_repo();
+    let repo = checkout_repo(WHOLE_TRAK_WORKFLOW, WHOLE_TRAK_AGENT);
+    let git_repo = checkout_repo(WHOLE_TRAK_WORKFLOW, WHOLE_TRAK_AGENT);
     let mut i = 0;
     let mut j = 0;
     let (ork, git) = time_in_turn(
@@ -921,12 +921,11 @@ fn whole_trak_row() -> Row {
     )
 }
 
-/// A repository for [`whole_trak_row`]: 200 files, and the whole-trak workflow and its agent
-/// committed.
-fn whole_trak_repo() -> Repo {
+/// A repository for a whole-trak row: 200 files, and `workflow` and its `agent` committed.
+fn checkout_repo(workflow: &str, agent: &str) -> Repo {
     let repo = Repo::new();
     commit_200_files(&repo);
-    set_up_agent(repo, WHOLE_TRAK_WORKFLOW, WHOLE_TRAK_AGENT)
+    set_up_agent(repo, workflow, agent)
 }
 
 /// The workflow of the raced row: one stage, `work`, racing three attempts of a command agent
@@ -977,8 +976,8 @@ echo '{"type": "artifact", "content": "Wrote one file."}' > "$ORK_OUTPUT"
 /// merge --no-ff` in the main checkout, the three worktrees removed and their branches deleted.
 /// Timed in turn, in two repositories made alike, as [`whole_trak_row`] is.
 fn race_trak_row() -> Row {
-    let repo = race_repo();
-    let git_repo = race_repo();
+    let repo = checkout_repo(RACE_WORKFLOW, RACE_AGENT);
+    let git_repo = checkout_repo(RACE_WORKFLOW, RACE_AGENT);
     let mut i = 0;
     let mut j = 0;
     let (ork, git) = time_in_turn(
@@ -1043,13 +1042,6 @@ fn git_race(repo: &Repo, trak: &str) {
     let mut delete = vec!["branch", "-q", "-D"];
     delete.extend(attempts.iter().map(|(branch, _)| branch.as_str()));
     git(&delete);
-}
-
-/// A repository for [`race_trak_row`]: 200 files, and the race workflow and its agent committed.
-fn race_repo() -> Repo {
-    let repo = Repo::new();
-    commit_200_files(&repo);
-    set_up_agent(repo, RACE_WORKFLOW, RACE_AGENT)
 }
 
 /// `repo` with `workflow` and the agent script `agent` (as `.orkestra/scripts/bench-agent.sh`)

@@ -430,6 +430,14 @@ fn attempt_gates(show: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// Machine A's plan for a race of two: attempt 1 waits for `marker` (another machine's doing)
+/// before it passes; attempt 2, should A run it, passes writing "two on A".
+fn first_waits_for(marker: &std::path::Path) -> Value {
+    let mut waits = passing("one.txt", "one on A\n");
+    waits["wait_for"] = json!([marker]);
+    json!({"1": {"work": [waits]}, "2": {"work": [passing("two.txt", "two on A\n")]}})
+}
+
 /// Waits until the remote has `name`.
 fn wait_for_remote_ref(net: &common::Net, name: &str) {
     common::wait_until(std::time::Duration::from_secs(60), name, || {
@@ -466,10 +474,7 @@ fn two_machines_share_one_race_each_running_the_attempt_it_claimed() {
     let (a, b) = (&net.a, &net.b);
     // A's first attempt waits for B's, so that B finds the second attempt free to take.
     let marker = b.agent_dir.join("attempt-2-ran");
-    let mut waits = passing("one.txt", "one on A\n");
-    waits["wait_for"] = json!([marker]);
-    a.set_race_plan(json!({"1": {"work": [waits]},
-                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    a.set_race_plan(first_waits_for(&marker));
     let mut touches = passing("two.txt", "two on B\n");
     touches["touch"] = json!([marker]);
     b.set_race_plan(json!({"2": {"work": [touches]}}));
@@ -538,10 +543,7 @@ fn an_attempt_whose_machine_dies_is_run_by_the_driver_once_its_claim_runs_out() 
     let hang = common::unique_seconds(9100);
     // A's first attempt waits until B runs the second, then A finishes its own.
     let marker = b.agent_dir.join("attempt-2-started");
-    let mut waits = passing("one.txt", "one on A\n");
-    waits["wait_for"] = json!([marker]);
-    a.set_race_plan(json!({"1": {"work": [waits]},
-                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    a.set_race_plan(first_waits_for(&marker));
     b.set_race_plan(json!({"2": {"work": [{"touch": [marker], "hang": hang}]}}));
     let mut cleanup = common::Cleanup {
         cmdlines: vec![format!("sleep {hang}")],
@@ -736,10 +738,7 @@ fn a_helper_that_cannot_run_an_attempt_gives_it_back_at_once() {
     let net = common::Net::new(&shared_race_workflow(""));
     let (a, b) = (&net.a, &net.b);
     let marker = a.agent_dir.join("b-gave-up");
-    let mut waits = passing("one.txt", "one on A\n");
-    waits["wait_for"] = json!([marker]);
-    a.set_race_plan(json!({"1": {"work": [waits]},
-                           "2": {"work": [passing("two.txt", "two on A\n")]}}));
+    a.set_race_plan(first_waits_for(&marker));
     // On B the attempts' worktrees cannot be made: their folder's place holds a file.
     let worktrees = b.repo.root.join(".orkestra/worktrees");
     std::fs::create_dir_all(&worktrees).unwrap();
